@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/obz-dev/obz/stages"
+	"github.com/obz-dev/obz/wire"
+	"github.com/urfave/cli/v2"
+)
+
+// run is obz's whole command line: main only turns its result into an exit
+// status. Streams are injected so tests can call it in-process.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	// SIGINT/SIGTERM start a graceful drain; a second one ends obz at once.
+	// SIGPIPE is caught so that a write to a closed pipe returns EPIPE (a
+	// quiet end) instead of killing the process.
+	sigc := make(chan os.Signal, 4)
+	signal.Notify(sigc, syscall.SIGINT, syscall.SIGTERM, syscall.SIGPIPE)
+	defer signal.Stop(sigc)
+	var mu sync.Mutex
+	var got os.Signal
+	go func() {
+		for s := range sigc {
+			if s == syscall.SIGPIPE {
+				continue
+			}
+			mu.Lock()
+			first := got == nil
+			got = s
+			mu.Unlock()
+			if !first {
+				fmt.Fprintln(stderr, "obz: second signal, stopping now")
+				os.Exit(exitCode(nil, "", s, io.Discard))
+			}
+			cancel()
+		}
+	}()
+	signalled := func() os.Signal {
+		mu.Lock()
+		defer mu.Unlock()
+		return got
+	}
+
+	reg := stages.All()
+	args = permuteArgs(args, reg)
+	if err := checkCommand(args, reg); err != nil {
+		return exitCode(err, "", nil, stderr)
+	}
+	var cmdName string
+	var runErr error
+	app := newApp(reg, stdin, stdout, stderr, &cmdName, &runErr)
+	if err := app.RunContext(ctx, args); err != nil && runErr == nil {
+		runErr = err
+	}
+	return exitCode(runErr, cmdName, signalled(), stderr)
+}
+
+func newApp(reg stages.Registry, stdin io.Reader, stdout, stderr io.Writer, cmdName *string, runErr *error) *cli.App {
+	app := &cli.App{
+		Name:  "obz",
+		Usage: "stream-processing stages for the shell, over framed NDJSON",
+		UsageText: `obz STAGE [options] [args]        one stage: reads stdin, writes stdout
+   obz read FILE | obz STAGE ... | obz write OUT   stages compose with pipes`,
+		Description: `Each command is a pipeline stage. Stages read and write framed NDJSON: every
+event carries its writer and sequence number, and every stream ends with an
+EOF frame holding the count, so each stage checks that nothing was lost and
+that its upstream did not crash. Bad lines become error events that flow to
+the sink instead of vanishing. Bare NDJSON is accepted as input, and -r
+writes bare NDJSON for jq and friends. See README.md and docs/wire.md.
+
+EXAMPLES:
+   obz read testdata/orders.csv --infer | obz filter '.amount > 50' | obz write big.ndjson
+   obz read testdata/orders.ndjson | obz map '{id, country}' | obz head -n 5 -r
+
+EXIT STATUS:
+` + exitStatusHelp,
+		Reader:                 stdin,
+		Writer:                 stdout,
+		ErrWriter:              stderr,
+		HideVersion:            true,
+		ExitErrHandler:         func(*cli.Context, error) {},
+		UseShortOptionHandling: false,
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return &usageError{msg: err.Error()}
+		},
+	}
+	for _, spec := range reg {
+		app.Commands = append(app.Commands, stageCommand(spec, cmdName, runErr))
+	}
+	app.Commands = append(app.Commands, &cli.Command{
+		Name:  "version",
+		Usage: "print obz's version",
+		Action: func(c *cli.Context) error {
+			fmt.Fprintf(c.App.Writer, "obz %s (%s, protocol %d)\n", version(), runtime.Version(), wire.Version)
+			return nil
+		},
+	})
+	return app
+}
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// checkCommand rejects an unknown command before urfave sees it, with a
+// suggestion.
+func checkCommand(args []string, reg stages.Registry) error {
+	if len(args) < 2 {
+		return nil
+	}
+	name := args[1]
+	if strings.HasPrefix(name, "-") {
+		return nil
+	}
+	known := append(reg.Names(), "help", "h", "version")
+	for _, k := range known {
+		if k == name {
+			return nil
+		}
+	}
+	msg := fmt.Sprintf("unknown command %q", name)
+	if s := closest(name, known); s != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	return &usageError{msg: msg + "; run 'obz help' for the list"}
+}
+
+// closest returns the candidate nearest to s by edit distance, if close.
+func closest(s string, candidates []string) string {
+	best, bestD := "", 3
+	for _, c := range candidates {
+		if d := editDistance(s, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// familyOrder sorts command categories in `obz help`.
+var familyOrder = map[stages.Family]int{
+	stages.FamilySource: 0, stages.FamilyTransform: 1, stages.FamilyStateful: 2,
+	stages.FamilyJoin: 3, stages.FamilySink: 4, stages.FamilyObserver: 5,
+}
+
+func sortedFamilies(reg stages.Registry) []stages.Family {
+	seen := map[stages.Family]bool{}
+	var fams []stages.Family
+	for _, s := range reg {
+		if !seen[s.Family] {
+			seen[s.Family] = true
+			fams = append(fams, s.Family)
+		}
+	}
+	sort.Slice(fams, func(i, j int) bool { return familyOrder[fams[i]] < familyOrder[fams[j]] })
+	return fams
+}

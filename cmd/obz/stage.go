@@ -1,0 +1,298 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/obz-dev/obz/stages"
+	"github.com/urfave/cli/v2"
+)
+
+// runnerFlags are the options every stage shares; the runner acts on them.
+func runnerFlags(spec *stages.Spec) []cli.Flag {
+	var fs []cli.Flag
+	if spec.Family != stages.FamilySink {
+		fs = append(fs,
+			&cli.BoolFlag{Name: "raw", Aliases: []string{"r"}, Usage: "write bare payload NDJSON (for jq and friends) instead of frames"},
+			&cli.StringFlag{Name: "color", Value: "auto", Usage: "colour pretty output on a terminal: auto, always or never (NO_COLOR is honoured)"},
+		)
+	}
+	fs = append(fs,
+		&cli.StringFlag{Name: "on-error", Value: "continue", Usage: "what an error event does: continue (pass it on in the error lane) or fail (exit 1)"},
+		&cli.StringFlag{Name: "max-line", Value: "16MiB", Usage: "longest input line accepted; longer lines become error events"},
+		&cli.BoolFlag{Name: "stats", Usage: "print counters (in, out, errors, bytes, time) on stderr at the end"},
+		&cli.StringFlag{Name: "name", Usage: "writer name in output frames (default: the stage name)"},
+		&cli.DurationFlag{Name: "drain-timeout", Value: 10 * time.Second, Usage: "after SIGINT/SIGTERM, how long to wait for input to end"},
+		&cli.IntSliceFlag{Name: "in-fd", Usage: "read input from this file descriptor (repeat for fan-in; used by obz flow)", Hidden: true},
+		&cli.IntSliceFlag{Name: "out-fd", Usage: "write output to this file descriptor (repeat for fan-out; used by obz flow)", Hidden: true},
+		&cli.IntFlag{Name: "status-fd", Usage: "write status lines to this file descriptor (used by obz flow)", Hidden: true},
+	)
+	return fs
+}
+
+func stageFlags(spec *stages.Spec) []cli.Flag {
+	var fs []cli.Flag
+	for _, f := range spec.Flags {
+		var aliases []string
+		if f.Short != "" {
+			aliases = []string{f.Short}
+		}
+		switch d := f.Default.(type) {
+		case string:
+			fs = append(fs, &cli.StringFlag{Name: f.Name, Aliases: aliases, Usage: f.Usage, Value: d, Hidden: f.Hidden})
+		case bool:
+			fs = append(fs, &cli.BoolFlag{Name: f.Name, Aliases: aliases, Usage: f.Usage, Value: d, Hidden: f.Hidden})
+		case int:
+			fs = append(fs, &cli.IntFlag{Name: f.Name, Aliases: aliases, Usage: f.Usage, Value: d, Hidden: f.Hidden})
+		case float64:
+			fs = append(fs, &cli.Float64Flag{Name: f.Name, Aliases: aliases, Usage: f.Usage, Value: d, Hidden: f.Hidden})
+		case time.Duration:
+			fs = append(fs, &cli.DurationFlag{Name: f.Name, Aliases: aliases, Usage: f.Usage, Value: d, Hidden: f.Hidden})
+		case []string:
+			fs = append(fs, &cli.StringSliceFlag{Name: f.Name, Aliases: aliases, Usage: f.Usage, Value: cli.NewStringSlice(d...), Hidden: f.Hidden})
+		default:
+			panic(fmt.Sprintf("stage %s flag %s: unsupported default type %T", spec.Name, f.Name, f.Default))
+		}
+	}
+	return append(fs, runnerFlags(spec)...)
+}
+
+func stageCommand(spec *stages.Spec, cmdName *string, runErr *error) *cli.Command {
+	return &cli.Command{
+		Name:               spec.Name,
+		Usage:              spec.Summary,
+		ArgsUsage:          spec.ArgsUsage,
+		Category:           string(spec.Family),
+		Flags:              stageFlags(spec),
+		CustomHelpTemplate: helpTemplate(spec),
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			*cmdName = spec.Name
+			return &usageError{msg: err.Error()}
+		},
+		Action: func(c *cli.Context) error {
+			*cmdName = spec.Name
+			*runErr = runStage(c, spec)
+			return nil
+		},
+	}
+}
+
+func runStage(c *cli.Context, spec *stages.Spec) error {
+	st, err := spec.New(cliOptions{c})
+	if err != nil {
+		return err
+	}
+	env, closers, err := stageEnv(c, spec)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, cl := range closers {
+			cl.Close()
+		}
+	}()
+	return stages.Run(c.Context, spec, st, env)
+}
+
+// stageEnv turns the runner flags into a stages.Env.
+func stageEnv(c *cli.Context, spec *stages.Spec) (*stages.Env, []io.Closer, error) {
+	stdout := c.App.Writer
+	env := &stages.Env{
+		Name:         c.String("name"),
+		Stdin:        c.App.Reader,
+		Stdout:       stdout,
+		Stderr:       c.App.ErrWriter,
+		Stats:        c.Bool("stats"),
+		DrainTimeout: c.Duration("drain-timeout"),
+	}
+	switch c.String("on-error") {
+	case "continue":
+		env.OnError = stages.ErrorsContinue
+	case "fail":
+		env.OnError = stages.ErrorsFail
+	default:
+		return nil, nil, &usageError{msg: fmt.Sprintf("--on-error must be continue or fail, not %q", c.String("on-error"))}
+	}
+	maxLine, err := parseSize(c.String("max-line"))
+	if err != nil {
+		return nil, nil, &usageError{msg: "--max-line: " + err.Error()}
+	}
+	env.MaxLine = maxLine
+	if f, ok := c.App.Reader.(*os.File); ok && isTerminal(f) {
+		env.InputIsTerminal = true
+	}
+
+	env.Output = stages.Framed
+	if spec.Family != stages.FamilySink {
+		color := c.String("color")
+		if color != "auto" && color != "always" && color != "never" {
+			return nil, nil, &usageError{msg: fmt.Sprintf("--color must be auto, always or never, not %q", color)}
+		}
+		onTerminal := false
+		if f, ok := stdout.(*os.File); ok && isTerminal(f) {
+			onTerminal = true
+		}
+		switch {
+		case c.Bool("raw"):
+			env.Output = stages.Raw
+		case onTerminal:
+			env.Output = stages.Pretty
+			env.Color = color != "never" && os.Getenv("NO_COLOR") == ""
+		}
+		if color == "always" && env.Output == stages.Pretty {
+			env.Color = true
+		}
+	}
+
+	var closers []io.Closer
+	for _, fd := range c.IntSlice("in-fd") {
+		f := os.NewFile(uintptr(fd), "fd "+strconv.Itoa(fd))
+		if f == nil {
+			return nil, nil, &usageError{msg: fmt.Sprintf("--in-fd %d is not an open file descriptor", fd)}
+		}
+		closers = append(closers, f)
+		env.Inputs = append(env.Inputs, stages.Input{Name: "fd " + strconv.Itoa(fd), R: f})
+	}
+	for _, fd := range c.IntSlice("out-fd") {
+		f := os.NewFile(uintptr(fd), "fd "+strconv.Itoa(fd))
+		if f == nil {
+			return nil, nil, &usageError{msg: fmt.Sprintf("--out-fd %d is not an open file descriptor", fd)}
+		}
+		closers = append(closers, f)
+		env.Outputs = append(env.Outputs, f)
+	}
+	if fd := c.Int("status-fd"); fd > 0 {
+		f := os.NewFile(uintptr(fd), "status")
+		if f == nil {
+			return nil, nil, &usageError{msg: fmt.Sprintf("--status-fd %d is not an open file descriptor", fd)}
+		}
+		closers = append(closers, f)
+		env.Status = f
+	}
+	return env, closers, nil
+}
+
+func isTerminal(f *os.File) bool {
+	return isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd())
+}
+
+// parseSize reads sizes like 1048576, 64KiB, 16MiB, 1G.
+func parseSize(s string) (int, error) {
+	t := strings.ToUpper(strings.TrimSpace(s))
+	mult := 1
+	for _, u := range []struct {
+		suffix string
+		mult   int
+	}{{"KIB", 1 << 10}, {"MIB", 1 << 20}, {"GIB", 1 << 30}, {"KB", 1 << 10}, {"MB", 1 << 20}, {"GB", 1 << 30}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1}} {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSuffix(t, u.suffix), u.mult
+			break
+		}
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(t))
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("bad size %q (want e.g. 65536, 64KiB, 16MiB)", s)
+	}
+	if n > (1<<31)/mult {
+		return 0, fmt.Errorf("size %q is over 2 GiB", s)
+	}
+	return n * mult, nil
+}
+
+// cliOptions adapts a urfave context to stages.Options.
+type cliOptions struct{ c *cli.Context }
+
+func (o cliOptions) String(n string) string          { return o.c.String(n) }
+func (o cliOptions) Bool(n string) bool              { return o.c.Bool(n) }
+func (o cliOptions) Int(n string) int                { return o.c.Int(n) }
+func (o cliOptions) Float(n string) float64          { return o.c.Float64(n) }
+func (o cliOptions) Duration(n string) time.Duration { return o.c.Duration(n) }
+func (o cliOptions) Strings(n string) []string       { return o.c.StringSlice(n) }
+func (o cliOptions) IsSet(n string) bool             { return o.c.IsSet(n) }
+func (o cliOptions) Args() []string                  { return o.c.Args().Slice() }
+
+// helpTemplate is a stage's --help: usage, description, examples, options
+// and the exit statuses.
+func helpTemplate(spec *stages.Spec) string {
+	esc := func(s string) string { return strings.ReplaceAll(s, "{{", `{{"{{"}}`) }
+	indent := func(s string) string {
+		lines := strings.Split(strings.TrimSpace(s), "\n")
+		for i, l := range lines {
+			lines[i] = "   " + l
+		}
+		return strings.Join(lines, "\n")
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "NAME:\n   obz %s - %s (%s)\n\n", spec.Name, esc(spec.Summary), spec.Family)
+	args := ""
+	if spec.ArgsUsage != "" {
+		args = " " + spec.ArgsUsage
+	}
+	fmt.Fprintf(&b, "USAGE:\n   obz %s [options]%s\n\n", spec.Name, esc(args))
+	if spec.Description != "" {
+		fmt.Fprintf(&b, "DESCRIPTION:\n%s\n\n", esc(indent(spec.Description)))
+	}
+	if spec.Examples != "" {
+		fmt.Fprintf(&b, "EXAMPLES:\n%s\n\n", esc(indent(spec.Examples)))
+	}
+	b.WriteString("OPTIONS:\n{{range .VisibleFlags}}   {{.}}\n{{end}}\n")
+	b.WriteString("   Options may come before or after arguments; -- ends the options; - is stdin/stdout.\n\n")
+	b.WriteString("EXIT STATUS:\n" + exitStatusHelp + "\n")
+	if spec.ExitStatus != "" {
+		b.WriteString(esc(indent(spec.ExitStatus)) + "\n")
+	}
+	return b.String()
+}
+
+// permuteArgs moves a stage's options before its arguments, so that
+// `obz read data.csv -r` works as GNU users expect (urfave/cli stops at the
+// first argument). Everything after "--" stays an argument.
+func permuteArgs(args []string, reg stages.Registry) []string {
+	if len(args) < 3 {
+		return args
+	}
+	spec := reg.Lookup(args[1])
+	if spec == nil {
+		return args
+	}
+	takesValue := map[string]bool{}
+	for _, f := range stageFlags(spec) {
+		_, isBool := f.(*cli.BoolFlag)
+		for _, n := range f.Names() {
+			takesValue[n] = !isBool
+		}
+	}
+	var flags, positional []string
+	rest := args[2:]
+	for i := 0; i < len(rest); i++ {
+		a := rest[i]
+		switch {
+		case a == "--":
+			positional = append(positional, rest[i+1:]...)
+			i = len(rest)
+		case len(a) > 1 && a[0] == '-':
+			flags = append(flags, a)
+			name := strings.TrimLeft(a, "-")
+			if strings.Contains(name, "=") {
+				continue
+			}
+			if takesValue[name] && i+1 < len(rest) {
+				i++
+				flags = append(flags, rest[i])
+			}
+		default:
+			positional = append(positional, a)
+		}
+	}
+	out := append([]string{args[0], args[1]}, flags...)
+	if len(positional) > 0 {
+		out = append(out, "--")
+		out = append(out, positional...)
+	}
+	return out
+}

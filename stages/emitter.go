@@ -1,0 +1,222 @@
+package stages
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/obz-dev/obz/wire"
+)
+
+// OutputMode is how a stage writes its output.
+type OutputMode int
+
+// Output modes.
+const (
+	// Framed writes obz frames: the default when stdout is a pipe or file.
+	Framed OutputMode = iota
+	// Raw writes bare payloads, one per line (-r/--raw), for jq and friends.
+	Raw
+	// Pretty writes indented, coloured payloads: the default on a terminal.
+	Pretty
+	// None writes nothing to stdout: sinks, which deliver elsewhere.
+	None
+)
+
+// batchSize is the output batch: frames are written out when the buffer
+// passes it, and whenever input goes idle.
+const batchSize = 64 << 10
+
+// errDownstreamGone means stdout was closed (EPIPE): `obz ... | head`. The
+// stage stops quietly and exits 0.
+var errDownstreamGone = errors.New("downstream closed")
+
+// Counters are a stage's running totals, readable while it runs.
+type Counters struct {
+	In       atomic.Uint64 // data and error events read
+	Out      atomic.Uint64 // data events written
+	Errors   atomic.Uint64 // error events written, forwarded or reported
+	BytesIn  atomic.Uint64
+	BytesOut atomic.Uint64
+}
+
+// Emitter is a stage's way out: it writes events (framed, raw or pretty) to
+// every output, batched, and keeps the counts.
+type Emitter struct {
+	ctx    context.Context
+	name   string
+	mode   OutputMode
+	color  bool
+	outs   []io.Writer
+	stdout io.Writer
+	stderr io.Writer
+	buf    []byte
+	seq    uint64
+	cur    *wire.Frame // the input event being handled, the parent of what is emitted
+	frame  wire.Frame  // scratch
+	err    error       // sticky output error
+
+	counters  *Counters
+	nOut      uint64
+	nErr      uint64
+	reported  uint64 // error events reported on stderr (raw and pretty modes)
+	bytesOut  uint64
+	onFlush   func()
+	failFirst bool
+}
+
+// Name is the stage's writer name.
+func (em *Emitter) Name() string { return em.name }
+
+// Context is the stage's context: cancelled on SIGINT/SIGTERM.
+func (em *Emitter) Context() context.Context { return em.ctx }
+
+// Stdout is the stage's standard output, for sinks that write there.
+func (em *Emitter) Stdout() io.Writer { return em.stdout }
+
+// Stderr is where a stage reports to the user.
+func (em *Emitter) Stderr() io.Writer { return em.stderr }
+
+// Warnf prints a line prefixed with the stage name on stderr.
+func (em *Emitter) Warnf(format string, args ...any) {
+	fmt.Fprintf(em.stderr, "obz %s: %s\n", em.name, fmt.Sprintf(format, args...))
+}
+
+// Emit writes one data event whose parent is the event being handled.
+// payload must be one valid JSON value; it is copied.
+func (em *Emitter) Emit(payload []byte) error {
+	if em.err != nil {
+		return em.err
+	}
+	em.seq++
+	em.nOut++
+	switch em.mode {
+	case Framed:
+		f := &em.frame
+		*f = wire.Frame{Kind: wire.KindData, Writer: em.name, Seq: em.seq, Payload: payload}
+		if em.cur != nil {
+			f.Parent = wire.Ref{Writer: em.cur.Writer, Seq: em.cur.Seq}
+		}
+		em.buf = wire.AppendFrame(em.buf, f)
+	case Raw:
+		em.buf = append(em.buf, payload...)
+		em.buf = append(em.buf, '\n')
+	case Pretty:
+		em.buf = appendPretty(em.buf, payload, em.color)
+		em.buf = append(em.buf, '\n')
+	}
+	if len(em.buf) >= batchSize {
+		return em.Flush()
+	}
+	return nil
+}
+
+// EmitError writes an error event. payload is the event's JSON value, or nil
+// when there is only raw text (info.Raw). With --on-error fail it returns an
+// *EventFailedError instead.
+func (em *Emitter) EmitError(info *wire.ErrorInfo, payload []byte) error {
+	if em.err != nil {
+		return em.err
+	}
+	if em.failFirst {
+		return &EventFailedError{Info: *info}
+	}
+	em.seq++
+	em.nErr++
+	switch em.mode {
+	case Framed:
+		f := &em.frame
+		*f = wire.Frame{Kind: wire.KindError, Writer: em.name, Seq: em.seq, Payload: payload, Err: info}
+		if em.cur != nil {
+			f.Parent = wire.Ref{Writer: em.cur.Writer, Seq: em.cur.Seq}
+		}
+		em.buf = wire.AppendFrame(em.buf, f)
+		if len(em.buf) >= batchSize {
+			return em.Flush()
+		}
+	default:
+		em.reportError(info, payload)
+	}
+	return nil
+}
+
+// reportError prints an error event on stderr (raw, pretty and sink modes).
+func (em *Emitter) reportError(info *wire.ErrorInfo, payload []byte) {
+	em.reported++
+	const show = 20
+	if em.reported > show {
+		return
+	}
+	where := info.Stage
+	if info.Line > 0 {
+		where += fmt.Sprintf(" line %d", info.Line)
+	}
+	text := payload
+	if text == nil {
+		text = info.Raw
+	}
+	if len(text) > 200 {
+		text = append(text[:200:200], "..."...)
+	}
+	fmt.Fprintf(em.stderr, "obz %s: error event from %s (%s): %s: %s\n", em.name, where, info.Kind, info.Msg, strings.TrimSpace(string(text)))
+	if em.reported == show {
+		fmt.Fprintf(em.stderr, "obz %s: further error events are counted, not shown\n", em.name)
+	}
+}
+
+// writeEOF appends this stage's EOF frame (framed mode only) and flushes.
+func (em *Emitter) writeEOF(kind wire.EOFKind) error {
+	if em.mode == Framed {
+		em.frame = wire.Frame{Kind: wire.KindEOF, Writer: em.name, Count: em.seq, EOF: kind}
+		em.buf = wire.AppendFrame(em.buf, &em.frame)
+	}
+	return em.Flush()
+}
+
+// forward re-emits an upstream control frame (watermark, receipt) as is.
+func (em *Emitter) forward(f *wire.Frame) error {
+	if em.mode != Framed {
+		return nil
+	}
+	em.buf = wire.AppendFrame(em.buf, f)
+	return nil
+}
+
+// Flush writes the batched output to every output. Sources call it before
+// they block (waiting for a file to grow, a rate limit).
+func (em *Emitter) Flush() error {
+	if em.err != nil {
+		return em.err
+	}
+	if len(em.buf) > 0 {
+		for _, w := range em.outs {
+			if _, err := w.Write(em.buf); err != nil {
+				if errors.Is(err, syscall.EPIPE) || errors.Is(err, io.ErrClosedPipe) {
+					em.err = errDownstreamGone
+				} else {
+					em.err = fmt.Errorf("writing output: %w", err)
+				}
+				return em.err
+			}
+		}
+		em.bytesOut += uint64(len(em.buf))
+		em.buf = em.buf[:0]
+	}
+	em.publish()
+	return nil
+}
+
+func (em *Emitter) publish() {
+	if c := em.counters; c != nil {
+		c.Out.Store(em.nOut)
+		c.Errors.Store(em.nErr + em.reported)
+		c.BytesOut.Store(em.bytesOut)
+	}
+	if em.onFlush != nil {
+		em.onFlush()
+	}
+}

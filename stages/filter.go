@@ -1,0 +1,52 @@
+package stages
+
+import "github.com/obz-dev/obz/wire"
+
+var filterSpec = Spec{
+	Name:      "filter",
+	Family:    FamilyTransform,
+	Summary:   "keep the events for which a jq expression is true",
+	ArgsUsage: "EXPR",
+	Description: `Evaluates the jq expression EXPR on each event and keeps the event when an
+output of EXPR is true (anything but false and null), like jq's select(EXPR).
+The kept event's bytes pass through unchanged. An event for which EXPR
+yields no output is dropped; an event on which EXPR fails (e.g. comparing a
+string with .x.y of a number) goes to the error lane with the error message.`,
+	Examples: `obz read testdata/orders.csv --infer | obz filter '.amount > 50' -r
+obz read testdata/orders.ndjson | obz filter '.country == "DE" and (.tags | index("vip"))' -r
+cat testdata/orders.ndjson | obz filter 'has("coupon") | not' -r`,
+	New: newFilter,
+}
+
+type filter struct{ prog *jqProgram }
+
+func newFilter(o Options) (Stage, error) {
+	args := o.Args()
+	if len(args) != 1 {
+		return nil, Usagef("filter takes exactly one jq expression, got %d arguments (quote the expression)", len(args))
+	}
+	prog, err := compileJQ(args[0])
+	if err != nil {
+		return nil, err
+	}
+	return &filter{prog: prog}, nil
+}
+
+func (f *filter) Event(ev *wire.Frame, em *Emitter) error {
+	keep := false
+	err := f.prog.run(ev.Payload, func(v any) error {
+		if truthy(v) {
+			keep = true
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if keep {
+		return em.Emit(ev.Payload)
+	}
+	return nil
+}
+
+func (f *filter) Finish(*Emitter, wire.EOFKind) error { return nil }

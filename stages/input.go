@@ -1,0 +1,248 @@
+package stages
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/obz-dev/obz/wire"
+)
+
+// Input is one input edge of a stage: stdin, or an fd given by a supervisor.
+type Input struct {
+	Name string // for messages: "stdin", "fd 3"
+	R    io.Reader
+}
+
+// batch is a run of frames read from one input, owned by the stage loop
+// until it is handed back. Byte slices in frames point into arena.
+type batch struct {
+	in     int
+	frames []wire.Frame
+	spans  []span
+	arena  []byte
+	bytes  int64
+	end    error // set on the input's last batch: io.EOF or a read error
+}
+
+type span struct{ payload, raw [2]int }
+
+const (
+	batchFrames   = 1024
+	batchesPerIn  = 4
+	arenaCapacity = 96 << 10
+)
+
+func (b *batch) reset() {
+	b.frames = b.frames[:0]
+	b.spans = b.spans[:0]
+	b.arena = b.arena[:0]
+	b.bytes = 0
+	b.end = nil
+}
+
+func (b *batch) keep(p []byte) [2]int {
+	if p == nil {
+		return [2]int{-1, -1}
+	}
+	start := len(b.arena)
+	b.arena = append(b.arena, p...)
+	return [2]int{start, len(b.arena)}
+}
+
+// add copies f into the batch.
+func (b *batch) add(f *wire.Frame) {
+	var sp span
+	sp.payload = b.keep(f.Payload)
+	sp.raw = [2]int{-1, -1}
+	if f.Err != nil {
+		e := *f.Err
+		sp.raw = b.keep(e.Raw)
+		f.Err = &e
+	}
+	b.frames = append(b.frames, *f)
+	b.spans = append(b.spans, sp)
+}
+
+// seal points the frames' byte slices into the final arena.
+func (b *batch) seal() {
+	for i := range b.frames {
+		f, sp := &b.frames[i], b.spans[i]
+		f.Payload = slice(b.arena, sp.payload)
+		if f.Err != nil {
+			f.Err.Raw = slice(b.arena, sp.raw)
+		}
+	}
+}
+
+func slice(a []byte, s [2]int) []byte {
+	if s[0] < 0 {
+		return nil
+	}
+	return a[s[0]:s[1]:s[1]]
+}
+
+// localError marks a frame made by this stage's reader from a bad line; it
+// takes part in no edge contract.
+const localError = "\x00local"
+
+// readInput reads one input into batches until it ends. It runs in its own
+// goroutine so that several inputs merge (fan-in) and so that the stage loop
+// can flush output whenever input goes idle.
+func readInput(idx int, in Input, stage string, maxLine int, out chan<- *batch, free chan *batch, done <-chan struct{}) {
+	rd := wire.NewReader(in.R, maxLine)
+	get := func() *batch {
+		select {
+		case b := <-free:
+			b.reset()
+			return b
+		case <-done:
+			return nil
+		}
+	}
+	b := get()
+	var lastBytes int64
+	send := func() bool {
+		b.seal()
+		b.bytes = rd.BytesRead() - lastBytes
+		lastBytes = rd.BytesRead()
+		select {
+		case out <- b:
+		case <-done:
+			return false
+		}
+		b = get()
+		return b != nil
+	}
+	ok := b != nil
+	// Hand over what we have before a read that may block: an idle input
+	// must not hold events back.
+	rd.BeforeFill = func() {
+		if ok && len(b.frames) > 0 {
+			ok = send()
+		}
+	}
+	var f wire.Frame
+	for ok {
+		err := rd.Next(&f)
+		if err == nil {
+			b.add(&f)
+			if len(b.frames) >= batchFrames || len(b.arena) >= arenaCapacity {
+				ok = send()
+			}
+			continue
+		}
+		var le *wire.LineError
+		if errors.As(err, &le) {
+			ef := wire.Frame{Kind: wire.KindError, Writer: localError, Line: le.Line,
+				Err: &wire.ErrorInfo{Kind: le.Kind, Msg: le.Msg, Stage: stage, Line: le.Line, Raw: le.Raw}}
+			b.add(&ef)
+			continue
+		}
+		if err != io.EOF {
+			err = fmt.Errorf("reading %s: %w", in.Name, err)
+		}
+		b.end = err
+		send()
+		return
+	}
+}
+
+// writerState is the contract state of one upstream writer on one edge.
+type writerState struct {
+	name  string
+	seq   uint64 // last seq seen
+	count uint64 // data and error frames seen
+	eof   bool
+	kind  wire.EOFKind
+}
+
+// edge checks the contract of one input: gap-free seq per writer, EOF count
+// equal to what arrived, an EOF from every writer before the input ends.
+type edge struct {
+	name     string
+	writers  []*writerState
+	last     *writerState
+	problems []string
+}
+
+func (e *edge) writer(name string) *writerState {
+	if e.last != nil && e.last.name == name {
+		return e.last
+	}
+	for _, w := range e.writers {
+		if w.name == name {
+			e.last = w
+			return w
+		}
+	}
+	w := &writerState{name: name}
+	e.writers = append(e.writers, w)
+	e.last = w
+	return w
+}
+
+func (e *edge) problem(format string, args ...any) {
+	if len(e.problems) < 10 {
+		e.problems = append(e.problems, fmt.Sprintf(format, args...))
+	}
+}
+
+// event checks one data or error frame.
+func (e *edge) event(f *wire.Frame) {
+	w := e.writer(f.Writer)
+	if w.eof {
+		e.problem("input from '%s' sent event seq %d after its EOF", w.name, f.Seq)
+	}
+	if f.Seq != w.seq+1 {
+		if f.Seq <= w.seq {
+			e.problem("input from '%s' repeated or reordered seq %d after %d", w.name, f.Seq, w.seq)
+		} else {
+			e.problem("input from '%s' has a gap: seq %d..%d missing", w.name, w.seq+1, f.Seq-1)
+		}
+	}
+	w.seq = f.Seq
+	w.count++
+}
+
+// eof checks an EOF frame.
+func (e *edge) eof(f *wire.Frame) {
+	w := e.writer(f.Writer)
+	if w.eof {
+		e.problem("input from '%s' sent a second EOF", w.name)
+	}
+	w.eof, w.kind = true, f.EOF
+	if f.Count != w.count {
+		e.problem("input from '%s' ended with an EOF count of %d but %d events arrived", w.name, f.Count, w.count)
+	}
+}
+
+// end checks the input's end and returns the worst EOF kind on it.
+func (e *edge) end(err error) wire.EOFKind {
+	kind := wire.Natural
+	if err != io.EOF {
+		e.problem("%v", err)
+		kind = wire.Truncated
+	}
+	for _, w := range e.writers {
+		switch {
+		case w.name == wire.BareWriter && !w.eof:
+			// Bare NDJSON has no EOF frame: the end of the stream is its end.
+		case !w.eof:
+			e.problem("input from '%s' ended without EOF after %d events", w.name, w.count)
+			kind = max(kind, wire.Truncated)
+		case w.kind == wire.Truncated:
+			e.problem("input from '%s' is truncated: it lost its own input after %d events", w.name, w.count)
+			kind = max(kind, w.kind)
+		case w.kind == wire.Poison:
+			e.problem("upstream '%s' failed (poison EOF after %d events)", w.name, w.count)
+			kind = max(kind, w.kind)
+		default:
+			kind = max(kind, w.kind)
+		}
+	}
+	if len(e.problems) > 0 {
+		kind = max(kind, wire.Truncated)
+	}
+	return kind
+}

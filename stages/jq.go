@@ -1,0 +1,74 @@
+package stages
+
+import (
+	"fmt"
+
+	"github.com/itchyny/gojq"
+	jsoniter "github.com/json-iterator/go"
+)
+
+// payloadJSON decodes payloads for gojq: numbers stay json.Number so that
+// integers of any size and the input's number literals survive.
+var payloadJSON = jsoniter.Config{UseNumber: true, EscapeHTML: false}.Froze()
+
+// jqProgram is a jq expression compiled once for a stage.
+type jqProgram struct {
+	src  string
+	code *gojq.Code
+}
+
+// compileJQ parses and compiles expr, returning a *UsageError that points at
+// the problem when it does not parse.
+func compileJQ(expr string) (*jqProgram, error) {
+	q, err := gojq.Parse(expr)
+	if err != nil {
+		if pe, ok := err.(interface{ Token() (string, int) }); ok {
+			tok, off := pe.Token()
+			return nil, Usagef("bad jq expression %q: %v (at offset %d, near %q)", expr, err, off, tok)
+		}
+		return nil, Usagef("bad jq expression %q: %v", expr, err)
+	}
+	code, err := gojq.Compile(q, gojq.WithEnvironLoader(func() []string { return nil }))
+	if err != nil {
+		return nil, Usagef("bad jq expression %q: %v", expr, err)
+	}
+	return &jqProgram{src: expr, code: code}, nil
+}
+
+// run decodes payload and calls yield with each output of the expression. A
+// decode failure or a runtime error is returned as an *EventError.
+func (p *jqProgram) run(payload []byte, yield func(v any) error) error {
+	var in any
+	if err := payloadJSON.Unmarshal(payload, &in); err != nil {
+		return EventErrorf("parse", "payload is not valid JSON: %v", err)
+	}
+	iter := p.code.Run(in)
+	for {
+		v, ok := iter.Next()
+		if !ok {
+			return nil
+		}
+		if err, ok := v.(error); ok {
+			if he, ok := err.(*gojq.HaltError); ok && he.Value() == nil {
+				return nil
+			}
+			return EventErrorf("expr", "%s", errText(err))
+		}
+		if err := yield(v); err != nil {
+			return err
+		}
+	}
+}
+
+func errText(err error) string {
+	s := err.Error()
+	if len(s) > 300 {
+		s = s[:300] + "..."
+	}
+	return fmt.Sprint(s)
+}
+
+// truthy is jq's truth: everything but false and null.
+func truthy(v any) bool {
+	return v != nil && v != false
+}

@@ -1,0 +1,35 @@
+package stages
+
+// Registry is a table of stages by name. It is a value: tests build their
+// own subsets.
+type Registry []*Spec
+
+// All returns every stage obz has, in the order `obz help` lists them.
+func All() Registry {
+	return Registry{
+		&readSpec,
+		&filterSpec,
+		&mapSpec,
+		&headSpec,
+		&writeSpec,
+	}
+}
+
+// Lookup returns the stage named name, or nil.
+func (r Registry) Lookup(name string) *Spec {
+	for _, s := range r {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// Names returns the stage names in order.
+func (r Registry) Names() []string {
+	names := make([]string, len(r))
+	for i, s := range r {
+		names[i] = s.Name
+	}
+	return names
+}

@@ -1,0 +1,360 @@
+package stages
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/obz-dev/obz/wire"
+)
+
+// ErrorPolicy says what a stage does with an event that goes to the error lane.
+type ErrorPolicy int
+
+// Error policies (--on-error).
+const (
+	// ErrorsContinue passes the event on as an error frame and goes on.
+	ErrorsContinue ErrorPolicy = iota
+	// ErrorsFail makes the first error event fatal: exit 1, poison EOF.
+	ErrorsFail
+)
+
+// Env is everything a stage runs with besides its options: its streams and
+// the shared runner settings. cmd/obz fills it from the command line.
+type Env struct {
+	Name    string // writer name in frames; the stage name if empty
+	Stdin   io.Reader
+	Stdout  io.Writer
+	Stderr  io.Writer
+	Inputs  []Input     // input edges; stdin if empty (fan-in when several)
+	Outputs []io.Writer // output edges; stdout if empty (fan-out when several)
+
+	Output  OutputMode
+	Color   bool
+	OnError ErrorPolicy
+	MaxLine int // longest accepted input line; wire.DefaultMaxLine if 0
+
+	// InputIsTerminal makes a stop signal end input at once instead of
+	// draining it: a user typing events has nothing to drain.
+	InputIsTerminal bool
+	// DrainTimeout bounds the wait for input to end after a stop signal.
+	DrainTimeout time.Duration
+
+	Stats       bool      // print counters on stderr at the end
+	Status      io.Writer // status channel (docs/wire.md), nil for none
+	StatusEvery time.Duration
+
+	Counters *Counters // filled while the stage runs; may be nil
+}
+
+// Run runs one stage to completion: it reads the inputs, checks every edge's
+// contract, drives the stage, writes its output and EOF, and returns nil, a
+// *BrokenInputError, an *ErrorEventsError, an *EventFailedError or another
+// failure. A closed stdout downstream ends the stage quietly (nil).
+func Run(ctx context.Context, spec *Spec, st Stage, env *Env) error {
+	name := env.Name
+	if name == "" {
+		name = spec.Name
+	}
+	if env.Counters == nil {
+		env.Counters = new(Counters)
+	}
+	outs := env.Outputs
+	if len(outs) == 0 {
+		outs = []io.Writer{env.Stdout}
+	}
+	mode := env.Output
+	if spec.Family == FamilySink {
+		mode = None
+	}
+	em := &Emitter{ctx: ctx, name: name, mode: mode, color: env.Color, outs: outs,
+		stdout: env.Stdout, stderr: env.Stderr, buf: make([]byte, 0, batchSize+batchSize/4),
+		counters: env.Counters, failFirst: env.OnError == ErrorsFail}
+
+	start := time.Now()
+	stopStatus := startStatus(env, name, start)
+	var err error
+	switch s := st.(type) {
+	case Source:
+		err = runSource(ctx, s, em)
+	case Processor:
+		err = runProcessor(ctx, s, em, env, name)
+	default:
+		err = fmt.Errorf("stage %s is neither a source nor a processor", spec.Name)
+	}
+	em.publish()
+	stopStatus(err)
+	if env.Stats {
+		c := env.Counters
+		fmt.Fprintf(env.Stderr, "obz %s: in %d, out %d, errors %d, bytes in %d, bytes out %d, %.3fs\n",
+			name, c.In.Load(), c.Out.Load(), c.Errors.Load(), c.BytesIn.Load(), c.BytesOut.Load(), time.Since(start).Seconds())
+	}
+	return err
+}
+
+func runSource(ctx context.Context, s Source, em *Emitter) error {
+	err := s.Produce(ctx, em)
+	em.cur = nil
+	if err != nil {
+		if errors.Is(err, errDownstreamGone) {
+			return nil
+		}
+		em.err = nil
+		em.writeEOF(wire.Poison)
+		return err
+	}
+	kind := wire.Natural
+	if ctx.Err() != nil {
+		kind = wire.Stopped
+	}
+	if err := em.writeEOF(kind); err != nil {
+		if errors.Is(err, errDownstreamGone) {
+			return nil
+		}
+		return err
+	}
+	if em.reported > 0 {
+		return &ErrorEventsError{Count: em.reported, Where: "stderr"}
+	}
+	return nil
+}
+
+func runProcessor(ctx context.Context, p Processor, em *Emitter, env *Env, name string) error {
+	inputs := env.Inputs
+	if len(inputs) == 0 {
+		inputs = []Input{{Name: "stdin", R: env.Stdin}}
+	}
+	ch := make(chan *batch, len(inputs))
+	done := make(chan struct{})
+	defer close(done)
+	edges := make([]*edge, len(inputs))
+	frees := make([]chan *batch, len(inputs))
+	for i, in := range inputs {
+		edges[i] = &edge{name: in.Name}
+		frees[i] = make(chan *batch, batchesPerIn)
+		for range batchesPerIn {
+			frees[i] <- &batch{in: i, arena: make([]byte, 0, arenaCapacity)}
+		}
+		go readInput(i, in, name, env.MaxLine, ch, frees[i], done)
+	}
+	errSink, _ := p.(ErrorSink)
+	c := env.Counters
+	var nIn, bytesIn uint64
+	open := len(inputs)
+	endKind := wire.Natural
+	stopped, stopRead := false, false
+	ctxDone := ctx.Done()
+	var drain <-chan time.Time
+	var fatal error
+
+loop:
+	for open > 0 {
+		var b *batch
+		select {
+		case b = <-ch:
+		default:
+			// Input is idle: flush so that nothing waits in our buffer.
+			if fatal = em.Flush(); fatal != nil {
+				break loop
+			}
+			select {
+			case b = <-ch:
+			case <-ctxDone:
+				ctxDone, stopped = nil, true
+				if env.InputIsTerminal {
+					break loop
+				}
+				timeout := env.DrainTimeout
+				if timeout <= 0 {
+					timeout = 10 * time.Second
+				}
+				drain = time.After(timeout)
+				continue
+			case <-drain:
+				edges[0].problem("input did not end within the drain timeout after the stop signal")
+				endKind = wire.Truncated
+				break loop
+			}
+		}
+		for i := range b.frames {
+			f := &b.frames[i]
+			var err error
+			switch f.Kind {
+			case wire.KindData:
+				nIn++
+				edges[b.in].event(f)
+				em.cur = f
+				err = p.Event(f, em)
+				var ee *EventError
+				if errors.As(err, &ee) {
+					err = em.EmitError(&wire.ErrorInfo{Kind: ee.Kind, Msg: ee.Msg, Stage: name, Line: f.Line}, f.Payload)
+				}
+			case wire.KindError:
+				nIn++
+				if f.Writer == localError {
+					em.cur = nil
+				} else {
+					edges[b.in].event(f)
+					em.cur = f
+				}
+				if errSink != nil {
+					err = errSink.ErrorEvent(f, em)
+				} else {
+					err = em.EmitError(f.Err, f.Payload)
+				}
+			case wire.KindEOF:
+				edges[b.in].eof(f)
+			default:
+				err = em.forward(f)
+			}
+			if err != nil {
+				if err == ErrStop {
+					stopRead = true
+				} else {
+					fatal = err
+				}
+				break
+			}
+		}
+		em.cur = nil
+		bytesIn += uint64(b.bytes)
+		c.In.Store(nIn)
+		c.BytesIn.Store(bytesIn)
+		if b.end != nil && !stopRead && fatal == nil {
+			open--
+			endKind = max(endKind, edges[b.in].end(b.end))
+		}
+		frees[b.in] <- b
+		if stopRead || fatal != nil {
+			break
+		}
+	}
+
+	var problems []string
+	for _, e := range edges {
+		problems = append(problems, e.problems...)
+	}
+	if fatal != nil {
+		if errors.Is(fatal, errDownstreamGone) {
+			abort(p)
+			return nil
+		}
+		abort(p)
+		em.err = nil
+		em.writeEOF(wire.Poison)
+		return fatal
+	}
+	if stopped {
+		endKind = max(endKind, wire.Stopped)
+	}
+	if len(problems) > 0 {
+		endKind = max(endKind, wire.Truncated)
+	}
+	if endKind >= wire.Truncated {
+		abort(p)
+		if err := em.writeEOF(endKind); err != nil && !errors.Is(err, errDownstreamGone) {
+			problems = append(problems, err.Error())
+		}
+		if len(problems) == 0 {
+			problems = []string{"input ended with a " + endKind.String() + " EOF"}
+		}
+		return &BrokenInputError{Problems: problems}
+	}
+	err := p.Finish(em, endKind)
+	var errEvents *ErrorEventsError
+	if err != nil && !errors.As(err, &errEvents) {
+		if errors.Is(err, errDownstreamGone) {
+			return nil
+		}
+		abort(p)
+		em.err = nil
+		em.writeEOF(wire.Poison)
+		return err
+	}
+	if werr := em.writeEOF(endKind); werr != nil && !errors.Is(werr, errDownstreamGone) {
+		return werr
+	}
+	if err != nil {
+		return err
+	}
+	if em.reported > 0 {
+		return &ErrorEventsError{Count: em.reported, Where: "stderr"}
+	}
+	return nil
+}
+
+func abort(p Processor) {
+	if a, ok := p.(Aborter); ok {
+		a.Abort()
+	}
+}
+
+// Status is one line of the status channel (docs/wire.md).
+type Status struct {
+	Stage    string  `json:"stage"`
+	State    string  `json:"state"` // running, done, failed
+	In       uint64  `json:"in"`
+	Out      uint64  `json:"out"`
+	Errors   uint64  `json:"errors"`
+	BytesIn  uint64  `json:"bytes_in"`
+	BytesOut uint64  `json:"bytes_out"`
+	Elapsed  float64 `json:"elapsed_s"`
+	Error    string  `json:"error,omitempty"`
+}
+
+// startStatus writes the status channel while the stage runs; the returned
+// func writes the final line and stops it.
+func startStatus(env *Env, name string, start time.Time) func(error) {
+	if env.Status == nil {
+		return func(error) {}
+	}
+	var mu sync.Mutex
+	enc := json.NewEncoder(env.Status)
+	write := func(state string, err error) {
+		c := env.Counters
+		s := Status{Stage: name, State: state, In: c.In.Load(), Out: c.Out.Load(), Errors: c.Errors.Load(),
+			BytesIn: c.BytesIn.Load(), BytesOut: c.BytesOut.Load(), Elapsed: time.Since(start).Seconds()}
+		if err != nil {
+			s.Error = err.Error()
+		}
+		mu.Lock()
+		enc.Encode(s)
+		mu.Unlock()
+	}
+	every := env.StatusEvery
+	if every <= 0 {
+		every = 500 * time.Millisecond
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		write("running", nil)
+		for {
+			select {
+			case <-t.C:
+				write("running", nil)
+			case <-stop:
+				return
+			}
+		}
+	}()
+	return func(err error) {
+		close(stop)
+		wg.Wait()
+		var ee *ErrorEventsError
+		switch {
+		case err == nil, errors.As(err, &ee):
+			write("done", err)
+		default:
+			write("failed", err)
+		}
+	}
+}

@@ -1,0 +1,169 @@
+package stages
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/obz-dev/obz/wire"
+)
+
+// Family is a stage's role in a flow (after ObzenFlow's stage families).
+type Family string
+
+// The stage families.
+const (
+	FamilySource    Family = "source"
+	FamilyTransform Family = "transform"
+	FamilyStateful  Family = "stateful"
+	FamilyJoin      Family = "join"
+	FamilySink      Family = "sink"
+	FamilyObserver  Family = "observer"
+)
+
+// Flag declares one option of a stage without tying it to a CLI library.
+// The type of Default gives the flag's type: string, bool, int, float64,
+// time.Duration or []string.
+type Flag struct {
+	Name    string
+	Short   string // one-letter alias, or ""
+	Usage   string
+	Default any
+	Hidden  bool
+}
+
+// Options is how a stage's constructor sees its parsed flags and arguments.
+type Options interface {
+	String(name string) string
+	Bool(name string) bool
+	Int(name string) int
+	Float(name string) float64
+	Duration(name string) time.Duration
+	Strings(name string) []string
+	IsSet(name string) bool
+	Args() []string
+}
+
+// Spec is one entry of the registry: everything the CLI and the runner need
+// to know about a stage.
+type Spec struct {
+	Name        string
+	Family      Family
+	Summary     string // one line for the command list
+	ArgsUsage   string // e.g. "EXPR" or "[FILE...]"
+	Description string // what it does, the policies a user must know
+	Examples    string // shell lines that work when pasted
+	ExitStatus  string // stage-specific additions to the common EXIT STATUS
+	Flags       []Flag
+	// New checks the options and builds the stage: a Source or a Processor.
+	// It returns a *UsageError for bad flags or arguments.
+	New func(o Options) (Stage, error)
+}
+
+// Stage is a Source or a Processor (checked by Run).
+type Stage any
+
+// Source produces events. Produce returns nil when the source is exhausted
+// (natural EOF) or when ctx is cancelled after a graceful stop (stopped EOF).
+type Source interface {
+	Produce(ctx context.Context, em *Emitter) error
+}
+
+// Processor handles the events of its inputs: transforms, filters, stateful
+// stages and sinks.
+type Processor interface {
+	// Event is called for each data event, in order. It returns nil, an
+	// *EventError (the event goes to the error lane), ErrStop (read no more
+	// input, end naturally), or another error (the stage fails).
+	Event(ev *wire.Frame, em *Emitter) error
+	// Finish is called once every input has ended with a natural or stopped
+	// EOF: the moment to emit end-of-input results and commit output. It is
+	// not called when an input broke: see Aborter.
+	Finish(em *Emitter, end wire.EOFKind) error
+}
+
+// Aborter is implemented by processors that must clean up when the input
+// broke or the stage failed (remove a temporary file, say). Finish is not
+// called in that case.
+type Aborter interface {
+	Abort()
+}
+
+// ErrorSink is implemented by processors that consume error events
+// themselves (a sink's dead-letter file). Other processors never see error
+// events: the runner forwards them downstream untouched.
+type ErrorSink interface {
+	ErrorEvent(ev *wire.Frame, em *Emitter) error
+}
+
+// ErrStop is returned by Processor.Event to stop reading input; the stage
+// then finishes as if its input had ended naturally (head -n does this).
+var ErrStop = errors.New("stop reading input")
+
+// EventError puts one event in the error lane. The stage goes on with the
+// next event unless --on-error fail is set.
+type EventError struct {
+	Kind string // expr, type, csv, ... (docs/wire.md lists them)
+	Msg  string
+}
+
+func (e *EventError) Error() string { return e.Kind + ": " + e.Msg }
+
+// EventErrorf returns an *EventError of the given kind.
+func EventErrorf(kind, format string, args ...any) error {
+	return &EventError{Kind: kind, Msg: fmt.Sprintf(format, args...)}
+}
+
+// UsageError is a bad flag or argument; obz exits 2.
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+// Usagef returns a *UsageError.
+func Usagef(format string, args ...any) error {
+	return &UsageError{Msg: fmt.Sprintf(format, args...)}
+}
+
+// BrokenInputError reports broken input edges: an input that ended without
+// EOF, with a wrong count, with a gap, or an upstream that failed. The stage
+// wrote a truncated (or poison) EOF downstream; obz exits 1.
+type BrokenInputError struct {
+	Problems []string
+}
+
+func (e *BrokenInputError) Error() string {
+	msg := e.Problems[0]
+	for _, p := range e.Problems[1:] {
+		msg += "; " + p
+	}
+	return msg
+}
+
+// ErrorEventsError says the stage finished but some events went to the error
+// lane and ended here (reported on stderr or in a dead-letter file); obz
+// exits 4 so that scripts notice.
+type ErrorEventsError struct {
+	Count uint64
+	Where string // "stderr" or the dead-letter file
+}
+
+func (e *ErrorEventsError) Error() string {
+	return fmt.Sprintf("%d event(s) went to the error lane (see %s)", e.Count, e.Where)
+}
+
+// EventFailedError is the first error event under --on-error fail.
+type EventFailedError struct {
+	Info wire.ErrorInfo
+}
+
+func (e *EventFailedError) Error() string {
+	where := ""
+	if e.Info.Line > 0 {
+		where = fmt.Sprintf("line %d: ", e.Info.Line)
+	}
+	if e.Info.Stage != "" {
+		where = "from '" + e.Info.Stage + "' " + where
+	}
+	return fmt.Sprintf("error event %s(%s) %s (--on-error fail)", where, e.Info.Kind, e.Info.Msg)
+}

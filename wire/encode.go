@@ -1,0 +1,117 @@
+package wire
+
+import (
+	"strconv"
+	"unicode/utf8"
+)
+
+// AppendFrame appends f's canonical encoding, newline included, to dst.
+// The payload is copied byte for byte, never re-encoded.
+func AppendFrame(dst []byte, f *Frame) []byte {
+	dst = append(dst, `{"obz":1,"t":"`...)
+	dst = append(dst, f.Kind.String()...)
+	dst = append(dst, `","w":`...)
+	dst = AppendString(dst, f.Writer)
+	switch f.Kind {
+	case KindData, KindError:
+		dst = append(dst, `,"s":`...)
+		dst = strconv.AppendUint(dst, f.Seq, 10)
+		if !f.Parent.IsZero() {
+			dst = append(dst, `,"p":`...)
+			dst = appendRef(dst, f.Parent)
+		}
+		if f.Kind == KindError && f.Err != nil {
+			dst = appendErrInfo(dst, f.Err)
+			if f.Payload == nil {
+				dst = append(dst, `,"raw":`...)
+				dst = AppendString(dst, string(f.Err.Raw))
+			}
+		}
+		if f.Payload != nil {
+			dst = append(dst, `,"d":`...)
+			dst = append(dst, f.Payload...)
+		}
+	case KindEOF:
+		dst = append(dst, `,"n":`...)
+		dst = strconv.AppendUint(dst, f.Count, 10)
+		dst = append(dst, `,"kind":"`...)
+		dst = append(dst, f.EOF.String()...)
+		dst = append(dst, '"')
+	case KindWatermark:
+		dst = append(dst, `,"at":`...)
+		dst = strconv.AppendFloat(dst, f.Time, 'f', -1, 64)
+	case KindReceipt:
+		dst = append(dst, `,"of":`...)
+		dst = appendRef(dst, f.Of)
+		dst = append(dst, `,"status":`...)
+		dst = AppendString(dst, f.Status)
+	}
+	return append(dst, '}', '\n')
+}
+
+func appendRef(dst []byte, r Ref) []byte {
+	dst = append(dst, '[')
+	dst = AppendString(dst, r.Writer)
+	dst = append(dst, ',')
+	dst = strconv.AppendUint(dst, r.Seq, 10)
+	return append(dst, ']')
+}
+
+func appendErrInfo(dst []byte, e *ErrorInfo) []byte {
+	dst = append(dst, `,"err":{"kind":`...)
+	dst = AppendString(dst, e.Kind)
+	dst = append(dst, `,"msg":`...)
+	dst = AppendString(dst, e.Msg)
+	dst = append(dst, `,"stage":`...)
+	dst = AppendString(dst, e.Stage)
+	if e.Line > 0 {
+		dst = append(dst, `,"line":`...)
+		dst = strconv.AppendInt(dst, e.Line, 10)
+	}
+	return append(dst, '}')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// AppendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD;
+// '<', '>' and '&' are not escaped (as jq does).
+func AppendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, "\ufffd"...)
+			i++
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}

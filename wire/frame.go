@@ -1,0 +1,150 @@
+package wire
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Version is the protocol version written in every frame's "obz" field.
+// A reader refuses frames with a higher version.
+const Version = 1
+
+// DefaultMaxLine is the default limit on one input line (16 MiB).
+const DefaultMaxLine = 16 << 20
+
+// Kind says what a frame is.
+type Kind uint8
+
+// Frame kinds. Data and Error frames form the data lane: each takes the next
+// sequence number of its writer. The others are control frames.
+const (
+	KindData Kind = iota + 1
+	KindError
+	KindEOF
+	KindWatermark
+	KindReceipt
+)
+
+var kindNames = [...]string{KindData: "data", KindError: "error", KindEOF: "eof", KindWatermark: "wm", KindReceipt: "receipt"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) && kindNames[k] != "" {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("kind(%d)", k)
+}
+
+// EOFKind says how a writer's stream ended. The kinds are ordered: when a
+// stage has several inputs, the worst kind wins.
+type EOFKind uint8
+
+// EOF kinds, from best to worst.
+const (
+	// Natural: the input was exhausted; everything the writer had was written.
+	Natural EOFKind = iota
+	// Stopped: the writer was asked to stop (SIGINT/SIGTERM) and drained
+	// cleanly. What was written is consistent but not everything there was.
+	Stopped
+	// Truncated: an upstream edge broke (no EOF, a gap, a count mismatch);
+	// the output is incomplete and must not be taken as a finished result.
+	Truncated
+	// Poison: the writer failed (a fatal error, a strict join miss).
+	Poison
+)
+
+var eofNames = [...]string{Natural: "natural", Stopped: "stopped", Truncated: "truncated", Poison: "poison"}
+
+func (k EOFKind) String() string {
+	if int(k) < len(eofNames) {
+		return eofNames[k]
+	}
+	return fmt.Sprintf("eofkind(%d)", k)
+}
+
+// ParseEOFKind returns the kind named s.
+func ParseEOFKind(s string) (EOFKind, bool) {
+	for i, n := range eofNames {
+		if n == s {
+			return EOFKind(i), true
+		}
+	}
+	return 0, false
+}
+
+// Ref names one frame of one writer: the causal parent of a frame, or the
+// frame a receipt acknowledges.
+type Ref struct {
+	Writer string
+	Seq    uint64
+}
+
+// IsZero reports whether r names nothing.
+func (r Ref) IsZero() bool { return r.Writer == "" && r.Seq == 0 }
+
+// ErrorInfo describes why an event is in the error lane.
+type ErrorInfo struct {
+	Kind  string // parse, utf8, too-long, frame, expr, ... (see docs/wire.md)
+	Msg   string
+	Stage string // the stage that raised the error
+	Line  int64  // 1-based line number in that stage's input, 0 if not from a line
+	// Raw holds the input text when it was not valid JSON (then the frame has
+	// no Payload). Raw is valid UTF-8: invalid bytes are replaced by U+FFFD.
+	Raw []byte
+}
+
+// Frame is one line of the protocol. Payload and Raw may alias a reader's
+// buffer: they are valid until the reader's next call unless copied.
+type Frame struct {
+	Kind   Kind
+	Writer string
+	Seq    uint64 // data and error frames: 1, 2, 3 ... per writer
+	Parent Ref    // data and error frames: the input event this one came from
+
+	// Payload is the event's JSON value, byte for byte as it arrived. Error
+	// frames carry the original payload here, or Err.Raw when there was none.
+	Payload []byte
+
+	Err *ErrorInfo // error frames
+
+	Count uint64  // EOF: data and error frames the writer wrote
+	EOF   EOFKind // EOF
+
+	Time float64 // watermark: event time, seconds since the Unix epoch
+
+	Of     Ref    // receipt: the frame delivered
+	Status string // receipt: ok, failed
+
+	// Bare is set by the Reader on data frames made from bare NDJSON lines
+	// (not obz frames); Writer is then "-" and Seq counts the bare lines.
+	Bare bool
+	// Line is the physical input line the frame was read from (1-based).
+	Line int64
+}
+
+// ErrFrameTooLarge is returned (wrapped in a *LineError) for a line longer
+// than the reader's limit. The reader has skipped the line; the caller should
+// turn it into an error event and keep reading, or raise the limit.
+var ErrFrameTooLarge = errors.New("line exceeds the size limit")
+
+// LineError is a line that could not be read as an event: malformed JSON,
+// invalid UTF-8, a broken frame, a line over the size limit. The Reader has
+// consumed the line and can go on; the caller makes an error event of it.
+type LineError struct {
+	Line int64
+	Kind string // parse, utf8, frame, too-long, version
+	Msg  string
+	Raw  []byte // the line (a prefix of it for too-long), valid UTF-8
+	Size int64  // the line's length in bytes
+}
+
+func (e *LineError) Error() string {
+	return fmt.Sprintf("line %d: %s", e.Line, e.Msg)
+}
+
+// Unwrap returns ErrFrameTooLarge for too-long lines.
+func (e *LineError) Unwrap() error {
+	if e.Kind == "too-long" {
+		return ErrFrameTooLarge
+	}
+	return nil
+}
