@@ -31,16 +31,16 @@ const rawPrefixLimit = 1024
 //
 // After a *LineError the Reader can go on with the next line.
 type Reader struct {
-	r    io.Reader
-	buf  []byte
-	pos  int // start of unread data in buf
-	end  int // end of data in buf
-	max  int
+	r     io.Reader
+	buf   []byte
+	pos   int // start of unread data in buf
+	end   int // end of data in buf
+	max   int
 	line  int64 // lines consumed so far
 	bytes int64 // bytes consumed so far
-	bare uint64
-	eof  error // sticky error from r
-	bom  bool  // BOM check done
+	bare  uint64
+	eof   error // sticky error from r
+	bom   bool  // BOM check done
 
 	// BeforeFill, if set, is called before each read of the underlying
 	// reader that happens because no complete line is buffered: the moment
@@ -247,4 +247,3 @@ func validUTF8(b []byte) []byte {
 	}
 	return bytes.ToValidUTF8(b, []byte("\ufffd"))
 }
-
