@@ -54,6 +54,7 @@ type Emitter struct {
 	outs   []io.Writer
 	stdout io.Writer
 	stderr io.Writer
+	stdin  io.Reader // for sources that read it (read -)
 	buf    []byte
 	seq    uint64
 	cur    *wire.Frame // the input event being handled, the parent of what is emitted
@@ -67,6 +68,7 @@ type Emitter struct {
 	bytesOut  uint64
 	onFlush   func()
 	failFirst bool
+	maxLine   int
 }
 
 // Name is the stage's writer name.
@@ -77,6 +79,19 @@ func (em *Emitter) Context() context.Context { return em.ctx }
 
 // Stdout is the stage's standard output, for sinks that write there.
 func (em *Emitter) Stdout() io.Writer { return em.stdout }
+
+// Stdin is the stage's standard input, for sources that read it (read -).
+// Processors get their input through Event instead.
+func (em *Emitter) Stdin() io.Reader { return em.stdin }
+
+// MaxLine is the longest input line the stage accepts (--max-line), for
+// sources that read lines themselves.
+func (em *Emitter) MaxLine() int {
+	if em.maxLine <= 0 {
+		return wire.DefaultMaxLine
+	}
+	return em.maxLine
+}
 
 // Stderr is where a stage reports to the user.
 func (em *Emitter) Stderr() io.Writer { return em.stderr }

@@ -72,8 +72,8 @@ func Run(ctx context.Context, spec *Spec, st Stage, env *Env) error {
 		mode = None
 	}
 	em := &Emitter{ctx: ctx, name: name, mode: mode, color: env.Color, outs: outs,
-		stdout: env.Stdout, stderr: env.Stderr, buf: make([]byte, 0, batchSize+batchSize/4),
-		counters: env.Counters, failFirst: env.OnError == ErrorsFail}
+		stdout: env.Stdout, stderr: env.Stderr, stdin: env.Stdin, buf: make([]byte, 0, batchSize+batchSize/4),
+		counters: env.Counters, failFirst: env.OnError == ErrorsFail, maxLine: env.MaxLine}
 
 	start := time.Now()
 	stopStatus := startStatus(env, name, start)
