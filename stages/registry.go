@@ -7,6 +7,7 @@ type Registry []*Spec
 // All returns every stage obz has, in the order `obz help` lists them.
 func All() Registry {
 	return Registry{
+		&genSpec,
 		&readSpec,
 		&filterSpec,
 		&mapSpec,

@@ -93,6 +93,8 @@ EXIT STATUS:
 		HideVersion:            true,
 		ExitErrHandler:         func(*cli.Context, error) {},
 		UseShortOptionHandling: false,
+		// Stages split list values themselves: choice:a,b,c must stay one value.
+		DisableSliceFlagSeparator: true,
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return &usageError{msg: err.Error()}
 		},

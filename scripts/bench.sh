@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# bench.sh - obz side by side with cat, a Go line copy, jq, mlr and mawk on
+# the same generated data, in one run. Prints a Markdown table and, with
+# WRITE=1, puts it into docs/performance.md between the BENCH markers.
+#
+# Usage (from the repo root):
+#   scripts/bench.sh                  # 1M events, 3 runs each
+#   N=100000 RUNS=5 scripts/bench.sh  # smaller
+#   ONLY='filter' scripts/bench.sh    # workloads whose id matches a regex
+#   WRITE=1 scripts/bench.sh          # also update docs/performance.md
+#
+# Needs bash, go, awk. Peers are optional (rows are skipped when absent):
+#   apt-get install -y jq miller mawk time
+# Peak RSS needs GNU time (/usr/bin/time).
+set -euo pipefail
+export LC_ALL=C
+exec </dev/null
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+N=${N:-1000000}
+RUNS=${RUNS:-3}
+ONLY=${ONLY:-}
+WORK=${WORK:-$ROOT/bench-data}
+mkdir -p "$WORK/bin"
+
+go build -trimpath -o "$WORK/bin/obz" ./cmd/obz
+go build -trimpath -o "$WORK/bin/linecopy" ./scripts/linecopy
+OBZ=$WORK/bin/obz
+export PATH=$WORK/bin:$PATH
+
+F=$WORK/events-$N.ndjson       # bare NDJSON, what users have
+FR=$WORK/events-$N.frames      # the same events as obz frames (mid-pipeline input)
+if [ ! -s "$F" ]; then
+  echo "bench: generating $N events" >&2
+  "$OBZ" gen --count "$N" --seed 1 -r > "$F.tmp" && mv "$F.tmp" "$F"
+fi
+if [ ! -s "$FR" ] || [ "$F" -nt "$FR" ]; then
+  "$OBZ" gen --count "$N" --seed 1 > "$FR.tmp" && mv "$FR.tmp" "$FR"
+fi
+cat "$F" "$FR" > /dev/null
+BYTES=$(wc -c < "$F")
+export F FR WORK
+
+have() { command -v "$1" >/dev/null 2>&1; }
+MLR='mlr --ijsonl --ojsonl'
+JQ_REDUCE='reduce inputs as $r ({}; .[$r.country].count += 1 | .[$r.country].sum += $r.amount) | to_entries[] | {country: .key, count: .value.count, sum: .value.sum}'
+AWK_GROUP='{c[$2]++; s[$2] += $3} END {for (k in c) printf "{\"country\":\"%s\",\"count\":%d,\"sum\":%.2f}\n", k, c[k], s[k]}'
+
+# id :: tool :: needs :: command (reads $F or $FR, output discarded)
+WORKLOADS=$(cat <<EOW
+a-copy :: cat | cat :: cat :: cat "\$F" | cat
+a-copy :: Go line copy :: linecopy :: cat "\$F" | linecopy
+b-passthrough :: obz head (framed in, framed out) :: obz :: cat "\$FR" | obz head -n 2000000000
+b-passthrough :: obz head (bare in, validated) :: obz :: cat "\$F" | obz head -n 2000000000
+b-passthrough :: jq -c . :: jq :: cat "\$F" | jq -c .
+c-filter :: obz filter (bare in, -r) :: obz :: cat "\$F" | obz filter '.amount > 50' -r
+c-filter :: obz filter (framed) :: obz :: cat "\$FR" | obz filter '.amount > 50'
+c-filter :: jq -c select :: jq :: cat "\$F" | jq -c 'select(.amount > 50)'
+c-filter :: mlr filter :: mlr :: cat "\$F" | $MLR filter '\$amount > 50'
+c-filter :: mawk :: mawk :: cat "\$F" | mawk -F'"amount":' '\$2 + 0 > 50'
+d-map :: obz map (bare in, -r) :: obz :: cat "\$F" | obz map '{id, user, amount}' -r
+d-map :: jq -c :: jq :: cat "\$F" | jq -c '{id, user, amount}'
+d-map :: mlr cut :: mlr :: cat "\$F" | $MLR cut -o -f id,user,amount
+e-pipeline :: obz filter | map | head -r :: obz :: cat "\$F" | obz filter '.amount > 50' | obz map '{id, country, amount}' | obz head -n 2000000000 -r
+e-pipeline :: jq | jq :: jq :: cat "\$F" | jq -c 'select(.amount > 50)' | jq -c '{id, country, amount}'
+f-group :: jq reduce :: jq :: cat "\$F" | jq -n -c '$JQ_REDUCE'
+f-group :: mawk :: mawk :: cat "\$F" | mawk -F'"country":"|","device":"[a-z]*","amount":|,"tags"' '$AWK_GROUP'
+EOW
+)
+
+now() { date +%s.%N; }
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+rows=()
+printf 'bench: %s events, %s bytes, %s runs each\n' "$N" "$BYTES" "$RUNS" >&2
+while IFS= read -r line; do
+  [ -z "$line" ] && continue
+  id=$(echo "$line" | awk -F' :: ' '{print $1}')
+  tool=$(echo "$line" | awk -F' :: ' '{print $2}')
+  need=$(echo "$line" | awk -F' :: ' '{print $3}')
+  cmd=$(echo "$line" | awk -F' :: ' '{for (i=4;i<=NF;i++) printf "%s%s", (i>4?" :: ":""), $i}')
+  if [ -n "$ONLY" ] && ! [[ "$id $tool" =~ $ONLY ]]; then continue; fi
+  if ! have "$need"; then echo "bench: skip $id/$tool ($need not installed)" >&2; continue; fi
+  out=$(bash -c "$cmd" | wc -l)
+  times=()
+  for _ in $(seq "$RUNS"); do
+    t0=$(now); bash -c "$cmd > /dev/null"; t1=$(now)
+    times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.4f", b-a}')")
+  done
+  med=$(printf '%s\n' "${times[@]}" | median)
+  rss=-
+  if [ -x /usr/bin/time ]; then
+    # Peak RSS of the largest process in the pipeline.
+    rss=$(bash -c "$(echo "$cmd" | sed 's#| \(obz\|jq\|mlr\|mawk\|linecopy\|cat\)\b#| /usr/bin/time -f %M -a -o $WORK/rss \1#g')" > /dev/null 2>&1; sort -n "$WORK/rss" | tail -1; rm -f "$WORK/rss")
+    rss=$(awk -v k="$rss" 'BEGIN {printf "%.1f", k/1024}')
+  fi
+  mbs=$(awk -v b="$BYTES" -v t="$med" 'BEGIN {printf "%.0f", b/1e6/t}')
+  printf 'bench: %-14s %-40s %7.3fs %6s MB/s  %s MiB\n' "$id" "$tool" "$med" "$mbs" "$rss" >&2
+  rows+=("$id"$'\t'"$tool"$'\t'"$med"$'\t'"$mbs"$'\t'"$rss"$'\t'"$out")
+done <<< "$WORKLOADS"
+
+# Ratios against the reference row of each workload family.
+table=$(
+  echo "| workload | tool | median s | MB/s (input) | peak RSS MiB | out lines | speed × jq |"
+  echo "|---|---|--:|--:|--:|--:|--:|"
+  for r in "${rows[@]}"; do
+    IFS=$'\t' read -r id tool med mbs rss out <<< "$r"
+    ref=$(printf '%s\n' "${rows[@]}" | awk -F'\t' -v id="$id" '$1==id && $2 ~ /^jq/ {print $3; exit}')
+    ratio=-
+    [ -n "$ref" ] && ratio=$(awk -v a="$ref" -v b="$med" 'BEGIN {printf "%.1f", a/b}')
+    printf '| %s | %s | %.3f | %s | %s | %s | %s |\n' "$id" "${tool//|/\\|}" "$med" "$mbs" "$rss" "$out" "$ratio"
+  done
+)
+machine="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr), $(go version | awk '{print $3}')"
+peers="jq: $(jq --version 2>/dev/null || echo absent); mlr: $(mlr --version 2>/dev/null || echo absent); mawk: $(mawk -W version 2>&1 | head -1 || echo absent)"
+report=$(cat <<EOR
+Run: $(date -u +%Y-%m-%dT%H:%MZ), $N events ($BYTES bytes of bare NDJSON, ~$((BYTES / N)) bytes each), median of $RUNS runs.
+Machine: $machine. Peers: $peers.
+Command: \`N=$N RUNS=$RUNS scripts/bench.sh\`. MB/s is bare NDJSON input bytes per second (framed rows read more bytes).
+
+$table
+EOR
+)
+echo "$report"
+if [ "${WRITE:-}" = 1 ]; then
+  doc=docs/performance.md
+  awk -v r="$report" 'BEGIN {skip=0} /<!-- BENCH:BEGIN -->/ {print; print r; skip=1; next} /<!-- BENCH:END -->/ {skip=0} !skip {print}' "$doc" > "$doc.tmp" && mv "$doc.tmp" "$doc"
+  echo "bench: updated $doc" >&2
+fi
