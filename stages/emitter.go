@@ -208,15 +208,21 @@ func (em *Emitter) Flush() error {
 		return em.err
 	}
 	if len(em.buf) > 0 {
-		for _, w := range em.outs {
-			if _, err := w.Write(em.buf); err != nil {
-				if errors.Is(err, syscall.EPIPE) || errors.Is(err, io.ErrClosedPipe) {
-					em.err = errDownstreamGone
-				} else {
+		for i := 0; i < len(em.outs); i++ {
+			if _, err := em.outs[i].Write(em.buf); err != nil {
+				if !errors.Is(err, syscall.EPIPE) && !errors.Is(err, io.ErrClosedPipe) {
 					em.err = fmt.Errorf("writing output: %w", err)
+					return em.err
 				}
-				return em.err
+				// This consumer is gone (head -n, | head). Fan-out goes on
+				// to the others; with none left the stage ends quietly.
+				em.outs = append(em.outs[:i], em.outs[i+1:]...)
+				i--
 			}
+		}
+		if len(em.outs) == 0 {
+			em.err = errDownstreamGone
+			return em.err
 		}
 		em.bytesOut += uint64(len(em.buf))
 		em.buf = em.buf[:0]

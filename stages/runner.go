@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -71,7 +72,7 @@ func Run(ctx context.Context, spec *Spec, st Stage, env *Env) error {
 	if spec.Family == FamilySink {
 		mode = None
 	}
-	em := &Emitter{ctx: ctx, name: name, mode: mode, color: env.Color, outs: outs,
+	em := &Emitter{ctx: ctx, name: name, mode: mode, color: env.Color, outs: slices.Clone(outs),
 		stdout: env.Stdout, stderr: env.Stderr, stdin: env.Stdin, buf: make([]byte, 0, batchSize+batchSize/4),
 		counters: env.Counters, failFirst: env.OnError == ErrorsFail, maxLine: env.MaxLine}
 
