@@ -1,0 +1,146 @@
+package stages
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+
+	jsoniter "github.com/json-iterator/go"
+)
+
+// csvEncoder turns JSON objects into CSV (or TSV) rows. The header is the
+// keys of the first object, in their order in its bytes; later objects are
+// matched to it by key (see writeSpec's description for the policy).
+type csvEncoder struct {
+	w      *csv.Writer
+	header bool // write the header line before the first row
+
+	keys  []string // the header; nil until the first object
+	index map[string]int
+	row   []string
+	extra []string // keys of the current object that are not in the header
+
+	it      *jsoniter.Iterator
+	compact bytes.Buffer
+}
+
+// newCSVEncoder writes to w, which should be a *bufio.Writer of at least
+// 4 KiB: csv.Writer then uses it as is instead of adding its own buffer.
+func newCSVEncoder(w io.Writer, comma rune, header bool) *csvEncoder {
+	cw := csv.NewWriter(w)
+	cw.Comma = comma
+	return &csvEncoder{w: cw, header: header, index: map[string]int{}, it: jsoniter.NewIterator(payloadJSON)}
+}
+
+// write writes payload as one row. A payload that cannot be a row comes back
+// as an *EventError (nothing is written); err is a failure of the output.
+func (c *csvEncoder) write(payload []byte) (bad *EventError, err error) {
+	if !json.Valid(payload) {
+		return &EventError{Kind: "parse", Msg: "payload is not valid JSON"}, nil
+	}
+	it := c.it
+	it.ResetBytes(payload)
+	it.Error = nil
+	if t := it.WhatIsNext(); t != jsoniter.ObjectValue {
+		return &EventError{Kind: "csv-type", Msg: "a CSV row needs a JSON object, got " + jsonTypeName(t)}, nil
+	}
+	first := c.keys == nil
+	if first {
+		c.row = c.row[:0]
+	} else {
+		for i := range c.row {
+			c.row[i] = ""
+		}
+	}
+	c.extra = c.extra[:0]
+	it.ReadObjectCB(func(it *jsoniter.Iterator, key string) bool {
+		v := c.cell(it)
+		i, ok := c.index[key]
+		switch {
+		case ok:
+			c.row[i] = v // a repeated key: the last value wins, as in jq
+		case first:
+			c.index[key] = len(c.keys)
+			c.keys = append(c.keys, key)
+			c.row = append(c.row, v)
+		case !slices.Contains(c.extra, key):
+			c.extra = append(c.extra, key)
+		}
+		return it.Error == nil
+	})
+	if it.Error != nil && it.Error != io.EOF {
+		if first {
+			c.keys = nil
+			clear(c.index)
+		}
+		return &EventError{Kind: "parse", Msg: "reading the payload: " + it.Error.Error()}, nil
+	}
+	if len(c.extra) > 0 {
+		quoted := make([]string, len(c.extra))
+		for i, k := range c.extra {
+			quoted[i] = strconv.Quote(k)
+		}
+		return &EventError{Kind: "csv-keys", Msg: "key(s) " + strings.Join(quoted, ", ") +
+			" not in the CSV header (the first record's keys: " + strings.Join(c.keys, ", ") + ")"}, nil
+	}
+	if first {
+		if c.keys == nil {
+			c.keys = []string{} // an empty first object: an empty header
+		}
+		if c.header {
+			if err := c.w.Write(c.keys); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return nil, c.w.Write(c.row)
+}
+
+// cell reads one value as CSV text: strings raw, numbers as written,
+// true/false, null empty, arrays and objects as compact JSON.
+func (c *csvEncoder) cell(it *jsoniter.Iterator) string {
+	switch it.WhatIsNext() {
+	case jsoniter.StringValue:
+		return it.ReadString()
+	case jsoniter.NumberValue:
+		return string(it.ReadNumber())
+	case jsoniter.BoolValue:
+		return strconv.FormatBool(it.ReadBool())
+	case jsoniter.NilValue:
+		it.ReadNil()
+		return ""
+	default:
+		raw := it.SkipAndReturnBytes()
+		c.compact.Reset()
+		if json.Compact(&c.compact, raw) != nil {
+			return string(raw)
+		}
+		return c.compact.String()
+	}
+}
+
+// flush writes the buffered rows out.
+func (c *csvEncoder) flush() error {
+	c.w.Flush()
+	return c.w.Error()
+}
+
+func jsonTypeName(t jsoniter.ValueType) string {
+	switch t {
+	case jsoniter.StringValue:
+		return "a string"
+	case jsoniter.NumberValue:
+		return "a number"
+	case jsoniter.NilValue:
+		return "null"
+	case jsoniter.BoolValue:
+		return "a boolean"
+	case jsoniter.ArrayValue:
+		return "an array"
+	}
+	return "an invalid value"
+}
