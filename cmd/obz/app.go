@@ -102,6 +102,7 @@ EXIT STATUS:
 	for _, spec := range reg {
 		app.Commands = append(app.Commands, stageCommand(spec, cmdName, runErr))
 	}
+	app.Commands = append(app.Commands, flowCommand(reg, cmdName, runErr))
 	app.Commands = append(app.Commands, &cli.Command{
 		Name:  "version",
 		Usage: "print obz's version",
@@ -130,7 +131,7 @@ func checkCommand(args []string, reg stages.Registry) error {
 	if strings.HasPrefix(name, "-") {
 		return nil
 	}
-	known := append(reg.Names(), "help", "h", "version")
+	known := append(reg.Names(), "flow", "help", "h", "version")
 	for _, k := range known {
 		if k == name {
 			return nil

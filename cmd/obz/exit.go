@@ -41,13 +41,14 @@ func exitCode(err error, cmd string, sig os.Signal, stderr io.Writer) int {
 		prefix = "obz " + cmd + ": "
 	}
 	var (
-		usage   *usageError
-		sUsage  *stages.UsageError
-		broken  *stages.BrokenInputError
-		events  *stages.ErrorEventsError
-		failed  *stages.EventFailedError
-		code    int
-		message = true
+		usage      *usageError
+		sUsage     *stages.UsageError
+		broken     *stages.BrokenInputError
+		events     *stages.ErrorEventsError
+		failed     *stages.EventFailedError
+		flowFailed *flowFailedError
+		code       int
+		message    = true
 	)
 	switch {
 	case err == nil:
@@ -59,10 +60,12 @@ func exitCode(err error, cmd string, sig os.Signal, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "%s%s\n", prefix, p)
 		}
 		code, message = exitFailure, false
-	case errors.As(err, &events):
+	case errors.As(err, &events), errors.Is(err, errFlowErrorEvents):
 		code = exitErrorEvents
 	case errors.As(err, &failed):
 		code = exitFailure
+	case errors.As(err, &flowFailed):
+		code, message = exitFailure, false
 	default:
 		code = exitFailure
 	}

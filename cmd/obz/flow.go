@@ -1,0 +1,197 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/obz-dev/obz/flow"
+	"github.com/obz-dev/obz/stages"
+	"github.com/urfave/cli/v2"
+)
+
+// flowFailedError: a stage of the flow failed (exit 1).
+type flowFailedError struct{ stage string }
+
+func (e *flowFailedError) Error() string { return "stage " + e.stage + " failed" }
+
+// errFlowErrorEvents: the flow finished but a sink reported error events (exit 4).
+var errFlowErrorEvents = errors.New("finished, but some events went to the error lane (see the sinks' reports above)")
+
+const flowHelp = `NAME:
+   obz flow - run a topology of stages as supervised processes
+
+USAGE:
+   obz flow [options] TOPOLOGY.toml
+
+DESCRIPTION:
+   Starts every stage of the topology as its own obz process, connected by
+   pipes (fan-out: one stage feeding several; fan-in: several feeding one),
+   and supervises the run. Every edge is checked by the stage that reads it:
+   no event lost, no upstream crash passed off as a clean end. When a stage
+   fails, obz flow names it, shows the last lines of its stderr, stops the
+   sources and lets the rest drain. Ctrl-C or SIGTERM drains the same way;
+   after --drain-timeout what still runs is killed. Stages run in their own
+   process groups and die with obz flow: no orphans.
+
+   Each run gets a directory (.obz/runs/FLOW-TIMESTAMP/ by default) with
+   manifest.json (topology, obz version, per-stage command, exit status,
+   counts, start and end) and logs/STAGE.log (each stage's stderr).
+   The topology format is described in docs/topology.md.
+
+EXAMPLES:
+   obz flow testdata/flows/orders.toml
+   obz flow --check testdata/flows/orders.toml
+   obz flow --dot testdata/flows/orders.toml | dot -Tsvg > flow.svg
+   obz flow --mermaid testdata/flows/orders.toml
+
+OPTIONS:
+{{range .VisibleFlags}}   {{.}}
+{{end}}
+EXIT STATUS:
+   0    every stage finished
+   1    a stage failed or an edge broke (the first failure is reported)
+   2    the topology is invalid (every problem is listed with file and line)
+   4    finished, but some events went to the error lane and ended in a sink
+   130  stopped by SIGINT (Ctrl-C) after a graceful drain; 143 for SIGTERM
+`
+
+func flowCommand(reg stages.Registry, cmdName *string, runErr *error) *cli.Command {
+	return &cli.Command{
+		Name:               "flow",
+		Usage:              "run a topology of stages (a DAG) as supervised processes",
+		ArgsUsage:          "TOPOLOGY.toml",
+		Category:           "flows",
+		CustomHelpTemplate: flowHelp,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "check", Usage: "validate the topology and exit"},
+			&cli.BoolFlag{Name: "dot", Usage: "print the graph in Graphviz dot format and exit"},
+			&cli.BoolFlag{Name: "mermaid", Usage: "print the graph as a Mermaid flowchart (for Markdown) and exit"},
+			&cli.StringFlag{Name: "run-dir", Usage: "base directory for run directories (default: the topology's run_dir, else .obz/runs)"},
+			&cli.DurationFlag{Name: "drain-timeout", Value: 10 * time.Second, Usage: "after a failure or a stop signal, how long stages may drain before they are killed"},
+		},
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			*cmdName = "flow"
+			return &usageError{msg: err.Error()}
+		},
+		Action: func(c *cli.Context) error {
+			*cmdName = "flow"
+			*runErr = runFlow(c, reg)
+			return nil
+		},
+	}
+}
+
+func flowCommands(reg stages.Registry) flow.Commands {
+	cmds := flow.Commands{}
+	for _, s := range reg {
+		cmds[s.Name] = string(s.Family)
+	}
+	return cmds
+}
+
+func runFlow(c *cli.Context, reg stages.Registry) error {
+	if c.NArg() != 1 {
+		return &usageError{msg: "flow takes one topology file, e.g. obz flow testdata/flows/orders.toml"}
+	}
+	t, err := flow.Load(c.Args().First(), flowCommands(reg))
+	if err != nil {
+		var ve *flow.ValidationError
+		if errors.As(err, &ve) {
+			return &usageError{msg: "invalid topology:\n  " + strings.Join(ve.Problems, "\n  ")}
+		}
+		return &usageError{msg: err.Error()}
+	}
+	out := c.App.Writer
+	switch {
+	case c.Bool("dot"):
+		writeDot(out, t)
+		return nil
+	case c.Bool("mermaid"):
+		writeMermaid(out, t)
+		return nil
+	case c.Bool("check"):
+		edges := 0
+		for _, s := range t.Stages {
+			edges += len(s.AllInputs())
+		}
+		fmt.Fprintf(out, "%s: ok: flow %q, %d stages, %d edges\n", t.File, t.Name, len(t.Stages), edges)
+		return nil
+	}
+	exe, err := selfPath()
+	if err != nil {
+		return err
+	}
+	live := false
+	if f, ok := c.App.ErrWriter.(*os.File); ok && isTerminal(f) {
+		live = true
+	}
+	res, err := flow.Run(c.Context, t, flow.Options{
+		Exe: exe, Version: version(), Stdout: out, Stderr: c.App.ErrWriter,
+		Live: live, DrainTimeout: c.Duration("drain-timeout"), RunDir: c.String("run-dir"),
+	})
+	if err != nil {
+		return err
+	}
+	res.Summary(c.App.ErrWriter)
+	switch {
+	case res.Failed != "":
+		return &flowFailedError{stage: res.Failed}
+	case res.ErrorEvents():
+		return errFlowErrorEvents
+	}
+	return nil
+}
+
+// selfPath finds the obz binary to start stages with: the one running, as
+// invoked (so a test harness's "obz" on PATH works), else os.Executable.
+func selfPath() (string, error) {
+	arg0 := os.Args[0]
+	if strings.Contains(arg0, "/") {
+		return filepath.Abs(arg0)
+	}
+	if p, err := exec.LookPath(arg0); err == nil {
+		return filepath.Abs(p)
+	}
+	return os.Executable()
+}
+
+func writeDot(w io.Writer, t *flow.Topology) {
+	q := func(s string) string { return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"` }
+	fmt.Fprintf(w, "digraph %s {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n", q(t.Name))
+	for _, s := range t.Stages {
+		fmt.Fprintf(w, "  %s [label=%s];\n", q(s.Name), q(s.Name+"\n"+strings.Join(s.Argv, " ")))
+	}
+	for _, s := range t.Stages {
+		for _, in := range s.Inputs {
+			fmt.Fprintf(w, "  %s -> %s;\n", q(in), q(s.Name))
+		}
+		if s.Reference != "" {
+			fmt.Fprintf(w, "  %s -> %s [style=dashed, label=\"reference\"];\n", q(s.Reference), q(s.Name))
+		}
+	}
+	fmt.Fprintln(w, "}")
+}
+
+func writeMermaid(w io.Writer, t *flow.Topology) {
+	label := func(s *flow.Stage) string {
+		return strings.NewReplacer(`"`, "#quot;").Replace(s.Name + ": " + strings.Join(s.Argv, " "))
+	}
+	fmt.Fprintln(w, "flowchart LR")
+	for _, s := range t.Stages {
+		fmt.Fprintf(w, "  %s[\"%s\"]\n", s.Name, label(s))
+	}
+	for _, s := range t.Stages {
+		for _, in := range s.Inputs {
+			fmt.Fprintf(w, "  %s --> %s\n", in, s.Name)
+		}
+		if s.Reference != "" {
+			fmt.Fprintf(w, "  %s -. reference .-> %s\n", s.Reference, s.Name)
+		}
+	}
+}

@@ -1,0 +1,461 @@
+package flow
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Options configure a supervised run.
+type Options struct {
+	Exe          string    // the obz binary that runs each stage
+	Version      string    // obz version, for the manifest
+	Stdout       io.Writer // stdout of sinks that write to stdout
+	Stderr       io.Writer
+	Live         bool // redraw a live status block (stderr is a terminal)
+	DrainTimeout time.Duration
+	RunDir       string // overrides the topology's run_dir base
+}
+
+// StageStatus is one line of a stage's status channel (docs/wire.md).
+type StageStatus struct {
+	Stage    string  `json:"stage"`
+	State    string  `json:"state"`
+	In       uint64  `json:"in"`
+	Out      uint64  `json:"out"`
+	Errors   uint64  `json:"errors"`
+	BytesIn  uint64  `json:"bytes_in"`
+	BytesOut uint64  `json:"bytes_out"`
+	Elapsed  float64 `json:"elapsed_s"`
+	Error    string  `json:"error,omitempty"`
+}
+
+// StageResult is how one stage ended.
+type StageResult struct {
+	Name     string      `json:"name"`
+	Argv     []string    `json:"command"`
+	Inputs   []string    `json:"inputs,omitempty"`
+	State    string      `json:"state"` // pending, running, done, failed, stopped, killed
+	ExitCode int         `json:"exit_code"`
+	Status   StageStatus `json:"counts"`
+	Started  time.Time   `json:"started"`
+	Ended    time.Time   `json:"ended"`
+	Log      string      `json:"log"`
+	Cause    string      `json:"cause,omitempty"`
+	tail     []string
+}
+
+// Result is how the flow ended.
+type Result struct {
+	Flow        string         `json:"flow"`
+	File        string         `json:"topology_file"`
+	Version     string         `json:"obz_version"`
+	RunDir      string         `json:"run_dir"`
+	Started     time.Time      `json:"started"`
+	Ended       time.Time      `json:"ended"`
+	Interrupted bool           `json:"interrupted"`
+	Failed      string         `json:"failed_stage,omitempty"`
+	Stages      []*StageResult `json:"stages"`
+	Topology    string         `json:"topology"`
+}
+
+type proc struct {
+	st       *Stage
+	res      *StageResult
+	cmd      *exec.Cmd
+	source   bool
+	termSent bool
+	files    []*os.File // the child's ends, closed in the parent after start
+	stderr   *os.File   // parent's read end
+	status   *os.File   // parent's read end
+	log      *os.File
+	mu       sync.Mutex
+	readers  sync.WaitGroup
+}
+
+const tailLines = 12
+
+// Run starts every stage of t as its own obz process, wired with pipes, and
+// supervises it to the end: it reports the first failure and drains the
+// rest, drains on ctx cancellation (SIGINT/SIGTERM to obz flow), kills what
+// is left after the drain timeout, and writes the run directory.
+func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
+	if opts.DrainTimeout <= 0 {
+		opts.DrainTimeout = 10 * time.Second
+	}
+	base := t.RunDir
+	if opts.RunDir != "" {
+		base = opts.RunDir
+	}
+	start := time.Now().UTC()
+	runDir := filepath.Join(base, t.Name+"-"+start.Format("20060102T150405.000Z"))
+	if err := os.MkdirAll(filepath.Join(runDir, "logs"), 0o755); err != nil {
+		return nil, fmt.Errorf("creating run directory: %w", err)
+	}
+	topo, _ := os.ReadFile(t.File)
+	res := &Result{Flow: t.Name, File: t.File, Version: opts.Version, RunDir: runDir, Started: start, Topology: string(topo)}
+
+	procs := map[string]*proc{}
+	order := t.Order()
+	for _, s := range order {
+		p := &proc{st: s, source: len(s.AllInputs()) == 0,
+			res: &StageResult{Name: s.Name, Argv: s.Argv, Inputs: s.AllInputs(), State: "pending", Log: filepath.Join("logs", s.Name+".log")}}
+		procs[s.Name] = p
+		res.Stages = append(res.Stages, p.res)
+	}
+	cleanup := func() {
+		for _, p := range procs {
+			for _, f := range p.files {
+				f.Close()
+			}
+		}
+	}
+
+	// One pipe per edge: the producer writes to --out-fd, the consumer reads
+	// --in-fd. Fan-out and fan-in are several fds of one stage.
+	args := map[string][]string{}
+	for _, s := range order {
+		for i, in := range s.AllInputs() {
+			r, w, err := os.Pipe()
+			if err != nil {
+				cleanup()
+				return nil, err
+			}
+			src, dst := procs[in], procs[s.Name]
+			src.files = append(src.files, w)
+			args[in] = append(args[in], "--out-fd", strconv.Itoa(2+len(src.files)))
+			dst.files = append(dst.files, r)
+			flag := "--in-fd"
+			if i == 0 && s.Reference != "" {
+				flag = "--ref-fd"
+			}
+			args[s.Name] = append(args[s.Name], flag, strconv.Itoa(2+len(dst.files)))
+		}
+	}
+	for _, s := range order {
+		p := procs[s.Name]
+		sr, sw, err := os.Pipe()
+		if err != nil {
+			cleanup()
+			return nil, err
+		}
+		p.status = sr
+		p.files = append(p.files, sw)
+		statusFD := 2 + len(p.files)
+		er, ew, err := os.Pipe()
+		if err != nil {
+			cleanup()
+			return nil, err
+		}
+		p.stderr = er
+		log, err := os.Create(filepath.Join(runDir, p.res.Log))
+		if err != nil {
+			cleanup()
+			return nil, err
+		}
+		p.log = log
+
+		argv := []string{s.Argv[0], "--name", s.Name, "--on-error", t.OnError, "--status-fd", strconv.Itoa(statusFD)}
+		argv = append(argv, args[s.Name]...)
+		argv = append(argv, s.Argv[1:]...)
+		cmd := exec.Command(opts.Exe, argv...)
+		cmd.ExtraFiles = p.files[:len(p.files):len(p.files)]
+		cmd.Stderr = ew
+		if len(s.Outputs) == 0 {
+			cmd.Stdout = opts.Stdout
+		}
+		cmd.Dir = s.Dir
+		cmd.Env = os.Environ()
+		for k, v := range s.Env {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+		// Own process group: a Ctrl-C at the terminal reaches obz flow only,
+		// which drains the stages in order. Pdeathsig: no orphans if obz
+		// flow itself dies.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		p.cmd = cmd
+		p.files = append(p.files, ew)
+	}
+	writeManifest(res)
+
+	sup := &supervisor{opts: opts, res: res, procs: procs, order: order}
+	// Start consumers before producers, sources last.
+	for i := len(order) - 1; i >= 0; i-- {
+		p := procs[order[i].Name]
+		if err := p.cmd.Start(); err != nil {
+			sup.killAll()
+			cleanup()
+			return nil, fmt.Errorf("starting stage %q: %w", p.st.Name, err)
+		}
+		p.res.State, p.res.Started = "running", time.Now().UTC()
+		p.readers.Add(2)
+		go sup.readStderr(p)
+		go sup.readStatus(p)
+	}
+	cleanup() // the children hold their ends now
+
+	sup.wait(ctx)
+	res.Ended = time.Now().UTC()
+	writeManifest(res)
+	return res, nil
+}
+
+type supervisor struct {
+	opts   Options
+	res    *Result
+	procs  map[string]*proc
+	order  []*Stage
+	outMu  sync.Mutex
+	live   int // lines of the live block on screen
+	failed bool
+}
+
+func (s *supervisor) wait(ctx context.Context) {
+	type exit struct {
+		p   *proc
+		err error
+	}
+	done := make(chan exit, len(s.procs))
+	for _, p := range s.procs {
+		go func() {
+			err := p.cmd.Wait()
+			p.readers.Wait()
+			done <- exit{p, err}
+		}()
+	}
+	remaining := len(s.procs)
+	var drainTimer <-chan time.Time
+	ctxDone := ctx.Done()
+	var tick <-chan time.Time
+	if s.opts.Live {
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		tick = t.C
+	}
+	draining := false
+	drain := func() {
+		if draining {
+			return
+		}
+		draining = true
+		for _, p := range s.procs {
+			if p.source && p.res.State == "running" {
+				p.termSent = true
+				p.cmd.Process.Signal(syscall.SIGTERM)
+			}
+		}
+		drainTimer = time.After(s.opts.DrainTimeout)
+	}
+	for remaining > 0 {
+		select {
+		case e := <-done:
+			remaining--
+			s.finish(e.p, e.err)
+			if e.p.res.State == "failed" && !s.failed {
+				s.failed = true
+				s.res.Failed = e.p.st.Name
+				s.reportFailure(e.p)
+				drain()
+			}
+		case <-ctxDone:
+			ctxDone = nil
+			s.res.Interrupted = true
+			s.say("obz flow: stopping: draining stages (sources stop first; %s at most)", s.opts.DrainTimeout)
+			drain()
+		case <-drainTimer:
+			drainTimer = nil
+			s.say("obz flow: drain timeout: killing the stages still running")
+			s.killAll()
+		case <-tick:
+			s.redraw()
+		}
+	}
+	s.clearLive()
+}
+
+func (s *supervisor) finish(p *proc, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r := p.res
+	r.Ended = time.Now().UTC()
+	r.ExitCode = p.cmd.ProcessState.ExitCode()
+	ws, _ := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	switch {
+	case ws.Signaled():
+		r.State = "killed"
+		r.ExitCode = 128 + int(ws.Signal())
+		r.Cause = "killed by " + ws.Signal().String()
+	case r.ExitCode == 0 || r.ExitCode == 4:
+		r.State = "done"
+	case p.termSent && (r.ExitCode == 143 || r.ExitCode == 130):
+		r.State = "stopped"
+	default:
+		r.State = "failed"
+	}
+	if err != nil && r.State == "done" {
+		r.State, r.Cause = "failed", err.Error()
+	}
+}
+
+func (s *supervisor) reportFailure(p *proc) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var b strings.Builder
+	fmt.Fprintf(&b, "obz flow: stage %q (%s) failed with exit status %d", p.st.Name, p.st.Command(), p.res.ExitCode)
+	if p.res.Cause != "" {
+		fmt.Fprintf(&b, " (%s)", p.res.Cause)
+	}
+	b.WriteString("; draining the other stages")
+	if len(p.res.tail) > 0 {
+		b.WriteString("\n  last lines of its stderr:")
+		for _, l := range p.res.tail {
+			b.WriteString("\n    " + l)
+		}
+	}
+	s.say("%s", b.String())
+}
+
+func (s *supervisor) killAll() {
+	for _, p := range s.procs {
+		if p.cmd.Process != nil && p.cmd.ProcessState == nil {
+			syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		}
+	}
+}
+
+// readStderr keeps a stage's stderr: in its log, prefixed on ours, and the
+// last lines for a failure report.
+func (s *supervisor) readStderr(p *proc) {
+	defer p.readers.Done()
+	defer p.stderr.Close()
+	defer p.log.Close()
+	sc := bufio.NewScanner(p.stderr)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		fmt.Fprintln(p.log, line)
+		p.mu.Lock()
+		p.res.tail = append(p.res.tail, line)
+		if len(p.res.tail) > tailLines {
+			p.res.tail = p.res.tail[1:]
+		}
+		p.mu.Unlock()
+		s.say("[%s] %s", p.st.Name, line)
+	}
+}
+
+// readStatus follows a stage's status channel.
+func (s *supervisor) readStatus(p *proc) {
+	defer p.readers.Done()
+	defer p.status.Close()
+	dec := json.NewDecoder(p.status)
+	for {
+		var st StageStatus
+		if err := dec.Decode(&st); err != nil {
+			return
+		}
+		p.mu.Lock()
+		p.res.Status = st
+		p.mu.Unlock()
+	}
+}
+
+// say prints a line on stderr, keeping the live block below it.
+func (s *supervisor) say(format string, args ...any) {
+	s.outMu.Lock()
+	defer s.outMu.Unlock()
+	s.clearLiveLocked()
+	fmt.Fprintf(s.opts.Stderr, format+"\n", args...)
+}
+
+func (s *supervisor) clearLive() {
+	s.outMu.Lock()
+	defer s.outMu.Unlock()
+	s.clearLiveLocked()
+}
+
+func (s *supervisor) clearLiveLocked() {
+	if s.live > 0 {
+		fmt.Fprintf(s.opts.Stderr, "\x1b[%dA\x1b[J", s.live)
+		s.live = 0
+	}
+}
+
+// redraw shows one line per stage: state, counts, rates.
+func (s *supervisor) redraw() {
+	s.outMu.Lock()
+	defer s.outMu.Unlock()
+	s.clearLiveLocked()
+	var b strings.Builder
+	for _, st := range s.order {
+		p := s.procs[st.Name]
+		p.mu.Lock()
+		r := p.res
+		rate := 0.0
+		if r.Status.Elapsed > 0 {
+			rate = float64(r.Status.Out) / r.Status.Elapsed
+		}
+		fmt.Fprintf(&b, "  %-16s %-8s in %10d  out %10d  %9.0f/s  errors %d\n", st.Name, r.State, r.Status.In, r.Status.Out, rate, r.Status.Errors)
+		p.mu.Unlock()
+	}
+	fmt.Fprint(s.opts.Stderr, b.String())
+	s.live = len(s.order)
+}
+
+// Summary writes the end-of-run table.
+func (r *Result) Summary(w io.Writer) {
+	fmt.Fprintf(w, "obz flow %s: %s in %.2fs (run directory %s)\n", r.Flow, r.Outcome(), r.Ended.Sub(r.Started).Seconds(), r.RunDir)
+	fmt.Fprintf(w, "  %-16s %-8s %4s %10s %10s %7s %9s %10s\n", "stage", "state", "exit", "in", "out", "errors", "time", "out/s")
+	for _, s := range r.Stages {
+		d := s.Ended.Sub(s.Started).Seconds()
+		rate := 0.0
+		if d > 0 {
+			rate = float64(s.Status.Out) / d
+		}
+		fmt.Fprintf(w, "  %-16s %-8s %4d %10d %10d %7d %8.2fs %10.0f\n", s.Name, s.State, s.ExitCode, s.Status.In, s.Status.Out, s.Status.Errors, d, rate)
+	}
+}
+
+// Outcome is one word for how the flow ended.
+func (r *Result) Outcome() string {
+	switch {
+	case r.Failed != "":
+		return "failed (stage " + r.Failed + ")"
+	case r.Interrupted:
+		return "stopped"
+	case r.ErrorEvents():
+		return "done, with error events"
+	}
+	return "done"
+}
+
+// ErrorEvents reports whether a stage ended with error events (exit 4).
+func (r *Result) ErrorEvents() bool {
+	for _, s := range r.Stages {
+		if s.ExitCode == 4 {
+			return true
+		}
+	}
+	return false
+}
+
+func writeManifest(r *Result) {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return
+	}
+	tmp := filepath.Join(r.RunDir, ".manifest.json.tmp")
+	if os.WriteFile(tmp, append(b, '\n'), 0o644) == nil {
+		os.Rename(tmp, filepath.Join(r.RunDir, "manifest.json"))
+	}
+}

@@ -1,0 +1,513 @@
+package flow
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Topology is a parsed and validated flow: a DAG of stages.
+type Topology struct {
+	File        string
+	Name        string
+	RunDir      string // base directory of run directories
+	OnError     string // continue or fail, passed to every stage
+	MetricsAddr string
+	Stages      []*Stage // in file order
+}
+
+// Stage is one node of the flow.
+type Stage struct {
+	Name      string
+	Argv      []string // the obz command line without "obz": ["filter", ".amount > 50"]
+	Inputs    []string // stages it reads, in order
+	Reference string   // a join's reference input (read to its EOF first)
+	Outputs   []string // stages that read it (derived)
+	Env       map[string]string
+	Dir       string
+	Line      int // line of its table in the file
+}
+
+// Command is the stage's obz command: "filter", "read", ...
+func (s *Stage) Command() string { return s.Argv[0] }
+
+// AllInputs returns Inputs and the reference, if any.
+func (s *Stage) AllInputs() []string {
+	if s.Reference == "" {
+		return s.Inputs
+	}
+	return append([]string{s.Reference}, s.Inputs...)
+}
+
+// Commands describes the stage commands a flow may use: command name to its
+// family (source, transform, stateful, join, sink, observer). cmd/obz builds
+// it from the stage registry, so flow never imports stages.
+type Commands map[string]string
+
+// Lookup returns the stage named name, or nil.
+func (t *Topology) Lookup(name string) *Stage {
+	for _, s := range t.Stages {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+type rawTopology struct {
+	Name        string              `toml:"name"`
+	Flow        any                 `toml:"flow"`
+	RunDir      string              `toml:"run_dir"`
+	OnError     string              `toml:"on_error"`
+	MetricsAddr string              `toml:"metrics_addr"`
+	Stages      map[string]rawStage `toml:"stages"`
+}
+
+type rawStage struct {
+	Run       any               `toml:"run"`
+	Inputs    []string          `toml:"inputs"`
+	Reference string            `toml:"reference"`
+	Env       map[string]string `toml:"env"`
+	Dir       string            `toml:"dir"`
+}
+
+var safeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+
+// ValidationError lists everything wrong with a topology file, each problem
+// naming the file and line.
+type ValidationError struct {
+	Problems []string
+}
+
+func (e *ValidationError) Error() string { return strings.Join(e.Problems, "\n") }
+
+// Load reads, parses and validates a topology file.
+func Load(path string, cmds Commands) (*Topology, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data, cmds)
+}
+
+// Parse parses and validates a topology. file names it in messages.
+func Parse(file string, data []byte, cmds Commands) (*Topology, error) {
+	var raw rawTopology
+	md, err := toml.Decode(string(data), &raw)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, &ValidationError{Problems: []string{fmt.Sprintf("%s:%d: %s", file, pe.Position.Line, pe.Message)}}
+		}
+		return nil, &ValidationError{Problems: []string{fmt.Sprintf("%s: %v", file, err)}}
+	}
+	v := &validator{file: file, lines: indexLines(data)}
+	for _, k := range md.Undecoded() {
+		known := []string{"name", "flow", "run_dir", "on_error", "metrics_addr", "stages"}
+		if len(k) == 3 && k[0] == "stages" {
+			known = []string{"run", "inputs", "reference", "env", "dir"}
+		}
+		if len(k) == 4 && k[0] == "stages" && k[2] == "env" {
+			continue
+		}
+		last := k[len(k)-1]
+		v.add(v.keyLine(last), "unknown key %q%s", k.String(), suggest(last, known))
+	}
+
+	t := &Topology{File: file, Name: raw.Name, RunDir: raw.RunDir, OnError: raw.OnError, MetricsAddr: raw.MetricsAddr}
+	if t.Name == "" {
+		t.Name = strings.TrimSuffix(baseName(file), ".toml")
+	}
+	if !safeName.MatchString(t.Name) {
+		v.add(v.keyLine("name"), "flow name %q is not safe as a file name (letters, digits, _ . -)", t.Name)
+	}
+	if t.RunDir == "" {
+		t.RunDir = ".obz/runs"
+	}
+	switch t.OnError {
+	case "":
+		t.OnError = "continue"
+	case "continue", "fail":
+	default:
+		v.add(v.keyLine("on_error"), "on_error must be continue or fail, not %q", t.OnError)
+	}
+
+	names := make([]string, 0, len(raw.Stages))
+	for name := range raw.Stages {
+		names = append(names, name)
+	}
+	for _, name := range names {
+		rs := raw.Stages[name]
+		s := &Stage{Name: name, Inputs: rs.Inputs, Reference: rs.Reference, Env: rs.Env, Dir: rs.Dir, Line: v.tableLine(name)}
+		t.Stages = append(t.Stages, s)
+		if !safeName.MatchString(name) {
+			v.add(s.Line, "stage name %q is not safe as a file name (letters, digits, _ . -)", name)
+		}
+		switch run := rs.Run.(type) {
+		case string:
+			argv, err := splitCommand(run)
+			if err != nil {
+				v.add(s.Line, "stage %q: run: %v", name, err)
+			}
+			s.Argv = argv
+		case []any:
+			for _, a := range run {
+				str, ok := a.(string)
+				if !ok {
+					v.add(s.Line, "stage %q: run array must hold only strings", name)
+					break
+				}
+				s.Argv = append(s.Argv, str)
+			}
+		case nil:
+		default:
+			v.add(s.Line, "stage %q: run must be a string or an array of strings", name)
+		}
+		if len(s.Argv) > 0 && s.Argv[0] == "obz" {
+			s.Argv = s.Argv[1:]
+		}
+	}
+	sort.Slice(t.Stages, func(i, j int) bool { return t.Stages[i].Line < t.Stages[j].Line })
+
+	// Chains add edges: "read |> big |> out" means big reads read, out reads big.
+	var chains []string
+	switch f := raw.Flow.(type) {
+	case string:
+		chains = []string{f}
+	case []any:
+		for _, c := range f {
+			if s, ok := c.(string); ok {
+				chains = append(chains, s)
+			} else {
+				v.add(v.keyLine("flow"), "flow must be a chain string or an array of chain strings")
+			}
+		}
+	case nil:
+	default:
+		v.add(v.keyLine("flow"), "flow must be a chain string or an array of chain strings")
+	}
+	for _, c := range chains {
+		parts := strings.Split(c, "|>")
+		for i := range parts {
+			parts[i] = strings.TrimSpace(parts[i])
+			if parts[i] == "" {
+				v.add(v.keyLine("flow"), "chain %q has an empty step", c)
+			}
+		}
+		for i := 1; i < len(parts); i++ {
+			from, to := parts[i-1], parts[i]
+			st := t.Lookup(to)
+			if st == nil {
+				v.add(v.keyLine("flow"), "chain %q: unknown stage %q%s", c, to, suggest(to, stageNames(t)))
+				continue
+			}
+			if t.Lookup(from) == nil {
+				v.add(v.keyLine("flow"), "chain %q: unknown stage %q%s", c, from, suggest(from, stageNames(t)))
+				continue
+			}
+			if !slices.Contains(st.Inputs, from) {
+				st.Inputs = append(st.Inputs, from)
+			}
+		}
+	}
+
+	v.checkStages(t, cmds)
+	if len(v.problems) > 0 {
+		return nil, &ValidationError{Problems: v.problems}
+	}
+	return t, nil
+}
+
+func (v *validator) checkStages(t *Topology, cmds Commands) {
+	if len(t.Stages) == 0 {
+		v.add(0, "no stages: add [stages.NAME] tables with run = \"...\"")
+		return
+	}
+	for _, s := range t.Stages {
+		if len(s.Argv) == 0 {
+			v.add(s.Line, "stage %q has no run command (e.g. run = \"filter '.amount > 50'\")", s.Name)
+			continue
+		}
+		family, ok := cmds[s.Command()]
+		if !ok {
+			v.add(s.Line, "stage %q: unknown command %q%s", s.Name, s.Command(), suggest(s.Command(), mapKeys(cmds)))
+			continue
+		}
+		for _, a := range s.Argv[1:] {
+			for _, managed := range []string{"--in-fd", "--out-fd", "--status-fd", "--name"} {
+				if a == managed || strings.HasPrefix(a, managed+"=") {
+					v.add(s.Line, "stage %q: %s is set by obz flow; remove it from run", s.Name, managed)
+				}
+			}
+		}
+		for _, in := range s.AllInputs() {
+			src := t.Lookup(in)
+			if src == nil {
+				v.add(s.Line, "stage %q reads unknown stage %q%s", s.Name, in, suggest(in, stageNames(t)))
+				continue
+			}
+			if in == s.Name {
+				v.add(s.Line, "stage %q reads itself", s.Name)
+				continue
+			}
+			src.Outputs = append(src.Outputs, s.Name)
+		}
+		if s.Reference != "" && family != "join" {
+			v.add(s.Line, "stage %q: reference is only for join stages, and %q is a %s", s.Name, s.Command(), family)
+		}
+		switch {
+		case family == "source" && len(s.AllInputs()) > 0:
+			v.add(s.Line, "stage %q is a source (%s) and cannot have inputs", s.Name, s.Command())
+		case family != "source" && len(s.AllInputs()) == 0:
+			v.add(s.Line, "stage %q reads nothing: give it inputs = [\"...\"] or put it in a flow chain", s.Name)
+		}
+	}
+	for _, s := range t.Stages {
+		if family := cmds[s.Command()]; family != "sink" && family != "" && len(s.Outputs) == 0 {
+			v.add(s.Line, "stage %q: no stage reads its output (end the flow with a sink such as write)", s.Name)
+		}
+	}
+	if cycle := findCycle(t); cycle != nil {
+		v.add(t.Lookup(cycle[0]).Line, "cycle: %s (cycles are not supported)", strings.Join(cycle, " -> "))
+	}
+}
+
+// findCycle returns a cycle as a path whose last element repeats the first.
+func findCycle(t *Topology) []string {
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := map[string]int{}
+	var stack []string
+	var found []string
+	var visit func(n string) bool
+	visit = func(n string) bool {
+		color[n] = grey
+		stack = append(stack, n)
+		s := t.Lookup(n)
+		if s != nil {
+			for _, out := range s.Outputs {
+				switch color[out] {
+				case grey:
+					i := slices.Index(stack, out)
+					found = append(append([]string{}, stack[i:]...), out)
+					return true
+				case white:
+					if visit(out) {
+						return true
+					}
+				}
+			}
+		}
+		stack = stack[:len(stack)-1]
+		color[n] = black
+		return false
+	}
+	for _, s := range t.Stages {
+		if color[s.Name] == white && visit(s.Name) {
+			return found
+		}
+	}
+	return nil
+}
+
+// Order returns the stages so that every stage comes after its inputs.
+func (t *Topology) Order() []*Stage {
+	done := map[string]bool{}
+	var out []*Stage
+	var visit func(s *Stage)
+	visit = func(s *Stage) {
+		if done[s.Name] {
+			return
+		}
+		done[s.Name] = true
+		for _, in := range s.AllInputs() {
+			if src := t.Lookup(in); src != nil {
+				visit(src)
+			}
+		}
+		out = append(out, s)
+	}
+	for _, s := range t.Stages {
+		visit(s)
+	}
+	return out
+}
+
+type validator struct {
+	file     string
+	lines    []string
+	problems []string
+}
+
+func (v *validator) add(line int, format string, args ...any) {
+	where := v.file
+	if line > 0 {
+		where = fmt.Sprintf("%s:%d", v.file, line)
+	}
+	msg := where + ": " + fmt.Sprintf(format, args...)
+	if !slices.Contains(v.problems, msg) {
+		v.problems = append(v.problems, msg)
+	}
+}
+
+func indexLines(data []byte) []string {
+	var lines []string
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	return lines
+}
+
+// tableLine finds the line of [stages.NAME] (or a stages.NAME key).
+func (v *validator) tableLine(name string) int {
+	re := regexp.MustCompile(`^\s*\[\s*stages\s*\.\s*"?` + regexp.QuoteMeta(name) + `"?\s*\]`)
+	re2 := regexp.MustCompile(`^\s*"?` + regexp.QuoteMeta(name) + `"?\s*=`)
+	inStages := false
+	for i, l := range v.lines {
+		if re.MatchString(l) {
+			return i + 1
+		}
+		if strings.HasPrefix(strings.TrimSpace(l), "[stages]") {
+			inStages = true
+		} else if strings.HasPrefix(strings.TrimSpace(l), "[") {
+			inStages = false
+		}
+		if inStages && re2.MatchString(l) {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// keyLine finds the first line that sets key.
+func (v *validator) keyLine(key string) int {
+	re := regexp.MustCompile(`^\s*"?` + regexp.QuoteMeta(key) + `"?\s*=`)
+	for i, l := range v.lines {
+		if re.MatchString(l) {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+func stageNames(t *Topology) []string {
+	var names []string
+	for _, s := range t.Stages {
+		names = append(names, s.Name)
+	}
+	return names
+}
+
+func mapKeys(m Commands) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func baseName(p string) string {
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		return p[i+1:]
+	}
+	return p
+}
+
+// suggest returns ` (did you mean "x"?)` for the closest candidate.
+func suggest(s string, candidates []string) string {
+	best, bestD := "", 3
+	for _, c := range candidates {
+		if d := editDistance(s, c); d < bestD || (d == bestD && best == "" && d <= len(s)/2) {
+			best, bestD = c, d
+		}
+	}
+	if best == "" || best == s {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// splitCommand splits a command line as a POSIX shell would for words:
+// single quotes, double quotes (with \" \\ \$ escapes) and backslashes.
+// No expansion of any kind happens.
+func splitCommand(s string) ([]string, error) {
+	var args []string
+	var cur strings.Builder
+	inWord := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n':
+			if inWord {
+				args = append(args, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		case c == '\'':
+			j := strings.IndexByte(s[i+1:], '\'')
+			if j < 0 {
+				return nil, fmt.Errorf("unterminated ' in %q", s)
+			}
+			cur.WriteString(s[i+1 : i+1+j])
+			i += j + 1
+			inWord = true
+		case c == '"':
+			i++
+			for ; i < len(s) && s[i] != '"'; i++ {
+				if s[i] == '\\' && i+1 < len(s) && strings.IndexByte("\"\\$`", s[i+1]) >= 0 {
+					i++
+				}
+				cur.WriteByte(s[i])
+			}
+			if i >= len(s) {
+				return nil, fmt.Errorf("unterminated \" in %q", s)
+			}
+			inWord = true
+		case c == '\\' && i+1 < len(s):
+			i++
+			cur.WriteByte(s[i])
+			inWord = true
+		default:
+			cur.WriteByte(c)
+			inWord = true
+		}
+	}
+	if inWord {
+		args = append(args, cur.String())
+	}
+	return args, nil
+}
