@@ -125,6 +125,14 @@ func runSource(ctx context.Context, s Source, em *Emitter) error {
 }
 
 func runProcessor(ctx context.Context, p Processor, em *Emitter, env *Env, name string) error {
+	if pr, ok := p.(Preparer); ok {
+		if err := pr.Prepare(ctx, em); err != nil {
+			abort(p)
+			em.err = nil
+			em.writeEOF(wire.Poison)
+			return err
+		}
+	}
 	inputs := env.Inputs
 	if len(inputs) == 0 {
 		inputs = []Input{{Name: "stdin", R: env.Stdin}}

@@ -90,6 +90,13 @@ type Aborter interface {
 	Abort()
 }
 
+// Preparer is implemented by processors that must do work before the first
+// input event is read: a join hydrates its reference side to its EOF. An
+// error fails the stage (nothing is read, a poison EOF is written).
+type Preparer interface {
+	Prepare(ctx context.Context, em *Emitter) error
+}
+
 // ErrorSink is implemented by processors that consume error events
 // themselves (a sink's dead-letter file). Other processors never see error
 // events: the runner forwards them downstream untouched.
