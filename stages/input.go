@@ -125,6 +125,11 @@ func readInput(idx int, in Input, stage string, maxLine int, out chan<- *batch, 
 	var f wire.Frame
 	for ok {
 		err := rd.Next(&f)
+		if !ok {
+			// The stage ended while BeforeFill handed over a batch: there
+			// may be no batch left to fill, and nobody to read it.
+			return
+		}
 		if err == nil {
 			b.add(&f)
 			if len(b.frames) >= batchFrames || len(b.arena) >= arenaCapacity {
