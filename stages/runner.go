@@ -257,7 +257,9 @@ loop:
 		em.writeEOF(wire.Poison)
 		return fatal
 	}
-	if stopped {
+	// A stop signal that came while input was busy, or together with its
+	// end, stops the stage as surely as one seen while input was idle.
+	if stopped || ctx.Err() != nil {
 		endKind = max(endKind, wire.Stopped)
 	}
 	if len(problems) > 0 {

@@ -737,6 +737,57 @@ func TestRunIdleFlush(t *testing.T) {
 	}
 }
 
+// TestRunCancelDrains: after the stop signal a processor drains its input;
+// when the input ends the stage finishes with a stopped EOF.
+func TestRunCancelDrains(t *testing.T) {
+	ir, iw := io.Pipe()
+	or, ow := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rec := &rtRecorder{}
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, rtSpec, rec, &Env{Stdin: ir, Stdout: ow, Stderr: io.Discard})
+		ow.Close()
+	}()
+	out := rtNewFrameReader(t, or)
+	go io.WriteString(iw, "1\n")
+	out.next()
+	cancel()
+	go func() {
+		io.WriteString(iw, "2\n") // still drained after the signal
+		iw.Close()
+	}()
+	if f := out.next(); f.Kind != wire.KindData || string(f.Payload) != "2" {
+		t.Fatalf("got %+v, want the drained event 2", f)
+	}
+	if f := out.next(); f.Kind != wire.KindEOF || f.EOF != wire.Stopped || f.Count != 2 {
+		t.Fatalf("got %+v, want EOF n 2 stopped", f)
+	}
+	if err := rtWait(t, done); err != nil {
+		t.Fatal(err)
+	}
+	if rec.finished != 1 || rec.endKind != wire.Stopped {
+		t.Errorf("Finish called %d times with %v, want once with stopped", rec.finished, rec.endKind)
+	}
+}
+
+// TestRunCancelledBeforeStart: a stage whose context is already cancelled
+// still drains what its input holds and ends stopped.
+func TestRunCancelledBeforeStart(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out bytes.Buffer
+	err := Run(ctx, rtSpec, &rtRecorder{}, &Env{Stdin: strings.NewReader("1\n2\n"), Stdout: &out, Stderr: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := rtFrames(t, out.Bytes())
+	if eof := rtLastEOF(t, fs); eof.EOF != wire.Stopped || eof.Count != 2 {
+		t.Errorf("EOF = %+v, want n 2 stopped", eof)
+	}
+}
+
 func TestRunCancelTerminalInput(t *testing.T) {
 	ir, iw := io.Pipe()
 	defer iw.Close()
