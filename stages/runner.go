@@ -129,7 +129,12 @@ func runProcessor(ctx context.Context, p Processor, em *Emitter, env *Env, name 
 		if err := pr.Prepare(ctx, em); err != nil {
 			abort(p)
 			em.err = nil
-			em.writeEOF(wire.Poison)
+			kind := wire.Poison
+			var broken *BrokenInputError
+			if errors.As(err, &broken) {
+				kind = wire.Truncated
+			}
+			em.writeEOF(kind)
 			return err
 		}
 	}
