@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"unicode/utf8"
 )
@@ -16,33 +17,61 @@ var framePrefix = []byte(`{"obz":`)
 // IsFrame reports whether line is an obz frame rather than a bare event.
 func IsFrame(line []byte) bool { return bytes.HasPrefix(line, framePrefix) }
 
+// ErrVersion is returned (wrapped) by Decode for a frame whose protocol
+// version is newer than Version. Nothing after the version is trusted, so
+// the frame is refused whole; the caller should report it as an error event
+// of kind "version" and tell the user to upgrade the reading obz.
+var ErrVersion = errors.New("protocol version is newer than this obz understands")
+
+var errNotFrame = errors.New(`not a frame: missing {"obz": prefix`)
+
 // Decode parses one frame line (without its newline) into f. Payload and Raw
-// alias line. Keys may come in any order, except that the payload "d" must
-// be the last key: it is taken as raw bytes up to the closing brace, without
-// being parsed (payloads are validated where they enter obz). Unknown keys
-// are skipped so that newer writers can add fields.
-func Decode(line []byte, f *Frame) error {
+// alias line. The version "obz" comes first and is checked before anything
+// else; the other keys may come in any order, except that the payload "d"
+// must be the last key: it is taken as raw bytes up to the closing brace,
+// without being parsed (payloads are validated where they enter obz).
+// Unknown keys are skipped so that newer writers can add fields, and keys
+// that do not belong to the frame's type are ignored.
+func Decode(line []byte, f *Frame) error { return decode(line, f, nil) }
+
+// Fields seen while decoding, for the per-type checks.
+const (
+	seenSeq = 1 << iota
+	seenErr
+	seenCount
+	seenEOF
+	seenTime
+	seenOf
+)
+
+func decode(line []byte, f *Frame, nm *names) error {
 	*f = Frame{}
-	line = bytes.TrimRight(line, " \t\r")
+	line = trimRightJSONSpace(line)
 	if !IsFrame(line) {
-		return errors.New("not a frame: missing {\"obz\": prefix")
+		return errNotFrame
 	}
-	s := scanner{b: line, i: 1}
-	var version int64 = -1
+	s := scanner{b: line, i: len(framePrefix), names: nm}
+	s.ws()
+	version, err := s.version()
+	if err != nil {
+		return err
+	}
 	var typ []byte
-	haveSeq := false
-	for first := true; ; first = false {
+	seen := 0
+loop:
+	for {
 		s.ws()
-		if s.peek() == '}' && !first {
-			s.i++
+		if s.expect('}') {
+			s.ws()
+			if s.i != len(s.b) {
+				return s.err("trailing bytes after frame")
+			}
 			break
 		}
-		if !first {
-			if !s.expect(',') {
-				return s.err("expected , or }")
-			}
-			s.ws()
+		if !s.expect(',') {
+			return s.err("expected , or }")
 		}
+		s.ws()
 		key, ok := s.str()
 		if !ok {
 			return s.err("expected a key")
@@ -54,26 +83,21 @@ func Decode(line []byte, f *Frame) error {
 		s.ws()
 		var err error
 		switch string(key) {
-		case "obz":
-			version, err = s.int()
 		case "t":
 			typ, err = s.strErr()
 		case "w":
-			var w []byte
-			w, err = s.strErr()
-			f.Writer = string(w)
+			f.Writer, err = s.name()
 		case "s":
-			var n int64
-			n, err = s.int()
-			f.Seq, haveSeq = uint64(n), true
+			f.Seq, err = s.uint()
+			seen |= seenSeq
 		case "p":
 			f.Parent, err = s.ref()
 		case "of":
 			f.Of, err = s.ref()
+			seen |= seenOf
 		case "n":
-			var n int64
-			n, err = s.int()
-			f.Count = uint64(n)
+			f.Count, err = s.uint()
+			seen |= seenCount
 		case "kind":
 			var k []byte
 			if k, err = s.strErr(); err == nil {
@@ -82,14 +106,17 @@ func Decode(line []byte, f *Frame) error {
 					err = fmt.Errorf("unknown EOF kind %q", k)
 				}
 			}
+			seen |= seenEOF
 		case "at":
 			f.Time, err = s.float()
+			seen |= seenTime
 		case "status":
 			var st []byte
 			st, err = s.strErr()
 			f.Status = string(st)
 		case "err":
 			f.Err, err = s.errInfo(f.Err)
+			seen |= seenErr
 		case "raw":
 			var raw []byte
 			if raw, err = s.strErr(); err == nil {
@@ -103,12 +130,11 @@ func Decode(line []byte, f *Frame) error {
 			if end < s.i || s.b[end] != '}' {
 				return s.err("frame does not end with }")
 			}
-			f.Payload = bytes.TrimRight(s.b[s.i:end], " \t")
+			f.Payload = trimJSONSpace(s.b[s.i:end])
 			if len(f.Payload) == 0 {
 				return s.err("empty payload")
 			}
-			s.i = len(s.b)
-			goto done
+			break loop
 		default:
 			err = s.skip()
 		}
@@ -116,52 +142,78 @@ func Decode(line []byte, f *Frame) error {
 			return fmt.Errorf("key %q: %w", key, err)
 		}
 	}
-	s.ws()
-	if s.i != len(s.b) {
-		return s.err("trailing bytes after frame")
-	}
-done:
 	if version < 1 {
-		return errors.New(`missing or bad "obz" version`)
+		return fmt.Errorf(`bad protocol version %d in "obz"`, version)
 	}
-	if version > Version {
-		return fmt.Errorf("protocol version %d is newer than this obz understands (%d)", version, Version)
+	if f.Writer == "" {
+		return errors.New(`frame without writer "w"`)
 	}
 	switch string(typ) {
-	case "data":
-		f.Kind = KindData
-		if f.Payload == nil {
-			return errors.New(`data frame without payload "d"`)
+	case "data", "error":
+		if seen&seenSeq == 0 || f.Seq == 0 {
+			return fmt.Errorf(`%s frame without a positive seq "s"`, typ)
 		}
-	case "error":
-		f.Kind = KindError
-		if f.Err == nil {
+		if typ[0] == 'd' {
+			if f.Payload == nil {
+				return errors.New(`data frame without payload "d"`)
+			}
+			*f = Frame{Kind: KindData, Writer: f.Writer, Seq: f.Seq, Parent: f.Parent, Payload: f.Payload}
+			return nil
+		}
+		if seen&seenErr == 0 {
 			return errors.New(`error frame without "err"`)
 		}
+		*f = Frame{Kind: KindError, Writer: f.Writer, Seq: f.Seq, Parent: f.Parent, Payload: f.Payload, Err: f.Err}
 	case "eof":
-		f.Kind = KindEOF
+		if seen&(seenCount|seenEOF) != seenCount|seenEOF {
+			return errors.New(`eof frame without count "n" and "kind"`)
+		}
+		*f = Frame{Kind: KindEOF, Writer: f.Writer, Count: f.Count, EOF: f.EOF}
 	case "wm":
-		f.Kind = KindWatermark
+		if seen&seenTime == 0 {
+			return errors.New(`watermark frame without time "at"`)
+		}
+		*f = Frame{Kind: KindWatermark, Writer: f.Writer, Time: f.Time}
 	case "receipt":
-		f.Kind = KindReceipt
+		if seen&seenOf == 0 {
+			return errors.New(`receipt frame without "of"`)
+		}
+		*f = Frame{Kind: KindReceipt, Writer: f.Writer, Of: f.Of, Status: f.Status}
 	case "":
 		return errors.New(`frame without type "t"`)
 	default:
 		return fmt.Errorf("unknown frame type %q", typ)
 	}
-	if (f.Kind == KindData || f.Kind == KindError) && (!haveSeq || f.Seq == 0) {
-		return errors.New(`data frame without a positive seq "s"`)
-	}
-	if f.Writer == "" {
-		return errors.New(`frame without writer "w"`)
-	}
 	return nil
+}
+
+// names interns writer names: a stream carries frames of a few writers, so
+// keeping the last few names lets decoding reuse them instead of allocating.
+type names struct {
+	s    [4]string
+	next int
+}
+
+func (n *names) intern(b []byte) string {
+	if n == nil {
+		return string(b)
+	}
+	for _, s := range n.s {
+		if s == string(b) {
+			return s
+		}
+	}
+	s := string(b)
+	n.s[n.next] = s
+	n.next = (n.next + 1) % len(n.s)
+	return s
 }
 
 // scanner is a minimal JSON cursor for frame headers.
 type scanner struct {
-	b []byte
-	i int
+	b     []byte
+	i     int
+	names *names
 }
 
 func (s *scanner) err(msg string) error { return fmt.Errorf("%s at byte %d", msg, s.i) }
@@ -201,10 +253,10 @@ func (s *scanner) str() ([]byte, bool) {
 	for j := s.i; j < len(s.b); j++ {
 		switch c := s.b[j]; {
 		case c == '"':
-			s.i = j + 1
 			if !utf8.Valid(s.b[start:j]) {
 				return nil, false
 			}
+			s.i = j + 1
 			return s.b[start:j], true
 		case c == '\\':
 			return s.escaped(start - 1)
@@ -244,31 +296,113 @@ func (s *scanner) strErr() ([]byte, error) {
 	return v, nil
 }
 
-func (s *scanner) number() []byte {
-	start := s.i
-	for s.i < len(s.b) {
-		c := s.b[s.i]
-		if (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' {
-			s.i++
-			continue
-		}
-		break
+// name reads a writer name, interned.
+func (s *scanner) name() (string, error) {
+	v, err := s.strErr()
+	if err != nil {
+		return "", err
 	}
-	return s.b[start:s.i]
+	return s.names.intern(v), nil
 }
 
-func (s *scanner) int() (int64, error) {
-	n, err := strconv.ParseInt(string(s.number()), 10, 64)
-	if err != nil || n < 0 {
+// number reads one number with JSON's syntax and reports whether it is an
+// integer (no fraction, no exponent).
+func (s *scanner) number() (num []byte, integer bool, err error) {
+	start := s.i
+	s.expect('-')
+	switch c := s.peek(); {
+	case c == '0':
+		s.i++
+	case c >= '1' && c <= '9':
+		s.digits()
+	default:
+		return nil, false, s.err("expected a number")
+	}
+	integer = true
+	if s.expect('.') {
+		if !s.digits() {
+			return nil, false, s.err("expected a digit")
+		}
+		integer = false
+	}
+	if c := s.peek(); c == 'e' || c == 'E' {
+		s.i++
+		if !s.expect('+') {
+			s.expect('-')
+		}
+		if !s.digits() {
+			return nil, false, s.err("expected a digit")
+		}
+		integer = false
+	}
+	return s.b[start:s.i], integer, nil
+}
+
+func (s *scanner) digits() bool {
+	start := s.i
+	for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
+		s.i++
+	}
+	return s.i > start
+}
+
+// uint reads a non-negative integer that fits in a uint64.
+func (s *scanner) uint() (uint64, error) {
+	start := s.i
+	num, integer, err := s.number()
+	if err != nil {
+		return 0, err
+	}
+	n, ok := parseUint(num)
+	if !integer || !ok {
+		s.i = start
 		return 0, s.err("expected a non-negative integer")
 	}
 	return n, nil
 }
 
+// version reads the protocol version. Any integer above Version is refused
+// with ErrVersion before the rest of the frame is looked at, since a newer
+// protocol may change it.
+func (s *scanner) version() (uint64, error) {
+	num, integer, err := s.number()
+	if err != nil || !integer || num[0] == '-' {
+		return 0, fmt.Errorf(`bad protocol version in "obz": %w`, s.err("expected a positive integer"))
+	}
+	n, ok := parseUint(num)
+	if !ok || n > Version {
+		return 0, fmt.Errorf("%w: version %s, this obz understands %d", ErrVersion, num, Version)
+	}
+	return n, nil
+}
+
+// parseUint parses digits (as validated by number) without allocating.
+func parseUint(b []byte) (uint64, bool) {
+	if len(b) == 0 || b[0] == '-' && !(len(b) == 2 && b[1] == '0') {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range b {
+		if c == '-' {
+			continue
+		}
+		d := uint64(c - '0')
+		if n > (math.MaxUint64-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
+	}
+	return n, true
+}
+
 func (s *scanner) float() (float64, error) {
-	v, err := strconv.ParseFloat(string(s.number()), 64)
+	num, _, err := s.number()
 	if err != nil {
-		return 0, s.err("expected a number")
+		return 0, err
+	}
+	v, err := strconv.ParseFloat(string(num), 64)
+	if err != nil {
+		return 0, s.err("number out of range")
 	}
 	return v, nil
 }
@@ -279,7 +413,7 @@ func (s *scanner) ref() (Ref, error) {
 		return r, s.err("expected [writer, seq]")
 	}
 	s.ws()
-	w, err := s.strErr()
+	w, err := s.name()
 	if err != nil {
 		return r, err
 	}
@@ -288,7 +422,7 @@ func (s *scanner) ref() (Ref, error) {
 		return r, s.err("expected ,")
 	}
 	s.ws()
-	n, err := s.int()
+	n, err := s.uint()
 	if err != nil {
 		return r, err
 	}
@@ -296,7 +430,7 @@ func (s *scanner) ref() (Ref, error) {
 	if !s.expect(']') {
 		return r, s.err("expected ]")
 	}
-	return Ref{Writer: string(w), Seq: uint64(n)}, nil
+	return Ref{Writer: w, Seq: n}, nil
 }
 
 func (s *scanner) errInfo(prev *ErrorInfo) (*ErrorInfo, error) {
@@ -360,4 +494,22 @@ func (s *scanner) finishSkip(start int) error {
 		return s.err("bad value")
 	}
 	return nil
+}
+
+// isJSONSpace reports whether c is whitespace in JSON's grammar.
+func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+
+// trimJSONSpace removes JSON whitespace from both ends of b.
+func trimJSONSpace(b []byte) []byte {
+	for len(b) > 0 && isJSONSpace(b[0]) {
+		b = b[1:]
+	}
+	return trimRightJSONSpace(b)
+}
+
+func trimRightJSONSpace(b []byte) []byte {
+	for len(b) > 0 && isJSONSpace(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
 }

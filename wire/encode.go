@@ -6,7 +6,9 @@ import (
 )
 
 // AppendFrame appends f's canonical encoding, newline included, to dst.
-// The payload is copied byte for byte, never re-encoded.
+// The payload is copied byte for byte, never re-encoded: a data frame needs
+// one, and it must be one JSON value without a newline. Only the fields of
+// f's kind are written, in a fixed order (docs/wire.md).
 func AppendFrame(dst []byte, f *Frame) []byte {
 	dst = append(dst, `{"obz":1,"t":"`...)
 	dst = append(dst, f.Kind.String()...)
@@ -20,11 +22,15 @@ func AppendFrame(dst []byte, f *Frame) []byte {
 			dst = append(dst, `,"p":`...)
 			dst = appendRef(dst, f.Parent)
 		}
-		if f.Kind == KindError && f.Err != nil {
-			dst = appendErrInfo(dst, f.Err)
-			if f.Payload == nil {
+		if f.Kind == KindError {
+			e := f.Err
+			if e == nil {
+				e = &ErrorInfo{}
+			}
+			dst = appendErrInfo(dst, e)
+			if f.Payload == nil || len(e.Raw) > 0 {
 				dst = append(dst, `,"raw":`...)
-				dst = AppendString(dst, string(f.Err.Raw))
+				dst = AppendString(dst, string(e.Raw))
 			}
 		}
 		if f.Payload != nil {
@@ -64,7 +70,7 @@ func appendErrInfo(dst []byte, e *ErrorInfo) []byte {
 	dst = AppendString(dst, e.Msg)
 	dst = append(dst, `,"stage":`...)
 	dst = AppendString(dst, e.Stage)
-	if e.Line > 0 {
+	if e.Line != 0 {
 		dst = append(dst, `,"line":`...)
 		dst = strconv.AppendInt(dst, e.Line, 10)
 	}

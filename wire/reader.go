@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 )
 
@@ -24,9 +23,12 @@ const rawPrefixLimit = 1024
 //   - a trailing "\r" is removed (CRLF input);
 //   - a UTF-8 byte order mark at the very start of the stream is removed;
 //   - a bare line that is not valid JSON, or not valid UTF-8, and a frame
-//     that does not decode, yield a *LineError (kind parse, utf8 or frame);
+//     that does not decode, yield a *LineError (kind parse, utf8, frame, or
+//     version for a frame of a newer protocol);
 //   - a line longer than the limit yields a *LineError wrapping
-//     ErrFrameTooLarge, holding the first 1 KiB; the rest is skipped;
+//     ErrFrameTooLarge, holding the first 1 KiB; the rest is skipped. The
+//     limit counts the line's bytes without its "\n" or "\r\n" (and
+//     without the BOM on the first line), however the input is chunked;
 //   - the last line needs no newline.
 //
 // After a *LineError the Reader can go on with the next line.
@@ -40,14 +42,14 @@ type Reader struct {
 	bytes int64 // bytes consumed so far
 	bare  uint64
 	eof   error // sticky error from r
-	bom   bool  // BOM check done
+	empty int   // consecutive reads that returned nothing
 
 	// BeforeFill, if set, is called before each read of the underlying
 	// reader that happens because no complete line is buffered: the moment
 	// to flush output, since the read may block.
 	BeforeFill func()
 
-	lastWriter string // interned writer name
+	names names // interned writer names, so that decoding does not allocate
 }
 
 // NewReader returns a Reader with a 64 KiB buffer that grows up to maxLine
@@ -78,17 +80,12 @@ func (r *Reader) Next(f *Frame) error {
 			continue
 		}
 		if IsFrame(line) {
-			if err := Decode(line, f); err != nil {
-				kind := "frame"
-				if strings.Contains(err.Error(), "protocol version") {
-					kind = "version"
+			if err := decode(line, f, &r.names); err != nil {
+				kind, msg := "frame", "malformed frame: "
+				if errors.Is(err, ErrVersion) {
+					kind, msg = "version", "unsupported frame: "
 				}
-				return &LineError{Line: r.line, Kind: kind, Msg: "malformed frame: " + err.Error(), Raw: validUTF8(line), Size: int64(len(line))}
-			}
-			if f.Writer == r.lastWriter {
-				f.Writer = r.lastWriter
-			} else {
-				r.lastWriter = f.Writer
+				return &LineError{Line: r.line, Kind: kind, Msg: msg + err.Error(), Raw: validUTF8(line), Size: int64(len(line))}
 			}
 			f.Line = r.line
 			return nil
@@ -100,7 +97,7 @@ func (r *Reader) Next(f *Frame) error {
 			return &LineError{Line: r.line, Kind: "parse", Msg: "invalid JSON" + parseHint(line), Raw: line, Size: int64(len(line))}
 		}
 		r.bare++
-		*f = Frame{Kind: KindData, Writer: BareWriter, Seq: r.bare, Payload: trimSpace(line), Bare: true, Line: r.line}
+		*f = Frame{Kind: KindData, Writer: BareWriter, Seq: r.bare, Payload: trimJSONSpace(line), Bare: true, Line: r.line}
 		return nil
 	}
 }
@@ -136,41 +133,52 @@ func (r *Reader) readLine() ([]byte, error) {
 			}
 			return nil, r.eof
 		}
-		if r.end-r.pos >= r.max {
+		if r.overLimit() {
 			return nil, r.skipLong()
 		}
-		if err := r.fill(); err != nil {
-			return nil, err
-		}
+		r.fill()
 	}
+}
+
+// bom is the UTF-8 byte order mark, removed from the start of a stream.
+const bom = "\xef\xbb\xbf"
+
+// overLimit reports whether the buffered start of a line with no newline yet
+// is already known to be over the limit. It allows for a "\r" that may turn
+// out to precede the "\n", and for a BOM on the first line.
+func (r *Reader) overLimit() bool {
+	b := r.buf[r.pos:r.end]
+	limit := r.max
+	if r.line == 0 && len(b) > 0 && bytes.HasPrefix(b, []byte(bom[:min(len(b), len(bom))])) {
+		limit += len(bom)
+	}
+	return len(b) > limit+1 || len(b) == limit+1 && b[len(b)-1] != '\r'
 }
 
 func (r *Reader) finish(line []byte) ([]byte, error) {
 	r.line++
-	if !r.bom {
-		r.bom = true
-		line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf"))
+	if r.line == 1 {
+		line = bytes.TrimPrefix(line, []byte(bom))
 	}
 	if n := len(line); n > 0 && line[n-1] == '\r' {
 		line = line[:n-1]
 	}
 	if len(line) > r.max {
-		return nil, r.tooLong(line[:min(len(line), rawPrefixLimit)], int64(len(line)))
+		return nil, r.tooLong(rawPrefix(line), int64(len(line)))
 	}
 	return line, nil
 }
 
-// fill reads more data, compacting or growing the buffer as needed.
-func (r *Reader) fill() error {
+// fill reads more data, compacting or growing the buffer as needed. A read
+// error is kept in r.eof.
+func (r *Reader) fill() {
 	if r.pos > 0 {
 		n := copy(r.buf, r.buf[r.pos:r.end])
 		r.pos, r.end = 0, n
 	}
 	if r.end == len(r.buf) {
-		size := 2 * len(r.buf)
-		if size > r.max+1 {
-			size = r.max + 1
-		}
+		// Room for a line at the limit plus BOM, "\r" and "\n".
+		size := min(2*len(r.buf), r.max+len(bom)+2)
 		nb := make([]byte, size)
 		copy(nb, r.buf[:r.end])
 		r.buf = nb
@@ -182,34 +190,54 @@ func (r *Reader) fill() error {
 	r.end += n
 	if err != nil {
 		r.eof = err
+	} else if n > 0 {
+		r.empty = 0
+	} else if r.empty++; r.empty >= 100 {
+		r.eof = io.ErrNoProgress
 	}
-	return nil
 }
 
-// skipLong discards the rest of a line that is over the limit.
+// skipLong discards a line that is over the limit, reading on to its end.
+// It keeps the line's start and measures it as finish does (without BOM and
+// "\r"), so that the error does not depend on how the input was chunked.
 func (r *Reader) skipLong() error {
-	prefix := append([]byte(nil), r.buf[r.pos:r.pos+min(r.end-r.pos, rawPrefixLimit)]...)
-	size := int64(r.end - r.pos)
+	b := r.buf[r.pos:r.end]
+	consumed := int64(len(b))
+	if r.line == 0 {
+		b = bytes.TrimPrefix(b, []byte(bom))
+	}
+	keep := append([]byte(nil), b[:min(len(b), rawPrefixLimit+1)]...)
+	size := int64(len(b))
+	lastCR := len(b) > 0 && b[len(b)-1] == '\r'
 	r.pos, r.end = 0, 0
-	for {
-		if r.eof != nil {
-			r.line++
-			r.bytes += size
-			return r.tooLong(prefix, size)
+	for r.eof == nil {
+		r.fill()
+		part := r.buf[r.pos:r.end]
+		nl := bytes.IndexByte(part, '\n')
+		if nl >= 0 {
+			part = part[:nl]
 		}
-		if err := r.fill(); err != nil {
-			return err
+		if n := rawPrefixLimit + 1 - len(keep); n > 0 {
+			keep = append(keep, part[:min(len(part), n)]...)
 		}
-		if i := bytes.IndexByte(r.buf[r.pos:r.end], '\n'); i >= 0 {
-			size += int64(i)
-			r.pos += i + 1
-			r.line++
-			r.bytes += size + 1
-			return r.tooLong(prefix, size)
+		size += int64(len(part))
+		consumed += int64(len(part))
+		if len(part) > 0 {
+			lastCR = part[len(part)-1] == '\r'
 		}
-		size += int64(r.end - r.pos)
+		if nl >= 0 {
+			r.pos += nl + 1
+			consumed++
+			break
+		}
 		r.pos, r.end = 0, 0
 	}
+	if lastCR {
+		size--
+	}
+	r.line++
+	r.bytes += consumed
+	return r.tooLong(rawPrefix(keep[:min(int64(len(keep)), size)]), size)
 }
 
 func (r *Reader) tooLong(prefix []byte, size int64) error {
@@ -234,11 +262,20 @@ func isBlank(b []byte) bool {
 	return true
 }
 
-func trimSpace(b []byte) []byte {
-	if len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		return bytes.TrimSpace(b)
+// rawPrefix returns at most rawPrefixLimit bytes of a line that is too long,
+// cut before a character split by the limit, so that the cut does not become
+// a U+FFFD.
+func rawPrefix(b []byte) []byte {
+	if len(b) <= rawPrefixLimit {
+		return b
 	}
-	return b
+	n := rawPrefixLimit
+	for i := n; i > n-utf8.UTFMax; i-- {
+		if utf8.RuneStart(b[i]) {
+			return b[:i]
+		}
+	}
+	return b[:n]
 }
 
 func validUTF8(b []byte) []byte {
