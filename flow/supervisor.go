@@ -263,8 +263,7 @@ func (s *supervisor) wait(ctx context.Context) {
 			s.finish(e.p, e.err)
 			if e.p.res.State == "failed" && !s.failed {
 				s.failed = true
-				s.res.Failed = e.p.st.Name
-				s.reportFailure(e.p)
+				s.say("obz flow: stage %q exited with status %d; draining the other stages", e.p.st.Name, e.p.res.ExitCode)
 				drain()
 			}
 		case <-ctxDone:
@@ -281,6 +280,24 @@ func (s *supervisor) wait(ctx context.Context) {
 		}
 	}
 	s.clearLive()
+	if root := s.rootFailure(); root != nil {
+		s.res.Failed = root.st.Name
+		s.reportFailure(root)
+	}
+}
+
+// rootFailure picks the failure that caused the others: the failed stage
+// first in topological order (its upstreams did not fail). Stages that
+// failed because their input broke come after it.
+func (s *supervisor) rootFailure() *proc {
+	for _, state := range []string{"failed", "killed"} {
+		for _, st := range s.order {
+			if p := s.procs[st.Name]; p.res.State == state && (state == "failed" || !s.res.Interrupted) {
+				return p
+			}
+		}
+	}
+	return nil
 }
 
 func (s *supervisor) finish(p *proc, err error) {
@@ -315,7 +332,6 @@ func (s *supervisor) reportFailure(p *proc) {
 	if p.res.Cause != "" {
 		fmt.Fprintf(&b, " (%s)", p.res.Cause)
 	}
-	b.WriteString("; draining the other stages")
 	if len(p.res.tail) > 0 {
 		b.WriteString("\n  last lines of its stderr:")
 		for _, l := range p.res.tail {
