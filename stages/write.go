@@ -46,17 +46,21 @@ Error events (from upstream, or raised here) are reported on stderr (the
 first 20, then counted) or, with --dead-letter FILE, written there, one JSON
 object per line:
   {"stage":"read","kind":"parse","msg":"...","line":7,"writer":"read","seq":7,"raw":"..."}
-with "payload":<the event> instead of "raw" when the event was valid JSON;
-"line" is absent when unknown, "writer"/"seq" (the frame that carried it) for
-lines this stage could not read itself. The dead-letter file is written like
+with "payload":<the event> instead of "raw" when the event was valid JSON.
+"writer" and "seq" name the frame that carried the event; they are absent for
+input lines this stage could not read itself, "line" when it is not known.
+The dead-letter file is written like
 FILE (temporary name, renamed at the end; .partial on a stop) and always
 replaced, empty when there were no error events, so a stale one never lingers.`,
 	Examples: `obz read testdata/orders.ndjson | obz write orders-copy.ndjson
 obz read testdata/orders.csv --infer | obz filter '.amount > 50' | obz write big.csv
-obz read testdata/orders.ndjson | obz write orders.tsv --dead-letter bad.ndjson
-cat testdata/orders.ndjson | obz write --format csv -`,
-	ExitStatus: `4    some events went to the error lane: they are in the --dead-letter
-     file, or were reported on stderr; FILE holds the others`,
+obz read testdata/orders.ndjson | obz map '{id, country, amount}' | obz write orders.tsv
+obz read testdata/orders.ndjson | obz write orders.csv --dead-letter bad.ndjson  # exit 4: rows with tags or coupon keys are in bad.ndjson
+obz read testdata/orders.csv | obz write -`,
+	ExitStatus: `For write: 1 also when FILE could not be written (it is left as it was);
+4 means FILE was written with the other events, and the error events are in
+the --dead-letter file or were reported on stderr; after 130/143 the events
+drained before the stop are in FILE.partial.`,
 	Flags: []Flag{
 		{Name: "format", Usage: "ndjson, csv or tsv (default: from FILE's extension, else ndjson)", Default: ""},
 		{Name: "dead-letter", Usage: "write error events to `FILE` (NDJSON) instead of stderr", Default: ""},
@@ -273,7 +277,7 @@ func (s *writeStage) Finish(em *Emitter, end wire.EOFKind) error {
 	}
 	s.done = true
 	if end == wire.Stopped && s.out != nil {
-		em.Warnf("stopped before the end of input: %s holds the %d events written so far (%s was not replaced)", name, s.written, s.path)
+		em.Warnf("stopped before the end of input: %s holds the %d events written so far (%s was not written)", name, s.written, s.path)
 	}
 	if s.errors == 0 {
 		return nil

@@ -34,14 +34,17 @@ func (o writeTestOptions) get(name string) any {
 	return nil
 }
 
-func (o writeTestOptions) String(n string) string          { v, _ := o.get(n).(string); return v }
-func (o writeTestOptions) Bool(n string) bool              { v, _ := o.get(n).(bool); return v }
-func (o writeTestOptions) Int(n string) int                { v, _ := o.get(n).(int); return v }
-func (o writeTestOptions) Float(n string) float64          { v, _ := o.get(n).(float64); return v }
-func (o writeTestOptions) Duration(n string) time.Duration { v, _ := o.get(n).(time.Duration); return v }
-func (o writeTestOptions) Strings(n string) []string       { v, _ := o.get(n).([]string); return v }
-func (o writeTestOptions) IsSet(n string) bool             { _, ok := o.flags[n]; return ok }
-func (o writeTestOptions) Args() []string                  { return o.args }
+func (o writeTestOptions) String(n string) string { v, _ := o.get(n).(string); return v }
+func (o writeTestOptions) Bool(n string) bool     { v, _ := o.get(n).(bool); return v }
+func (o writeTestOptions) Int(n string) int       { v, _ := o.get(n).(int); return v }
+func (o writeTestOptions) Float(n string) float64 { v, _ := o.get(n).(float64); return v }
+func (o writeTestOptions) Duration(n string) time.Duration {
+	v, _ := o.get(n).(time.Duration)
+	return v
+}
+func (o writeTestOptions) Strings(n string) []string { v, _ := o.get(n).([]string); return v }
+func (o writeTestOptions) IsSet(n string) bool       { _, ok := o.flags[n]; return ok }
+func (o writeTestOptions) Args() []string            { return o.args }
 
 func writeData(w string, seq uint64, payload string) string {
 	return string(wire.AppendFrame(nil, &wire.Frame{Kind: wire.KindData, Writer: w, Seq: seq, Payload: []byte(payload)}))
@@ -321,7 +324,9 @@ func TestWriteStopped(t *testing.T) {
 
 type epipeWriter struct{}
 
-func (epipeWriter) Write([]byte) (int, error) { return 0, &os.PathError{Op: "write", Path: "/dev/stdout", Err: syscall.EPIPE} }
+func (epipeWriter) Write([]byte) (int, error) {
+	return 0, &os.PathError{Op: "write", Path: "/dev/stdout", Err: syscall.EPIPE}
+}
 
 func TestWriteClosedStdoutIsQuiet(t *testing.T) {
 	in := strings.Repeat(`{"a":"`+strings.Repeat("x", 1000)+`"}`+"\n", 200)
