@@ -61,6 +61,12 @@ func NewReader(r io.Reader, maxLine int) *Reader {
 	return &Reader{r: r, buf: make([]byte, 64<<10), max: maxLine}
 }
 
+// Reset makes r read src from the start, as a new Reader would, keeping its
+// buffer, limit and BeforeFill.
+func (r *Reader) Reset(src io.Reader) {
+	*r = Reader{r: src, buf: r.buf, max: r.max, BeforeFill: r.BeforeFill, names: r.names}
+}
+
 // BytesRead returns the number of bytes consumed so far.
 func (r *Reader) BytesRead() int64 { return r.bytes }
 
