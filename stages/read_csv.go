@@ -1,0 +1,341 @@
+package stages
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/obz-dev/obz/wire"
+)
+
+// csvOptions are read's CSV/TSV flags.
+type csvOptions struct {
+	infer    bool
+	noHeader bool
+	header   []string // --header: the field names; the files have no header row
+	delim    rune     // --delimiter; 0 = by format
+	lazy     bool
+}
+
+func parseCSVOptions(o Options) (csvOptions, error) {
+	c := csvOptions{infer: o.Bool("infer"), noHeader: o.Bool("no-header"), lazy: o.Bool("lazy-quotes")}
+	if o.IsSet("header") {
+		seen := map[string]bool{}
+		for _, h := range o.Strings("header") {
+			for _, name := range strings.Split(h, ",") {
+				name = strings.TrimSpace(name)
+				if name == "" {
+					return c, Usagef("--header: empty field name in %q", h)
+				}
+				if seen[name] {
+					return c, Usagef("--header: field %q named twice", name)
+				}
+				seen[name] = true
+				c.header = append(c.header, name)
+			}
+		}
+		if len(c.header) == 0 {
+			return c, Usagef("--header needs field names, e.g. --header id,name,amount")
+		}
+	}
+	if d := o.String("delimiter"); d != "" {
+		var err error
+		if c.delim, err = parseDelimiter(d); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+var utf8BOM = []byte("\xef\xbb\xbf")
+
+// readCSV emits one object per row of in. pump is in when reading stdin.
+func (r *read) readCSV(ctx context.Context, em *Emitter, name string, in io.Reader, pump *stdinPump, format string) error {
+	br := bufio.NewReaderSize(in, 64<<10)
+	if b, _ := br.Peek(len(utf8BOM)); bytes.Equal(b, utf8BOM) {
+		br.Discard(len(utf8BOM))
+	}
+	tape := &rawTape{r: br, max: int64(em.MaxLine())}
+	cr := csv.NewReader(tape)
+	cr.FieldsPerRecord = -1 // a ragged row is an error event, not the end
+	cr.ReuseRecord = true
+	cr.LazyQuotes = r.csv.lazy
+	cr.Comma = ','
+	if format == formatTSV {
+		cr.Comma = '\t'
+	}
+	if r.csv.delim != 0 {
+		cr.Comma = r.csv.delim
+	}
+
+	var keys [][]byte // `"name":` for each field
+	switch {
+	case r.csv.header != nil:
+		keys = fieldKeys(r.csv.header)
+	case r.csv.noHeader:
+		// numbered from the first row
+	default:
+		rec, err := cr.Read()
+		if err == io.EOF || errors.Is(err, errPumpStopped) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s: bad header row: %w", name, csvErr(err))
+		}
+		keys = fieldKeys(headerNames(rec))
+		tape.release(cr.InputOffset())
+	}
+
+	var buf []byte
+	for n := 0; ; n++ {
+		if n%ctxCheckEvery == 0 && ctx.Err() != nil {
+			return nil
+		}
+		start := cr.InputOffset()
+		rec, err := cr.Read()
+		if pump != nil && pump.stopped {
+			return nil // the last row may be cut short: drop it
+		}
+		if err == io.EOF {
+			return nil
+		}
+		switch {
+		case err == nil:
+			if keys == nil {
+				keys = fieldKeys(numberedNames(len(rec)))
+			}
+			if len(rec) != len(keys) {
+				line, _ := cr.FieldPos(0)
+				info := &wire.ErrorInfo{Kind: "csv", Msg: fmt.Sprintf("%s:%d: %d fields, but %s", name, line, len(rec), countWant(len(keys), r.csv)),
+					Stage: em.Name(), Line: int64(line), Raw: tape.text(start, cr.InputOffset())}
+				err = em.EmitError(info, nil)
+				break
+			}
+			buf = appendRow(buf[:0], keys, rec, r.csv.infer)
+			err = em.Emit(buf)
+		case isParseError(err):
+			pe := err.(*csv.ParseError)
+			info := &wire.ErrorInfo{Kind: "csv", Msg: fmt.Sprintf("%s:%d: %v", name, pe.StartLine, csvErr(pe)),
+				Stage: em.Name(), Line: int64(pe.StartLine), Raw: tape.text(start, cr.InputOffset())}
+			err = em.EmitError(info, nil)
+		default:
+			return fmt.Errorf("reading %s: %w", name, csvErr(err))
+		}
+		if err != nil {
+			return err
+		}
+		tape.release(cr.InputOffset())
+	}
+}
+
+// isParseError reports whether err is a bad row that the CSV reader can go
+// on after (encoding/csv returns *csv.ParseError itself, never wrapped).
+func isParseError(err error) bool {
+	_, ok := err.(*csv.ParseError)
+	return ok
+}
+
+func countWant(n int, o csvOptions) string {
+	switch {
+	case o.header != nil:
+		return fmt.Sprintf("--header names %d", n)
+	case o.noHeader:
+		return fmt.Sprintf("the first row has %d", n)
+	}
+	return fmt.Sprintf("the header has %d", n)
+}
+
+// csvErr drops encoding/csv's "record on line N" prefix: obz says FILE:LINE.
+func csvErr(err error) error {
+	var pe *csv.ParseError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	if pe.Err == csv.ErrFieldCount {
+		return pe.Err
+	}
+	if pe.Line != pe.StartLine {
+		return fmt.Errorf("%w (line %d, column %d)", pe.Err, pe.Line, pe.Column)
+	}
+	return fmt.Errorf("%w (column %d)", pe.Err, pe.Column)
+}
+
+// headerNames makes a header row usable as object keys: an empty name
+// becomes c<N> (N its 1-based column), a repeated one gets _2, _3 ...
+func headerNames(row []string) []string {
+	names := make([]string, len(row))
+	seen := make(map[string]bool, len(row))
+	for i, h := range row {
+		if h == "" {
+			h = "c" + strconv.Itoa(i+1)
+		}
+		name := h
+		for k := 2; seen[name]; k++ {
+			name = h + "_" + strconv.Itoa(k)
+		}
+		seen[name] = true
+		names[i] = name
+	}
+	return names
+}
+
+func numberedNames(n int) []string {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = "c" + strconv.Itoa(i+1)
+	}
+	return names
+}
+
+// fieldKeys encodes each name once as `"name":`.
+func fieldKeys(names []string) [][]byte {
+	keys := make([][]byte, len(names))
+	for i, n := range names {
+		keys[i] = append(wire.AppendString(nil, n), ':')
+	}
+	return keys
+}
+
+// appendRow appends the JSON object of one row, keys in header order.
+func appendRow(dst []byte, keys [][]byte, rec []string, infer bool) []byte {
+	dst = append(dst, '{')
+	for i, v := range rec {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, keys[i]...)
+		if infer {
+			dst = appendInferred(dst, v)
+		} else {
+			dst = wire.AppendString(dst, v)
+		}
+	}
+	return append(dst, '}')
+}
+
+// maxSafeInt is the largest integer a float64 (jq, JavaScript) holds exactly.
+const maxSafeInt = 1 << 53
+
+// appendInferred appends v as null, a boolean, a number or a string (--infer).
+func appendInferred(dst []byte, v string) []byte {
+	switch v {
+	case "":
+		return append(dst, "null"...)
+	case "true", "false":
+		return append(dst, v...)
+	}
+	if isInt, ok := jsonNumber(v); ok {
+		if !isInt {
+			return append(dst, v...)
+		}
+		if len(v) <= 15 { // at most 15 digits: always safe
+			return append(dst, v...)
+		}
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= -maxSafeInt && n <= maxSafeInt {
+			return append(dst, v...)
+		}
+	}
+	return wire.AppendString(dst, v)
+}
+
+// jsonNumber reports whether s is exactly a JSON number, and whether it is
+// an integer (no fraction, no exponent).
+func jsonNumber(s string) (isInt, ok bool) {
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case i < len(s) && s[i] >= '1' && s[i] <= '9':
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+	default:
+		return false, false
+	}
+	isInt = true
+	if i < len(s) && s[i] == '.' {
+		isInt = false
+		i++
+		d := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		if i == d {
+			return false, false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		isInt = false
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		d := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		if i == d {
+			return false, false
+		}
+	}
+	return isInt, i == len(s)
+}
+
+// errRowTooLong ends a CSV file whose row runs past --max-line: the CSV
+// reader cannot find the next row (an unclosed quote, most likely).
+var errRowTooLong = errors.New("a row runs over the --max-line limit (an unclosed quote?)")
+
+// rawTape keeps the input text of the row being parsed, so that a bad row
+// becomes an error event holding its raw text. encoding/csv reads ahead;
+// its InputOffset says where each row ends.
+type rawTape struct {
+	r    io.Reader
+	buf  []byte // input from offset base on
+	base int64
+	mark int64 // start of the row being read
+	max  int64
+}
+
+func (t *rawTape) Read(p []byte) (int, error) {
+	if t.base+int64(len(t.buf))-t.mark > t.max {
+		return 0, errRowTooLong
+	}
+	n, err := t.r.Read(p)
+	t.buf = append(t.buf, p[:n]...)
+	return n, err
+}
+
+// text returns the input between two offsets, without the final newline.
+func (t *rawTape) text(from, to int64) []byte {
+	if from < t.base || to < from || to-t.base > int64(len(t.buf)) {
+		return nil
+	}
+	b := bytes.TrimRight(t.buf[from-t.base:to-t.base], "\r\n")
+	return bytes.ToValidUTF8(b, []byte("\ufffd"))
+}
+
+// release forgets the input before offset: rows done with.
+func (t *rawTape) release(offset int64) {
+	t.mark = offset
+	k := offset - t.base
+	if k <= 0 {
+		return
+	}
+	if k >= int64(len(t.buf)) {
+		t.buf, t.base = t.buf[:0], t.base+int64(len(t.buf))
+		return
+	}
+	if k >= 32<<10 && k >= int64(len(t.buf))/2 {
+		n := copy(t.buf, t.buf[k:])
+		t.buf, t.base = t.buf[:n], offset
+	}
+}
