@@ -157,12 +157,18 @@ type rtResult struct {
 // rtRun runs st over in, with env changed by mod.
 func rtRun(t testing.TB, st Stage, in string, mod func(*Env)) rtResult {
 	t.Helper()
+	return rtRunSpec(t, rtSpec, st, in, mod)
+}
+
+// rtRunSpec is rtRun for a registered stage.
+func rtRunSpec(t testing.TB, spec *Spec, st Stage, in string, mod func(*Env)) rtResult {
+	t.Helper()
 	var out, stderr bytes.Buffer
 	env := &Env{Stdin: strings.NewReader(in), Stdout: &out, Stderr: &stderr}
 	if mod != nil {
 		mod(env)
 	}
-	err := Run(context.Background(), rtSpec, st, env)
+	err := Run(context.Background(), spec, st, env)
 	return rtResult{err: err, out: out.Bytes(), stderr: stderr.String()}
 }
 
