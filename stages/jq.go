@@ -60,8 +60,18 @@ func (p *jqProgram) run(payload []byte, yield func(v any) error) error {
 	}
 }
 
+// errText is the message of a runtime error. For error(v) and halt_error(v)
+// it is v itself, as jq's catch sees it ("two" for error("two"), not gojq's
+// "error: two"); a value that is not a string is shown as JSON.
 func errText(err error) string {
 	s := err.Error()
+	if ve, ok := err.(gojq.ValueError); ok {
+		if v, ok := ve.Value().(string); ok {
+			s = v
+		} else if b, merr := gojq.Marshal(ve.Value()); merr == nil {
+			s = string(b)
+		}
+	}
 	if len(s) > 300 {
 		s = s[:300] + "..."
 	}
