@@ -125,7 +125,7 @@ func newWrite(o Options) (Stage, error) {
 	switch {
 	case s.deadPath == "" && o.IsSet("dead-letter"), s.deadPath == "-":
 		return nil, Usagef("--dead-letter needs a file name (error events go to stderr without it)")
-	case s.deadPath != "" && s.path != "" && resolveTarget(s.deadPath) == s.target:
+	case s.deadPath != "" && s.path != "" && samePath(resolveTarget(s.deadPath), s.target):
 		return nil, Usagef("--dead-letter must be another file than %s", s.path)
 	}
 	return s, nil
@@ -296,7 +296,7 @@ func (s *writeStage) Abort() {
 		return
 	}
 	s.done = true
-	if s.out == nil {
+	if s.out == nil && s.w != nil {
 		s.w.Flush() // stdout is a stream: pass on what came, the exit status says the rest
 	}
 	for _, f := range []*atomicFile{s.out, s.dead} {
@@ -421,6 +421,12 @@ func resolveTarget(path string) string {
 		}
 	}
 	return path
+}
+
+func samePath(a, b string) bool {
+	a, errA := filepath.Abs(a)
+	b, errB := filepath.Abs(b)
+	return errA == nil && errB == nil && a == b
 }
 
 // countWriter counts the bytes written through it.

@@ -345,6 +345,7 @@ func TestWriteUsage(t *testing.T) {
 		{args: []string{"a.ndjson"}, flags: map[string]any{"header": false}},
 		{args: []string{"a.ndjson"}, flags: map[string]any{"dead-letter": "a.ndjson"}},
 		{args: []string{"a.ndjson"}, flags: map[string]any{"dead-letter": "-"}},
+		{args: []string{"a.ndjson"}, flags: map[string]any{"dead-letter": "./a.ndjson"}},
 		{args: []string{t.TempDir()}},
 	} {
 		_, err := writeSpec.New(o)
@@ -364,6 +365,23 @@ func BenchmarkWriteCSV(b *testing.B) {
 		st, _ := writeSpec.New(writeTestOptions{flags: map[string]any{"format": "csv"}})
 		if err := Run(context.Background(), &writeSpec, st, &Env{Stdin: bytes.NewReader(in), Stdout: io.Discard, Stderr: io.Discard}); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestWriteCannotCreate(t *testing.T) {
+	dir := t.TempDir()
+	for _, o := range []writeTestOptions{
+		{args: []string{filepath.Join(dir, "no", "out.ndjson")}},
+		{args: []string{filepath.Join(dir, "out.ndjson")}, flags: map[string]any{"dead-letter": filepath.Join(dir, "no", "bad.ndjson")}},
+		{flags: map[string]any{"dead-letter": filepath.Join(dir, "no", "bad.ndjson")}},
+	} {
+		r := writeRun(t, o, strings.NewReader("{\"a\":1}\n"), nil)
+		if r.err == nil || !strings.Contains(r.err.Error(), "cannot write") {
+			t.Errorf("%+v: err = %v, want cannot write", o, r.err)
+		}
+		if names := dirNames(t, dir); len(names) != 0 {
+			t.Errorf("%+v: dir holds %v, want nothing", o, names)
 		}
 	}
 }
