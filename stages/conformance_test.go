@@ -1,0 +1,360 @@
+package stages
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/obz-dev/obz/wire"
+)
+
+// confInput is how a stage of the conformance suite gets its input.
+type confInput int
+
+const (
+	confStdin confInput = iota // processors: the runner reads stdin
+	confFile                   // sources that read files: a temp file named last
+	confNone                   // sources that make events themselves
+)
+
+// confCase is how the conformance suite builds one registered stage: the
+// smallest valid options that make it pass events through (or keep them).
+type confCase struct {
+	args  []string
+	flags map[string]any
+	input confInput
+	// ext is the temp input file's extension (confFile).
+	ext string
+	// endless are the flags that make a confNone source run until stopped.
+	endless map[string]any
+	// toFile makes a sink write to a temp file named last in its arguments.
+	toFile bool
+}
+
+// conformance lists every registered stage. A new stage must get an entry:
+// TestConformance fails for a stage that has none.
+var conformance = map[string]confCase{
+	"gen":    {input: confNone, flags: map[string]any{"count": 3}, endless: map[string]any{"count": 0}},
+	"read":   {input: confFile, ext: ".ndjson"},
+	"filter": {args: []string{"true"}},
+	"map":    {args: []string{"."}},
+	"head":   {flags: map[string]any{"lines": 1000}},
+	"write":  {toFile: true},
+}
+
+// confStage is one registered stage set up for a conformance check.
+type confStage struct {
+	spec *Spec
+	c    confCase
+	dir  string
+	out  string // the sink's output file
+}
+
+func (cs *confStage) isSink() bool   { return cs.spec.Family == FamilySink }
+func (cs *confStage) isSource() bool { return cs.spec.Family == FamilySource }
+
+// run builds the stage and runs it over in (stdin, or the input file).
+func (cs *confStage) run(t *testing.T, ctx context.Context, in io.Reader, flags map[string]any, mod func(*Env)) rtResult {
+	t.Helper()
+	args := append([]string(nil), cs.c.args...)
+	fl := map[string]any{}
+	for k, v := range cs.c.flags {
+		fl[k] = v
+	}
+	for k, v := range flags {
+		fl[k] = v
+	}
+	if cs.c.input == confFile {
+		data, err := io.ReadAll(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.CreateTemp(cs.dir, "in-*"+cs.c.ext)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Write(data)
+		f.Close()
+		args = append(args, f.Name())
+		in = strings.NewReader("")
+	}
+	if cs.c.toFile {
+		cs.out = filepath.Join(cs.dir, "out.ndjson")
+		os.Remove(cs.out)
+		args = append(args, cs.out)
+	}
+	st, err := cs.spec.New(testOptions{spec: cs.spec, args: args, flags: fl})
+	if err != nil {
+		t.Fatalf("%s %q %v: %v", cs.spec.Name, args, fl, err)
+	}
+	var out, stderr bytes.Buffer
+	env := &Env{Stdin: in, Stdout: &out, Stderr: &stderr}
+	if mod != nil {
+		mod(env)
+	}
+	err = Run(ctx, cs.spec, st, env)
+	return rtResult{err: err, out: out.Bytes(), stderr: stderr.String()}
+}
+
+// delivered returns what the stage passed on: the payloads and error frames
+// of its framed output, or the lines of a sink's output file.
+func (cs *confStage) delivered(t *testing.T, res rtResult) (data []string, errs []wire.Frame, eof *wire.Frame) {
+	t.Helper()
+	if cs.isSink() {
+		b, err := os.ReadFile(cs.out)
+		if err != nil {
+			t.Fatalf("%s: no output file: %v (Run: %v)", cs.spec.Name, err, res.err)
+		}
+		for _, l := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+			if l != "" {
+				data = append(data, l)
+			}
+		}
+		return data, nil, nil
+	}
+	fs := rtFrames(t, res.out)
+	e := rtLastEOF(t, fs)
+	for _, f := range fs {
+		switch f.Kind {
+		case wire.KindData:
+			data = append(data, string(f.Payload))
+		case wire.KindError:
+			errs = append(errs, f)
+		}
+	}
+	return data, errs, &e
+}
+
+func TestConformance(t *testing.T) {
+	for _, spec := range All() {
+		c, ok := conformance[spec.Name]
+		if !ok {
+			t.Errorf("stage %s is registered but has no entry in the conformance table: add one", spec.Name)
+			continue
+		}
+		t.Run(spec.Name, func(t *testing.T) {
+			cs := &confStage{spec: spec, c: c, dir: t.TempDir()}
+			if c.input == confNone {
+				confGenerated(t, cs)
+				return
+			}
+			t.Run("empty input", func(t *testing.T) { confEmpty(t, cs) })
+			t.Run("last line without newline", func(t *testing.T) { confLastLine(t, cs) })
+			t.Run("malformed line", func(t *testing.T) { confMalformed(t, cs) })
+			t.Run("cancelled", func(t *testing.T) { confCancelled(t, cs) })
+			if c.input == confStdin {
+				t.Run("input without EOF", func(t *testing.T) { confNoEOF(t, cs) })
+				t.Run("flushed when idle", func(t *testing.T) { confIdleFlush(t, cs) })
+			}
+		})
+	}
+}
+
+func confEmpty(t *testing.T, cs *confStage) {
+	for _, in := range []string{"", "\n\n  \n"} {
+		res := cs.run(t, context.Background(), strings.NewReader(in), nil, nil)
+		if res.err != nil {
+			t.Fatalf("empty input %q: %v", in, res.err)
+		}
+		data, errs, eof := cs.delivered(t, res)
+		if len(data) != 0 || len(errs) != 0 {
+			t.Errorf("empty input %q gave %q and %d error events", in, data, len(errs))
+		}
+		if eof != nil && (eof.Count != 0 || eof.EOF != wire.Natural) {
+			t.Errorf("empty input %q: EOF %+v, want n 0 natural", in, eof)
+		}
+		if cs.isSink() && len(res.out) != 0 {
+			t.Errorf("sink wrote %q on stdout", res.out)
+		}
+	}
+}
+
+func confLastLine(t *testing.T, cs *confStage) {
+	res := cs.run(t, context.Background(), strings.NewReader("{\"a\":1}\n{\"a\":2}"), nil, nil)
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	data, _, eof := cs.delivered(t, res)
+	if strings.Join(data, " ") != `{"a":1} {"a":2}` {
+		t.Errorf("got %q, want both events", data)
+	}
+	if eof != nil && (eof.Count != 2 || eof.EOF != wire.Natural) {
+		t.Errorf("EOF %+v, want n 2 natural", eof)
+	}
+}
+
+// confMalformed: a line that is not JSON becomes an error event with its
+// line number and text; sinks report it (exit 4). It never vanishes, and the
+// lines after it go on.
+func confMalformed(t *testing.T, cs *confStage) {
+	res := cs.run(t, context.Background(), strings.NewReader("{\"a\":1}\nnot json\n{\"a\":3}\n"), nil, nil)
+	data, errs, eof := cs.delivered(t, res)
+	if strings.Join(data, " ") != `{"a":1} {"a":3}` {
+		t.Errorf("got %q, want the events around the bad line", data)
+	}
+	if cs.isSink() {
+		var ee *ErrorEventsError
+		if !errors.As(res.err, &ee) || ee.Count != 1 {
+			t.Fatalf("Run = %v, want an *ErrorEventsError for 1 event", res.err)
+		}
+		if !strings.Contains(res.stderr, "not json") || !strings.Contains(res.stderr, "line 2") {
+			t.Errorf("stderr %q does not report line 2 and its text", res.stderr)
+		}
+		return
+	}
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	if len(errs) != 1 {
+		t.Fatalf("%d error events, want 1", len(errs))
+	}
+	e := errs[0]
+	if e.Err.Kind != "parse" || e.Err.Line != 2 || string(e.Err.Raw) != "not json" || e.Seq != 2 {
+		t.Errorf("error event %+v %+v, want parse error of line 2 with its text, seq 2", e, e.Err)
+	}
+	if eof.Count != 3 {
+		t.Errorf("EOF count %d, want 3", eof.Count)
+	}
+}
+
+// confNoEOF: framed input that ends without an EOF is a broken edge.
+func confNoEOF(t *testing.T, cs *confStage) {
+	in := rtData("up", 1, `{"a":1}`) + rtData("up", 2, `{"a":2}`)
+	res := cs.run(t, context.Background(), strings.NewReader(in), nil, nil)
+	rtWantBroken(t, res.err, "input from 'up' ended without EOF after 2 events")
+	if cs.isSink() {
+		if _, err := os.Stat(cs.out); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("a sink with a broken input left an output file (%v)", err)
+		}
+		return
+	}
+	if eof := rtLastEOF(t, rtFrames(t, res.out)); eof.EOF != wire.Truncated {
+		t.Errorf("EOF %+v, want truncated", eof)
+	}
+}
+
+// confCancelled: a stop signal ends the stage even while its input stays
+// open (a terminal), and what it passes on is marked stopped.
+func confCancelled(t *testing.T, cs *confStage) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var in io.Reader
+	if cs.c.input == confFile {
+		in = strings.NewReader("{\"a\":1}\n{\"a\":2}\n")
+	} else {
+		pr, pw := io.Pipe()
+		defer pw.Close()
+		in = pr
+	}
+	done := make(chan rtResult, 1)
+	go func() {
+		done <- cs.run(t, ctx, in, nil, func(e *Env) { e.InputIsTerminal = true })
+	}()
+	var res rtResult
+	select {
+	case res = <-done:
+	case <-time.After(rtHangGuard):
+		t.Fatal("the stage did not stop")
+	}
+	if res.err != nil {
+		t.Fatalf("Run = %v, want nil after a stop", res.err)
+	}
+	if cs.isSink() {
+		if _, err := os.Stat(cs.out); err == nil {
+			t.Error("a stopped sink wrote its output file as if complete")
+		}
+		return
+	}
+	if eof := rtLastEOF(t, rtFrames(t, res.out)); eof.EOF != wire.Stopped {
+		t.Errorf("EOF %+v, want stopped", eof)
+	}
+}
+
+// confIdleFlush: an event is passed on while the input stays open.
+func confIdleFlush(t *testing.T, cs *confStage) {
+	if cs.isSink() {
+		return // a sink's output is committed at the end
+	}
+	pr, pw := io.Pipe()
+	or, ow := io.Pipe()
+	defer or.Close()
+	st, err := cs.spec.New(testOptions{spec: cs.spec, args: cs.c.args, flags: cs.c.flags})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(context.Background(), cs.spec, st, &Env{Stdin: pr, Stdout: ow, Stderr: io.Discard})
+		ow.Close()
+	}()
+	out := rtNewFrameReader(t, or)
+	go io.WriteString(pw, "{\"a\":1}\n")
+	if f := out.next(); f.Kind != wire.KindData || string(f.Payload) != `{"a":1}` {
+		t.Fatalf("got %+v, want the event while input is open", f)
+	}
+	pw.Close()
+	if f := out.next(); f.Kind != wire.KindEOF {
+		t.Fatalf("got %+v, want EOF", f)
+	}
+	if err := rtWait(t, done); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// confGenerated checks a source that makes its own events: it ends with a
+// natural EOF holding the count, and a stop ends an endless one.
+func confGenerated(t *testing.T, cs *confStage) {
+	res := cs.run(t, context.Background(), nil, nil, nil)
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	fs := rtFrames(t, res.out)
+	eof := rtLastEOF(t, fs)
+	if eof.EOF != wire.Natural || eof.Count != uint64(len(fs)-1) || eof.Count == 0 {
+		t.Errorf("EOF %+v after %d frames, want natural with their count", eof, len(fs)-1)
+	}
+	for i, f := range fs[:len(fs)-1] {
+		if f.Seq != uint64(i+1) || f.Writer != cs.spec.Name {
+			t.Errorf("frame %d: %+v", i, f)
+		}
+	}
+
+	if cs.c.endless == nil {
+		return
+	}
+	or, ow := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st, err := cs.spec.New(testOptions{spec: cs.spec, flags: cs.c.endless})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, cs.spec, st, &Env{Stdout: ow, Stderr: io.Discard})
+		ow.Close()
+	}()
+	out := rtNewFrameReader(t, or)
+	out.next()
+	cancel()
+	n := uint64(1)
+	for {
+		f := out.next()
+		if f.Kind == wire.KindEOF {
+			if f.EOF != wire.Stopped || f.Count != n {
+				t.Errorf("EOF %+v after %d events, want stopped", f, n)
+			}
+			break
+		}
+		n++
+	}
+	if err := rtWait(t, done); err != nil {
+		t.Fatal(err)
+	}
+}
