@@ -5,14 +5,14 @@
 // edges as file descriptors (--in-fd, --out-fd), a status channel
 // (--status-fd) and a stderr pipe:
 //
-//	            --out-fd 3           --in-fd 3 --out-fd 4       --in-fd 3
-//	 [obz read] ============> [obz filter] ============> [obz write]
-//	      |  \                     |  \                       |  \
-//	 status  stderr           status  stderr             status  stderr
-//	      \    \                   |    |                     /    /
-//	       +----+--------> obz flow (supervisor) <-----------+----+
-//	                 counts, state, logs, exit statuses
-//	                 signals: SIGTERM to sources on drain, SIGKILL after the timeout
+//	           --out-fd 3           --in-fd 3 --out-fd 4       --in-fd 3
+//	[obz read] ============> [obz filter] ============> [obz write]
+//	     |  \                     |  \                       |  \
+//	status  stderr           status  stderr             status  stderr
+//	     \    \                   |    |                     /    /
+//	      +----+--------> obz flow (supervisor) <-----------+----+
+//	                counts, state, logs, exit statuses
+//	                signals: SIGTERM to sources on drain, SIGKILL after the timeout
 //
 // Frames, EOFs and their counts travel only on the data pipes; the edge
 // contracts are checked by the stage runner in each consumer. The

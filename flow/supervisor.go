@@ -2,6 +2,7 @@ package flow
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -25,6 +26,9 @@ type Options struct {
 	Live         bool // redraw a live status block (stderr is a terminal)
 	DrainTimeout time.Duration
 	RunDir       string // overrides the topology's run_dir base
+	MetricsAddr  string // overrides the topology's metrics_addr; "" for none
+	// MetricsReady, if set, is called with the bound metrics address.
+	MetricsReady func(addr string)
 }
 
 // StageStatus is one line of a stage's status channel (docs/wire.md).
@@ -51,6 +55,7 @@ type StageResult struct {
 	Started  time.Time   `json:"started"`
 	Ended    time.Time   `json:"ended"`
 	Log      string      `json:"log"`
+	PID      int         `json:"pid,omitempty"`
 	Cause    string      `json:"cause,omitempty"`
 	tail     []string
 }
@@ -189,6 +194,18 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 	writeManifest(res)
 
 	sup := &supervisor{opts: opts, res: res, procs: procs, order: order}
+	if addr := cmp.Or(opts.MetricsAddr, t.MetricsAddr); addr != "" {
+		bound, stop, err := serveMetrics(addr, sup)
+		if err != nil {
+			cleanup()
+			return nil, err
+		}
+		defer stop()
+		sup.say("obz flow: metrics on http://%s/metrics", bound)
+		if opts.MetricsReady != nil {
+			opts.MetricsReady(bound)
+		}
+	}
 	// Start consumers before producers, sources last.
 	for i := len(order) - 1; i >= 0; i-- {
 		p := procs[order[i].Name]
@@ -197,12 +214,13 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 			cleanup()
 			return nil, fmt.Errorf("starting stage %q: %w", p.st.Name, err)
 		}
-		p.res.State, p.res.Started = "running", time.Now().UTC()
+		p.res.State, p.res.Started, p.res.PID = "running", time.Now().UTC(), p.cmd.Process.Pid
 		p.readers.Add(2)
 		go sup.readStderr(p)
 		go sup.readStatus(p)
 	}
 	cleanup() // the children hold their ends now
+	writeManifest(res)
 
 	sup.wait(ctx)
 	res.Ended = time.Now().UTC()

@@ -73,6 +73,7 @@ func flowCommand(reg stages.Registry, cmdName *string, runErr *error) *cli.Comma
 			&cli.BoolFlag{Name: "dot", Usage: "print the graph in Graphviz dot format and exit"},
 			&cli.BoolFlag{Name: "mermaid", Usage: "print the graph as a Mermaid flowchart (for Markdown) and exit"},
 			&cli.StringFlag{Name: "run-dir", Usage: "base directory for run directories (default: the topology's run_dir, else .obz/runs)"},
+			&cli.StringFlag{Name: "metrics-addr", Usage: "serve Prometheus metrics on this address (e.g. :9090 or 127.0.0.1:0); overrides metrics_addr"},
 			&cli.DurationFlag{Name: "drain-timeout", Value: 10 * time.Second, Usage: "after a failure or a stop signal, how long stages may drain before they are killed"},
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
@@ -134,6 +135,7 @@ func runFlow(c *cli.Context, reg stages.Registry) error {
 	res, err := flow.Run(c.Context, t, flow.Options{
 		Exe: exe, Version: version(), Stdout: out, Stderr: c.App.ErrWriter,
 		Live: live, DrainTimeout: c.Duration("drain-timeout"), RunDir: c.String("run-dir"),
+		MetricsAddr: c.String("metrics-addr"),
 	})
 	if err != nil {
 		return err

@@ -1,0 +1,92 @@
+package flow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// The metrics obz flow serves on --metrics-addr. Counts come from each
+// stage's status channel and are read at scrape time.
+var (
+	descIn       = prometheus.NewDesc("obz_stage_events_in_total", "Events (data and error) a stage has read.", []string{"flow", "stage"}, nil)
+	descOut      = prometheus.NewDesc("obz_stage_events_out_total", "Data events a stage has written.", []string{"flow", "stage"}, nil)
+	descErrors   = prometheus.NewDesc("obz_stage_error_events_total", "Error events a stage has written, forwarded or reported.", []string{"flow", "stage"}, nil)
+	descBytesIn  = prometheus.NewDesc("obz_stage_bytes_in_total", "Bytes a stage has read.", []string{"flow", "stage"}, nil)
+	descBytesOut = prometheus.NewDesc("obz_stage_bytes_out_total", "Bytes a stage has written.", []string{"flow", "stage"}, nil)
+	descState    = prometheus.NewDesc("obz_stage_state", "1 for the state a stage is in (pending, running, done, stopped, failed, killed).", []string{"flow", "stage", "state"}, nil)
+	descExit     = prometheus.NewDesc("obz_stage_exit_code", "Exit status of a stage that has ended.", []string{"flow", "stage"}, nil)
+	descUp       = prometheus.NewDesc("obz_flow_running", "1 while the flow runs.", []string{"flow"}, nil)
+)
+
+var stageStates = []string{"pending", "running", "done", "stopped", "failed", "killed"}
+
+// collector turns the supervisor's view of its stages into metrics.
+type collector struct{ s *supervisor }
+
+func (c collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descIn, descOut, descErrors, descBytesIn, descBytesOut, descState, descExit, descUp} {
+		ch <- d
+	}
+}
+
+func (c collector) Collect(ch chan<- prometheus.Metric) {
+	flow := c.s.res.Flow
+	ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, 1, flow)
+	for _, st := range c.s.order {
+		p := c.s.procs[st.Name]
+		p.mu.Lock()
+		r := *p.res
+		p.mu.Unlock()
+		counter := func(d *prometheus.Desc, v uint64) {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), flow, st.Name)
+		}
+		counter(descIn, r.Status.In)
+		counter(descOut, r.Status.Out)
+		counter(descErrors, r.Status.Errors)
+		counter(descBytesIn, r.Status.BytesIn)
+		counter(descBytesOut, r.Status.BytesOut)
+		for _, state := range stageStates {
+			v := 0.0
+			if r.State == state {
+				v = 1
+			}
+			ch <- prometheus.MustNewConstMetric(descState, prometheus.GaugeValue, v, flow, st.Name, state)
+		}
+		if !r.Ended.IsZero() {
+			ch <- prometheus.MustNewConstMetric(descExit, prometheus.GaugeValue, float64(r.ExitCode), flow, st.Name)
+		}
+	}
+}
+
+// serveMetrics listens on addr and serves /metrics until the returned stop
+// func is called. It returns the address actually bound (for ":0").
+func serveMetrics(addr string, s *supervisor) (string, func(), error) {
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(collector{s}); err != nil {
+		return "", nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, fmt.Errorf("metrics address %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.say("obz flow: metrics server: %v", err)
+		}
+	}()
+	return ln.Addr().String(), func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}, nil
+}
