@@ -1,0 +1,198 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/obz-dev/obz/stages"
+	"github.com/obz-dev/obz/wire"
+)
+
+func TestPermuteArgs(t *testing.T) {
+	reg := stages.All()
+	tests := []struct{ in, want string }{
+		// flags after arguments move before them; arguments follow --
+		{"obz filter .a -r", "obz filter -r -- .a"},
+		{"obz filter -r .a", "obz filter -r -- .a"},
+		{"obz write out.ndjson --dead-letter bad.ndjson", "obz write --dead-letter bad.ndjson -- out.ndjson"},
+		// a flag's value is not taken for an argument, even if it looks like one
+		{"obz filter --on-error fail .a", "obz filter --on-error fail -- .a"},
+		{"obz filter .a --name -r", "obz filter --name -r -- .a"},
+		{"obz head -n 3 -r", "obz head -n 3 -r"},
+		{"obz head -r -n 3", "obz head -r -n 3"},
+		// --x=y is one word
+		{"obz filter .a --max-line=1KiB", "obz filter --max-line=1KiB -- .a"},
+		{"obz head --lines=2", "obz head --lines=2"},
+		// -- ends the flags: what follows stays an argument
+		{"obz filter -r -- -1", "obz filter -r -- -1"},
+		{"obz map -- .a -r", "obz map -- .a -r"},
+		// - is stdin/stdout, an argument
+		{"obz read - -r", "obz read -r -- -"},
+		{"obz write - --stats", "obz write --stats -- -"},
+		// a bool flag takes no value
+		{"obz filter -r .a --stats", "obz filter -r --stats -- .a"},
+		// not a stage, or nothing to permute: unchanged
+		{"obz help filter", "obz help filter"},
+		{"obz nosuch .a -r", "obz nosuch .a -r"},
+		{"obz filter", "obz filter"},
+		{"obz filter --help", "obz filter --help"},
+		{"obz filter .a --help", "obz filter --help -- .a"},
+	}
+	for _, tt := range tests {
+		got := strings.Join(permuteArgs(strings.Fields(tt.in), reg), " ")
+		if got != tt.want {
+			t.Errorf("permuteArgs(%s) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestExitCode(t *testing.T) {
+	broken := &stages.BrokenInputError{Problems: []string{"input from 'read' ended without EOF after 3 events", "second"}}
+	tests := []struct {
+		name   string
+		err    error
+		sig    os.Signal
+		code   int
+		stderr string
+	}{
+		{"ok", nil, nil, 0, ""},
+		{"usage", &usageError{msg: "bad flag"}, nil, 2, "obz filter: bad flag\nRun 'obz filter --help' for usage.\n"},
+		{"stage usage", stages.Usagef("head -n must be 0 or more"), nil, 2, "obz filter: head -n must be 0 or more\n"},
+		{"broken", broken, nil, 1, "obz filter: input from 'read' ended without EOF after 3 events\nobz filter: second\n"},
+		{"broken wrapped", fmt.Errorf("x: %w", broken), nil, 1, "obz filter: second\n"},
+		{"error events", &stages.ErrorEventsError{Count: 2, Where: "stderr"}, nil, 4, "obz filter: 2 event(s) went to the error lane (see stderr)\n"},
+		{"event failed", &stages.EventFailedError{Info: wire.ErrorInfo{Kind: "parse", Msg: "invalid JSON", Line: 2}}, nil, 1, "line 2: (parse) invalid JSON (--on-error fail)"},
+		{"failure", errors.New("writing output: disk full"), nil, 1, "obz filter: writing output: disk full\n"},
+		{"interrupted", nil, syscall.SIGINT, 130, ""},
+		{"terminated", nil, syscall.SIGTERM, 143, ""},
+		{"interrupted with a broken input", broken, syscall.SIGINT, 130, "ended without EOF"},
+		{"interrupted with error events", &stages.ErrorEventsError{Count: 1}, syscall.SIGINT, 4, ""},
+		{"interrupted with a failure", errors.New("boom"), syscall.SIGINT, 1, "boom"},
+		{"usage beats a signal", &usageError{msg: "bad"}, syscall.SIGINT, 2, ""},
+	}
+	for _, tt := range tests {
+		var stderr bytes.Buffer
+		code := exitCode(tt.err, "filter", tt.sig, &stderr)
+		if code != tt.code {
+			t.Errorf("%s: exit %d, want %d", tt.name, code, tt.code)
+		}
+		if !strings.Contains(stderr.String(), tt.stderr) || (tt.err == nil && stderr.Len() > 0) {
+			t.Errorf("%s: stderr %q, want %q", tt.name, stderr.String(), tt.stderr)
+		}
+	}
+	var stderr bytes.Buffer
+	exitCode(&usageError{msg: "unknown command"}, "", nil, &stderr)
+	if stderr.String() != "obz: unknown command\n" {
+		t.Errorf("without a command: %q", stderr.String())
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want int
+	}{
+		{"1048576", 1 << 20}, {"64KiB", 64 << 10}, {"1KiB", 1024}, {"16MiB", 16 << 20}, {"1G", 1 << 30},
+		{"1gib", 1 << 30}, {"2k", 2048}, {"10KB", 10240}, {"3MB", 3 << 20}, {"100B", 100}, {" 5 MiB ", 5 << 20},
+	} {
+		got, err := parseSize(tt.in)
+		if err != nil || got != tt.want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
+		}
+	}
+	for _, bad := range []string{"", "0", "-1", "KiB", "1.5MiB", "12XB", "3GiB", "99999999999"} {
+		if n, err := parseSize(bad); err == nil {
+			t.Errorf("parseSize(%q) = %d, want an error", bad, n)
+		}
+	}
+}
+
+// runObz runs obz in-process.
+func runObz(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(append([]string{"obz"}, args...), strings.NewReader(stdin), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestUnknownCommand(t *testing.T) {
+	for _, tt := range []struct{ cmd, suggest string }{{"fitler", "filter"}, {"mpa", "map"}, {"haed", "head"}, {"hlep", "help"}} {
+		code, _, stderr := runObz(t, "", tt.cmd)
+		if code != 2 || !strings.Contains(stderr, fmt.Sprintf("unknown command %q (did you mean %q?)", tt.cmd, tt.suggest)) {
+			t.Errorf("obz %s: exit %d, stderr %q", tt.cmd, code, stderr)
+		}
+	}
+	code, _, stderr := runObz(t, "", "zzzzzzzz")
+	if code != 2 || strings.Contains(stderr, "did you mean") || !strings.Contains(stderr, "obz help") {
+		t.Errorf("obz zzzzzzzz: exit %d, stderr %q", code, stderr)
+	}
+}
+
+func TestStageHelp(t *testing.T) {
+	for _, spec := range stages.All() {
+		for _, args := range [][]string{{"help", spec.Name}, {spec.Name, "--help"}, {spec.Name, "-h"}} {
+			code, stdout, stderr := runObz(t, "", args...)
+			if code != 0 {
+				t.Errorf("obz %s: exit %d, stderr %q", strings.Join(args, " "), code, stderr)
+			}
+			for _, want := range []string{"obz " + spec.Name, "EXAMPLES:", "EXIT STATUS:", "130", "OPTIONS:"} {
+				if !strings.Contains(stdout, want) {
+					t.Errorf("obz %s: help lacks %q", strings.Join(args, " "), want)
+				}
+			}
+		}
+	}
+	code, stdout, _ := runObz(t, "", "help")
+	if code != 0 || !strings.Contains(stdout, "EXIT STATUS:") || !strings.Contains(stdout, "filter") {
+		t.Errorf("obz help: exit %d, %q", code, stdout)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, stdout, _ := runObz(t, "", "version")
+	if code != 0 || !strings.HasPrefix(stdout, "obz ") || !strings.Contains(stdout, fmt.Sprintf("protocol %d", wire.Version)) {
+		t.Errorf("obz version: exit %d, %q", code, stdout)
+	}
+}
+
+// TestFlagsAfterArgs: the same command with its flags before or after the
+// expression gives the same result.
+func TestFlagsAfterArgs(t *testing.T) {
+	in := "{\"a\":1}\n{\"a\":2}\n"
+	for _, args := range [][]string{
+		{"filter", ".a > 1", "-r"},
+		{"filter", "-r", ".a > 1"},
+		{"filter", "--raw", "--", ".a > 1"},
+		{"filter", ".a > 1", "--on-error", "fail", "-r"},
+	} {
+		code, stdout, stderr := runObz(t, in, args...)
+		if code != 0 || stdout != "{\"a\":2}\n" {
+			t.Errorf("obz %q: exit %d, stdout %q, stderr %q", args, code, stdout, stderr)
+		}
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"filter"}, "filter takes exactly one jq expression, got 0"},
+		{[]string{"filter", ".a", "--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"head", "-n", "x"}, "invalid value \"x\" for flag -n"},
+		{[]string{"head", "5"}, "did you mean -n 5?"},
+		{[]string{"filter", ".a", "--on-error", "maybe"}, "--on-error must be continue or fail"},
+		{[]string{"filter", ".a", "--max-line", "lots"}, "--max-line: bad size"},
+		{[]string{"filter", ".a", "--color", "pink"}, "--color must be auto, always or never"},
+	} {
+		code, stdout, stderr := runObz(t, "", tt.args...)
+		if code != 2 || !strings.Contains(stderr, tt.msg) || stdout != "" {
+			t.Errorf("obz %q: exit %d, stdout %q, stderr %q; want exit 2 and %q", tt.args, code, stdout, stderr, tt.msg)
+		}
+	}
+}
