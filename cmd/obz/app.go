@@ -8,7 +8,6 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -70,23 +69,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 func newApp(reg stages.Registry, stdin io.Reader, stdout, stderr io.Writer, cmdName *string, runErr *error) *cli.App {
 	app := &cli.App{
-		Name:  "obz",
-		Usage: "stream-processing stages for the shell, over framed NDJSON",
-		UsageText: `obz STAGE [options] [args]        one stage: reads stdin, writes stdout
-   obz read FILE | obz STAGE ... | obz write OUT   stages compose with pipes`,
-		Description: `Each command is a pipeline stage. Stages read and write framed NDJSON: every
-event carries its writer and sequence number, and every stream ends with an
-EOF frame holding the count, so each stage checks that nothing was lost and
-that its upstream did not crash. Bad lines become error events that flow to
-the sink instead of vanishing. Bare NDJSON is accepted as input, and -r
-writes bare NDJSON for jq and friends. See README.md and docs/wire.md.
-
-EXAMPLES:
-   obz read testdata/orders.csv --infer | obz filter '.amount > 50' | obz write big.ndjson
-   obz read testdata/orders.ndjson | obz map '{id, country}' | obz head -n 5 -r
-
-EXIT STATUS:
-` + exitStatusHelp,
+		Name:                   "obz",
+		Usage:                  "stream-processing stages for the shell, over framed NDJSON",
+		CustomAppHelpTemplate:  rootHelp(reg),
 		Reader:                 stdin,
 		Writer:                 stdout,
 		ErrWriter:              stderr,
@@ -175,21 +160,57 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
-// familyOrder sorts command categories in `obz help`.
-var familyOrder = map[stages.Family]int{
-	stages.FamilySource: 0, stages.FamilyTransform: 1, stages.FamilyStateful: 2,
-	stages.FamilyJoin: 3, stages.FamilySink: 4, stages.FamilyObserver: 5,
-}
+// familyOrder is the order of stage families in `obz help`: the way
+// events flow.
+var familyOrder = []stages.Family{stages.FamilySource, stages.FamilyTransform, stages.FamilyStateful,
+	stages.FamilyJoin, stages.FamilyObserver, stages.FamilySink}
 
-func sortedFamilies(reg stages.Registry) []stages.Family {
-	seen := map[stages.Family]bool{}
-	var fams []stages.Family
-	for _, s := range reg {
-		if !seen[s.Family] {
-			seen[s.Family] = true
-			fams = append(fams, s.Family)
+// rootHelp is `obz help`: the stages by family, then the other commands.
+func rootHelp(reg stages.Registry) string {
+	var b strings.Builder
+	b.WriteString(`obz - stream-processing stages for the shell, over framed NDJSON
+
+USAGE:
+   obz STAGE [options] [args]             one stage: reads stdin, writes stdout
+   obz read FILE | obz STAGE ... | obz write OUT
+   obz flow TOPOLOGY.toml                 a DAG of stages as supervised processes
+   obz STAGE --help                       options and examples of one command
+
+Each stage reads and writes framed NDJSON: every event carries its writer
+and sequence number, and every stream ends with an EOF frame holding the
+count, so each stage checks that nothing was lost and that its upstream did
+not crash. Bad lines become error events that flow to the sink instead of
+vanishing. Bare NDJSON is accepted as input; -r writes bare NDJSON for jq.
+Output is pretty on a terminal, framed into a pipe or file.
+`)
+	for _, fam := range familyOrder {
+		first := true
+		for _, s := range reg {
+			if s.Family != fam {
+				continue
+			}
+			if first {
+				fmt.Fprintf(&b, "\n%s STAGES:\n", strings.ToUpper(string(fam)))
+				first = false
+			}
+			fmt.Fprintf(&b, "   %-9s %s\n", s.Name, s.Summary)
 		}
 	}
-	sort.Slice(fams, func(i, j int) bool { return familyOrder[fams[i]] < familyOrder[fams[j]] })
-	return fams
+	b.WriteString(`
+OTHER COMMANDS:
+   flow      run a topology of stages (a DAG) as supervised processes
+   version   print obz's version
+   help      this text; obz help CMD for one command
+
+EXAMPLES:
+   obz read testdata/orders.csv --infer | obz filter '.amount > 50' | obz write big.ndjson
+   obz read testdata/orders.ndjson | obz map '{id, country}' | obz head -n 5 -r
+   obz flow testdata/flows/orders.toml
+
+EXIT STATUS:
+` + exitStatusHelp + `
+
+Docs: README.md, docs/wire.md (the protocol), docs/topology.md (flows).
+`)
+	return strings.ReplaceAll(b.String(), "{{", `{{"{{"}}`)
 }
