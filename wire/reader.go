@@ -247,7 +247,7 @@ func (r *Reader) skipLong() error {
 }
 
 func (r *Reader) tooLong(prefix []byte, size int64) error {
-	return &LineError{Line: r.line, Kind: "too-long", Msg: "line of " + strconv.FormatInt(size, 10) + " bytes exceeds the limit of " + strconv.Itoa(r.max) + " bytes (raise it with --max-line)", Raw: validUTF8(prefix), Size: size}
+	return &LineError{Line: r.line, Kind: "too-long", Msg: "line of " + strconv.FormatInt(size, 10) + " bytes exceeds the limit of " + strconv.Itoa(r.max) + " bytes (raise it with --max-line)", Raw: rawPrefix(validUTF8(prefix)), Size: size}
 }
 
 // Err returns the underlying reader's error, if the stream ended with one

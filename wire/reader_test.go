@@ -278,3 +278,18 @@ func TestReaderInterns(t *testing.T) {
 		t.Errorf("got %+v", f)
 	}
 }
+
+// TestReaderTooLongRawBound checks that the raw prefix stays within 1 KiB
+// even when invalid bytes are replaced by the longer U+FFFD.
+func TestReaderTooLongRawBound(t *testing.T) {
+	line := strings.Repeat("a\xff", 2000)
+	r := NewReader(strings.NewReader(line+"\n"), 100)
+	var f Frame
+	var le *LineError
+	if err := r.Next(&f); !errors.As(err, &le) || le.Kind != "too-long" {
+		t.Fatalf("Next = %v", err)
+	}
+	if len(le.Raw) > 1024 || !utf8.Valid(le.Raw) || !strings.HasPrefix(string(le.Raw), "a\ufffda") {
+		t.Errorf("raw of %d bytes: %.20q", len(le.Raw), le.Raw)
+	}
+}
