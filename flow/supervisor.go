@@ -41,7 +41,18 @@ type StageStatus struct {
 	BytesIn  uint64  `json:"bytes_in"`
 	BytesOut uint64  `json:"bytes_out"`
 	Elapsed  float64 `json:"elapsed_s"`
+	WaitIn   float64 `json:"wait_in_s"`
+	WaitOut  float64 `json:"wait_out_s"`
 	Error    string  `json:"error,omitempty"`
+}
+
+// Busy is the share of the stage's time spent working rather than waiting
+// for input or for its consumers: the busiest stage is the bottleneck.
+func (st StageStatus) Busy() float64 {
+	if st.Elapsed <= 0 {
+		return 0
+	}
+	return max(0, 1-(st.WaitIn+st.WaitOut)/st.Elapsed)
 }
 
 // StageResult is how one stage ended.
@@ -86,6 +97,7 @@ type proc struct {
 	log      *os.File
 	mu       sync.Mutex
 	readers  sync.WaitGroup
+	prev     StageStatus // at the last redraw, for rates
 }
 
 const tailLines = 12
@@ -434,13 +446,19 @@ func (s *supervisor) redraw() {
 	for _, st := range s.order {
 		p := s.procs[st.Name]
 		p.mu.Lock()
-		r := p.res
-		rate := 0.0
-		if r.Status.Elapsed > 0 {
-			rate = float64(r.Status.Out) / r.Status.Elapsed
-		}
-		fmt.Fprintf(&b, "  %-16s %-8s in %10d  out %10d  %9.0f/s  errors %d\n", st.Name, r.State, r.Status.In, r.Status.Out, rate, r.Status.Errors)
+		cur, prev := p.res.Status, p.prev
+		p.prev = cur
+		state := p.res.State
 		p.mu.Unlock()
+		rate, note := 0.0, ""
+		if dt := cur.Elapsed - prev.Elapsed; dt > 0 {
+			rate = float64(cur.Out-prev.Out) / dt
+			// Mostly blocked writing: the consumers are the bottleneck.
+			if (cur.WaitOut-prev.WaitOut)/dt > 0.5 && len(st.Outputs) > 0 {
+				note = "  backpressured by " + strings.Join(st.Outputs, ", ")
+			}
+		}
+		fmt.Fprintf(&b, "  %-16s %-8s in %10d  out %10d  %9.0f/s  errors %d%s\n", st.Name, state, cur.In, cur.Out, rate, cur.Errors, note)
 	}
 	fmt.Fprint(s.opts.Stderr, b.String())
 	s.live = len(s.order)
@@ -449,14 +467,14 @@ func (s *supervisor) redraw() {
 // Summary writes the end-of-run table.
 func (r *Result) Summary(w io.Writer) {
 	fmt.Fprintf(w, "obz flow %s: %s in %.2fs (run directory %s)\n", r.Flow, r.Outcome(), r.Ended.Sub(r.Started).Seconds(), r.RunDir)
-	fmt.Fprintf(w, "  %-16s %-8s %4s %10s %10s %7s %9s %10s\n", "stage", "state", "exit", "in", "out", "errors", "time", "out/s")
+	fmt.Fprintf(w, "  %-16s %-8s %4s %10s %10s %7s %9s %10s %5s\n", "stage", "state", "exit", "in", "out", "errors", "time", "out/s", "busy")
 	for _, s := range r.Stages {
 		d := s.Ended.Sub(s.Started).Seconds()
 		rate := 0.0
 		if d > 0 {
 			rate = float64(s.Status.Out) / d
 		}
-		fmt.Fprintf(w, "  %-16s %-8s %4d %10d %10d %7d %8.2fs %10.0f\n", s.Name, s.State, s.ExitCode, s.Status.In, s.Status.Out, s.Status.Errors, d, rate)
+		fmt.Fprintf(w, "  %-16s %-8s %4d %10d %10d %7d %8.2fs %10.0f %4.0f%%\n", s.Name, s.State, s.ExitCode, s.Status.In, s.Status.Out, s.Status.Errors, d, rate, 100*s.Status.Busy())
 	}
 }
 

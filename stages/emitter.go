@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/obz-dev/obz/wire"
 )
@@ -42,6 +43,12 @@ type Counters struct {
 	Errors   atomic.Uint64 // error events written, forwarded or reported
 	BytesIn  atomic.Uint64
 	BytesOut atomic.Uint64
+	// WaitIn and WaitOut are nanoseconds spent blocked waiting for input
+	// and writing output: a stage that mostly waits to write is held back
+	// by its consumer (backpressure); one that mostly waits to read is
+	// starved by its producer.
+	WaitIn  atomic.Int64
+	WaitOut atomic.Int64
 }
 
 // Emitter is a stage's way out: it writes events (framed, raw or pretty) to
@@ -208,6 +215,7 @@ func (em *Emitter) Flush() error {
 		return em.err
 	}
 	if len(em.buf) > 0 {
+		start := time.Now()
 		for i := 0; i < len(em.outs); i++ {
 			if _, err := em.outs[i].Write(em.buf); err != nil {
 				if !errors.Is(err, syscall.EPIPE) && !errors.Is(err, io.ErrClosedPipe) {
@@ -226,6 +234,9 @@ func (em *Emitter) Flush() error {
 		}
 		em.bytesOut += uint64(len(em.buf))
 		em.buf = em.buf[:0]
+		if em.counters != nil {
+			em.counters.WaitOut.Add(int64(time.Since(start)))
+		}
 	}
 	em.publish()
 	return nil

@@ -175,8 +175,10 @@ loop:
 			if fatal = em.Flush(); fatal != nil {
 				break loop
 			}
+			idle := time.Now()
 			select {
 			case b = <-ch:
+				c.WaitIn.Add(int64(time.Since(idle)))
 			case <-ctxDone:
 				ctxDone, stopped = nil, true
 				if env.InputIsTerminal {
@@ -319,6 +321,8 @@ type Status struct {
 	BytesIn  uint64  `json:"bytes_in"`
 	BytesOut uint64  `json:"bytes_out"`
 	Elapsed  float64 `json:"elapsed_s"`
+	WaitIn   float64 `json:"wait_in_s"`  // time blocked waiting for input
+	WaitOut  float64 `json:"wait_out_s"` // time blocked writing output (backpressure)
 	Error    string  `json:"error,omitempty"`
 }
 
@@ -333,7 +337,8 @@ func startStatus(env *Env, name string, start time.Time) func(error) {
 	write := func(state string, err error) {
 		c := env.Counters
 		s := Status{Stage: name, State: state, In: c.In.Load(), Out: c.Out.Load(), Errors: c.Errors.Load(),
-			BytesIn: c.BytesIn.Load(), BytesOut: c.BytesOut.Load(), Elapsed: time.Since(start).Seconds()}
+			BytesIn: c.BytesIn.Load(), BytesOut: c.BytesOut.Load(), Elapsed: time.Since(start).Seconds(),
+			WaitIn: time.Duration(c.WaitIn.Load()).Seconds(), WaitOut: time.Duration(c.WaitOut.Load()).Seconds()}
 		if err != nil {
 			s.Error = err.Error()
 		}
