@@ -32,7 +32,19 @@ var errNotFrame = errors.New(`not a frame: missing {"obz": prefix`)
 // without being parsed (payloads are validated where they enter obz).
 // Unknown keys are skipped so that newer writers can add fields, and keys
 // that do not belong to the frame's type are ignored.
+//
+// Decode allocates the writer names it returns; a Decoder reuses them.
 func Decode(line []byte, f *Frame) error { return decode(line, f, nil) }
+
+// A Decoder decodes frames as Decode does, but keeps the last few writer
+// names it saw and reuses them, so that decoding a stream of frames does not
+// allocate. The zero value is ready to use; it is not safe for concurrent use.
+type Decoder struct {
+	names names
+}
+
+// Decode parses one frame line into f, as the package's Decode does.
+func (d *Decoder) Decode(line []byte, f *Frame) error { return decode(line, f, &d.names) }
 
 // Fields seen while decoding, for the per-type checks.
 const (

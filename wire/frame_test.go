@@ -282,3 +282,30 @@ func TestKindNames(t *testing.T) {
 		t.Error("bad kind names")
 	}
 }
+
+func TestDecoderAllocs(t *testing.T) {
+	var d Decoder
+	var f Frame
+	lines := [][]byte{
+		[]byte(`{"obz":1,"t":"data","w":"map","s":1,"p":["read",1],"d":{}}`),
+		[]byte(`{"obz":1,"t":"data","w":"map2","s":1,"p":["read2",1],"d":{}}`),
+		[]byte(`{"obz":1,"t":"eof","w":"map","n":1,"kind":"natural"}`),
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		for _, l := range lines {
+			if err := d.Decode(l, &f); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("Decoder.Decode allocates %v times", allocs)
+	}
+	// More writers than the cache holds still decode correctly.
+	for i := range 10 {
+		w := fmt.Sprintf("w%d", i)
+		if err := d.Decode([]byte(`{"obz":1,"t":"data","w":"`+w+`","s":1,"d":1}`), &f); err != nil || f.Writer != w {
+			t.Fatalf("got %q, %v", f.Writer, err)
+		}
+	}
+}

@@ -49,7 +49,7 @@ type Reader struct {
 	// to flush output, since the read may block.
 	BeforeFill func()
 
-	names names // interned writer names, so that decoding does not allocate
+	dec Decoder // interns writer names, so that decoding does not allocate
 }
 
 // NewReader returns a Reader with a 64 KiB buffer that grows up to maxLine
@@ -64,7 +64,7 @@ func NewReader(r io.Reader, maxLine int) *Reader {
 // Reset makes r read src from the start, as a new Reader would, keeping its
 // buffer, limit and BeforeFill.
 func (r *Reader) Reset(src io.Reader) {
-	*r = Reader{r: src, buf: r.buf, max: r.max, BeforeFill: r.BeforeFill, names: r.names}
+	*r = Reader{r: src, buf: r.buf, max: r.max, BeforeFill: r.BeforeFill, dec: r.dec}
 }
 
 // BytesRead returns the number of bytes consumed so far.
@@ -86,7 +86,7 @@ func (r *Reader) Next(f *Frame) error {
 			continue
 		}
 		if IsFrame(line) {
-			if err := decode(line, f, &r.names); err != nil {
+			if err := r.dec.Decode(line, f); err != nil {
 				kind, msg := "frame", "malformed frame: "
 				if errors.Is(err, ErrVersion) {
 					kind, msg = "version", "unsupported frame: "
