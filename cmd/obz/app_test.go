@@ -1,13 +1,18 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/obz-dev/obz/stages"
 	"github.com/obz-dev/obz/wire"
@@ -194,5 +199,216 @@ func TestUsageErrors(t *testing.T) {
 		if code != 2 || !strings.Contains(stderr, tt.msg) || stdout != "" {
 			t.Errorf("obz %q: exit %d, stdout %q, stderr %q; want exit 2 and %q", tt.args, code, stdout, stderr, tt.msg)
 		}
+	}
+}
+
+// buildObz builds the obz binary for tests that need a real process
+// (signals, closed pipes).
+func buildObz(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "obz")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// procLines reads a process's output lines, failing if one never comes.
+type procLines struct {
+	t     *testing.T
+	lines chan string
+}
+
+func readLines(t *testing.T, r io.Reader) *procLines {
+	pl := &procLines{t: t, lines: make(chan string, 1024)}
+	go func() {
+		defer close(pl.lines)
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			pl.lines <- sc.Text()
+		}
+	}()
+	return pl
+}
+
+// next returns the next line, or "" with ok false at the end.
+func (pl *procLines) next() (string, bool) {
+	pl.t.Helper()
+	select {
+	case l, ok := <-pl.lines:
+		return l, ok
+	case <-time.After(10 * time.Second):
+		pl.t.Fatal("no output line arrived")
+	}
+	return "", false
+}
+
+// rest reads to the end and returns the last line and how many data frames came.
+func (pl *procLines) rest() (last string, data int) {
+	pl.t.Helper()
+	for {
+		l, ok := pl.next()
+		if !ok {
+			return last, data
+		}
+		if strings.Contains(l, `"t":"data"`) {
+			data++
+		}
+		last = l
+	}
+}
+
+func exitStatus(t *testing.T, cmd *exec.Cmd) int {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("obz did not exit")
+	}
+	return -1
+}
+
+// TestSignals runs the obz binary: SIGINT/SIGTERM drain gracefully, the
+// output ends with a stopped EOF, and obz exits 130 or 143.
+func TestSignals(t *testing.T) {
+	bin := buildObz(t)
+
+	for _, tt := range []struct {
+		sig  os.Signal
+		code int
+	}{{syscall.SIGINT, 130}, {syscall.SIGTERM, 143}} {
+		t.Run("source "+tt.sig.String(), func(t *testing.T) {
+			cmd := exec.Command(bin, "gen")
+			stdout, _ := cmd.StdoutPipe()
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			out := readLines(t, stdout)
+			out.next()
+			cmd.Process.Signal(tt.sig)
+			last, data := out.rest()
+			if want := fmt.Sprintf(`{"obz":1,"t":"eof","w":"gen","n":%d,"kind":"stopped"}`, data+1); last != want {
+				t.Errorf("last line %s, want %s", last, want)
+			}
+			if code := exitStatus(t, cmd); code != tt.code {
+				t.Errorf("exit %d, want %d", code, tt.code)
+			}
+		})
+	}
+
+	t.Run("pipeline", func(t *testing.T) {
+		// gen | filter: gen is stopped; filter drains and passes the stopped EOF on.
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		gen := exec.Command(bin, "gen")
+		gen.Stdout = pw
+		filter := exec.Command(bin, "filter", "true", "--name", "f")
+		filter.Stdin = pr
+		stdout, _ := filter.StdoutPipe()
+		if err := gen.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if err := filter.Start(); err != nil {
+			t.Fatal(err)
+		}
+		pw.Close()
+		pr.Close()
+		out := readLines(t, stdout)
+		out.next()
+		gen.Process.Signal(syscall.SIGINT)
+		last, data := out.rest()
+		if want := fmt.Sprintf(`{"obz":1,"t":"eof","w":"f","n":%d,"kind":"stopped"}`, data+1); last != want {
+			t.Errorf("last line %s, want %s", last, want)
+		}
+		if code := exitStatus(t, gen); code != 130 {
+			t.Errorf("gen exit %d, want 130", code)
+		}
+		if code := exitStatus(t, filter); code != 0 {
+			t.Errorf("filter exit %d, want 0 (it drained all it got)", code)
+		}
+	})
+
+	t.Run("drain timeout", func(t *testing.T) {
+		// The input never ends after the signal: after --drain-timeout the
+		// stage gives up, says so, and writes a truncated EOF.
+		cmd := exec.Command(bin, "filter", "true", "--drain-timeout", "50ms")
+		stdin, _ := cmd.StdinPipe()
+		defer stdin.Close()
+		stdout, _ := cmd.StdoutPipe()
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		out := readLines(t, stdout)
+		io.WriteString(stdin, "{\"a\":1}\n")
+		out.next()
+		cmd.Process.Signal(syscall.SIGINT)
+		last, _ := out.rest()
+		if last != `{"obz":1,"t":"eof","w":"filter","n":1,"kind":"truncated"}` {
+			t.Errorf("last line %s, want a truncated EOF", last)
+		}
+		if code := exitStatus(t, cmd); code != 130 {
+			t.Errorf("exit %d, want 130", code)
+		}
+		if !strings.Contains(stderr.String(), "did not end within the drain timeout") {
+			t.Errorf("stderr %q", stderr.String())
+		}
+	})
+}
+
+// TestClosedStdout: `obz ... | head -1` closes obz's stdout; obz ends
+// quietly with exit 0 (EPIPE, not a SIGPIPE death or an error message).
+func TestClosedStdout(t *testing.T) {
+	bin := buildObz(t)
+	for _, args := range [][]string{{"gen"}, {"map", "."}, {"gen", "-r"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			cmd := exec.Command(bin, args...)
+			if args[0] != "gen" {
+				pr, pw, _ := os.Pipe()
+				feeder := exec.Command(bin, "gen")
+				feeder.Stdout = pw
+				if err := feeder.Start(); err != nil {
+					t.Fatal(err)
+				}
+				// gen ends when map is gone and its stdout closes.
+				defer func() { exitStatus(t, feeder) }()
+				defer pr.Close()
+				pw.Close()
+				cmd.Stdin = pr
+			}
+			stdout, _ := cmd.StdoutPipe()
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			bufio.NewReader(stdout).ReadString('\n')
+			stdout.Close()
+			if code := exitStatus(t, cmd); code != 0 {
+				t.Errorf("exit %d, want 0; stderr %q", code, stderr.String())
+			}
+			if stderr.Len() > 0 {
+				t.Errorf("stderr %q, want nothing", stderr.String())
+			}
+		})
 	}
 }
