@@ -1,6 +1,10 @@
 package stages
 
-import "github.com/obz-dev/obz/wire"
+import (
+	"context"
+
+	"github.com/obz-dev/obz/wire"
+)
 
 var headSpec = Spec{
 	Name:    "head",
@@ -28,6 +32,15 @@ func newHead(o Options) (Stage, error) {
 		return nil, Usagef("head -n must be 0 or more, got %d", n)
 	}
 	return &head{n: n}, nil
+}
+
+// Prepare ends head -n 0 before it reads anything: like head(1), it must
+// not wait for a first event that may never come.
+func (h *head) Prepare(context.Context, *Emitter) error {
+	if h.n == 0 {
+		return ErrStop
+	}
+	return nil
 }
 
 func (h *head) Event(ev *wire.Frame, em *Emitter) error {

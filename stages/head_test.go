@@ -1,7 +1,10 @@
 package stages
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 
@@ -75,4 +78,22 @@ func TestHeadStopsBeforeBrokenEnd(t *testing.T) {
 func TestHeadUsage(t *testing.T) {
 	rtUsage(t, &headSpec, nil, map[string]any{"lines": -1}, "0 or more")
 	rtUsage(t, &headSpec, []string{"5"}, nil, "did you mean -n 5?")
+}
+
+// TestHeadZeroReadsNothing: head -n 0 ends at once, even on an input that
+// never sends anything and never ends.
+func TestHeadZeroReadsNothing(t *testing.T) {
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	var out bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(context.Background(), &headSpec, rtNew(t, &headSpec, nil, map[string]any{"lines": 0}), &Env{Stdin: pr, Stdout: &out, Stderr: io.Discard})
+	}()
+	if err := rtWait(t, done); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != rtEOF("head", 0, wire.Natural) {
+		t.Errorf("output %q, want only a natural EOF n 0", out.String())
+	}
 }

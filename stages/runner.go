@@ -125,8 +125,13 @@ func runSource(ctx context.Context, s Source, em *Emitter) error {
 }
 
 func runProcessor(ctx context.Context, p Processor, em *Emitter, env *Env, name string) error {
+	readNothing := false
 	if pr, ok := p.(Preparer); ok {
-		if err := pr.Prepare(ctx, em); err != nil {
+		if err := pr.Prepare(ctx, em); errors.Is(err, ErrStop) {
+			// The stage needs no input at all (head -n 0): end at once,
+			// naturally, instead of waiting for a first event.
+			readNothing = true
+		} else if err != nil {
 			abort(p)
 			em.err = nil
 			kind := wire.Poison
@@ -153,12 +158,17 @@ func runProcessor(ctx context.Context, p Processor, em *Emitter, env *Env, name 
 		for range batchesPerIn {
 			frees[i] <- &batch{in: i, arena: make([]byte, 0, arenaCapacity)}
 		}
-		go readInput(i, in, name, env.MaxLine, ch, frees[i], done)
+		if !readNothing {
+			go readInput(i, in, name, env.MaxLine, ch, frees[i], done)
+		}
 	}
 	errSink, _ := p.(ErrorSink)
 	c := env.Counters
 	var nIn, bytesIn uint64
 	open := len(inputs)
+	if readNothing {
+		open = 0
+	}
 	endKind := wire.Natural
 	stopped, stopRead := false, false
 	ctxDone := ctx.Done()

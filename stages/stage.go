@@ -92,7 +92,8 @@ type Aborter interface {
 
 // Preparer is implemented by processors that must do work before the first
 // input event is read: a join hydrates its reference side to its EOF. An
-// error fails the stage (nothing is read, a poison EOF is written).
+// error fails the stage (nothing is read, a poison EOF is written); ErrStop
+// ends it naturally without reading any input (head -n 0).
 type Preparer interface {
 	Prepare(ctx context.Context, em *Emitter) error
 }
