@@ -83,7 +83,7 @@ func (r Ref) IsZero() bool { return r.Writer == "" && r.Seq == 0 }
 
 // ErrorInfo describes why an event is in the error lane.
 type ErrorInfo struct {
-	Kind  string // parse, utf8, too-long, frame, expr, ... (see docs/wire.md)
+	Kind  string // parse, utf8, too-long, frame, version, expr, ... (see docs/wire.md)
 	Msg   string
 	Stage string // the stage that raised the error
 	Line  int64  // 1-based line number in that stage's input, 0 if not from a line
@@ -141,10 +141,14 @@ func (e *LineError) Error() string {
 	return fmt.Sprintf("line %d: %s", e.Line, e.Msg)
 }
 
-// Unwrap returns ErrFrameTooLarge for too-long lines.
+// Unwrap returns ErrFrameTooLarge for too-long lines and ErrVersion for
+// frames of a newer protocol.
 func (e *LineError) Unwrap() error {
-	if e.Kind == "too-long" {
+	switch e.Kind {
+	case "too-long":
 		return ErrFrameTooLarge
+	case "version":
+		return ErrVersion
 	}
 	return nil
 }

@@ -30,6 +30,9 @@ func readAll(t testing.TB, r *Reader, limit int) []string {
 			if !utf8.Valid(le.Raw) {
 				t.Errorf("LineError raw is not valid UTF-8: %q", le.Raw)
 			}
+			if errors.Is(err, ErrVersion) != (le.Kind == "version") {
+				t.Errorf("%s error: errors.Is(err, ErrVersion) = %v", le.Kind, errors.Is(err, ErrVersion))
+			}
 			if le.Kind == "too-long" {
 				if !errors.Is(err, ErrFrameTooLarge) {
 					t.Errorf("too-long error does not wrap ErrFrameTooLarge")
