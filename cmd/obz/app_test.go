@@ -412,3 +412,12 @@ func TestClosedStdout(t *testing.T) {
 		})
 	}
 }
+
+func TestBadFDs(t *testing.T) {
+	for _, flag := range []string{"--in-fd", "--out-fd", "--status-fd"} {
+		code, _, stderr := runObz(t, "", "filter", "true", flag, "97")
+		if code != 2 || !strings.Contains(stderr, flag+" 97 is not an open file descriptor") {
+			t.Errorf("obz filter true %s 97: exit %d, stderr %q", flag, code, stderr)
+		}
+	}
+}

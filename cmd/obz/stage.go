@@ -151,7 +151,7 @@ func stageEnv(c *cli.Context, spec *stages.Spec) (*stages.Env, []io.Closer, erro
 
 	var closers []io.Closer
 	for _, fd := range c.IntSlice("in-fd") {
-		f := os.NewFile(uintptr(fd), "fd "+strconv.Itoa(fd))
+		f := inheritedFile(fd, "fd "+strconv.Itoa(fd))
 		if f == nil {
 			return nil, nil, &usageError{msg: fmt.Sprintf("--in-fd %d is not an open file descriptor", fd)}
 		}
@@ -159,7 +159,7 @@ func stageEnv(c *cli.Context, spec *stages.Spec) (*stages.Env, []io.Closer, erro
 		env.Inputs = append(env.Inputs, stages.Input{Name: "fd " + strconv.Itoa(fd), R: f})
 	}
 	for _, fd := range c.IntSlice("out-fd") {
-		f := os.NewFile(uintptr(fd), "fd "+strconv.Itoa(fd))
+		f := inheritedFile(fd, "fd "+strconv.Itoa(fd))
 		if f == nil {
 			return nil, nil, &usageError{msg: fmt.Sprintf("--out-fd %d is not an open file descriptor", fd)}
 		}
@@ -167,7 +167,7 @@ func stageEnv(c *cli.Context, spec *stages.Spec) (*stages.Env, []io.Closer, erro
 		env.Outputs = append(env.Outputs, f)
 	}
 	if fd := c.Int("status-fd"); fd > 0 {
-		f := os.NewFile(uintptr(fd), "status")
+		f := inheritedFile(fd, "status")
 		if f == nil {
 			return nil, nil, &usageError{msg: fmt.Sprintf("--status-fd %d is not an open file descriptor", fd)}
 		}
@@ -175,6 +175,20 @@ func stageEnv(c *cli.Context, spec *stages.Spec) (*stages.Env, []io.Closer, erro
 		env.Status = f
 	}
 	return env, closers, nil
+}
+
+// inheritedFile returns the open descriptor fd as a file, or nil when fd is
+// not open (os.NewFile alone accepts any number, and the mistake would only
+// show later as a read error blamed on a broken input).
+func inheritedFile(fd int, name string) *os.File {
+	f := os.NewFile(uintptr(fd), name)
+	if f == nil {
+		return nil
+	}
+	if _, err := f.Stat(); err != nil {
+		return nil
+	}
+	return f
 }
 
 func isTerminal(f *os.File) bool {
