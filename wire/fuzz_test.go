@@ -49,9 +49,15 @@ func addSeeds(f *testing.F, lines bool) {
 // canonical encoding that decodes to the same frame and encodes the same.
 func FuzzDecode(f *testing.F) {
 	addSeeds(f, true)
+	var dec Decoder // shared across inputs, as in a stream
 	f.Fuzz(func(t *testing.T, line []byte) {
 		var f1, f2 Frame
-		if err := Decode(line, &f1); err != nil {
+		err := Decode(line, &f1)
+		var f3 Frame
+		if err3 := dec.Decode(line, &f3); (err == nil) != (err3 == nil) || err == nil && !equalFrames(&f1, &f3) {
+			t.Fatalf("Decoder and Decode disagree on %q: %v %v", line, err, err3)
+		}
+		if err != nil {
 			return
 		}
 		enc1 := AppendFrame(nil, &f1)

@@ -99,7 +99,7 @@ func (r *Reader) Next(f *Frame) error {
 		if !utf8.Valid(line) {
 			return &LineError{Line: r.line, Kind: "utf8", Msg: "invalid UTF-8", Raw: validUTF8(line), Size: int64(len(line))}
 		}
-		if !json.Valid(line) {
+		if !Valid(line) {
 			return &LineError{Line: r.line, Kind: "parse", Msg: "invalid JSON" + parseHint(line), Raw: line, Size: int64(len(line))}
 		}
 		r.bare++
@@ -182,9 +182,9 @@ func (r *Reader) fill() {
 		n := copy(r.buf, r.buf[r.pos:r.end])
 		r.pos, r.end = 0, n
 	}
-	if r.end == len(r.buf) {
-		// Room for a line at the limit plus BOM, "\r" and "\n".
-		size := min(2*len(r.buf), r.max+len(bom)+2)
+	// Room for a line at the limit plus BOM, "\r" and "\n"; overLimit stops
+	// reading a line before the buffer is full at that size.
+	if size := min(2*len(r.buf), r.max+len(bom)+2); r.end == len(r.buf) && size > len(r.buf) {
 		nb := make([]byte, size)
 		copy(nb, r.buf[:r.end])
 		r.buf = nb

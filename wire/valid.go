@@ -1,0 +1,231 @@
+package wire
+
+// Valid reports whether b is exactly one JSON value, optionally surrounded
+// by whitespace. Its verdicts are those of encoding/json's Valid (fuzzed
+// against it: FuzzValid), including the nesting limit of 10000 and the
+// acceptance of invalid UTF-8 inside strings (the Reader checks UTF-8
+// separately); it is several times faster and does not allocate.
+func Valid(b []byte) bool {
+	// inObj has bit d set when nesting level d (from 1) is an object.
+	var inObj [maxNesting/64 + 1]uint64
+	depth := 0
+	i := skipWS(b, 0)
+	for {
+		// A value starts at b[i].
+		if i >= len(b) {
+			return false
+		}
+		switch c := b[i]; {
+		case c == '"':
+			var ok bool
+			if i, ok = validString(b, i+1); !ok {
+				return false
+			}
+		case c == '{' || c == '[':
+			depth++
+			if depth > maxNesting {
+				return false
+			}
+			i = skipWS(b, i+1)
+			if c == '[' {
+				inObj[depth>>6] &^= 1 << (depth & 63)
+				if i < len(b) && b[i] == ']' {
+					depth--
+					i++
+					break
+				}
+				continue
+			}
+			inObj[depth>>6] |= 1 << (depth & 63)
+			if i < len(b) && b[i] == '}' {
+				depth--
+				i++
+				break
+			}
+			var ok bool
+			if i, ok = validKey(b, i); !ok {
+				return false
+			}
+			continue
+		case c == '-' || c >= '0' && c <= '9':
+			var ok bool
+			if i, ok = validNumber(b, i); !ok {
+				return false
+			}
+		case c == 't':
+			if !hasAt(b, i, "true") {
+				return false
+			}
+			i += 4
+		case c == 'f':
+			if !hasAt(b, i, "false") {
+				return false
+			}
+			i += 5
+		case c == 'n':
+			if !hasAt(b, i, "null") {
+				return false
+			}
+			i += 4
+		default:
+			return false
+		}
+		// After a value: close containers, or go on to the next value.
+		for {
+			i = skipWS(b, i)
+			if depth == 0 {
+				return i == len(b)
+			}
+			if i >= len(b) {
+				return false
+			}
+			obj := inObj[depth>>6]&(1<<(depth&63)) != 0
+			c := b[i]
+			if c == ',' {
+				i = skipWS(b, i+1)
+				if obj {
+					var ok bool
+					if i, ok = validKey(b, i); !ok {
+						return false
+					}
+				}
+				break
+			}
+			if obj && c == '}' || !obj && c == ']' {
+				depth--
+				i++
+				continue
+			}
+			return false
+		}
+	}
+}
+
+// maxNesting is encoding/json's limit on nested arrays and objects.
+const maxNesting = 10000
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) && jsonSpace[b[i]] {
+		i++
+	}
+	return i
+}
+
+var jsonSpace = [256]bool{' ': true, '\t': true, '\n': true, '\r': true}
+
+func hasAt(b []byte, i int, lit string) bool {
+	return len(b)-i >= len(lit) && string(b[i:i+len(lit)]) == lit
+}
+
+// validKey checks `"key" :` at b[i] and returns the index of the value.
+func validKey(b []byte, i int) (int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return 0, false
+	}
+	i, ok := validString(b, i+1)
+	if !ok {
+		return 0, false
+	}
+	i = skipWS(b, i)
+	if i >= len(b) || b[i] != ':' {
+		return 0, false
+	}
+	return skipWS(b, i+1), true
+}
+
+// strSpecial marks the bytes a string's fast scan stops at.
+var strSpecial = func() (t [256]bool) {
+	for c := range 0x20 {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
+
+// validString checks a string whose opening quote is at b[i-1] and returns
+// the index after its closing quote.
+func validString(b []byte, i int) (int, bool) {
+	for {
+		for i+8 <= len(b) {
+			if strSpecial[b[i]] || strSpecial[b[i+1]] || strSpecial[b[i+2]] || strSpecial[b[i+3]] ||
+				strSpecial[b[i+4]] || strSpecial[b[i+5]] || strSpecial[b[i+6]] || strSpecial[b[i+7]] {
+				break
+			}
+			i += 8
+		}
+		for i < len(b) && !strSpecial[b[i]] {
+			i++
+		}
+		if i >= len(b) {
+			return 0, false
+		}
+		switch b[i] {
+		case '"':
+			return i + 1, true
+		case '\\':
+			if i+1 >= len(b) {
+				return 0, false
+			}
+			switch b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if len(b)-i < 6 || !isHex(b[i+2]) || !isHex(b[i+3]) || !isHex(b[i+4]) || !isHex(b[i+5]) {
+					return 0, false
+				}
+				i += 6
+			default:
+				return 0, false
+			}
+		default: // a control character
+			return 0, false
+		}
+	}
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+// validNumber checks a number at b[i] and returns the index after it.
+func validNumber(b []byte, i int) (int, bool) {
+	if b[i] == '-' {
+		i++
+	}
+	switch {
+	case i >= len(b):
+		return 0, false
+	case b[i] == '0':
+		i++
+	case b[i] >= '1' && b[i] <= '9':
+		i = digits(b, i+1)
+	default:
+		return 0, false
+	}
+	if i < len(b) && b[i] == '.' {
+		j := digits(b, i+1)
+		if j == i+1 {
+			return 0, false
+		}
+		i = j
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j := digits(b, i)
+		if j == i {
+			return 0, false
+		}
+		i = j
+	}
+	return i, true
+}
+
+func digits(b []byte, i int) int {
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	return i
+}
