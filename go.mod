@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/itchyny/gojq v0.12.20
 	github.com/json-iterator/go v1.1.12
+	github.com/klauspost/compress v1.20.4
 	github.com/mattn/go-isatty v0.0.24
 	github.com/rogpeppe/go-internal v1.16.0
 	github.com/urfave/cli/v2 v2.27.7

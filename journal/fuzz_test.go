@@ -1,0 +1,92 @@
+package journal
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/obz-dev/obz/wire"
+)
+
+// readFuzz reads a journal to its end under small limits and checks that
+// it ends with io.EOF or a journal *Error, and that every frame returned is
+// a whole, decodable line.
+func readFuzz(t *testing.T, file []byte, scan bool) []byte {
+	r, err := NewReader(bytes.NewReader(file), int64(len(file)), &ReaderOptions{MaxBlock: 1 << 20, Scan: scan})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var got []byte
+	var f wire.Frame
+	for range 1 << 20 {
+		err := r.Next(&f)
+		if err == io.EOF {
+			return got
+		}
+		if err != nil {
+			var je *Error
+			if !errors.As(err, &je) {
+				t.Fatalf("error of an unexpected type: %v", err)
+			}
+			if je.Offset < 0 || je.Offset > int64(len(file)) {
+				t.Fatalf("error offset %d out of the file's %d bytes", je.Offset, len(file))
+			}
+			return got
+		}
+		line := r.Line()
+		if bytes.IndexByte(line, '\n') >= 0 || wire.Decode(line, &f) != nil {
+			t.Fatalf("returned a line that is not one frame: %q", line)
+		}
+		got = append(got, line...)
+		got = append(got, '\n')
+	}
+	t.Fatal("no end after 1M frames")
+	return nil
+}
+
+// FuzzJournalRead reads arbitrary bytes as a journal: never a panic, never
+// an unbounded allocation, only whole frames or a journal error.
+func FuzzJournalRead(f *testing.F) {
+	data := frames("fz", 300)
+	good := write(f, data, 1000, &WriterOptions{MaxLines: 50})
+	f.Add(good)
+	f.Add(good[:len(good)/2])
+	f.Add(good[:headerSize])
+	f.Add(good[:len(good)-3])
+	bad := bytes.Clone(good)
+	bad[len(bad)/3] ^= 0xff
+	f.Add(bad)
+	f.Add([]byte{})
+	f.Add([]byte("\x28\xb5\x2f\xfd"))
+	f.Add(append(appendHeader(nil), 0x5b, 0x2a, 0x4d, 0x18, 0xff, 0xff, 0xff, 0x7f))
+	f.Fuzz(func(t *testing.T, file []byte) {
+		readFuzz(t, file, false)
+		readFuzz(t, file, true)
+	})
+}
+
+// FuzzJournalDamage truncates a valid journal and changes one byte: what is
+// read is always a prefix of the journaled frames.
+func FuzzJournalDamage(f *testing.F) {
+	data := frames("fz", 300)
+	good := write(f, data, 1000, &WriterOptions{MaxLines: 50})
+	f.Add(uint(len(good)), uint(0), byte(0))
+	f.Add(uint(len(good)/2), uint(0), byte(0))
+	f.Add(uint(len(good)), uint(len(good)/2), byte(1))
+	f.Add(uint(len(good)), uint(len(good)-5), byte(0x80))
+	f.Add(uint(len(good)-20), uint(headerSize+3), byte(0x10))
+	f.Fuzz(func(t *testing.T, cut, at uint, x byte) {
+		file := bytes.Clone(good[:min(int(cut), len(good))])
+		if int(at) < len(file) {
+			file[at] ^= x
+		}
+		for _, scan := range []bool{false, true} {
+			got := readFuzz(t, file, scan)
+			if !bytes.HasPrefix(data, got) {
+				t.Fatalf("cut %d, byte %d ^ %#x: read frames that were not journaled", cut, at, x)
+			}
+		}
+	})
+}

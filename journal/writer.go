@@ -1,0 +1,336 @@
+package journal
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/obz-dev/obz/wire"
+)
+
+// WriterOptions tune a Writer. The zero value gives the defaults.
+type WriterOptions struct {
+	MaxLines int           // close a block at this many lines (default 4096)
+	MaxBytes int           // close a block at this many uncompressed bytes (default 1 MiB)
+	MaxDelay time.Duration // close a block this long after its first line (default 200 ms)
+	Buffers  int           // buffers in flight to the compressor (default 16)
+	Level    zstd.EncoderLevel
+}
+
+func (o *WriterOptions) defaults() WriterOptions {
+	var d WriterOptions
+	if o != nil {
+		d = *o
+	}
+	if d.MaxLines <= 0 {
+		d.MaxLines = 4096
+	}
+	if d.MaxBytes <= 0 {
+		d.MaxBytes = 1 << 20
+	}
+	if d.MaxDelay <= 0 {
+		d.MaxDelay = 200 * time.Millisecond
+	}
+	if d.Buffers <= 0 {
+		d.Buffers = 16
+	}
+	if d.Level == 0 {
+		d.Level = zstd.SpeedFastest
+	}
+	return d
+}
+
+// Writer is an io.Writer that journals whole frame lines. Write copies the
+// bytes and returns; a goroutine cuts them into blocks and compresses them.
+// When the compressor falls behind, Write waits for a free buffer: the
+// journal slows the stage down rather than lose frames. A Writer is not safe
+// for concurrent use.
+type Writer struct {
+	out    io.Writer
+	file   *os.File // set by Create: synced and closed by Close
+	opts   WriterOptions
+	ch     chan chunk
+	free   chan []byte
+	done   chan struct{}
+	mu     sync.Mutex
+	err    error // first error of the compressor
+	closed bool
+	bytes  int64 // bytes written to out, for Stats
+}
+
+type chunk struct {
+	data  []byte
+	at    int64         // Unix ns of the Write
+	flush chan struct{} // non-nil: close the current block, then signal
+}
+
+// Create creates (or truncates) the journal file at path.
+func Create(path string, opts *WriterOptions) (*Writer, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	w, err := NewWriter(f, opts)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	w.file = f
+	return w, nil
+}
+
+// NewWriter returns a Writer that writes a journal to out, from its first
+// byte (the offsets in the index count from there).
+func NewWriter(out io.Writer, opts *WriterOptions) (*Writer, error) {
+	o := opts.defaults()
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(o.Level), zstd.WithEncoderConcurrency(1),
+		zstd.WithEncoderCRC(true), zstd.WithZeroFrames(true))
+	if err != nil {
+		return nil, err
+	}
+	w := &Writer{out: out, opts: o, ch: make(chan chunk, o.Buffers), free: make(chan []byte, o.Buffers), done: make(chan struct{})}
+	for range o.Buffers {
+		w.free <- nil
+	}
+	c := &compressor{w: w, enc: enc}
+	if err := c.write(appendHeader(nil)); err != nil {
+		enc.Close()
+		return nil, err
+	}
+	go c.run()
+	return w, nil
+}
+
+// ErrClosed is returned by Write after Close.
+var ErrClosed = errors.New("journal: write after close")
+
+// Write journals p, which should hold whole lines: a block ends only after a
+// newline. It returns the compressor's error, if it failed.
+func (w *Writer) Write(p []byte) (int, error) {
+	if w.closed {
+		return 0, ErrClosed
+	}
+	if err := w.Err(); err != nil {
+		return 0, err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	var buf []byte
+	select {
+	case buf = <-w.free:
+	case <-w.done:
+		return 0, w.Err()
+	}
+	buf = append(buf[:0], p...)
+	w.ch <- chunk{data: buf, at: time.Now().UnixNano()}
+	return len(p), nil
+}
+
+// Flush closes the current block and waits until it is written out.
+func (w *Writer) Flush() error {
+	if w.closed {
+		return ErrClosed
+	}
+	sig := make(chan struct{})
+	select {
+	case w.ch <- chunk{flush: sig}:
+	case <-w.done:
+		return w.Err()
+	}
+	select {
+	case <-sig:
+	case <-w.done:
+	}
+	return w.Err()
+}
+
+// Err returns the compressor's error, if it failed.
+func (w *Writer) Err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// Close writes out the last block and the index, and closes the file if the
+// Writer made it (after an fsync). An unfinished last line is an error: it
+// is not journaled.
+func (w *Writer) Close() error {
+	if w.closed {
+		return ErrClosed
+	}
+	w.closed = true
+	close(w.ch)
+	<-w.done
+	err := w.Err()
+	if w.file != nil {
+		if serr := w.file.Sync(); err == nil && serr != nil {
+			err = serr
+		}
+		if cerr := w.file.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// compressor owns the block being filled and the encoder.
+type compressor struct {
+	w      *Writer
+	enc    *zstd.Encoder
+	block  []byte
+	lines  int
+	start  int64
+	end    int64
+	last   uint64 // highest data seq written so far
+	blocks []Block
+	off    int64
+	out    []byte
+	timer  *time.Timer
+}
+
+func (c *compressor) run() {
+	defer close(c.w.done)
+	defer c.enc.Close()
+	c.timer = time.NewTimer(time.Hour)
+	c.timer.Stop()
+	armed := false
+	for {
+		select {
+		case ch, ok := <-c.w.ch:
+			if !ok {
+				c.finish()
+				return
+			}
+			if ch.flush != nil {
+				c.cut()
+				close(ch.flush)
+				continue
+			}
+			if c.failed() {
+				c.w.free <- ch.data
+				continue
+			}
+			if len(c.block) == 0 {
+				c.start = ch.at
+				if !armed {
+					c.timer.Reset(c.w.opts.MaxDelay)
+					armed = true
+				}
+			}
+			c.end = ch.at
+			c.block = append(c.block, ch.data...)
+			c.lines += bytes.Count(ch.data, []byte{'\n'})
+			c.w.free <- ch.data
+			if c.lines >= c.w.opts.MaxLines || len(c.block) >= c.w.opts.MaxBytes {
+				c.cut()
+			}
+		case <-c.timer.C:
+			armed = false
+			c.cut()
+			if len(c.block) > 0 { // a line still in progress
+				c.timer.Reset(c.w.opts.MaxDelay)
+				armed = true
+			}
+		}
+	}
+}
+
+// cut compresses the whole lines of the current block and writes them out;
+// an unfinished line stays for the next block.
+func (c *compressor) cut() {
+	n := bytes.LastIndexByte(c.block, '\n') + 1
+	if n == 0 || c.failed() {
+		return
+	}
+	data := c.block[:n]
+	b := Block{Offset: c.off, DataSize: int64(n), Lines: uint32(c.lines), Start: c.start, End: c.end, HasMeta: true}
+	b.FirstSeq, b.LastSeq = seqRange(data)
+	if b.LastSeq < c.last {
+		b.LastSeq = c.last
+	}
+	c.last = b.LastSeq
+	c.out = b.appendMeta(c.out[:0])
+	c.out = c.enc.EncodeAll(data, c.out)
+	b.Size = int64(len(c.out))
+	if err := c.write(c.out); err != nil {
+		return
+	}
+	c.blocks = append(c.blocks, b)
+	rest := copy(c.block, c.block[n:])
+	c.block = c.block[:rest]
+	c.lines = 0
+	c.start = c.end
+}
+
+func (c *compressor) finish() {
+	c.cut()
+	if c.failed() {
+		return
+	}
+	if len(c.block) > 0 {
+		c.fail(fmt.Errorf("journal: the last %d bytes written do not end with a newline; not journaled", len(c.block)))
+		return
+	}
+	c.write(appendIndex(nil, c.blocks))
+}
+
+func (c *compressor) write(p []byte) error {
+	_, err := c.w.out.Write(p)
+	if err != nil {
+		c.fail(fmt.Errorf("journal: %w", err))
+		return err
+	}
+	c.off += int64(len(p))
+	c.w.mu.Lock()
+	c.w.bytes = c.off
+	c.w.mu.Unlock()
+	return nil
+}
+
+func (c *compressor) fail(err error) {
+	c.w.mu.Lock()
+	if c.w.err == nil {
+		c.w.err = err
+	}
+	c.w.mu.Unlock()
+}
+
+func (c *compressor) failed() bool { return c.w.Err() != nil }
+
+// BytesWritten returns the journal's size so far (compressed).
+func (w *Writer) BytesWritten() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.bytes
+}
+
+// seqRange returns the seq of the first and of the last data or error frame
+// among whole lines; 0, 0 when there is none.
+func seqRange(data []byte) (first, last uint64) {
+	var f wire.Frame
+	for rest := data; len(rest) > 0; {
+		i := bytes.IndexByte(rest, '\n')
+		if wire.Decode(rest[:i], &f) == nil && (f.Kind == wire.KindData || f.Kind == wire.KindError) {
+			first = f.Seq
+			break
+		}
+		rest = rest[i+1:]
+	}
+	if first == 0 {
+		return 0, 0
+	}
+	for end := len(data) - 1; end > 0; {
+		i := bytes.LastIndexByte(data[:end], '\n') + 1
+		if wire.Decode(data[i:end], &f) == nil && (f.Kind == wire.KindData || f.Kind == wire.KindError) {
+			return first, f.Seq
+		}
+		end = i - 1
+	}
+	return first, first
+}
