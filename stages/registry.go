@@ -11,7 +11,8 @@ func All() Registry {
 		&readSpec,
 		&filterSpec,
 		&mapSpec,
-		&headSpec,
+				&headSpec,headSpec,
+		&execSpec,
 		&writeSpec,
 	}
 }

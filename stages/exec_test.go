@@ -1,0 +1,344 @@
+package stages
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/obz-dev/obz/wire"
+)
+
+// The conformance suite runs exec with cat as its program, and the
+// observers with their defaults (tee writes to a temp file it is given).
+func init() {
+	conformance["exec"] = confCase{args: []string{"cat"}, flags: map[string]any{"one-to-one": true}}
+	conformance["tap"] = confCase{flags: map[string]any{"first": 1}}
+	conformance["stats"] = confCase{}
+	conformance["tee"] = confCase{args: []string{os.DevNull}}
+}
+
+// lockedBuffer is a stderr that a program's stderr copier and the stage may
+// write at the same time.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func needProgram(t *testing.T, name string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		t.Skipf("%s not installed", name)
+	}
+}
+
+// execRun runs obz exec with argv over in.
+func execRun(t *testing.T, ctx context.Context, argv []string, in io.Reader, mod func(*Env)) rtResult {
+	t.Helper()
+	st, err := execSpec.New(testOptions{spec: &execSpec, args: argv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	var stderr lockedBuffer
+	env := &Env{Stdin: in, Stdout: &out, Stderr: &stderr}
+	if mod != nil {
+		mod(env)
+	}
+	err = Run(ctx, &execSpec, st, env)
+	return rtResult{err: err, out: out.Bytes(), stderr: stderr.String()}
+}
+
+func TestExecPassesThroughAProgram(t *testing.T) {
+	needProgram(t, "sh")
+	in := "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n"
+	res := execRun(t, context.Background(), []string{"sh", "-c", `sed 's/"a"/"b"/'`}, strings.NewReader(in), nil)
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	fs := rtFrames(t, res.out)
+	if got := strings.Join(rtPayloads(fs), " "); got != `{"b":1} {"b":2} {"b":3}` {
+		t.Errorf("payloads %s", got)
+	}
+	for i, f := range fs[:3] {
+		if f.Writer != "exec" || f.Seq != uint64(i+1) || !f.Parent.IsZero() {
+			t.Errorf("frame %d: %+v, want writer exec, seq %d, no parent", i, f, i+1)
+		}
+	}
+	if eof := rtLastEOF(t, fs); eof.Count != 3 || eof.EOF != wire.Natural {
+		t.Errorf("EOF %+v", eof)
+	}
+}
+
+func TestExecGarbageOutputBecomesErrorEvents(t *testing.T) {
+	needProgram(t, "sh")
+	prog := `cat >/dev/null; echo '{"ok":1}'; echo 'not json'; printf '\n'; echo '{"ok":2}'; printf '\377\n'`
+	res := execRun(t, context.Background(), []string{"sh", "-c", prog}, strings.NewReader("{\"a\":1}\n"), nil)
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	fs := rtFrames(t, res.out)
+	if got := strings.Join(rtPayloads(fs), " "); got != `{"ok":1} {"ok":2}` {
+		t.Errorf("payloads %s", got)
+	}
+	var errs []wire.Frame
+	for _, f := range fs {
+		if f.Kind == wire.KindError {
+			errs = append(errs, f)
+		}
+	}
+	if len(errs) != 2 {
+		t.Fatalf("%d error events, want 2: %s", len(errs), res.out)
+	}
+	e := errs[0].Err
+	if e.Kind != "exec-output" || e.Line != 2 || string(e.Raw) != "not json" || e.Stage != "exec" || !strings.Contains(e.Msg, "invalid JSON") {
+		t.Errorf("error event %+v", e)
+	}
+	if e := errs[1].Err; e.Kind != "exec-output" || e.Line != 5 || !strings.Contains(e.Msg, "UTF-8") {
+		t.Errorf("error event %+v, want the bad UTF-8 of output line 5", e)
+	}
+	if eof := rtLastEOF(t, fs); eof.Count != 4 {
+		t.Errorf("EOF count %d, want 4", eof.Count)
+	}
+}
+
+func TestExecExitStatusFailsTheStage(t *testing.T) {
+	needProgram(t, "sh")
+	res := execRun(t, context.Background(), []string{"sh", "-c", `cat; echo 'bad thing' >&2; printf 'no newline' >&2; exit 3`}, strings.NewReader("{\"a\":1}\n"), nil)
+	if res.err == nil || res.err.Error() != "program sh exited with status 3" {
+		t.Fatalf("Run = %v", res.err)
+	}
+	fs := rtFrames(t, res.out)
+	if eof := rtLastEOF(t, fs); eof.EOF != wire.Poison || eof.Count != 1 {
+		t.Errorf("EOF %+v, want poison after the 1 event", eof)
+	}
+	if res.stderr != "[exec] bad thing\n[exec] no newline\n" {
+		t.Errorf("stderr %q", res.stderr)
+	}
+}
+
+func TestExecKilledBySignal(t *testing.T) {
+	needProgram(t, "sh")
+	res := execRun(t, context.Background(), []string{"sh", "-c", `kill -9 $$`}, strings.NewReader("{\"a\":1}\n"), nil)
+	if res.err == nil || !strings.Contains(res.err.Error(), "program sh was killed by signal 9") {
+		t.Fatalf("Run = %v", res.err)
+	}
+}
+
+func TestExecCannotStart(t *testing.T) {
+	res := execRun(t, context.Background(), []string{"obz-no-such-program"}, strings.NewReader("{\"a\":1}\n"), nil)
+	if res.err == nil || !strings.Contains(res.err.Error(), "cannot start program obz-no-such-program") {
+		t.Fatalf("Run = %v", res.err)
+	}
+	if eof := rtLastEOF(t, rtFrames(t, res.out)); eof.EOF != wire.Poison || eof.Count != 0 {
+		t.Errorf("EOF %+v", eof)
+	}
+}
+
+func TestExecUsage(t *testing.T) {
+	_, err := execSpec.New(testOptions{spec: &execSpec})
+	var ue *UsageError
+	if !errors.As(err, &ue) {
+		t.Fatalf("New without a program = %v, want a usage error", err)
+	}
+}
+
+// Error events on input pass on without reaching the program.
+func TestExecErrorEventsBypassTheProgram(t *testing.T) {
+	needProgram(t, "sh")
+	in := rtData("up", 1, `{"a":1}`) +
+		rtErrFrame("up", 2, wire.ErrorInfo{Kind: "parse", Msg: "bad", Stage: "read", Line: 2, Raw: []byte("oops")}, "") +
+		rtData("up", 3, `{"a":3}`) + rtEOF("up", 3, wire.Natural)
+	// The program counts its input lines: it must see 2.
+	res := execRun(t, context.Background(), []string{"sh", "-c", `n=$(wc -l); echo "{\"lines\":$n}"`}, strings.NewReader(in), nil)
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	fs := rtFrames(t, res.out)
+	var data, errs []wire.Frame
+	for _, f := range fs {
+		switch f.Kind {
+		case wire.KindData:
+			data = append(data, f)
+		case wire.KindError:
+			errs = append(errs, f)
+		}
+	}
+	if len(data) != 1 || strings.ReplaceAll(string(data[0].Payload), " ", "") != `{"lines":2}` {
+		t.Errorf("data %s", rtPayloads(data))
+	}
+	if len(errs) != 1 || string(errs[0].Err.Raw) != "oops" || errs[0].Parent != (wire.Ref{Writer: "up", Seq: 2}) {
+		t.Errorf("error events %+v", errs)
+	}
+	if eof := rtLastEOF(t, fs); eof.Count != 2 {
+		t.Errorf("EOF count %d, want 2", eof.Count)
+	}
+}
+
+// A program that stops reading early ends the input like head does.
+func TestExecProgramStopsReading(t *testing.T) {
+	needProgram(t, "head")
+	var in strings.Builder
+	for range 200000 {
+		in.WriteString("{\"a\":1}\n")
+	}
+	res := execRun(t, context.Background(), []string{"head", "-n", "2"}, strings.NewReader(in.String()), nil)
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	fs := rtFrames(t, res.out)
+	if len(rtPayloads(fs)) != 2 {
+		t.Errorf("payloads %s", rtPayloads(fs))
+	}
+	if !strings.Contains(res.stderr, "head stopped reading its input") {
+		t.Errorf("stderr %q", res.stderr)
+	}
+}
+
+// A broken input kills the program and writes a truncated EOF.
+func TestExecBrokenInputKillsTheProgram(t *testing.T) {
+	needProgram(t, "cat")
+	in := rtData("up", 1, `{"a":1}`) + rtData("up", 2, `{"a":2}`)
+	res := execRun(t, context.Background(), []string{"cat"}, strings.NewReader(in), nil)
+	rtWantBroken(t, res.err, "input from 'up' ended without EOF after 2 events")
+	if eof := rtLastEOF(t, rtFrames(t, res.out)); eof.EOF != wire.Truncated {
+		t.Errorf("EOF %+v, want truncated", eof)
+	}
+}
+
+// A stop signal drains: the program gets EOF when input ends and its output
+// is passed on, under a stopped EOF.
+func TestExecStopDrains(t *testing.T) {
+	needProgram(t, "cat")
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan rtResult, 1)
+	go func() { done <- execRun(t, ctx, []string{"cat"}, pr, nil) }()
+	io.WriteString(pw, "{\"a\":1}\n")
+	cancel()
+	io.WriteString(pw, "{\"a\":2}\n")
+	pw.Close()
+	res := <-done
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	fs := rtFrames(t, res.out)
+	if got := strings.Join(rtPayloads(fs), " "); got != `{"a":1} {"a":2}` {
+		t.Errorf("payloads %s", got)
+	}
+	if eof := rtLastEOF(t, fs); eof.EOF != wire.Stopped || eof.Count != 2 {
+		t.Errorf("EOF %+v, want stopped after 2", eof)
+	}
+}
+
+// Input reaches the program while the input stays open, and the answer is
+// passed on before the next input event.
+func TestExecStreamsWhileInputIsOpen(t *testing.T) {
+	needProgram(t, "cat")
+	pr, pw := io.Pipe()
+	or, ow := io.Pipe()
+	defer or.Close()
+	st, err := execSpec.New(testOptions{spec: &execSpec, args: []string{"cat"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(context.Background(), &execSpec, st, &Env{Stdin: pr, Stdout: ow, Stderr: io.Discard})
+		ow.Close()
+	}()
+	out := rtNewFrameReader(t, or)
+	for i, line := range []string{`{"a":1}`, `{"a":2}`, `{"a":3}`} {
+		go io.WriteString(pw, line+"\n")
+		if f := out.next(); f.Kind != wire.KindData || string(f.Payload) != line || f.Seq != uint64(i+1) {
+			t.Fatalf("got %+v, want %s while input is open", f, line)
+		}
+	}
+	pw.Close()
+	if f := out.next(); f.Kind != wire.KindEOF || f.Count != 3 {
+		t.Fatalf("got %+v, want EOF", f)
+	}
+	if err := rtWait(t, done); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Closed stdout downstream ends the stage quietly and stops the program.
+func TestExecDownstreamGone(t *testing.T) {
+	needProgram(t, "cat")
+	var in strings.Builder
+	for range 100000 {
+		in.WriteString("{\"a\":1}\n")
+	}
+	st, _ := execSpec.New(testOptions{spec: &execSpec, args: []string{"cat"}})
+	pr, pw := io.Pipe()
+	pr.Close()
+	err := Run(context.Background(), &execSpec, st, &Env{Stdin: strings.NewReader(in.String()), Stdout: pw, Stderr: io.Discard})
+	if err != nil {
+		t.Fatalf("Run = %v, want a quiet end", err)
+	}
+}
+
+// --one-to-one gives each output its input as parent and keeps error events
+// in their place.
+func TestExecOneToOne(t *testing.T) {
+	needProgram(t, "cat")
+	in := rtData("up", 1, `{"a":1}`) +
+		rtErrFrame("up", 2, wire.ErrorInfo{Kind: "parse", Msg: "bad", Stage: "read", Line: 2, Raw: []byte("oops")}, "") +
+		rtData("up", 3, `{"a":3}`) + rtEOF("up", 3, wire.Natural)
+	st, err := execSpec.New(testOptions{spec: &execSpec, args: []string{"cat"}, flags: map[string]any{"one-to-one": true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := rtRunSpec(t, &execSpec, st, in, nil)
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	fs := rtFrames(t, res.out)
+	want := []struct {
+		kind   wire.Kind
+		parent uint64
+	}{{wire.KindData, 1}, {wire.KindError, 2}, {wire.KindData, 3}, {wire.KindEOF, 0}}
+	if len(fs) != len(want) {
+		t.Fatalf("%d frames, want %d: %s", len(fs), len(want), res.out)
+	}
+	for i, w := range want {
+		if fs[i].Kind != w.kind || fs[i].Parent.Seq != w.parent || w.parent > 0 && fs[i].Parent.Writer != "up" {
+			t.Errorf("frame %d: %+v, want %v with parent up/%d", i, fs[i], w.kind, w.parent)
+		}
+	}
+}
+
+func TestExecOneToOneBroken(t *testing.T) {
+	needProgram(t, "sh")
+	for _, c := range []struct{ prog, msg string }{
+		{`cat; echo '{"extra":1}'`, "program sh wrote more lines than it was given (--one-to-one)"},
+		{`head -n 1`, "program sh left 1 input events without an answer (--one-to-one)"},
+	} {
+		st, err := execSpec.New(testOptions{spec: &execSpec, args: []string{"sh", "-c", c.prog}, flags: map[string]any{"one-to-one": true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := rtRunSpec(t, &execSpec, st, "{\"a\":1}\n{\"a\":2}\n", nil)
+		if res.err == nil || res.err.Error() != c.msg {
+			t.Errorf("%s: Run = %v, want %q", c.prog, res.err, c.msg)
+		}
+	}
+}
