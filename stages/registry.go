@@ -11,7 +11,7 @@ func All() Registry {
 		&readSpec,
 		&filterSpec,
 		&mapSpec,
-				&headSpec,headSpec,
+		&headSpec,
 		&execSpec,
 		&writeSpec,
 	}
