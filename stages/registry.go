@@ -11,8 +11,8 @@ func All() Registry {
 		&readSpec,
 		&filterSpec,
 		&mapSpec,
+		&aggSpec,
 		&headSpec,
-		&execSpec,
 		&writeSpec,
 	}
 }

@@ -1,0 +1,216 @@
+package stages
+
+import (
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/DataDog/sketches-go/ddsketch"
+	"github.com/axiomhq/hyperloglog"
+
+	"github.com/obz-dev/obz/wire"
+)
+
+// The accumulators of agg. Each group (per window pane) holds one accState
+// per accumulator; memory is proportional to the number of groups, plus the
+// distinct values for --distinct and up to --collect-max values for
+// --collect, never to the number of events.
+
+type accKind int
+
+const (
+	accCount accKind = iota
+	accSum
+	accMin
+	accMax
+	accMean
+	accFirst
+	accLast
+	accDistinct
+	accApprox
+	accQuantile
+	accCollect
+)
+
+// accFlags maps accumulator flags to their kind and output-name prefix.
+var accFlags = []struct {
+	flag   string
+	kind   accKind
+	prefix string
+	q      float64
+}{
+	{"sum", accSum, "sum", 0}, {"min", accMin, "min", 0}, {"max", accMax, "max", 0},
+	{"mean", accMean, "mean", 0}, {"first", accFirst, "first", 0}, {"last", accLast, "last", 0},
+	{"distinct", accDistinct, "distinct", 0}, {"approx-distinct", accApprox, "approx_distinct", 0},
+	{"p50", accQuantile, "p50", 0.5}, {"p90", accQuantile, "p90", 0.9}, {"p99", accQuantile, "p99", 0.99},
+	{"collect", accCollect, "collect", 0},
+}
+
+// ddAccuracy is the relative accuracy of the percentile sketches.
+const ddAccuracy = 0.01
+
+// accSpec is one accumulator of the command line.
+type accSpec struct {
+	kind  accKind
+	field int    // index of the field among the extracted values; -1 for count
+	name  string // output name: sum_amount
+	key   []byte // `"sum_amount":`
+	q     float64
+}
+
+func (a *accSpec) numeric() bool {
+	switch a.kind {
+	case accSum, accMin, accMax, accMean, accQuantile:
+		return true
+	}
+	return false
+}
+
+// parsePercentile reads --percentile FIELD:Q (Q in 0..1, or 1..100 as a
+// percent) and returns the field, q and the output prefix (p90, p99.9).
+func parsePercentile(s string) (string, float64, string, error) {
+	i := strings.LastIndexByte(s, ':')
+	if i <= 0 {
+		return "", 0, "", Usagef("--percentile %q: want FIELD:Q, e.g. latency:0.9", s)
+	}
+	q, err := strconv.ParseFloat(s[i+1:], 64)
+	if err == nil && q > 1 && q <= 100 {
+		q /= 100
+	}
+	if err != nil || q < 0 || q > 1 {
+		return "", 0, "", Usagef("--percentile %q: Q must be a number in 0..1 (or a percent), e.g. latency:0.9", s)
+	}
+	return s[:i], q, "p" + strconv.FormatFloat(q*100, 'f', -1, 64), nil
+}
+
+// accState is the running value of one accumulator in one group.
+type accState struct {
+	n        int64   // values added
+	sum, c   float64 // Neumaier-compensated sum
+	min, max float64
+	raw      []byte // first, last
+	set      map[string]struct{}
+	hll      *hyperloglog.Sketch
+	dd       *ddsketch.DDSketch
+	vals     [][]byte // collect
+	dropped  int64
+}
+
+// add adds one event's value of the accumulator's field: raw is the value
+// (nil when absent), num its number for numeric accumulators.
+func (s *accState) add(a *accSpec, raw []byte, num float64, canon []byte, collectMax int) {
+	switch a.kind {
+	case accCount:
+		s.n++
+		return
+	case accSum, accMean:
+		t := s.sum + num
+		if math.Abs(s.sum) >= math.Abs(num) {
+			s.c += (s.sum - t) + num
+		} else {
+			s.c += (num - t) + s.sum
+		}
+		s.sum = t
+	case accMin:
+		if s.n == 0 || num < s.min {
+			s.min = num
+		}
+	case accMax:
+		if s.n == 0 || num > s.max {
+			s.max = num
+		}
+	case accFirst:
+		if s.n == 0 {
+			s.raw = append(s.raw[:0], raw...)
+		}
+	case accLast:
+		s.raw = append(s.raw[:0], raw...)
+	case accDistinct:
+		if s.set == nil {
+			s.set = map[string]struct{}{}
+		}
+		if _, ok := s.set[string(canon)]; !ok {
+			s.set[string(canon)] = struct{}{}
+		}
+	case accApprox:
+		if s.hll == nil {
+			s.hll = hyperloglog.New14()
+		}
+		s.hll.Insert(canon)
+	case accQuantile:
+		if s.dd == nil {
+			s.dd, _ = ddsketch.NewDefaultDDSketch(ddAccuracy)
+		}
+		s.dd.Add(num)
+	case accCollect:
+		if len(s.vals) < collectMax {
+			s.vals = append(s.vals, slices.Clone(raw))
+		} else {
+			s.dropped++
+		}
+	}
+	s.n++
+}
+
+// appendResult appends the accumulator's members to an output object.
+func (s *accState) appendResult(dst []byte, a *accSpec) []byte {
+	dst = append(dst, a.key...)
+	switch a.kind {
+	case accCount:
+		return strconv.AppendInt(dst, s.n, 10)
+	case accSum:
+		return appendJSONNumber(dst, s.sum+s.c)
+	case accMean:
+		if s.n == 0 {
+			return append(dst, "null"...)
+		}
+		return appendJSONNumber(dst, (s.sum+s.c)/float64(s.n))
+	case accMin, accMax:
+		if s.n == 0 {
+			return append(dst, "null"...)
+		}
+		if a.kind == accMin {
+			return appendJSONNumber(dst, s.min)
+		}
+		return appendJSONNumber(dst, s.max)
+	case accFirst, accLast:
+		if s.n == 0 {
+			return append(dst, "null"...)
+		}
+		return append(dst, s.raw...)
+	case accDistinct:
+		return strconv.AppendInt(dst, int64(len(s.set)), 10)
+	case accApprox:
+		if s.hll == nil {
+			return append(dst, '0')
+		}
+		return strconv.AppendUint(dst, s.hll.Estimate(), 10)
+	case accQuantile:
+		if s.dd == nil || s.n == 0 {
+			return append(dst, "null"...)
+		}
+		v, err := s.dd.GetValueAtQuantile(a.q)
+		if err != nil {
+			return append(dst, "null"...)
+		}
+		return appendJSONNumber(dst, v)
+	case accCollect:
+		dst = append(dst, '[')
+		for i, v := range s.vals {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, v...)
+		}
+		dst = append(dst, ']')
+		if s.dropped > 0 {
+			dst = append(dst, ',')
+			dst = wire.AppendString(dst, a.name+"_dropped")
+			dst = append(dst, ':')
+			dst = strconv.AppendInt(dst, s.dropped, 10)
+		}
+		return dst
+	}
+	return dst
+}

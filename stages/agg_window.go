@@ -1,0 +1,198 @@
+package stages
+
+import (
+	"slices"
+	"time"
+)
+
+// Ticker is implemented by processors that act on the passing of time as
+// well as on events: agg with processing-time windows closes a window when
+// the clock passes its end even if no event comes. A runner that supports it
+// calls Tick about every Interval from the stage goroutine, between events
+// (never concurrently with Event or Finish). Without those calls the stage
+// still works, checking the clock when an event arrives and at the end.
+type Ticker interface {
+	Interval() time.Duration
+	Tick(now time.Time, em *Emitter) error
+}
+
+// windower holds agg's open windows: one table of groups per window, keyed
+// by the window's start. Windows are aligned to the Unix epoch; a tumbling
+// window is a hopping one whose slide is its size.
+type windower struct {
+	size, slide int64 // nanoseconds
+	lateness    int64
+	processing  bool
+	now         func() time.Time
+
+	panes  map[int64]*aggTable
+	starts []int64 // open windows' starts, ascending
+	maxT   int64
+	seen   bool
+}
+
+func newWindower(o Options) (*windower, error) {
+	size, slide := o.Duration("window"), o.Duration("slide")
+	tf, proc, late := o.String("time-field"), o.Bool("processing-time"), o.Duration("lateness")
+	if size == 0 {
+		if slide != 0 || tf != "" || proc || late != 0 {
+			return nil, Usagef("--slide, --time-field, --lateness and --processing-time need --window")
+		}
+		return nil, nil
+	}
+	switch {
+	case size < 0 || slide < 0 || late < 0:
+		return nil, Usagef("--window, --slide and --lateness must be positive durations")
+	case tf == "" && !proc:
+		return nil, Usagef("--window needs --time-field FIELD (event time) or --processing-time")
+	case tf != "" && proc:
+		return nil, Usagef("--time-field and --processing-time exclude each other")
+	case proc && late != 0:
+		return nil, Usagef("--lateness applies to event time, not --processing-time")
+	case slide > size:
+		return nil, Usagef("--slide %v is longer than --window %v: events between windows would be lost", slide, size)
+	}
+	if slide == 0 {
+		slide = size
+	}
+	return &windower{size: int64(size), slide: int64(slide), lateness: int64(late), processing: proc,
+		now: time.Now, panes: map[int64]*aggTable{}}, nil
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// watermark is the time before which windows are complete.
+func (w *windower) watermark() int64 { return w.maxT - w.lateness }
+
+// pane returns the table of the window starting at start, opening it.
+func (w *windower) pane(start int64) *aggTable {
+	t := w.panes[start]
+	if t == nil {
+		t = newAggTable()
+		w.panes[start] = t
+		i, _ := slices.BinarySearch(w.starts, start)
+		w.starts = slices.Insert(w.starts, i, start)
+	}
+	return t
+}
+
+// closeUpTo emits and drops, in order, the windows that end at or before wm.
+func (w *windower) closeUpTo(wm int64, emit func(start, end int64, t *aggTable) error) error {
+	for len(w.starts) > 0 && w.starts[0]+w.size <= wm {
+		s := w.starts[0]
+		t := w.panes[s]
+		w.starts = w.starts[1:]
+		delete(w.panes, s)
+		if err := emit(s, s+w.size, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// closeAll emits and drops every open window, in order.
+func (w *windower) closeAll(emit func(start, end int64, t *aggTable) error) error {
+	for len(w.starts) > 0 {
+		s := w.starts[0]
+		t := w.panes[s]
+		w.starts = w.starts[1:]
+		delete(w.panes, s)
+		if err := emit(s, s+w.size, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// eventTime reads an event time: an RFC 3339 string or epoch seconds.
+func eventTime(raw []byte) (int64, bool) {
+	if len(raw) >= 2 && raw[0] == '"' {
+		t, err := time.Parse(time.RFC3339Nano, bytesString(raw[1:len(raw)-1]))
+		return t.UnixNano(), err == nil
+	}
+	f, ok := numberValue(raw)
+	if !ok || f > 9e9 || f < -9e9 {
+		return 0, false
+	}
+	return int64(f * 1e9), true
+}
+
+func appendTime(dst []byte, ns int64) []byte {
+	dst = append(dst, '"')
+	dst = time.Unix(0, ns).UTC().AppendFormat(dst, time.RFC3339Nano)
+	return append(dst, '"')
+}
+
+// appendBounds appends the window_start and window_end members.
+func appendBounds(dst []byte, start, end int64) []byte {
+	dst = append(dst, `"window_start":`...)
+	dst = appendTime(dst, start)
+	dst = append(dst, `,"window_end":`...)
+	dst = appendTime(dst, end)
+	return append(dst, ',')
+}
+
+// emitWindow returns the function that writes a closed window's groups.
+func (g *agg) emitWindow(em *Emitter, partial bool) func(start, end int64, t *aggTable) error {
+	return func(start, end int64, t *aggTable) error {
+		g.bounds = appendBounds(g.bounds[:0], start, end)
+		return g.emitTable(em, t, g.bounds, partial)
+	}
+}
+
+// windowEvent adds the current event to the windows of its time, after
+// closing the windows that its time completes.
+func (g *agg) windowEvent(em *Emitter) error {
+	w := g.win
+	var t int64
+	if w.processing {
+		t = w.now().UnixNano()
+	} else {
+		raw := g.vals[g.timeField]
+		var ok bool
+		if raw == nil {
+			return EventErrorf("type", "no event time: field %s is absent", g.fieldNames[g.timeField])
+		}
+		if t, ok = eventTime(raw); !ok {
+			return EventErrorf("type", "field %s is %s, not an RFC 3339 time or epoch seconds", g.fieldNames[g.timeField], clip(raw))
+		}
+		if w.seen && t < w.watermark() {
+			return EventErrorf("late", "event time %s is behind the watermark %s (latest event time minus --lateness %v)",
+				time.Unix(0, t).UTC().Format(time.RFC3339Nano), time.Unix(0, w.watermark()).UTC().Format(time.RFC3339Nano), time.Duration(w.lateness))
+		}
+	}
+	if !w.seen || t > w.maxT {
+		w.maxT, w.seen = t, true
+	}
+	if err := w.closeUpTo(w.watermark(), g.emitWindow(em, false)); err != nil {
+		return err
+	}
+	for k := floorDiv(t-w.size, w.slide) + 1; k*w.slide <= t; k++ {
+		g.update(w.pane(k * w.slide))
+	}
+	return nil
+}
+
+// Interval is how often a processing-time agg wants Tick.
+func (g *agg) Interval() time.Duration {
+	if g.win == nil || !g.win.processing {
+		return 0
+	}
+	return min(max(time.Duration(g.win.slide)/10, 10*time.Millisecond), time.Second)
+}
+
+// Tick closes the processing-time windows that the clock has passed.
+func (g *agg) Tick(now time.Time, em *Emitter) error {
+	if g.win == nil || !g.win.processing {
+		return nil
+	}
+	return g.win.closeUpTo(now.UnixNano(), g.emitWindow(em, false))
+}
+
+var _ Ticker = (*agg)(nil)

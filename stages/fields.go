@@ -1,0 +1,361 @@
+package stages
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"github.com/obz-dev/obz/wire"
+)
+
+// This file reads fields out of raw payload bytes without decoding the
+// payload: agg, top, dedupe and join scan the event once, skip what they do
+// not need and keep the raw bytes of the few values they use. Payloads are
+// valid JSON when they reach a stage (the reader checks bare lines, frames
+// carry checked payloads), so the scanner checks structure only as far as it
+// needs not to misread or panic; it never validates.
+
+// fieldPath is a field of the top-level object, or a dotted path into nested
+// objects: "a.b" is the field b of the object in field a.
+type fieldPath []string
+
+// parseFieldPath splits a field name on dots; a leading "." (jq style) is
+// allowed.
+func parseFieldPath(s string) fieldPath {
+	return strings.Split(strings.TrimPrefix(s, "."), ".")
+}
+
+// splitList splits repeatable list flags given as "a,b" or as several flags.
+func splitList(vals []string) []string {
+	var out []string
+	for _, v := range vals {
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// maxPaths bounds the paths one extractor reads in a scan (a bit mask).
+const maxPaths = 64
+
+// fieldExtractor reads the raw values of a few fields in one scan of a
+// payload. Duplicate keys resolve as in encoding/json and jq: the last wins.
+type fieldExtractor struct {
+	paths []fieldPath
+}
+
+func newFieldExtractor(paths []fieldPath) *fieldExtractor {
+	if len(paths) > maxPaths {
+		panic("fieldExtractor: too many paths")
+	}
+	return &fieldExtractor{paths: paths}
+}
+
+// extract sets vals[i] to the raw bytes of paths[i]'s value, or nil when the
+// field is absent (or a path runs into a value that is not an object). vals
+// must have len(paths) entries; the values alias p. It returns false when p
+// is not a JSON object.
+func (x *fieldExtractor) extract(p []byte, vals [][]byte) bool {
+	for i := range vals {
+		vals[i] = nil
+	}
+	i := wsSkip(p, 0)
+	if i >= len(p) || p[i] != '{' {
+		return false
+	}
+	all := uint64(1)<<len(x.paths) - 1
+	if len(x.paths) == maxPaths {
+		all = math.MaxUint64
+	}
+	_, ok := x.object(p, i, 0, all, vals)
+	return ok
+}
+
+// object scans the object at p[i] at path depth d, for the paths in mask.
+func (x *fieldExtractor) object(p []byte, i, d int, mask uint64, vals [][]byte) (int, bool) {
+	m := members{b: p, i: i + 1}
+	for {
+		ks, ke, vs, ve, ok := m.next()
+		if !ok {
+			return m.i, !m.bad
+		}
+		key := p[ks+1 : ke-1]
+		var deeper uint64
+		for j, path := range x.paths {
+			if mask&(1<<j) == 0 || !keyIs(key, path[d]) {
+				continue
+			}
+			if len(path) == d+1 {
+				vals[j] = p[vs:ve]
+			} else {
+				deeper |= 1 << j
+			}
+		}
+		if deeper != 0 {
+			// A later duplicate key replaces what an earlier one gave.
+			for j := range x.paths {
+				if deeper&(1<<j) != 0 {
+					vals[j] = nil
+				}
+			}
+			if p[vs] == '{' {
+				if _, ok := x.object(p, vs, d+1, deeper, vals); !ok {
+					return 0, false
+				}
+			}
+		}
+	}
+}
+
+// members iterates over the members of a JSON object.
+type members struct {
+	b   []byte
+	i   int // after '{' at the start
+	n   int // members seen
+	bad bool
+}
+
+// next returns the bounds in b of the next member's key (with its quotes)
+// and of its raw value.
+func (m *members) next() (ks, ke, vs, ve int, ok bool) {
+	b := m.b
+	i := wsSkip(b, m.i)
+	if m.n > 0 {
+		if i < len(b) && b[i] == ',' {
+			i = wsSkip(b, i+1)
+		} else {
+			if i >= len(b) || b[i] != '}' {
+				m.bad = true
+			}
+			m.i = i + 1
+			return 0, 0, 0, 0, false
+		}
+	}
+	if i < len(b) && b[i] == '}' && m.n == 0 {
+		m.i = i + 1
+		return 0, 0, 0, 0, false
+	}
+	if i >= len(b) || b[i] != '"' {
+		m.bad = true
+		return 0, 0, 0, 0, false
+	}
+	ks = i
+	ke, ok = strEnd(b, i)
+	if !ok {
+		m.bad = true
+		return 0, 0, 0, 0, false
+	}
+	i = wsSkip(b, ke)
+	if i >= len(b) || b[i] != ':' {
+		m.bad = true
+		return 0, 0, 0, 0, false
+	}
+	vs = wsSkip(b, i+1)
+	ve, ok = valueEnd(b, vs)
+	if !ok {
+		m.bad = true
+		return 0, 0, 0, 0, false
+	}
+	m.i = ve
+	m.n++
+	return ks, ke, vs, ve, true
+}
+
+func wsSkip(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// strEnd returns the index after the string that starts at b[i] ('"').
+func strEnd(b []byte, i int) (int, bool) {
+	j := i + 1
+	for {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			return 0, false
+		}
+		j += k
+		n := 0 // backslashes before the quote: odd means it is escaped
+		for q := j - 1; q > i && b[q] == '\\'; q-- {
+			n++
+		}
+		j++
+		if n%2 == 0 {
+			return j, true
+		}
+	}
+}
+
+// valueEnd returns the index after the value that starts at b[i].
+func valueEnd(b []byte, i int) (int, bool) {
+	if i >= len(b) {
+		return 0, false
+	}
+	switch b[i] {
+	case '"':
+		return strEnd(b, i)
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				e, ok := strEnd(b, i)
+				if !ok {
+					return 0, false
+				}
+				i = e
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1, true
+				}
+			}
+			i++
+		}
+		return 0, false
+	}
+	j := i
+	for j < len(b) {
+		switch b[j] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			return j, j > i
+		}
+		j++
+	}
+	return j, j > i
+}
+
+// keyIs reports whether the raw key (escapes untouched) names name.
+func keyIs(raw []byte, name string) bool {
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw) == name
+	}
+	var s string
+	q := make([]byte, 0, len(raw)+2)
+	q = append(append(append(q, '"'), raw...), '"')
+	return json.Unmarshal(q, &s) == nil && s == name
+}
+
+// memberSpan returns the bounds of the member named name in the object p,
+// from its key's opening quote to the end of its value (the last one when a
+// key repeats), or ok false when it is absent.
+func memberSpan(p []byte, name string) (start, end int, ok bool) {
+	i := wsSkip(p, 0)
+	if i >= len(p) || p[i] != '{' {
+		return 0, 0, false
+	}
+	m := members{b: p, i: i + 1}
+	for {
+		ks, ke, _, ve, more := m.next()
+		if !more {
+			return start, end, ok
+		}
+		if keyIs(p[ks+1:ke-1], name) {
+			start, end, ok = ks, ve, true
+		}
+	}
+}
+
+// bytesString views b as a string without copying, for parsing only: the
+// string must not outlive b.
+func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// numberValue returns the value of a raw JSON number; ok is false for any
+// other value (strings that look like numbers included).
+func numberValue(raw []byte) (float64, bool) {
+	if len(raw) == 0 || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(bytesString(raw), 64)
+	return f, err == nil
+}
+
+// plainInteger reports whether a raw number is a plain integer (no fraction,
+// exponent or leading zero), which is already canonical.
+func plainInteger(raw []byte) bool {
+	s := raw
+	if len(s) > 0 && s[0] == '-' {
+		s = s[1:]
+	}
+	if len(s) == 0 || len(s) > 15 || (s[0] == '0' && len(raw) > 1) {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// appendCanonical appends a canonical form of a raw JSON value, so that
+// values equal for jq group together: strings are unescaped and re-encoded,
+// numbers are compared by value (1, 1.0 and 1e0 are one key), objects and
+// arrays lose their insignificant whitespace (their key order counts).
+// nil (absent) appends null.
+func appendCanonical(dst, raw []byte) []byte {
+	if len(raw) == 0 {
+		return append(dst, "null"...)
+	}
+	switch c := raw[0]; {
+	case c == '"':
+		if bytes.IndexByte(raw, '\\') < 0 {
+			return append(dst, raw...)
+		}
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return append(dst, raw...)
+		}
+		return wire.AppendString(dst, s)
+	case c == '-' || c >= '0' && c <= '9':
+		if plainInteger(raw) {
+			return append(dst, raw...)
+		}
+		if f, ok := numberValue(raw); ok {
+			return appendJSONNumber(dst, f)
+		}
+		return append(dst, raw...)
+	case c == '{' || c == '[':
+		var buf bytes.Buffer
+		if json.Compact(&buf, raw) != nil {
+			return append(dst, raw...)
+		}
+		return append(dst, buf.Bytes()...)
+	}
+	return append(dst, raw...)
+}
+
+// appendJSONNumber formats f as encoding/json does (integers without a
+// fraction, exponents only for very large or small values); NaN and
+// infinities, which JSON cannot hold, become null.
+func appendJSONNumber(dst []byte, f float64) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return append(dst, "null"...)
+	}
+	abs := math.Abs(f)
+	fmtc := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		fmtc = 'e'
+	}
+	dst = strconv.AppendFloat(dst, f, fmtc, -1, 64)
+	if fmtc == 'e' {
+		// clean up e-09 to e-9
+		n := len(dst)
+		if n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
+			dst[n-2] = dst[n-1]
+			dst = dst[:n-1]
+		}
+	}
+	return dst
+}
