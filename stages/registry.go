@@ -13,6 +13,7 @@ func All() Registry {
 		&mapSpec,
 		&aggSpec,
 		&headSpec,
+		&execSpec,
 		&writeSpec,
 	}
 }
