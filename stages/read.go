@@ -49,21 +49,22 @@ string: 007, +5, 1., .5, " 42", NaN, TRUE, null.
 ERRORS: a bad line or row becomes an error event and reading goes on:
 invalid JSON (kind parse), invalid UTF-8 (utf8), a line over --max-line
 (too-long), a broken frame (frame), a CSV row with the wrong number of
-fields or bad quoting (csv). The message starts with FILE:LINE (or
-stdin:LINE) and the event's line is the line within that file; the raw text of
-the line or row is kept. A header row that does not parse ends the stage
-(exit 1): its fields could only be guessed.`,
+fields or bad quoting (csv). Its message starts with FILE:LINE (stdin:LINE
+for stdin), its line is the line within that file, and it keeps the raw
+text of the line or row. Two CSV problems end the stage instead (exit 1),
+as no later row could be trusted: a header row that does not parse, and a
+row that runs past --max-line (an unclosed quote, most likely).`,
 	Examples: `obz read testdata/orders.ndjson -r
 obz read testdata/orders.csv --infer | obz filter '.amount > 50' -r
 obz read testdata/customers.csv testdata/orders.csv --infer --stats > /dev/null
 cat testdata/orders.ndjson | obz read - | obz head -n 2 -r
 tail -n 3 testdata/orders.csv | obz read --format csv --header id,ts,customer,country,device,amount -r`,
 	Flags: []Flag{
-		{Name: "format", Usage: "input format for every file: ndjson, csv or tsv (default: by extension; stdin is ndjson)", Default: ""},
+		{Name: "format", Usage: "input `FORMAT` of every file: ndjson, csv or tsv (default: by extension; stdin is ndjson)", Default: ""},
 		{Name: "infer", Usage: "CSV/TSV: numbers, true/false and empty (null) instead of strings (see DESCRIPTION)", Default: false},
 		{Name: "no-header", Usage: "CSV/TSV: there is no header row; name the fields c1, c2, ...", Default: false},
 		{Name: "header", Usage: "CSV/TSV: there is no header row; name the fields `a,b,c`", Default: []string{}},
-		{Name: "delimiter", Usage: "CSV/TSV: field separator, one character (\"tab\" or \\t for a tab)", Default: ""},
+		{Name: "delimiter", Usage: "CSV/TSV: field separator `CHAR`, one character (\"tab\" or \\t for a tab)", Default: ""},
 		{Name: "lazy-quotes", Usage: "CSV/TSV: accept a bare \" in a field and unescaped quotes in a quoted field", Default: false},
 	},
 	New: newRead,
@@ -89,6 +90,29 @@ type read struct {
 	csv    csvOptions
 	// open opens a file; os.Open unless a test replaces it.
 	open func(name string) (io.ReadCloser, error)
+	in   inCounter
+}
+
+// inCounter keeps a source's In and BytesIn counters (--stats, the status
+// channel): records and bytes read, summed over the files.
+type inCounter struct {
+	c              *Counters
+	records, bytes uint64
+}
+
+// publish stores the totals, counting records and bytes of the current file.
+func (ic *inCounter) publish(records int, bytes int64) {
+	if ic.c != nil {
+		ic.c.In.Store(ic.records + uint64(records))
+		ic.c.BytesIn.Store(ic.bytes + uint64(bytes))
+	}
+}
+
+// done adds a finished file.
+func (ic *inCounter) done(records int, bytes int64) {
+	ic.publish(records, bytes)
+	ic.records += uint64(records)
+	ic.bytes += uint64(bytes)
 }
 
 func newRead(o Options) (Stage, error) {
@@ -153,6 +177,7 @@ func (r *read) formatOf(name string) string {
 }
 
 func (r *read) Produce(ctx context.Context, em *Emitter) error {
+	r.in = inCounter{c: em.counters}
 	for _, name := range r.files {
 		if ctx.Err() != nil {
 			return nil
@@ -190,17 +215,22 @@ func (r *read) readOne(ctx context.Context, em *Emitter, name string) error {
 	case formatCSV, formatTSV:
 		return r.readCSV(ctx, em, name, in, pump, format)
 	default:
-		return readNDJSON(ctx, em, name, in, pump)
+		return r.readNDJSON(ctx, em, name, in, pump)
 	}
 }
 
 // readNDJSON emits one event per line of in. pump is in when reading stdin.
-func readNDJSON(ctx context.Context, em *Emitter, name string, in io.Reader, pump *stdinPump) error {
+func (r *read) readNDJSON(ctx context.Context, em *Emitter, name string, in io.Reader, pump *stdinPump) error {
 	rd := wire.NewReader(in, em.MaxLine())
 	var f wire.Frame
-	for n := 0; ; n++ {
-		if n%ctxCheckEvery == 0 && ctx.Err() != nil {
-			return nil
+	n := 0
+	defer func() { r.in.done(n, rd.BytesRead()) }()
+	for ; ; n++ {
+		if n%ctxCheckEvery == 0 {
+			if ctx.Err() != nil {
+				return nil
+			}
+			r.in.publish(n, rd.BytesRead())
 		}
 		err := rd.Next(&f)
 		if pump != nil && pump.cut(rd.BytesRead()) {

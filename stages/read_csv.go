@@ -85,17 +85,25 @@ func (r *read) readCSV(ctx context.Context, em *Emitter, name string, in io.Read
 		if err == io.EOF || errors.Is(err, errPumpStopped) {
 			return nil
 		}
+		if pe, ok := err.(*csv.ParseError); ok {
+			return fmt.Errorf("%s:%d: bad header row: %w", name, pe.StartLine, csvErr(pe))
+		}
 		if err != nil {
-			return fmt.Errorf("%s: bad header row: %w", name, csvErr(err))
+			return fmt.Errorf("reading %s: %w", name, csvErr(err))
 		}
 		keys = fieldKeys(headerNames(rec))
 		tape.release(cr.InputOffset())
 	}
 
 	var buf []byte
-	for n := 0; ; n++ {
-		if n%ctxCheckEvery == 0 && ctx.Err() != nil {
-			return nil
+	n := 0
+	defer func() { r.in.done(n, cr.InputOffset()) }()
+	for ; ; n++ {
+		if n%ctxCheckEvery == 0 {
+			if ctx.Err() != nil {
+				return nil
+			}
+			r.in.publish(n, cr.InputOffset())
 		}
 		start := cr.InputOffset()
 		rec, err := cr.Read()
@@ -314,12 +322,12 @@ func (t *rawTape) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// text returns the input between two offsets, without the final newline.
+// text returns the input between two offsets, without blank lines and newlines around it.
 func (t *rawTape) text(from, to int64) []byte {
 	if from < t.base || to < from || to-t.base > int64(len(t.buf)) {
 		return nil
 	}
-	b := bytes.TrimRight(t.buf[from-t.base:to-t.base], "\r\n")
+	b := bytes.Trim(t.buf[from-t.base:to-t.base], "\r\n") // blank lines skipped before the row, its newline
 	return bytes.ToValidUTF8(b, []byte("\ufffd"))
 }
 
