@@ -223,6 +223,11 @@ loop:
 				nIn++
 				if f.Writer == localError {
 					em.cur = nil
+					if f.Err.Kind == "version" {
+						// A newer upstream: none of its frames can be
+						// checked, so the edge cannot end cleanly.
+						edges[b.in].problem("input line %d is a frame of a newer protocol version; upgrade obz", f.Line)
+					}
 				} else {
 					edges[b.in].event(f)
 					em.cur = f
