@@ -33,6 +33,14 @@ func newFilter(o Options) (Stage, error) {
 }
 
 func (f *filter) Event(ev *wire.Frame, em *Emitter) error {
+	if f.prog.fast != nil && (ev.Bare || wire.Valid(ev.Payload)) {
+		if keep, ok := f.prog.fast.keep(ev.Payload); ok {
+			if keep {
+				return em.Emit(ev.Payload)
+			}
+			return nil
+		}
+	}
 	keep := false
 	err := f.prog.run(ev.Payload, func(v any) error {
 		if truthy(v) {

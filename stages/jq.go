@@ -15,6 +15,7 @@ var payloadJSON = jsoniter.Config{UseNumber: true, EscapeHTML: false}.Froze()
 type jqProgram struct {
 	src  string
 	code *gojq.Code
+	fast *fastProgram // nil when the expression is outside the fast path's subset
 }
 
 // compileJQ parses and compiles expr, returning a *UsageError that points at
@@ -32,7 +33,7 @@ func compileJQ(expr string) (*jqProgram, error) {
 	if err != nil {
 		return nil, Usagef("bad jq expression %q: %v", expr, err)
 	}
-	return &jqProgram{src: expr, code: code}, nil
+	return &jqProgram{src: expr, code: code, fast: compileFast(q)}, nil
 }
 
 // run decodes payload and calls yield with each output of the expression. A

@@ -22,7 +22,10 @@ obz read testdata/orders.ndjson | obz map '.tags[]? | {tag: .}' -r`,
 	New: newMap,
 }
 
-type mapStage struct{ prog *jqProgram }
+type mapStage struct {
+	prog *jqProgram
+	out  []byte // the fast path's output, reused
+}
 
 func newMap(o Options) (Stage, error) {
 	args := o.Args()
@@ -37,6 +40,16 @@ func newMap(o Options) (Stage, error) {
 }
 
 func (m *mapStage) Event(ev *wire.Frame, em *Emitter) error {
+	if m.prog.fast != nil && (ev.Bare || wire.Valid(ev.Payload)) {
+		out, n, ok := m.prog.fast.appendOutput(m.out[:0], ev.Payload)
+		m.out = out
+		if ok {
+			if n == 0 {
+				return nil
+			}
+			return em.Emit(out)
+		}
+	}
 	return m.prog.run(ev.Payload, func(v any) error {
 		b, err := gojq.Marshal(v)
 		if err != nil {

@@ -1,0 +1,321 @@
+package stages
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/itchyny/gojq"
+)
+
+// gojqOutcome runs expr through the gojq path as filter and map do.
+func gojqOutcome(t testing.TB, p *jqProgram, payload []byte) (outs []string, keep, failed bool) {
+	t.Helper()
+	err := p.run(payload, func(v any) error {
+		b, err := gojq.Marshal(v)
+		if err != nil {
+			t.Fatalf("marshal: %v", err)
+		}
+		outs = append(outs, string(b))
+		keep = keep || truthy(v)
+		return nil
+	})
+	return outs, keep, err != nil
+}
+
+// checkFastVsGojq compares the fast path with the gojq path on one payload:
+// the same keep/drop decision, the same output bytes, and the fast path only
+// answers (does not bail) when gojq does not fail. It returns whether the
+// fast path compiled and answered.
+func checkFastVsGojq(t testing.TB, expr string, payload []byte) (fast, answered bool) {
+	t.Helper()
+	p, err := compileJQ(expr)
+	if err != nil {
+		return false, false
+	}
+	if p.fast == nil {
+		return false, false
+	}
+	outs, keep, failed := gojqOutcome(t, p, payload)
+	fkeep, ok1 := p.fast.keep(payload)
+	fout, n, ok2 := p.fast.appendOutput(nil, payload)
+	if ok1 != ok2 {
+		t.Fatalf("%s on %s: filter answered %v, map answered %v", expr, payload, ok1, ok2)
+	}
+	if !ok1 {
+		return true, false
+	}
+	if failed {
+		t.Fatalf("%s on %s: gojq fails, the fast path answers keep=%v out=%q", expr, payload, fkeep, fout)
+	}
+	if fkeep != keep {
+		t.Fatalf("%s on %s: fast keep=%v, gojq keep=%v (outputs %q)", expr, payload, fkeep, keep, outs)
+	}
+	var want string
+	if len(outs) > 1 {
+		t.Fatalf("%s on %s: gojq gives %d outputs", expr, payload, len(outs))
+	}
+	if len(outs) == 1 {
+		want = outs[0]
+	}
+	if n != len(outs) || string(fout) != want {
+		t.Fatalf("%s on %s: fast map gives %d %q, gojq %d %q", expr, payload, n, fout, len(outs), want)
+	}
+	return true, true
+}
+
+var fastPayloads = []string{
+	`{"id":1,"ts":"2026-01-01T00:00:02Z","user":"u4821","country":"DE","device":"ios","amount":12.34,"tags":["web"],"msg":"x"}`,
+	`{"id":2, "amount": 75.50, "user": "b\u00e9", "country":"FR"}`,
+	`{"amount":50}`, `{"amount":50.0}`, `{"amount":"75"}`, `{"amount":null}`, `{}`, `[]`, `null`, `5`, `"s"`,
+	`{"amount":1e400}`, `{"amount":9007199254740993}`, `{"amount":123456789012345678901234567890}`,
+	`{"amount":-0}`, `{"amount":1E2}`, `{"a":{"b":2}}`, `{"a":5}`, `{"a":{"b":"x"},"a":{"c":1}}`,
+	`{"a\u0062":1,"ab":2}`, `{"a":"x\u007fy\/","b":"\ud800"}`, `{"a":[1,{"z":1,"b":[]}],"b":{"y":1,"x":[2.50]}}`,
+	`{"coupon":null}`, `{"a":true,"b":false}`, `{"a":"abc","b":"abd"}`, `{"a":9223372036854775807,"b":1}`,
+}
+
+var fastExprs = []string{
+	`.amount > 50`, `.amount >= 50`, `.amount == 50`, `.amount != 50`, `.amount < 50.5`, `.amount <= -1`,
+	`.country == "DE"`, `.country == "DE" and .amount > 10`, `.country == "DE" or .amount > 10`, `.amount > 50 | not`,
+	`has("coupon")`, `has("coupon") | not`, `.user | test("^u4")`, `.user | test("B"; "i")`, `select(.amount > 50)`,
+	`{id, user, amount}`, `{id, amount: .price, user}`, `{"a b": .a, a: 1, a: .b}`, `del(.a)`, `del(.a, .b)`, `.`,
+	`.amount + 1`, `.amount - 1`, `.amount * 2`, `.amount / 3`, `.amount % 7`, `.a + .b`, `.a.b`, `.["a"]`, `.a.b > 1`,
+	`-.amount`, `.amount | length`, `.user | length`, `.tags | length`, `length`, `.a // "none"`, `.a.b // 1`,
+	`select(.amount > 50) | {id, amount}`, `{a: .a, b: {c: .b}}`, `.a == .b`, `.a < .b`, `null`, `true`, `"x"`, `1.50`,
+	`{x: (.amount > 50)}`, `.ab`, `.id + 1`, `{id: (.id * 1000)}`, `empty`, `{a: empty}`, `.a and empty`,
+}
+
+func TestFastPathTable(t *testing.T) {
+	n := 0
+	for _, e := range fastExprs {
+		for _, p := range fastPayloads {
+			fast, _ := checkFastVsGojq(t, e, []byte(p))
+			if !fast {
+				t.Errorf("%s is not on the fast path", e)
+				break
+			}
+			n++
+		}
+	}
+	if n == 0 {
+		t.Fatal("nothing compared")
+	}
+}
+
+func TestFastPathFallsBack(t *testing.T) {
+	for _, e := range []string{`.[]`, `.a, .b`, `.a?`, `.a as $x | $x`, `def f: 1; f`, `{(.k): 1}`, `"\(.a)"`,
+		`.a |= 1`, `map(.x)`, `.[0]`, `1e1000`, `100000000000000000000`, `test("(")`, `.a | test(.b)`, `del(.a.b)`} {
+		p, err := compileJQ(e)
+		if err != nil {
+			t.Fatalf("%s: %v", e, err)
+		}
+		if p.fast != nil {
+			t.Errorf("%s is on the fast path, want gojq", e)
+		}
+	}
+}
+
+// exprGen builds random expressions of the subset from fuzz bytes.
+type exprGen struct {
+	b []byte
+	i int
+}
+
+func (g *exprGen) pick(n int) int {
+	if g.i >= len(g.b) {
+		return 0
+	}
+	c := g.b[g.i]
+	g.i++
+	return int(c) % n
+}
+
+var (
+	genKeys = []string{"a", "b", "c", "amount", "a b", "x"}
+	genLits = []string{"0", "1", "-1", "50", "1.5", "1e2", "0.1", "2.50", `"a"`, `""`, `"é"`, `"b"`, "null", "true", "false", "9007199254740993"}
+	genOps  = []string{"==", "!=", "<", "<=", ">", ">=", "and", "or", "+", "-", "*", "/", "%", "//"}
+)
+
+func (g *exprGen) path() string {
+	k := genKeys[g.pick(len(genKeys))]
+	var s string
+	if k == "a b" || g.pick(4) == 0 {
+		s = fmt.Sprintf(`.[%q]`, k)
+	} else {
+		s = "." + k
+	}
+	if g.pick(3) == 0 {
+		s += "." + genKeys[g.pick(3)]
+	}
+	return s
+}
+
+func (g *exprGen) expr(depth int) string {
+	if depth <= 0 {
+		if g.pick(2) == 0 {
+			return g.path()
+		}
+		return genLits[g.pick(len(genLits))]
+	}
+	switch g.pick(14) {
+	case 0, 1:
+		return g.path()
+	case 2:
+		return genLits[g.pick(len(genLits))]
+	case 3, 4, 5:
+		return "(" + g.expr(depth-1) + " " + genOps[g.pick(len(genOps))] + " " + g.expr(depth-1) + ")"
+	case 6:
+		return "(" + g.expr(depth-1) + " | not)"
+	case 7:
+		return "select(" + g.expr(depth-1) + ")"
+	case 8:
+		return fmt.Sprintf("has(%q)", genKeys[g.pick(len(genKeys))])
+	case 9:
+		return "(" + g.path() + ` | test("^a|b$"))`
+	case 10:
+		return fmt.Sprintf("{%s, %q: %s, b: %s}", genKeys[g.pick(3)], genKeys[g.pick(len(genKeys))], g.expr(depth-1), g.expr(depth-1))
+	case 11:
+		return fmt.Sprintf("del(.%s, .%s)", genKeys[g.pick(3)], genKeys[g.pick(3)])
+	case 12:
+		return []string{"-", "(", "."}[g.pick(3)] + g.expr(depth-1) + []string{"", ")", ""}[0]
+	default:
+		return "(" + g.expr(depth-1) + " | " + []string{"length", ".", "not", "del(.a)"}[g.pick(4)] + ")"
+	}
+}
+
+// payloadGen builds random JSON payloads from fuzz bytes: the keys the
+// expressions use, numbers and strings chosen to probe edge cases.
+type payloadGen struct{ exprGen }
+
+var (
+	genNums = []string{"0", "-0", "1", "50", "51", "-1", "1.5", "1.50", "1e2", "1E2", "12.34", "-12.340", "9007199254740993",
+		"9223372036854775807", "9223372036854775808", "-9223372036854775808", "1e400", "0.1", "2.5e-7", "1e21", "123456789012345678901234567890", "50.0"}
+	genStrs = []string{`""`, `"a"`, `"b"`, `"é"`, `"\u00e9"`, `"a\"b"`, `"\u0000"`, `"x\u007f"`, `"\ud800"`, `"\/"`, `"ab"`, `"B"`, "\"\x7f\"", `"\t"`}
+	genKeyR = []string{`"a"`, `"b"`, `"c"`, `"amount"`, `"a b"`, `"x"`, `"\u0061"`, `"é"`}
+	genWS   = []string{"", "", "", " ", "\n", " \t"}
+)
+
+func (g *payloadGen) value(buf *strings.Builder, depth int) {
+	buf.WriteString(genWS[g.pick(len(genWS))])
+	n := 7
+	if depth <= 0 {
+		n = 5
+	}
+	switch g.pick(n) {
+	case 0, 1:
+		buf.WriteString(genNums[g.pick(len(genNums))])
+	case 2:
+		buf.WriteString(genStrs[g.pick(len(genStrs))])
+	case 3:
+		buf.WriteString([]string{"null", "true", "false"}[g.pick(3)])
+	case 4:
+		buf.WriteString(genNums[g.pick(len(genNums))])
+	case 5:
+		buf.WriteByte('[')
+		for i := range g.pick(4) {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			g.value(buf, depth-1)
+		}
+		buf.WriteByte(']')
+	default:
+		g.object(buf, depth-1)
+	}
+	buf.WriteString(genWS[g.pick(len(genWS))])
+}
+
+func (g *payloadGen) object(buf *strings.Builder, depth int) {
+	buf.WriteByte('{')
+	for i := range g.pick(6) {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.WriteString(genWS[g.pick(len(genWS))])
+		buf.WriteString(genKeyR[g.pick(len(genKeyR))])
+		buf.WriteByte(':')
+		g.value(buf, depth)
+	}
+	buf.WriteByte('}')
+}
+
+// FuzzFastPathVsGojq: random expressions of the subset on random payloads
+// give the same keep/drop decision, the same map output bytes, and gojq
+// fails exactly where the fast path does not answer itself.
+func FuzzFastPathVsGojq(f *testing.F) {
+	for i, e := range []string{"\x03\x00\x04\x05\x00\x01", "\x0a\x01\x02\x03\x04\x05", "\x07\x03\x00\x04\x02\x01", "\x0b\x00\x01", "\x0d\x05\x00"} {
+		for j, p := range []string{"\x06\x02\x00\x01\x03\x01\x00\x04\x02", "\x06\x04\x01\x00\x00\x00\x02\x03\x01\x07\x05", "\x05\x03\x00\x01\x02\x06"} {
+			f.Add([]byte(e), []byte(p), i+j)
+		}
+	}
+	f.Fuzz(func(t *testing.T, eb, pb []byte, raw int) {
+		expr := (&exprGen{b: eb}).expr(3)
+		var payload []byte
+		if raw%5 == 4 && utf8.Valid(pb) && json.Valid(pb) {
+			payload = bytes.TrimSpace(pb)
+		} else {
+			g := &payloadGen{exprGen{b: pb}}
+			var sb strings.Builder
+			if raw%3 == 2 {
+				g.value(&sb, 3)
+			} else {
+				g.object(&sb, 3)
+			}
+			payload = []byte(strings.TrimSpace(sb.String()))
+		}
+		if !json.Valid(payload) || len(payload) == 0 {
+			return
+		}
+		checkFastVsGojq(t, expr, payload)
+	})
+}
+
+func TestFastPathGeneratedExpressionsCompile(t *testing.T) {
+	// The generator stays inside the subset: nearly all it makes is fast.
+	fast, total := 0, 0
+	for i := range 2000 {
+		seed := []byte(fmt.Sprintf("%d-%d-%d-%d-%d-%d-%d", i*7919, i*31, i, i*i, i*13, i*17, i*3))
+		e := (&exprGen{b: seed}).expr(3)
+		p, err := compileJQ(e)
+		if err != nil {
+			continue
+		}
+		total++
+		if p.fast != nil {
+			fast++
+		}
+	}
+	if fast*10 < total*9 {
+		t.Errorf("only %d of %d generated expressions are on the fast path", fast, total)
+	}
+}
+
+// TestFastPathSweep runs the differential check over a deterministic sweep
+// of generated expressions and payloads, and checks that the fast path
+// answers most of them itself (a sweep where it always bails proves
+// nothing).
+func TestFastPathSweep(t *testing.T) {
+	fast, answered, total := 0, 0, 0
+	for i := range 20000 {
+		eb := []byte(fmt.Sprintf("%x%d", i*2654435761, i))
+		pb := []byte(fmt.Sprintf("%x%d", i*40503, i*7))
+		expr := (&exprGen{b: eb}).expr(3)
+		g := &payloadGen{exprGen{b: pb}}
+		var sb strings.Builder
+		g.object(&sb, 3)
+		f, a := checkFastVsGojq(t, expr, []byte(sb.String()))
+		total++
+		if f {
+			fast++
+		}
+		if a {
+			answered++
+		}
+	}
+	if fast*10 < total*8 || answered*2 < total {
+		t.Errorf("of %d cases %d compiled to the fast path and %d were answered by it", total, fast, answered)
+	}
+}

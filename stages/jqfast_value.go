@@ -1,0 +1,477 @@
+package stages
+
+import (
+	"bytes"
+	"cmp"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Values of the jq fast path (jqfast.go). A value read from the payload keeps
+// its raw JSON text, so that it is passed on as written and decoded only as
+// far as an operation needs; computed values hold a Go number or string.
+
+// fastKind is a JSON type, in jq's order for comparisons across types.
+type fastKind uint8
+
+const (
+	kNull fastKind = iota
+	kFalse
+	kTrue
+	kNumber
+	kString
+	kArray
+	kObject
+)
+
+// jqNumber is a jq number as gojq holds it: an int (int64 here; gojq uses
+// Go's int, the same on 64-bit platforms) or a float64. Numbers gojq would
+// hold as *big.Int make the fast path bail.
+type jqNumber struct {
+	isInt bool
+	i     int64
+	f     float64
+}
+
+func (n jqNumber) float() float64 {
+	if n.isInt {
+		return float64(n.i)
+	}
+	return n.f
+}
+
+type fastValue struct {
+	kind fastKind
+	raw  []byte      // JSON text from the input; nil for a computed value
+	num  jqNumber    // computed number
+	str  string      // computed string
+	obj  *fastObject // computed object (construction or del)
+}
+
+// fastObject is an object the expression built. Its parts live in the node that
+// built it and are overwritten by the next event.
+type fastObject struct {
+	keys [][]byte    // encoded `"key":` in output order
+	vals []fastValue // parallel to keys
+	// or: an input object without some keys (del)
+	from []byte
+	drop []string
+}
+
+var (
+	vNull  = fastValue{kind: kNull}
+	vFalse = fastValue{kind: kFalse}
+	vTrue  = fastValue{kind: kTrue}
+)
+
+func fastBool(b bool) fastValue {
+	if b {
+		return vTrue
+	}
+	return vFalse
+}
+
+func fastTruthy(v fastValue) bool { return v.kind != kNull && v.kind != kFalse }
+
+// fastRaw wraps the raw JSON text of one value.
+func fastRaw(raw []byte) fastValue {
+	if len(raw) == 0 {
+		return vNull
+	}
+	var k fastKind
+	switch raw[0] {
+	case '{':
+		k = kObject
+	case '[':
+		k = kArray
+	case '"':
+		k = kString
+	case 't':
+		k = kTrue
+	case 'f':
+		k = kFalse
+	case 'n':
+		k = kNull
+	default:
+		k = kNumber
+	}
+	return fastValue{kind: k, raw: raw}
+}
+
+// fastNumberOf returns a number value's number as gojq would hold it; ok is
+// false where gojq would use a *big.Int or an infinity (the caller bails).
+func fastNumberOf(v fastValue) (jqNumber, bool) {
+	if v.raw == nil {
+		return v.num, true
+	}
+	return parseJQNumber(v.raw)
+}
+
+// parseJQNumber follows gojq's parseNumber: an int when the text parses as a
+// 64-bit integer, a float64 when it has a fraction or exponent; it is not ok
+// for big integers and for numbers out of float64's range.
+func parseJQNumber(raw []byte) (jqNumber, bool) {
+	if len(raw) > 0 && len(raw) <= 18 {
+		// Fast path: a plain integer that cannot overflow.
+		neg := raw[0] == '-'
+		s := raw
+		if neg {
+			s = raw[1:]
+		}
+		var n int64
+		plain := len(s) > 0
+		for _, c := range s {
+			if c < '0' || c > '9' {
+				plain = false
+				break
+			}
+			n = n*10 + int64(c-'0')
+		}
+		if plain {
+			if neg {
+				n = -n
+			}
+			return jqNumber{isInt: true, i: n}, true
+		}
+	}
+	s := bytesString(raw)
+	if bytes.IndexAny(raw, ".eE") < 0 {
+		i, err := strconv.ParseInt(s, 10, 64)
+		return jqNumber{isInt: true, i: i}, err == nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	return jqNumber{f: f}, err == nil
+}
+
+// fastStringOf returns a string value's bytes, decoded: raw text without
+// escapes is used in place; escapes are decoded as the gojq path's decoder
+// (jsoniter) does.
+func fastStringOf(v fastValue) ([]byte, bool) {
+	if v.raw == nil {
+		return []byte(v.str), true
+	}
+	inner := v.raw[1 : len(v.raw)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		return inner, true
+	}
+	var s string
+	if payloadJSON.Unmarshal(v.raw, &s) != nil {
+		return nil, false
+	}
+	return []byte(s), true
+}
+
+// fastCompare is gojq's Compare; ok is false where the fast path does not
+// know the answer (arrays or objects of the same type, big numbers).
+func fastCompare(a, b fastValue) (int, bool) {
+	if a.kind != b.kind {
+		return cmp.Compare(a.kind, b.kind), true
+	}
+	switch a.kind {
+	case kNull, kFalse, kTrue:
+		return 0, true
+	case kNumber:
+		x, ok1 := fastNumberOf(a)
+		y, ok2 := fastNumberOf(b)
+		if !ok1 || !ok2 {
+			return 0, false
+		}
+		if x.isInt && y.isInt {
+			return cmp.Compare(x.i, y.i), true
+		}
+		l, r := x.float(), y.float()
+		switch {
+		case l < r || math.IsNaN(l):
+			return -1, true
+		case l == r:
+			return 0, true
+		}
+		return 1, true
+	case kString:
+		x, ok1 := fastStringOf(a)
+		y, ok2 := fastStringOf(b)
+		if !ok1 || !ok2 {
+			return 0, false
+		}
+		return bytes.Compare(x, y), true
+	}
+	return 0, false
+}
+
+// fastLookup returns the value of key in the raw object obj: the last one when
+// the key repeats, null when it is absent. ok is false when obj is not well
+// formed.
+func fastLookup(obj []byte, key string) (fastValue, bool) {
+	m := members{b: obj, i: 1}
+	var found []byte
+	for {
+		ks, ke, vs, ve, more := m.next()
+		if !more {
+			if m.bad {
+				return fastValue{}, false
+			}
+			return fastRaw(found), true
+		}
+		if eq, ok := fastKeyIs(obj[ks:ke], key); !ok {
+			return fastValue{}, false
+		} else if eq {
+			found = obj[vs:ve]
+		}
+	}
+}
+
+// fastKeyIs reports whether the raw key (with its quotes) is name, decoding
+// escapes as the gojq path's decoder does.
+func fastKeyIs(raw []byte, name string) (eq, ok bool) {
+	inner := raw[1 : len(raw)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		return string(inner) == name, true
+	}
+	var s string
+	if payloadJSON.Unmarshal(raw, &s) != nil {
+		return false, false
+	}
+	return s == name, true
+}
+
+// fastDecodeKey returns a raw key's string.
+func fastDecodeKey(raw []byte) (string, bool) {
+	inner := raw[1 : len(raw)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		return string(inner), true
+	}
+	var s string
+	if payloadJSON.Unmarshal(raw, &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// appendFastValue appends v encoded as gojq.Marshal does: keys sorted, numbers
+// from the input as written, computed numbers in gojq's format, strings
+// re-escaped gojq's way. ok is false if v's raw text is not well formed.
+func appendFastValue(dst []byte, v fastValue) ([]byte, bool) {
+	if v.raw != nil {
+		return appendJQCanonical(dst, v.raw)
+	}
+	switch v.kind {
+	case kNull:
+		return append(dst, "null"...), true
+	case kFalse:
+		return append(dst, "false"...), true
+	case kTrue:
+		return append(dst, "true"...), true
+	case kNumber:
+		if v.num.isInt {
+			return strconv.AppendInt(dst, v.num.i, 10), true
+		}
+		return appendJQFloat(dst, v.num.f), true
+	case kString:
+		return appendJQString(dst, v.str), true
+	case kObject:
+		o := v.obj
+		if o.from != nil {
+			return appendJQObject(dst, o.from, o.drop)
+		}
+		dst = append(dst, '{')
+		for i, k := range o.keys {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, k...)
+			var ok bool
+			if dst, ok = appendFastValue(dst, o.vals[i]); !ok {
+				return dst, false
+			}
+		}
+		return append(dst, '}'), true
+	}
+	return dst, false
+}
+
+// appendJQCanonical re-encodes raw JSON text as gojq.Marshal encodes the
+// value the gojq path decodes from it.
+func appendJQCanonical(dst, raw []byte) ([]byte, bool) {
+	switch raw[0] {
+	case '"':
+		if jqPlainString(raw) {
+			return append(dst, raw...), true
+		}
+		var s string
+		if payloadJSON.Unmarshal(raw, &s) != nil {
+			return dst, false
+		}
+		return appendJQString(dst, s), true
+	case '{':
+		return appendJQObject(dst, raw, nil)
+	case '[':
+		dst = append(dst, '[')
+		i := wsSkip(raw, 1)
+		if i < len(raw) && raw[i] == ']' {
+			return append(dst, ']'), true
+		}
+		for n := 0; ; n++ {
+			if n > 0 {
+				dst = append(dst, ',')
+			}
+			e, ok := valueEnd(raw, i)
+			if !ok {
+				return dst, false
+			}
+			if dst, ok = appendJQCanonical(dst, raw[i:e]); !ok {
+				return dst, false
+			}
+			i = wsSkip(raw, e)
+			if i >= len(raw) {
+				return dst, false
+			}
+			if raw[i] == ']' {
+				return append(dst, ']'), true
+			}
+			if raw[i] != ',' {
+				return dst, false
+			}
+			i = wsSkip(raw, i+1)
+		}
+	}
+	return append(dst, raw...), true
+}
+
+// jqPlainString reports whether a raw string is already in gojq's form:
+// printable ASCII other than '\\' and 0x7f, or valid UTF-8 beyond ASCII.
+func jqPlainString(raw []byte) bool {
+	high := false
+	for _, c := range raw[1 : len(raw)-1] {
+		if c < 0x20 || c == '\\' || c == 0x7f {
+			return false
+		}
+		if c >= utf8.RuneSelf {
+			high = true
+		}
+	}
+	return !high || utf8.Valid(raw)
+}
+
+type fastMember struct {
+	key string
+	val []byte
+}
+
+// appendJQObject encodes the raw object obj without the keys in drop: keys
+// sorted, a repeated key's last value kept.
+func appendJQObject(dst, obj []byte, drop []string) ([]byte, bool) {
+	var ms []fastMember
+	m := members{b: obj, i: 1}
+	for {
+		ks, ke, vs, ve, more := m.next()
+		if !more {
+			break
+		}
+		k, ok := fastDecodeKey(obj[ks:ke])
+		if !ok {
+			return dst, false
+		}
+		if !slices.Contains(drop, k) {
+			ms = append(ms, fastMember{k, obj[vs:ve]})
+		}
+	}
+	if m.bad {
+		return dst, false
+	}
+	// Stable, so that of equal keys the last one in the input comes last.
+	slices.SortStableFunc(ms, func(a, b fastMember) int { return strings.Compare(a.key, b.key) })
+	dst = append(dst, '{')
+	n := 0
+	for i, mb := range ms {
+		if i+1 < len(ms) && ms[i+1].key == mb.key {
+			continue
+		}
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		n++
+		dst = appendJQString(dst, mb.key)
+		dst = append(dst, ':')
+		var ok bool
+		if dst, ok = appendJQCanonical(dst, mb.val); !ok {
+			return dst, false
+		}
+	}
+	return append(dst, '}'), true
+}
+
+// appendJQFloat formats f as gojq does (encoding/json's float format; NaN
+// is null, infinities are clamped to ±MaxFloat64).
+func appendJQFloat(dst []byte, f float64) []byte {
+	if math.IsNaN(f) {
+		return append(dst, "null"...)
+	}
+	f = min(max(f, -math.MaxFloat64), math.MaxFloat64)
+	format := byte('f')
+	if x := math.Abs(f); x != 0 && x < 1e-6 || x >= 1e21 {
+		format = 'e'
+	}
+	n0 := len(dst)
+	dst = strconv.AppendFloat(dst, f, format, -1, 64)
+	if format == 'e' {
+		// clean up e-09 to e-9
+		b := dst[n0:]
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			dst = dst[:len(dst)-1]
+		}
+	}
+	return dst
+}
+
+// appendJQString encodes s as gojq does: \b and \f, no escaping of <, >, &,
+// U+2028 and U+2029, 0x7f escaped, invalid UTF-8 as \ufffd.
+func appendJQString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if b := s[i]; b < utf8.RuneSelf {
+			if ' ' <= b && b <= '~' && b != '"' && b != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '"':
+				dst = append(dst, `\"`...)
+			case '\\':
+				dst = append(dst, `\\`...)
+			case '\b':
+				dst = append(dst, `\b`...)
+			case '\f':
+				dst = append(dst, `\f`...)
+			case '\n':
+				dst = append(dst, `\n`...)
+			case '\r':
+				dst = append(dst, `\r`...)
+			case '\t':
+				dst = append(dst, `\t`...)
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		c, size := utf8.DecodeRuneInString(s[i:])
+		if c == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
