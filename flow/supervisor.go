@@ -86,18 +86,19 @@ type Result struct {
 }
 
 type proc struct {
-	st       *Stage
-	res      *StageResult
-	cmd      *exec.Cmd
-	source   bool
-	termSent bool
-	files    []*os.File // the child's ends, closed in the parent after start
-	stderr   *os.File   // parent's read end
-	status   *os.File   // parent's read end
-	log      *os.File
-	mu       sync.Mutex
-	readers  sync.WaitGroup
-	prev     StageStatus // at the last redraw, for rates
+	st         *Stage
+	res        *StageResult
+	cmd        *exec.Cmd
+	source     bool
+	termSent   bool
+	files      []*os.File // the child's ends, closed in the parent after start
+	stderr     *os.File   // parent's read end
+	status     *os.File   // parent's read end
+	log        *os.File
+	mu         sync.Mutex
+	readers    sync.WaitGroup
+	prev       StageStatus // at the last redraw, for rates
+	killedByUs bool        // SIGKILLed by the drain timeout
 }
 
 const tailLines = 12
@@ -291,7 +292,7 @@ func (s *supervisor) wait(ctx context.Context) {
 		case e := <-done:
 			remaining--
 			s.finish(e.p, e.err)
-			if e.p.res.State == "failed" && !s.failed {
+			if (e.p.res.State == "failed" || e.p.res.State == "killed" && !e.p.killedByUs) && !s.failed {
 				s.failed = true
 				s.say("obz flow: stage %q exited with status %d; draining the other stages", e.p.st.Name, e.p.res.ExitCode)
 				drain()
@@ -320,11 +321,15 @@ func (s *supervisor) wait(ctx context.Context) {
 // first in topological order (its upstreams did not fail). Stages that
 // failed because their input broke come after it.
 func (s *supervisor) rootFailure() *proc {
-	for _, state := range []string{"failed", "killed"} {
-		for _, st := range s.order {
-			if p := s.procs[st.Name]; p.res.State == state && (state == "failed" || !s.res.Interrupted) {
-				return p
-			}
+	for _, st := range s.order {
+		p := s.procs[st.Name]
+		if p.res.State == "failed" || (p.res.State == "killed" && !p.killedByUs) {
+			return p
+		}
+	}
+	for _, st := range s.order {
+		if p := s.procs[st.Name]; p.res.State == "killed" && !s.res.Interrupted {
+			return p
 		}
 	}
 	return nil
@@ -341,7 +346,7 @@ func (s *supervisor) finish(p *proc, err error) {
 	case ws.Signaled():
 		r.State = "killed"
 		r.ExitCode = 128 + int(ws.Signal())
-		r.Cause = "killed by " + ws.Signal().String()
+		r.Cause = fmt.Sprintf("killed by signal %d, %s", int(ws.Signal()), ws.Signal())
 	case r.ExitCode == 0 || r.ExitCode == 4:
 		r.State = "done"
 	case p.termSent && (r.ExitCode == 143 || r.ExitCode == 130):
@@ -374,6 +379,7 @@ func (s *supervisor) reportFailure(p *proc) {
 func (s *supervisor) killAll() {
 	for _, p := range s.procs {
 		if p.cmd.Process != nil && p.cmd.ProcessState == nil {
+			p.killedByUs = true
 			syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 		}
 	}
