@@ -49,7 +49,7 @@ string: 007, +5, 1., .5, " 42", NaN, TRUE, null.
 ERRORS: a bad line or row becomes an error event and reading goes on:
 invalid JSON (kind parse), invalid UTF-8 (utf8), a line over --max-line
 (too-long), a broken frame (frame), a CSV row with the wrong number of
-fields or bad quoting (csv). Its message starts with FILE:LINE (stdin:LINE
+fields or bad quoting (csv), a CSV row that is not UTF-8 (utf8). Its message starts with FILE:LINE (stdin:LINE
 for stdin), its line is the line within that file, and it keeps the raw
 text of the line or row. Two CSV problems end the stage instead (exit 1),
 as no later row could be trusted: a header row that does not parse, and a

@@ -10,6 +10,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/obz-dev/obz/wire"
 )
@@ -125,6 +126,13 @@ func (r *read) readCSV(ctx context.Context, em *Emitter, name string, in io.Read
 				err = em.EmitError(info, nil)
 				break
 			}
+			if !validRow(rec) {
+				line, _ := cr.FieldPos(0)
+				info := &wire.ErrorInfo{Kind: "utf8", Msg: fmt.Sprintf("%s:%d: invalid UTF-8 (convert the file, e.g. iconv -f latin1 -t utf-8)", name, line),
+					Stage: em.Name(), Line: int64(line), Raw: tape.text(start, cr.InputOffset())}
+				err = em.EmitError(info, nil)
+				break
+			}
 			buf = appendRow(buf[:0], keys, rec, r.csv.infer)
 			err = em.Emit(buf)
 		case isParseError(err):
@@ -208,6 +216,15 @@ func fieldKeys(names []string) [][]byte {
 		keys[i] = append(wire.AppendString(nil, n), ':')
 	}
 	return keys
+}
+
+func validRow(rec []string) bool {
+	for _, v := range rec {
+		if !utf8.ValidString(v) {
+			return false
+		}
+	}
+	return true
 }
 
 // appendRow appends the JSON object of one row, keys in header order.

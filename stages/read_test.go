@@ -169,7 +169,7 @@ func TestReadHeaderNames(t *testing.T) {
 }
 
 func TestReadCSVBadRows(t *testing.T) {
-	in := "a,b\n1,2\n1,2,3\n\"multi\nline\",x\nbare\"quote,y\n4\n5,6"
+	in := "a,b\n1,2\n1,2,3\n\"multi\nline\",x\nbare\"quote,y\n4\nM\xfcller,z\n5,6"
 	p := writeTemp(t, "bad.csv", in)
 	r := runRead(t, context.Background(), readOpts([]string{p}), nil, Framed, 0)
 	if r.err != nil {
@@ -177,8 +177,8 @@ func TestReadCSVBadRows(t *testing.T) {
 	}
 	fs := frames(t, r.out)
 	type ev struct {
-		data, msg, raw string
-		line           int64
+		data, kind, msg, raw string
+		line                 int64
 	}
 	want := []ev{
 		{data: `{"a":"1","b":"2"}`},
@@ -186,6 +186,7 @@ func TestReadCSVBadRows(t *testing.T) {
 		{data: `{"a":"multi\nline","b":"x"}`},
 		{msg: `bad.csv:6: bare " in non-quoted-field (column 5)`, raw: `bare"quote,y`, line: 6},
 		{msg: "bad.csv:7: 1 fields, but the header has 2", raw: "4", line: 7},
+		{kind: "utf8", msg: "bad.csv:8: invalid UTF-8 (convert the file, e.g. iconv -f latin1 -t utf-8)", raw: "M\ufffdller,z", line: 8},
 		{data: `{"a":"5","b":"6"}`},
 	}
 	if len(fs) != len(want)+1 {
@@ -202,13 +203,16 @@ func TestReadCSVBadRows(t *testing.T) {
 			}
 			continue
 		}
-		if f.Kind != wire.KindError || f.Err.Kind != "csv" || !strings.HasSuffix(f.Err.Msg, w.msg) ||
+		if w.kind == "" {
+			w.kind = "csv"
+		}
+		if f.Kind != wire.KindError || f.Err.Kind != w.kind || !strings.HasSuffix(f.Err.Msg, w.msg) ||
 			string(f.Err.Raw) != w.raw || f.Err.Line != w.line || f.Err.Stage != "read" {
 			t.Errorf("frame %d: got %v %+v raw %q, want error %q raw %q line %d", i, f.Kind, f.Err, f.Err.Raw, w.msg, w.raw, w.line)
 		}
 	}
-	if eof := fs[len(fs)-1]; eof.Kind != wire.KindEOF || eof.Count != 6 || eof.EOF != wire.Natural {
-		t.Errorf("last frame %+v, want natural EOF with n 6", eof)
+	if eof := fs[len(fs)-1]; eof.Kind != wire.KindEOF || eof.Count != 7 || eof.EOF != wire.Natural {
+		t.Errorf("last frame %+v, want natural EOF with n 7", eof)
 	}
 }
 
