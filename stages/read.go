@@ -84,13 +84,11 @@ const stdinName = "-"
 // ctxCheckEvery is how many records a source reads between two looks at ctx.
 const ctxCheckEvery = 256
 
-type read struct {
+type readStage struct {
 	files  []string // "-" is stdin
 	format string   // formatAuto: by extension
 	csv    csvOptions
-	// open opens a file; os.Open unless a test replaces it.
-	open func(name string) (io.ReadCloser, error)
-	in   inCounter
+	in     inCounter
 }
 
 // inCounter keeps a source's In and BytesIn counters (--stats, the status
@@ -116,7 +114,7 @@ func (ic *inCounter) done(records int, bytes int64) {
 }
 
 func newRead(o Options) (Stage, error) {
-	r := &read{files: o.Args(), open: func(name string) (io.ReadCloser, error) { return os.Open(name) }}
+	r := &readStage{files: o.Args()}
 	if len(r.files) == 0 {
 		r.files = []string{stdinName}
 	}
@@ -163,7 +161,7 @@ func checkReadable(name string) error {
 }
 
 // formatOf returns the format of one input.
-func (r *read) formatOf(name string) string {
+func (r *readStage) formatOf(name string) string {
 	if r.format != formatAuto {
 		return r.format
 	}
@@ -176,7 +174,7 @@ func (r *read) formatOf(name string) string {
 	return formatNDJSON
 }
 
-func (r *read) Produce(ctx context.Context, em *Emitter) error {
+func (r *readStage) Produce(ctx context.Context, em *Emitter) error {
 	r.in = inCounter{c: em.counters}
 	for _, name := range r.files {
 		if ctx.Err() != nil {
@@ -189,7 +187,7 @@ func (r *read) Produce(ctx context.Context, em *Emitter) error {
 	return nil
 }
 
-func (r *read) readOne(ctx context.Context, em *Emitter, name string) error {
+func (r *readStage) readOne(ctx context.Context, em *Emitter, name string) error {
 	var in io.Reader
 	var pump *stdinPump
 	if name == stdinName {
@@ -200,7 +198,7 @@ func (r *read) readOne(ctx context.Context, em *Emitter, name string) error {
 		defer pump.Close()
 		in = pump
 	} else {
-		f, err := r.open(name)
+		f, err := os.Open(name)
 		if err != nil {
 			return err
 		}
@@ -220,7 +218,7 @@ func (r *read) readOne(ctx context.Context, em *Emitter, name string) error {
 }
 
 // readNDJSON emits one event per line of in. pump is in when reading stdin.
-func (r *read) readNDJSON(ctx context.Context, em *Emitter, name string, in io.Reader, pump *stdinPump) error {
+func (r *readStage) readNDJSON(ctx context.Context, em *Emitter, name string, in io.Reader, pump *stdinPump) error {
 	rd := wire.NewReader(in, em.MaxLine())
 	var f wire.Frame
 	n := 0
@@ -273,10 +271,10 @@ var errPumpStopped = errors.New("stopped")
 type stdinPump struct {
 	ctx   context.Context
 	flush func()
-	full  chan chunk
+	full  chan pumpChunk
 	free  chan []byte
 	done  chan struct{}
-	cur   chunk
+	cur   pumpChunk
 	off   int
 	err   error
 
@@ -285,7 +283,7 @@ type stdinPump struct {
 	stopped   bool  // Read returned errPumpStopped
 }
 
-type chunk struct {
+type pumpChunk struct {
 	buf []byte
 	n   int
 	err error
@@ -294,7 +292,7 @@ type chunk struct {
 const pumpBuffer = 64 << 10
 
 func newStdinPump(ctx context.Context, r io.Reader, flush func()) *stdinPump {
-	p := &stdinPump{ctx: ctx, flush: flush, full: make(chan chunk, 1), free: make(chan []byte, 2), done: make(chan struct{}), last: '\n'}
+	p := &stdinPump{ctx: ctx, flush: flush, full: make(chan pumpChunk, 1), free: make(chan []byte, 2), done: make(chan struct{}), last: '\n'}
 	p.free <- make([]byte, pumpBuffer)
 	p.free <- make([]byte, pumpBuffer)
 	go func() {
@@ -307,7 +305,7 @@ func newStdinPump(ctx context.Context, r io.Reader, flush func()) *stdinPump {
 			}
 			n, err := r.Read(buf)
 			select {
-			case p.full <- chunk{buf, n, err}:
+			case p.full <- pumpChunk{buf, n, err}:
 			case <-p.done:
 				return
 			}
@@ -329,9 +327,9 @@ func (p *stdinPump) Read(b []byte) (int, error) {
 		}
 		if p.cur.buf != nil {
 			p.free <- p.cur.buf
-			p.cur = chunk{}
+			p.cur = pumpChunk{}
 		}
-		var c chunk
+		var c pumpChunk
 		select {
 		case c = <-p.full:
 		default:

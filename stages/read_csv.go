@@ -57,7 +57,7 @@ func parseCSVOptions(o Options) (csvOptions, error) {
 var utf8BOM = []byte("\xef\xbb\xbf")
 
 // readCSV emits one object per row of in. pump is in when reading stdin.
-func (r *read) readCSV(ctx context.Context, em *Emitter, name string, in io.Reader, pump *stdinPump, format string) error {
+func (r *readStage) readCSV(ctx context.Context, em *Emitter, name string, in io.Reader, pump *stdinPump, format string) error {
 	br := bufio.NewReaderSize(in, 64<<10)
 	if b, _ := br.Peek(len(utf8BOM)); bytes.Equal(b, utf8BOM) {
 		br.Discard(len(utf8BOM))

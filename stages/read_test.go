@@ -78,7 +78,7 @@ func runRead(t *testing.T, ctx context.Context, o readTestOptions, stdin io.Read
 	return readResult{out.String(), errOut.String(), err}
 }
 
-func writeTemp(t *testing.T, name, content string) string {
+func readTempFile(t *testing.T, name, content string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
@@ -87,8 +87,8 @@ func writeTemp(t *testing.T, name, content string) string {
 	return p
 }
 
-// frames decodes framed output.
-func frames(t *testing.T, out string) []wire.Frame {
+// readFrames decodes framed output.
+func readFrames(t *testing.T, out string) []wire.Frame {
 	t.Helper()
 	rd := wire.NewReader(strings.NewReader(out), 0)
 	var fs []wire.Frame
@@ -170,12 +170,12 @@ func TestReadHeaderNames(t *testing.T) {
 
 func TestReadCSVBadRows(t *testing.T) {
 	in := "a,b\n1,2\n1,2,3\n\"multi\nline\",x\nbare\"quote,y\n4\nM\xfcller,z\n5,6"
-	p := writeTemp(t, "bad.csv", in)
+	p := readTempFile(t, "bad.csv", in)
 	r := runRead(t, context.Background(), readOpts([]string{p}), nil, Framed, 0)
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
-	fs := frames(t, r.out)
+	fs := readFrames(t, r.out)
 	type ev struct {
 		data, kind, msg, raw string
 		line                 int64
@@ -226,7 +226,7 @@ func TestReadCSVLineEndingsAndBOM(t *testing.T) {
 		"stdin-as-csv": "a,b\n1,\"x\ny\"\n2,z\n",
 	} {
 		t.Run(name, func(t *testing.T) {
-			o := readOpts([]string{writeTemp(t, name, in)})
+			o := readOpts([]string{readTempFile(t, name, in)})
 			var stdin io.Reader
 			switch name {
 			case "semi.txt":
@@ -245,7 +245,7 @@ func TestReadCSVLineEndingsAndBOM(t *testing.T) {
 }
 
 func TestReadCSVWithoutHeader(t *testing.T) {
-	p := writeTemp(t, "nh.csv", "1,2,3\n4,5,6\n7,8\n")
+	p := readTempFile(t, "nh.csv", "1,2,3\n4,5,6\n7,8\n")
 	r := runRead(t, context.Background(), readOpts([]string{p}, "no-header", "infer"), nil, Raw, 0)
 	want := "{\"c1\":1,\"c2\":2,\"c3\":3}\n{\"c1\":4,\"c2\":5,\"c3\":6}\n"
 	if r.out != want {
@@ -267,8 +267,8 @@ func TestReadFrames(t *testing.T) {
 {"id":3}
 {"obz":1,"t":"eof","w":"gen","n":2,"kind":"natural"}
 `
-	p := writeTemp(t, "frames.ndjson", in)
-	fs := frames(t, runRead(t, context.Background(), readOpts([]string{p}), nil, Framed, 0).out)
+	p := readTempFile(t, "frames.ndjson", in)
+	fs := readFrames(t, runRead(t, context.Background(), readOpts([]string{p}), nil, Framed, 0).out)
 	if len(fs) != 4 {
 		t.Fatalf("%d frames, want 4: %+v", len(fs), fs)
 	}
@@ -285,8 +285,8 @@ func TestReadFrames(t *testing.T) {
 
 func TestReadNDJSONBadLines(t *testing.T) {
 	long := `{"x":"` + strings.Repeat("y", 100) + `"}`
-	p := writeTemp(t, "bad.ndjson", "\xef\xbb\xbf{\"a\":1}\r\n\n{oops\n"+long+"\n  \n{\"a\":2}")
-	fs := frames(t, runRead(t, context.Background(), readOpts([]string{p}), nil, Framed, 64).out)
+	p := readTempFile(t, "bad.ndjson", "\xef\xbb\xbf{\"a\":1}\r\n\n{oops\n"+long+"\n  \n{\"a\":2}")
+	fs := readFrames(t, runRead(t, context.Background(), readOpts([]string{p}), nil, Framed, 64).out)
 	if len(fs) != 5 {
 		t.Fatalf("%d frames, want 5: %+v", len(fs), fs)
 	}
@@ -305,8 +305,8 @@ func TestReadNDJSONBadLines(t *testing.T) {
 }
 
 func TestReadFilesInOrderAndStdin(t *testing.T) {
-	a := writeTemp(t, "a.ndjson", `{"n":1}`+"\n")
-	b := writeTemp(t, "b.csv", "n\n3\n")
+	a := readTempFile(t, "a.ndjson", `{"n":1}`+"\n")
+	b := readTempFile(t, "b.csv", "n\n3\n")
 	r := runRead(t, context.Background(), readOpts([]string{a, "-", b}, "infer"), strings.NewReader(`{"n":2}`), Raw, 0)
 	if r.err != nil || r.out != "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n" {
 		t.Errorf("err %v, got\n%s", r.err, r.out)
@@ -327,13 +327,13 @@ func TestReadEmpty(t *testing.T) {
 		if name == "blank.ndjson" {
 			content = "\n \n"
 		}
-		r := runRead(t, context.Background(), readOpts([]string{writeTemp(t, name, content)}), nil, Framed, 0)
+		r := runRead(t, context.Background(), readOpts([]string{readTempFile(t, name, content)}), nil, Framed, 0)
 		if want := `{"obz":1,"t":"eof","w":"read","n":0,"kind":"natural"}` + "\n"; r.err != nil || r.out != want {
 			t.Errorf("%s: err %v, got %q", name, r.err, r.out)
 		}
 	}
 	// A header alone is no event either.
-	r := runRead(t, context.Background(), readOpts([]string{writeTemp(t, "h.csv", "a,b\n")}), nil, Raw, 0)
+	r := runRead(t, context.Background(), readOpts([]string{readTempFile(t, "h.csv", "a,b\n")}), nil, Raw, 0)
 	if r.err != nil || r.out != "" {
 		t.Errorf("header only: err %v, got %q", r.err, r.out)
 	}
@@ -352,7 +352,7 @@ func TestReadUsageAndOpenErrors(t *testing.T) {
 			t.Errorf("%v: got %v, want a usage error", o.flags, err)
 		}
 	}
-	ok := writeTemp(t, "ok.csv", "a\n1\n")
+	ok := readTempFile(t, "ok.csv", "a\n1\n")
 	_, err := readSpec.New(readOpts([]string{ok, "nope.csv"}))
 	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "open nope.csv") {
 		t.Errorf("missing file: got %v", err)
@@ -362,14 +362,14 @@ func TestReadUsageAndOpenErrors(t *testing.T) {
 		t.Errorf("directory: got %v", err)
 	}
 	// A header row that does not parse ends the stage.
-	r := runRead(t, context.Background(), readOpts([]string{writeTemp(t, "h.csv", "a,b\"c\n1,2\n")}), nil, Framed, 0)
+	r := runRead(t, context.Background(), readOpts([]string{readTempFile(t, "h.csv", "a,b\"c\n1,2\n")}), nil, Framed, 0)
 	if r.err == nil || !strings.Contains(r.err.Error(), "bad header row") || !strings.Contains(r.out, `"kind":"poison"`) {
 		t.Errorf("bad header: err %v, out %q", r.err, r.out)
 	}
 }
 
 func TestReadOnErrorFail(t *testing.T) {
-	p := writeTemp(t, "x.csv", "a,b\n1,2\n3\n4,5\n")
+	p := readTempFile(t, "x.csv", "a,b\n1,2\n3\n4,5\n")
 	st, err := readSpec.New(readOpts([]string{p}))
 	if err != nil {
 		t.Fatal(err)
@@ -402,7 +402,7 @@ func TestReadStdinStop(t *testing.T) {
 			pr, pw := io.Pipe()
 			defer pw.Close()
 			ctx, cancel := context.WithCancel(context.Background())
-			out := newSignalBuffer()
+			out := newReadSignalBuffer()
 			st, err := readSpec.New(readOpts([]string{"-"}, "format="+format))
 			if err != nil {
 				t.Fatal(err)
@@ -431,7 +431,7 @@ func TestReadStdinStop(t *testing.T) {
 			case <-time.After(5 * time.Second):
 				t.Fatal("read did not stop")
 			}
-			fs := frames(t, out.String())
+			fs := readFrames(t, out.String())
 			if len(fs) != 2 || fs[1].Kind != wire.KindEOF || fs[1].EOF != wire.Stopped || fs[1].Count != 1 {
 				t.Errorf("want one event and a stopped EOF, got:\n%s", out.String())
 			}
@@ -439,19 +439,19 @@ func TestReadStdinStop(t *testing.T) {
 	}
 }
 
-// signalBuffer is a bytes.Buffer safe for one writer and one reader that
+// readSignalBuffer is a bytes.Buffer safe for one writer and one reader that
 // signals each write.
-type signalBuffer struct {
+type readSignalBuffer struct {
 	mu    chan struct{}
 	buf   bytes.Buffer
 	wrote chan struct{}
 }
 
-func newSignalBuffer() *signalBuffer {
-	return &signalBuffer{mu: make(chan struct{}, 1), wrote: make(chan struct{}, 100)}
+func newReadSignalBuffer() *readSignalBuffer {
+	return &readSignalBuffer{mu: make(chan struct{}, 1), wrote: make(chan struct{}, 100)}
 }
 
-func (b *signalBuffer) Write(p []byte) (int, error) {
+func (b *readSignalBuffer) Write(p []byte) (int, error) {
 	b.mu <- struct{}{}
 	defer func() { <-b.mu }()
 	select {
@@ -461,7 +461,7 @@ func (b *signalBuffer) Write(p []byte) (int, error) {
 	return b.buf.Write(p)
 }
 
-func (b *signalBuffer) String() string {
+func (b *readSignalBuffer) String() string {
 	b.mu <- struct{}{}
 	defer func() { <-b.mu }()
 	return b.buf.String()
