@@ -39,7 +39,7 @@ type fastNode func(c *fastCtx, in fastValue) (fastValue, fastStatus)
 // expression reads, extracted in one scan on first use.
 type fastCtx struct {
 	payload   []byte
-	x         *fieldExtractor
+	keys      []string
 	extracted bool
 	isObject  bool
 	slots     [][]byte
@@ -63,15 +63,11 @@ type fastCompiler struct {
 func compileFast(q *gojq.Query) *fastProgram {
 	c := &fastCompiler{}
 	root, _, ok := c.query(q, true)
-	if !ok || len(c.keys) > maxPaths {
+	if !ok {
 		return nil
 	}
 	p := &fastProgram{root: root, keys: c.keys}
-	paths := make([]fieldPath, len(c.keys))
-	for i, k := range c.keys {
-		paths[i] = fieldPath{k}
-	}
-	p.ctx.x = newFieldExtractor(paths)
+	p.ctx.keys = c.keys
 	p.ctx.slots = make([][]byte, len(c.keys))
 	return p
 }
@@ -420,7 +416,7 @@ func (c *fastCompiler) field(key string, root bool) fastNode {
 		return func(c *fastCtx, in fastValue) (fastValue, fastStatus) {
 			if !c.extracted {
 				c.extracted = true
-				c.isObject = c.x.extract(c.payload, c.slots)
+				c.isObject = scanTop(c.payload, c.keys, c.slots)
 			}
 			if c.isObject {
 				return fastRaw(c.slots[i]), sOK

@@ -1,0 +1,129 @@
+package stages
+
+// The fast path's scan of the payload's top level: one pass over the object
+// that keeps the raw values of the keys the expression reads. It does the
+// work of fieldExtractor.extract for top-level keys only, with tighter loops
+// (profiling showed the scan is most of the fast path's cost).
+
+// scanTop sets slots[i] to the raw value of keys[i] in the object b (the
+// last one when a key repeats; nil when absent). It returns false when b is
+// not an object or is not well formed as far as the scan can tell.
+func scanTop(b []byte, keys []string, slots [][]byte) bool {
+	for i := range slots {
+		slots[i] = nil
+	}
+	i := wsSkip(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return false
+	}
+	i = wsSkip(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return true
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return false
+		}
+		ks := i
+		ke, esc, ok := scanString(b, i)
+		if !ok {
+			return false
+		}
+		i = wsSkip(b, ke)
+		if i >= len(b) || b[i] != ':' {
+			return false
+		}
+		vs := wsSkip(b, i+1)
+		ve, ok := scanValue(b, vs)
+		if !ok {
+			return false
+		}
+		key := b[ks+1 : ke-1]
+		for j, k := range keys {
+			if len(k) == len(key) && !esc && string(key) == k {
+				slots[j] = b[vs:ve]
+			} else if esc {
+				if eq, ok := fastKeyIs(b[ks:ke], k); !ok {
+					return false
+				} else if eq {
+					slots[j] = b[vs:ve]
+				}
+			}
+		}
+		i = wsSkip(b, ve)
+		if i >= len(b) {
+			return false
+		}
+		if b[i] == '}' {
+			return true
+		}
+		if b[i] != ',' {
+			return false
+		}
+		i = wsSkip(b, i+1)
+	}
+}
+
+// scanStop marks the bytes a string scan stops at.
+var scanStop = [256]bool{'"': true, '\\': true}
+
+// scanString returns the index after the string at b[i] ('"') and whether
+// it has escapes.
+func scanString(b []byte, i int) (end int, esc, ok bool) {
+	i++
+	for {
+		for i < len(b) && !scanStop[b[i]] {
+			i++
+		}
+		if i >= len(b) {
+			return 0, false, false
+		}
+		if b[i] == '"' {
+			return i + 1, esc, true
+		}
+		esc = true
+		i += 2
+	}
+}
+
+// scanValue returns the index after the value at b[i].
+func scanValue(b []byte, i int) (int, bool) {
+	if i >= len(b) {
+		return 0, false
+	}
+	switch b[i] {
+	case '"':
+		e, _, ok := scanString(b, i)
+		return e, ok
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				e, _, ok := scanString(b, i)
+				if !ok {
+					return 0, false
+				}
+				i = e
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1, true
+				}
+			}
+			i++
+		}
+		return 0, false
+	}
+	j := i
+	for j < len(b) && !scanDelim[b[j]] {
+		j++
+	}
+	return j, j > i
+}
+
+// scanDelim marks the bytes that end a number or literal.
+var scanDelim = [256]bool{',': true, '}': true, ']': true, ' ': true, '\t': true, '\n': true, '\r': true}
