@@ -239,7 +239,11 @@ func (r *readStage) readNDJSON(ctx context.Context, em *Emitter, name string, in
 			case wire.KindData:
 				err = em.Emit(f.Payload)
 			case wire.KindError:
-				err = em.EmitError(f.Err, f.Payload)
+				info := f.Err
+				if info == nil {
+					info = &wire.ErrorInfo{Kind: "frame", Msg: fmt.Sprintf("%s:%d: error frame without error info", name, f.Line), Stage: em.Name(), Line: f.Line}
+				}
+				err = em.EmitError(info, f.Payload)
 			}
 			if err != nil {
 				return err
