@@ -186,6 +186,20 @@ func (r *Reader) NextLine() ([]byte, error) {
 // the newline): the journal's bytes, canonical, for verbatim output.
 func (r *Reader) Line() []byte { return r.line }
 
+// LineTime estimates when the line read last was written, in Unix ns: the
+// blocks record when their first and last lines were written, and lines in
+// between are spread evenly. It is 0 when the journal has no times.
+func (r *Reader) LineTime() int64 {
+	if r.cur < 0 {
+		return 0
+	}
+	b := &r.blocks[r.cur]
+	if b.Start == 0 || b.Lines == 0 || b.End < b.Start {
+		return 0
+	}
+	return b.Start + (b.End-b.Start)*int64(r.lineNo-1)/int64(b.Lines)
+}
+
 // Next decodes the next frame into f (after SeekSeq, skipping what comes
 // before). f's byte slices are valid until the next call. It returns io.EOF
 // at a clean end, or an *Error.

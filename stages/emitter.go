@@ -76,6 +76,12 @@ type Emitter struct {
 	onFlush   func()
 	failFirst bool
 	maxLine   int
+
+	// journal receives every output frame in canonical framed form (Env.Journal).
+	// In framed mode it is written the output buffer itself; otherwise
+	// jbuf holds the frames beside the raw or pretty output.
+	journal io.Writer
+	jbuf    []byte
 }
 
 // Name is the stage's writer name.
@@ -131,10 +137,27 @@ func (em *Emitter) Emit(payload []byte) error {
 		em.buf = appendPretty(em.buf, payload, em.color)
 		em.buf = append(em.buf, '\n')
 	}
-	if len(em.buf) >= batchSize {
+	if em.journal != nil && em.mode != Framed {
+		em.frame = wire.Frame{Kind: wire.KindData, Writer: em.name, Seq: em.seq, Payload: payload}
+		em.teeFrame(&em.frame)
+	}
+	if len(em.buf) >= batchSize || len(em.jbuf) >= batchSize {
 		return em.Flush()
 	}
 	return nil
+}
+
+// teeFrame appends f to the journal's buffer when the output is not framed
+// (in framed mode the journal is written the output buffer itself). The
+// parent is the event being handled.
+func (em *Emitter) teeFrame(f *wire.Frame) {
+	if em.journal == nil || em.mode == Framed {
+		return
+	}
+	if em.cur != nil && (f.Kind == wire.KindData || f.Kind == wire.KindError) {
+		f.Parent = wire.Ref{Writer: em.cur.Writer, Seq: em.cur.Seq}
+	}
+	em.jbuf = wire.AppendFrame(em.jbuf, f)
 }
 
 // EmitError writes an error event. payload is the event's JSON value, or nil
@@ -162,6 +185,11 @@ func (em *Emitter) EmitError(info *wire.ErrorInfo, payload []byte) error {
 		}
 	default:
 		em.reportError(info, payload)
+		em.frame = wire.Frame{Kind: wire.KindError, Writer: em.name, Seq: em.seq, Payload: payload, Err: info}
+		em.teeFrame(&em.frame)
+		if len(em.jbuf) >= batchSize {
+			return em.Flush()
+		}
 	}
 	return nil
 }
@@ -192,16 +220,18 @@ func (em *Emitter) reportError(info *wire.ErrorInfo, payload []byte) {
 
 // writeEOF appends this stage's EOF frame (framed mode only) and flushes.
 func (em *Emitter) writeEOF(kind wire.EOFKind) error {
+	em.frame = wire.Frame{Kind: wire.KindEOF, Writer: em.name, Count: em.seq, EOF: kind}
 	if em.mode == Framed {
-		em.frame = wire.Frame{Kind: wire.KindEOF, Writer: em.name, Count: em.seq, EOF: kind}
 		em.buf = wire.AppendFrame(em.buf, &em.frame)
 	}
+	em.teeFrame(&em.frame)
 	return em.Flush()
 }
 
 // forward re-emits an upstream control frame (watermark, receipt) as is.
 func (em *Emitter) forward(f *wire.Frame) error {
 	if em.mode != Framed {
+		em.teeFrame(f)
 		return nil
 	}
 	em.buf = wire.AppendFrame(em.buf, f)
@@ -245,6 +275,27 @@ func (em *Emitter) Flush() error {
 func (em *Emitter) publish() {
 	if c := em.counters; c != nil {
 		c.Out.Store(em.nOut)
+// flushJournal writes the batch's frames to the journal, before the
+// outputs: what a consumer may have seen is journaled.
+func (em *Emitter) flushJournal() error {
+	if em.journal == nil {
+		return nil
+	}
+	b := em.buf
+	if em.mode != Framed {
+		b = em.jbuf
+	}
+	if len(b) == 0 {
+		return nil
+	}
+	if _, err := em.journal.Write(b); err != nil {
+		em.err = fmt.Errorf("writing the journal: %w", err)
+		return em.err
+	}
+	em.jbuf = em.jbuf[:0]
+	return nil
+}
+
 		c.Errors.Store(em.nErr + em.reported)
 		c.BytesOut.Store(em.bytesOut)
 	}

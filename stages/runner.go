@@ -50,6 +50,11 @@ type Env struct {
 	StatusEvery time.Duration
 
 	Counters *Counters // filled while the stage runs; may be nil
+
+	// Journal, if set, receives every output frame (data, error, EOF,
+	// forwarded control frames) in canonical framed form, whatever Output
+	// is: whole lines, one batch per Write, before the outputs see it.
+	Journal io.Writer
 }
 
 // Run runs one stage to completion: it reads the inputs, checks every edge's
@@ -74,7 +79,7 @@ func Run(ctx context.Context, spec *Spec, st Stage, env *Env) error {
 	}
 	em := &Emitter{ctx: ctx, name: name, mode: mode, color: env.Color, outs: slices.Clone(outs),
 		stdout: env.Stdout, stderr: env.Stderr, stdin: env.Stdin, buf: make([]byte, 0, batchSize+batchSize/4),
-		counters: env.Counters, failFirst: env.OnError == ErrorsFail, maxLine: env.MaxLine}
+		counters: env.Counters, failFirst: env.OnError == ErrorsFail, maxLine: env.MaxLine, journal: env.Journal}
 
 	start := time.Now()
 	stopStatus := startStatus(env, name, start)

@@ -61,6 +61,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var cmdName string
 	var runErr error
 	app := newApp(reg, stdin, stdout, stderr, &cmdName, &runErr)
+	args = permuteSubArgs(args, app) // journal.go: obz journal SUB, replay, diff
 	if err := app.RunContext(ctx, args); err != nil && runErr == nil {
 		runErr = err
 	}
@@ -88,6 +89,7 @@ func newApp(reg stages.Registry, stdin io.Reader, stdout, stderr io.Writer, cmdN
 		app.Commands = append(app.Commands, stageCommand(spec, cmdName, runErr))
 	}
 	app.Commands = append(app.Commands, flowCommand(reg, cmdName, runErr))
+	app.Commands = append(app.Commands, journalCommand(cmdName, runErr), replayCommand(cmdName, runErr), diffCommand(cmdName, runErr))
 	app.Commands = append(app.Commands, &cli.Command{
 		Name:  "version",
 		Usage: "print obz's version",
@@ -116,7 +118,7 @@ func checkCommand(args []string, reg stages.Registry) error {
 	if strings.HasPrefix(name, "-") {
 		return nil
 	}
-	known := append(reg.Names(), "flow", "help", "h", "version")
+	known := append(reg.Names(), "flow", "journal", "replay", "diff", "help", "h", "version")
 	for _, k := range known {
 		if k == name {
 			return nil
@@ -199,6 +201,9 @@ Output is pretty on a terminal, framed into a pipe or file.
 	b.WriteString(`
 OTHER COMMANDS:
    flow      run a topology of stages (a DAG) as supervised processes
+   journal   inspect journals: obz journal cat|stat|verify|recover FILE.zst
+   replay    stream a journal's frames to stdout, to feed any stage
+   diff      compare two journals event by event
    version   print obz's version
    help      this text; obz help CMD for one command
 
@@ -210,7 +215,7 @@ EXAMPLES:
 EXIT STATUS:
 ` + exitStatusHelp + `
 
-Docs: README.md, docs/wire.md (the protocol), docs/topology.md (flows).
+Docs: README.md, docs/wire.md (the protocol), docs/topology.md (flows), docs/journal.md (journals).
 `)
 	return strings.ReplaceAll(b.String(), "{{", `{{"{{"}}`)
 }

@@ -47,6 +47,7 @@ func exitCode(err error, cmd string, sig os.Signal, stderr io.Writer) int {
 		events     *stages.ErrorEventsError
 		failed     *stages.EventFailedError
 		flowFailed *flowFailedError
+		refused    *refusedError
 		code       int
 		message    = true
 	)
@@ -55,6 +56,8 @@ func exitCode(err error, cmd string, sig os.Signal, stderr io.Writer) int {
 		code, message = exitOK, false
 	case errors.As(err, &usage), errors.As(err, &sUsage):
 		code = exitUsage
+	case errors.As(err, &refused):
+		code = exitRefused
 	case errors.As(err, &broken):
 		for _, p := range broken.Problems {
 			fmt.Fprintf(stderr, "%s%s\n", prefix, p)

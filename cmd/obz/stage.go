@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mattn/go-isatty"
+	"github.com/obz-dev/obz/journal"
 	"github.com/obz-dev/obz/stages"
 	"github.com/urfave/cli/v2"
 )
@@ -28,6 +29,7 @@ func runnerFlags(spec *stages.Spec) []cli.Flag {
 		&cli.BoolFlag{Name: "stats", Usage: "print counters (in, out, errors, bytes, time) on stderr at the end"},
 		&cli.StringFlag{Name: "name", Usage: "writer name in output frames (default: the stage name)"},
 		&cli.DurationFlag{Name: "drain-timeout", Value: 10 * time.Second, Usage: "after SIGINT/SIGTERM, how long to wait for input to end"},
+		&cli.StringFlag{Name: "journal", Usage: "also write the output frames to this zstd journal FILE.zst (see obz journal, obz replay)"},
 		&cli.IntSliceFlag{Name: "in-fd", Usage: "read input from this file descriptor (repeat for fan-in; used by obz flow)", Hidden: true},
 		&cli.IntSliceFlag{Name: "out-fd", Usage: "write output to this file descriptor (repeat for fan-out; used by obz flow)", Hidden: true},
 		&cli.IntFlag{Name: "status-fd", Usage: "write status lines to this file descriptor (used by obz flow)", Hidden: true},
@@ -96,7 +98,20 @@ func runStage(c *cli.Context, spec *stages.Spec) error {
 			cl.Close()
 		}
 	}()
-	return stages.Run(c.Context, spec, st, env)
+	path := c.String("journal")
+	if path == "" {
+		return stages.Run(c.Context, spec, st, env)
+	}
+	jw, err := journal.Create(path, nil)
+	if err != nil {
+		return fmt.Errorf("--journal: %w", err)
+	}
+	env.Journal = jw
+	err = stages.Run(c.Context, spec, st, env)
+	if cerr := jw.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("journal %s: %w", path, cerr)
+	}
+	return err
 }
 
 // stageEnv turns the runner flags into a stages.Env.
