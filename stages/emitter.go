@@ -244,6 +244,9 @@ func (em *Emitter) Flush() error {
 	if em.err != nil {
 		return em.err
 	}
+	if err := em.flushJournal(); err != nil {
+		return err
+	}
 	if len(em.buf) > 0 {
 		start := time.Now()
 		for i := 0; i < len(em.outs); i++ {
