@@ -183,8 +183,15 @@ func runProcessor(ctx context.Context, p Processor, em *Emitter, env *Env, name 
 loop:
 	for open > 0 {
 		var b *batch
+		stop, timedOut := false, false
 		select {
 		case b = <-ch:
+		// A stop signal and the drain timeout count while input is busy
+		// too: an upstream that keeps writing must not drain forever.
+		case <-ctxDone:
+			stop = true
+		case <-drain:
+			timedOut = true
 		default:
 			// Input is idle: flush so that nothing waits in our buffer.
 			if fatal = em.Flush(); fatal != nil {
@@ -195,21 +202,27 @@ loop:
 			case b = <-ch:
 				c.WaitIn.Add(int64(time.Since(idle)))
 			case <-ctxDone:
-				ctxDone, stopped = nil, true
-				if env.InputIsTerminal {
-					break loop
-				}
-				timeout := env.DrainTimeout
-				if timeout <= 0 {
-					timeout = 10 * time.Second
-				}
-				drain = time.After(timeout)
-				continue
+				stop = true
 			case <-drain:
-				edges[0].problem("input did not end within the drain timeout after the stop signal")
-				endKind = wire.Truncated
+				timedOut = true
+			}
+		}
+		if stop {
+			ctxDone, stopped = nil, true
+			if env.InputIsTerminal {
 				break loop
 			}
+			timeout := env.DrainTimeout
+			if timeout <= 0 {
+				timeout = 10 * time.Second
+			}
+			drain = time.After(timeout)
+			continue
+		}
+		if timedOut {
+			edges[0].problem("input did not end within the drain timeout after the stop signal")
+			endKind = wire.Truncated
+			break loop
 		}
 		for i := range b.frames {
 			f := &b.frames[i]

@@ -1034,3 +1034,19 @@ func TestRunMaxLine(t *testing.T) {
 		t.Errorf("data %q, want the lines around the long one", got)
 	}
 }
+
+// TestRunDrainTimeoutBusyInput: the drain timeout bounds the wait after a
+// stop signal even when input never goes idle (an upstream that ignores
+// the signal and keeps writing).
+func TestRunDrainTimeoutBusyInput(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	// A stage slower than its input: the input never goes idle.
+	slow := rtNew(t, &filterSpec, []string{"[range(300)] | length > 0"}, nil)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, &filterSpec, slow, &Env{Stdin: &rtEndless{line: bytes.Repeat([]byte("{\"a\":1}\n"), 100)},
+			Stdout: io.Discard, Stderr: io.Discard, DrainTimeout: time.Millisecond})
+	}()
+	rtWantBroken(t, rtWait(t, done), "did not end within the drain timeout")
+}
