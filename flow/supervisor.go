@@ -29,6 +29,8 @@ type Options struct {
 	MetricsAddr  string // overrides the topology's metrics_addr; "" for none
 	// MetricsReady, if set, is called with the bound metrics address.
 	MetricsReady func(addr string)
+	// NoJournal turns off the journals (RUN_DIR/journals/STAGE.zst).
+	NoJournal bool
 }
 
 // StageStatus is one line of a stage's status channel (docs/wire.md).
@@ -66,6 +68,7 @@ type StageResult struct {
 	Started  time.Time   `json:"started"`
 	Ended    time.Time   `json:"ended"`
 	Log      string      `json:"log"`
+	Journal  string      `json:"journal,omitempty"` // journals/STAGE.zst, relative to the run directory
 	PID      int         `json:"pid,omitempty"`
 	Cause    string      `json:"cause,omitempty"`
 	tail     []string
@@ -120,6 +123,11 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 	if err := os.MkdirAll(filepath.Join(runDir, "logs"), 0o755); err != nil {
 		return nil, fmt.Errorf("creating run directory: %w", err)
 	}
+	if !opts.NoJournal {
+		if err := os.MkdirAll(filepath.Join(runDir, "journals"), 0o755); err != nil {
+			return nil, fmt.Errorf("creating run directory: %w", err)
+		}
+	}
 	topo, _ := os.ReadFile(t.File)
 	res := &Result{Flow: t.Name, File: t.File, Version: opts.Version, RunDir: runDir, Started: start, Topology: string(topo)}
 
@@ -128,6 +136,9 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 	for _, s := range order {
 		p := &proc{st: s, source: len(s.AllInputs()) == 0,
 			res: &StageResult{Name: s.Name, Argv: s.Argv, Inputs: s.AllInputs(), State: "pending", Log: filepath.Join("logs", s.Name+".log")}}
+		if !opts.NoJournal {
+			p.res.Journal = filepath.Join("journals", s.Name+".zst")
+		}
 		procs[s.Name] = p
 		res.Stages = append(res.Stages, p.res)
 	}
@@ -185,6 +196,15 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 
 		argv := []string{s.Argv[0], "--name", s.Name, "--on-error", t.OnError, "--status-fd", strconv.Itoa(statusFD)}
 		argv = append(argv, args[s.Name]...)
+		if p.res.Journal != "" {
+			// Absolute: the stage may run in another directory (dir = ...).
+			j, err := filepath.Abs(filepath.Join(runDir, p.res.Journal))
+			if err != nil {
+				cleanup()
+				return nil, err
+			}
+			argv = append(argv, "--journal", j)
+		}
 		argv = append(argv, s.Argv[1:]...)
 		cmd := exec.Command(opts.Exe, argv...)
 		cmd.ExtraFiles = p.files[:len(p.files):len(p.files)]

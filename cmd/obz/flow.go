@@ -41,7 +41,9 @@ DESCRIPTION:
 
    Each run gets a directory (.obz/runs/FLOW-TIMESTAMP/ by default) with
    manifest.json (topology, obz version, per-stage command, exit status,
-   counts, start and end) and logs/STAGE.log (each stage's stderr).
+   counts, start and end), logs/STAGE.log (each stage's stderr) and
+   journals/STAGE.zst (each stage's output frames, for obz replay, obz diff
+   and obz journal; --no-journal turns them off).
    The topology format is described in docs/topology.md.
 
 EXAMPLES:
@@ -75,6 +77,7 @@ func flowCommand(reg stages.Registry, cmdName *string, runErr *error) *cli.Comma
 			&cli.StringFlag{Name: "run-dir", Usage: "base directory for run directories (default: the topology's run_dir, else .obz/runs)"},
 			&cli.StringFlag{Name: "metrics-addr", Usage: "serve Prometheus metrics on this address (e.g. :9090 or 127.0.0.1:0); overrides metrics_addr"},
 			&cli.DurationFlag{Name: "drain-timeout", Value: 10 * time.Second, Usage: "after a failure or a stop signal, how long stages may drain before they are killed"},
+			&cli.BoolFlag{Name: "no-journal", Usage: "do not journal the stages' output (RUN_DIR/journals/STAGE.zst, for obz replay)"},
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			*cmdName = "flow"
@@ -135,7 +138,7 @@ func runFlow(c *cli.Context, reg stages.Registry) error {
 	res, err := flow.Run(c.Context, t, flow.Options{
 		Exe: exe, Version: version(), Stdout: out, Stderr: c.App.ErrWriter,
 		Live: live, DrainTimeout: c.Duration("drain-timeout"), RunDir: c.String("run-dir"),
-		MetricsAddr: c.String("metrics-addr"),
+		MetricsAddr: c.String("metrics-addr"), NoJournal: c.Bool("no-journal"),
 	})
 	if err != nil {
 		return err
