@@ -12,6 +12,7 @@ func All() Registry {
 		&filterSpec,
 		&mapSpec,
 		&aggSpec,
+		&joinSpec,
 		&headSpec,
 		&execSpec,
 		&writeSpec,

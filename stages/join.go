@@ -1,0 +1,366 @@
+package stages
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/obz-dev/obz/wire"
+)
+
+var joinSpec = Spec{
+	Name:    "join",
+	Family:  FamilyJoin,
+	Summary: "enrich the stream with a reference table (hash join on a key)",
+	Description: `Reads the reference side to its end first (--ref FILE of bare NDJSON or obz
+frames, a /dev/fd path from bash process substitution included; in a flow,
+the reference edge --ref-fd), into a hash table on its key, the last row
+winning per key. Then the stream (stdin) flows: each event is looked up by
+its --on field.
+
+--on KEY joins the stream's KEY to the reference's KEY; --on KEY=OTHER joins
+the stream's KEY to the reference's OTHER. Keys compare as jq compares values
+("c1" and "c\u0031" match, so do 1 and 1.0); an absent key is null.
+
+A match writes the stream event's bytes with the reference fields appended:
+stream fields first, then the reference fields in the reference row's order,
+without the reference's join key. A reference field whose name is already in
+the stream event gets --prefix (default "ref_"): the stream's value is never
+overwritten. --ref-fields a,b adds only those reference fields.
+
+A miss depends on the mode:
+  --inner (default)  the event is dropped (counted, reported on stderr at the
+                     end: dropping misses is what an inner join is for);
+  --left             the event passes unchanged, without reference fields;
+  --strict           the first miss fails the stage: the message names the
+                     key, a poison EOF goes downstream, obz exits 1.
+A stream event that is not an object goes to the error lane (kind "type").
+
+The reference must fit in memory: past --max-ref events the stage fails with
+a clear error before reading the stream. Reference lines that are not JSON
+and error events of the reference go to the error lane; reference rows
+without the key are skipped and counted on stderr. A reference that breaks
+(no EOF, a gap, an upstream failure) fails the stage with a truncated EOF.
+A stop (Ctrl-C) while the reference is being read ends reading it; the
+stage then ends stopped like any other.`,
+	Examples: `obz read testdata/orders.csv | obz join --ref <(obz read testdata/customers.csv) --on customer -r
+obz read testdata/orders.csv | obz join --ref <(obz read testdata/customers.csv) --on customer --left --ref-fields name,tier -r
+obz read testdata/customers.csv > /tmp/customers.ndjson && obz read testdata/orders.csv | obz join --ref /tmp/customers.ndjson --on customer=customer --strict -r`,
+	ExitStatus: `1    also: --strict and a stream event without a match (the key is named),
+     more than --max-ref reference events, a broken reference input`,
+	Flags: []Flag{
+		{Name: "ref", Usage: "reference file: NDJSON or obz frames (- is not allowed: stdin is the stream)", Default: ""},
+		{Name: "ref-fd", Usage: "read the reference from this file descriptor (used by obz flow)", Default: 0, Hidden: true},
+		{Name: "on", Usage: "KEY or KEY=REFKEY: the stream's key field and the reference's", Default: ""},
+		{Name: "inner", Usage: "drop stream events without a match (the default)", Default: false},
+		{Name: "left", Usage: "pass stream events without a match unchanged", Default: false},
+		{Name: "strict", Usage: "fail on the first stream event without a match", Default: false},
+		{Name: "ref-fields", Usage: "reference fields to add (comma-separated); default all but the key", Default: []string{}},
+		{Name: "prefix", Usage: "prefix for a reference field whose name the stream event already has", Default: "ref_"},
+		{Name: "max-ref", Usage: "most reference events held in memory", Default: 1_000_000},
+	},
+	New: newJoin,
+}
+
+type joinMode int
+
+const (
+	joinInner joinMode = iota
+	joinLeft
+	joinStrict
+)
+
+// refRow is one reference row: its fields (minus the key), in order.
+type refRow struct {
+	names []int    // indexes into join.names
+	vals  [][]byte // raw values, into one allocation per row
+}
+
+type join struct {
+	refPath, onName, refOnName string
+	refFD                      int
+	mode                       joinMode
+	only                       map[string]bool // --ref-fields; nil = all
+	prefix                     string
+	maxRef                     int
+	openFile                   func(string) (io.ReadCloser, error)
+
+	refKey, key *fieldExtractor
+	refKeyTop   string // the reference key's top-level name, left out of rows
+	table       map[string]*refRow
+
+	names   []string
+	nameIdx map[string]int
+	plain   [][]byte // `"name":`
+	pref    [][]byte // `"ref_name":`
+	seen    []uint64 // generation at which the stream event had names[i]
+	gen     uint64
+
+	vals          [][]byte
+	buf, out      []byte
+	dropped, rows uint64
+}
+
+func newJoin(o Options) (Stage, error) {
+	if len(o.Args()) > 0 {
+		return nil, Usagef("join takes no arguments, got %q (the reference goes in --ref)", o.Args()[0])
+	}
+	j := &join{refPath: o.String("ref"), refFD: o.Int("ref-fd"), prefix: o.String("prefix"), maxRef: o.Int("max-ref"),
+		table: map[string]*refRow{}, nameIdx: map[string]int{}, vals: make([][]byte, 1),
+		openFile: func(name string) (io.ReadCloser, error) { return os.Open(name) }}
+	switch {
+	case j.refPath == "" && j.refFD == 0:
+		return nil, Usagef("join needs --ref FILE (in a shell: --ref <(obz read customers.csv))")
+	case j.refPath != "" && j.refFD != 0:
+		return nil, Usagef("--ref and --ref-fd exclude each other")
+	case j.refPath == "-":
+		return nil, Usagef("--ref - is not allowed: stdin is the stream; use --ref <(command) for a second stream")
+	case j.maxRef <= 0:
+		return nil, Usagef("--max-ref must be 1 or more, got %d", j.maxRef)
+	}
+	on := o.String("on")
+	if on == "" {
+		return nil, Usagef("join needs --on KEY or --on KEY=REFKEY")
+	}
+	j.onName, j.refOnName, _ = strings.Cut(on, "=")
+	if j.refOnName == "" {
+		j.refOnName = j.onName
+	}
+	if j.onName == "" {
+		return nil, Usagef("--on %q: the stream key is empty", on)
+	}
+	j.key = newFieldExtractor([]fieldPath{parseFieldPath(j.onName)})
+	rp := parseFieldPath(j.refOnName)
+	j.refKey = newFieldExtractor([]fieldPath{rp})
+	if len(rp) == 1 {
+		j.refKeyTop = rp[0]
+	}
+	n := 0
+	for _, m := range []struct {
+		flag string
+		mode joinMode
+	}{{"inner", joinInner}, {"left", joinLeft}, {"strict", joinStrict}} {
+		if o.Bool(m.flag) {
+			j.mode = m.mode
+			n++
+		}
+	}
+	if n > 1 {
+		return nil, Usagef("--inner, --left and --strict exclude each other")
+	}
+	if fs := splitList(o.Strings("ref-fields")); len(fs) > 0 {
+		j.only = map[string]bool{}
+		for _, f := range fs {
+			j.only[f] = true
+		}
+	}
+	return j, nil
+}
+
+// Prepare reads the reference to its end into the hash table, checking the
+// contract of its edge like any input's.
+func (j *join) Prepare(ctx context.Context, em *Emitter) error {
+	name := "reference " + j.refPath
+	var r io.ReadCloser
+	if j.refFD != 0 {
+		name = "reference fd " + strconv.Itoa(j.refFD)
+		f := os.NewFile(uintptr(j.refFD), name)
+		if f == nil {
+			return fmt.Errorf("--ref-fd %d is not an open file descriptor", j.refFD)
+		}
+		r = f
+	} else {
+		f, err := j.openFile(j.refPath)
+		if err != nil {
+			return fmt.Errorf("opening the reference: %w", err)
+		}
+		r = f
+	}
+	defer r.Close()
+	rd := wire.NewReader(r, em.MaxLine())
+	e := &edge{name: name}
+	var f wire.Frame
+	var noKey, events int
+	for {
+		if ctx.Err() != nil {
+			// Stopped before the stream began: what follows ends stopped,
+			// matched against the rows read so far.
+			em.Warnf("stopped while reading the %s: it is incomplete (%d events read)", name, events)
+			return nil
+		}
+		err := rd.Next(&f)
+		var le *wire.LineError
+		switch {
+		case err == nil:
+		case errors.As(err, &le):
+			if err := em.EmitError(&wire.ErrorInfo{Kind: le.Kind, Msg: name + ": " + le.Msg, Stage: em.Name(), Line: le.Line, Raw: le.Raw}, nil); err != nil {
+				return err
+			}
+			continue
+		default:
+			if err != io.EOF {
+				err = fmt.Errorf("reading the %s: %w", name, err)
+			}
+			kind := e.end(err)
+			if len(e.problems) > 0 || kind >= wire.Truncated {
+				return &BrokenInputError{Problems: e.problems}
+			}
+			if kind == wire.Stopped {
+				em.Warnf("the %s ended with a stopped EOF: it may be incomplete", name)
+			}
+			if noKey > 0 {
+				em.Warnf("%d reference event(s) had no %s field and were skipped", noKey, j.refOnName)
+			}
+			return nil
+		}
+		switch f.Kind {
+		case wire.KindData:
+			e.event(&f)
+			if events++; events > j.maxRef {
+				return fmt.Errorf("the %s has more than %d events (--max-ref): a reference must fit in memory", name, j.maxRef)
+			}
+			if !j.addRow(f.Payload) {
+				noKey++
+			}
+		case wire.KindError:
+			e.event(&f)
+			if err := em.EmitError(f.Err, f.Payload); err != nil {
+				return err
+			}
+		case wire.KindEOF:
+			e.eof(&f)
+		}
+	}
+}
+
+// addRow puts one reference event in the table; false when it has no key.
+func (j *join) addRow(p []byte) bool {
+	if !j.refKey.extract(p, j.vals) || j.vals[0] == nil {
+		return false
+	}
+	key := appendCanonical(j.buf[:0], j.vals[0])
+	j.buf = key
+	row := &refRow{}
+	var data []byte
+	var spans [][2]int
+	i := wsSkip(p, 0)
+	m := members{b: p, i: i + 1}
+	for {
+		ks, ke, vs, ve, ok := m.next()
+		if !ok {
+			break
+		}
+		name := keyName(p[ks:ke])
+		if name == j.refKeyTop || j.only != nil && !j.only[name] {
+			continue
+		}
+		idx, ok := j.nameIdx[name]
+		if !ok {
+			idx = len(j.names)
+			j.nameIdx[name] = idx
+			j.names = append(j.names, name)
+			j.plain = append(j.plain, append(wire.AppendString(nil, name), ':'))
+			j.pref = append(j.pref, append(wire.AppendString(nil, j.prefix+name), ':'))
+			j.seen = append(j.seen, 0)
+		}
+		if k := slices.Index(row.names, idx); k >= 0 {
+			// A repeated key: the last value wins, in the first one's place.
+			row.names = slices.Delete(row.names, k, k+1)
+			spans = slices.Delete(spans, k, k+1)
+		}
+		row.names = append(row.names, idx)
+		spans = append(spans, [2]int{len(data), len(data) + ve - vs})
+		data = append(data, p[vs:ve]...)
+	}
+	for _, s := range spans {
+		row.vals = append(row.vals, data[s[0]:s[1]:s[1]])
+	}
+	if _, ok := j.table[string(key)]; !ok {
+		j.rows++
+	}
+	j.table[string(key)] = row
+	return true
+}
+
+// keyName returns a quoted raw key as a string.
+func keyName(quoted []byte) string {
+	if slices.Contains(quoted, '\\') {
+		var s string
+		if json.Unmarshal(quoted, &s) == nil {
+			return s
+		}
+	}
+	return string(quoted[1 : len(quoted)-1])
+}
+
+func (j *join) Event(ev *wire.Frame, em *Emitter) error {
+	p := ev.Payload
+	if !j.key.extract(p, j.vals) {
+		return EventErrorf("type", "the event is not a JSON object")
+	}
+	j.buf = appendCanonical(j.buf[:0], j.vals[0])
+	row := j.table[string(j.buf)]
+	if row == nil {
+		switch j.mode {
+		case joinLeft:
+			return em.Emit(p)
+		case joinStrict:
+			return fmt.Errorf("strict join: no reference row for %s=%s (stream event %d from '%s')", j.onName, clip(j.buf), ev.Seq, ev.Writer)
+		}
+		j.dropped++
+		return nil
+	}
+	if len(row.names) == 0 {
+		return em.Emit(p)
+	}
+	// Which reference names does the stream event have already?
+	j.gen++
+	m := members{b: p, i: wsSkip(p, 0) + 1}
+	for {
+		ks, ke, _, _, ok := m.next()
+		if !ok {
+			break
+		}
+		raw := p[ks+1 : ke-1]
+		idx, found := j.nameIdx[string(raw)]
+		if !found && slices.Contains(raw, '\\') {
+			idx, found = j.nameIdx[keyName(p[ks:ke])]
+		}
+		if found {
+			j.seen[idx] = j.gen
+		}
+	}
+	end := len(p) - 1
+	for end > 0 && p[end] != '}' {
+		end--
+	}
+	out := append(j.out[:0], p[:end]...)
+	empty := m.n == 0
+	for k, idx := range row.names {
+		if k > 0 || !empty {
+			out = append(out, ',')
+		}
+		if j.seen[idx] == j.gen {
+			out = append(out, j.pref[idx]...)
+		} else {
+			out = append(out, j.plain[idx]...)
+		}
+		out = append(out, row.vals[k]...)
+	}
+	out = append(out, '}')
+	j.out = out
+	return em.Emit(out)
+}
+
+func (j *join) Finish(em *Emitter, _ wire.EOFKind) error {
+	if j.dropped > 0 {
+		em.Warnf("%d stream event(s) had no match in the reference (%d keys) and were dropped (inner join; --left keeps them)", j.dropped, j.rows)
+	}
+	return nil
+}
