@@ -39,6 +39,9 @@ type confCase struct {
 	// want maps the input payloads to the expected output payloads; nil
 	// means the stage passes them through.
 	want func(in []string) []string
+	// files are written into the test's temp dir (@tmp in args and string
+	// flags) before the stage is built: a join's reference, say.
+	files map[string]string
 	// atEnd says the stage emits only when its input ends (stateful), so
 	// nothing is expected while input is open.
 	atEnd bool
@@ -61,6 +64,8 @@ var conformance = map[string]confCase{
 	"tap":    {},
 	"stats":  {},
 	"write":  {toFile: true},
+	// no stream key matches the reference, and --left passes such events on
+	"join": {flags: map[string]any{"ref": "@tmp/ref.ndjson", "on": "a", "left": true}, files: map[string]string{"ref.ndjson": `{"a":99,"x":1}` + "\n"}},
 }
 
 // confStage is one registered stage set up for a conformance check.
@@ -83,6 +88,24 @@ func (cs *confStage) args() []string {
 	return args
 }
 
+// flags are the case's flags with @tmp naming the test's temp dir, after
+// writing the case's files there.
+func (cs *confStage) flags(t *testing.T) map[string]any {
+	for name, data := range cs.c.files {
+		if err := os.WriteFile(filepath.Join(cs.dir, name), []byte(data), 0o666); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fl := map[string]any{}
+	for k, v := range cs.c.flags {
+		if s, ok := v.(string); ok {
+			v = strings.ReplaceAll(s, "@tmp", cs.dir)
+		}
+		fl[k] = v
+	}
+	return fl
+}
+
 // expect is what the stage should deliver for the input payloads in.
 func (cs *confStage) expect(in ...string) string {
 	if cs.c.want != nil {
@@ -95,10 +118,7 @@ func (cs *confStage) expect(in ...string) string {
 func (cs *confStage) run(t *testing.T, ctx context.Context, in io.Reader, flags map[string]any, mod func(*Env)) rtResult {
 	t.Helper()
 	args := cs.args()
-	fl := map[string]any{}
-	for k, v := range cs.c.flags {
-		fl[k] = v
-	}
+	fl := cs.flags(t)
 	for k, v := range flags {
 		fl[k] = v
 	}
@@ -320,7 +340,7 @@ func confIdleFlush(t *testing.T, cs *confStage) {
 	pr, pw := io.Pipe()
 	or, ow := io.Pipe()
 	defer or.Close()
-	st, err := cs.spec.New(testOptions{spec: cs.spec, args: cs.args(), flags: cs.c.flags})
+	st, err := cs.spec.New(testOptions{spec: cs.spec, args: cs.args(), flags: cs.flags(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
