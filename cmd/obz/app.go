@@ -54,10 +54,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 
 	reg := stages.All()
-	args = permuteArgs(args, reg)
 	if err := checkCommand(args, reg); err != nil {
 		return exitCode(err, "", nil, stderr)
 	}
+	permuted, err := permuteArgs(args, reg)
+	if err != nil {
+		return exitCode(err, args[1], nil, stderr)
+	}
+	args = permuted
 	var cmdName string
 	var runErr error
 	app := newApp(reg, stdin, stdout, stderr, &cmdName, &runErr)

@@ -49,10 +49,21 @@ func TestPermuteArgs(t *testing.T) {
 		{"obz filter .a --help", "obz filter --help -- .a"},
 	}
 	for _, tt := range tests {
-		got := strings.Join(permuteArgs(strings.Fields(tt.in), reg), " ")
-		if got != tt.want {
-			t.Errorf("permuteArgs(%s) = %s, want %s", tt.in, got, tt.want)
+		args, err := permuteArgs(strings.Fields(tt.in), reg)
+		if got := strings.Join(args, " "); err != nil || got != tt.want {
+			t.Errorf("permuteArgs(%s) = %s, %v; want %s", tt.in, got, err, tt.want)
 		}
+	}
+	// A value flag without its value: after the move urfave would take the
+	// "--" before the arguments as the value.
+	for _, in := range []string{"obz filter .a --name", "obz head -r -n", "obz filter .a --on-error"} {
+		if args, err := permuteArgs(strings.Fields(in), reg); err == nil {
+			t.Errorf("permuteArgs(%s) = %q, want an error", in, args)
+		}
+	}
+	code, stdout, stderr := runObz(t, "{\"a\":1}\n", "filter", ".a", "--name")
+	if code != 2 || stdout != "" || !strings.Contains(stderr, "obz filter: flag needs an argument: --name") {
+		t.Errorf("obz filter .a --name: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 }
 

@@ -280,14 +280,16 @@ func helpTemplate(spec *stages.Spec) string {
 
 // permuteArgs moves a stage's options before its arguments, so that
 // `obz read data.csv -r` works as GNU users expect (urfave/cli stops at the
-// first argument). Everything after "--" stays an argument.
-func permuteArgs(args []string, reg stages.Registry) []string {
+// first argument). Everything after "--" stays an argument. A last option
+// that lacks its value is an error here: after the move, urfave would take
+// the "--" that precedes the arguments as its value.
+func permuteArgs(args []string, reg stages.Registry) ([]string, error) {
 	if len(args) < 3 {
-		return args
+		return args, nil
 	}
 	spec := reg.Lookup(args[1])
 	if spec == nil {
-		return args
+		return args, nil
 	}
 	takesValue := map[string]bool{}
 	for _, f := range stageFlags(spec) {
@@ -310,7 +312,10 @@ func permuteArgs(args []string, reg stages.Registry) []string {
 			if strings.Contains(name, "=") {
 				continue
 			}
-			if takesValue[name] && i+1 < len(rest) {
+			if takesValue[name] {
+				if i+1 == len(rest) {
+					return nil, &usageError{msg: "flag needs an argument: " + a}
+				}
 				i++
 				flags = append(flags, rest[i])
 			}
@@ -323,5 +328,5 @@ func permuteArgs(args []string, reg stages.Registry) []string {
 		out = append(out, "--")
 		out = append(out, positional...)
 	}
-	return out
+	return out, nil
 }
