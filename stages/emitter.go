@@ -275,9 +275,6 @@ func (em *Emitter) Flush() error {
 	return nil
 }
 
-func (em *Emitter) publish() {
-	if c := em.counters; c != nil {
-		c.Out.Store(em.nOut)
 // flushJournal writes the batch's frames to the journal, before the
 // outputs: what a consumer may have seen is journaled.
 func (em *Emitter) flushJournal() error {
@@ -299,6 +296,9 @@ func (em *Emitter) flushJournal() error {
 	return nil
 }
 
+func (em *Emitter) publish() {
+	if c := em.counters; c != nil {
+		c.Out.Store(em.nOut)
 		c.Errors.Store(em.nErr + em.reported)
 		c.BytesOut.Store(em.bytesOut)
 	}
