@@ -13,6 +13,8 @@ func All() Registry {
 		&mapSpec,
 		&aggSpec,
 		&joinSpec,
+		&topSpec,
+		&dedupeSpec,
 		&headSpec,
 		&execSpec,
 		&writeSpec,
