@@ -64,6 +64,8 @@ var conformance = map[string]confCase{
 	"tap":    {},
 	"stats":  {},
 	"write":  {toFile: true},
+	"top":    {flags: map[string]any{"by": "a", "asc": true, "rank-field": ""}, atEnd: true},
+	"dedupe": {},
 	// no stream key matches the reference, and --left passes such events on
 	"join": {flags: map[string]any{"ref": "@tmp/ref.ndjson", "on": "a", "left": true}, files: map[string]string{"ref.ndjson": `{"a":99,"x":1}` + "\n"}},
 }
