@@ -64,10 +64,30 @@ d-map :: jq -c :: jq :: cat "\$F" | jq -c '{id, user, amount}'
 d-map :: mlr cut :: mlr :: cat "\$F" | $MLR cut -o -f id,user,amount
 e-pipeline :: obz filter | map | head -r :: obz :: cat "\$F" | obz filter '.amount > 50' | obz map '{id, country, amount}' | obz head -n 2000000000 -r
 e-pipeline :: jq | jq :: jq :: cat "\$F" | jq -c 'select(.amount > 50)' | jq -c '{id, country, amount}'
+f-group :: obz agg (bare in, -r) :: obz :: cat "\$F" | obz agg --by country --count --sum amount -r
 f-group :: jq reduce :: jq :: cat "\$F" | jq -n -c '$JQ_REDUCE'
+f-group :: mlr stats1 :: mlr :: cat "\$F" | $MLR stats1 -a count,sum -f amount -g country
 f-group :: mawk :: mawk :: cat "\$F" | mawk -F'"country":"|","device":"[a-z]*","amount":|,"tags"' '$AWK_GROUP'
+g-4stage :: obz flow read→filter→map→agg→write :: obz :: obz flow --run-dir "\$WORK/runs" --no-journal "\$WORK/flow.toml"
+g-4stage :: obz shell pipeline, same stages :: obz :: obz read "\$F" | obz filter '.amount > 50' | obz map '{id, country, amount}' | obz agg --by country --count --sum amount | obz write /dev/null
+g-4stage :: jq | jq | jq :: jq :: cat "\$F" | jq -c 'select(.amount > 50)' | jq -c '{id, country, amount}' | jq -n -c '$JQ_REDUCE'
 EOW
 )
+# The 4-stage flow of workload g (read, filter, map, agg, write).
+cat > "$WORK/flow.toml" <<EOT
+name = "bench"
+flow = "src |> big |> slim |> by_country |> out"
+[stages.src]
+run = ["read", "$F"]
+[stages.big]
+run = "filter '.amount > 50'"
+[stages.slim]
+run = "map '{id, country, amount}'"
+[stages.by_country]
+run = "agg --by country --count --sum amount"
+[stages.out]
+run = "write /dev/null"
+EOT
 
 now() { date +%s.%N; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
@@ -92,7 +112,7 @@ while IFS= read -r line; do
   rss=-
   if [ -x /usr/bin/time ]; then
     # Peak RSS of the largest process in the pipeline.
-    rss=$(bash -c "$(echo "$cmd" | sed 's#| \(obz\|jq\|mlr\|mawk\|linecopy\|cat\)\b#| /usr/bin/time -f %M -a -o $WORK/rss \1#g')" > /dev/null 2>&1; sort -n "$WORK/rss" | tail -1; rm -f "$WORK/rss")
+    rss=$(bash -c "$(echo "$cmd" | sed 's#\(^\|| \)\(obz\|jq\|mlr\|mawk\|linecopy\|cat\)\b#\1/usr/bin/time -f %M -a -o $WORK/rss \2#g')" > /dev/null 2>&1; sort -n "$WORK/rss" | tail -1; rm -f "$WORK/rss")
     rss=$(awk -v k="$rss" 'BEGIN {printf "%.1f", k/1024}')
   fi
   mbs=$(awk -v b="$BYTES" -v t="$med" 'BEGIN {printf "%.0f", b/1e6/t}')
