@@ -17,6 +17,7 @@ func All() Registry {
 		&dedupeSpec,
 		&headSpec,
 		&execSpec,
+		&teeSpec,
 		&writeSpec,
 	}
 }
