@@ -18,6 +18,7 @@ func All() Registry {
 		&headSpec,
 		&execSpec,
 		&teeSpec,
+		&tapSpec,
 		&writeSpec,
 	}
 }
