@@ -19,6 +19,7 @@ func All() Registry {
 		&execSpec,
 		&teeSpec,
 		&tapSpec,
+		&statsSpec,
 		&writeSpec,
 	}
 }
