@@ -240,7 +240,12 @@ func (d *Diff) Report(w io.Writer, nameA, nameB string) {
 	}
 	f := d.First
 	fmt.Fprintf(w, "differ: first at position %d (seq %d): %s\n", f.Index, f.Seq, strings.Join(f.What, "; "))
-	for _, fl := range f.Fields {
+	const showFields = 6
+	for i, fl := range f.Fields {
+		if i == showFields {
+			fmt.Fprintf(w, "  ... and %d more fields\n", len(f.Fields)-showFields)
+			break
+		}
 		fmt.Fprintf(w, "  field %s\n", fl)
 	}
 	fmt.Fprintf(w, "  A %s: %s\n", nameA, clip(f.A))

@@ -3,15 +3,20 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/obz-dev/obz/journal"
+	"github.com/obz-dev/obz/stages"
 	"github.com/obz-dev/obz/wire"
 	"github.com/urfave/cli/v2"
 )
@@ -313,6 +318,7 @@ const replayHelp = `NAME:
 
 USAGE:
    obz replay [options] FILE.zst
+   obz replay [--verify] [--topology NEW.toml] [--run-sinks] RUN_DIR
 
 DESCRIPTION:
    Writes the frames recorded in a journal (obz flow writes one per stage in
@@ -331,8 +337,19 @@ DESCRIPTION:
    journal block records; events within a block are spread evenly), 2x twice
    as fast; max (the default) does not wait.
 
+   Given a run directory of obz flow, it re-runs the flow (the recorded
+   topology, or --topology NEW.toml): each source is replaced by a replay of
+   its journal (no external input is read), every other stage runs again,
+   sinks drain their input without writing (--run-sinks runs them as
+   recorded). The replay's run directory is RUN_DIR/replays/FLOW-TIME/.
+   With --verify each stage's new journal is compared with the recorded one:
+   per stage match, diverged (with the first divergent seq and the fields
+   that differ), skipped (sinks) or new. Run it from the directory the flow
+   was run from (relative paths in the topology are resolved there).
+
 EXAMPLES:
    obz replay .obz/runs/orders-*/journals/orders.zst | obz filter '.amount > 50' -r
+   obz replay .obz/runs/orders-20260101T120000.000Z --verify --topology orders-new.toml
    obz replay orders.zst --from-seq 1000 --to-seq 1999 | obz head -n 5 -r
    obz replay orders.zst --speed 1x | obz map '{id}'
 
@@ -340,10 +357,12 @@ OPTIONS:
 {{range .VisibleFlags}}   {{.}}
 {{end}}
 EXIT STATUS:
-   0    the journal was replayed, its EOF included
+   0    the journal was replayed, its EOF included; RUN_DIR: every stage matched
    1    the journal is torn or corrupt, or has no EOF: what was good was
-        replayed, then a truncated EOF
+        replayed, then a truncated EOF; RUN_DIR: a stage diverged or failed
    2    usage error
+   3    RUN_DIR: refused: not a run directory, a run without journals, an
+        incomplete run (--verify), a source that was not recorded
    130  stopped by SIGINT (a stopped EOF was written); 143 for SIGTERM
 `
 
@@ -357,6 +376,16 @@ func replayCommand(cmdName *string, runErr *error) *cli.Command {
 		Flags: append(append([]cli.Flag{}, seqFlags...),
 			&cli.BoolFlag{Name: "raw", Aliases: []string{"r"}, Usage: "write data payloads only (bare NDJSON, no EOF)"},
 			&cli.StringFlag{Name: "speed", Value: "max", Usage: "max, or a multiple of the recorded pace: 1x, 2x, 0.5x"},
+			&cli.BoolFlag{Name: "verify", Usage: "RUN_DIR: compare each stage's new output with its recorded journal"},
+			&cli.StringFlag{Name: "topology", Usage: "RUN_DIR: run this topology instead of the recorded one (e.g. with a changed transform)"},
+			&cli.BoolFlag{Name: "run-sinks", Usage: "RUN_DIR: run the sinks as recorded (they write their outputs again) instead of draining their input"},
+			&cli.StringFlag{Name: "run-dir", Usage: "RUN_DIR: base directory of the replay's run directory (default RUN_DIR/replays)"},
+			// Set by obz flow when a replay stands in for a source.
+			&cli.StringFlag{Name: "journal", Usage: "also journal what is replayed to this file", Hidden: true},
+			&cli.StringFlag{Name: "name", Hidden: true},
+			&cli.StringFlag{Name: "on-error", Hidden: true},
+			&cli.IntSliceFlag{Name: "out-fd", Hidden: true},
+			&cli.IntFlag{Name: "status-fd", Hidden: true},
 		),
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			*cmdName = "replay"
@@ -390,19 +419,120 @@ func runReplay(c *cli.Context) error {
 		return err
 	}
 	path := c.Args().First()
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return replayRun(c, path)
+	}
+	if c.Bool("verify") || c.IsSet("topology") || c.Bool("run-sinks") {
+		return &refusedError{msg: path + " is not a run directory: --verify, --topology and --run-sinks replay a run of obz flow (obz replay RUN_DIR --verify)"}
+	}
 	r, err := openJournal(path)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	return replay(c.Context, r, path, replayOptions{from: c.Uint64("from-seq"), to: c.Uint64("to-seq"), raw: c.Bool("raw"), speed: speed},
-		c.App.Writer, c.App.ErrWriter)
+	out, finish, err := replayOutputs(c)
+	if err != nil {
+		return err
+	}
+	var events uint64
+	err = replay(c.Context, r, path, replayOptions{from: c.Uint64("from-seq"), to: c.Uint64("to-seq"), raw: c.Bool("raw"), speed: speed, events: &events},
+		out, c.App.ErrWriter)
+	return finish(err, events)
+}
+
+// replayOutputs is where a replay writes: stdout, or under obz flow the
+// --out-fd pipes (fan-out), the --journal tee and the --status-fd channel.
+// finish closes them and returns the replay's result.
+func replayOutputs(c *cli.Context) (io.Writer, func(error, uint64) error, error) {
+	fo := &fanout{}
+	for _, fd := range c.IntSlice("out-fd") {
+		f := os.NewFile(uintptr(fd), "fd "+strconv.Itoa(fd))
+		if f == nil {
+			return nil, nil, &usageError{msg: fmt.Sprintf("--out-fd %d is not an open file descriptor", fd)}
+		}
+		fo.outs = append(fo.outs, f)
+	}
+	if len(fo.outs) == 0 {
+		fo.outs = []io.Writer{c.App.Writer}
+	}
+	var status *os.File
+	if fd := c.Int("status-fd"); fd > 0 {
+		if status = os.NewFile(uintptr(fd), "status"); status == nil {
+			return nil, nil, &usageError{msg: fmt.Sprintf("--status-fd %d is not an open file descriptor", fd)}
+		}
+	}
+	if p := c.String("journal"); p != "" {
+		jw, err := journal.Create(p, nil)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--journal: %w", err)
+		}
+		fo.journal = jw
+	}
+	start := time.Now()
+	name := c.String("name")
+	if name == "" {
+		name = "replay"
+	}
+	finish := func(err error, events uint64) error {
+		if fo.journal != nil {
+			if cerr := fo.journal.Close(); cerr != nil && err == nil {
+				err = fmt.Errorf("journal: %w", cerr)
+			}
+		}
+		for _, o := range fo.all {
+			if f, ok := o.(*os.File); ok && f != os.Stdout {
+				f.Close()
+			}
+		}
+		if status != nil {
+			st := stages.Status{Stage: name, State: "done", Out: events, BytesOut: fo.bytes, Elapsed: time.Since(start).Seconds()}
+			if err != nil {
+				st.State, st.Error = "failed", err.Error()
+			}
+			json.NewEncoder(status).Encode(st)
+			status.Close()
+		}
+		return err
+	}
+	fo.all = slices.Clone(fo.outs)
+	return fo, finish, nil
+}
+
+// fanout writes a replay to every output (dropping a consumer that went
+// away, as the stage runner does) and to the journal first.
+type fanout struct {
+	outs, all []io.Writer
+	journal   *journal.Writer
+	bytes     uint64
+}
+
+func (f *fanout) Write(p []byte) (int, error) {
+	if f.journal != nil {
+		if _, err := f.journal.Write(p); err != nil {
+			return 0, fmt.Errorf("journal: %w", err)
+		}
+	}
+	for i := 0; i < len(f.outs); i++ {
+		if _, err := f.outs[i].Write(p); err != nil {
+			if !errors.Is(err, syscall.EPIPE) {
+				return 0, err
+			}
+			f.outs = append(f.outs[:i], f.outs[i+1:]...)
+			i--
+		}
+	}
+	if len(f.outs) == 0 {
+		return 0, syscall.EPIPE
+	}
+	f.bytes += uint64(len(p))
+	return len(p), nil
 }
 
 type replayOptions struct {
 	from, to uint64
 	raw      bool
 	speed    float64 // 0: as fast as possible
+	events   *uint64 // if set, receives the number of events written
 }
 
 // replay writes r's frames to w (see replayHelp).
@@ -497,6 +627,9 @@ func replay(ctx context.Context, r *journal.Reader, path string, o replayOptions
 		fmt.Fprintf(stderr, "obz replay: %d error events not written (-r writes data payloads)\n", errEvents)
 	}
 	stopped := ctx.Err() != nil
+	if o.events != nil {
+		*o.events = n
+	}
 	var problem error
 	if !o.raw && (ranged || eof == nil || stopped) {
 		kind := wire.Stopped
