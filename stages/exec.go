@@ -45,10 +45,9 @@ does. obz's own options (-r, --name ...) go before the --.
   - SIGINT/SIGTERM do not reach the program (its own process group): input
     drains, then the program gets EOF. One that then does not exit keeps
     the stage waiting: a second signal ends obz at once.
-  - Input reaches the program as soon as it arrives (tail -f works). When
-    input goes idle, obz waits for the program's answer until output comes
-    or the program has taken its input and been silent for 20ms (at most
-    1s); a slower answer is passed on with the next input or at the end.`,
+  - Input reaches the program as soon as it arrives, and its answers are
+    passed on as soon as it writes them, even while no input comes (tail -f
+    works both ways).`,
 	Examples: `obz read testdata/orders.ndjson | obz exec -r -- python3 -c 'import sys,json; [print(json.dumps({**json.loads(l), "x": 1})) for l in sys.stdin]'
 obz read testdata/orders.ndjson | obz exec -r -- awk '/"country":"DE"/'
 obz gen --count 1000 | obz exec -- jq -c '{id, amount}' | obz write amounts.ndjson`,
@@ -60,11 +59,7 @@ obz gen --count 1000 | obz exec -- jq -c '{id, amount}' | obz write amounts.ndjs
 	New: newExec,
 }
 
-const (
-	execFeedLimit = 256 << 10             // input buffered for the program before Event waits
-	execQuiet     = 20 * time.Millisecond // idle: silence that counts as "no answer"
-	execIdleMax   = time.Second           // idle: longest wait for an answer
-)
+const execFeedLimit = 256 << 10 // input buffered for the program before Event waits
 
 type execStage struct {
 	argv     []string
@@ -81,9 +76,9 @@ type execStage struct {
 	wake    chan struct{} // pending has data, or closing is set
 	room    chan struct{} // the feeder took pending, or finished a write
 	fed     uint64
-	answer  bool // fed since the program last answered (see idle)
 
 	out     chan *execBatch // the program's output; closed at its end
+	ready   chan struct{}   // signalled after each batch sent on out, and at its end
 	free    chan *execBatch
 	quit    chan struct{} // closed by Abort
 	readErr error         // set before out is closed
@@ -94,8 +89,7 @@ type execStage struct {
 	queue  []execPending // --one-to-one: events given and not answered, error events behind them
 	parent wire.Frame
 
-	busy, started, done bool
-	sticky              error // an emit that failed in idle, returned by the next call
+	started, done bool
 }
 
 // execPending is an event given to the program (--one-to-one), or an error
@@ -153,7 +147,9 @@ func (e *execStage) Prepare(_ context.Context, em *Emitter) error {
 	}
 	e.cmd, e.stdin, e.started = cmd, inW, true
 	e.wake, e.room = make(chan struct{}, 1), make(chan struct{}, 1)
-	e.out, e.free = make(chan *execBatch, 4), make(chan *execBatch, 4)
+	// out holds every batch there is (free's), so the reader never blocks
+	// on it, and it signals ready after each send: Woken never misses one.
+	e.out, e.free, e.ready = make(chan *execBatch, 4), make(chan *execBatch, 4), make(chan struct{}, 1)
 	for range cap(e.free) {
 		e.free <- &execBatch{arena: make([]byte, 0, 64<<10)}
 	}
@@ -164,13 +160,6 @@ func (e *execStage) Prepare(_ context.Context, em *Emitter) error {
 		e.waitErr = cmd.Wait()
 		close(e.exited)
 	}()
-	prev := em.onFlush
-	em.onFlush = func() {
-		if prev != nil {
-			prev()
-		}
-		e.idle(em)
-	}
 	return nil
 }
 
@@ -216,6 +205,7 @@ func (e *execStage) closeInput() {
 // read turns the program's output into batches, handing over what it has
 // before each read that may block.
 func (e *execStage) read(r *os.File, maxLine int) {
+	defer execNotify(e.ready)
 	defer close(e.out)
 	defer r.Close()
 	rd := wire.NewReader(r, maxLine)
@@ -224,6 +214,7 @@ func (e *execStage) read(r *os.File, maxLine int) {
 		if send {
 			select {
 			case e.out <- b:
+				execNotify(e.ready)
 			case <-e.quit:
 				return false
 			}
@@ -274,6 +265,7 @@ func (e *execStage) read(r *os.File, maxLine int) {
 			if len(b.lines) > 0 {
 				select {
 				case e.out <- b:
+					execNotify(e.ready)
 				case <-e.quit:
 				}
 			}
@@ -292,7 +284,6 @@ func (e *execStage) emitBatch(b *execBatch, em *Emitter) error {
 	defer func() { e.free <- b }()
 	cur := em.cur
 	defer func() { em.cur = cur }()
-	e.answer = false
 	for i := range b.lines {
 		l := &b.lines[i]
 		em.cur = nil
@@ -356,11 +347,6 @@ func (e *execStage) queuedErrors(em *Emitter) error {
 }
 
 func (e *execStage) Event(ev *wire.Frame, em *Emitter) error {
-	e.busy = true
-	defer func() { e.busy = false }()
-	if e.sticky != nil {
-		return e.sticky
-	}
 	for {
 		e.mu.Lock()
 		full, failed := len(e.pending) >= execFeedLimit, e.feedErr != nil
@@ -380,7 +366,6 @@ func (e *execStage) Event(ev *wire.Frame, em *Emitter) error {
 		}
 	}
 	e.fed++
-	e.answer = true
 	if e.oneToOne {
 		e.queue = append(e.queue, execPending{ref: wire.Ref{Writer: ev.Writer, Seq: ev.Seq}})
 	}
@@ -409,53 +394,32 @@ func (e *execStage) wait(em *Emitter, c1, c2 <-chan struct{}) error {
 	return nil
 }
 
-// idle runs when the runner flushes because input went idle. The program
-// may still be answering what it was just given, and the runner will not
-// call Event again until more input comes: wait for the answer until output
-// arrives, or the program took all its input and has been silent for
-// execQuiet, or execIdleMax passed.
-func (e *execStage) idle(em *Emitter) {
-	if e.busy || e.done || !e.answer || e.sticky != nil || e.out == nil {
-		return
-	}
-	e.busy, e.answer = true, false
-	defer func() { e.busy = false }()
-	limit := time.After(execIdleMax)
-	for {
-		quiet := time.After(execQuiet)
+// Wake fires when the program has written output: the runner then calls
+// Woken even while no input arrives, so answers are never held back.
+func (e *execStage) Wake() <-chan struct{} { return e.ready }
+
+// Woken passes on the output that is there, without waiting for more.
+func (e *execStage) Woken(em *Emitter) error {
+	for e.out != nil && !e.done {
 		select {
 		case b, ok := <-e.out:
 			if !ok {
 				e.out = nil
-				return
+				return nil
 			}
-			if e.sticky = e.emitBatch(b, em); e.sticky == nil {
-				e.sticky = em.Flush()
+			if err := e.emitBatch(b, em); err != nil {
+				return err
 			}
-			return
-		case <-e.room:
-			continue
-		case <-quiet:
-			e.mu.Lock()
-			taken := len(e.pending) == 0 && !e.writing
-			e.mu.Unlock()
-			if !taken {
-				continue
-			}
-		case <-limit:
-		case <-e.exited:
+		default:
+			return nil
 		}
-		return
 	}
+	return nil
 }
 
 // Finish closes the program's stdin, passes on the rest of its output and
 // checks how it exited.
 func (e *execStage) Finish(em *Emitter, _ wire.EOFKind) error {
-	e.busy = true
-	if e.sticky != nil {
-		return e.sticky
-	}
 	e.closeInput()
 	for e.out != nil {
 		if err := e.wait(em, nil, nil); err != nil {

@@ -168,6 +168,11 @@ func runProcessor(ctx context.Context, p Processor, em *Emitter, env *Env, name 
 		}
 	}
 	errSink, _ := p.(ErrorSink)
+	waker, _ := p.(Waker)
+	var wake <-chan struct{}
+	if waker != nil {
+		wake = waker.Wake()
+	}
 	c := env.Counters
 	var nIn, bytesIn uint64
 	open := len(inputs)
@@ -199,6 +204,11 @@ loop:
 			}
 			idle := time.Now()
 			select {
+			case <-wake:
+				if fatal = waker.Woken(em); fatal != nil {
+					break loop
+				}
+				continue
 			case b = <-ch:
 				c.WaitIn.Add(int64(time.Since(idle)))
 			case <-ctxDone:

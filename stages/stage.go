@@ -98,6 +98,17 @@ type Preparer interface {
 	Prepare(ctx context.Context, em *Emitter) error
 }
 
+// Waker is implemented by processors that produce output on their own
+// time, not only in answer to an input event: an external program's
+// answers, a processing-time window closing. While input is idle the runner
+// waits on Wake() as well as on input, and calls Woken from the stage's own
+// goroutine (the Emitter is not safe for concurrent use). Woken must not
+// block; a wake-up with nothing to do is fine.
+type Waker interface {
+	Wake() <-chan struct{}
+	Woken(em *Emitter) error
+}
+
 // ErrorSink is implemented by processors that consume error events
 // themselves (a sink's dead-letter file). Other processors never see error
 // events: the runner forwards them downstream untouched.
