@@ -358,12 +358,23 @@ type atomicFile struct {
 	name      string // as the user named it, for messages
 	f         *os.File
 	committed bool
+	// direct: target is a device, FIFO or socket (/dev/null, /dev/stdout,
+	// a named pipe), written in place. Renaming over it would replace the
+	// device node with a regular file.
+	direct bool
 }
 
 // createAtomic creates the temporary file for target. It is created with
 // mode 0666 less the umask, as the shell's > does, or with target's mode
 // when target exists.
 func createAtomic(target, name string) (*atomicFile, error) {
+	if fi, err := os.Stat(target); err == nil && !fi.Mode().IsRegular() && !fi.IsDir() {
+		f, err := os.OpenFile(target, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			return nil, fmt.Errorf("cannot write %s: %w", name, err)
+		}
+		return &atomicFile{target: target, name: name, f: f, direct: true}, nil
+	}
 	dir, base := filepath.Split(target)
 	for range 100 {
 		tmp := filepath.Join(dir, "."+base+".obz-tmp-"+strconv.FormatUint(uint64(rand.Uint32()), 36))
@@ -385,6 +396,13 @@ func createAtomic(target, name string) (*atomicFile, error) {
 // commit syncs and closes the file (its writes flushed) and renames it to
 // target+suffix.
 func (a *atomicFile) commit(suffix string) error {
+	if a.direct {
+		a.committed = true
+		if err := a.f.Close(); err != nil {
+			return fmt.Errorf("writing %s: %w", a.name, err)
+		}
+		return nil
+	}
 	name := a.target + suffix
 	err := a.f.Sync()
 	if cerr := a.f.Close(); err == nil {
@@ -409,7 +427,9 @@ func (a *atomicFile) commit(suffix string) error {
 // discard closes and removes the temporary file.
 func (a *atomicFile) discard() {
 	a.f.Close()
-	os.Remove(a.f.Name())
+	if !a.direct {
+		os.Remove(a.f.Name())
+	}
 }
 
 // resolveTarget follows symlinks, so that writing through a link replaces

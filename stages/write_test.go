@@ -385,3 +385,34 @@ func TestWriteCannotCreate(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteToFIFOInPlace: a target that is not a regular file (a FIFO here;
+// /dev/null is the same case) is written in place. Renaming a temporary file
+// over it would replace the node with a regular file (as root, /dev/null).
+func TestWriteToFIFOInPlace(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skip("no mkfifo:", err)
+	}
+	got := make(chan string, 1)
+	go func() {
+		b, _ := os.ReadFile(fifo)
+		got <- string(b)
+	}()
+	in := writeData("up", 1, `{"a":1}`) + writeData("up", 2, `{"a":2}`) + writeEOF("up", 2)
+	r := writeRun(t, writeTestOptions{args: []string{fifo}}, strings.NewReader(in), nil)
+	if r.err != nil {
+		t.Fatalf("write to a FIFO: %v", r.err)
+	}
+	if s := <-got; s != "{\"a\":1}\n{\"a\":2}\n" {
+		t.Errorf("FIFO reader got %q", s)
+	}
+	fi, err := os.Lstat(fifo)
+	if err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		t.Errorf("after write the target is %v, %v; want it still a FIFO", fi.Mode(), err)
+	}
+	if names := dirNames(t, dir); len(names) != 1 {
+		t.Errorf("files beside the FIFO: %v, want none", names)
+	}
+}
