@@ -5,17 +5,6 @@ import (
 	"time"
 )
 
-// Ticker is implemented by processors that act on the passing of time as
-// well as on events: agg with processing-time windows closes a window when
-// the clock passes its end even if no event comes. A runner that supports it
-// calls Tick about every Interval from the stage goroutine, between events
-// (never concurrently with Event or Finish). Without those calls the stage
-// still works, checking the clock when an event arrives and at the end.
-type Ticker interface {
-	Interval() time.Duration
-	Tick(now time.Time, em *Emitter) error
-}
-
 // windower holds agg's open windows: one table of groups per window, keyed
 // by the window's start. Windows are aligned to the Unix epoch; a tumbling
 // window is a hopping one whose slide is its size.

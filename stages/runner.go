@@ -173,6 +173,17 @@ func runProcessor(ctx context.Context, p Processor, em *Emitter, env *Env, name 
 	if waker != nil {
 		wake = waker.Wake()
 	}
+	ticker, _ := p.(Ticker)
+	var tick <-chan time.Time
+	if ticker != nil && ticker.Interval() > 0 {
+		t := time.NewTicker(ticker.Interval())
+		defer t.Stop()
+		tick = t.C
+	}
+	onTick := func(now time.Time) error {
+		em.cur = nil
+		return ticker.Tick(now, em)
+	}
 	c := env.Counters
 	var nIn, bytesIn uint64
 	open := len(inputs)
@@ -191,6 +202,11 @@ loop:
 		stop, timedOut := false, false
 		select {
 		case b = <-ch:
+		case now := <-tick:
+			if fatal = onTick(now); fatal != nil {
+				break loop
+			}
+			continue
 		// A stop signal and the drain timeout count while input is busy
 		// too: an upstream that keeps writing must not drain forever.
 		case <-ctxDone:
@@ -206,6 +222,11 @@ loop:
 			select {
 			case <-wake:
 				if fatal = waker.Woken(em); fatal != nil {
+					break loop
+				}
+				continue
+			case now := <-tick:
+				if fatal = onTick(now); fatal != nil {
 					break loop
 				}
 				continue

@@ -109,6 +109,15 @@ type Waker interface {
 	Woken(em *Emitter) error
 }
 
+// Ticker is implemented by processors that act on the passing of time
+// (processing-time windows): every Interval the runner calls Tick on the
+// stage's goroutine, whether input flows or not. An Interval of 0 means
+// never.
+type Ticker interface {
+	Interval() time.Duration
+	Tick(now time.Time, em *Emitter) error
+}
+
 // ErrorSink is implemented by processors that consume error events
 // themselves (a sink's dead-letter file). Other processors never see error
 // events: the runner forwards them downstream untouched.
