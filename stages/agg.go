@@ -34,7 +34,9 @@ Values: an absent field is skipped by every accumulator (count counts
 events). For sum, min, max, mean and percentiles null is skipped too, and any
 other non-number (a string "12" included) sends the whole event to the error
 lane (kind "type"): it is then counted nowhere. mean is sum/values. sum is
-compensated (Neumaier) so long sums do not drift.
+compensated (Neumaier) so long sums do not drift, and rounded to the most
+decimal places among its inputs (money stays money: 0.1+0.2 is 0.3, not
+0.30000000000000004); mean is rounded to 15 significant digits.
 
 Bounds: --distinct is exact, memory grows with the distinct values;
 --approx-distinct is a HyperLogLog (precision 14, 16 KiB per group at most,

@@ -88,6 +88,7 @@ func parsePercentile(s string) (string, float64, string, error) {
 type accState struct {
 	n        int64   // values added
 	sum, c   float64 // Neumaier-compensated sum
+	places   int     // most decimal places among the summed numbers; -1 once one has an exponent
 	min, max float64
 	raw      []byte // first, last
 	set      map[string]struct{}
@@ -105,6 +106,10 @@ func (s *accState) add(a *accSpec, raw []byte, num float64, canon []byte, collec
 		s.n++
 		return
 	case accSum, accMean:
+		s.places = max(s.places, decimalPlaces(raw))
+		if s.places >= 0 && decimalPlaces(raw) < 0 {
+			s.places = -1
+		}
 		t := s.sum + num
 		if math.Abs(s.sum) >= math.Abs(num) {
 			s.c += (s.sum - t) + num
@@ -160,12 +165,12 @@ func (s *accState) appendResult(dst []byte, a *accSpec) []byte {
 	case accCount:
 		return strconv.AppendInt(dst, s.n, 10)
 	case accSum:
-		return appendJSONNumber(dst, s.sum+s.c)
+		return appendJSONNumber(dst, exactSum(s.sum+s.c, s.places))
 	case accMean:
 		if s.n == 0 {
 			return append(dst, "null"...)
 		}
-		return appendJSONNumber(dst, (s.sum+s.c)/float64(s.n))
+		return appendJSONNumber(dst, significant((s.sum+s.c)/float64(s.n), 15))
 	case accMin, accMax:
 		if s.n == 0 {
 			return append(dst, "null"...)
@@ -213,4 +218,47 @@ func (s *accState) appendResult(dst []byte, a *accSpec) []byte {
 		return dst
 	}
 	return dst
+}
+
+// decimalPlaces counts the digits after the decimal point of a JSON number
+// as written (12.50 → 2), or -1 for a number with an exponent.
+func decimalPlaces(raw []byte) int {
+	dot := -1
+	for i, c := range raw {
+		switch c {
+		case '.':
+			dot = i
+		case 'e', 'E':
+			return -1
+		}
+	}
+	if dot < 0 {
+		return 0
+	}
+	return len(raw) - dot - 1
+}
+
+// exactSum rounds a float sum of decimal numbers with at most places decimal
+// places to that many places: the exact decimal sum has no more, so this
+// removes float noise (571.8000000000001 → 571.8) without changing the
+// value, as long as the sum is small enough for float64 to resolve them.
+func exactSum(v float64, places int) float64 {
+	if places < 0 || places > 15 || math.Abs(v)*math.Pow10(places) >= 1<<52 {
+		return v
+	}
+	r, err := strconv.ParseFloat(strconv.FormatFloat(v, 'f', places, 64), 64)
+	if err != nil {
+		return v
+	}
+	return r
+}
+
+// significant rounds v to n significant digits (a mean's float noise past
+// the 15th digit is not information).
+func significant(v float64, n int) float64 {
+	r, err := strconv.ParseFloat(strconv.FormatFloat(v, 'g', n, 64), 64)
+	if err != nil {
+		return v
+	}
+	return r
 }
