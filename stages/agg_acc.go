@@ -106,9 +106,10 @@ func (s *accState) add(a *accSpec, raw []byte, num float64, canon []byte, collec
 		s.n++
 		return
 	case accSum, accMean:
-		s.places = max(s.places, decimalPlaces(raw))
-		if s.places >= 0 && decimalPlaces(raw) < 0 {
-			s.places = -1
+		if p := decimalPlaces(raw); p < 0 || s.places < 0 {
+			s.places = -1 // an exponent: no rounding for this sum
+		} else {
+			s.places = max(s.places, p)
 		}
 		t := s.sum + num
 		if math.Abs(s.sum) >= math.Abs(num) {

@@ -37,6 +37,12 @@ func TestAggSumRounding(t *testing.T) {
 	if got := string(acc.appendResult(nil, spec)); got != `"sum_x":267.93` {
 		t.Errorf("sum = %s, want 267.93", got)
 	}
+	// One number with an exponent turns rounding off for good.
+	acc.add(spec, []byte("1e-3"), 1e-3, nil, 0)
+	acc.add(spec, []byte("0.5"), 0.5, nil, 0)
+	if acc.places != -1 {
+		t.Errorf("places = %d after an exponent, want -1", acc.places)
+	}
 }
 
 func parseNumberForTest(s string) (float64, error) {
