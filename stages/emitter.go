@@ -238,6 +238,25 @@ func (em *Emitter) forward(f *wire.Frame) error {
 	return nil
 }
 
+// Receipt records that this stage (a sink) delivered the event of, with
+// status ok or failed (docs/wire.md). Receipts are control frames: they take
+// no sequence number. In framed mode they go to the outputs; in any mode to
+// the journal, if there is one.
+func (em *Emitter) Receipt(of wire.Ref, status string) error {
+	if em.err != nil {
+		return em.err
+	}
+	em.frame = wire.Frame{Kind: wire.KindReceipt, Writer: em.name, Of: of, Status: status}
+	if em.mode == Framed {
+		em.buf = wire.AppendFrame(em.buf, &em.frame)
+	}
+	em.teeFrame(&em.frame)
+	if len(em.buf) >= batchSize || len(em.jbuf) >= batchSize {
+		return em.Flush()
+	}
+	return nil
+}
+
 // Flush writes the batched output to every output. Sources call it before
 // they block (waiting for a file to grow, a rate limit).
 func (em *Emitter) Flush() error {
