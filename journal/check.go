@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 
@@ -15,6 +16,7 @@ type Stats struct {
 	FileBytes int64 // size of the file
 	DataBytes int64 // uncompressed size of the frames read
 	Blocks    int   // complete blocks
+	Stored    int   // blocks stored uncompressed (FlagStored)
 	Indexed   bool  // an index trailer was found (and checked out)
 	Frames    int64
 	Kinds     map[string]int64 // frames per kind: data, error, eof, wm, receipt
@@ -97,6 +99,9 @@ func Stat(r *Reader) (*Stats, error) {
 			break
 		}
 		s.Blocks++
+		if blocks[i].Flags&FlagStored != 0 {
+			s.Stored++
+		}
 		s.DataBytes += blocks[i].DataSize
 		if blocks[i].Start != 0 && s.Start == 0 {
 			s.Start = blocks[i].Start
@@ -191,6 +196,7 @@ func Recover(src, dst string, opts *ReaderOptions) (*Stats, error) {
 			nb = Block{DataSize: int64(len(data)), Lines: uint32(bytes.Count(data, []byte{'\n'})), HasMeta: true}
 			nb.FirstSeq, nb.LastSeq = seqRange(data)
 			nb.LastSeq = max(nb.LastSeq, last)
+			nb.DataCRC = crc32.ChecksumIEEE(data)
 		}
 		last = nb.LastSeq
 		zoff, zlen := b.Offset, b.Size

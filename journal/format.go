@@ -22,8 +22,8 @@ const FormatVersion = 1
 
 const (
 	headerSize = 8 + 8  // skippable header + "OBZJ" + version u8 + 3 reserved
-	metaSize   = 8 + 44 // skippable header + meta body
-	metaBody   = 44
+	metaSize   = 8 + 52 // skippable header + meta body
+	metaBody   = 52
 	entrySize  = 8 + metaBody
 	footerSize = 16 // u32 count, u32 crc, "OBZJIDX1"
 )
@@ -75,8 +75,14 @@ type Block struct {
 	LastSeq  uint64 // highest data or error seq up to the end of this block
 	Start    int64  // Unix ns when the block's first line was written
 	End      int64  // Unix ns when its last line was written
+	DataCRC  uint32 // CRC-32 (IEEE) of the uncompressed lines
+	Flags    uint32 // FlagStored
 	HasMeta  bool   // false for a bare zstd frame (no obz metadata before it)
 }
+
+// FlagStored marks a block written without compression (as zstd raw
+// blocks) because the compressor was behind the stage.
+const FlagStored = 1
 
 func (b *Block) appendMeta(dst []byte) []byte {
 	dst = binary.LittleEndian.AppendUint32(dst, metaMagic)
@@ -92,6 +98,8 @@ func (b *Block) appendBody(dst []byte) []byte {
 	dst = binary.LittleEndian.AppendUint64(dst, b.LastSeq)
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(b.Start))
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(b.End))
+	dst = binary.LittleEndian.AppendUint32(dst, b.DataCRC)
+	dst = binary.LittleEndian.AppendUint32(dst, b.Flags)
 	return binary.LittleEndian.AppendUint32(dst, crc32.ChecksumIEEE(dst[start:]))
 }
 
@@ -105,8 +113,32 @@ func (b *Block) parseBody(p []byte) bool {
 	b.LastSeq = binary.LittleEndian.Uint64(p[16:])
 	b.Start = int64(binary.LittleEndian.Uint64(p[24:]))
 	b.End = int64(binary.LittleEndian.Uint64(p[32:]))
+	b.DataCRC = binary.LittleEndian.Uint32(p[40:])
+	b.Flags = binary.LittleEndian.Uint32(p[44:])
 	b.HasMeta = true
 	return true
+}
+
+// appendStored appends data as a zstd frame of raw (uncompressed) blocks:
+// single segment, 8-byte content size, no checksum (the block's metadata
+// holds a CRC-32 of the data).
+func appendStored(dst, data []byte) []byte {
+	dst = binary.LittleEndian.AppendUint32(dst, zstdMagic)
+	dst = append(dst, 0xE0) // FCS field 8 bytes, single segment, no checksum
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(len(data)))
+	for {
+		n := min(len(data), 128<<10)
+		h := uint32(n) << 3 // raw block
+		if n == len(data) {
+			h |= 1 // last
+		}
+		dst = append(dst, byte(h), byte(h>>8), byte(h>>16))
+		dst = append(dst, data[:n]...)
+		data = data[n:]
+		if len(data) == 0 {
+			return dst
+		}
+	}
 }
 
 func appendHeader(dst []byte) []byte {

@@ -58,6 +58,7 @@ func FuzzJournalRead(f *testing.F) {
 	bad := bytes.Clone(good)
 	bad[len(bad)/3] ^= 0xff
 	f.Add(bad)
+	f.Add(write(f, data, 1000, &WriterOptions{MaxLines: 50, storeAll: true}))
 	f.Add([]byte{})
 	f.Add([]byte("\x28\xb5\x2f\xfd"))
 	f.Add(append(appendHeader(nil), 0x5b, 0x2a, 0x4d, 0x18, 0xff, 0xff, 0xff, 0x7f))

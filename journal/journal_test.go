@@ -86,6 +86,34 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// TestStored reads blocks stored uncompressed (the fallback when the
+// compressor is behind), cut anywhere.
+func TestStored(t *testing.T) {
+	data := frames("map", 3000)
+	file := write(t, data, 4096, &WriterOptions{MaxLines: 500, storeAll: true})
+	got, err := readAll(t, file, nil)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("stored journal: %v", err)
+	}
+	r, _ := NewReader(bytes.NewReader(file), int64(len(file)), nil)
+	s, _ := Stat(r)
+	r.Close()
+	if s.Stored != s.Blocks || s.Blocks < 6 {
+		t.Fatalf("%d of %d blocks stored", s.Stored, s.Blocks)
+	}
+	for n := 0; n < len(file); n += 1009 {
+		got, err := readAll(t, file[:n], nil)
+		if !bytes.HasPrefix(data, got) || err != nil && !errors.Is(err, ErrTorn) {
+			t.Fatalf("cut at %d: %v", n, err)
+		}
+	}
+	bad := bytes.Clone(file)
+	bad[len(bad)/2] ^= 1
+	if _, err := readAll(t, bad, nil); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("a flipped bit in stored data: %v, want corruption", err)
+	}
+}
+
 func TestBlocksAndIndex(t *testing.T) {
 	data := frames("map", 5000)
 	file := write(t, data, 64<<10, &WriterOptions{MaxLines: 1000})

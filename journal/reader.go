@@ -3,6 +3,7 @@ package journal
 import (
 	"bytes"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 
@@ -264,6 +265,9 @@ func (r *Reader) load(i int) error {
 		}
 		if lines := bytes.Count(data, []byte{'\n'}); lines != int(b.Lines) {
 			return corrupt(b.Offset, "block holds %d lines, its header says %d", lines, b.Lines)
+		}
+		if crc32.ChecksumIEEE(data) != b.DataCRC {
+			return corrupt(b.Offset, "block's data does not match its CRC-32")
 		}
 	}
 	return nil

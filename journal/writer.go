@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -19,7 +21,22 @@ type WriterOptions struct {
 	MaxBytes int           // close a block at this many uncompressed bytes (default 1 MiB)
 	MaxDelay time.Duration // close a block this long after its first line (default 200 ms)
 	Buffers  int           // buffers in flight to the compressor (default 16)
-	Level    zstd.EncoderLevel
+	// Workers compress blocks in parallel (default GOMAXPROCS-1, from 1 to
+	// 4): on a machine with idle cores compression keeps up with the stage.
+	Workers int
+	Level   zstd.EncoderLevel
+	// StoreWhenBehind stores a block uncompressed (as zstd raw blocks)
+	// when every worker is busy and one more block is queued, instead of
+	// making the stage wait for the compressor. Off by default: on a 2-CPU
+	// machine it saved ~10% of a passthrough stage's time and doubled the
+	// journal's size.
+	StoreWhenBehind bool
+	// Sync makes Close fsync a file made by Create. Without it a journal
+	// survives a crash of the process (the kernel has every block written)
+	// but not of the machine; with it Close waits for the disk.
+	Sync bool
+
+	storeAll bool // tests: store every block
 }
 
 func (o *WriterOptions) defaults() WriterOptions {
@@ -38,6 +55,9 @@ func (o *WriterOptions) defaults() WriterOptions {
 	}
 	if d.Buffers <= 0 {
 		d.Buffers = 16
+	}
+	if d.Workers <= 0 {
+		d.Workers = min(max(runtime.GOMAXPROCS(0)-1, 1), 4)
 	}
 	if d.Level == 0 {
 		d.Level = zstd.SpeedFastest
@@ -88,7 +108,7 @@ func Create(path string, opts *WriterOptions) (*Writer, error) {
 // byte (the offsets in the index count from there).
 func NewWriter(out io.Writer, opts *WriterOptions) (*Writer, error) {
 	o := opts.defaults()
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(o.Level), zstd.WithEncoderConcurrency(1),
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(o.Level), zstd.WithEncoderConcurrency(o.Workers),
 		zstd.WithEncoderCRC(true), zstd.WithZeroFrames(true))
 	if err != nil {
 		return nil, err
@@ -102,7 +122,7 @@ func NewWriter(out io.Writer, opts *WriterOptions) (*Writer, error) {
 		enc.Close()
 		return nil, err
 	}
-	go c.run()
+	c.launch(o.Workers)
 	return w, nil
 }
 
@@ -158,7 +178,7 @@ func (w *Writer) Err() error {
 }
 
 // Close writes out the last block and the index, and closes the file if the
-// Writer made it (after an fsync). An unfinished last line is an error: it
+// Writer made it (after an fsync with WriterOptions.Sync). An unfinished last line is an error: it
 // is not journaled.
 func (w *Writer) Close() error {
 	if w.closed {
@@ -169,8 +189,10 @@ func (w *Writer) Close() error {
 	<-w.done
 	err := w.Err()
 	if w.file != nil {
-		if serr := w.file.Sync(); err == nil && serr != nil {
-			err = serr
+		if w.opts.Sync {
+			if serr := w.file.Sync(); err == nil && serr != nil {
+				err = serr
+			}
 		}
 		if cerr := w.file.Close(); err == nil {
 			err = cerr
@@ -179,24 +201,55 @@ func (w *Writer) Close() error {
 	return err
 }
 
-// compressor owns the block being filled and the encoder.
+// The compressor is a pipeline: the cutter (run) fills blocks from the
+// Writer's chunks and cuts them; workers compress blocks in parallel; the
+// sink writes them out in order and keeps the index.
 type compressor struct {
-	w      *Writer
-	enc    *zstd.Encoder
-	block  []byte
-	lines  int
-	start  int64
-	end    int64
-	last   uint64 // highest data seq written so far
+	w     *Writer
+	enc   *zstd.Encoder // EncodeAll is safe for concurrent use
+	jobs  chan *job     // to the workers
+	order chan *job     // to the sink, in block order
+	spare chan []byte   // recycled block buffers
+	outs  chan []byte   // recycled output buffers
+	wg    sync.WaitGroup
+
+	// cutter
+	block   []byte
+	lines   int
+	start   int64
+	end     int64
+	last    uint64 // highest data seq cut so far
+	timer   *time.Timer
+	partial error // an unfinished last line, found at Close
+
+	// sink
 	blocks []Block
 	off    int64
-	out    []byte
-	timer  *time.Timer
+}
+
+// job is one block on its way through the pipeline, or a flush marker.
+type job struct {
+	data  []byte
+	b     Block
+	out   []byte
+	done  chan struct{}
+	flush chan struct{}
+}
+
+func (c *compressor) launch(workers int) {
+	c.jobs = make(chan *job, workers)
+	c.order = make(chan *job, 16) // stored blocks may queue behind compressed ones
+	c.spare = make(chan []byte, 18)
+	c.outs = make(chan []byte, 18)
+	for range workers {
+		c.wg.Add(1)
+		go c.work()
+	}
+	go c.sink()
+	go c.run()
 }
 
 func (c *compressor) run() {
-	defer close(c.w.done)
-	defer c.enc.Close()
 	c.timer = time.NewTimer(time.Hour)
 	c.timer.Stop()
 	armed := false
@@ -209,7 +262,7 @@ func (c *compressor) run() {
 			}
 			if ch.flush != nil {
 				c.cut()
-				close(ch.flush)
+				c.order <- &job{flush: ch.flush}
 				continue
 			}
 			if c.failed() {
@@ -241,43 +294,99 @@ func (c *compressor) run() {
 	}
 }
 
-// cut compresses the whole lines of the current block and writes them out;
-// an unfinished line stays for the next block.
+// cut hands the whole lines of the current block to the pipeline; an
+// unfinished line stays for the next block.
 func (c *compressor) cut() {
 	n := bytes.LastIndexByte(c.block, '\n') + 1
 	if n == 0 || c.failed() {
 		return
 	}
-	data := c.block[:n]
-	b := Block{Offset: c.off, DataSize: int64(n), Lines: uint32(c.lines), Start: c.start, End: c.end, HasMeta: true}
-	b.FirstSeq, b.LastSeq = seqRange(data)
-	if b.LastSeq < c.last {
-		b.LastSeq = c.last
+	j := &job{data: c.block[:n], done: make(chan struct{}),
+		b: Block{DataSize: int64(n), Lines: uint32(c.lines), Start: c.start, End: c.end, HasMeta: true}}
+	j.b.FirstSeq, j.b.LastSeq = seqRange(j.data)
+	j.b.LastSeq = max(j.b.LastSeq, c.last)
+	c.last = j.b.LastSeq
+	j.b.DataCRC = crc32.ChecksumIEEE(j.data)
+	// The compressor is behind when its queue is full: store this block
+	// as is rather than make the stage wait.
+	stored := c.w.opts.storeAll || c.w.opts.StoreWhenBehind && len(c.jobs) == cap(c.jobs)
+	if stored {
+		j.b.Flags |= FlagStored
+		j.out = appendStored(j.b.appendMeta(nil), j.data)
+		close(j.done)
 	}
-	c.last = b.LastSeq
-	c.out = b.appendMeta(c.out[:0])
-	c.out = c.enc.EncodeAll(data, c.out)
-	b.Size = int64(len(c.out))
-	if err := c.write(c.out); err != nil {
-		return
+	var next []byte
+	select {
+	case next = <-c.spare:
+	default:
+		next = make([]byte, 0, c.w.opts.MaxBytes+128<<10)
 	}
-	c.blocks = append(c.blocks, b)
-	rest := copy(c.block, c.block[n:])
-	c.block = c.block[:rest]
+	c.block = append(next[:0], c.block[n:]...)
 	c.lines = 0
 	c.start = c.end
+	c.order <- j
+	if !stored {
+		c.jobs <- j
+	}
 }
 
 func (c *compressor) finish() {
 	c.cut()
-	if c.failed() {
-		return
-	}
 	if len(c.block) > 0 {
-		c.fail(fmt.Errorf("journal: the last %d bytes written do not end with a newline; not journaled", len(c.block)))
-		return
+		// Reported after the sink has written the whole lines before.
+		c.partial = fmt.Errorf("journal: the last %d bytes written do not end with a newline; not journaled", len(c.block))
 	}
-	c.write(appendIndex(nil, c.blocks))
+	close(c.jobs)
+	close(c.order)
+}
+
+func (c *compressor) work() {
+	defer c.wg.Done()
+	for j := range c.jobs {
+		var out []byte
+		select {
+		case out = <-c.outs:
+		default:
+		}
+		out = j.b.appendMeta(out[:0])
+		j.out = c.enc.EncodeAll(j.data, out)
+		close(j.done)
+	}
+}
+
+// sink writes the compressed blocks in order, then the index.
+func (c *compressor) sink() {
+	defer close(c.w.done)
+	for j := range c.order {
+		if j.flush != nil {
+			close(j.flush)
+			continue
+		}
+		<-j.done
+		if !c.failed() {
+			j.b.Offset = c.off
+			j.b.Size = int64(len(j.out))
+			if c.write(j.out) == nil {
+				c.blocks = append(c.blocks, j.b)
+			}
+		}
+		select {
+		case c.spare <- j.data:
+		default:
+		}
+		select {
+		case c.outs <- j.out:
+		default:
+		}
+	}
+	c.wg.Wait()
+	c.enc.Close()
+	if !c.failed() {
+		c.write(appendIndex(nil, c.blocks))
+	}
+	if c.partial != nil {
+		c.fail(c.partial)
+	}
 }
 
 func (c *compressor) write(p []byte) error {

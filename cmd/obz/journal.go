@@ -164,6 +164,9 @@ func journalStat(c *cli.Context) error {
 			fmt.Fprintf(w, "  written    %s .. %s (%s)\n", a.Format(time.RFC3339Nano), b.Format(time.RFC3339Nano), b.Sub(a).Round(time.Millisecond))
 		}
 		fmt.Fprintf(w, "  size       %d bytes, %d uncompressed, ratio %.2f, %d blocks, index %s\n", s.FileBytes, s.DataBytes, s.Ratio(), s.Blocks, yesNo(s.Indexed, "present", "missing (rebuilt by a scan)"))
+		if s.Stored > 0 {
+			fmt.Fprintf(w, "  stored     %d blocks uncompressed (the compressor was behind the stage)\n", s.Stored)
+		}
 		if s.HasEOF {
 			fmt.Fprintf(w, "  eof        %s, count %d\n", s.EOFKind, s.EOFCount)
 		} else {
