@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"reflect"
 	"slices"
@@ -269,4 +270,57 @@ func clip(s string) string {
 		return s[:297] + "..."
 	}
 	return s
+}
+
+// Unordered is the comparison of two journals' events as multisets.
+type Unordered struct {
+	Events       [2]int64
+	OnlyA, OnlyB int64 // events of one that the other lacks
+	EOF          [2]string
+}
+
+// Same reports whether both hold the same events (in any order) and EOF.
+func (u *Unordered) Same() bool { return u.OnlyA == 0 && u.OnlyB == 0 && u.EOF[0] == u.EOF[1] }
+
+// CompareUnordered compares the data and error events of a and b as
+// multisets, ignoring their order, seqs and parents: for a stage after a
+// fan-in, whose input order is not recorded. It keeps a hash of each event.
+func CompareUnordered(a, b *Reader) (*Unordered, error) {
+	u := &Unordered{}
+	counts := map[uint64]int64{}
+	var f wire.Frame
+	for i, r := range []*Reader{a, b} {
+		delta := int64(1 - 2*i)
+		for {
+			err := r.Next(&f)
+			if err != nil {
+				var je *Error
+				if err == io.EOF || errors.As(err, &je) {
+					break
+				}
+				return nil, err
+			}
+			switch f.Kind {
+			case wire.KindEOF:
+				u.EOF[i] = fmt.Sprintf("%s, count %d", f.EOF, f.Count)
+			case wire.KindData, wire.KindError:
+				u.Events[i]++
+				h := fnv.New64a()
+				h.Write([]byte{byte(f.Kind)})
+				if f.Err != nil {
+					h.Write([]byte(f.Err.Kind + "\x00" + f.Err.Msg + "\x00"))
+				}
+				h.Write(cmpPayload(&f))
+				counts[h.Sum64()] += delta
+			}
+		}
+	}
+	for _, n := range counts {
+		if n > 0 {
+			u.OnlyA += n
+		} else {
+			u.OnlyB -= n
+		}
+	}
+	return u, nil
 }
