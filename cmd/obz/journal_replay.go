@@ -1,0 +1,370 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/obz-dev/obz/journal"
+	"github.com/obz-dev/obz/stages"
+	"github.com/obz-dev/obz/wire"
+	"github.com/urfave/cli/v2"
+)
+
+const replayHelp = `NAME:
+   obz replay - stream a journal's frames to stdout, to feed any stage
+
+USAGE:
+   obz replay [options] FILE.zst
+   obz replay [--verify] [--topology NEW.toml] [--run-sinks] RUN_DIR
+
+DESCRIPTION:
+   Writes the frames recorded in a journal (obz flow writes one per stage in
+   RUN_DIR/journals/; any stage writes one with --journal FILE.zst), so a
+   recorded output feeds a stage or a pipeline again. A whole journal is
+   replayed byte for byte, its EOF included. A journal without an EOF (its
+   writer was killed; see obz journal stat) replays with a truncated EOF, and
+   obz replay exits 1.
+
+   With --from-seq or --to-seq the slice is a new stream: its events are
+   numbered from 1 (so the next stage's gap check holds), each with the
+   recorded event (writer, seq) as its parent, and it ends with a stopped
+   EOF (or the recorded one's kind, if worse).
+
+   --speed 1x paces events as they were written (from the write times each
+   journal block records; events within a block are spread evenly), 2x twice
+   as fast; max (the default) does not wait.
+
+   Given a run directory of obz flow, it re-runs the flow (the recorded
+   topology, or --topology NEW.toml): each source is replaced by a replay of
+   its journal (no external input is read), every other stage runs again,
+   sinks drain their input without writing (--run-sinks runs them as
+   recorded). The replay's run directory is RUN_DIR/replays/FLOW-TIME/.
+   With --verify each stage's new journal is compared with the recorded one:
+   per stage match, diverged (with the first divergent seq and the fields
+   that differ), skipped (sinks) or new. Run it from the directory the flow
+   was run from (relative paths in the topology are resolved there).
+
+EXAMPLES:
+   obz replay .obz/runs/orders-*/journals/orders.zst | obz filter '.amount > 50' -r
+   obz replay .obz/runs/orders-20260101T120000.000Z --verify --topology orders-new.toml
+   obz replay orders.zst --from-seq 1000 --to-seq 1999 | obz head -n 5 -r
+   obz replay orders.zst --speed 1x | obz map '{id}'
+
+OPTIONS:
+{{range .VisibleFlags}}   {{.}}
+{{end}}
+EXIT STATUS:
+   0    the journal was replayed, its EOF included; RUN_DIR: every stage matched
+   1    the journal is torn or corrupt, or has no EOF: what was good was
+        replayed, then a truncated EOF; RUN_DIR: a stage diverged or failed
+   2    usage error
+   3    RUN_DIR: refused: not a run directory, a run without journals, an
+        incomplete run (--verify), a source that was not recorded
+   130  stopped by SIGINT (a stopped EOF was written); 143 for SIGTERM
+`
+
+func replayCommand(cmdName *string, runErr *error) *cli.Command {
+	return &cli.Command{
+		Name:               "replay",
+		Usage:              "stream a journal's frames to stdout, to feed any stage",
+		ArgsUsage:          "FILE.zst",
+		Category:           "journals",
+		CustomHelpTemplate: replayHelp,
+		Flags: append(append([]cli.Flag{}, seqFlags...),
+			&cli.BoolFlag{Name: "raw", Aliases: []string{"r"}, Usage: "write data payloads only (bare NDJSON, no EOF)"},
+			&cli.StringFlag{Name: "speed", Value: "max", Usage: "max, or a multiple of the recorded pace: 1x, 2x, 0.5x"},
+			&cli.BoolFlag{Name: "verify", Usage: "RUN_DIR: compare each stage's new output with its recorded journal"},
+			&cli.StringFlag{Name: "topology", Usage: "RUN_DIR: run this topology instead of the recorded one (e.g. with a changed transform)"},
+			&cli.BoolFlag{Name: "run-sinks", Usage: "RUN_DIR: run the sinks as recorded (they write their outputs again) instead of draining their input"},
+			&cli.StringFlag{Name: "run-dir", Usage: "RUN_DIR: base directory of the replay's run directory (default RUN_DIR/replays)"},
+			// Set by obz flow when a replay stands in for a source.
+			&cli.StringFlag{Name: "journal", Usage: "also journal what is replayed to this file", Hidden: true},
+			&cli.StringFlag{Name: "name", Hidden: true},
+			&cli.StringFlag{Name: "on-error", Hidden: true},
+			&cli.IntSliceFlag{Name: "out-fd", Hidden: true},
+			&cli.IntFlag{Name: "status-fd", Hidden: true},
+		),
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			*cmdName = "replay"
+			return &usageError{msg: err.Error()}
+		},
+		Action: func(c *cli.Context) error {
+			*cmdName = "replay"
+			*runErr = runReplay(c)
+			return nil
+		},
+	}
+}
+
+func parseSpeed(s string) (float64, error) {
+	if s == "max" {
+		return 0, nil
+	}
+	var x float64
+	if _, err := fmt.Sscanf(strings.TrimSuffix(s, "x"), "%g", &x); err != nil || x <= 0 || !strings.HasSuffix(s, "x") {
+		return 0, &usageError{msg: fmt.Sprintf("--speed must be max or a positive multiple like 1x or 2.5x, not %q", s)}
+	}
+	return x, nil
+}
+
+func runReplay(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return &usageError{msg: "replay takes one journal file, e.g. obz replay orders.zst"}
+	}
+	speed, err := parseSpeed(c.String("speed"))
+	if err != nil {
+		return err
+	}
+	path := c.Args().First()
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return replayRun(c, path)
+	}
+	if c.Bool("verify") || c.IsSet("topology") || c.Bool("run-sinks") {
+		return &refusedError{msg: path + " is not a run directory: --verify, --topology and --run-sinks replay a run of obz flow (obz replay RUN_DIR --verify)"}
+	}
+	r, err := openJournal(path)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	out, finish, err := replayOutputs(c)
+	if err != nil {
+		return err
+	}
+	var events uint64
+	err = replay(c.Context, r, path, replayOptions{from: c.Uint64("from-seq"), to: c.Uint64("to-seq"), raw: c.Bool("raw"), speed: speed, events: &events},
+		out, c.App.ErrWriter)
+	return finish(err, events)
+}
+
+// replayOutputs is where a replay writes: stdout, or under obz flow the
+// --out-fd pipes (fan-out), the --journal tee and the --status-fd channel.
+// finish closes them and returns the replay's result.
+func replayOutputs(c *cli.Context) (io.Writer, func(error, uint64) error, error) {
+	fo := &fanout{}
+	for _, fd := range c.IntSlice("out-fd") {
+		f := os.NewFile(uintptr(fd), "fd "+strconv.Itoa(fd))
+		if f == nil {
+			return nil, nil, &usageError{msg: fmt.Sprintf("--out-fd %d is not an open file descriptor", fd)}
+		}
+		fo.outs = append(fo.outs, f)
+	}
+	if len(fo.outs) == 0 {
+		fo.outs = []io.Writer{c.App.Writer}
+	}
+	var status *os.File
+	if fd := c.Int("status-fd"); fd > 0 {
+		if status = os.NewFile(uintptr(fd), "status"); status == nil {
+			return nil, nil, &usageError{msg: fmt.Sprintf("--status-fd %d is not an open file descriptor", fd)}
+		}
+	}
+	if p := c.String("journal"); p != "" {
+		jw, err := journal.Create(p, nil)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--journal: %w", err)
+		}
+		fo.journal = jw
+	}
+	start := time.Now()
+	name := c.String("name")
+	if name == "" {
+		name = "replay"
+	}
+	finish := func(err error, events uint64) error {
+		if fo.journal != nil {
+			if cerr := fo.journal.Close(); cerr != nil && err == nil {
+				err = fmt.Errorf("journal: %w", cerr)
+			}
+		}
+		for _, o := range fo.all {
+			if f, ok := o.(*os.File); ok && f != os.Stdout {
+				f.Close()
+			}
+		}
+		if status != nil {
+			st := stages.Status{Stage: name, State: "done", Out: events, BytesOut: fo.bytes, Elapsed: time.Since(start).Seconds()}
+			if err != nil {
+				st.State, st.Error = "failed", err.Error()
+			}
+			json.NewEncoder(status).Encode(st)
+			status.Close()
+		}
+		return err
+	}
+	fo.all = slices.Clone(fo.outs)
+	return fo, finish, nil
+}
+
+// fanout writes a replay to every output (dropping a consumer that went
+// away, as the stage runner does) and to the journal first.
+type fanout struct {
+	outs, all []io.Writer
+	journal   *journal.Writer
+	bytes     uint64
+}
+
+func (f *fanout) Write(p []byte) (int, error) {
+	if f.journal != nil {
+		if _, err := f.journal.Write(p); err != nil {
+			return 0, fmt.Errorf("journal: %w", err)
+		}
+	}
+	for i := 0; i < len(f.outs); i++ {
+		if _, err := f.outs[i].Write(p); err != nil {
+			if !errors.Is(err, syscall.EPIPE) {
+				return 0, err
+			}
+			f.outs = append(f.outs[:i], f.outs[i+1:]...)
+			i--
+		}
+	}
+	if len(f.outs) == 0 {
+		return 0, syscall.EPIPE
+	}
+	f.bytes += uint64(len(p))
+	return len(p), nil
+}
+
+type replayOptions struct {
+	from, to uint64
+	raw      bool
+	speed    float64 // 0: as fast as possible
+	events   *uint64 // if set, receives the number of events written
+}
+
+// replay writes r's frames to w (see replayHelp).
+func replay(ctx context.Context, r *journal.Reader, path string, o replayOptions, w, stderr io.Writer) error {
+	ranged := o.from > 1 || o.to > 0
+	if o.from > 1 {
+		r.SeekSeq(o.from)
+	}
+	out := bufio.NewWriterSize(w, 64<<10)
+	var (
+		f, g      wire.Frame
+		n         uint64 // events written
+		writer    string
+		eof       *wire.Frame
+		tailErr   error
+		cut       bool
+		errEvents int64
+		t0, w0    int64
+		buf       []byte
+	)
+	for i := 0; ; i++ {
+		err := r.Next(&f)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			tailErr = err
+			break
+		}
+		if i%1024 == 0 && ctx.Err() != nil {
+			break
+		}
+		data := f.Kind == wire.KindData || f.Kind == wire.KindError
+		if writer == "" {
+			writer = f.Writer
+		}
+		if o.to > 0 && data && f.Seq > o.to {
+			cut = true
+			break
+		}
+		if o.speed > 0 {
+			if t := r.LineTime(); t > 0 {
+				if t0 == 0 {
+					t0, w0 = t, time.Now().UnixNano()
+				}
+				if wait := time.Duration(float64(t-t0)/o.speed) - time.Duration(time.Now().UnixNano()-w0); wait > 0 {
+					out.Flush()
+					select {
+					case <-time.After(wait):
+					case <-ctx.Done():
+					}
+					if ctx.Err() != nil {
+						break
+					}
+				}
+			}
+		}
+		if f.Kind == wire.KindEOF {
+			e := f
+			eof = &e
+			if ranged || o.raw {
+				continue
+			}
+		}
+		if data {
+			n++
+		}
+		var werr error
+		switch {
+		case o.raw:
+			if f.Kind == wire.KindData {
+				_, werr = out.Write(append(append(buf[:0], f.Payload...), '\n'))
+			} else if f.Kind == wire.KindError {
+				errEvents++
+			}
+		case ranged && data:
+			g = f
+			g.Seq, g.Parent = n, wire.Ref{Writer: f.Writer, Seq: f.Seq}
+			buf = wire.AppendFrame(buf[:0], &g)
+			_, werr = out.Write(buf)
+		default:
+			_, werr = out.Write(append(append(buf[:0], r.Line()...), '\n'))
+		}
+		if werr != nil {
+			// Downstream is gone (| head): stop reading.
+			break
+		}
+		if o.to > 0 && data && f.Seq == o.to {
+			cut = true
+			break
+		}
+	}
+	if errEvents > 0 {
+		fmt.Fprintf(stderr, "obz replay: %d error events not written (-r writes data payloads)\n", errEvents)
+	}
+	stopped := ctx.Err() != nil
+	if o.events != nil {
+		*o.events = n
+	}
+	var problem error
+	if !o.raw && (ranged || eof == nil || stopped) {
+		kind := wire.Stopped
+		switch {
+		case tailErr != nil || eof == nil && !cut && !stopped:
+			kind = wire.Truncated
+		case eof != nil && !cut && !stopped:
+			kind = max(eof.EOF, wire.Stopped)
+		}
+		if writer == "" {
+			writer = strings.TrimSuffix(filepath.Base(path), ".zst")
+		}
+		buf = wire.AppendFrame(buf[:0], &wire.Frame{Kind: wire.KindEOF, Writer: writer, Count: n, EOF: kind})
+		out.Write(buf)
+	}
+	if tailErr != nil {
+		problem = fmt.Errorf("%s: replayed %d events, then %w; ended with a truncated EOF", path, n, tailErr)
+	} else if eof == nil && !cut && !stopped {
+		problem = fmt.Errorf("%s: the journal has no EOF (its writer did not finish): replayed %d events with a truncated EOF", path, n)
+	}
+	if err := out.Flush(); err != nil {
+		if errors.Is(err, syscall.EPIPE) {
+			return nil
+		}
+		return err
+	}
+	return problem
+}
