@@ -2,9 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"io"
 	"strings"
 	"testing"
 
+	"github.com/obz-dev/obz/journal"
 	"github.com/obz-dev/obz/stages"
 )
 
@@ -28,5 +32,81 @@ func TestPermuteSubArgs(t *testing.T) {
 		if got != tt.want {
 			t.Errorf("permuteSubArgs(%s) = %s, want %s", tt.in, got, tt.want)
 		}
+	}
+}
+
+// TestJournalTee checks the runner's tee on several stages: the journal
+// holds exactly the framed output, and in raw mode the frames the framed
+// mode would have written (error events included, which raw mode reports
+// on stderr).
+func TestJournalTee(t *testing.T) {
+	input := "{\"id\":1,\"v\":5}\nnot json\n{\"id\":2,\"v\":9}\n{\"id\":3,\"v\":1}\n"
+	for _, tt := range []struct {
+		stage string
+		set   map[string]any
+		args  []string
+	}{
+		{"gen", map[string]any{"count": 50}, nil},
+		{"filter", nil, []string{".v > 2"}},
+		{"map", nil, []string{"{id, w: (.v * 2)}"}},
+		{"head", map[string]any{"lines": 2}, nil},
+	} {
+		var framed bytes.Buffer
+		var j1 bytes.Buffer
+		w1, _ := journal.NewWriter(&j1, nil)
+		env := &stages.Env{Stdin: strings.NewReader(input), Stdout: &framed, Stderr: &bytes.Buffer{}, Journal: w1}
+		runSpecAllowErrors(t, tt.stage, tt.set, tt.args, env)
+		if err := w1.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if got := journalLines(t, j1.Bytes()); got != framed.String() {
+			t.Errorf("%s: journal differs from the framed output:\n%s\nwant\n%s", tt.stage, got, framed.String())
+		}
+
+		var j2 bytes.Buffer
+		w2, _ := journal.NewWriter(&j2, nil)
+		env = &stages.Env{Stdin: strings.NewReader(input), Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}, Output: stages.Raw, Journal: w2}
+		runSpecAllowErrors(t, tt.stage, tt.set, tt.args, env)
+		if err := w2.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if got := journalLines(t, j2.Bytes()); got != framed.String() {
+			t.Errorf("%s -r: journal differs from the framed output:\n%s\nwant\n%s", tt.stage, got, framed.String())
+		}
+	}
+}
+
+// runSpecAllowErrors runs a stage; error events (exit 4) are expected here.
+func runSpecAllowErrors(tb testing.TB, name string, set map[string]any, args []string, env *stages.Env) {
+	tb.Helper()
+	spec := stages.All().Lookup(name)
+	st, err := spec.New(specOptions{spec: spec, set: set, args: args})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var ee *stages.ErrorEventsError
+	if err := stages.Run(context.Background(), spec, st, env); err != nil && !errors.As(err, &ee) {
+		tb.Fatal(err)
+	}
+}
+
+func journalLines(tb testing.TB, file []byte) string {
+	tb.Helper()
+	r, err := journal.NewReader(bytes.NewReader(file), int64(len(file)), nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer r.Close()
+	var b strings.Builder
+	for {
+		line, err := r.NextLine()
+		if err == io.EOF {
+			return b.String()
+		}
+		if err != nil {
+			tb.Fatal(err)
+		}
+		b.Write(line)
+		b.WriteByte('\n')
 	}
 }
