@@ -2,9 +2,11 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"time"
 
@@ -59,7 +61,8 @@ func journalCommand(cmdName *string, runErr *error) *cli.Command {
 				"EXAMPLES:\n   obz journal cat run/journals/orders.zst | head\n   obz journal cat -r --from-seq 1000 --to-seq 1010 orders.zst | jq .amount\n",
 				append([]cli.Flag{&cli.BoolFlag{Name: "raw", Aliases: []string{"r"}, Usage: "print data payloads only, one per line (for jq)"}}, seqFlags...), journalCat),
 			sub("stat", "counts per kind, seq and time range, compression ratio, EOF, torn tail", "FILE.zst...",
-				"EXAMPLES:\n   obz journal stat .obz/runs/orders-*/journals/*.zst\n", nil, journalStat),
+				"EXAMPLES:\n   obz journal stat .obz/runs/orders-*/journals/*.zst\n   obz journal stat --json orders.zst | jq .ratio\n",
+				[]cli.Flag{&cli.BoolFlag{Name: "json", Usage: "one JSON object per journal"}}, journalStat),
 			sub("verify", "check a journal's integrity; report the first bad offset (exit 1 when bad)", "FILE.zst...",
 				"DESCRIPTION:\n   Walks every frame of the file (without trusting the index), checks each\n   block's checksum and header, that every line is a frame, that seqs have no\n   gap and that the EOF count matches, and that the index trailer matches.\n\nEXAMPLES:\n   obz journal verify orders.zst\n", nil, journalVerify),
 			sub("recover", "rewrite the good prefix of a torn or corrupt journal to a new file", "FILE.zst",
@@ -144,6 +147,13 @@ func journalStat(c *cli.Context) error {
 			return err
 		}
 		w := c.App.Writer
+		if s.Err != nil {
+			bad = journalProblem(path, s.Err)
+		}
+		if c.Bool("json") {
+			writeStatJSON(w, path, s)
+			continue
+		}
 		fmt.Fprintf(w, "%s:\n", path)
 		fmt.Fprintf(w, "  frames     %d (%s)\n", s.Frames, kindCounts(s.Kinds))
 		if s.FirstSeq > 0 {
@@ -166,7 +176,6 @@ func journalStat(c *cli.Context) error {
 		}
 		if s.Err != nil {
 			fmt.Fprintf(w, "  tail       %v\n", s.Err)
-			bad = journalProblem(path, s.Err)
 		} else {
 			fmt.Fprintf(w, "  tail       clean\n")
 		}
@@ -175,6 +184,46 @@ func journalStat(c *cli.Context) error {
 		}
 	}
 	return bad
+}
+
+func writeStatJSON(w io.Writer, path string, s *journal.Stats) {
+	type eof struct {
+		Kind  string `json:"kind"`
+		Count uint64 `json:"count"`
+	}
+	out := struct {
+		File      string           `json:"file"`
+		Frames    int64            `json:"frames"`
+		Kinds     map[string]int64 `json:"kinds"`
+		Writer    string           `json:"writer,omitempty"`
+		FirstSeq  uint64           `json:"first_seq"`
+		LastSeq   uint64           `json:"last_seq"`
+		Start     string           `json:"start,omitempty"`
+		End       string           `json:"end,omitempty"`
+		Bytes     int64            `json:"bytes"`
+		DataBytes int64            `json:"data_bytes"`
+		Ratio     float64          `json:"ratio"`
+		Blocks    int              `json:"blocks"`
+		Stored    int              `json:"stored_blocks"`
+		Indexed   bool             `json:"indexed"`
+		EOF       *eof             `json:"eof"`
+		Tail      string           `json:"tail,omitempty"`
+		Problems  []string         `json:"problems,omitempty"`
+	}{File: path, Frames: s.Frames, Kinds: s.Kinds, Writer: s.Writer, FirstSeq: s.FirstSeq, LastSeq: s.LastSeq,
+		Bytes: s.FileBytes, DataBytes: s.DataBytes, Ratio: math.Round(s.Ratio()*100) / 100, Blocks: s.Blocks, Stored: s.Stored,
+		Indexed: s.Indexed, Problems: s.Problems}
+	if s.Start > 0 {
+		out.Start = time.Unix(0, s.Start).UTC().Format(time.RFC3339Nano)
+		out.End = time.Unix(0, s.End).UTC().Format(time.RFC3339Nano)
+	}
+	if s.HasEOF {
+		out.EOF = &eof{Kind: s.EOFKind.String(), Count: s.EOFCount}
+	}
+	if s.Err != nil {
+		out.Tail = s.Err.Error()
+	}
+	b, _ := json.Marshal(out)
+	fmt.Fprintf(w, "%s\n", b)
 }
 
 func kindCounts(m map[string]int64) string {
