@@ -4,12 +4,17 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
 
 	jsoniter "github.com/json-iterator/go"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 )
 
 // csvEncoder turns JSON objects into CSV (or TSV) rows. The header is the
@@ -143,4 +148,70 @@ func jsonTypeName(t jsoniter.ValueType) string {
 		return "an array"
 	}
 	return "an invalid value"
+}
+
+// useHeader takes keys as the header, as if the first object had had them;
+// it is not written (it is already in the file appended to).
+func (c *csvEncoder) useHeader(keys []string) {
+	c.keys = slices.Clone(keys)
+	clear(c.index)
+	for i, k := range c.keys {
+		c.index[k] = i
+	}
+	c.row = make([]string, len(c.keys))
+}
+
+// writeHeader writes the header line again at the top of a new part, if
+// there is a header.
+func (c *csvEncoder) writeHeader() error {
+	if !c.header || c.keys == nil {
+		return nil
+	}
+	return c.w.Write(c.keys)
+}
+
+// readCSVHeader reads the header line of the CSV or TSV file path, which
+// may be compressed; nil if the file does not exist or is empty.
+func readCSVHeader(path, compression, format string) ([]string, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() || fi.Size() == 0 {
+		return nil, err
+	}
+	var r io.Reader = f
+	switch compression {
+	case "gzip":
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			return nil, fmt.Errorf("reading its header: %w", err)
+		}
+		defer zr.Close()
+		r = zr
+	case "zstd":
+		zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			return nil, fmt.Errorf("reading its header: %w", err)
+		}
+		defer zr.Close()
+		r = zr
+	}
+	cr := csv.NewReader(r)
+	if format == "tsv" {
+		cr.Comma = '\t'
+	}
+	cr.FieldsPerRecord = -1
+	keys, err := cr.Read()
+	if err == io.EOF {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading its header: %w", err)
+	}
+	return keys, nil
 }
