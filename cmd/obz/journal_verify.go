@@ -113,16 +113,16 @@ func readManifest(runDir string) (*flow.Result, error) {
 	return &rec, nil
 }
 
-// checkBaseline refuses a recorded run that cannot serve: without journals,
-// or (for --verify) one that did not complete.
+// checkBaseline refuses a recorded run that cannot serve as a baseline for
+// --verify: one without journals, or that did not complete.
 func checkBaseline(rec *flow.Result, verify bool) error {
+	if !verify {
+		return nil // the sources are checked one by one
+	}
 	for _, s := range rec.Stages {
 		if s.Journal == "" {
 			return &refusedError{msg: fmt.Sprintf("the recorded run has no journal for stage %q (was it run with --no-journal?)", s.Name)}
 		}
-	}
-	if !verify {
-		return nil
 	}
 	var bad []string
 	for _, s := range rec.Stages {
