@@ -51,6 +51,10 @@ type Env struct {
 
 	Counters *Counters // filled while the stage runs; may be nil
 
+	// Progress shows a progress line on stderr while the stage runs (see
+	// progress.go); cmd/obz sets it only when stderr is a terminal.
+	Progress bool
+
 	// Journal, if set, receives every output frame (data, error, EOF,
 	// forwarded control frames) in canonical framed form, whatever Output
 	// is: whole lines, one batch per Write, before the outputs see it.
@@ -77,11 +81,12 @@ func Run(ctx context.Context, spec *Spec, st Stage, env *Env) error {
 	if spec.Family == FamilySink {
 		mode = None
 	}
+	start := time.Now()
+	stderr, stopProgress := startProgress(env, name, st, start)
 	em := &Emitter{ctx: ctx, name: name, mode: mode, color: env.Color, outs: slices.Clone(outs),
-		stdout: env.Stdout, stderr: env.Stderr, stdin: env.Stdin, buf: make([]byte, 0, batchSize+batchSize/4),
+		stdout: env.Stdout, stderr: stderr, stdin: env.Stdin, buf: make([]byte, 0, batchSize+batchSize/4),
 		counters: env.Counters, failFirst: env.OnError == ErrorsFail, maxLine: env.MaxLine, journal: env.Journal}
 
-	start := time.Now()
 	stopStatus := startStatus(env, name, start)
 	var err error
 	switch s := st.(type) {
@@ -93,6 +98,7 @@ func Run(ctx context.Context, spec *Spec, st Stage, env *Env) error {
 		err = fmt.Errorf("stage %s is neither a source nor a processor", spec.Name)
 	}
 	em.publish()
+	stopProgress()
 	stopStatus(err)
 	if env.Stats {
 		c := env.Counters
@@ -264,9 +270,8 @@ loop:
 				edges[b.in].event(f)
 				em.cur = f
 				err = p.Event(f, em)
-				var ee *EventError
-				if errors.As(err, &ee) {
-					err = em.EmitError(&wire.ErrorInfo{Kind: ee.Kind, Msg: ee.Msg, Stage: name, Line: f.Line}, f.Payload)
+				if err != nil {
+					err = eventError(err, em, name, f)
 				}
 			case wire.KindError:
 				nIn++
@@ -367,6 +372,17 @@ loop:
 		return &ErrorEventsError{Count: em.reported, Where: "stderr"}
 	}
 	return nil
+}
+
+// eventError turns an *EventError from a stage into an error event; other
+// errors are returned as they are. It is out of the event loop so that the
+// loop does not allocate the errors.As target for every event.
+func eventError(err error, em *Emitter, name string, f *wire.Frame) error {
+	var ee *EventError
+	if errors.As(err, &ee) {
+		return em.EmitError(&wire.ErrorInfo{Kind: ee.Kind, Msg: ee.Msg, Stage: name, Line: f.Line}, f.Payload)
+	}
+	return err
 }
 
 func abort(p Processor) {
