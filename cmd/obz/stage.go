@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -29,6 +30,7 @@ func runnerFlags(spec *stages.Spec) []cli.Flag {
 		&cli.BoolFlag{Name: "stats", Usage: "print counters (in, out, errors, bytes, time) on stderr at the end"},
 		&cli.StringFlag{Name: "name", Usage: "writer name in output frames (default: the stage name)"},
 		&cli.DurationFlag{Name: "drain-timeout", Value: 10 * time.Second, Usage: "after SIGINT/SIGTERM, how long to wait for input to end"},
+		&cli.StringFlag{Name: "progress", Value: "auto", Usage: "a progress line on stderr when it is a terminal: auto (the first stage of an interactive pipeline), always or never"},
 		&cli.StringFlag{Name: "journal", Usage: "also write the output frames to this zstd journal FILE.zst (see obz journal, obz replay)"},
 		&cli.IntSliceFlag{Name: "in-fd", Usage: "read input from this file descriptor (repeat for fan-in; used by obz flow)", Hidden: true},
 		&cli.IntSliceFlag{Name: "out-fd", Usage: "write output to this file descriptor (repeat for fan-out; used by obz flow)", Hidden: true},
@@ -142,6 +144,10 @@ func stageEnv(c *cli.Context, spec *stages.Spec) (*stages.Env, []io.Closer, erro
 		env.InputIsTerminal = true
 	}
 
+	if err := setProgress(c, spec, env); err != nil {
+		return nil, nil, err
+	}
+
 	env.Output = stages.Framed
 	if spec.Family != stages.FamilySink {
 		color := c.String("color")
@@ -204,6 +210,29 @@ func inheritedFile(fd int, name string) *os.File {
 		return nil
 	}
 	return f
+}
+
+// setProgress turns the progress line on (--progress) when stderr is a
+// terminal. With auto only the first stage of a pipeline that a shell runs
+// as a job shows it (it leads the process group), so that the stages of one
+// pipeline do not draw over each other, and not when the data goes to the
+// same terminal.
+func setProgress(c *cli.Context, spec *stages.Spec, env *stages.Env) error {
+	mode := c.String("progress")
+	if mode != "auto" && mode != "always" && mode != "never" {
+		return &usageError{msg: fmt.Sprintf("--progress must be auto, always or never, not %q", mode)}
+	}
+	f, ok := c.App.ErrWriter.(*os.File)
+	if mode == "never" || !ok || !isTerminal(f) {
+		return nil
+	}
+	dataOnTerminal := false
+	if out, ok := c.App.Writer.(*os.File); ok && isTerminal(out) {
+		// A sink writing FILE leaves stdout alone.
+		dataOnTerminal = spec.Family != stages.FamilySink || c.Args().First() == "" || c.Args().First() == "-"
+	}
+	env.Progress = mode == "always" || (syscall.Getpgrp() == syscall.Getpid() && !dataOnTerminal)
+	return nil
 }
 
 func isTerminal(f *os.File) bool {
