@@ -432,16 +432,25 @@ func baseName(p string) string {
 
 // suggest returns ` (did you mean "x"?)` for the closest candidate.
 func suggest(s string, candidates []string) string {
+	if best := Closest(s, candidates); best != "" {
+		return fmt.Sprintf(" (did you mean %q?)", best)
+	}
+	return ""
+}
+
+// Closest returns the candidate nearest to s by edit distance when it is
+// near enough to be a typo (at most 2 edits, or 3 in a long name), else "".
+func Closest(s string, candidates []string) string {
 	best, bestD := "", 3
 	for _, c := range candidates {
 		if d := editDistance(s, c); d < bestD || (d == bestD && best == "" && d <= len(s)/2) {
 			best, bestD = c, d
 		}
 	}
-	if best == "" || best == s {
+	if best == s {
 		return ""
 	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
+	return best
 }
 
 func editDistance(a, b string) int {

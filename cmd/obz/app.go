@@ -12,6 +12,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/obz-dev/obz/flow"
 	"github.com/obz-dev/obz/stages"
 	"github.com/obz-dev/obz/wire"
 	"github.com/urfave/cli/v2"
@@ -129,41 +130,10 @@ func checkCommand(args []string, reg stages.Registry) error {
 		}
 	}
 	msg := fmt.Sprintf("unknown command %q", name)
-	if s := closest(name, known); s != "" {
+	if s := flow.Closest(name, known); s != "" {
 		msg += fmt.Sprintf(" (did you mean %q?)", s)
 	}
 	return &usageError{msg: msg + "; run 'obz help' for the list"}
-}
-
-// closest returns the candidate nearest to s by edit distance, if close.
-func closest(s string, candidates []string) string {
-	best, bestD := "", 3
-	for _, c := range candidates {
-		if d := editDistance(s, c); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // familyOrder is the order of stage families in `obz help`: the way
