@@ -57,6 +57,14 @@ const (
 )
 
 func decode(line []byte, f *Frame, nm *names) error {
+	if decodeData(line, f, nm) {
+		return nil
+	}
+	return decodeFrame(line, f, nm)
+}
+
+// decodeFrame is the general decoder: any frame, in any key order.
+func decodeFrame(line []byte, f *Frame, nm *names) error {
 	*f = Frame{}
 	line = trimRightJSONSpace(line)
 	if !IsFrame(line) {
@@ -197,6 +205,91 @@ loop:
 		return fmt.Errorf("unknown frame type %q", typ)
 	}
 	return nil
+}
+
+// dataPrefix starts a data frame in its canonical encoding.
+const dataPrefix = `{"obz":1,"t":"data","w":"`
+
+// decodeData decodes a data frame in the canonical form AppendFrame writes,
+// with plain writer names (no escapes), which is nearly every frame in a
+// stream. It reports false for anything else, leaving the line to the
+// general decoder, which gives the same result for the lines decodeData
+// accepts (FuzzDecodeData checks that).
+func decodeData(line []byte, f *Frame, nm *names) bool {
+	if len(line) < len(dataPrefix) || string(line[:len(dataPrefix)]) != dataPrefix || line[len(line)-1] != '}' {
+		return false
+	}
+	w, i, ok := plainName(line, len(dataPrefix))
+	if !ok || len(w) == 0 || !hasAt(line, i, `,"s":`) {
+		return false
+	}
+	seq, i, ok := plainUint(line, i+len(`,"s":`))
+	if !ok || seq == 0 {
+		return false
+	}
+	var parent Ref
+	if hasAt(line, i, `,"p":["`) {
+		pw, j, ok := plainName(line, i+len(`,"p":["`))
+		if !ok || j >= len(line) || line[j] != ',' {
+			return false
+		}
+		pseq, j, ok := plainUint(line, j+1)
+		if !ok || j >= len(line) || line[j] != ']' {
+			return false
+		}
+		parent = Ref{Writer: nm.intern(pw), Seq: pseq}
+		i = j + 1
+	}
+	if !hasAt(line, i, `,"d":`) {
+		return false
+	}
+	payload := trimJSONSpace(line[i+len(`,"d":`) : len(line)-1])
+	if len(payload) == 0 {
+		return false
+	}
+	*f = Frame{Kind: KindData, Writer: nm.intern(w), Seq: seq, Parent: parent, Payload: payload}
+	return true
+}
+
+// plainName reads the rest of a string whose opening quote is at b[i-1]
+// when it has no escapes and no control characters and is valid UTF-8, and
+// returns it and the index after its closing quote.
+func plainName(b []byte, i int) ([]byte, int, bool) {
+	start := i
+	high := false
+	for ; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case c == '"':
+			if high && !utf8.Valid(b[start:i]) {
+				return nil, 0, false
+			}
+			return b[start:i], i + 1, true
+		case c == '\\' || c < 0x20:
+			return nil, 0, false
+		case c >= utf8.RuneSelf:
+			high = true
+		}
+	}
+	return nil, 0, false
+}
+
+// plainUint reads a non-negative integer without leading zeros that fits in
+// a uint64 and returns the index after it.
+func plainUint(b []byte, i int) (uint64, int, bool) {
+	start := i
+	var n uint64
+	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+		d := uint64(b[i] - '0')
+		if n > (math.MaxUint64-d)/10 {
+			return 0, 0, false
+		}
+		n = n*10 + d
+	}
+	if i == start || b[start] == '0' && i > start+1 {
+		return 0, 0, false
+	}
+	return n, i, true
 }
 
 // names interns writer names: a stream carries frames of a few writers, so
