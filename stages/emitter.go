@@ -82,6 +82,8 @@ type Emitter struct {
 	// jbuf holds the frames beside the raw or pretty output.
 	journal io.Writer
 	jbuf    []byte
+
+	enc *wire.DataEncoder // encodes framed output; made on first use
 }
 
 // Name is the stage's writer name.
@@ -124,12 +126,14 @@ func (em *Emitter) Emit(payload []byte) error {
 	em.nOut++
 	switch em.mode {
 	case Framed:
-		f := &em.frame
-		*f = wire.Frame{Kind: wire.KindData, Writer: em.name, Seq: em.seq, Payload: payload}
-		if em.cur != nil {
-			f.Parent = wire.Ref{Writer: em.cur.Writer, Seq: em.cur.Seq}
+		if em.enc == nil {
+			em.enc = wire.NewDataEncoder(em.name)
 		}
-		em.buf = wire.AppendFrame(em.buf, f)
+		var parent wire.Ref
+		if em.cur != nil {
+			parent = wire.Ref{Writer: em.cur.Writer, Seq: em.cur.Seq}
+		}
+		em.buf = em.enc.Append(em.buf, em.seq, parent, payload)
 	case Raw:
 		em.buf = append(em.buf, payload...)
 		em.buf = append(em.buf, '\n')

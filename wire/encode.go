@@ -121,3 +121,40 @@ func AppendString(dst []byte, s string) []byte {
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
+
+// DataEncoder appends data frames of one writer, byte for byte as
+// AppendFrame does, with the constant start of the frame encoded once and
+// the last parent writer's encoding kept: the encoder of a stage's output.
+// The zero value is not usable; make one with NewDataEncoder.
+type DataEncoder struct {
+	prefix []byte // {"obz":1,"t":"data","w":W,"s":
+	parent string // the last parent writer
+	pref   []byte // ,"p":[PARENT,
+}
+
+// NewDataEncoder returns an encoder of data frames written by writer.
+func NewDataEncoder(writer string) *DataEncoder {
+	p := []byte(`{"obz":1,"t":"data","w":`)
+	p = AppendString(p, writer)
+	return &DataEncoder{prefix: append(p, `,"s":`...), pref: []byte(`,"p":["",`)}
+}
+
+// Append appends the data frame of seq with parent and payload to dst, as
+// AppendFrame does.
+func (e *DataEncoder) Append(dst []byte, seq uint64, parent Ref, payload []byte) []byte {
+	dst = append(dst, e.prefix...)
+	dst = strconv.AppendUint(dst, seq, 10)
+	if !parent.IsZero() {
+		if parent.Writer != e.parent {
+			e.parent = parent.Writer
+			e.pref = AppendString(append(e.pref[:0], `,"p":[`...), parent.Writer)
+			e.pref = append(e.pref, ',')
+		}
+		dst = append(dst, e.pref...)
+		dst = strconv.AppendUint(dst, parent.Seq, 10)
+		dst = append(dst, ']')
+	}
+	dst = append(dst, `,"d":`...)
+	dst = append(dst, payload...)
+	return append(dst, '}', '\n')
+}
