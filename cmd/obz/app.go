@@ -58,15 +58,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err := checkCommand(args, reg); err != nil {
 		return exitCode(err, "", nil, stderr)
 	}
-	permuted, err := permuteArgs(args, reg)
+	var cmdName string
+	var runErr error
+	app := newApp(reg, stdin, stdout, stderr, &cmdName, &runErr)
+	permuted, err := permuteArgs(args, app)
 	if err != nil {
 		return exitCode(err, args[1], nil, stderr)
 	}
 	args = permuted
-	var cmdName string
-	var runErr error
-	app := newApp(reg, stdin, stdout, stderr, &cmdName, &runErr)
-	args = permuteSubArgs(args, app) // journal.go: obz journal SUB, replay, diff
 	if err := app.RunContext(ctx, args); err != nil && runErr == nil {
 		runErr = err
 	}

@@ -19,7 +19,9 @@ import (
 )
 
 func TestPermuteArgs(t *testing.T) {
-	reg := stages.All()
+	var name string
+	var runErr error
+	app := newApp(stages.All(), nil, io.Discard, io.Discard, &name, &runErr)
 	tests := []struct{ in, want string }{
 		// flags after arguments move before them; arguments follow --
 		{"obz filter .a -r", "obz filter -r -- .a"},
@@ -47,9 +49,12 @@ func TestPermuteArgs(t *testing.T) {
 		{"obz filter", "obz filter"},
 		{"obz filter --help", "obz filter --help"},
 		{"obz filter .a --help", "obz filter --help -- .a"},
+		// flow and the other commands permute the same way
+		{"obz flow x.toml --check", "obz flow --check -- x.toml"},
+		{"obz flow x.toml --drain-timeout 5s", "obz flow --drain-timeout 5s -- x.toml"},
 	}
 	for _, tt := range tests {
-		args, err := permuteArgs(strings.Fields(tt.in), reg)
+		args, err := permuteArgs(strings.Fields(tt.in), app)
 		if got := strings.Join(args, " "); err != nil || got != tt.want {
 			t.Errorf("permuteArgs(%s) = %s, %v; want %s", tt.in, got, err, tt.want)
 		}
@@ -57,7 +62,7 @@ func TestPermuteArgs(t *testing.T) {
 	// A value flag without its value: after the move urfave would take the
 	// "--" before the arguments as the value.
 	for _, in := range []string{"obz filter .a --name", "obz head -r -n", "obz filter .a --on-error"} {
-		if args, err := permuteArgs(strings.Fields(in), reg); err == nil {
+		if args, err := permuteArgs(strings.Fields(in), app); err == nil {
 			t.Errorf("permuteArgs(%s) = %q, want an error", in, args)
 		}
 	}

@@ -299,64 +299,6 @@ func journalRecover(c *cli.Context) error {
 	return nil
 }
 
-// permuteSubArgs moves the options of obz journal SUB, replay and diff
-// before their arguments, as permuteArgs does for stages.
-func permuteSubArgs(args []string, app *cli.App) []string {
-	if len(args) < 3 {
-		return args
-	}
-	var cmd *cli.Command
-	head := 2
-	for _, c := range app.Commands {
-		if c.Name == args[1] && (c.Name == "journal" || c.Name == "replay" || c.Name == "diff") {
-			cmd = c
-		}
-	}
-	if cmd != nil && len(cmd.Subcommands) > 0 {
-		parent := cmd
-		cmd, head = nil, 3
-		for _, s := range parent.Subcommands {
-			if s.Name == args[2] {
-				cmd = s
-			}
-		}
-	}
-	if cmd == nil {
-		return args
-	}
-	takesValue := map[string]bool{}
-	for _, f := range cmd.Flags {
-		_, isBool := f.(*cli.BoolFlag)
-		for _, n := range f.Names() {
-			takesValue[n] = !isBool
-		}
-	}
-	var flags, positional []string
-	rest := args[head:]
-	for i := 0; i < len(rest); i++ {
-		a := rest[i]
-		switch {
-		case a == "--":
-			positional = append(positional, rest[i+1:]...)
-			i = len(rest)
-		case len(a) > 1 && a[0] == '-':
-			flags = append(flags, a)
-			if name := strings.TrimLeft(a, "-"); !strings.Contains(name, "=") && takesValue[name] && i+1 < len(rest) {
-				i++
-				flags = append(flags, rest[i])
-			}
-		default:
-			positional = append(positional, a)
-		}
-	}
-	out := append(append([]string{}, args[:head]...), flags...)
-	if len(positional) > 0 {
-		out = append(out, "--")
-		out = append(out, positional...)
-	}
-	return out
-}
-
 func diffCommand(cmdName *string, runErr *error) *cli.Command {
 	return &cli.Command{
 		Name:      "diff",

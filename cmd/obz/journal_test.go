@@ -12,7 +12,7 @@ import (
 	"github.com/obz-dev/obz/stages"
 )
 
-func TestPermuteSubArgs(t *testing.T) {
+func TestPermuteJournalArgs(t *testing.T) {
 	var name string
 	var err error
 	app := newApp(stages.All(), nil, &bytes.Buffer{}, &bytes.Buffer{}, &name, &err)
@@ -25,12 +25,12 @@ func TestPermuteSubArgs(t *testing.T) {
 		{"obz diff a.zst b.zst", "obz diff -- a.zst b.zst"},
 		{"obz journal nosuch x -r", "obz journal nosuch x -r"},
 		{"obz journal", "obz journal"},
-		{"obz filter .a -r", "obz filter .a -r"}, // stages: permuteArgs's job
+		{"obz filter .a -r", "obz filter -r -- .a"},
 	}
 	for _, tt := range tests {
-		got := strings.Join(permuteSubArgs(strings.Fields(tt.in), app), " ")
-		if got != tt.want {
-			t.Errorf("permuteSubArgs(%s) = %s, want %s", tt.in, got, tt.want)
+		args, err := permuteArgs(strings.Fields(tt.in), app)
+		if got := strings.Join(args, " "); err != nil || got != tt.want {
+			t.Errorf("permuteArgs(%s) = %s, %v; want %s", tt.in, got, err, tt.want)
 		}
 	}
 }

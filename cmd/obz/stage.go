@@ -307,28 +307,41 @@ func helpTemplate(spec *stages.Spec) string {
 	return b.String()
 }
 
-// permuteArgs moves a stage's options before its arguments, so that
+// permuteArgs moves a command's options before its arguments, so that
 // `obz read data.csv -r` works as GNU users expect (urfave/cli stops at the
-// first argument). Everything after "--" stays an argument. A last option
-// that lacks its value is an error here: after the move, urfave would take
-// the "--" that precedes the arguments as its value.
-func permuteArgs(args []string, reg stages.Registry) ([]string, error) {
+// first argument). It knows each option from the command's own flags (for
+// commands with subcommands, such as obz journal cat, the subcommand's).
+// Everything after "--" stays an argument. A last option that lacks its
+// value is an error here: after the move, urfave would take the "--" that
+// precedes the arguments as its value.
+func permuteArgs(args []string, app *cli.App) ([]string, error) {
 	if len(args) < 3 {
 		return args, nil
 	}
-	spec := reg.Lookup(args[1])
-	if spec == nil {
+	cmd, head := app.Command(args[1]), 2
+	if cmd != nil && cmd.Name == "help" {
+		return args, nil
+	}
+	if cmd != nil && len(cmd.Subcommands) > 0 {
+		cmd, head = nil, 3
+		for _, sub := range app.Command(args[1]).Subcommands {
+			if sub.HasName(args[2]) {
+				cmd = sub
+			}
+		}
+	}
+	if cmd == nil || len(args) <= head {
 		return args, nil
 	}
 	takesValue := map[string]bool{}
-	for _, f := range stageFlags(spec) {
+	for _, f := range cmd.Flags {
 		_, isBool := f.(*cli.BoolFlag)
 		for _, n := range f.Names() {
 			takesValue[n] = !isBool
 		}
 	}
 	var flags, positional []string
-	rest := args[2:]
+	rest := args[head:]
 	for i := 0; i < len(rest); i++ {
 		a := rest[i]
 		switch {
@@ -352,7 +365,7 @@ func permuteArgs(args []string, reg stages.Registry) ([]string, error) {
 			positional = append(positional, a)
 		}
 	}
-	out := append([]string{args[0], args[1]}, flags...)
+	out := append(append([]string{}, args[:head]...), flags...)
 	if len(positional) > 0 {
 		out = append(out, "--")
 		out = append(out, positional...)
