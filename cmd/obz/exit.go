@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"syscall"
 
 	"github.com/obz-dev/obz/stages"
@@ -27,6 +28,8 @@ const exitStatusHelp = `   0    success
    4    finished, but some events went to the error lane and ended here
         (reported on stderr, or written to --dead-letter)
    130  stopped by SIGINT (Ctrl-C) after a graceful drain; 143 for SIGTERM`
+
+var longFlagRe = regexp.MustCompile(`flag -([a-z][a-z0-9-]+)`)
 
 // usageError is a command-line mistake found by the CLI layer.
 type usageError struct{ msg string }
@@ -73,7 +76,12 @@ func exitCode(err error, cmd string, sig os.Signal, stderr io.Writer) int {
 		code = exitFailure
 	}
 	if message {
-		fmt.Fprintf(stderr, "%s%v\n", prefix, err)
+		msg := err.Error()
+		if code == exitUsage {
+			// urfave names long flags with one dash: say them as typed.
+			msg = longFlagRe.ReplaceAllString(msg, "flag --$1")
+		}
+		fmt.Fprintf(stderr, "%s%s\n", prefix, msg)
 		if code == exitUsage && cmd != "" {
 			fmt.Fprintf(stderr, "Run 'obz %s --help' for usage.\n", cmd)
 		}
