@@ -15,66 +15,44 @@ type Input struct {
 }
 
 // batch is a run of frames read from one input, owned by the stage loop
-// until it is handed back. Byte slices in frames point into arena.
+// until it is handed back. The frames' byte slices point into buf, the
+// reader's buffer that was swapped out with the batch (wire.Reader.Swap), so
+// that lines are not copied on their way to the stage.
 type batch struct {
 	in     int
 	frames []wire.Frame
-	spans  []span
-	arena  []byte
+	buf    []byte
 	bytes  int64
 	end    error // set on the input's last batch: io.EOF or a read error
 }
 
-type span struct{ payload, raw [2]int }
-
 const (
-	batchFrames   = 1024
-	batchesPerIn  = 4
-	arenaCapacity = 96 << 10
+	batchFrames  = 2048
+	batchesPerIn = 4
+	// bigBuffer: a buffer that grew past it for a long line is dropped when
+	// its batch comes back, so that long lines do not pin memory.
+	bigBuffer = 4 * wire.ReadBuffer
 )
 
 func (b *batch) reset() {
 	b.frames = b.frames[:0]
-	b.spans = b.spans[:0]
-	b.arena = b.arena[:0]
+	if cap(b.buf) > bigBuffer {
+		b.buf = nil
+	}
 	b.bytes = 0
 	b.end = nil
 }
 
-func (b *batch) keep(p []byte) [2]int {
-	if p == nil {
-		return [2]int{-1, -1}
-	}
-	start := len(b.arena)
-	b.arena = append(b.arena, p...)
-	return [2]int{start, len(b.arena)}
-}
-
-// add copies f into the batch.
+// add appends f to the batch. Its byte slices stay in the reader's buffer.
 func (b *batch) add(f *wire.Frame) {
-	var sp span
-	sp.payload = b.keep(f.Payload)
-	sp.raw = [2]int{-1, -1}
 	if f.Err != nil {
 		e := *f.Err
-		sp.raw = b.keep(e.Raw)
 		f.Err = &e
 	}
 	b.frames = append(b.frames, *f)
-	b.spans = append(b.spans, sp)
 }
 
-// seal points the frames' byte slices into the final arena.
-func (b *batch) seal() {
-	for i := range b.frames {
-		f, sp := &b.frames[i], b.spans[i]
-		f.Payload = slice(b.arena, sp.payload)
-		if f.Err != nil {
-			f.Err.Raw = slice(b.arena, sp.raw)
-		}
-	}
-}
-
+// slice returns a[s[0]:s[1]], or nil for the span {-1, -1} (exec's arena).
 func slice(a []byte, s [2]int) []byte {
 	if s[0] < 0 {
 		return nil
@@ -102,8 +80,14 @@ func readInput(idx int, in Input, stage string, maxLine int, out chan<- *batch, 
 	}
 	b := get()
 	var lastBytes int64
+	// send hands b over with the reader's buffer, which its frames point
+	// into; the reader goes on in the buffer of the next batch.
 	send := func() bool {
-		b.seal()
+		next := get()
+		if next == nil {
+			return false
+		}
+		b.buf, next.buf = rd.Swap(next.buf), nil
 		b.bytes = rd.BytesRead() - lastBytes
 		lastBytes = rd.BytesRead()
 		select {
@@ -111,8 +95,8 @@ func readInput(idx int, in Input, stage string, maxLine int, out chan<- *batch, 
 		case <-done:
 			return false
 		}
-		b = get()
-		return b != nil
+		b = next
+		return true
 	}
 	ok := b != nil
 	// Hand over what we have before a read that may block: an idle input
@@ -132,7 +116,7 @@ func readInput(idx int, in Input, stage string, maxLine int, out chan<- *batch, 
 		}
 		if err == nil {
 			b.add(&f)
-			if len(b.frames) >= batchFrames || len(b.arena) >= arenaCapacity {
+			if len(b.frames) >= batchFrames {
 				ok = send()
 			}
 			continue
@@ -148,7 +132,11 @@ func readInput(idx int, in Input, stage string, maxLine int, out chan<- *batch, 
 			err = fmt.Errorf("reading %s: %w", in.Name, err)
 		}
 		b.end = err
-		send()
+		b.bytes = rd.BytesRead() - lastBytes
+		select {
+		case out <- b:
+		case <-done:
+		}
 		return
 	}
 }

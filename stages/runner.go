@@ -167,7 +167,7 @@ func runProcessor(ctx context.Context, p Processor, em *Emitter, env *Env, name 
 		edges[i] = &edge{name: in.Name}
 		frees[i] = make(chan *batch, batchesPerIn)
 		for range batchesPerIn {
-			frees[i] <- &batch{in: i, arena: make([]byte, 0, arenaCapacity)}
+			frees[i] <- &batch{in: i}
 		}
 		if !readNothing {
 			go readInput(i, in, name, env.MaxLine, ch, frees[i], done)

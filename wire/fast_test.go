@@ -1,6 +1,10 @@
 package wire
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
 	"testing"
 )
 
@@ -88,5 +92,61 @@ func BenchmarkDataEncoder(b *testing.B) {
 	b.SetBytes(int64(len(e.Append(nil, 123456, Ref{"read", 123456}, []byte(benchPayload)))))
 	for b.Loop() {
 		buf = e.Append(buf[:0], 123456, Ref{"read", 123456}, []byte(benchPayload))
+	}
+}
+
+// TestReaderSwap: frames read before a Swap keep their bytes while the
+// Reader goes on, whatever the chunking; swapping in BeforeFill is how the
+// stage runner keeps frames without copying them.
+func TestReaderSwap(t *testing.T) {
+	var in []byte
+	var want []string
+	for i := range 3000 {
+		p := fmt.Sprintf(`{"i":%d,"pad":"%s"}`, i, strings.Repeat("x", i%300))
+		want = append(want, p)
+		if i%2 == 0 {
+			in = append(in, p...)
+		} else {
+			in = AppendFrame(in, &Frame{Kind: KindData, Writer: "w", Seq: uint64(i/2 + 1), Payload: []byte(p)})
+			in = in[:len(in)-1]
+		}
+		in = append(in, '\n')
+	}
+	for _, chunk := range []int{1, 7, 4096, 1 << 20} {
+		r := NewReader(&chunkReader{r: bytes.NewReader(in), n: chunk}, 0)
+		var kept []Frame
+		var held [][]byte
+		var spare []byte
+		pending := 0
+		r.BeforeFill = func() {
+			if pending > 0 {
+				held = append(held, r.Swap(spare))
+				spare, pending = nil, 0
+			}
+		}
+		for {
+			var f Frame
+			err := r.Next(&f)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			kept = append(kept, f)
+			pending++
+			if pending == 100 {
+				held = append(held, r.Swap(nil))
+				pending = 0
+			}
+		}
+		if len(kept) != len(want) {
+			t.Fatalf("chunk %d: %d frames, want %d", chunk, len(kept), len(want))
+		}
+		for i, f := range kept {
+			if string(f.Payload) != want[i] {
+				t.Fatalf("chunk %d: frame %d = %s, want %s", chunk, i, f.Payload, want[i])
+			}
+		}
 	}
 }

@@ -52,13 +52,35 @@ type Reader struct {
 	dec Decoder // interns writer names, so that decoding does not allocate
 }
 
-// NewReader returns a Reader with a 64 KiB buffer that grows up to maxLine
-// (DefaultMaxLine if maxLine <= 0).
+// ReadBuffer is the size of a Reader's buffer (and of its reads) until a
+// longer line makes it grow.
+const ReadBuffer = 256 << 10
+
+// NewReader returns a Reader with a ReadBuffer-sized buffer that grows up to
+// maxLine (DefaultMaxLine if maxLine <= 0).
 func NewReader(r io.Reader, maxLine int) *Reader {
 	if maxLine <= 0 {
 		maxLine = DefaultMaxLine
 	}
-	return &Reader{r: r, buf: make([]byte, 64<<10), max: maxLine}
+	return &Reader{r: r, buf: make([]byte, ReadBuffer), max: maxLine}
+}
+
+// Swap hands the caller the buffer that the byte slices of the frames read
+// so far point into, and goes on in spare (or a new buffer if spare is too
+// small): the bytes not read yet are copied there. The frames stay valid
+// while the caller keeps the returned buffer, so a caller that swaps before
+// every read (in BeforeFill) can keep frames without copying their bytes.
+// Without Swap, frames are only valid until the next call of Next.
+func (r *Reader) Swap(spare []byte) []byte {
+	old := r.buf
+	n := r.end - r.pos
+	spare = spare[:cap(spare)]
+	if len(spare) < max(n, ReadBuffer) {
+		spare = make([]byte, max(n, ReadBuffer))
+	}
+	copy(spare, r.buf[r.pos:r.end])
+	r.buf, r.pos, r.end = spare, 0, n
+	return old
 }
 
 // Reset makes r read src from the start, as a new Reader would, keeping its
@@ -178,6 +200,11 @@ func (r *Reader) finish(line []byte) ([]byte, error) {
 // fill reads more data, compacting or growing the buffer as needed. A read
 // error is kept in r.eof.
 func (r *Reader) fill() {
+	// BeforeFill comes first: it may Swap the buffer away, and then
+	// nothing that a frame points to is moved.
+	if r.BeforeFill != nil {
+		r.BeforeFill()
+	}
 	if r.pos > 0 {
 		n := copy(r.buf, r.buf[r.pos:r.end])
 		r.pos, r.end = 0, n
@@ -188,9 +215,6 @@ func (r *Reader) fill() {
 		nb := make([]byte, size)
 		copy(nb, r.buf[:r.end])
 		r.buf = nb
-	}
-	if r.BeforeFill != nil {
-		r.BeforeFill()
 	}
 	n, err := r.r.Read(r.buf[r.end:])
 	r.end += n
