@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/obz-dev/obz/wire"
@@ -16,15 +17,22 @@ import (
 var readSpec = Spec{
 	Name:      "read",
 	Family:    FamilySource,
-	Summary:   "read NDJSON, CSV or TSV files (or stdin) as events",
+	Summary:   "read NDJSON, JSON, CSV, TSV or text files (or stdin), plain or compressed, as events",
 	ArgsUsage: "[FILE...|-]",
 	Description: `Reads the files in order, one event per record, then ends with a natural
 EOF. "-" or no FILE reads stdin. Every file is checked before anything is
 written: one that cannot be opened stops obz with no output at all.
 
-FORMAT: --format ndjson|csv|tsv for every input, or else by extension:
-.csv is CSV, .tsv is TSV, anything else (.ndjson, .jsonl, .json, stdin) is
-NDJSON. (.json means one JSON value per line for now.)
+FORMAT: --format ndjson|json|csv|tsv|text for every input, or else by
+extension: .json is JSON, .csv CSV, .tsv TSV, .txt and .log text, anything
+else (.ndjson, .jsonl, stdin) NDJSON.
+
+COMPRESSION: gzip and zstd input is decompressed, files and stdin alike,
+recognised by its first bytes. The format comes from the name without
+.gz/.zst: orders.csv.gz is CSV. A file named .gz or .zst that is not so
+compressed is refused before any output; a corrupt or truncated one ends
+the stage (exit 1) after the events before the damage. zstd frames that
+need a window over 128 MiB are refused (memory stays bounded).
 
 NDJSON: one JSON value per line, with the same line rules as every stage:
 blank lines are skipped, CRLF and a leading BOM are accepted, the last line
@@ -32,6 +40,24 @@ needs no newline, lines over --max-line are errors. A line that is an obz
 frame (a saved framed stream) gives its payload: data frames become events,
 error frames stay error events, EOF and other control frames are dropped
 (read starts a new stream with its own sequence numbers and EOF).
+
+JSON: if the first non-space byte is "[", each element of the top-level
+array is an event (further top-level arrays may follow: their elements
+too); otherwise the input is JSON values one after another, separated by
+whitespace or not ({..}{..}, pretty-printed objects, NDJSON), each an
+event. Values are streamed, one at a time in memory (at most --max-line
+bytes each), and written compactly. A syntax error becomes one error event
+(kind parse; too-long for a value over --max-line) holding the first 1 KiB
+of what is skipped, and reading resumes at the next line that starts with
+"{" or "[" (in an array: whose first non-blank character is "{"), so a bad
+line of NDJSON or a bad object of jq output costs only itself; with no
+such line the rest of the file is skipped. Its message gives FILE:LINE,
+the bytes skipped and where reading resumed.
+
+TEXT: each line is an event {"line":"...","n":N}, N its line number in
+that file (from 1). Blank lines are events too; "\n" or "\r\n" ends a line,
+a BOM at the start is dropped. Invalid UTF-8 is replaced by U+FFFD (the
+line stays an event) and counted in a warning on stderr.
 
 CSV/TSV: the first row names the fields, in order; each later row becomes
 an object with those keys. Empty header names become c<N> (N the column,
@@ -46,6 +72,17 @@ written exactly as a JSON number (-12, 0, 3.5, 1e-3) is that number, except
 integers beyond +-2^53 (they would lose digits). Everything else stays a
 string: 007, +5, 1., .5, " 42", NaN, TRUE, null.
 
+FOLLOW: -f/--follow reads one regular FILE from its start, then waits for
+it to grow (polling every --poll), like tail -F, until SIGINT or SIGTERM
+(then a stopped EOF). Events are flushed before each wait. A line (or row,
+or value) still being written is held until it is complete; at a stop it
+is dropped. If the file is renamed and a new one created at the path
+(rotation), or the file shrinks (truncation), the old file is read to its
+end, its last line taken as complete, and the path is read from its start
+as a new input (line numbers from 1, a CSV header again). Lines written to
+the old file after that are not read. Not for stdin (read - already waits)
+or compressed files.
+
 ERRORS: a bad line or row becomes an error event and reading goes on:
 invalid JSON (kind parse), invalid UTF-8 (utf8), a line over --max-line
 (too-long), a broken frame (frame), a CSV row with the wrong number of
@@ -58,9 +95,16 @@ row that runs past --max-line (an unclosed quote, most likely).`,
 obz read testdata/orders.csv --infer | obz filter '.amount > 50' -r
 obz read testdata/customers.csv testdata/orders.csv --infer --stats > /dev/null
 cat testdata/orders.ndjson | obz read - | obz head -n 2 -r
-tail -n 3 testdata/orders.csv | obz read --format csv --header id,ts,customer,country,device,amount -r`,
+tail -n 3 testdata/orders.csv | obz read --format csv --header id,ts,customer,country,device,amount -r
+obz read testdata/orders.json -r | head -n 2
+obz read testdata/orders.csv.gz --infer -r | head -n 2
+gzip -c testdata/orders.ndjson | obz read -r | head -n 2
+obz read --format text README.md -r | head -n 2
+obz read -f testdata/orders.ndjson | obz filter '.amount > 100' -r   # then waits for more lines, until Ctrl-C`,
 	Flags: []Flag{
-		{Name: "format", Usage: "input `FORMAT` of every file: ndjson, csv or tsv (default: by extension; stdin is ndjson)", Default: ""},
+		{Name: "format", Usage: "input `FORMAT` of every file: ndjson, json, csv, tsv or text (default: by extension; stdin is ndjson)", Default: ""},
+		{Name: "follow", Short: "f", Usage: "wait for FILE to grow, following rotation, until stopped (like tail -F)", Default: false},
+		{Name: "poll", Usage: "--follow: how often to look for more input", Default: defaultPoll},
 		{Name: "infer", Usage: "CSV/TSV: numbers, true/false and empty (null) instead of strings (see DESCRIPTION)", Default: false},
 		{Name: "no-header", Usage: "CSV/TSV: there is no header row; name the fields c1, c2, ...", Default: false},
 		{Name: "header", Usage: "CSV/TSV: there is no header row; name the fields `a,b,c`", Default: []string{}},
@@ -74,8 +118,10 @@ tail -n 3 testdata/orders.csv | obz read --format csv --header id,ts,customer,co
 const (
 	formatAuto   = ""
 	formatNDJSON = "ndjson"
+	formatJSON   = "json"
 	formatCSV    = "csv"
 	formatTSV    = "tsv"
+	formatText   = "text"
 )
 
 // stdinName is how stdin is named on the command line.
@@ -88,6 +134,7 @@ type readStage struct {
 	files  []string // "-" is stdin
 	format string   // formatAuto: by extension
 	csv    csvOptions
+	follow time.Duration // --follow: the poll interval; 0 = no follow
 	in     inCounter
 }
 
@@ -119,16 +166,23 @@ func newRead(o Options) (Stage, error) {
 		r.files = []string{stdinName}
 	}
 	switch f := strings.ToLower(o.String("format")); f {
-	case formatAuto, formatNDJSON, formatCSV, formatTSV:
+	case formatAuto, formatNDJSON, formatJSON, formatCSV, formatTSV, formatText:
 		r.format = f
-	case "jsonl", "json":
+	case "jsonl":
 		r.format = formatNDJSON
+	case "txt", "lines":
+		r.format = formatText
 	default:
-		return nil, Usagef("--format must be ndjson, csv or tsv, not %q", o.String("format"))
+		return nil, Usagef("--format must be ndjson, json, csv, tsv or text, not %q", o.String("format"))
 	}
 	var err error
 	if r.csv, err = parseCSVOptions(o); err != nil {
 		return nil, err
+	}
+	if o.Bool("follow") {
+		if r.follow, err = followOptions(o, r.files); err != nil {
+			return nil, err
+		}
 	}
 	// Check every file now, before the runner writes anything: a typo must
 	// not leave a half-written stream behind. Files are opened again, one at
@@ -137,14 +191,17 @@ func newRead(o Options) (Stage, error) {
 		if name == stdinName {
 			continue
 		}
-		if err := checkReadable(name); err != nil {
+		if err := checkReadable(name, r.follow > 0); err != nil {
 			return nil, err
 		}
 	}
 	return r, nil
 }
 
-func checkReadable(name string) error {
+// checkReadable opens name: a file to read, not a directory; one named
+// .gz or .zst must be compressed so (or empty); one to follow must be a
+// regular file.
+func checkReadable(name string, follow bool) error {
 	f, err := os.Open(name)
 	if err != nil {
 		return err
@@ -157,25 +214,44 @@ func checkReadable(name string) error {
 	if fi.IsDir() {
 		return fmt.Errorf("%s: is a directory", name)
 	}
+	if follow && !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s: --follow needs a regular file (a pipe or device already waits for more: obz read %s)", name, name)
+	}
+	if kind, _ := compressionOf(name); kind != "" {
+		head := make([]byte, len(zstdMagic))
+		n, _ := io.ReadFull(f, head)
+		if got, _ := sniffKind(head[:n]); n > 0 && got != kind {
+			return fmt.Errorf("%s: not %s data (the name says %s; rename the file or use --format)", name, kind, kind)
+		}
+	}
 	return nil
 }
 
-// formatOf returns the format of one input.
+// formatOf returns the format of one input: --format, or the extension of
+// the name without .gz or .zst.
 func (r *readStage) formatOf(name string) string {
 	if r.format != formatAuto {
 		return r.format
 	}
+	_, name = compressionOf(name)
 	switch strings.ToLower(filepath.Ext(name)) {
 	case ".csv":
 		return formatCSV
 	case ".tsv", ".tab":
 		return formatTSV
+	case ".json":
+		return formatJSON
+	case ".txt", ".log", ".text":
+		return formatText
 	}
 	return formatNDJSON
 }
 
 func (r *readStage) Produce(ctx context.Context, em *Emitter) error {
 	r.in = inCounter{c: em.counters}
+	if r.follow > 0 {
+		return r.readFollow(ctx, em, r.files[0])
+	}
 	for _, name := range r.files {
 		if ctx.Err() != nil {
 			return nil
@@ -187,38 +263,57 @@ func (r *readStage) Produce(ctx context.Context, em *Emitter) error {
 	return nil
 }
 
+// readOne reads one file, or stdin, decompressing it if it starts with the
+// gzip or zstd magic number.
 func (r *readStage) readOne(ctx context.Context, em *Emitter, name string) error {
-	var in io.Reader
-	var pump *stdinPump
+	var src io.Reader
 	if name == stdinName {
 		if em.Stdin() == nil {
 			return errors.New("no stdin to read")
 		}
-		pump = newStdinPump(ctx, em.Stdin(), func() { em.Flush() })
+		pump := newStdinPump(ctx, em.Stdin(), func() { em.Flush() })
 		defer pump.Close()
-		in = pump
+		src = pump
 	} else {
 		f, err := os.Open(name)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		in = f
+		src = f
 	}
 	format := r.formatOf(name)
 	if name == stdinName {
 		name = "stdin" // for messages
 	}
+	kind, src := sniff(src)
+	src, release, err := readDecompress(kind, src)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("reading %s: %w", name, err)
+	}
+	defer release()
+	return r.parse(ctx, em, name, format, newEndReader(ctx, src))
+}
+
+// parse emits the events of in, read as format.
+func (r *readStage) parse(ctx context.Context, em *Emitter, name, format string, in *endReader) error {
 	switch format {
 	case formatCSV, formatTSV:
-		return r.readCSV(ctx, em, name, in, pump, format)
+		return r.readCSV(ctx, em, name, in, format)
+	case formatJSON:
+		return r.readJSON(ctx, em, name, in)
+	case formatText:
+		return r.readText(ctx, em, name, in)
 	default:
-		return r.readNDJSON(ctx, em, name, in, pump)
+		return r.readNDJSON(ctx, em, name, in)
 	}
 }
 
-// readNDJSON emits one event per line of in. pump is in when reading stdin.
-func (r *readStage) readNDJSON(ctx context.Context, em *Emitter, name string, in io.Reader, pump *stdinPump) error {
+// readNDJSON emits one event per line of in.
+func (r *readStage) readNDJSON(ctx context.Context, em *Emitter, name string, in *endReader) error {
 	rd := wire.NewReader(in, em.MaxLine())
 	var f wire.Frame
 	n := 0
@@ -231,8 +326,8 @@ func (r *readStage) readNDJSON(ctx context.Context, em *Emitter, name string, in
 			r.in.publish(n, rd.BytesRead())
 		}
 		err := rd.Next(&f)
-		if pump != nil && pump.cut(rd.BytesRead()) {
-			return nil // the stop came in the middle of this line: it is not an event
+		if in.cut(rd.BytesRead()) {
+			return in.end(name) // the input ended in the middle of this line: it is no event
 		}
 		if err == nil {
 			switch f.Kind {
@@ -259,112 +354,14 @@ func (r *readStage) readNDJSON(ctx context.Context, em *Emitter, name string, in
 			}
 			continue
 		}
-		if err == io.EOF || errors.Is(err, errPumpStopped) {
+		if err == io.EOF {
 			return nil
+		}
+		if in.err != nil {
+			return in.end(name)
 		}
 		return fmt.Errorf("reading %s: %w", name, err)
 	}
-}
-
-// errPumpStopped ends stdin when the stage is asked to stop.
-var errPumpStopped = errors.New("stopped")
-
-// stdinPump reads stdin in its own goroutine so that a stop signal ends a
-// read that would otherwise block for ever (`tail -f log | obz read -`),
-// and flushes the stage's output before it waits for more input.
-type stdinPump struct {
-	ctx   context.Context
-	flush func()
-	full  chan pumpChunk
-	free  chan []byte
-	done  chan struct{}
-	cur   pumpChunk
-	off   int
-	err   error
-
-	delivered int64 // bytes returned by Read
-	last      byte  // the last of them
-	stopped   bool  // Read returned errPumpStopped
-}
-
-type pumpChunk struct {
-	buf []byte
-	n   int
-	err error
-}
-
-const pumpBuffer = 64 << 10
-
-func newStdinPump(ctx context.Context, r io.Reader, flush func()) *stdinPump {
-	p := &stdinPump{ctx: ctx, flush: flush, full: make(chan pumpChunk, 1), free: make(chan []byte, 2), done: make(chan struct{}), last: '\n'}
-	p.free <- make([]byte, pumpBuffer)
-	p.free <- make([]byte, pumpBuffer)
-	go func() {
-		for {
-			var buf []byte
-			select {
-			case buf = <-p.free:
-			case <-p.done:
-				return
-			}
-			n, err := r.Read(buf)
-			select {
-			case p.full <- pumpChunk{buf, n, err}:
-			case <-p.done:
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	return p
-}
-
-func (p *stdinPump) Read(b []byte) (int, error) {
-	if len(b) == 0 {
-		return 0, nil
-	}
-	for p.off >= p.cur.n {
-		if p.err != nil {
-			return 0, p.err
-		}
-		if p.cur.buf != nil {
-			p.free <- p.cur.buf
-			p.cur = pumpChunk{}
-		}
-		var c pumpChunk
-		select {
-		case c = <-p.full:
-		default:
-			p.flush() // about to wait: let downstream see what we have
-			select {
-			case c = <-p.full:
-			case <-p.ctx.Done():
-				p.err, p.stopped = errPumpStopped, true
-				return 0, p.err
-			}
-		}
-		p.cur, p.off, p.err = c, 0, c.err
-	}
-	n := copy(b, p.cur.buf[p.off:p.cur.n])
-	p.off += n
-	p.delivered += int64(n)
-	p.last = b[n-1]
-	return n, nil
-}
-
-// cut reports whether the stop signal came in the middle of a line and the
-// reader, having consumed consumed bytes, is at that line's unfinished end.
-func (p *stdinPump) cut(consumed int64) bool {
-	return p.stopped && consumed == p.delivered && p.last != '\n'
-}
-
-// Close stops the pump's goroutine, unless it is blocked reading stdin:
-// that one ends with the process.
-func (p *stdinPump) Close() error {
-	close(p.done)
-	return nil
 }
 
 // parseDelimiter reads --delimiter: one character, "tab" or `\t`.

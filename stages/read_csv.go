@@ -56,8 +56,8 @@ func parseCSVOptions(o Options) (csvOptions, error) {
 
 var utf8BOM = []byte("\xef\xbb\xbf")
 
-// readCSV emits one object per row of in. pump is in when reading stdin.
-func (r *readStage) readCSV(ctx context.Context, em *Emitter, name string, in io.Reader, pump *stdinPump, format string) error {
+// readCSV emits one object per row of in.
+func (r *readStage) readCSV(ctx context.Context, em *Emitter, name string, in *endReader, format string) error {
 	br := bufio.NewReaderSize(in, 64<<10)
 	if b, _ := br.Peek(len(utf8BOM)); bytes.Equal(b, utf8BOM) {
 		br.Discard(len(utf8BOM))
@@ -83,7 +83,10 @@ func (r *readStage) readCSV(ctx context.Context, em *Emitter, name string, in io
 		// numbered from the first row
 	default:
 		rec, err := cr.Read()
-		if err == io.EOF || errors.Is(err, errPumpStopped) {
+		if in.err != nil {
+			return in.end(name) // stopped (or failed) before a whole header row
+		}
+		if err == io.EOF {
 			return nil
 		}
 		if pe, ok := err.(*csv.ParseError); ok {
@@ -108,8 +111,8 @@ func (r *readStage) readCSV(ctx context.Context, em *Emitter, name string, in io
 		}
 		start := cr.InputOffset()
 		rec, err := cr.Read()
-		if pump != nil && pump.stopped {
-			return nil // the last row may be cut short: drop it
+		if in.err != nil {
+			return in.end(name) // the input ended early: the last row may be cut short, drop it
 		}
 		if err == io.EOF {
 			return nil
