@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/obz-dev/obz/wire"
 )
 
 // Options configure a supervised run.
@@ -33,30 +35,6 @@ type Options struct {
 	NoJournal bool
 }
 
-// StageStatus is one line of a stage's status channel (docs/wire.md).
-type StageStatus struct {
-	Stage    string  `json:"stage"`
-	State    string  `json:"state"`
-	In       uint64  `json:"in"`
-	Out      uint64  `json:"out"`
-	Errors   uint64  `json:"errors"`
-	BytesIn  uint64  `json:"bytes_in"`
-	BytesOut uint64  `json:"bytes_out"`
-	Elapsed  float64 `json:"elapsed_s"`
-	WaitIn   float64 `json:"wait_in_s"`
-	WaitOut  float64 `json:"wait_out_s"`
-	Error    string  `json:"error,omitempty"`
-}
-
-// Busy is the share of the stage's time spent working rather than waiting
-// for input or for its consumers: the busiest stage is the bottleneck.
-func (st StageStatus) Busy() float64 {
-	if st.Elapsed <= 0 {
-		return 0
-	}
-	return max(0, 1-(st.WaitIn+st.WaitOut)/st.Elapsed)
-}
-
 // StageResult is how one stage ended.
 type StageResult struct {
 	Name     string      `json:"name"`
@@ -64,7 +42,7 @@ type StageResult struct {
 	Inputs   []string    `json:"inputs,omitempty"`
 	State    string      `json:"state"` // pending, running, done, failed, stopped, killed
 	ExitCode int         `json:"exit_code"`
-	Status   StageStatus `json:"counts"`
+	Status   wire.Status `json:"counts"`
 	Started  time.Time   `json:"started"`
 	Ended    time.Time   `json:"ended"`
 	Log      string      `json:"log"`
@@ -100,7 +78,7 @@ type proc struct {
 	log        *os.File
 	mu         sync.Mutex
 	readers    sync.WaitGroup
-	prev       StageStatus // at the last redraw, for rates
+	prev       wire.Status // at the last redraw, for rates
 	killedByUs bool        // SIGKILLed by the drain timeout
 }
 
@@ -432,7 +410,7 @@ func (s *supervisor) readStatus(p *proc) {
 	defer p.status.Close()
 	dec := json.NewDecoder(p.status)
 	for {
-		var st StageStatus
+		var st wire.Status
 		if err := dec.Decode(&st); err != nil {
 			return
 		}

@@ -391,21 +391,6 @@ func abort(p Processor) {
 	}
 }
 
-// Status is one line of the status channel (docs/wire.md).
-type Status struct {
-	Stage    string  `json:"stage"`
-	State    string  `json:"state"` // running, done, failed
-	In       uint64  `json:"in"`
-	Out      uint64  `json:"out"`
-	Errors   uint64  `json:"errors"`
-	BytesIn  uint64  `json:"bytes_in"`
-	BytesOut uint64  `json:"bytes_out"`
-	Elapsed  float64 `json:"elapsed_s"`
-	WaitIn   float64 `json:"wait_in_s"`  // time blocked waiting for input
-	WaitOut  float64 `json:"wait_out_s"` // time blocked writing output (backpressure)
-	Error    string  `json:"error,omitempty"`
-}
-
 // startStatus writes the status channel while the stage runs; the returned
 // func writes the final line and stops it.
 func startStatus(env *Env, name string, start time.Time) func(error) {
@@ -416,7 +401,7 @@ func startStatus(env *Env, name string, start time.Time) func(error) {
 	enc := json.NewEncoder(env.Status)
 	write := func(state string, err error) {
 		c := env.Counters
-		s := Status{Stage: name, State: state, In: c.In.Load(), Out: c.Out.Load(), Errors: c.Errors.Load(),
+		s := wire.Status{Stage: name, State: state, In: c.In.Load(), Out: c.Out.Load(), Errors: c.Errors.Load(),
 			BytesIn: c.BytesIn.Load(), BytesOut: c.BytesOut.Load(), Elapsed: time.Since(start).Seconds(),
 			WaitIn: time.Duration(c.WaitIn.Load()).Seconds(), WaitOut: time.Duration(c.WaitOut.Load()).Seconds()}
 		if err != nil {

@@ -928,12 +928,12 @@ func (s *rtSyncBuffer) Bytes() []byte {
 	return bytes.Clone(s.b.Bytes())
 }
 
-func rtStatus(t *testing.T, b []byte) []Status {
+func rtStatus(t *testing.T, b []byte) []wire.Status {
 	t.Helper()
-	var ss []Status
+	var ss []wire.Status
 	dec := json.NewDecoder(bytes.NewReader(b))
 	for dec.More() {
-		var s Status
+		var s wire.Status
 		if err := dec.Decode(&s); err != nil {
 			t.Fatalf("status line: %v in %q", err, b)
 		}

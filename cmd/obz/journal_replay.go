@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/obz-dev/obz/journal"
-	"github.com/obz-dev/obz/stages"
 	"github.com/obz-dev/obz/wire"
 	"github.com/urfave/cli/v2"
 )
@@ -193,7 +192,7 @@ func replayOutputs(c *cli.Context) (io.Writer, func(error, uint64) error, error)
 			}
 		}
 		if status != nil {
-			st := stages.Status{Stage: name, State: "done", Out: events, BytesOut: fo.bytes, Elapsed: time.Since(start).Seconds()}
+			st := wire.Status{Stage: name, State: "done", Out: events, BytesOut: fo.bytes, Elapsed: time.Since(start).Seconds()}
 			if err != nil {
 				st.State, st.Error = "failed", err.Error()
 			}

@@ -1,0 +1,28 @@
+package wire
+
+// Status is one line of a stage's status channel: the JSON object a stage
+// writes every half second, and once more when it ends, to the file
+// descriptor given by --status-fd. obz flow reads it for its live view, its
+// summary, the manifest and the metrics (docs/wire.md, "Status channel").
+type Status struct {
+	Stage    string  `json:"stage"`
+	State    string  `json:"state"` // running, done, failed
+	In       uint64  `json:"in"`
+	Out      uint64  `json:"out"`
+	Errors   uint64  `json:"errors"`
+	BytesIn  uint64  `json:"bytes_in"`
+	BytesOut uint64  `json:"bytes_out"`
+	Elapsed  float64 `json:"elapsed_s"`
+	WaitIn   float64 `json:"wait_in_s"`  // time blocked waiting for input
+	WaitOut  float64 `json:"wait_out_s"` // time blocked writing output (backpressure)
+	Error    string  `json:"error,omitempty"`
+}
+
+// Busy is the share of the stage's time spent working rather than waiting
+// for input or for its consumers: the busiest stage is the bottleneck.
+func (st Status) Busy() float64 {
+	if st.Elapsed <= 0 {
+		return 0
+	}
+	return max(0, 1-(st.WaitIn+st.WaitOut)/st.Elapsed)
+}
