@@ -2,10 +2,12 @@ package wire
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzDecodeData checks the canonical data frame fast path against the
@@ -149,4 +151,69 @@ func TestReaderSwap(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzValidUTF8JSON: the one-pass check is the two checks the reader made
+// before, UTF-8 and then JSON.
+func FuzzValidUTF8JSON(f *testing.F) {
+	for _, s := range []string{`{"a":"é"}`, "\"\xff\"", `["\u00e9", "Zürich"]`, "\"\xed\xa0\x80\"", "\"\xef\xbf\xbd\"", "{\"\xc3\":1}", "1\xc3\xa9", "\"\xf4\x90\x80\x80\"", `{"a":[1,2,{"b":null}]}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := validUTF8JSON(b), utf8.Valid(b) && Valid(b); got != want {
+			t.Fatalf("validUTF8JSON(%q) = %v, want %v", b, got, want)
+		}
+	})
+}
+
+func BenchmarkValidUTF8JSON(b *testing.B) {
+	line := []byte(`{"id":1,"ts":"2026-01-01T00:00:03Z","user":"u7292","country":"AT","device":"android","amount":95.11,"tags":["us","mobile"],"msg":"Zürich low order user is to high served order for low timeout for"}`)
+	b.Run("fused", func(b *testing.B) {
+		b.SetBytes(int64(len(line)))
+		for b.Loop() {
+			if !validUTF8JSON(line) {
+				b.Fatal("invalid")
+			}
+		}
+	})
+	b.Run("two-pass", func(b *testing.B) {
+		b.SetBytes(int64(len(line)))
+		for b.Loop() {
+			if !utf8.Valid(line) || !Valid(line) {
+				b.Fatal("invalid")
+			}
+		}
+	})
+}
+
+// TestValidDeep: nesting beyond one word of levels, mixed arrays and
+// objects, and the nesting limit.
+func TestValidDeep(t *testing.T) {
+	for _, depth := range []int{1, 63, 64, 65, 200, 9999, 10000, 10001} {
+		var open, close strings.Builder
+		for d := range depth {
+			if d%3 == 1 {
+				open.WriteString(`{"k":`)
+				close.WriteString(`}`)
+			} else {
+				open.WriteString(`[`)
+				close.WriteString(`]`)
+			}
+		}
+		s := open.String() + `1` + reverse(close.String())
+		bad := open.String() + `1` + close.String()
+		for _, b := range []string{s, bad, s + " ", open.String()} {
+			if got, want := Valid([]byte(b)), json.Valid([]byte(b)); got != want {
+				t.Errorf("depth %d: Valid(%.20q...) = %v, want %v", depth, b, got, want)
+			}
+		}
+	}
+}
+
+func reverse(s string) string {
+	b := []byte(s)
+	for i, j := 0, len(b)-1; i < j; i, j = i+1, j-1 {
+		b[i], b[j] = b[j], b[i]
+	}
+	return string(b)
 }

@@ -118,10 +118,10 @@ func (r *Reader) Next(f *Frame) error {
 			f.Line = r.line
 			return nil
 		}
-		if !utf8.Valid(line) {
-			return &LineError{Line: r.line, Kind: "utf8", Msg: "invalid UTF-8", Raw: validUTF8(line), Size: int64(len(line))}
-		}
-		if !Valid(line) {
+		if !validUTF8JSON(line) {
+			if !utf8.Valid(line) {
+				return &LineError{Line: r.line, Kind: "utf8", Msg: "invalid UTF-8", Raw: validUTF8(line), Size: int64(len(line))}
+			}
 			return &LineError{Line: r.line, Kind: "parse", Msg: "invalid JSON" + parseHint(line), Raw: line, Size: int64(len(line))}
 		}
 		r.bare++

@@ -1,13 +1,36 @@
 package wire
 
+import (
+	"encoding/binary"
+	"math/bits"
+	"unicode/utf8"
+)
+
+// lo and hi are the bytes 0x01 and 0x80 in every byte of a word.
+const (
+	lo = 0x0101010101010101
+	hi = 0x8080808080808080
+)
+
 // Valid reports whether b is exactly one JSON value, optionally surrounded
 // by whitespace. Its verdicts are those of encoding/json's Valid (fuzzed
 // against it: FuzzValid), including the nesting limit of 10000 and the
 // acceptance of invalid UTF-8 inside strings (the Reader checks UTF-8
 // separately); it is several times faster and does not allocate.
-func Valid(b []byte) bool {
-	// inObj has bit d set when nesting level d (from 1) is an object.
-	var inObj [maxNesting/64 + 1]uint64
+func Valid(b []byte) bool { return valid(b, &strSpecial) }
+
+// validUTF8JSON reports whether b is valid JSON, as Valid, and valid UTF-8,
+// in one pass: bytes beyond ASCII can only be in strings, and the string
+// scan checks them there. It is utf8.Valid(b) && Valid(b) (FuzzValidUTF8JSON).
+func validUTF8JSON(b []byte) bool { return valid(b, &strSpecialUTF8) }
+
+// valid is Valid with the table of the bytes a string scan stops at.
+func valid(b []byte, special *[256]bool) bool {
+	// inObj has bit d set when nesting level d (from 1) is an object: in
+	// one word up to level 63, in deep beyond (allocated for the rare
+	// document nested that deep: zeroing it for every line cost 10 %).
+	var inObj uint64
+	var deep *[maxNesting/64 + 1]uint64
 	depth := 0
 	i := skipWS(b, 0)
 	for {
@@ -18,7 +41,7 @@ func Valid(b []byte) bool {
 		switch c := b[i]; {
 		case c == '"':
 			var ok bool
-			if i, ok = validString(b, i+1); !ok {
+			if i, ok = validString(b, i+1, special); !ok {
 				return false
 			}
 		case c == '{' || c == '[':
@@ -27,8 +50,15 @@ func Valid(b []byte) bool {
 				return false
 			}
 			i = skipWS(b, i+1)
+			if depth >= 64 && deep == nil {
+				deep = new([maxNesting/64 + 1]uint64)
+			}
 			if c == '[' {
-				inObj[depth>>6] &^= 1 << (depth & 63)
+				if depth < 64 {
+					inObj &^= 1 << depth
+				} else {
+					deep[depth>>6] &^= 1 << (depth & 63)
+				}
 				if i < len(b) && b[i] == ']' {
 					depth--
 					i++
@@ -36,14 +66,18 @@ func Valid(b []byte) bool {
 				}
 				continue
 			}
-			inObj[depth>>6] |= 1 << (depth & 63)
+			if depth < 64 {
+				inObj |= 1 << depth
+			} else {
+				deep[depth>>6] |= 1 << (depth & 63)
+			}
 			if i < len(b) && b[i] == '}' {
 				depth--
 				i++
 				break
 			}
 			var ok bool
-			if i, ok = validKey(b, i); !ok {
+			if i, ok = validKey(b, i, special); !ok {
 				return false
 			}
 			continue
@@ -79,13 +113,18 @@ func Valid(b []byte) bool {
 			if i >= len(b) {
 				return false
 			}
-			obj := inObj[depth>>6]&(1<<(depth&63)) != 0
+			var obj bool
+			if depth < 64 {
+				obj = inObj&(1<<depth) != 0
+			} else {
+				obj = deep[depth>>6]&(1<<(depth&63)) != 0
+			}
 			c := b[i]
 			if c == ',' {
 				i = skipWS(b, i+1)
 				if obj {
 					var ok bool
-					if i, ok = validKey(b, i); !ok {
+					if i, ok = validKey(b, i, special); !ok {
 						return false
 					}
 				}
@@ -118,11 +157,11 @@ func hasAt(b []byte, i int, lit string) bool {
 }
 
 // validKey checks `"key" :` at b[i] and returns the index of the value.
-func validKey(b []byte, i int) (int, bool) {
+func validKey(b []byte, i int, special *[256]bool) (int, bool) {
 	if i >= len(b) || b[i] != '"' {
 		return 0, false
 	}
-	i, ok := validString(b, i+1)
+	i, ok := validString(b, i+1, special)
 	if !ok {
 		return 0, false
 	}
@@ -142,18 +181,39 @@ var strSpecial = func() (t [256]bool) {
 	return t
 }()
 
+// strSpecialUTF8 is strSpecial with the bytes beyond ASCII, whose UTF-8
+// the string scan then checks.
+var strSpecialUTF8 = func() (t [256]bool) {
+	t = strSpecial
+	for c := utf8.RuneSelf; c < 256; c++ {
+		t[c] = true
+	}
+	return t
+}()
+
 // validString checks a string whose opening quote is at b[i-1] and returns
-// the index after its closing quote.
-func validString(b []byte, i int) (int, bool) {
+// the index after its closing quote. special is strSpecial, or
+// strSpecialUTF8 to check UTF-8 too.
+func validString(b []byte, i int, special *[256]bool) (int, bool) {
+	var high uint64 // the bytes beyond ASCII are special too
+	if special[utf8.RuneSelf] {
+		high = hi
+	}
 	for {
+		// Eight bytes at a time: a byte below 0x20, a quote or a
+		// backslash (or, with high set, beyond ASCII) sets its top bit
+		// in x. A borrow can only spread past a byte that is itself one
+		// of them, so x is zero exactly when there is none.
 		for i+8 <= len(b) {
-			if strSpecial[b[i]] || strSpecial[b[i+1]] || strSpecial[b[i+2]] || strSpecial[b[i+3]] ||
-				strSpecial[b[i+4]] || strSpecial[b[i+5]] || strSpecial[b[i+6]] || strSpecial[b[i+7]] {
+			v := binary.LittleEndian.Uint64(b[i:])
+			q, s := v^(lo*'"'), v^(lo*'\\')
+			if x := ((v-lo*0x20)&^v | (q-lo)&^q | (s-lo)&^s | v&high) & hi; x != 0 {
+				i += bits.TrailingZeros64(x) >> 3 // the first such byte
 				break
 			}
 			i += 8
 		}
-		for i < len(b) && !strSpecial[b[i]] {
+		for i < len(b) && !special[b[i]] {
 			i++
 		}
 		if i >= len(b) {
@@ -177,8 +237,15 @@ func validString(b []byte, i int) (int, bool) {
 			default:
 				return 0, false
 			}
-		default: // a control character
-			return 0, false
+		default:
+			if b[i] < utf8.RuneSelf { // a control character
+				return 0, false
+			}
+			r, size := utf8.DecodeRune(b[i:])
+			if r == utf8.RuneError && size == 1 {
+				return 0, false
+			}
+			i += size
 		}
 	}
 }
