@@ -33,8 +33,8 @@ func newFilter(o Options) (Stage, error) {
 }
 
 func (f *filter) Event(ev *wire.Frame, em *Emitter) error {
-	if f.prog.fast != nil && (ev.Bare || wire.Valid(ev.Payload)) {
-		if keep, ok := f.prog.fast.keep(ev.Payload); ok {
+	if f.prog.fast != nil {
+		if keep, ok := f.prog.fast.keepEvent(ev.Payload, ev.Bare); ok {
 			if keep {
 				return em.Emit(ev.Payload)
 			}

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/itchyny/gojq"
+	"github.com/obz-dev/obz/wire"
 )
 
 // The jq fast path: the common subset of jq used in filter and map,
@@ -43,6 +44,13 @@ type fastCtx struct {
 	extracted bool
 	isObject  bool
 	slots     [][]byte
+	// valid: the payload is known to be valid JSON (a bare line the reader
+	// checked). Otherwise (a frame's payload, trusted but not checked) the
+	// fast path checks what it reads: each slot's value on first use
+	// (checked has bit i once slot i was), or the whole payload where the
+	// expression uses more of it than its top-level fields.
+	valid   bool
+	checked uint64
 }
 
 // fastProgram is an expression compiled for the fast path. It is not safe
@@ -51,38 +59,64 @@ type fastProgram struct {
 	root fastNode
 	keys []string // top-level fields read from the payload, by slot
 	ctx  fastCtx
+	// rootUse: the expression uses the payload itself, not only its
+	// top-level fields (., has, length, del, select's output ...).
+	rootUse bool
 }
 
 // fastCompiler holds the state of one compilation.
 type fastCompiler struct {
-	keys []string
+	keys    []string
+	rootUse bool
+}
+
+// use notes that a node's output is consumed: when that output is the
+// payload itself (outRoot), the expression uses more than its fields.
+func (c *fastCompiler) use(outRoot bool) {
+	if outRoot {
+		c.rootUse = true
+	}
 }
 
 // compileFast compiles q for the fast path, or returns nil when q is
 // outside the subset.
 func compileFast(q *gojq.Query) *fastProgram {
 	c := &fastCompiler{}
-	root, _, ok := c.query(q, true)
+	root, outRoot, ok := c.query(q, true)
 	if !ok {
 		return nil
 	}
-	p := &fastProgram{root: root, keys: c.keys}
+	c.use(outRoot) // filter tests it, map writes it
+	// An expression that reads no field (true, 1 == 1) still has gojq
+	// parse the payload, and fail on a bad one: count that as a use.
+	p := &fastProgram{root: root, keys: c.keys, rootUse: c.rootUse || len(c.keys) == 0 || len(c.keys) > 64}
 	p.ctx.keys = c.keys
 	p.ctx.slots = make([][]byte, len(c.keys))
 	return p
 }
 
-// eval runs the program on one payload.
-func (p *fastProgram) eval(payload []byte) (fastValue, fastStatus) {
+// eval runs the program on one payload; valid says whether the payload is
+// known to be valid JSON.
+func (p *fastProgram) eval(payload []byte, valid bool) (fastValue, fastStatus) {
 	c := &p.ctx
-	c.payload, c.extracted = payload, false
+	c.payload, c.extracted, c.valid, c.checked = payload, false, valid, 0
+	if !valid && p.rootUse {
+		if !wire.Valid(payload) {
+			return fastValue{}, sBail // gojq reports the parse error
+		}
+		c.valid = true
+	}
 	return p.root(c, fastRaw(payload))
 }
 
-// keep reports whether filter keeps the payload; ok is false when gojq must
-// decide.
-func (p *fastProgram) keep(payload []byte) (keep, ok bool) {
-	v, st := p.eval(payload)
+// keep reports whether filter keeps the payload, known to be valid JSON;
+// ok is false when gojq must decide.
+func (p *fastProgram) keep(payload []byte) (keep, ok bool) { return p.keepEvent(payload, true) }
+
+// keepEvent is keep for a payload that is known to be valid JSON or not
+// (a frame's payload).
+func (p *fastProgram) keepEvent(payload []byte, valid bool) (keep, ok bool) {
+	v, st := p.eval(payload, valid)
 	switch st {
 	case sOK:
 		return fastTruthy(v), true
@@ -95,7 +129,13 @@ func (p *fastProgram) keep(payload []byte) (keep, ok bool) {
 // appendOutput appends map's output for payload to dst (gojq.Marshal's
 // encoding); n is 0 or 1 outputs; ok is false when gojq must decide.
 func (p *fastProgram) appendOutput(dst, payload []byte) (out []byte, n int, ok bool) {
-	v, st := p.eval(payload)
+	return p.appendEvent(dst, payload, true)
+}
+
+// appendEvent is appendOutput for a payload that is known to be valid JSON
+// or not (a frame's payload).
+func (p *fastProgram) appendEvent(dst, payload []byte, valid bool) (out []byte, n int, ok bool) {
+	v, st := p.eval(payload, valid)
 	switch st {
 	case sOK:
 		out, ok = appendFastValue(dst, v)
@@ -132,11 +172,12 @@ func (c *fastCompiler) query(q *gojq.Query, root bool) (n fastNode, outRoot, ok 
 			return r(c, v)
 		}, lroot && rroot, true
 	}
-	l, _, ok1 := c.query(q.Left, root)
-	r, _, ok2 := c.query(q.Right, root)
+	l, lroot, ok1 := c.query(q.Left, root)
+	r, rroot, ok2 := c.query(q.Right, root)
 	if !ok1 || !ok2 {
 		return nil, false, false
 	}
+	c.use(lroot || rroot)
 	switch op := q.Op; op {
 	case gojq.OpAnd, gojq.OpOr:
 		and := op == gojq.OpAnd
@@ -356,6 +397,7 @@ func (c *fastCompiler) term(t *gojq.Term, root bool) (n fastNode, outRoot, ok bo
 		if i == 0 && outRoot && t.Type == gojq.TermTypeIdentity {
 			n = c.field(key, true)
 		} else {
+			c.use(outRoot)
 			n = fastPipe(n, c.field(key, false))
 		}
 		outRoot = false
@@ -419,7 +461,20 @@ func (c *fastCompiler) field(key string, root bool) fastNode {
 				c.isObject = scanTop(c.payload, c.keys, c.slots)
 			}
 			if c.isObject {
-				return fastRaw(c.slots[i]), sOK
+				v := c.slots[i]
+				if !c.valid && c.checked&(1<<i) == 0 {
+					if v != nil && !wire.Valid(v) {
+						return fastValue{}, sBail
+					}
+					c.checked |= 1 << i
+				}
+				return fastRaw(v), sOK
+			}
+			if !c.valid {
+				if !wire.Valid(c.payload) {
+					return fastValue{}, sBail
+				}
+				c.valid = true
 			}
 			return fastIndex(in, key)
 		}
@@ -503,10 +558,11 @@ func jqLiteralNumber(s string) (jqNumber, bool) {
 }
 
 func (c *fastCompiler) unary(u *gojq.Unary, root bool) (fastNode, bool, bool) {
-	n, _, ok := c.term(u.Term, root)
+	n, outRoot, ok := c.term(u.Term, root)
 	if !ok {
 		return nil, false, false
 	}
+	c.use(outRoot)
 	switch u.Op {
 	case gojq.OpAdd:
 		return func(c *fastCtx, in fastValue) (fastValue, fastStatus) {
@@ -577,10 +633,11 @@ func (c *fastCompiler) object(o *gojq.Object, root bool) (fastNode, bool, bool) 
 		if kv.Val == nil {
 			val = c.field(key, root)
 		} else {
-			n, _, ok := c.query(kv.Val, root)
+			n, outRoot, ok := c.query(kv.Val, root)
 			if !ok {
 				return nil, false, false
 			}
+			c.use(outRoot)
 			val = n
 		}
 		es = append(es, entry{key, val})
@@ -623,16 +680,21 @@ func (c *fastCompiler) object(o *gojq.Object, root bool) (fastNode, bool, bool) 
 }
 
 func (c *fastCompiler) function(f *gojq.Func, root bool) (fastNode, bool, bool) {
+	switch f.Name {
+	case "not", "length", "has", "test", "del":
+		c.use(root) // they look at their input, the payload itself at the root
+	}
 	switch {
 	case f.Name == "empty" && len(f.Args) == 0:
 		return func(*fastCtx, fastValue) (fastValue, fastStatus) { return fastValue{}, sEmpty }, false, true
 	case f.Name == "not" && len(f.Args) == 0:
 		return func(c *fastCtx, in fastValue) (fastValue, fastStatus) { return fastBool(!fastTruthy(in)), sOK }, false, true
 	case f.Name == "select" && len(f.Args) == 1:
-		cond, _, ok := c.query(f.Args[0], root)
+		cond, condRoot, ok := c.query(f.Args[0], root)
 		if !ok {
 			return nil, false, false
 		}
+		c.use(condRoot)
 		return func(c *fastCtx, in fastValue) (fastValue, fastStatus) {
 			v, st := cond(c, in)
 			if st != sOK {

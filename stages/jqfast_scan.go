@@ -1,5 +1,16 @@
 package stages
 
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
+// swarLo and swarHi are the bytes 0x01 and 0x80 in every byte of a word.
+const (
+	swarLo = 0x0101010101010101
+	swarHi = 0x8080808080808080
+)
+
 // The fast path's scan of the payload's top level: one pass over the object
 // that keeps the raw values of the keys the expression reads. It does the
 // work of fieldExtractor.extract for top-level keys only, with tighter loops
@@ -8,6 +19,11 @@ package stages
 // scanTop sets slots[i] to the raw value of keys[i] in the object b (the
 // last one when a key repeats; nil when absent). It returns false when b is
 // not an object or is not well formed as far as the scan can tell.
+//
+// It reads to the end even when every key is found, for a later repeat of
+// one. Stopping early where the rest holds no escape and none of the
+// quoted keys (bytes.Contains for each) was measured slower than this scan:
+// map {id, user, amount} 415-434 against 345 ns per event.
 func scanTop(b []byte, keys []string, slots [][]byte) bool {
 	for i := range slots {
 		slots[i] = nil
@@ -72,6 +88,17 @@ var scanStop = [256]bool{'"': true, '\\': true}
 func scanString(b []byte, i int) (end int, esc, ok bool) {
 	i++
 	for {
+		// Eight bytes at a time (as wire's validString): x has the top
+		// bit of each quote or backslash; the lowest one is exact.
+		for i+8 <= len(b) {
+			v := binary.LittleEndian.Uint64(b[i:])
+			q, s := v^(swarLo*'"'), v^(swarLo*'\\')
+			if x := ((q-swarLo)&^q | (s-swarLo)&^s) & swarHi; x != 0 {
+				i += bits.TrailingZeros64(x) >> 3
+				break
+			}
+			i += 8
+		}
 		for i < len(b) && !scanStop[b[i]] {
 			i++
 		}

@@ -64,7 +64,51 @@ func checkFastVsGojq(t testing.TB, expr string, payload []byte) (fast, answered 
 	if n != len(outs) || string(fout) != want {
 		t.Fatalf("%s on %s: fast map gives %d %q, gojq %d %q", expr, payload, n, fout, len(outs), want)
 	}
+	// As a frame's payload (not known to be valid, checked where read):
+	// on a valid payload, the same answers.
+	ukeep, ok3 := p.fast.keepEvent(payload, false)
+	uout, un, ok4 := p.fast.appendEvent(nil, payload, false)
+	if !ok3 || !ok4 || ukeep != fkeep || un != n || string(uout) != string(fout) {
+		t.Fatalf("%s on %s as a frame's payload: keep %v %v, map %d %q %v; as a bare line: keep %v, map %d %q",
+			expr, payload, ukeep, ok3, un, uout, ok4, fkeep, n, fout)
+	}
 	return true, true
+}
+
+// TestFastPathFramePayloads: a frame's payload is trusted, not validated on
+// the way in; the fast path checks what it reads. What it reads that is
+// not JSON goes to gojq (and the error lane); map never writes it out.
+func TestFastPathFramePayloads(t *testing.T) {
+	for _, tc := range []struct {
+		expr, payload string
+		answered      bool
+	}{
+		{".amount > 50", `{"amount":5x}`, false},
+		{".amount > 50", `{"amount":+5}`, false},
+		{".amount > 50", `{"amount":60,"x":tru}`, true}, // not read: passed on as it came
+		{"{id, user}", `{"id":1,"user":tru}`, false},
+		{"{id, user}", `{"id":1,"user":"u","x":tru}`, true},
+		{".a.b", `{"a":{"b":1,}}`, false},
+		{".", `{"a":1,}`, false},
+		{"true", `{nope}`, false},
+		{"has(\"a\")", `{"a":1,}`, false},
+		{"del(.a)", `{"a":1,"b":tru}`, false},
+		{"select(.a > 0)", `{"a":1,"b":tru}`, false},
+		{".a", `[1,]`, false},
+	} {
+		p, err := compileJQ(tc.expr)
+		if err != nil || p.fast == nil {
+			t.Fatalf("%s: not on the fast path (%v)", tc.expr, err)
+		}
+		_, ok1 := p.fast.keepEvent([]byte(tc.payload), false)
+		out, _, ok2 := p.fast.appendEvent(nil, []byte(tc.payload), false)
+		if ok1 != tc.answered || ok2 != tc.answered {
+			t.Errorf("%s on %s: answered %v %v, want %v", tc.expr, tc.payload, ok1, ok2, tc.answered)
+		}
+		if ok2 && len(out) > 0 && !json.Valid(out) {
+			t.Errorf("%s on %s: map writes %s", tc.expr, tc.payload, out)
+		}
+	}
 }
 
 var fastPayloads = []string{

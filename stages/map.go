@@ -40,8 +40,8 @@ func newMap(o Options) (Stage, error) {
 }
 
 func (m *mapStage) Event(ev *wire.Frame, em *Emitter) error {
-	if m.prog.fast != nil && (ev.Bare || wire.Valid(ev.Payload)) {
-		out, n, ok := m.prog.fast.appendOutput(m.out[:0], ev.Payload)
+	if m.prog.fast != nil {
+		out, n, ok := m.prog.fast.appendEvent(m.out[:0], ev.Payload, ev.Bare)
 		m.out = out
 		if ok {
 			if n == 0 {
