@@ -84,6 +84,10 @@ type Emitter struct {
 	jbuf    []byte
 
 	enc *wire.DataEncoder // encodes framed output; made on first use
+
+	// resume checks a resumed source's events against its record (resume.go);
+	// nil when not resuming or once the record ended.
+	resume, resumed *resumeCheck
 }
 
 // Name is the stage's writer name.
@@ -121,6 +125,11 @@ func (em *Emitter) Warnf(format string, args ...any) {
 func (em *Emitter) Emit(payload []byte) error {
 	if em.err != nil {
 		return em.err
+	}
+	if em.resume != nil {
+		if err := em.resumeEvent(wire.KindData, nil, payload); err != nil {
+			return err
+		}
 	}
 	em.seq++
 	em.nOut++
@@ -173,6 +182,11 @@ func (em *Emitter) EmitError(info *wire.ErrorInfo, payload []byte) error {
 	}
 	if em.failFirst {
 		return &EventFailedError{Info: *info}
+	}
+	if em.resume != nil {
+		if err := em.resumeEvent(wire.KindError, info, payload); err != nil {
+			return err
+		}
 	}
 	em.seq++
 	em.nErr++

@@ -55,6 +55,10 @@ type Env struct {
 	// progress.go); cmd/obz sets it only when stderr is a terminal.
 	Progress bool
 
+	// Resume, if set on a source, is its output recorded by a run that was
+	// killed: the source's first events are checked against it (resume.go).
+	Resume Recorded
+
 	// Journal, if set, receives every output frame (data, error, EOF,
 	// forwarded control frames) in canonical framed form, whatever Output
 	// is: whole lines, one batch per Write, before the outputs see it.
@@ -91,6 +95,7 @@ func Run(ctx context.Context, spec *Spec, st Stage, env *Env) error {
 	var err error
 	switch s := st.(type) {
 	case Source:
+		em.startResume(env.Resume)
 		err = runSource(ctx, s, em)
 	case Processor:
 		err = runProcessor(ctx, s, em, env, name)
@@ -111,6 +116,9 @@ func Run(ctx context.Context, spec *Spec, st Stage, env *Env) error {
 func runSource(ctx context.Context, s Source, em *Emitter) error {
 	err := s.Produce(ctx, em)
 	em.cur = nil
+	if err == nil {
+		err = em.endResume(ctx.Err() != nil)
+	}
 	if err != nil {
 		if errors.Is(err, errDownstreamGone) {
 			return nil
