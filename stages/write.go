@@ -38,6 +38,7 @@ drained before the stop are in FILE.partial (appended to FILE with --append).`,
 		{Name: "split-size", Usage: "start a new numbered part of FILE when a part reaches `SIZE` (e.g. 100MiB; before compression)", Default: ""},
 		{Name: "compress", Usage: "gzip, zstd or none (default: from FILE's extension .gz, .zst)", Default: ""},
 		{Name: "receipts", Usage: "print a delivery receipt frame per event on stdout, as the events are committed (with FILE)", Default: false},
+		{Name: "skip-delivered", Usage: "WRITER:SEQ: the events up to SEQ were delivered by the run that is resumed (set by obz flow --resume)", Default: []string{}, Hidden: true},
 	},
 	New: newWrite,
 }
@@ -77,7 +78,8 @@ type writeStage struct {
 	ok, failed      receiptLog
 	rout            *receiptOut // --receipts
 	inReceipts      bool
-	done            bool // Finish or Abort ran
+	done            bool              // Finish or Abort ran
+	delivered       map[string]uint64 // --skip-delivered (write_resume.go)
 }
 
 func newWrite(o Options) (Stage, error) {
@@ -128,6 +130,10 @@ func newWrite(o Options) (Stage, error) {
 		return nil, Usagef("--dead-letter must be another file than %s", s.path)
 	}
 	if err := s.splitOptions(o); err != nil {
+		return nil, err
+	}
+	var err error
+	if s.delivered, err = parseDelivered(o.Strings("skip-delivered")); err != nil {
 		return nil, err
 	}
 	if s.path == "" {
@@ -249,6 +255,9 @@ func (s *writeStage) open(em *Emitter) error {
 
 func (s *writeStage) Event(ev *wire.Frame, em *Emitter) error {
 	if err := s.open(em); err != nil {
+		return err
+	}
+	if skip, err := s.skipDelivered(ev, em); skip || err != nil {
 		return err
 	}
 	if s.file == nil && s.path != "" { // the next part

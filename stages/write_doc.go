@@ -79,6 +79,7 @@ is renamed (synced), a part is renamed, the run's appended events are synced,
 or the event was written to stdout; "failed" for an error event or an event
 write could not write (csv-keys ...), once the dead-letter file is committed
 (at the end when they were reported on stderr). A broken or failed run sends
-no more receipts (a split output's completed parts have theirs); a stop sends
-none for what went to a .partial file. Lines this stage could not read itself
+no more receipts (a split output's completed parts have theirs, stdout has
+those of what was passed on); a stop sends none for what went to a .partial
+file. obz flow --resume reads the receipts to skip what was delivered. Lines this stage could not read itself
 were no writer's event: they have no receipt.`

@@ -129,8 +129,11 @@ func (s *writeStage) Abort() {
 	if s.path == "" {
 		// stdout is a stream: pass on what came, the exit status says the
 		// rest. A compressed stream is left unfinished, so that a reader
-		// sees it is cut short.
-		s.w.Flush()
+		// sees it is cut short. What reached plain stdout is delivered: its
+		// receipts say so (obz flow --resume skips those events).
+		if s.w.Flush() == nil && s.comp == nil {
+			s.receipts(&s.ok, "ok")
+		}
 		if s.comp != nil {
 			s.comp.Flush()
 			s.comp.Reset(io.Discard)
