@@ -33,6 +33,9 @@ type Options struct {
 	MetricsReady func(addr string)
 	// NoJournal turns off the journals (RUN_DIR/journals/STAGE.zst).
 	NoJournal bool
+	// ResumedFrom is the run directory this run resumes (obz flow --resume),
+	// recorded in the manifest.
+	ResumedFrom string
 }
 
 // StageResult is how one stage ended.
@@ -64,6 +67,7 @@ type Result struct {
 	Failed      string         `json:"failed_stage,omitempty"`
 	Stages      []*StageResult `json:"stages"`
 	Topology    string         `json:"topology"`
+	ResumedFrom string         `json:"resumed_from,omitempty"`
 }
 
 type proc struct {
@@ -107,7 +111,7 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 		}
 	}
 	topo, _ := os.ReadFile(t.File)
-	res := &Result{Flow: t.Name, File: t.File, Version: opts.Version, RunDir: runDir, Started: start, Topology: string(topo)}
+	res := &Result{Flow: t.Name, File: t.File, Version: opts.Version, RunDir: runDir, Started: start, Topology: string(topo), ResumedFrom: opts.ResumedFrom}
 
 	procs := map[string]*proc{}
 	order := t.Order()

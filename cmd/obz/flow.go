@@ -46,11 +46,19 @@ DESCRIPTION:
    and obz journal; --no-journal turns them off).
    The topology format is described in docs/topology.md.
 
+   --resume RUN_DIR continues a run that was killed (kill -9 of obz flow or
+   of a stage) in a new run directory beside it: sources re-produce what
+   they had journaled (checked against the journal) and go on, the other
+   stages run again from the start, and sinks skip what their receipts show
+   delivered, so the output is that of an uninterrupted run. Run it from the
+   directory the flow was run from. See docs/journal.md (Resume).
+
 EXAMPLES:
    obz flow testdata/flows/orders.toml
    obz flow --check testdata/flows/orders.toml
    obz flow --dot testdata/flows/orders.toml | dot -Tsvg > flow.svg
    obz flow --mermaid testdata/flows/orders.toml
+   obz flow --resume .obz/runs/orders-20260101T120000.000Z
 
 OPTIONS:
 {{range .VisibleFlags}}   {{.}}
@@ -59,6 +67,8 @@ EXIT STATUS:
    0    every stage finished
    1    a stage failed or an edge broke (the first failure is reported)
    2    the topology is invalid (every problem is listed with file and line)
+   3    --resume refused: nothing to resume, no manifest or journals, the
+        topology file changed, a sink that cannot skip what it delivered
    4    finished, but some events went to the error lane and ended in a sink
    130  stopped by SIGINT (Ctrl-C) after a graceful drain; 143 for SIGTERM
 `
@@ -78,6 +88,8 @@ func flowCommand(reg stages.Registry, cmdName *string, runErr *error) *cli.Comma
 			&cli.StringFlag{Name: "metrics-addr", Usage: "serve Prometheus metrics on this address (e.g. :9090 or 127.0.0.1:0); overrides metrics_addr"},
 			&cli.DurationFlag{Name: "drain-timeout", Value: 10 * time.Second, Usage: "after a failure or a stop signal, how long stages may drain before they are killed"},
 			&cli.BoolFlag{Name: "no-journal", Usage: "do not journal the stages' output (RUN_DIR/journals/STAGE.zst, for obz replay)"},
+			&cli.StringFlag{Name: "resume", Usage: "continue the killed run in `RUN_DIR` (see docs/journal.md, Resume)"},
+			&cli.BoolFlag{Name: "force", Usage: "--resume: resume although the topology file changed, or a sink's output may get events twice"},
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			*cmdName = "flow"
@@ -100,6 +112,9 @@ func flowCommands(reg stages.Registry) flow.Commands {
 }
 
 func runFlow(c *cli.Context, reg stages.Registry) error {
+	if dir := c.String("resume"); dir != "" {
+		return resumeFlow(c, reg, dir)
+	}
 	if c.NArg() != 1 {
 		return &usageError{msg: "flow takes one topology file, e.g. obz flow testdata/flows/orders.toml"}
 	}

@@ -36,6 +36,9 @@ func runnerFlags(spec *stages.Spec) []cli.Flag {
 		&cli.IntSliceFlag{Name: "out-fd", Usage: "write output to this file descriptor (repeat for fan-out; used by obz flow)", Hidden: true},
 		&cli.IntFlag{Name: "status-fd", Usage: "write status lines to this file descriptor (used by obz flow)", Hidden: true},
 	)
+	if spec.Family == stages.FamilySource {
+		fs = append(fs, &cli.StringFlag{Name: "resume-from", Usage: "check the first events against this journal of a killed run, then go on (used by obz flow --resume)", Hidden: true})
+	}
 	return fs
 }
 
@@ -100,6 +103,14 @@ func runStage(c *cli.Context, spec *stages.Spec) error {
 			cl.Close()
 		}
 	}()
+	if p := c.String("resume-from"); p != "" {
+		rec, err := openRecorded(p)
+		if err != nil {
+			return err
+		}
+		defer rec.Close()
+		env.Resume = rec
+	}
 	path := c.String("journal")
 	if path == "" {
 		return stages.Run(c.Context, spec, st, env)
