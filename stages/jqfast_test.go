@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -362,4 +364,35 @@ func TestFastPathSweep(t *testing.T) {
 	if fast*10 < total*8 || answered*2 < total {
 		t.Errorf("of %d cases %d compiled to the fast path and %d were answered by it", total, fast, answered)
 	}
+}
+
+// TestFastPathLaterDuplicates: the scan stops once every field is found
+// only where no later member can repeat one.
+func TestFastPathLaterDuplicates(t *testing.T) {
+	for _, payload := range []string{
+		`{"a":1,"b":2,"a" :3}`, `{"a":1,"b":2,"a"` + "\n\t:3}", `{"a":1,"b":"x:y","\u0061":4}`,
+		`{"a":1,"b":{"a":5}}`, `{"a":1,"b":"\"a\":6"}`, `{"a":1,"b":"a:","c":"\"a\""}`, `{"b":0,"a":1,"ba":2,"a":[3]}`,
+		`{"a":1,"b":2,"xa":3}`, `{"a":1,"b":["a",":"],"a":{"a":7}}`, `{"b":1,"a":2}`,
+	} {
+		for _, expr := range []string{".a", "{a, b}", ".a > 1", ".b"} {
+			checkFastVsGojq(t, expr, []byte(payload))
+		}
+	}
+}
+
+// FuzzParseDecimal: the decimal fast path gives strconv.ParseFloat's float.
+func FuzzParseDecimal(f *testing.F) {
+	for _, s := range []string{"95.11", "-0.0", "0.1", "123456789012.345", "1.5", "9999999999999.99", "-12.340", "1.", ".5", "1.2.3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := parseDecimal([]byte(s))
+		if !ok {
+			return
+		}
+		want, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("parseDecimal(%q) = %v, ParseFloat = %v, %v", s, got, want, err)
+		}
+	})
 }

@@ -137,6 +137,9 @@ func parseJQNumber(raw []byte) (jqNumber, bool) {
 			return jqNumber{isInt: true, i: n}, true
 		}
 	}
+	if f, ok := parseDecimal(raw); ok {
+		return jqNumber{f: f}, true
+	}
 	s := bytesString(raw)
 	if bytes.IndexAny(raw, ".eE") < 0 {
 		i, err := strconv.ParseInt(s, 10, 64)
@@ -144,6 +147,43 @@ func parseJQNumber(raw []byte) (jqNumber, bool) {
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	return jqNumber{f: f}, err == nil
+}
+
+// pow10 holds the powers of ten that float64 represents exactly.
+var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// parseDecimal parses a number written d+.d+ (optional minus) with at most
+// 15 digits, as strconv.ParseFloat does: the digits and the power of ten
+// are exact in float64, so one division rounds correctly (strconv's own
+// exact path). ok is false for any other form.
+func parseDecimal(raw []byte) (float64, bool) {
+	s := raw
+	if len(s) > 0 && s[0] == '-' {
+		s = s[1:]
+	}
+	if len(s) < 3 || len(s) > 16 {
+		return 0, false
+	}
+	var m uint64
+	dot := -1
+	for i, c := range s {
+		switch {
+		case c >= '0' && c <= '9':
+			m = m*10 + uint64(c-'0')
+		case c == '.' && dot < 0 && i > 0 && i < len(s)-1:
+			dot = i
+		default:
+			return 0, false
+		}
+	}
+	if dot < 0 {
+		return 0, false
+	}
+	f := float64(m) / pow10[len(s)-1-dot]
+	if raw[0] == '-' {
+		f = -f
+	}
+	return f, true
 }
 
 // fastStringOf returns a string value's bytes, decoded: raw text without
