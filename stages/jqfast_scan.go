@@ -1,6 +1,7 @@
 package stages
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math/bits"
 )
@@ -28,6 +29,7 @@ func scanTop(b []byte, keys []string, slots [][]byte) bool {
 	for i := range slots {
 		slots[i] = nil
 	}
+	missing := len(keys)
 	i := wsSkip(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return false
@@ -57,14 +59,26 @@ func scanTop(b []byte, keys []string, slots [][]byte) bool {
 		key := b[ks+1 : ke-1]
 		for j, k := range keys {
 			if len(k) == len(key) && !esc && string(key) == k {
+				if slots[j] == nil {
+					missing--
+				}
 				slots[j] = b[vs:ve]
 			} else if esc {
 				if eq, ok := fastKeyIs(b[ks:ke], k); !ok {
 					return false
 				} else if eq {
+					if slots[j] == nil {
+						missing--
+					}
 					slots[j] = b[vs:ve]
 				}
 			}
+		}
+		if missing == 0 {
+			if noKeyLater(b[ve:], keys) {
+				return true
+			}
+			missing = -1 // look once
 		}
 		i = wsSkip(b, ve)
 		if i >= len(b) {
@@ -154,3 +168,32 @@ func scanValue(b []byte, i int) (int, bool) {
 
 // scanDelim marks the bytes that end a number or literal.
 var scanDelim = [256]bool{',': true, '}': true, ']': true, ' ': true, '\t': true, '\n': true, '\r': true}
+
+// noKeyLater reports whether rest can hold no member named by one of keys.
+// Without escapes in rest, a later member named k is `"k"`, maybe
+// whitespace, then a colon: it looks at the bytes before each colon
+// (a vectorised search; timestamps and text add a few false leads).
+func noKeyLater(rest []byte, keys []string) bool {
+	if bytes.IndexByte(rest, '\\') >= 0 {
+		return false
+	}
+	for i := 0; ; {
+		c := bytes.IndexByte(rest[i:], ':')
+		if c < 0 {
+			return true
+		}
+		c += i
+		e := c - 1
+		for e >= 0 && (rest[e] == ' ' || rest[e] == '\t' || rest[e] == '\n' || rest[e] == '\r') {
+			e--
+		}
+		if e >= 0 && rest[e] == '"' {
+			for _, k := range keys {
+				if s := e - len(k) - 1; s >= 0 && rest[s] == '"' && string(rest[s+1:e]) == k {
+					return false
+				}
+			}
+		}
+		i = c + 1
+	}
+}
