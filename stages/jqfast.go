@@ -1,6 +1,7 @@
 package stages
 
 import (
+	"cmp"
 	"math"
 	"regexp"
 	"slices"
@@ -208,6 +209,9 @@ func (c *fastCompiler) query(q *gojq.Query, root bool) (n fastNode, outRoot, ok 
 		}, false, true
 	case gojq.OpEq, gojq.OpNe, gojq.OpLt, gojq.OpLe, gojq.OpGt, gojq.OpGe:
 		test := fastCmpTest(op)
+		if n, ok := fieldVsNumber(q, l, r, test); ok {
+			return n, false, true
+		}
 		return func(c *fastCtx, in fastValue) (fastValue, fastStatus) {
 			a, b, st := fastBoth(c, in, l, r)
 			if st != sOK {
@@ -229,6 +233,71 @@ func (c *fastCompiler) query(q *gojq.Query, root bool) (n fastNode, outRoot, ok 
 		}, false, true
 	}
 	return nil, false, false
+}
+
+// fieldVsNumber compiles the commonest comparison, a path with a number
+// literal (.amount > 50, 10 <= .a.b), into one node: the number from the
+// payload is compared with the literal's without the generic operand
+// evaluation. Anything but a number from the payload takes the generic way.
+func fieldVsNumber(q *gojq.Query, l, r fastNode, test func(int) bool) (fastNode, bool) {
+	lit, swapped := jqNumberLiteral(q.Right), false
+	path := l
+	if lit == nil {
+		lit, swapped, path = jqNumberLiteral(q.Left), true, r
+	}
+	if lit == nil {
+		return nil, false
+	}
+	k := *lit
+	kv := fastValue{kind: kNumber, num: k}
+	return func(c *fastCtx, in fastValue) (fastValue, fastStatus) {
+		v, st := path(c, in)
+		if st != sOK {
+			return v, st
+		}
+		var n int
+		x, ok := jqNumber{}, false
+		if v.kind == kNumber {
+			x, ok = fastNumberOf(v)
+		}
+		if ok {
+			if x.isInt && k.isInt {
+				n = cmp.Compare(x.i, k.i)
+			} else {
+				// As fastCompare: NaN sorts below every number.
+				switch a, b := x.float(), k.float(); {
+				case a < b || math.IsNaN(a):
+					n = -1
+				case a == b:
+					n = 0
+				default:
+					n = 1
+				}
+			}
+		} else {
+			var ok bool
+			if n, ok = fastCompare(v, kv); !ok {
+				return fastValue{}, sBail
+			}
+		}
+		if swapped {
+			n = -n
+		}
+		return fastBool(test(n)), sOK
+	}, true
+}
+
+// jqNumberLiteral returns the number of a query that is a number literal
+// in the subset, or nil.
+func jqNumberLiteral(q *gojq.Query) *jqNumber {
+	if q == nil || q.Term == nil || q.Term.Type != gojq.TermTypeNumber || len(q.Term.SuffixList) > 0 {
+		return nil
+	}
+	n, ok := jqLiteralNumber(q.Term.Number)
+	if !ok {
+		return nil
+	}
+	return &n
 }
 
 // fastBoth evaluates two operands. gojq evaluates the right one first and stops
