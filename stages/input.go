@@ -68,6 +68,7 @@ const localError = "\x00local"
 // goroutine so that several inputs merge (fan-in) and so that the stage loop
 // can flush output whenever input goes idle.
 func readInput(idx int, in Input, stage string, maxLine int, out chan<- *batch, free chan *batch, done <-chan struct{}) {
+	growPipe(in.R)
 	rd := wire.NewReader(in.R, maxLine)
 	get := func() *batch {
 		select {
