@@ -8,6 +8,8 @@
 #   N=100000 RUNS=5 scripts/bench.sh  # smaller
 #   ONLY='filter' scripts/bench.sh    # workloads whose id matches a regex
 #   WRITE=1 scripts/bench.sh          # also update docs/performance.md
+#   PIPE=1 scripts/bench.sh           # only the N-stage pipeline table
+#                                     # (PIPE=1 WRITE=1 updates its part of the doc)
 #
 # Needs bash, go, awk. Peers are optional (rows are skipped when absent):
 #   apt-get install -y jq miller mawk time
@@ -91,6 +93,62 @@ EOT
 
 now() { date +%s.%N; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+# timed CMD: the median wall time of RUNS runs of CMD (output discarded).
+timed() {
+  local times=() t0 t1
+  for _ in $(seq "$RUNS"); do
+    t0=$(now); bash -c "$1 > /dev/null"; t1=$(now)
+    times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.4f", b-a}')")
+  done
+  printf '%s\n' "${times[@]}" | median
+}
+
+# PIPE=1: how throughput falls as a pipeline of framed passthrough stages
+# (obz head -n 2000000000) grows, fed by obz gen or by cat of the frames, as a
+# shell pipeline and as obz flow (which needs a sink: write /dev/null).
+if [ "${PIPE:-}" = 1 ]; then
+  HEAD='obz head -n 2000000000'
+  ptable=$(
+    echo "| stages N | gen \| N × head (s) | MB/s | cat frames \| N × head (s) | MB/s | obz flow gen → N × head → write (s) | MB/s |"
+    echo "|--:|--:|--:|--:|--:|--:|--:|"
+    for n in 1 2 4 8; do
+      chain=""; topo="src"; stages=""
+      for i in $(seq "$n"); do
+        chain="$chain | $HEAD"; topo="$topo |> h$i"
+        stages="$stages"$'\n'"[stages.h$i]"$'\n'"run = \"head -n 2000000000\""
+      done
+      cat > "$WORK/pipe-$n.toml" <<EOT
+name = "pipe$n"
+flow = "$topo |> out"
+[stages.src]
+run = "gen --count $N --seed 1"
+$stages
+[stages.out]
+run = "write /dev/null"
+EOT
+      tg=$(timed "obz gen --count $N --seed 1$chain")
+      tc=$(timed "cat \"$FR\"$chain")
+      tf=$(timed "obz flow --run-dir \"$WORK/runs\" --no-journal \"$WORK/pipe-$n.toml\" 2>/dev/null")
+      mb() { awk -v b="$BYTES" -v t="$1" 'BEGIN {printf "%.0f", b/1e6/t}'; }
+      printf 'bench: pipe N=%s gen %ss cat %ss flow %ss\n' "$n" "$tg" "$tc" "$tf" >&2
+      printf '| %s | %.3f | %s | %.3f | %s | %.3f | %s |\n' "$n" "$tg" "$(mb "$tg")" "$tc" "$(mb "$tc")" "$tf" "$(mb "$tf")"
+    done
+  )
+  preport=$(cat <<EOR
+Run: $(date -u +%Y-%m-%dT%H:%MZ), $N events ($BYTES bytes as bare NDJSON), median of $RUNS runs, $(nproc) cores.
+Command: \`PIPE=1 N=$N RUNS=$RUNS scripts/bench.sh\`. MB/s is bare NDJSON bytes per second (the frames are larger).
+
+$ptable
+EOR
+)
+  echo "$preport"
+  if [ "${WRITE:-}" = 1 ]; then
+    doc=docs/performance.md
+    awk -v r="$preport" 'BEGIN {skip=0} /<!-- PIPE:BEGIN -->/ {print; print r; skip=1; next} /<!-- PIPE:END -->/ {skip=0} !skip {print}' "$doc" > "$doc.tmp" && mv "$doc.tmp" "$doc"
+    echo "bench: updated $doc" >&2
+  fi
+  exit 0
+fi
 
 rows=()
 printf 'bench: %s events, %s bytes, %s runs each\n' "$N" "$BYTES" "$RUNS" >&2
