@@ -109,13 +109,14 @@ func scanString(b []byte, i int) (end int, esc, ok bool) {
 			q, s := v^(swarLo*'"'), v^(swarLo*'\\')
 			if x := ((q-swarLo)&^q | (s-swarLo)&^s) & swarHi; x != 0 {
 				i += bits.TrailingZeros64(x) >> 3
-				break
+				goto stop
 			}
 			i += 8
 		}
 		for i < len(b) && !scanStop[b[i]] {
 			i++
 		}
+	stop:
 		if i >= len(b) {
 			return 0, false, false
 		}

@@ -209,13 +209,14 @@ func validString(b []byte, i int, special *[256]bool) (int, bool) {
 			q, s := v^(lo*'"'), v^(lo*'\\')
 			if x := ((v-lo*0x20)&^v | (q-lo)&^q | (s-lo)&^s | v&high) & hi; x != 0 {
 				i += bits.TrailingZeros64(x) >> 3 // the first such byte
-				break
+				goto special
 			}
 			i += 8
 		}
 		for i < len(b) && !special[b[i]] {
 			i++
 		}
+	special:
 		if i >= len(b) {
 			return 0, false
 		}
