@@ -63,6 +63,99 @@ type fastProgram struct {
 	// rootUse: the expression uses the payload itself, not only its
 	// top-level fields (., has, length, del, select's output ...).
 	rootUse bool
+	// proj is set for an object of top-level fields ({id, user, n: .amount}),
+	// in output order: map writes it straight from the fields' bytes.
+	proj []projField
+}
+
+// projField is one member of a projection: `"key":` and the field's slot.
+type projField struct {
+	key  []byte
+	slot int
+}
+
+// projection returns the members of q when q is an object whose values
+// are all top-level fields of the payload, keys sorted and each from its
+// last entry, as object() orders them; nil otherwise.
+func projection(q *gojq.Query, keys []string) []projField {
+	if q.Term == nil || q.Term.Type != gojq.TermTypeObject || len(q.Term.SuffixList) > 0 || len(q.Term.Object.KeyVals) == 0 {
+		return nil
+	}
+	type entry struct{ key, field string }
+	var es []entry
+	for _, kv := range q.Term.Object.KeyVals {
+		var e entry
+		switch {
+		case kv.KeyString != nil:
+			k, ok := jqConstString(kv.KeyString)
+			if !ok {
+				return nil
+			}
+			e.key = k
+		case kv.KeyQuery == nil && kv.Key != "" && kv.Key[0] != '$' && kv.Key[0] != '@':
+			e.key = kv.Key
+		default:
+			return nil
+		}
+		switch v := kv.Val; {
+		case v == nil:
+			e.field = e.key
+		case v.Term != nil && v.Term.Type == gojq.TermTypeIndex && len(v.Term.SuffixList) == 0 && v.Op == 0:
+			f, ok := jqIndexKey(v.Term.Index)
+			if !ok {
+				return nil
+			}
+			e.field = f
+		default:
+			return nil
+		}
+		if i := slices.IndexFunc(es, func(x entry) bool { return x.key == e.key }); i >= 0 {
+			es[i] = e // the last entry of a key wins
+		} else {
+			es = append(es, e)
+		}
+	}
+	slices.SortFunc(es, func(a, b entry) int { return strings.Compare(a.key, b.key) })
+	proj := make([]projField, len(es))
+	for i, e := range es {
+		slot := slices.Index(keys, e.field)
+		if slot < 0 {
+			return nil
+		}
+		proj[i] = projField{key: append(appendJQString(nil, e.key), ':'), slot: slot}
+	}
+	return proj
+}
+
+// appendProjection writes a projection's output from the fields' raw
+// bytes, as appendFastValue would write the object eval builds. done is
+// false when the payload is not an object (eval decides); ok is false when
+// gojq must decide.
+func (p *fastProgram) appendProjection(dst, payload []byte, valid bool) (out []byte, ok, done bool) {
+	c := &p.ctx
+	c.payload, c.valid, c.checked = payload, valid, 0
+	c.extracted, c.isObject = true, scanTop(payload, c.keys, c.slots)
+	if !c.isObject {
+		return dst, false, false
+	}
+	start := len(dst)
+	dst = append(dst, '{')
+	for i, f := range p.proj {
+		v := c.slots[f.slot]
+		if !valid && v != nil && !wire.Valid(v) {
+			return dst[:start], false, true
+		}
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, f.key...)
+		if v == nil {
+			dst = append(dst, "null"...)
+		} else if dst, ok = appendJQCanonical(dst, v); !ok {
+			return dst[:start], false, true
+		}
+	}
+	return append(dst, '}'), true, true
 }
 
 // fastCompiler holds the state of one compilation.
@@ -91,6 +184,9 @@ func compileFast(q *gojq.Query) *fastProgram {
 	// An expression that reads no field (true, 1 == 1) still has gojq
 	// parse the payload, and fail on a bad one: count that as a use.
 	p := &fastProgram{root: root, keys: c.keys, rootUse: c.rootUse || len(c.keys) == 0 || len(c.keys) > 64}
+	if !p.rootUse {
+		p.proj = projection(q, c.keys)
+	}
 	p.ctx.keys = c.keys
 	p.ctx.slots = make([][]byte, len(c.keys))
 	return p
@@ -136,6 +232,11 @@ func (p *fastProgram) appendOutput(dst, payload []byte) (out []byte, n int, ok b
 // appendEvent is appendOutput for a payload that is known to be valid JSON
 // or not (a frame's payload).
 func (p *fastProgram) appendEvent(dst, payload []byte, valid bool) (out []byte, n int, ok bool) {
+	if p.proj != nil {
+		if out, ok, done := p.appendProjection(dst, payload, valid); done {
+			return out, 1, ok
+		}
+	}
 	v, st := p.eval(payload, valid)
 	switch st {
 	case sOK:
