@@ -82,6 +82,8 @@ type Emitter struct {
 	// jbuf holds the frames beside the raw or pretty output.
 	journal io.Writer
 	jbuf    []byte
+	order   *orderRecorder // a fan-in stage's merge order, for the journal
+	obuf    []byte
 
 	enc *wire.DataEncoder // encodes framed output; made on first use
 
@@ -317,6 +319,15 @@ func (em *Emitter) Flush() error {
 func (em *Emitter) flushJournal() error {
 	if em.journal == nil {
 		return nil
+	}
+	if em.order != nil && len(em.order.runs) > 0 {
+		em.frame = wire.Frame{Kind: wire.KindOrder, Writer: em.name, Runs: em.order.runs}
+		em.obuf = wire.AppendFrame(em.obuf[:0], &em.frame)
+		em.order.runs = em.order.runs[:0]
+		if _, err := em.journal.Write(em.obuf); err != nil {
+			em.err = fmt.Errorf("writing the journal: %w", err)
+			return em.err
+		}
 	}
 	b := em.buf
 	if em.mode != Framed {

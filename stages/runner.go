@@ -62,7 +62,14 @@ type Env struct {
 	// Journal, if set, receives every output frame (data, error, EOF,
 	// forwarded control frames) in canonical framed form, whatever Output
 	// is: whole lines, one batch per Write, before the outputs see it.
+	// A stage with several inputs also journals the order it merged them
+	// in (order frames, mergeorder.go).
 	Journal io.Writer
+
+	// MergeOrder, if set on a stage with several inputs, is the merge
+	// order a recorded run journaled: the inputs are consumed in that
+	// order, then in arrival order (mergeorder.go).
+	MergeOrder MergeOrder
 }
 
 // Run runs one stage to completion: it reads the inputs, checks every edge's
@@ -171,9 +178,22 @@ func runProcessor(ctx context.Context, p Processor, em *Emitter, env *Env, name 
 	defer close(done)
 	edges := make([]*edge, len(inputs))
 	frees := make([]chan *batch, len(inputs))
+	var mg *merger
+	var stallC <-chan time.Time
+	if len(inputs) > 1 {
+		if env.Journal != nil {
+			em.order = newOrderRecorder(len(inputs))
+		}
+		if env.MergeOrder != nil {
+			mg = newMerger(env.MergeOrder, len(inputs), em.Warnf)
+			t := time.NewTicker(stallCheck)
+			defer t.Stop()
+			stallC = t.C
+		}
+	}
 	for i, in := range inputs {
 		edges[i] = &edge{name: in.Name}
-		frees[i] = make(chan *batch, batchesPerIn)
+		frees[i] = make(chan *batch, batchesPerIn+maxExtra)
 		for range batchesPerIn {
 			frees[i] <- &batch{in: i}
 		}
@@ -214,6 +234,14 @@ loop:
 	for open > 0 {
 		var b *batch
 		stop, timedOut := false, false
+		var lo, hi, i int
+		if mg != nil {
+			// The next segment in the recorded merge order, if its
+			// input has arrived.
+			if b, lo, hi = mg.next(); b != nil {
+				goto process
+			}
+		}
 		select {
 		case b = <-ch:
 		case now := <-tick:
@@ -246,6 +274,9 @@ loop:
 				continue
 			case b = <-ch:
 				c.WaitIn.Add(int64(time.Since(idle)))
+			case now := <-stallC:
+				mg.check(now, frees)
+				continue
 			case <-ctxDone:
 				stop = true
 			case <-drain:
@@ -269,7 +300,13 @@ loop:
 			endKind = wire.Truncated
 			break loop
 		}
-		for i := range b.frames {
+		if mg != nil {
+			mg.add(b)
+			continue
+		}
+		hi = len(b.frames)
+	process:
+		for i = lo; i < hi; i++ {
 			f := &b.frames[i]
 			var err error
 			switch f.Kind {
@@ -301,6 +338,8 @@ loop:
 				}
 			case wire.KindEOF:
 				edges[b.in].eof(f)
+			case wire.KindOrder:
+				// Journal-only: an upstream's merge order is its own.
 			default:
 				err = em.forward(f)
 			}
@@ -310,10 +349,17 @@ loop:
 				} else {
 					fatal = err
 				}
+				i++
 				break
 			}
 		}
 		em.cur = nil
+		if em.order != nil {
+			em.order.add(b.in, b.frames[lo:i])
+		}
+		if hi < len(b.frames) && !stopRead && fatal == nil {
+			continue // the rest of the batch waits its turn in the recorded order
+		}
 		bytesIn += uint64(b.bytes)
 		c.In.Store(nIn)
 		c.BytesIn.Store(bytesIn)

@@ -54,6 +54,7 @@ const (
 	seenEOF
 	seenTime
 	seenOf
+	seenRuns
 )
 
 func decode(line []byte, f *Frame, nm *names) error {
@@ -130,6 +131,9 @@ loop:
 		case "at":
 			f.Time, err = s.float()
 			seen |= seenTime
+		case "runs":
+			f.Runs, err = s.runs()
+			seen |= seenRuns
 		case "status":
 			var st []byte
 			st, err = s.strErr()
@@ -199,6 +203,11 @@ loop:
 			return errors.New(`receipt frame without "of"`)
 		}
 		*f = Frame{Kind: KindReceipt, Writer: f.Writer, Of: f.Of, Status: f.Status}
+	case "order":
+		if seen&seenRuns == 0 {
+			return errors.New(`order frame without "runs"`)
+		}
+		*f = Frame{Kind: KindOrder, Writer: f.Writer, Runs: f.Runs}
 	case "":
 		return errors.New(`frame without type "t"`)
 	default:
@@ -536,6 +545,35 @@ func (s *scanner) ref() (Ref, error) {
 		return r, s.err("expected ]")
 	}
 	return Ref{Writer: w, Seq: n}, nil
+}
+
+// runs reads an order frame's runs: [[writer, n], ...], each n at least 1.
+func (s *scanner) runs() ([]Run, error) {
+	if !s.expect('[') {
+		return nil, s.err("expected [[writer, n], ...]")
+	}
+	runs := []Run{}
+	for {
+		s.ws()
+		if len(runs) == 0 && s.expect(']') {
+			return runs, nil
+		}
+		r, err := s.ref()
+		if err != nil {
+			return nil, err
+		}
+		if r.Seq == 0 {
+			return nil, s.err("a run of 0 frames")
+		}
+		runs = append(runs, Run{Writer: r.Writer, N: r.Seq})
+		s.ws()
+		if s.expect(']') {
+			return runs, nil
+		}
+		if !s.expect(',') {
+			return nil, s.err("expected , or ]")
+		}
+	}
 }
 
 func (s *scanner) errInfo(prev *ErrorInfo) (*ErrorInfo, error) {

@@ -51,6 +51,15 @@ func AppendFrame(dst []byte, f *Frame) []byte {
 		dst = appendRef(dst, f.Of)
 		dst = append(dst, `,"status":`...)
 		dst = AppendString(dst, f.Status)
+	case KindOrder:
+		dst = append(dst, `,"runs":[`...)
+		for i, r := range f.Runs {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendRef(dst, Ref{Writer: r.Writer, Seq: r.N})
+		}
+		dst = append(dst, ']')
 	}
 	return append(dst, '}', '\n')
 }

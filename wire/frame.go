@@ -23,9 +23,13 @@ const (
 	KindEOF
 	KindWatermark
 	KindReceipt
+	// KindOrder records the order in which a stage with several inputs
+	// consumed them (Frame.Runs). It is written to the stage's journal only,
+	// never to its outputs; a stage that reads one on input ignores it.
+	KindOrder
 )
 
-var kindNames = [...]string{KindData: "data", KindError: "error", KindEOF: "eof", KindWatermark: "wm", KindReceipt: "receipt"}
+var kindNames = [...]string{KindData: "data", KindError: "error", KindEOF: "eof", KindWatermark: "wm", KindReceipt: "receipt", KindOrder: "order"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) && kindNames[k] != "" {
@@ -81,6 +85,13 @@ type Ref struct {
 // IsZero reports whether r names nothing.
 func (r Ref) IsZero() bool { return r.Writer == "" && r.Seq == 0 }
 
+// Run is a run of a fan-in stage's merge order: N data-lane frames (data
+// and error) of Writer consumed one after the other.
+type Run struct {
+	Writer string
+	N      uint64
+}
+
 // ErrorInfo describes why an event is in the error lane.
 type ErrorInfo struct {
 	Kind  string // parse, utf8, too-long, frame, version, expr, ... (see docs/wire.md)
@@ -113,6 +124,8 @@ type Frame struct {
 
 	Of     Ref    // receipt: the frame delivered
 	Status string // receipt: ok, failed
+
+	Runs []Run // order: the merge order since the previous order frame
 
 	// Bare is set by the Reader on data frames made from bare NDJSON lines
 	// (not obz frames); Writer is then "-" and Seq counts the bare lines.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -14,6 +15,9 @@ func equalFrames(a, b *Frame) bool {
 	if a.Kind != b.Kind || a.Writer != b.Writer || a.Seq != b.Seq || a.Parent != b.Parent ||
 		!bytes.Equal(a.Payload, b.Payload) || a.Count != b.Count || a.EOF != b.EOF ||
 		a.Time != b.Time || a.Of != b.Of || a.Status != b.Status || a.Bare != b.Bare || a.Line != b.Line {
+		return false
+	}
+	if !slices.Equal(a.Runs, b.Runs) {
 		return false
 	}
 	if (a.Err == nil) != (b.Err == nil) {
@@ -70,6 +74,10 @@ var canonical = []struct {
 		Frame{Kind: KindWatermark, Writer: "read", Time: 1e20}},
 	{"receipt", `{"obz":1,"t":"receipt","w":"write","of":["map",3],"status":"ok"}`,
 		Frame{Kind: KindReceipt, Writer: "write", Of: Ref{"map", 3}, Status: "ok"}},
+	{"order", `{"obz":1,"t":"order","w":"merged","runs":[["big",120],["small",3],["big",40]]}`,
+		Frame{Kind: KindOrder, Writer: "merged", Runs: []Run{{"big", 120}, {"small", 3}, {"big", 40}}}},
+	{"order empty", `{"obz":1,"t":"order","w":"merged","runs":[]}`,
+		Frame{Kind: KindOrder, Writer: "merged", Runs: []Run{}}},
 }
 
 func TestCanonical(t *testing.T) {
@@ -115,6 +123,7 @@ func TestDecodeVariants(t *testing.T) {
 		{"negative zero seq", `{"obz":1,"t":"eof","w":"w","n":-0,"kind":"natural"}`, Frame{Kind: KindEOF, Writer: "w"}},
 		{"wm exponent", `{"obz":1,"t":"wm","w":"w","at":-1.5E+2}`, Frame{Kind: KindWatermark, Writer: "w", Time: -150}},
 		{"receipt without status", `{"obz":1,"t":"receipt","w":"w","of":["a",1]}`, Frame{Kind: KindReceipt, Writer: "w", Of: Ref{"a", 1}}},
+		{"order spaced", `{"obz":1,"runs":[ [ "a" , 2 ] ,["b",1] ] ,"t":"order","w":"m"}`, Frame{Kind: KindOrder, Writer: "m", Runs: []Run{{"a", 2}, {"b", 1}}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -161,6 +170,10 @@ func TestDecodeErrors(t *testing.T) {
 		{"wm without at", `{"obz":1,"t":"wm","w":"w"}`, `without time`},
 		{"wm out of range", `{"obz":1,"t":"wm","w":"w","at":1e999}`, `out of range`},
 		{"receipt without of", `{"obz":1,"t":"receipt","w":"w","status":"ok"}`, `without "of"`},
+		{"order without runs", `{"obz":1,"t":"order","w":"m"}`, `without "runs"`},
+		{"order run of 0", `{"obz":1,"t":"order","w":"m","runs":[["a",0]]}`, `a run of 0 frames`},
+		{"order runs not a list", `{"obz":1,"t":"order","w":"m","runs":{"a":1}}`, `expected [[writer, n]`},
+		{"order trailing comma", `{"obz":1,"t":"order","w":"m","runs":[["a",1],]}`, `expected [writer, seq]`},
 		{"bad ref", `{"obz":1,"t":"data","w":"w","s":1,"p":["a"],"d":1}`, `expected ,`},
 		{"trailing bytes", `{"obz":1,"t":"eof","w":"w","n":0,"kind":"natural"}x`, `trailing bytes`},
 		{"unterminated", `{"obz":1,"t":"eof","w":"w","n":0,"kind":"natural"`, `expected , or }`},

@@ -23,6 +23,8 @@ func addSeeds(f *testing.F, lines bool) {
 		`{"obz":2,"t":"data"}`,
 		`{"obz":1,"t":"error","w":"w","s":1,"err":{"line":-1},"raw":"\ud800","d":1}`,
 		`{"obz":1,"t":"wm","w":"w","at":-0}`,
+		`{"obz":1,"t":"order","w":"m","runs":[ ["a" ,1] , ["\u0062",18446744073709551615]],"x":1}`,
+		`{"obz":1,"t":"order","w":"m","runs":[["a",0]]}`,
 		"{\"obz\":1,\"t\":\"data\",\"w\":\"w\",\"s\":1,\"d\":1\n}",
 		"\xef\xbb\xbf1\r\n\n  \n{bad\n\xff\n" + strings.Repeat("x", 100) + "\n2",
 		"",

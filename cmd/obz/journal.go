@@ -228,7 +228,7 @@ func writeStatJSON(w io.Writer, path string, s *journal.Stats) {
 
 func kindCounts(m map[string]int64) string {
 	var parts []string
-	for _, k := range []string{"data", "error", "eof", "wm", "receipt"} {
+	for _, k := range []string{"data", "error", "eof", "wm", "receipt", "order"} {
 		if m[k] > 0 {
 			parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
 		}

@@ -272,6 +272,9 @@ func replay(ctx context.Context, r *journal.Reader, path string, o replayOptions
 		if i%1024 == 0 && ctx.Err() != nil {
 			break
 		}
+		if f.Kind == wire.KindOrder {
+			continue // journal-only: how the recorded stage merged its inputs
+		}
 		data := f.Kind == wire.KindData || f.Kind == wire.KindError
 		if writer == "" {
 			writer = f.Writer

@@ -12,6 +12,7 @@ import (
 	"github.com/obz-dev/obz/flow"
 	"github.com/obz-dev/obz/journal"
 	"github.com/obz-dev/obz/stages"
+	"github.com/obz-dev/obz/wire"
 	"github.com/urfave/cli/v2"
 )
 
@@ -68,6 +69,10 @@ func replayRun(c *cli.Context, runDir string) error {
 			s.Argv = []string{"write", "-"}
 		}
 	}
+	ordered, err := mergeOrders(t, runDir, recorded)
+	if err != nil {
+		return err
+	}
 
 	base := c.String("run-dir")
 	if base == "" {
@@ -88,7 +93,49 @@ func replayRun(c *cli.Context, runDir string) error {
 		}
 		return nil
 	}
-	return verifyReport(c.App.Writer, rec, res, t, recorded, sinks)
+	return verifyReport(c.App.Writer, rec, res, t, recorded, sinks, ordered)
+}
+
+// mergeOrders makes each fan-in stage whose recorded journal holds its
+// merge order (order frames) consume its inputs in that order again
+// (--merge-order), so that its output can be compared position by
+// position. It returns the stages it did that for.
+func mergeOrders(t *flow.Topology, runDir string, recorded map[string]*flow.StageResult) (map[string]bool, error) {
+	ordered := map[string]bool{}
+	for _, s := range t.Stages {
+		r := recorded[s.Name]
+		if len(s.Inputs) < 2 || r == nil || r.Journal == "" {
+			continue
+		}
+		j, err := filepath.Abs(filepath.Join(runDir, r.Journal))
+		if err != nil {
+			return nil, err
+		}
+		if !hasOrderFrames(j) {
+			continue // recorded before merge orders were, or nothing merged
+		}
+		// Runner flags go before the stage's own arguments.
+		s.Argv = append([]string{s.Argv[0], "--merge-order", j}, s.Argv[1:]...)
+		ordered[s.Name] = true
+	}
+	return ordered, nil
+}
+
+// hasOrderFrames reports whether the journal at path holds an order frame
+// (the first one comes with the journal's first batch).
+func hasOrderFrames(path string) bool {
+	r, err := journal.Open(path, nil)
+	if err != nil {
+		return false
+	}
+	defer r.Close()
+	var f wire.Frame
+	for r.Next(&f) == nil {
+		if f.Kind == wire.KindOrder {
+			return true
+		}
+	}
+	return false
 }
 
 func cmp(a, b string) string {
@@ -149,15 +196,16 @@ func recordedNames(rec *flow.Result) string {
 
 // verifyReport compares each stage's new journal with its recorded one and
 // prints a verdict per stage.
-func verifyReport(w io.Writer, rec, res *flow.Result, t *flow.Topology, recorded map[string]*flow.StageResult, sinks map[string]bool) error {
+func verifyReport(w io.Writer, rec, res *flow.Result, t *flow.Topology, recorded map[string]*flow.StageResult, sinks, ordered map[string]bool) error {
 	fmt.Fprintf(w, "obz replay --verify: %s against the recording in %s\n", res.RunDir, rec.RunDir)
 	diverged, compared, uncertified := 0, 0, 0
-	// A stage with several stream inputs merges them as they arrive; that
-	// order is not recorded, so it and what is downstream of it may see
-	// the same events in another order.
+	// A stage with several stream inputs merges them as they arrive. When
+	// its journal recorded that order, the replay followed it (ordered);
+	// otherwise it and what is downstream of it may see the same events in
+	// another order.
 	fanIn := map[string]string{}
 	for _, st := range t.Order() {
-		if len(st.Inputs) > 1 {
+		if len(st.Inputs) > 1 && !ordered[st.Name] {
 			fanIn[st.Name] = st.Name
 		}
 		for _, in := range st.AllInputs() {
@@ -186,7 +234,7 @@ func verifyReport(w io.Writer, rec, res *flow.Result, t *flow.Topology, recorded
 			}
 			compared++
 			var u *journal.Unordered
-			if !d.Same() && fanIn[s.Name] != "" {
+			if !d.Same() && (fanIn[s.Name] != "" || ordered[s.Name]) {
 				if u, err = compareJournals(a, b, journal.CompareUnordered); err != nil {
 					return err
 				}
@@ -194,6 +242,12 @@ func verifyReport(w io.Writer, rec, res *flow.Result, t *flow.Topology, recorded
 			switch {
 			case d.Same():
 				verdict, detail = "match", fmt.Sprintf("%d events, EOF %s", d.Events[0], orNone(d.EOF[0]))
+			case u != nil && u.Same() && fanIn[s.Name] == "":
+				// Its recorded merge order was given, but the stage could
+				// not follow it (its log says why).
+				uncertified++
+				verdict = "uncertified"
+				detail = fmt.Sprintf("the same %d events and EOF in another order: the stage could not follow its recorded merge order (see %s)", u.Events[0], filepath.Join(res.RunDir, s.Log))
 			case u != nil && u.Same():
 				uncertified++
 				verdict = "uncertified"

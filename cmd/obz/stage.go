@@ -38,6 +38,8 @@ func runnerFlags(spec *stages.Spec) []cli.Flag {
 	)
 	if spec.Family == stages.FamilySource {
 		fs = append(fs, &cli.StringFlag{Name: "resume-from", Usage: "check the first events against this journal of a killed run, then go on (used by obz flow --resume)", Hidden: true})
+	} else {
+		fs = append(fs, &cli.StringFlag{Name: "merge-order", Usage: "consume several inputs in the order this journal of a recorded run says (used by obz replay RUN_DIR)", Hidden: true})
 	}
 	return fs
 }
@@ -110,6 +112,14 @@ func runStage(c *cli.Context, spec *stages.Spec) error {
 		}
 		defer rec.Close()
 		env.Resume = rec
+	}
+	if p := c.String("merge-order"); p != "" {
+		mo, err := openMergeOrder(p)
+		if err != nil {
+			return err
+		}
+		defer mo.Close()
+		env.MergeOrder = mo
 	}
 	path := c.String("journal")
 	if path == "" {
