@@ -84,6 +84,7 @@ type Emitter struct {
 	jbuf    []byte
 	order   *orderRecorder // a fan-in stage's merge order, for the journal
 	obuf    []byte
+	ending  bool // the EOF is being written: journal the whole order
 
 	enc *wire.DataEncoder // encodes framed output; made on first use
 
@@ -240,6 +241,7 @@ func (em *Emitter) reportError(info *wire.ErrorInfo, payload []byte) {
 
 // writeEOF appends this stage's EOF frame (framed mode only) and flushes.
 func (em *Emitter) writeEOF(kind wire.EOFKind) error {
+	em.ending = true
 	em.frame = wire.Frame{Kind: wire.KindEOF, Writer: em.name, Count: em.seq, EOF: kind}
 	if em.mode == Framed {
 		em.buf = wire.AppendFrame(em.buf, &em.frame)
@@ -320,10 +322,7 @@ func (em *Emitter) flushJournal() error {
 	if em.journal == nil {
 		return nil
 	}
-	if em.order != nil && len(em.order.runs) > 0 {
-		em.frame = wire.Frame{Kind: wire.KindOrder, Writer: em.name, Runs: em.order.runs}
-		em.obuf = wire.AppendFrame(em.obuf[:0], &em.frame)
-		em.order.runs = em.order.runs[:0]
+	if em.obuf = em.order.appendFrame(em.obuf[:0], em.name, em.ending); len(em.obuf) > 0 {
 		if _, err := em.journal.Write(em.obuf); err != nil {
 			em.err = fmt.Errorf("writing the journal: %w", err)
 			return em.err

@@ -23,8 +23,9 @@ type MergeOrder interface {
 }
 
 // orderRecorder counts the data-lane frames the stage consumes, per
-// writer, into runs; the Emitter writes them to the journal as an order
-// frame with each journal batch (Emitter.flushJournal).
+// writer, into runs; the Emitter writes the finished ones to the journal
+// as an order frame with each journal batch, and the rest before the EOF
+// (Emitter.flushJournal).
 type orderRecorder struct {
 	runs []wire.Run // since the last order frame written
 	last []string   // per input: the last writer seen, for the reader's own error frames
@@ -57,6 +58,26 @@ func (r *orderRecorder) add(in int, frames []wire.Frame) {
 			r.runs = append(r.runs, wire.Run{Writer: w, N: 1})
 		}
 	}
+}
+
+// appendFrame appends the order frame of writer to dst: the finished runs,
+// or all of them when the stage ends, which it then forgets. The run still
+// going on waits, so that a long run makes one order frame, not one per
+// journal batch. dst is returned unchanged when there is nothing to write.
+func (r *orderRecorder) appendFrame(dst []byte, writer string, all bool) []byte {
+	if r == nil {
+		return dst
+	}
+	n := len(r.runs) - 1
+	if all {
+		n++
+	}
+	if n <= 0 {
+		return dst
+	}
+	dst = wire.AppendFrame(dst, &wire.Frame{Kind: wire.KindOrder, Writer: writer, Runs: r.runs[:n]})
+	r.runs = r.runs[:copy(r.runs, r.runs[n:])]
+	return dst
 }
 
 // merger makes the runner consume its inputs in a recorded order: batches

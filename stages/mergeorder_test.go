@@ -102,7 +102,7 @@ func moJournalRuns(t *testing.T, journal []byte) []wire.Run {
 // so the input that is not wanted yet is held back (backpressure).
 func TestMergeOrderFollowed(t *testing.T) {
 	const na, nb = 5000, 10000
-	runs := []wire.Run{{"a", 10}, {"b", 3}, {"a", 4000}, {"b", 9997}, {"a", 990}}
+	runs := []wire.Run{{Writer: "a", N: 10}, {Writer: "b", N: 3}, {Writer: "a", N: 4000}, {Writer: "b", N: 9997}, {Writer: "a", N: 990}}
 	want := moWant(runs)
 	for _, first := range []string{"a", "b"} {
 		t.Run(first+" first", func(t *testing.T) {
@@ -200,8 +200,8 @@ func TestMergeOrderCannotFollow(t *testing.T) {
 		runs []wire.Run
 		msg  string
 	}{
-		{"unknown writer", []wire.Run{{"a", 2}, {"x", 5}}, "takes events from 'x', which is on none of the inputs"},
-		{"input ends short", []wire.Run{{"b", 2}, {"a", 9000}}, "takes 4000 more events from 'a', but its input ended"},
+		{"unknown writer", []wire.Run{{Writer: "a", N: 2}, {Writer: "x", N: 5}}, "takes events from 'x', which is on none of the inputs"},
+		{"input ends short", []wire.Run{{Writer: "b", N: 2}, {Writer: "a", N: 9000}}, "takes 4000 more events from 'a', but its input ended"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			order := moRuns(tc.runs)
@@ -233,7 +233,7 @@ func TestMergeOrderCannotFollow(t *testing.T) {
 // that reads one (a journal replayed by hand) neither forwards it nor
 // counts it.
 func TestOrderFrameOnInputIgnored(t *testing.T) {
-	of := string(wire.AppendFrame(nil, &wire.Frame{Kind: wire.KindOrder, Writer: "m", Runs: []wire.Run{{"a", 1}}}))
+	of := string(wire.AppendFrame(nil, &wire.Frame{Kind: wire.KindOrder, Writer: "m", Runs: []wire.Run{{Writer: "a", N: 1}}}))
 	res := rtRun(t, &rtRecorder{}, rtData("a", 1, `1`)+of+rtEOF("a", 1, wire.Natural), nil)
 	if res.err != nil {
 		t.Fatal(res.err)

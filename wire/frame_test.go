@@ -75,7 +75,7 @@ var canonical = []struct {
 	{"receipt", `{"obz":1,"t":"receipt","w":"write","of":["map",3],"status":"ok"}`,
 		Frame{Kind: KindReceipt, Writer: "write", Of: Ref{"map", 3}, Status: "ok"}},
 	{"order", `{"obz":1,"t":"order","w":"merged","runs":[["big",120],["small",3],["big",40]]}`,
-		Frame{Kind: KindOrder, Writer: "merged", Runs: []Run{{"big", 120}, {"small", 3}, {"big", 40}}}},
+		Frame{Kind: KindOrder, Writer: "merged", Runs: []Run{{Writer: "big", N: 120}, {Writer: "small", N: 3}, {Writer: "big", N: 40}}}},
 	{"order empty", `{"obz":1,"t":"order","w":"merged","runs":[]}`,
 		Frame{Kind: KindOrder, Writer: "merged", Runs: []Run{}}},
 }
@@ -123,7 +123,7 @@ func TestDecodeVariants(t *testing.T) {
 		{"negative zero seq", `{"obz":1,"t":"eof","w":"w","n":-0,"kind":"natural"}`, Frame{Kind: KindEOF, Writer: "w"}},
 		{"wm exponent", `{"obz":1,"t":"wm","w":"w","at":-1.5E+2}`, Frame{Kind: KindWatermark, Writer: "w", Time: -150}},
 		{"receipt without status", `{"obz":1,"t":"receipt","w":"w","of":["a",1]}`, Frame{Kind: KindReceipt, Writer: "w", Of: Ref{"a", 1}}},
-		{"order spaced", `{"obz":1,"runs":[ [ "a" , 2 ] ,["b",1] ] ,"t":"order","w":"m"}`, Frame{Kind: KindOrder, Writer: "m", Runs: []Run{{"a", 2}, {"b", 1}}}},
+		{"order spaced", `{"obz":1,"runs":[ [ "a" , 2 ] ,["b",1] ] ,"t":"order","w":"m"}`, Frame{Kind: KindOrder, Writer: "m", Runs: []Run{{Writer: "a", N: 2}, {Writer: "b", N: 1}}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
