@@ -229,13 +229,15 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 			cleanup()
 			return nil, fmt.Errorf("starting stage %q: %w", p.st.Name, err)
 		}
+		p.mu.Lock() // the metrics server may be reading
 		p.res.State, p.res.Started, p.res.PID = "running", time.Now().UTC(), p.cmd.Process.Pid
+		p.mu.Unlock()
 		p.readers.Add(2)
 		go sup.readStderr(p)
 		go sup.readStatus(p)
 	}
 	cleanup() // the children hold their ends now
-	writeManifest(res)
+	sup.lockAll(func() { writeManifest(res) })
 
 	sup.wait(ctx)
 	res.Ended = time.Now().UTC()
@@ -380,7 +382,9 @@ func (s *supervisor) reportFailure(p *proc) {
 
 func (s *supervisor) killAll() {
 	for _, p := range s.procs {
-		if p.cmd.Process != nil && p.cmd.ProcessState == nil {
+		// State, not ProcessState: Wait writes that on another goroutine;
+		// State changes only on this one (finish).
+		if p.cmd.Process != nil && p.res.State == "running" {
 			p.killedByUs = true
 			syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 		}
@@ -422,6 +426,20 @@ func (s *supervisor) readStatus(p *proc) {
 		p.res.Status = st
 		p.mu.Unlock()
 	}
+}
+
+// lockAll runs f with every stage's result locked: their status readers
+// write to them while the flow runs.
+func (s *supervisor) lockAll(f func()) {
+	for _, p := range s.procs {
+		p.mu.Lock()
+	}
+	defer func() {
+		for _, p := range s.procs {
+			p.mu.Unlock()
+		}
+	}()
+	f()
 }
 
 func writeManifest(r *Result) {
