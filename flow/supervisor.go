@@ -347,6 +347,11 @@ func (s *supervisor) finish(p *proc, err error) {
 	r.ExitCode = p.cmd.ProcessState.ExitCode()
 	ws, _ := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
 	switch {
+	case ws.Signaled() && p.termSent && ws.Signal() == syscall.SIGTERM:
+		// Our drain's SIGTERM reached it before it could catch signals
+		// (it was still starting): stopped, not a failure.
+		r.State = "stopped"
+		r.ExitCode = 128 + int(ws.Signal())
 	case ws.Signaled():
 		r.State = "killed"
 		r.ExitCode = 128 + int(ws.Signal())

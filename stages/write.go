@@ -248,7 +248,7 @@ func (s *writeStage) open(em *Emitter) error {
 				s.inReceipts = false
 			}
 		}
-		em.bytesOut = s.closedBytes + s.disk.n
+		em.bytesOut = s.closedBytes + s.disk.n.Load()
 	}
 	return nil
 }

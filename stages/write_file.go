@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 )
 
 // atomicFile is one output file of a sink. By default it is written under a
@@ -194,11 +195,11 @@ func samePath(a, b string) bool {
 // countWriter counts the bytes written through it.
 type countWriter struct {
 	w io.Writer
-	n uint64
+	n atomic.Uint64 // atomic: a compressor may write from its own goroutine
 }
 
 func (c *countWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
-	c.n += uint64(n)
+	c.n.Add(uint64(n))
 	return n, err
 }

@@ -62,7 +62,7 @@ func (s *writeStage) Finish(em *Emitter, end wire.EOFKind) error {
 		name = s.partsName()
 	}
 	s.done = true
-	em.bytesOut = s.closedBytes + s.disk.n
+	em.bytesOut = s.closedBytes + s.disk.n.Load()
 	if final {
 		if err := s.receipts(&s.ok, "ok"); err != nil {
 			return err

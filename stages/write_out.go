@@ -134,8 +134,8 @@ func (s *writeStage) commitFile(suffix string) (final bool, err error) {
 	if err := s.endOut(); err != nil {
 		return false, s.outputError(err)
 	}
-	s.closedBytes += s.disk.n
-	s.disk.n = 0
+	s.closedBytes += s.disk.n.Load()
+	s.disk.n.Store(0)
 	if err := f.commit(suffix); err != nil {
 		return false, err
 	}
@@ -153,7 +153,7 @@ func (s *writeStage) commitFile(suffix string) (final bool, err error) {
 // rotate ends the current part when it is full: it is committed and its
 // events get their receipts. The next part is opened by the next event.
 func (s *writeStage) rotate() error {
-	if !s.split.full(s.partEvents, s.raw.n+uint64(s.w.Buffered())) {
+	if !s.split.full(s.partEvents, s.raw.n.Load()+uint64(s.w.Buffered())) {
 		return nil
 	}
 	if _, err := s.commitFile(""); err != nil {
@@ -175,14 +175,14 @@ func (s *writeStage) abortOut() string {
 	switch {
 	case f.appended:
 		s.w.Reset(io.Discard)
-		if f.rollback(int64(s.disk.n)) {
+		if f.rollback(int64(s.disk.n.Load())) {
 			if f.created {
 				return fmt.Sprintf("nothing was appended to %s (it did not exist before and was removed)", f.name)
 			}
 			return fmt.Sprintf("nothing was appended to %s (cut back to its %d bytes before this run)", f.name, f.size0)
 		}
 		return fmt.Sprintf("%s was changed by another writer meanwhile, so it was not cut back: it holds what this run appended before it failed (%d bytes after its first %d)",
-			f.name, s.disk.n, f.size0)
+			f.name, s.disk.n.Load(), f.size0)
 	case f.direct:
 		f.discard()
 		return fmt.Sprintf("%s was written in place and holds what came before the failure", f.name)
