@@ -176,65 +176,12 @@ func wsSkip(b []byte, i int) int {
 
 // strEnd returns the index after the string that starts at b[i] ('"').
 func strEnd(b []byte, i int) (int, bool) {
-	j := i + 1
-	for {
-		k := bytes.IndexByte(b[j:], '"')
-		if k < 0 {
-			return 0, false
-		}
-		j += k
-		n := 0 // backslashes before the quote: odd means it is escaped
-		for q := j - 1; q > i && b[q] == '\\'; q-- {
-			n++
-		}
-		j++
-		if n%2 == 0 {
-			return j, true
-		}
-	}
+	e, _, ok := scanString(b, i)
+	return e, ok
 }
 
 // valueEnd returns the index after the value that starts at b[i].
-func valueEnd(b []byte, i int) (int, bool) {
-	if i >= len(b) {
-		return 0, false
-	}
-	switch b[i] {
-	case '"':
-		return strEnd(b, i)
-	case '{', '[':
-		depth := 0
-		for i < len(b) {
-			switch b[i] {
-			case '"':
-				e, ok := strEnd(b, i)
-				if !ok {
-					return 0, false
-				}
-				i = e
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1, true
-				}
-			}
-			i++
-		}
-		return 0, false
-	}
-	j := i
-	for j < len(b) {
-		switch b[j] {
-		case ',', '}', ']', ' ', '\t', '\n', '\r':
-			return j, j > i
-		}
-		j++
-	}
-	return j, j > i
-}
+func valueEnd(b []byte, i int) (int, bool) { return scanValue(b, i) }
 
 // keyIs reports whether the raw key (escapes untouched) names name.
 func keyIs(raw []byte, name string) bool {
