@@ -106,6 +106,10 @@ func TestValidation(t *testing.T) {
 		{"toml syntax", "[stages.a\nrun = 1", "t.toml:2: expected"},
 		{"empty run", "[stages.a]\ninputs = []\n", `stage "a" has no run command`},
 		{"reference not join", "flow = \"a |> b\"\n[stages.a]\nrun = \"gen\"\n[stages.b]\nrun = \"write x\"\nreference = \"a\"\n", "reference is only for join stages"},
+		{"restart not source", "flow = \"a |> b\"\n[stages.a]\nrun = \"gen\"\n[stages.b]\nrun = \"write x\"\nmax_restarts = 2\n", `t.toml:4: stage "b": restart, max_restarts and backoff are only for sources`},
+		{"bad restart", "flow = \"a |> b\"\n[stages.a]\nrun = \"gen\"\nrestart = \"always\"\n[stages.b]\nrun = \"write x\"\n", `t.toml:2: stage "a": restart must be never or on-failure`},
+		{"bad backoff", "flow = \"a |> b\"\n[stages.a]\nrun = \"gen\"\nbackoff = \"-1s\"\n[stages.b]\nrun = \"write x\"\n", "backoff must be a positive duration"},
+		{"bad max_restarts", "flow = \"a |> b\"\n[stages.a]\nrun = \"gen\"\nmax_restarts = -1\n[stages.b]\nrun = \"write x\"\n", "max_restarts must be 0 or more"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("t.toml", []byte(tc.toml), testCommands)
@@ -113,6 +117,28 @@ func TestValidation(t *testing.T) {
 				t.Errorf("error = %v, want it to contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestRestartPolicy(t *testing.T) {
+	topo, err := Parse("t.toml", []byte("flow = \"a |> b |> c\"\n[stages.a]\nrun = \"gen\"\nrestart = \"on-failure\"\nbackoff = \"100ms\"\n[stages.b]\nrun = \"filter true\"\n[stages.c]\nrun = \"write x\"\n"), testCommands)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := topo.Lookup("a"), topo.Lookup("b")
+	if !a.Restartable() || a.MaxRestarts != DefaultMaxRestarts || a.Backoff != 100*time.Millisecond {
+		t.Errorf("a: restart %q, max %d, backoff %s", a.Restart, a.MaxRestarts, a.Backoff)
+	}
+	if b.Restartable() || b.Restart != "never" {
+		t.Errorf("b: restart %q", b.Restart)
+	}
+	for n, want := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 3: 4 * time.Second, 5: 16 * time.Second, 6: MaxBackoff, 100: MaxBackoff} {
+		if got := restartBackoff(time.Second, n); got != want {
+			t.Errorf("restartBackoff(1s, %d) = %s, want %s", n, got, want)
+		}
+	}
+	if got := restartBackoff(time.Minute, 1); got != MaxBackoff {
+		t.Errorf("restartBackoff(1m, 1) = %s", got)
 	}
 }
 

@@ -43,6 +43,7 @@ func (s *supervisor) redraw() {
 		cur, prev := p.res.Status, p.prev
 		p.prev = cur
 		state := p.res.State
+		restarts := p.res.Restarts
 		p.mu.Unlock()
 		rate, note := 0.0, ""
 		if dt := cur.Elapsed - prev.Elapsed; dt > 0 {
@@ -51,6 +52,9 @@ func (s *supervisor) redraw() {
 			if (cur.WaitOut-prev.WaitOut)/dt > 0.5 && len(st.Outputs) > 0 {
 				note = "  backpressured by " + strings.Join(st.Outputs, ", ")
 			}
+		}
+		if restarts > 0 {
+			note += fmt.Sprintf("  restarts %d", restarts)
 		}
 		fmt.Fprintf(&b, "  %-16s %-8s in %10d  out %10d  %9.0f/s  errors %d%s\n", st.Name, state, cur.In, cur.Out, rate, cur.Errors, note)
 	}
@@ -68,7 +72,11 @@ func (r *Result) Summary(w io.Writer) {
 		if d > 0 {
 			rate = float64(s.Status.Out) / d
 		}
-		fmt.Fprintf(w, "  %-16s %-8s %4d %10d %10d %7d %8.2fs %10.0f %4.0f%%\n", s.Name, s.State, s.ExitCode, s.Status.In, s.Status.Out, s.Status.Errors, d, rate, 100*s.Status.Busy())
+		restarts := ""
+		if s.Restarts > 0 {
+			restarts = fmt.Sprintf("  restarts %d", s.Restarts)
+		}
+		fmt.Fprintf(w, "  %-16s %-8s %4d %10d %10d %7d %8.2fs %10.0f %4.0f%%%s\n", s.Name, s.State, s.ExitCode, s.Status.In, s.Status.Out, s.Status.Errors, d, rate, 100*s.Status.Busy(), restarts)
 	}
 }
 

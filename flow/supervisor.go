@@ -5,11 +5,14 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,6 +55,7 @@ type StageResult struct {
 	Journal  string      `json:"journal,omitempty"` // journals/STAGE.zst, relative to the run directory
 	PID      int         `json:"pid,omitempty"`
 	Cause    string      `json:"cause,omitempty"`
+	Restarts int         `json:"restarts,omitempty"` // times a failed source was restarted (restart = "on-failure")
 	tail     []string
 }
 
@@ -84,6 +88,15 @@ type proc struct {
 	readers    sync.WaitGroup
 	prev       wire.Status // at the last redraw, for rates
 	killedByUs bool        // SIGKILLed by the drain timeout
+
+	// A restartable source (restart = "on-failure"): the supervisor keeps
+	// the write ends of its output pipes, so that its consumers do not see
+	// the end of their input when it dies, and starts it again with them.
+	restartable bool
+	argv        []string    // its command line, without the obz binary
+	keep        []*os.File  // the kept write ends, closed when it ends for good
+	timer       *time.Timer // the backoff of a pending restart
+	pending     bool        // failed, to be restarted when timer fires
 }
 
 const tailLines = 12
@@ -124,10 +137,18 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 		procs[s.Name] = p
 		res.Stages = append(res.Stages, p.res)
 	}
+	// cleanup closes the parent's copies of the children's ends; after the
+	// start it leaves the output pipes of restartable sources open.
+	started := false
 	cleanup := func() {
 		for _, p := range procs {
 			for _, f := range p.files {
-				f.Close()
+				if !started || !slices.Contains(p.keep, f) {
+					f.Close()
+				}
+			}
+			if !started {
+				p.keep = nil
 			}
 		}
 	}
@@ -153,8 +174,17 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 			args[s.Name] = append(args[s.Name], flag, strconv.Itoa(2+len(dst.files)))
 		}
 	}
+	var notes []string
 	for _, s := range order {
 		p := procs[s.Name]
+		if p.source && s.Restartable() {
+			if p.res.Journal != "" {
+				// Every file so far is an output's write end.
+				p.restartable, p.keep = true, slices.Clone(p.files)
+			} else {
+				notes = append(notes, fmt.Sprintf("obz flow: stage %q has restart = \"on-failure\", which needs its journal: with --no-journal it is not restarted", s.Name))
+			}
+		}
 		sr, sw, err := os.Pipe()
 		if err != nil {
 			cleanup()
@@ -186,29 +216,23 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 				return nil, err
 			}
 			argv = append(argv, "--journal", j)
+			if p.restartable {
+				// What the journal file holds is at least what was
+				// delivered: a restart continues after it.
+				argv = append(argv, "--journal-flush")
+			}
 		}
 		argv = append(argv, s.Argv[1:]...)
-		cmd := exec.Command(opts.Exe, argv...)
-		cmd.ExtraFiles = p.files[:len(p.files):len(p.files)]
-		cmd.Stderr = ew
-		if len(s.Outputs) == 0 {
-			cmd.Stdout = opts.Stdout
-		}
-		cmd.Dir = s.Dir
-		cmd.Env = os.Environ()
-		for k, v := range s.Env {
-			cmd.Env = append(cmd.Env, k+"="+v)
-		}
-		// Own process group: a Ctrl-C at the terminal reaches obz flow only,
-		// which drains the stages in order. Pdeathsig: no orphans if obz
-		// flow itself dies.
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-		p.cmd = cmd
+		p.argv = argv
+		p.cmd = newCmd(opts, s, argv, p.files[:len(p.files):len(p.files)], ew)
 		p.files = append(p.files, ew)
 	}
 	writeManifest(res)
 
 	sup := &supervisor{opts: opts, res: res, procs: procs, order: order}
+	for _, n := range notes {
+		sup.say("%s", n)
+	}
 	if addr := cmp.Or(opts.MetricsAddr, t.MetricsAddr); addr != "" {
 		bound, stop, err := serveMetrics(addr, sup)
 		if err != nil {
@@ -236,6 +260,7 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 		go sup.readStderr(p)
 		go sup.readStatus(p)
 	}
+	started = true
 	cleanup() // the children hold their ends now
 	sup.lockAll(func() { writeManifest(res) })
 
@@ -243,6 +268,27 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 	res.Ended = time.Now().UTC()
 	writeManifest(res)
 	return res, nil
+}
+
+// newCmd makes the command of one stage process: argv run by the obz
+// binary, files as fds 3, 4, ..., stderr to its pipe.
+func newCmd(opts Options, s *Stage, argv []string, files []*os.File, stderr *os.File) *exec.Cmd {
+	cmd := exec.Command(opts.Exe, argv...)
+	cmd.ExtraFiles = files
+	cmd.Stderr = stderr
+	if len(s.Outputs) == 0 {
+		cmd.Stdout = opts.Stdout
+	}
+	cmd.Dir = s.Dir
+	cmd.Env = os.Environ()
+	for k, v := range s.Env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	// Own process group: a Ctrl-C at the terminal reaches obz flow only,
+	// which drains the stages in order. Pdeathsig: no orphans if obz
+	// flow itself dies.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	return cmd
 }
 
 type supervisor struct {
@@ -261,15 +307,26 @@ func (s *supervisor) wait(ctx context.Context) {
 		err error
 	}
 	done := make(chan exit, len(s.procs))
-	for _, p := range s.procs {
+	watch := func(p *proc) {
+		cmd := p.cmd
 		go func() {
-			err := p.cmd.Wait()
+			err := cmd.Wait()
 			p.readers.Wait()
 			done <- exit{p, err}
 		}()
 	}
+	for _, p := range s.procs {
+		watch(p)
+	}
 	remaining := len(s.procs)
+	restartDue := make(chan *proc, len(s.procs))
+	defer func() {
+		for _, p := range s.procs {
+			p.closeKept()
+		}
+	}()
 	var drainTimer <-chan time.Time
+	var drain func()
 	ctxDone := ctx.Done()
 	var tick <-chan time.Time
 	if s.opts.Live {
@@ -278,12 +335,32 @@ func (s *supervisor) wait(ctx context.Context) {
 		tick = t.C
 	}
 	draining := false
-	drain := func() {
+	// failed starts the drain on the first failure.
+	failed := func(p *proc) {
+		if (p.res.State == "failed" || p.res.State == "killed" && !p.killedByUs) && !s.failed {
+			s.failed = true
+			s.say("obz flow: stage %q exited with status %d; draining the other stages", p.st.Name, p.res.ExitCode)
+			drain()
+		}
+	}
+	// giveUp ends a source that is not restarted (again): its consumers
+	// see the end of their input.
+	giveUp := func(p *proc) {
+		p.pending = false
+		p.closeKept()
+		remaining--
+	}
+	drain = func() {
 		if draining {
 			return
 		}
 		draining = true
 		for _, p := range s.procs {
+			// A pending restart is called off; when its timer already
+			// fired, it is when restartDue reports it.
+			if p.pending && p.timer.Stop() {
+				giveUp(p)
+			}
 			if p.source && p.res.State == "running" {
 				p.termSent = true
 				p.cmd.Process.Signal(syscall.SIGTERM)
@@ -294,13 +371,45 @@ func (s *supervisor) wait(ctx context.Context) {
 	for remaining > 0 {
 		select {
 		case e := <-done:
-			remaining--
-			s.finish(e.p, e.err)
-			if (e.p.res.State == "failed" || e.p.res.State == "killed" && !e.p.killedByUs) && !s.failed {
-				s.failed = true
-				s.say("obz flow: stage %q exited with status %d; draining the other stages", e.p.st.Name, e.p.res.ExitCode)
-				drain()
+			p := e.p
+			s.finish(p, e.err)
+			failure := p.res.State == "failed" || p.res.State == "killed" && !p.killedByUs
+			if p.restartable && failure && !p.termSent && !draining {
+				if p.res.Restarts < p.st.MaxRestarts {
+					p.mu.Lock()
+					p.res.Restarts++
+					n := p.res.Restarts
+					p.mu.Unlock()
+					d := restartBackoff(p.st.Backoff, n)
+					s.say("obz flow: stage %q failed (exit %d); restart %d of %d in %s", p.st.Name, p.res.ExitCode, n, p.st.MaxRestarts, d)
+					p.pending = true
+					p.timer = time.AfterFunc(d, func() {
+						p.endTornLine()
+						restartDue <- p
+					})
+					s.writeManifest()
+					continue
+				}
+				s.say("obz flow: stage %q failed (exit %d); no restart left (max_restarts = %d)", p.st.Name, p.res.ExitCode, p.st.MaxRestarts)
 			}
+			remaining--
+			p.closeKept()
+			failed(p)
+		case p := <-restartDue:
+			if draining || !p.pending {
+				giveUp(p)
+				failed(p)
+				continue
+			}
+			p.pending = false
+			if err := s.restart(p); err != nil {
+				s.say("obz flow: restarting stage %q: %v", p.st.Name, err)
+				giveUp(p)
+				failed(p)
+				continue
+			}
+			watch(p)
+			s.writeManifest()
 		case <-ctxDone:
 			ctxDone = nil
 			s.res.Interrupted = true
@@ -383,6 +492,108 @@ func (s *supervisor) reportFailure(p *proc) {
 		}
 	}
 	s.say("%s", b.String())
+}
+
+// restartBackoff is the wait before restart n (1, 2, ...): backoff,
+// doubled for each restart before, at most MaxBackoff.
+func restartBackoff(backoff time.Duration, n int) time.Duration {
+	d := backoff
+	for i := 1; i < n && d < MaxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, MaxBackoff)
+}
+
+// endTornLine writes a newline into each output of a source that died: a
+// line the process did not finish ends there (its consumers report it as
+// an error event, and the lost event as a gap), and otherwise it is a blank
+// line, which readers skip.
+func (p *proc) endTornLine() {
+	for _, f := range p.keep {
+		f.Write([]byte{'\n'})
+	}
+}
+
+// closeKept closes the kept write ends of a restartable source's outputs:
+// its consumers see the end of their input.
+func (p *proc) closeKept() {
+	for _, f := range p.keep {
+		f.Close()
+	}
+	p.keep = nil
+}
+
+// restart starts a failed source again (restart = "on-failure"): its
+// journal is moved aside (journals/STAGE.attempt-N.zst) and given to the new
+// process with --resume-continue: it runs from its start, checks each event
+// against the journal, passes on none of those (the consumers have them)
+// and continues after the journal's last complete frame.
+func (s *supervisor) restart(p *proc) error {
+	n := p.res.Restarts
+	cur := filepath.Join(s.res.RunDir, p.res.Journal)
+	old, err := filepath.Abs(filepath.Join(s.res.RunDir, "journals", fmt.Sprintf("%s.attempt-%d.zst", p.st.Name, n)))
+	if err != nil {
+		return err
+	}
+	// The same command line, continuing the old journal (instead of what
+	// an obz flow --resume gave it).
+	argv := []string{p.argv[0], "--resume-from", old, "--resume-continue"}
+	if err := os.Rename(cur, old); errors.Is(err, fs.ErrNotExist) {
+		argv = argv[:1] // it died before it made its journal: it wrote nothing
+	} else if err != nil {
+		return fmt.Errorf("moving its journal aside: %w", err)
+	}
+	for i := 1; i < len(p.argv); i++ {
+		if p.argv[i] == "--resume-from" {
+			i++
+			continue
+		}
+		argv = append(argv, p.argv[i])
+	}
+	sr, sw, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	er, ew, err := os.Pipe()
+	if err != nil {
+		sr.Close()
+		sw.Close()
+		return err
+	}
+	log, err := os.OpenFile(filepath.Join(s.res.RunDir, p.res.Log), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		sr.Close()
+		sw.Close()
+		er.Close()
+		ew.Close()
+		return err
+	}
+	// The fds are those of the first start: the outputs, then the status.
+	files := append(slices.Clone(p.keep), sw)
+	cmd := newCmd(s.opts, p.st, argv, files, ew)
+	err = cmd.Start()
+	sw.Close()
+	ew.Close()
+	if err != nil {
+		sr.Close()
+		er.Close()
+		log.Close()
+		return err
+	}
+	p.mu.Lock()
+	p.cmd, p.status, p.stderr, p.log = cmd, sr, er, log
+	p.termSent, p.killedByUs = false, false
+	p.res.State, p.res.PID, p.res.ExitCode, p.res.Cause = "running", cmd.Process.Pid, 0, ""
+	p.mu.Unlock()
+	p.readers.Add(2)
+	go s.readStderr(p)
+	go s.readStatus(p)
+	return nil
+}
+
+// writeManifest writes manifest.json while the stages run.
+func (s *supervisor) writeManifest() {
+	s.lockAll(func() { writeManifest(s.res) })
 }
 
 func (s *supervisor) killAll() {

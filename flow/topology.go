@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 )
@@ -32,7 +34,24 @@ type Stage struct {
 	Env       map[string]string
 	Dir       string
 	Line      int // line of its table in the file
+	// Restart is a source's restart policy: "never" (the default) or
+	// "on-failure": restarted up to MaxRestarts times, after Backoff,
+	// doubled each time up to MaxBackoff (docs/topology.md).
+	Restart     string
+	MaxRestarts int
+	Backoff     time.Duration
+	restartKeys bool // any of restart, max_restarts, backoff was given
 }
+
+// Restart policy defaults.
+const (
+	DefaultMaxRestarts = 3
+	DefaultBackoff     = time.Second
+	MaxBackoff         = 30 * time.Second
+)
+
+// Restartable reports whether the stage is restarted when it fails.
+func (s *Stage) Restartable() bool { return s.Restart == "on-failure" }
 
 // Command is the stage's obz command: "filter", "read", ...
 func (s *Stage) Command() string { return s.Argv[0] }
@@ -70,11 +89,14 @@ type rawTopology struct {
 }
 
 type rawStage struct {
-	Run       any               `toml:"run"`
-	Inputs    []string          `toml:"inputs"`
-	Reference string            `toml:"reference"`
-	Env       map[string]string `toml:"env"`
-	Dir       string            `toml:"dir"`
+	Run         any               `toml:"run"`
+	Inputs      []string          `toml:"inputs"`
+	Reference   string            `toml:"reference"`
+	Env         map[string]string `toml:"env"`
+	Dir         string            `toml:"dir"`
+	Restart     string            `toml:"restart"`
+	MaxRestarts *int              `toml:"max_restarts"`
+	Backoff     string            `toml:"backoff"`
 }
 
 var safeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
@@ -111,7 +133,7 @@ func Parse(file string, data []byte, cmds Commands) (*Topology, error) {
 	for _, k := range md.Undecoded() {
 		known := []string{"name", "flow", "run_dir", "on_error", "metrics_addr", "stages"}
 		if len(k) == 3 && k[0] == "stages" {
-			known = []string{"run", "inputs", "reference", "env", "dir"}
+			known = []string{"run", "inputs", "reference", "env", "dir", "restart", "max_restarts", "backoff"}
 		}
 		if len(k) == 4 && k[0] == "stages" && k[2] == "env" {
 			continue
@@ -172,6 +194,7 @@ func Parse(file string, data []byte, cmds Commands) (*Topology, error) {
 		if len(s.Argv) > 0 && s.Argv[0] == "obz" {
 			s.Argv = s.Argv[1:]
 		}
+		v.restartPolicy(s, rs)
 	}
 	sort.Slice(t.Stages, func(i, j int) bool { return t.Stages[i].Line < t.Stages[j].Line })
 
@@ -222,6 +245,32 @@ func Parse(file string, data []byte, cmds Commands) (*Topology, error) {
 		return nil, &ValidationError{Problems: v.problems}
 	}
 	return t, nil
+}
+
+// restartPolicy checks and sets a stage's restart keys; checkStages checks
+// that only sources have them.
+func (v *validator) restartPolicy(s *Stage, rs rawStage) {
+	s.restartKeys = rs.Restart != "" || rs.MaxRestarts != nil || rs.Backoff != ""
+	s.Restart, s.MaxRestarts, s.Backoff = cmp.Or(rs.Restart, "never"), DefaultMaxRestarts, DefaultBackoff
+	switch s.Restart {
+	case "never", "on-failure":
+	default:
+		v.add(s.Line, "stage %q: restart must be never or on-failure, not %q", s.Name, s.Restart)
+	}
+	if rs.MaxRestarts != nil {
+		s.MaxRestarts = *rs.MaxRestarts
+		if s.MaxRestarts < 0 {
+			v.add(s.Line, "stage %q: max_restarts must be 0 or more, not %d", s.Name, s.MaxRestarts)
+		}
+	}
+	if rs.Backoff != "" {
+		d, err := time.ParseDuration(rs.Backoff)
+		if err != nil || d <= 0 {
+			v.add(s.Line, "stage %q: backoff must be a positive duration such as \"1s\" or \"250ms\", not %q", s.Name, rs.Backoff)
+		} else {
+			s.Backoff = d
+		}
+	}
 }
 
 // Order returns the stages so that every stage comes after its inputs.

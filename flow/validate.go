@@ -55,6 +55,9 @@ func (v *validator) checkStages(t *Topology, cmds Commands) {
 		case family != "source" && len(s.AllInputs()) == 0:
 			v.add(s.Line, "stage %q reads nothing: give it inputs = [\"...\"] or put it in a flow chain", s.Name)
 		}
+		if s.restartKeys && family != "source" {
+			v.add(s.Line, "stage %q: restart, max_restarts and backoff are only for sources, and %q is a %s", s.Name, s.Command(), family)
+		}
 	}
 	for _, s := range t.Stages {
 		if len(s.Argv) == 0 {

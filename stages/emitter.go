@@ -91,6 +91,9 @@ type Emitter struct {
 	// resume checks a resumed source's events against its record (resume.go);
 	// nil when not resuming or once the record ended.
 	resume, resumed *resumeCheck
+	// silent: a continued source is catching up (Env.ResumeContinue):
+	// Flush journals the batch and drops it instead of writing it out.
+	silent bool
 }
 
 // Name is the stage's writer name.
@@ -287,6 +290,9 @@ func (em *Emitter) Flush() error {
 	}
 	if err := em.flushJournal(); err != nil {
 		return err
+	}
+	if em.silent {
+		em.buf = em.buf[:0]
 	}
 	if len(em.buf) > 0 {
 		start := time.Now()

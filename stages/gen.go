@@ -224,7 +224,9 @@ func (g *gen) Produce(ctx context.Context, em *Emitter) error {
 		if i&255 == 0 && ctx.Err() != nil {
 			return nil
 		}
-		if g.every > 0 {
+		if g.every > 0 && em.CatchingUp() {
+			next = time.Now() // a restarted gen re-produces what was sent at full speed
+		} else if g.every > 0 {
 			next = next.Add(g.every)
 			if d := time.Until(next); d > 0 {
 				if err := em.Flush(); err != nil {

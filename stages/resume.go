@@ -103,11 +103,14 @@ func showEvent(payload []byte, info *wire.ErrorInfo) string {
 	return s
 }
 
-// startResume turns the check on for a source (Env.Resume).
-func (em *Emitter) startResume(rec Recorded) {
+// startResume turns the check on for a source (Env.Resume). With cont
+// (Env.ResumeContinue) the matched events go to the journal only, until
+// the record ends.
+func (em *Emitter) startResume(rec Recorded, cont bool) {
 	if rec != nil {
 		em.resumed = &resumeCheck{rec: rec}
 		em.resume = em.resumed
+		em.silent = cont
 	}
 }
 
@@ -116,6 +119,12 @@ func (em *Emitter) resumeEvent(kind wire.Kind, info *wire.ErrorInfo, payload []b
 	done, err := em.resume.check(em.name, em.seq+1, kind, info, payload)
 	if done {
 		em.resume = nil
+		if em.silent && err == nil {
+			// The record ended: what is buffered was delivered by the
+			// process that died; this event and the rest go out.
+			err = em.Flush()
+			em.silent = false
+		}
 	}
 	return err
 }
@@ -129,4 +138,42 @@ func (em *Emitter) endResume(stopped bool) error {
 		return em.resumed.finish(stopped)
 	}
 	return nil
+}
+
+// CatchingUp reports whether a continued source (Env.ResumeContinue) is
+// still re-producing what its consumers have: a paced source need not
+// keep its pace then.
+func (em *Emitter) CatchingUp() bool { return em.silent }
+
+// journalRest journals the rest of the record as it is: a continued source
+// stopped while it caught up ends where its consumers are, its EOF counting
+// what they got.
+func (em *Emitter) journalRest() error {
+	rc := em.resume
+	if rc == nil {
+		return nil
+	}
+	em.resume = nil
+	for {
+		if err := rc.rec.Next(&rc.f); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return fmt.Errorf("resuming: reading the recorded output of %s: %w", em.name, err)
+		}
+		switch rc.f.Kind {
+		case wire.KindData:
+			em.nOut++
+		case wire.KindError:
+			em.nErr++
+		default:
+			continue
+		}
+		em.seq = rc.f.Seq
+		if em.mode == Framed {
+			em.buf = wire.AppendFrame(em.buf, &rc.f)
+		} else {
+			em.teeFrame(&rc.f)
+		}
+	}
 }

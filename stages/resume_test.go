@@ -126,3 +126,41 @@ func TestWriteAbortReceipts(t *testing.T) {
 		t.Errorf("receipts %v, eofs %v", got, eofs)
 	}
 }
+
+// TestSourceResumeContinue: a continued source (obz flow restarting it)
+// writes out only what follows its record, its seq going on; its journal
+// gets the whole stream. Stopped while it catches up, it journals the rest
+// of the record and its EOF counts it: the consumers have those events.
+func TestSourceResumeContinue(t *testing.T) {
+	run := func(ctx context.Context, flags map[string]any, rec Recorded) (string, string, error) {
+		st, err := genSpec.New(testOptions{spec: &genSpec, flags: flags})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out, stderr, journal bytes.Buffer
+		err = Run(ctx, &genSpec, st, &Env{Stdout: &out, Stderr: &stderr, Resume: rec, ResumeContinue: true, Journal: &journal})
+		return out.String(), journal.String(), err
+	}
+	flags := map[string]any{"count": 50, "seed": 7}
+	want, err := runGen(t, flags, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, journal, err := run(context.Background(), flags, recordedOf(cut(want, 20)))
+	if err != nil || out != strings.Join(strings.SplitAfter(want, "\n")[20:], "") || journal != want {
+		t.Errorf("continued: err %v, output:\n%s", err, out)
+	}
+
+	flags = map[string]any{"count": 1000, "seed": 7}
+	want, err = runGen(t, flags, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	out, journal, err = run(ctx, flags, recordedOf(cut(want, 600)))
+	eof := string(wire.AppendFrame(nil, &wire.Frame{Kind: wire.KindEOF, Writer: "gen", Count: 600, EOF: wire.Stopped}))
+	if err != nil || out != eof || journal != cut(want, 600)+eof {
+		t.Errorf("stopped while catching up: err %v, output %q, journal has the record %v", err, out, strings.HasPrefix(journal, cut(want, 600)))
+	}
+}

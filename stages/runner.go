@@ -58,6 +58,11 @@ type Env struct {
 	// Resume, if set on a source, is its output recorded by a run that was
 	// killed: the source's first events are checked against it (resume.go).
 	Resume Recorded
+	// ResumeContinue makes the resume a continuation (obz flow restarting
+	// a failed source, --resume-continue): the events that match the
+	// record are not written to the outputs, whose consumers got them from
+	// the process that died; they count in the seq and are journaled.
+	ResumeContinue bool
 
 	// Journal, if set, receives every output frame (data, error, EOF,
 	// forwarded control frames) in canonical framed form, whatever Output
@@ -102,7 +107,7 @@ func Run(ctx context.Context, spec *Spec, st Stage, env *Env) error {
 	var err error
 	switch s := st.(type) {
 	case Source:
-		em.startResume(env.Resume)
+		em.startResume(env.Resume, env.ResumeContinue)
 		err = runSource(ctx, s, em)
 	case Processor:
 		err = runProcessor(ctx, s, em, env, name)
@@ -123,6 +128,18 @@ func Run(ctx context.Context, spec *Spec, st Stage, env *Env) error {
 func runSource(ctx context.Context, s Source, em *Emitter) error {
 	err := s.Produce(ctx, em)
 	em.cur = nil
+	if em.silent {
+		// Ended while catching up: what was re-produced goes to the
+		// journal only, and when stopped the rest of the record too (the
+		// consumers have it); the EOF goes out.
+		if err == nil && ctx.Err() != nil {
+			err = em.journalRest()
+		}
+		if ferr := em.Flush(); err == nil && ferr != nil {
+			err = ferr
+		}
+		em.silent = false
+	}
 	if err == nil {
 		err = em.endResume(ctx.Err() != nil)
 	}

@@ -37,7 +37,9 @@ func runnerFlags(spec *stages.Spec) []cli.Flag {
 		&cli.IntFlag{Name: "status-fd", Usage: "write status lines to this file descriptor (used by obz flow)", Hidden: true},
 	)
 	if spec.Family == stages.FamilySource {
-		fs = append(fs, &cli.StringFlag{Name: "resume-from", Usage: "check the first events against this journal of a killed run, then go on (used by obz flow --resume)", Hidden: true})
+		fs = append(fs, &cli.StringFlag{Name: "resume-from", Usage: "check the first events against this journal of a killed run, then go on (used by obz flow --resume)", Hidden: true},
+			&cli.BoolFlag{Name: "resume-continue", Usage: "with --resume-from: the events that match the journal are not written out, the consumers have them (used by obz flow to restart a failed source)", Hidden: true},
+			&cli.BoolFlag{Name: "journal-flush", Usage: "write each batch to the journal file before the outputs see it, so that a restart knows what was delivered (used by obz flow for restartable sources)", Hidden: true})
 	} else {
 		fs = append(fs, &cli.StringFlag{Name: "merge-order", Usage: "consume several inputs in the order this journal of a recorded run says (used by obz replay RUN_DIR)", Hidden: true})
 	}
@@ -112,6 +114,9 @@ func runStage(c *cli.Context, spec *stages.Spec) error {
 		}
 		defer rec.Close()
 		env.Resume = rec
+		env.ResumeContinue = c.Bool("resume-continue")
+	} else if c.Bool("resume-continue") {
+		return &usageError{msg: "--resume-continue needs --resume-from"}
 	}
 	if p := c.String("merge-order"); p != "" {
 		mo, err := openMergeOrder(p)
@@ -130,6 +135,9 @@ func runStage(c *cli.Context, spec *stages.Spec) error {
 		return fmt.Errorf("--journal: %w", err)
 	}
 	env.Journal = jw
+	if c.Bool("journal-flush") {
+		env.Journal = flushingJournal{jw}
+	}
 	err = stages.Run(c.Context, spec, st, env)
 	if cerr := jw.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("journal %s: %w", path, cerr)
@@ -392,4 +400,17 @@ func permuteArgs(args []string, app *cli.App) ([]string, error) {
 		out = append(out, positional...)
 	}
 	return out, nil
+}
+
+// flushingJournal writes each batch to the journal file before it returns
+// (--journal-flush): the emitter journals a batch before it writes it out,
+// so what the file holds after a crash is at least what was delivered.
+type flushingJournal struct{ w *journal.Writer }
+
+func (j flushingJournal) Write(p []byte) (int, error) {
+	n, err := j.w.Write(p)
+	if err == nil {
+		err = j.w.Flush()
+	}
+	return n, err
 }
