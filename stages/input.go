@@ -12,6 +12,11 @@ import (
 type Input struct {
 	Name string // for messages: "stdin", "fd 3"
 	R    io.Reader
+	// Framed: the input is known to come from an obz stage (an edge of
+	// obz flow), so it must end with an EOF frame even when it carried
+	// nothing: an empty stream means its writer died before writing.
+	// (stdin may be bare NDJSON, where an empty stream is empty input.)
+	Framed bool
 }
 
 // batch is a run of frames read from one input, owned by the stage loop
@@ -155,6 +160,7 @@ type writerState struct {
 // equal to what arrived, an EOF from every writer before the input ends.
 type edge struct {
 	name     string
+	framed   bool
 	writers  []*writerState
 	last     *writerState
 	problems []string
@@ -216,6 +222,10 @@ func (e *edge) end(err error) wire.EOFKind {
 	kind := wire.Natural
 	if err != io.EOF {
 		e.problem("%v", err)
+		kind = wire.Truncated
+	}
+	if e.framed && len(e.writers) == 0 {
+		e.problem("input %s ended without any frame, not even an EOF: its writer died before writing", e.name)
 		kind = wire.Truncated
 	}
 	for _, w := range e.writers {

@@ -209,7 +209,7 @@ func runProcessor(ctx context.Context, p Processor, em *Emitter, env *Env, name 
 		}
 	}
 	for i, in := range inputs {
-		edges[i] = &edge{name: in.Name}
+		edges[i] = &edge{name: in.Name, framed: in.Framed}
 		frees[i] = make(chan *batch, batchesPerIn+maxExtra)
 		for range batchesPerIn {
 			frees[i] <- &batch{in: i}

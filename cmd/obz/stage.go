@@ -206,7 +206,7 @@ func stageEnv(c *cli.Context, spec *stages.Spec) (*stages.Env, []io.Closer, erro
 			return nil, nil, &usageError{msg: fmt.Sprintf("--in-fd %d is not an open file descriptor", fd)}
 		}
 		closers = append(closers, f)
-		env.Inputs = append(env.Inputs, stages.Input{Name: "fd " + strconv.Itoa(fd), R: f})
+		env.Inputs = append(env.Inputs, stages.Input{Name: "fd " + strconv.Itoa(fd), R: f, Framed: true})
 	}
 	for _, fd := range c.IntSlice("out-fd") {
 		f := inheritedFile(fd, "fd "+strconv.Itoa(fd))
