@@ -23,6 +23,8 @@ var (
 	descState    = prometheus.NewDesc("obz_stage_state", "1 for the state a stage is in (pending, running, done, stopped, failed, killed).", []string{"flow", "stage", "state"}, nil)
 	descExit     = prometheus.NewDesc("obz_stage_exit_code", "Exit status of a stage that has ended.", []string{"flow", "stage"}, nil)
 	descUp       = prometheus.NewDesc("obz_flow_running", "1 while the flow runs.", []string{"flow"}, nil)
+	descKinds    = prometheus.NewDesc("obz_stage_error_events_by_kind_total", "Error events a stage has written, forwarded or reported, by kind (parse, expr, late ...).", []string{"flow", "stage", "kind"}, nil)
+	descBroken   = prometheus.NewDesc("obz_stage_input_broken", "1 when a stage ended because an input edge broke its contract (no EOF, a gap, a wrong count, a failed upstream).", []string{"flow", "stage"}, nil)
 )
 
 var stageStates = []string{"pending", "running", "done", "stopped", "failed", "killed"}
@@ -31,7 +33,7 @@ var stageStates = []string{"pending", "running", "done", "stopped", "failed", "k
 type collector struct{ s *supervisor }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descIn, descOut, descErrors, descBytesIn, descBytesOut, descState, descExit, descUp} {
+	for _, d := range []*prometheus.Desc{descIn, descOut, descErrors, descBytesIn, descBytesOut, descState, descExit, descUp, descKinds, descBroken} {
 		ch <- d
 	}
 }
@@ -59,8 +61,16 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			}
 			ch <- prometheus.MustNewConstMetric(descState, prometheus.GaugeValue, v, flow, st.Name, state)
 		}
+		for kind, n := range r.Status.ErrorKinds {
+			ch <- prometheus.MustNewConstMetric(descKinds, prometheus.CounterValue, float64(n), flow, st.Name, kind)
+		}
 		if !r.Ended.IsZero() {
 			ch <- prometheus.MustNewConstMetric(descExit, prometheus.GaugeValue, float64(r.ExitCode), flow, st.Name)
+			broken := 0.0
+			if r.Status.Broken {
+				broken = 1
+			}
+			ch <- prometheus.MustNewConstMetric(descBroken, prometheus.GaugeValue, broken, flow, st.Name)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -49,6 +50,33 @@ type Counters struct {
 	// starved by its producer.
 	WaitIn  atomic.Int64
 	WaitOut atomic.Int64
+
+	kindsMu sync.Mutex
+	kinds   map[string]uint64 // error events by kind
+}
+
+// countKind counts one error event of the given kind (error path only).
+func (c *Counters) countKind(kind string) {
+	c.kindsMu.Lock()
+	if c.kinds == nil {
+		c.kinds = map[string]uint64{}
+	}
+	c.kinds[kind]++
+	c.kindsMu.Unlock()
+}
+
+// ErrorKinds returns a copy of the error event counts by kind.
+func (c *Counters) ErrorKinds() map[string]uint64 {
+	c.kindsMu.Lock()
+	defer c.kindsMu.Unlock()
+	if len(c.kinds) == 0 {
+		return nil
+	}
+	m := make(map[string]uint64, len(c.kinds))
+	for k, v := range c.kinds {
+		m[k] = v
+	}
+	return m
 }
 
 // Emitter is a stage's way out: it writes events (framed, raw or pretty) to
@@ -196,6 +224,9 @@ func (em *Emitter) EmitError(info *wire.ErrorInfo, payload []byte) error {
 	}
 	em.seq++
 	em.nErr++
+	if em.counters != nil {
+		em.counters.countKind(info.Kind)
+	}
 	switch em.mode {
 	case Framed:
 		f := &em.frame

@@ -349,6 +349,7 @@ loop:
 					em.cur = f
 				}
 				if errSink != nil {
+					c.countKind(f.Err.Kind)
 					err = errSink.ErrorEvent(f, em)
 				} else {
 					err = em.EmitError(f.Err, f.Payload)
@@ -474,9 +475,12 @@ func startStatus(env *Env, name string, start time.Time) func(error) {
 		c := env.Counters
 		s := wire.Status{Stage: name, State: state, In: c.In.Load(), Out: c.Out.Load(), Errors: c.Errors.Load(),
 			BytesIn: c.BytesIn.Load(), BytesOut: c.BytesOut.Load(), Elapsed: time.Since(start).Seconds(),
-			WaitIn: time.Duration(c.WaitIn.Load()).Seconds(), WaitOut: time.Duration(c.WaitOut.Load()).Seconds()}
+			WaitIn: time.Duration(c.WaitIn.Load()).Seconds(), WaitOut: time.Duration(c.WaitOut.Load()).Seconds(),
+			ErrorKinds: c.ErrorKinds()}
 		if err != nil {
 			s.Error = err.Error()
+			var broken *BrokenInputError
+			s.Broken = errors.As(err, &broken)
 		}
 		mu.Lock()
 		enc.Encode(s)

@@ -16,6 +16,11 @@ type Status struct {
 	WaitIn   float64 `json:"wait_in_s"`  // time blocked waiting for input
 	WaitOut  float64 `json:"wait_out_s"` // time blocked writing output (backpressure)
 	Error    string  `json:"error,omitempty"`
+	// ErrorKinds counts the error events by kind (parse, expr, ...).
+	ErrorKinds map[string]uint64 `json:"error_kinds,omitempty"`
+	// Broken is set on the last line when an input edge broke (no EOF, a
+	// gap, a wrong count, a failed upstream): the edge contract failed.
+	Broken bool `json:"broken,omitempty"`
 }
 
 // Busy is the share of the stage's time spent working rather than waiting
