@@ -17,40 +17,11 @@ import (
 	"github.com/obz-dev/obz/wire"
 )
 
-// aggTestOptions is a stage's options for tests: flag values by name, with
-// the spec's defaults for the rest.
-type aggTestOptions struct {
-	spec  *Spec
-	flags map[string]any
-	args  []string
-}
-
-func (o aggTestOptions) get(name string) any {
-	if v, ok := o.flags[name]; ok {
-		return v
-	}
-	for _, f := range o.spec.Flags {
-		if f.Name == name {
-			return f.Default
-		}
-	}
-	panic("no flag " + name)
-}
-
-func (o aggTestOptions) String(n string) string          { v, _ := o.get(n).(string); return v }
-func (o aggTestOptions) Bool(n string) bool              { v, _ := o.get(n).(bool); return v }
-func (o aggTestOptions) Int(n string) int                { v, _ := o.get(n).(int); return v }
-func (o aggTestOptions) Float(n string) float64          { v, _ := o.get(n).(float64); return v }
-func (o aggTestOptions) Duration(n string) time.Duration { v, _ := o.get(n).(time.Duration); return v }
-func (o aggTestOptions) Strings(n string) []string       { v, _ := o.get(n).([]string); return v }
-func (o aggTestOptions) IsSet(n string) bool             { _, ok := o.flags[n]; return ok }
-func (o aggTestOptions) Args() []string                  { return o.args }
-
 // stageRun builds the stage from flags and runs it on input with raw
 // output; it returns the output lines and Run's error.
 func stageRun(t testing.TB, spec *Spec, flags map[string]any, input string, mode OutputMode) ([]string, string, error) {
 	t.Helper()
-	st, err := spec.New(aggTestOptions{spec: spec, flags: flags})
+	st, err := spec.New(testOptions{spec: spec, flags: flags})
 	if err != nil {
 		t.Fatalf("%s.New(%v): %v", spec.Name, flags, err)
 	}
@@ -227,7 +198,7 @@ func TestAggUsage(t *testing.T) {
 		{"percentile": []string{"v:2000"}},
 		{"slide": time.Second},
 	} {
-		if _, err := aggSpec.New(aggTestOptions{spec: &aggSpec, flags: flags}); err == nil {
+		if _, err := aggSpec.New(testOptions{spec: &aggSpec, flags: flags}); err == nil {
 			t.Errorf("flags %v: no usage error", flags)
 		}
 	}
@@ -305,7 +276,7 @@ func BenchmarkAgg1MEvents20Groups(b *testing.B) {
 	b.ReportAllocs()
 	var bytesIn int64
 	for b.Loop() {
-		st, err := aggSpec.New(aggTestOptions{spec: &aggSpec, flags: map[string]any{"by": []string{"country"}, "count": true, "sum": []string{"amount"}}})
+		st, err := aggSpec.New(testOptions{spec: &aggSpec, flags: map[string]any{"by": []string{"country"}, "count": true, "sum": []string{"amount"}}})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -410,7 +381,7 @@ func TestAggWindowBadTime(t *testing.T) {
 // Processing-time windows close on the clock: on Tick (when the runner
 // calls it), on the next event, and at the end.
 func TestAggProcessingTime(t *testing.T) {
-	st, err := aggSpec.New(aggTestOptions{spec: &aggSpec, flags: map[string]any{"by": []string{"k"}, "window": time.Minute, "processing-time": true}})
+	st, err := aggSpec.New(testOptions{spec: &aggSpec, flags: map[string]any{"by": []string{"k"}, "window": time.Minute, "processing-time": true}})
 	if err != nil {
 		t.Fatal(err)
 	}

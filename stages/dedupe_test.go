@@ -73,7 +73,7 @@ func TestDedupeWithin(t *testing.T) {
 
 func TestDedupeUsage(t *testing.T) {
 	for _, flags := range []map[string]any{{"within": time.Minute}, {"time-field": "ts"}, {"last": -1}} {
-		if _, err := dedupeSpec.New(aggTestOptions{spec: &dedupeSpec, flags: flags}); err == nil {
+		if _, err := dedupeSpec.New(testOptions{spec: &dedupeSpec, flags: flags}); err == nil {
 			t.Errorf("flags %v: no usage error", flags)
 		}
 	}

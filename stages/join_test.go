@@ -178,7 +178,7 @@ func TestJoinUsage(t *testing.T) {
 		{"ref": "x", "on": "a", "left": true, "strict": true},
 		{"ref": "-", "on": "a"},
 	} {
-		if _, err := joinSpec.New(aggTestOptions{spec: &joinSpec, flags: flags}); err == nil {
+		if _, err := joinSpec.New(testOptions{spec: &joinSpec, flags: flags}); err == nil {
 			t.Errorf("flags %v: no usage error", flags)
 		}
 	}
@@ -192,7 +192,7 @@ func BenchmarkJoin(b *testing.B) {
 	}
 	p := filepath.Join(b.TempDir(), "ref.ndjson")
 	os.WriteFile(p, []byte(ref.String()), 0o644)
-	st, err := joinSpec.New(aggTestOptions{spec: &joinSpec, flags: map[string]any{"ref": p, "on": "user"}})
+	st, err := joinSpec.New(testOptions{spec: &joinSpec, flags: map[string]any{"ref": p, "on": "user"}})
 	if err != nil {
 		b.Fatal(err)
 	}

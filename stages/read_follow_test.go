@@ -157,7 +157,7 @@ func TestReadFollowUsage(t *testing.T) {
 	dir := t.TempDir()
 	a := readTempFile(t, "a.log", "x\n")
 	var ue *UsageError
-	for _, o := range []readTestOptions{
+	for _, o := range []testOptions{
 		readOpts([]string{a, a}, "follow"),
 		readOpts(nil, "follow"),
 		readOpts([]string{"-"}, "follow"),

@@ -15,37 +15,9 @@ import (
 	"github.com/obz-dev/obz/wire"
 )
 
-// readTestOptions is a stages.Options for tests: flag values by name.
-type readTestOptions struct {
-	flags map[string]any
-	args  []string
-}
-
-func (o readTestOptions) get(n string) any { return o.flags[n] }
-func (o readTestOptions) String(n string) string {
-	s, _ := o.get(n).(string)
-	return s
-}
-func (o readTestOptions) Bool(n string) bool { b, _ := o.get(n).(bool); return b }
-func (o readTestOptions) Int(n string) int   { i, _ := o.get(n).(int); return i }
-func (o readTestOptions) Float(n string) float64 {
-	f, _ := o.get(n).(float64)
-	return f
-}
-func (o readTestOptions) Duration(n string) time.Duration {
-	d, _ := o.get(n).(time.Duration)
-	return d
-}
-func (o readTestOptions) Strings(n string) []string {
-	s, _ := o.get(n).([]string)
-	return s
-}
-func (o readTestOptions) IsSet(n string) bool { _, ok := o.flags[n]; return ok }
-func (o readTestOptions) Args() []string      { return o.args }
-
 // readOpts builds options from args and "name=value" or "name" (a true bool) flags.
-func readOpts(args []string, flags ...string) readTestOptions {
-	o := readTestOptions{flags: map[string]any{}, args: args}
+func readOpts(args []string, flags ...string) testOptions {
+	o := testOptions{flags: map[string]any{}, args: args}
 	for _, f := range flags {
 		name, val, ok := strings.Cut(f, "=")
 		switch {
@@ -66,7 +38,7 @@ type readResult struct {
 }
 
 // runRead builds read from o and runs it with stdin, writing mode output.
-func runRead(t *testing.T, ctx context.Context, o readTestOptions, stdin io.Reader, mode OutputMode, maxLine int) readResult {
+func runRead(t *testing.T, ctx context.Context, o testOptions, stdin io.Reader, mode OutputMode, maxLine int) readResult {
 	t.Helper()
 	st, err := readSpec.New(o)
 	if err != nil {
@@ -341,7 +313,7 @@ func TestReadEmpty(t *testing.T) {
 
 func TestReadUsageAndOpenErrors(t *testing.T) {
 	var ue *UsageError
-	for _, o := range []readTestOptions{
+	for _, o := range []testOptions{
 		readOpts(nil, "format=xml"),
 		readOpts(nil, "delimiter=ab"),
 		readOpts(nil, "delimiter=\""),

@@ -10,7 +10,7 @@ import (
 
 func TestReadText(t *testing.T) {
 	in := "\xef\xbb\xbffirst \"line\"\r\n\n\tM\xfcller\nlast\r"
-	for _, o := range []readTestOptions{
+	for _, o := range []testOptions{
 		readOpts([]string{readTempFile(t, "app.log", in)}),
 		readOpts([]string{readTempFile(t, "notes.txt", in)}),
 		readOpts([]string{readTempFile(t, "x.ndjson", in)}, "format=text"),

@@ -86,7 +86,7 @@ func TestWriteSkipDelivered(t *testing.T) {
 	in := writeData("m", 1, `{"id":1}`) + writeData("m", 2, `{"id":2}`) + writeData("m", 3, `{"id":3}`) + writeEOF("m", 3)
 	skip := []string{"m:2"}
 	var journal bytes.Buffer
-	r := writeRun(t, writeTestOptions{flags: map[string]any{"skip-delivered": skip}}, strings.NewReader(in), func(e *Env) { e.Journal = &journal })
+	r := writeRun(t, testOptions{spec: &writeSpec, flags: map[string]any{"skip-delivered": skip}}, strings.NewReader(in), func(e *Env) { e.Journal = &journal })
 	if r.err != nil || r.stdout != "{\"id\":3}\n" {
 		t.Errorf("stdout: err %v, output %q", r.err, r.stdout)
 	}
@@ -97,17 +97,17 @@ func TestWriteSkipDelivered(t *testing.T) {
 	dir := t.TempDir()
 	app := filepath.Join(dir, "app.ndjson")
 	os.WriteFile(app, []byte("{\"old\":1}\n"), 0o644)
-	r = writeRun(t, writeTestOptions{args: []string{app}, flags: map[string]any{"append": true, "skip-delivered": skip}}, strings.NewReader(in), nil)
+	r = writeRun(t, testOptions{spec: &writeSpec, args: []string{app}, flags: map[string]any{"append": true, "skip-delivered": skip}}, strings.NewReader(in), nil)
 	if b, _ := os.ReadFile(app); r.err != nil || string(b) != "{\"old\":1}\n{\"id\":3}\n" {
 		t.Errorf("append: err %v, file %q", r.err, b)
 	}
 
 	repl := filepath.Join(dir, "repl.ndjson")
-	r = writeRun(t, writeTestOptions{args: []string{repl}, flags: map[string]any{"skip-delivered": skip}}, strings.NewReader(in), nil)
+	r = writeRun(t, testOptions{spec: &writeSpec, args: []string{repl}, flags: map[string]any{"skip-delivered": skip}}, strings.NewReader(in), nil)
 	if b, _ := os.ReadFile(repl); r.err != nil || string(b) != "{\"id\":1}\n{\"id\":2}\n{\"id\":3}\n" {
 		t.Errorf("replace: err %v, file %q", r.err, b)
 	}
-	if _, err := writeSpec.New(writeTestOptions{flags: map[string]any{"skip-delivered": []string{"m2"}}}); err == nil {
+	if _, err := writeSpec.New(testOptions{spec: &writeSpec, flags: map[string]any{"skip-delivered": []string{"m2"}}}); err == nil {
 		t.Error("--skip-delivered m2 accepted")
 	}
 }
@@ -117,7 +117,7 @@ func TestWriteSkipDelivered(t *testing.T) {
 func TestWriteAbortReceipts(t *testing.T) {
 	in := writeData("m", 1, `{"id":1}`) + writeData("m", 2, `{"id":2}`) // no EOF
 	var journal bytes.Buffer
-	r := writeRun(t, writeTestOptions{}, strings.NewReader(in), func(e *Env) { e.Journal = &journal })
+	r := writeRun(t, testOptions{spec: &writeSpec}, strings.NewReader(in), func(e *Env) { e.Journal = &journal })
 	if r.err == nil || r.stdout != "{\"id\":1}\n{\"id\":2}\n" {
 		t.Fatalf("err %v, stdout %q", r.err, r.stdout)
 	}

@@ -16,7 +16,7 @@ func TestWriteAppend(t *testing.T) {
 	out := filepath.Join(dir, "log.ndjson")
 	os.WriteFile(out, []byte("{\"old\":1}\n"), 0o600)
 	in := writeData("read", 1, `{"a":1}`) + writeData("read", 2, `{"a":2}`) + writeEOF("read", 2)
-	r := writeRun(t, writeTestOptions{args: []string{out}, flags: map[string]any{"append": true}}, strings.NewReader(in), nil)
+	r := writeRun(t, testOptions{spec: &writeSpec, args: []string{out}, flags: map[string]any{"append": true}}, strings.NewReader(in), nil)
 	if r.err != nil || r.stderr != "" {
 		t.Fatalf("err %v, stderr %q", r.err, r.stderr)
 	}
@@ -31,7 +31,7 @@ func TestWriteAppend(t *testing.T) {
 	}
 	// A missing FILE is created.
 	out2 := filepath.Join(dir, "new.ndjson")
-	r = writeRun(t, writeTestOptions{args: []string{out2}, flags: map[string]any{"append": true, "fsync": false}}, strings.NewReader(in), nil)
+	r = writeRun(t, testOptions{spec: &writeSpec, args: []string{out2}, flags: map[string]any{"append": true, "fsync": false}}, strings.NewReader(in), nil)
 	if r.err != nil || readFile(t, out2) != "{\"a\":1}\n{\"a\":2}\n" {
 		t.Fatalf("err %v, file %q", r.err, readFile(t, out2))
 	}
@@ -57,7 +57,7 @@ func TestWriteAppendBrokenCutsBack(t *testing.T) {
 			os.WriteFile(name, gzipBytes(t, "{\"old\":1}\n"), 0o644)
 		}
 		before := readFile(t, name)
-		r := writeRun(t, writeTestOptions{args: []string{name}, flags: map[string]any{"append": true}}, strings.NewReader(in.String()), nil)
+		r := writeRun(t, testOptions{spec: &writeSpec, args: []string{name}, flags: map[string]any{"append": true}}, strings.NewReader(in.String()), nil)
 		var be *BrokenInputError
 		if !errors.As(r.err, &be) {
 			t.Fatalf("err = %v, want a broken input", r.err)
@@ -70,7 +70,7 @@ func TestWriteAppendBrokenCutsBack(t *testing.T) {
 		}
 	}
 	created := filepath.Join(dir, "created.ndjson")
-	r := writeRun(t, writeTestOptions{args: []string{created}, flags: map[string]any{"append": true}}, strings.NewReader(in.String()), nil)
+	r := writeRun(t, testOptions{spec: &writeSpec, args: []string{created}, flags: map[string]any{"append": true}}, strings.NewReader(in.String()), nil)
 	if _, err := os.Stat(created); !os.IsNotExist(err) || !strings.Contains(r.stderr, "it did not exist before and was removed") {
 		t.Errorf("a file created by a broken run: stat %v, stderr %q", err, r.stderr)
 	}
@@ -104,11 +104,11 @@ func TestWriteAppendCSVUsesHeader(t *testing.T) {
 	for _, name := range []string{"t.csv", "t.csv.gz", "t.tsv.zst"} {
 		out := filepath.Join(dir, name)
 		in := writeData("r", 1, `{"id":1,"name":"a"}`) + writeEOF("r", 1)
-		if r := writeRun(t, writeTestOptions{args: []string{out}}, strings.NewReader(in), nil); r.err != nil {
+		if r := writeRun(t, testOptions{spec: &writeSpec, args: []string{out}}, strings.NewReader(in), nil); r.err != nil {
 			t.Fatal(r.err)
 		}
 		in = writeData("r", 1, `{"name":"b","id":2}`) + writeData("r", 2, `{"id":3,"x":1}`) + writeEOF("r", 2)
-		r := writeRun(t, writeTestOptions{args: []string{out}, flags: map[string]any{"append": true}}, strings.NewReader(in), nil)
+		r := writeRun(t, testOptions{spec: &writeSpec, args: []string{out}, flags: map[string]any{"append": true}}, strings.NewReader(in), nil)
 		var ee *ErrorEventsError
 		if !errors.As(r.err, &ee) || ee.Count != 1 || !strings.Contains(r.stderr, `key(s) "x" not in the CSV header`) {
 			t.Fatalf("%s: err %v, stderr %q: want the x key refused", name, r.err, r.stderr)

@@ -22,7 +22,7 @@ func TestWriteCompressedByExtension(t *testing.T) {
 		"a.tsv.zst":    "id\ts\n1\tx\n2\ty\n",
 	} {
 		out := filepath.Join(dir, name)
-		r := writeRun(t, writeTestOptions{args: []string{out}}, strings.NewReader(in), nil)
+		r := writeRun(t, testOptions{spec: &writeSpec, args: []string{out}}, strings.NewReader(in), nil)
 		if r.err != nil {
 			t.Fatalf("%s: %v", name, r.err)
 		}
@@ -41,7 +41,7 @@ func TestWriteCompressedByExtension(t *testing.T) {
 func TestWriteCompressFlag(t *testing.T) {
 	in := writeData("r", 1, `{"id":1}`) + writeEOF("r", 1)
 	for _, c := range []string{"gzip", "zstd"} {
-		r := writeRun(t, writeTestOptions{flags: map[string]any{"compress": c}}, strings.NewReader(in), nil)
+		r := writeRun(t, testOptions{spec: &writeSpec, flags: map[string]any{"compress": c}}, strings.NewReader(in), nil)
 		if r.err != nil {
 			t.Fatal(r.err)
 		}
@@ -52,7 +52,7 @@ func TestWriteCompressFlag(t *testing.T) {
 	}
 	// --compress none writes plain text whatever the name says.
 	out := filepath.Join(t.TempDir(), "plain.ndjson.gz")
-	if r := writeRun(t, writeTestOptions{args: []string{out}, flags: map[string]any{"compress": "none"}}, strings.NewReader(in), nil); r.err != nil {
+	if r := writeRun(t, testOptions{spec: &writeSpec, args: []string{out}, flags: map[string]any{"compress": "none"}}, strings.NewReader(in), nil); r.err != nil {
 		t.Fatal(r.err)
 	}
 	if got := readFile(t, out); got != "{\"id\":1}\n" {
@@ -66,7 +66,7 @@ func TestWriteCompressFlag(t *testing.T) {
 func TestWriteCompressedStdoutBrokenIsUnfinished(t *testing.T) {
 	in := writeData("r", 1, `{"id":1}`) + writeData("r", 2, `{"id":2}`) // no EOF
 	for _, c := range []string{"gzip", "zstd"} {
-		r := writeRun(t, writeTestOptions{flags: map[string]any{"compress": c}}, strings.NewReader(in), nil)
+		r := writeRun(t, testOptions{spec: &writeSpec, flags: map[string]any{"compress": c}}, strings.NewReader(in), nil)
 		if r.err == nil {
 			t.Fatalf("%s: a broken input succeeded", c)
 		}

@@ -48,7 +48,7 @@ func TestWriteReceipts(t *testing.T) {
 		writeData("read", 4, `{"id":4}`) +
 		writeEOF("read", 4)
 	var journal bytes.Buffer
-	o := writeTestOptions{args: []string{out}, flags: map[string]any{"dead-letter": bad, "receipts": true}}
+	o := testOptions{spec: &writeSpec, args: []string{out}, flags: map[string]any{"dead-letter": bad, "receipts": true}}
 	r := writeRun(t, o, strings.NewReader(in), func(e *Env) { e.Journal = &journal })
 	if _, ok := r.err.(*ErrorEventsError); !ok {
 		t.Fatalf("err = %v, want error events", r.err)
@@ -80,12 +80,12 @@ func TestWriteReceiptsCountEqualsDelivered(t *testing.T) {
 	in.WriteString(writeEOF("a", 3000))
 	for _, c := range []struct {
 		name string
-		o    writeTestOptions
+		o    testOptions
 	}{
-		{"file", writeTestOptions{args: []string{"out.ndjson"}}},
-		{"split", writeTestOptions{args: []string{"out.ndjson.gz"}, flags: map[string]any{"split-every": 700}}},
-		{"append", writeTestOptions{args: []string{"out.ndjson"}, flags: map[string]any{"append": true}}},
-		{"stdout", writeTestOptions{}},
+		{"file", testOptions{spec: &writeSpec, args: []string{"out.ndjson"}}},
+		{"split", testOptions{spec: &writeSpec, args: []string{"out.ndjson.gz"}, flags: map[string]any{"split-every": 700}}},
+		{"append", testOptions{spec: &writeSpec, args: []string{"out.ndjson"}, flags: map[string]any{"append": true}}},
+		{"stdout", testOptions{spec: &writeSpec}},
 	} {
 		dir := t.TempDir()
 		if len(c.o.args) > 0 {
@@ -123,7 +123,7 @@ func TestWriteNoReceiptsForBrokenRun(t *testing.T) {
 	} {
 		var journal bytes.Buffer
 		out := filepath.Join(t.TempDir(), "out.ndjson")
-		r := writeRun(t, writeTestOptions{args: []string{out}, flags: c.flags}, strings.NewReader(in), func(e *Env) { e.Journal = &journal })
+		r := writeRun(t, testOptions{spec: &writeSpec, args: []string{out}, flags: c.flags}, strings.NewReader(in), func(e *Env) { e.Journal = &journal })
 		if r.err == nil {
 			t.Fatal("a broken run succeeded")
 		}
@@ -142,7 +142,7 @@ func TestWriteStoppedNoReceiptsForPartial(t *testing.T) {
 		out := filepath.Join(dir, "out.ndjson")
 		pr, pw := io.Pipe()
 		go pw.Write([]byte(writeData("read", 1, `{"id":1}`) + writeData("read", 2, `{"id":2}`)))
-		st, err := writeSpec.New(writeTestOptions{args: []string{out}, flags: map[string]any{"append": appendTo}})
+		st, err := writeSpec.New(testOptions{spec: &writeSpec, args: []string{out}, flags: map[string]any{"append": appendTo}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -178,7 +178,7 @@ func TestWriteStoppedNoReceiptsForPartial(t *testing.T) {
 func TestWriteReceiptsStdoutGone(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out.ndjson")
 	in := events(3, func(i int) string { return `{}` }) + writeEOF("r", 3)
-	r := writeRun(t, writeTestOptions{args: []string{out}, flags: map[string]any{"receipts": true}}, strings.NewReader(in), func(e *Env) { e.Stdout = epipeWriter{} })
+	r := writeRun(t, testOptions{spec: &writeSpec, args: []string{out}, flags: map[string]any{"receipts": true}}, strings.NewReader(in), func(e *Env) { e.Stdout = epipeWriter{} })
 	if r.err != nil || readFile(t, out) != "{}\n{}\n{}\n" {
 		t.Errorf("err %v, file %q", r.err, readFile(t, out))
 	}

@@ -40,7 +40,7 @@ func TestWriteSplitEvery(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out.ndjson")
 	in := events(5, func(i int) string { return fmt.Sprintf(`{"i":%d}`, i) }) + writeEOF("r", 5)
-	r := writeRun(t, writeTestOptions{args: []string{out}, flags: map[string]any{"split-every": 2}}, strings.NewReader(in), nil)
+	r := writeRun(t, testOptions{spec: &writeSpec, args: []string{out}, flags: map[string]any{"split-every": 2}}, strings.NewReader(in), nil)
 	if r.err != nil || r.stderr != "" {
 		t.Fatalf("err %v, stderr %q", r.err, r.stderr)
 	}
@@ -58,13 +58,13 @@ func TestWriteSplitEvery(t *testing.T) {
 		}
 	}
 	// Parts of an earlier run: refused, or continued with --append.
-	_, err := writeSpec.New(writeTestOptions{args: []string{out}, flags: map[string]any{"split-every": 2}})
+	_, err := writeSpec.New(testOptions{spec: &writeSpec, args: []string{out}, flags: map[string]any{"split-every": 2}})
 	var ue *UsageError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "out-000001.ndjson exists") {
 		t.Errorf("existing parts: err = %v, want a usage error", err)
 	}
 	in = events(3, func(i int) string { return fmt.Sprintf(`{"j":%d}`, i) }) + writeEOF("r", 3)
-	r = writeRun(t, writeTestOptions{args: []string{out}, flags: map[string]any{"split-every": 2, "append": true}}, strings.NewReader(in), nil)
+	r = writeRun(t, testOptions{spec: &writeSpec, args: []string{out}, flags: map[string]any{"split-every": 2, "append": true}}, strings.NewReader(in), nil)
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
@@ -82,7 +82,7 @@ func TestWriteSplitSize(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "s.ndjson.gz")
 	in := events(100, func(i int) string { return fmt.Sprintf(`{"i":%d,"pad":"%s"}`, i, strings.Repeat("p", i%37)) }) + writeEOF("r", 100)
-	r := writeRun(t, writeTestOptions{args: []string{out}, flags: map[string]any{"split-size": "1KiB"}}, strings.NewReader(in), nil)
+	r := writeRun(t, testOptions{spec: &writeSpec, args: []string{out}, flags: map[string]any{"split-size": "1KiB"}}, strings.NewReader(in), nil)
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
@@ -113,7 +113,7 @@ func TestWriteSplitCSVHeaderInEachPart(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "t.csv")
 	in := events(3, func(i int) string { return fmt.Sprintf(`{"a":%d,"b":"x"}`, i) }) + writeEOF("r", 3)
-	if r := writeRun(t, writeTestOptions{args: []string{out}, flags: map[string]any{"split-every": 2}}, strings.NewReader(in), nil); r.err != nil {
+	if r := writeRun(t, testOptions{spec: &writeSpec, args: []string{out}, flags: map[string]any{"split-every": 2}}, strings.NewReader(in), nil); r.err != nil {
 		t.Fatal(r.err)
 	}
 	if got := readFile(t, filepath.Join(dir, "t-000001.csv")); got != "a,b\n1,x\n2,x\n" {
@@ -130,7 +130,7 @@ func TestWriteSplitBroken(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "b.ndjson.zst")
 	in := events(5, func(i int) string { return fmt.Sprintf(`{"i":%d}`, i) }) // no EOF
-	r := writeRun(t, writeTestOptions{args: []string{out}, flags: map[string]any{"split-every": 2}}, strings.NewReader(in), nil)
+	r := writeRun(t, testOptions{spec: &writeSpec, args: []string{out}, flags: map[string]any{"split-every": 2}}, strings.NewReader(in), nil)
 	var be *BrokenInputError
 	if !errors.As(r.err, &be) {
 		t.Fatalf("err = %v, want a broken input", r.err)
@@ -154,7 +154,7 @@ func TestWriteSplitBroken(t *testing.T) {
 
 func TestWriteSplitEmptyInputMakesOnePart(t *testing.T) {
 	dir := t.TempDir()
-	r := writeRun(t, writeTestOptions{args: []string{filepath.Join(dir, "e.ndjson")}, flags: map[string]any{"split-every": 10}}, strings.NewReader(""), nil)
+	r := writeRun(t, testOptions{spec: &writeSpec, args: []string{filepath.Join(dir, "e.ndjson")}, flags: map[string]any{"split-every": 10}}, strings.NewReader(""), nil)
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
@@ -164,7 +164,7 @@ func TestWriteSplitEmptyInputMakesOnePart(t *testing.T) {
 	// Splitting exactly at the end leaves no empty part behind.
 	dir = t.TempDir()
 	in := events(4, func(i int) string { return `{}` }) + writeEOF("r", 4)
-	writeRun(t, writeTestOptions{args: []string{filepath.Join(dir, "e.ndjson")}, flags: map[string]any{"split-every": 2}}, strings.NewReader(in), nil)
+	writeRun(t, testOptions{spec: &writeSpec, args: []string{filepath.Join(dir, "e.ndjson")}, flags: map[string]any{"split-every": 2}}, strings.NewReader(in), nil)
 	if names := dirNames(t, dir); len(names) != 2 {
 		t.Errorf("dir holds %v, want 2 parts", names)
 	}
@@ -177,14 +177,14 @@ func TestWriteSplitUsage(t *testing.T) {
 		{"append": true},
 		{"receipts": true},
 	} {
-		_, err := writeSpec.New(writeTestOptions{flags: f}) // stdout
+		_, err := writeSpec.New(testOptions{spec: &writeSpec, flags: f}) // stdout
 		var ue *UsageError
 		if !errors.As(err, &ue) {
 			t.Errorf("%v to stdout: err = %v, want a usage error", f, err)
 		}
 	}
 	for _, f := range []map[string]any{{"split-every": -1}, {"split-size": "lots"}, {"split-size": "0"}, {"compress": "lz4"}} {
-		_, err := writeSpec.New(writeTestOptions{args: []string{filepath.Join(t.TempDir(), "x")}, flags: f})
+		_, err := writeSpec.New(testOptions{spec: &writeSpec, args: []string{filepath.Join(t.TempDir(), "x")}, flags: f})
 		var ue *UsageError
 		if !errors.As(err, &ue) {
 			t.Errorf("%v: err = %v, want a usage error", f, err)

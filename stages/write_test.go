@@ -15,37 +15,6 @@ import (
 	"github.com/obz-dev/obz/wire"
 )
 
-// writeTestOptions is a stages.Options for tests: flags not given take
-// writeSpec's defaults.
-type writeTestOptions struct {
-	args  []string
-	flags map[string]any
-}
-
-func (o writeTestOptions) get(name string) any {
-	if v, ok := o.flags[name]; ok {
-		return v
-	}
-	for _, f := range writeSpec.Flags {
-		if f.Name == name {
-			return f.Default
-		}
-	}
-	return nil
-}
-
-func (o writeTestOptions) String(n string) string { v, _ := o.get(n).(string); return v }
-func (o writeTestOptions) Bool(n string) bool     { v, _ := o.get(n).(bool); return v }
-func (o writeTestOptions) Int(n string) int       { v, _ := o.get(n).(int); return v }
-func (o writeTestOptions) Float(n string) float64 { v, _ := o.get(n).(float64); return v }
-func (o writeTestOptions) Duration(n string) time.Duration {
-	v, _ := o.get(n).(time.Duration)
-	return v
-}
-func (o writeTestOptions) Strings(n string) []string { v, _ := o.get(n).([]string); return v }
-func (o writeTestOptions) IsSet(n string) bool       { _, ok := o.flags[n]; return ok }
-func (o writeTestOptions) Args() []string            { return o.args }
-
 func writeData(w string, seq uint64, payload string) string {
 	return string(wire.AppendFrame(nil, &wire.Frame{Kind: wire.KindData, Writer: w, Seq: seq, Payload: []byte(payload)}))
 }
@@ -61,7 +30,7 @@ type writeResult struct {
 }
 
 // writeRun runs `obz write` with the given options on input.
-func writeRun(t *testing.T, o writeTestOptions, input io.Reader, mod func(*Env)) writeResult {
+func writeRun(t *testing.T, o testOptions, input io.Reader, mod func(*Env)) writeResult {
 	t.Helper()
 	st, err := writeSpec.New(o)
 	if err != nil {
@@ -104,7 +73,7 @@ func TestWriteNDJSONFile(t *testing.T) {
 	out := filepath.Join(dir, "out.ndjson")
 	os.WriteFile(out, []byte("old\n"), 0o640)
 	in := writeData("read", 1, `{"id":1, "x":  "a"}`) + writeData("read", 2, `[1,2]`) + writeEOF("read", 2)
-	r := writeRun(t, writeTestOptions{args: []string{out}}, strings.NewReader(in), nil)
+	r := writeRun(t, testOptions{spec: &writeSpec, args: []string{out}}, strings.NewReader(in), nil)
 	if r.err != nil {
 		t.Fatalf("Run: %v (stderr %q)", r.err, r.stderr)
 	}
@@ -126,7 +95,7 @@ func TestWriteNDJSONFile(t *testing.T) {
 }
 
 func TestWriteStdout(t *testing.T) {
-	r := writeRun(t, writeTestOptions{args: []string{"-"}}, strings.NewReader("{\"a\":1}\n {\"a\":2} \n"), nil)
+	r := writeRun(t, testOptions{spec: &writeSpec, args: []string{"-"}}, strings.NewReader("{\"a\":1}\n {\"a\":2} \n"), nil)
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
@@ -137,7 +106,7 @@ func TestWriteStdout(t *testing.T) {
 
 func TestWriteEmptyInputMakesEmptyFile(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out.csv")
-	r := writeRun(t, writeTestOptions{args: []string{out}}, strings.NewReader(""), nil)
+	r := writeRun(t, testOptions{spec: &writeSpec, args: []string{out}}, strings.NewReader(""), nil)
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
@@ -155,7 +124,7 @@ func TestWriteCSV(t *testing.T) {
 [1,2]
 {"id":4,"name":" lead\tspace","tags":{"a" : {"b":[]}},"ok":"1"}
 `
-	r := writeRun(t, writeTestOptions{args: []string{out}}, strings.NewReader(in), nil)
+	r := writeRun(t, testOptions{spec: &writeSpec, args: []string{out}}, strings.NewReader(in), nil)
 	var ee *ErrorEventsError
 	if !errors.As(r.err, &ee) || ee.Count != 2 || ee.Where != "stderr" {
 		t.Fatalf("err = %v, want 2 error events on stderr", r.err)
@@ -183,7 +152,7 @@ func TestWriteCSV(t *testing.T) {
 }
 
 func TestWriteTSVNoHeader(t *testing.T) {
-	o := writeTestOptions{args: []string{"-"}, flags: map[string]any{"format": "tsv", "header": false}}
+	o := testOptions{spec: &writeSpec, args: []string{"-"}, flags: map[string]any{"format": "tsv", "header": false}}
 	r := writeRun(t, o, strings.NewReader("{\"a\":\"x y\",\"b\":\"t\\tab\"}\n{\"b\":2}\n"), nil)
 	if r.err != nil {
 		t.Fatal(r.err)
@@ -204,7 +173,7 @@ func TestWriteDeadLetter(t *testing.T) {
 		writeData("read", 4, `{"id":2,"zz":1}`) +
 		writeData("read", 5, `"s"`) +
 		writeEOF("read", 5)
-	r := writeRun(t, writeTestOptions{args: []string{out}, flags: map[string]any{"dead-letter": bad}}, strings.NewReader(in), nil)
+	r := writeRun(t, testOptions{spec: &writeSpec, args: []string{out}, flags: map[string]any{"dead-letter": bad}}, strings.NewReader(in), nil)
 	var ee *ErrorEventsError
 	if !errors.As(r.err, &ee) || ee.Count != 4 || ee.Where != bad {
 		t.Fatalf("err = %v, want 4 error events in %s", r.err, bad)
@@ -229,14 +198,14 @@ func TestWriteDeadLetterLocalErrorAndEmpty(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.ndjson")
 	os.WriteFile(bad, []byte("stale\n"), 0o644)
-	r := writeRun(t, writeTestOptions{flags: map[string]any{"dead-letter": bad}}, strings.NewReader("{\"a\":1}\n"), nil)
+	r := writeRun(t, testOptions{spec: &writeSpec, flags: map[string]any{"dead-letter": bad}}, strings.NewReader("{\"a\":1}\n"), nil)
 	if r.err != nil || r.stdout != "{\"a\":1}\n" {
 		t.Fatalf("err %v stdout %q", r.err, r.stdout)
 	}
 	if got := readFile(t, bad); got != "" {
 		t.Errorf("dead letter = %q, want empty (a stale one never lingers)", got)
 	}
-	r = writeRun(t, writeTestOptions{flags: map[string]any{"dead-letter": bad}}, strings.NewReader("{\"a\":1}\n{oops\n"), nil)
+	r = writeRun(t, testOptions{spec: &writeSpec, flags: map[string]any{"dead-letter": bad}}, strings.NewReader("{\"a\":1}\n{oops\n"), nil)
 	var ee *ErrorEventsError
 	if !errors.As(r.err, &ee) || ee.Count != 1 {
 		t.Fatalf("err = %v, want 1 error event", r.err)
@@ -252,7 +221,7 @@ func TestWriteTruncatedInputWritesNothing(t *testing.T) {
 		dir := t.TempDir()
 		out := filepath.Join(dir, "out.ndjson")
 		os.WriteFile(out, []byte("old\n"), 0o644)
-		o := writeTestOptions{args: []string{out}}
+		o := testOptions{spec: &writeSpec, args: []string{out}}
 		if dead {
 			o.flags = map[string]any{"dead-letter": filepath.Join(dir, "bad.ndjson")}
 		}
@@ -277,7 +246,7 @@ func TestWriteTruncatedInputWritesNothing(t *testing.T) {
 func TestWriteOnErrorFail(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out.csv")
-	r := writeRun(t, writeTestOptions{args: []string{out}}, strings.NewReader("{\"a\":1}\n{\"b\":1}\n"), func(e *Env) { e.OnError = ErrorsFail })
+	r := writeRun(t, testOptions{spec: &writeSpec, args: []string{out}}, strings.NewReader("{\"a\":1}\n{\"b\":1}\n"), func(e *Env) { e.OnError = ErrorsFail })
 	var fe *EventFailedError
 	if !errors.As(r.err, &fe) || fe.Info.Kind != "csv-keys" {
 		t.Fatalf("err = %v, want the csv-keys event to fail the stage", r.err)
@@ -295,7 +264,7 @@ func TestWriteStopped(t *testing.T) {
 	pr, pw := io.Pipe()
 	defer pw.Close()
 	go pw.Write([]byte(writeData("read", 1, `{"id":1}`) + writeData("read", 2, `{"id":2}`)))
-	st, err := writeSpec.New(writeTestOptions{args: []string{out}})
+	st, err := writeSpec.New(testOptions{spec: &writeSpec, args: []string{out}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,7 +300,7 @@ func (epipeWriter) Write([]byte) (int, error) {
 func TestWriteClosedStdoutIsQuiet(t *testing.T) {
 	in := strings.Repeat(`{"a":"`+strings.Repeat("x", 1000)+`"}`+"\n", 200)
 	for _, format := range []string{"ndjson", "csv"} {
-		r := writeRun(t, writeTestOptions{flags: map[string]any{"format": format}}, strings.NewReader(in), func(e *Env) { e.Stdout = epipeWriter{} })
+		r := writeRun(t, testOptions{spec: &writeSpec, flags: map[string]any{"format": format}}, strings.NewReader(in), func(e *Env) { e.Stdout = epipeWriter{} })
 		if r.err != nil || r.stderr != "" {
 			t.Errorf("%s: err %v, stderr %q: want a quiet end", format, r.err, r.stderr)
 		}
@@ -339,7 +308,7 @@ func TestWriteClosedStdoutIsQuiet(t *testing.T) {
 }
 
 func TestWriteUsage(t *testing.T) {
-	for _, o := range []writeTestOptions{
+	for _, o := range []testOptions{
 		{args: []string{"a", "b"}},
 		{args: []string{"a.csv"}, flags: map[string]any{"format": "xml"}},
 		{args: []string{"a.ndjson"}, flags: map[string]any{"header": false}},
@@ -348,6 +317,7 @@ func TestWriteUsage(t *testing.T) {
 		{args: []string{"a.ndjson"}, flags: map[string]any{"dead-letter": "./a.ndjson"}},
 		{args: []string{t.TempDir()}},
 	} {
+		o.spec = &writeSpec
 		_, err := writeSpec.New(o)
 		var ue *UsageError
 		if !errors.As(err, &ue) {
@@ -362,7 +332,7 @@ func BenchmarkWriteCSV(b *testing.B) {
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()
 	for b.Loop() {
-		st, _ := writeSpec.New(writeTestOptions{flags: map[string]any{"format": "csv"}})
+		st, _ := writeSpec.New(testOptions{spec: &writeSpec, flags: map[string]any{"format": "csv"}})
 		if err := Run(context.Background(), &writeSpec, st, &Env{Stdin: bytes.NewReader(in), Stdout: io.Discard, Stderr: io.Discard}); err != nil {
 			b.Fatal(err)
 		}
@@ -371,11 +341,12 @@ func BenchmarkWriteCSV(b *testing.B) {
 
 func TestWriteCannotCreate(t *testing.T) {
 	dir := t.TempDir()
-	for _, o := range []writeTestOptions{
+	for _, o := range []testOptions{
 		{args: []string{filepath.Join(dir, "no", "out.ndjson")}},
 		{args: []string{filepath.Join(dir, "out.ndjson")}, flags: map[string]any{"dead-letter": filepath.Join(dir, "no", "bad.ndjson")}},
 		{flags: map[string]any{"dead-letter": filepath.Join(dir, "no", "bad.ndjson")}},
 	} {
+		o.spec = &writeSpec
 		r := writeRun(t, o, strings.NewReader("{\"a\":1}\n"), nil)
 		if r.err == nil || !strings.Contains(r.err.Error(), "cannot write") {
 			t.Errorf("%+v: err = %v, want cannot write", o, r.err)
@@ -401,7 +372,7 @@ func TestWriteToFIFOInPlace(t *testing.T) {
 		got <- string(b)
 	}()
 	in := writeData("up", 1, `{"a":1}`) + writeData("up", 2, `{"a":2}`) + writeEOF("up", 2)
-	r := writeRun(t, writeTestOptions{args: []string{fifo}}, strings.NewReader(in), nil)
+	r := writeRun(t, testOptions{spec: &writeSpec, args: []string{fifo}}, strings.NewReader(in), nil)
 	if r.err != nil {
 		t.Fatalf("write to a FIFO: %v", r.err)
 	}
