@@ -142,21 +142,32 @@ func runFlow(c *cli.Context, reg stages.Registry) error {
 		fmt.Fprintf(out, "%s: ok: flow %q, %d stages, %d edges\n", t.File, t.Name, len(t.Stages), edges)
 		return nil
 	}
+	return superviseFlow(c, t, flow.Options{
+		Stdout: out, RunDir: c.String("run-dir"), NoJournal: c.Bool("no-journal"),
+	}, nil)
+}
+
+// superviseFlow runs t under the supervisor with the options every run
+// shares (the binary, the version, stderr, the live view on a terminal, the
+// drain timeout, metrics), prints the summary and maps the outcome to an
+// error for the exit table. after, if set, sees the result first.
+func superviseFlow(c *cli.Context, t *flow.Topology, opts flow.Options, after func(*flow.Result)) error {
 	exe, err := selfPath()
 	if err != nil {
 		return err
 	}
-	live := false
+	opts.Exe, opts.Version, opts.Stderr = exe, version(), c.App.ErrWriter
 	if f, ok := c.App.ErrWriter.(*os.File); ok && isTerminal(f) {
-		live = true
+		opts.Live = true
 	}
-	res, err := flow.Run(c.Context, t, flow.Options{
-		Exe: exe, Version: version(), Stdout: out, Stderr: c.App.ErrWriter,
-		Live: live, DrainTimeout: c.Duration("drain-timeout"), RunDir: c.String("run-dir"),
-		MetricsAddr: c.String("metrics-addr"), NoJournal: c.Bool("no-journal"),
-	})
+	opts.DrainTimeout = c.Duration("drain-timeout")
+	opts.MetricsAddr = c.String("metrics-addr")
+	res, err := flow.Run(c.Context, t, opts)
 	if err != nil {
 		return err
+	}
+	if after != nil {
+		after(res)
 	}
 	res.Summary(c.App.ErrWriter)
 	switch {

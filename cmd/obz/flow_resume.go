@@ -84,34 +84,11 @@ func resumeFlow(c *cli.Context, reg stages.Registry, runDir string) error {
 	if err != nil {
 		return err
 	}
-	exe, err := selfPath()
-	if err != nil {
-		return err
-	}
-	live := false
-	if f, ok := c.App.ErrWriter.(*os.File); ok && isTerminal(f) {
-		live = true
-	}
 	if err := os.WriteFile(marker, []byte("resumed by a run started "+time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
 		return err
 	}
-	res, err := flow.Run(c.Context, t, flow.Options{
-		Exe: exe, Version: version(), Stdout: c.App.Writer, Stderr: c.App.ErrWriter,
-		Live: live, DrainTimeout: c.Duration("drain-timeout"), RunDir: base,
-		MetricsAddr: c.String("metrics-addr"), ResumedFrom: from,
-	})
-	if err != nil {
-		return err
-	}
-	os.WriteFile(marker, []byte("resumed by "+res.RunDir+"\n"), 0o644)
-	res.Summary(c.App.ErrWriter)
-	switch {
-	case res.Failed != "":
-		return &flowFailedError{stage: res.Failed}
-	case res.ErrorEvents():
-		return errFlowErrorEvents
-	}
-	return nil
+	return superviseFlow(c, t, flow.Options{Stdout: c.App.Writer, RunDir: base, ResumedFrom: from},
+		func(res *flow.Result) { os.WriteFile(marker, []byte("resumed by "+res.RunDir+"\n"), 0o644) })
 }
 
 // resumeTopology parses the topology file the run was started with, which
