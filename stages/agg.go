@@ -4,12 +4,13 @@ import (
 	"slices"
 	"time"
 
+	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/wire"
 )
 
-var aggSpec = Spec{
+var aggSpec = runner.Spec{
 	Name:      "agg",
-	Family:    FamilyStateful,
+	Family:    runner.FamilyStateful,
 	Summary:   "aggregate events by key: count, sum, min, max, mean, distinct, percentiles ... on EOF, every N or per time window",
 	ArgsUsage: "",
 	Description: `Groups events by the fields of --by (none: one group) and writes one event per
@@ -69,7 +70,7 @@ obz read testdata/orders.csv --infer | obz filter '.amount > 20' | obz agg --by 
 obz read testdata/orders.csv --infer | obz agg --by country --window 1h --time-field ts --p90 amount -r
 obz gen --count 100000 | obz agg --by device --approx-distinct user --percentile amount:0.999 -r
 obz gen --count 1000 | obz agg --by country --every 500 --count -r`,
-	Flags: []Flag{
+	Flags: []runner.Flag{
 		{Name: "by", Usage: "group by these fields (comma-separated or repeated)", Default: []string{}},
 		{Name: "count", Usage: "count the events of each group", Default: false},
 		{Name: "sum", Usage: "sum of FIELD", Default: []string{}},
@@ -131,9 +132,9 @@ type agg struct {
 	spans                     [][2]int
 }
 
-func newAgg(o Options) (Stage, error) {
+func newAgg(o runner.Options) (runner.Stage, error) {
 	if len(o.Args()) > 0 {
-		return nil, Usagef("agg takes no arguments, got %q (fields go in --by, --sum ...)", o.Args()[0])
+		return nil, runner.Usagef("agg takes no arguments, got %q (fields go in --by, --sum ...)", o.Args()[0])
 	}
 	g := &agg{timeField: -1, collectMax: o.Int("collect-max"), every: o.Int("every"), table: newAggTable()}
 	var paths []fieldPath
@@ -176,10 +177,10 @@ func newAgg(o Options) (Stage, error) {
 		add(accCount, "", "count", 0)
 	}
 	if g.collectMax < 0 {
-		return nil, Usagef("--collect-max must be 0 or more, got %d", g.collectMax)
+		return nil, runner.Usagef("--collect-max must be 0 or more, got %d", g.collectMax)
 	}
 	if g.every < 0 {
-		return nil, Usagef("--every must be 1 or more, got %d", g.every)
+		return nil, runner.Usagef("--every must be 1 or more, got %d", g.every)
 	}
 	win, err := newWindower(o)
 	if err != nil {
@@ -187,7 +188,7 @@ func newAgg(o Options) (Stage, error) {
 	}
 	if win != nil {
 		if g.every > 0 {
-			return nil, Usagef("--every and --window are two emission schedules: choose one")
+			return nil, runner.Usagef("--every and --window are two emission schedules: choose one")
 		}
 		if tf := o.String("time-field"); tf != "" {
 			g.timeField = field(tf)
@@ -195,7 +196,7 @@ func newAgg(o Options) (Stage, error) {
 		g.win, g.table = win, nil
 	}
 	if len(paths) > maxPaths {
-		return nil, Usagef("agg reads at most %d distinct fields, got %d", maxPaths, len(paths))
+		return nil, runner.Usagef("agg reads at most %d distinct fields, got %d", maxPaths, len(paths))
 	}
 	g.x = newFieldExtractor(paths)
 	g.vals = make([][]byte, len(paths))
@@ -217,9 +218,9 @@ func newAgg(o Options) (Stage, error) {
 	return g, nil
 }
 
-func (g *agg) Event(ev *wire.Frame, em *Emitter) error {
+func (g *agg) Event(ev *wire.Frame, em *runner.Emitter) error {
 	if !g.x.extract(ev.Payload, g.vals) {
-		return EventErrorf("type", "the event is not a JSON object")
+		return runner.EventErrorf("type", "the event is not a JSON object")
 	}
 	// Check every number before touching any state: an event is counted
 	// everywhere or nowhere.
@@ -229,7 +230,7 @@ func (g *agg) Event(ev *wire.Frame, em *Emitter) error {
 		}
 		f, ok := numberValue(raw)
 		if !ok {
-			return EventErrorf("type", "field %s is %s, not a number", g.fieldNames[i], clip(raw))
+			return runner.EventErrorf("type", "field %s is %s, not a number", g.fieldNames[i], clip(raw))
 		}
 		g.nums[i] = f
 	}
@@ -295,7 +296,7 @@ func (g *agg) update(t *aggTable) {
 
 // emitTable writes one event per group of t; bounds is the window's
 // members (window_start, window_end) or nil.
-func (g *agg) emitTable(em *Emitter, t *aggTable, bounds []byte, partial bool) error {
+func (g *agg) emitTable(em *runner.Emitter, t *aggTable, bounds []byte, partial bool) error {
 	if len(t.order) == 0 && len(g.keyNames) == 0 && g.win == nil {
 		// No --by: one group even when no event came (count 0).
 		t.groups[""] = &aggGroup{accs: make([]accState, len(g.accs))}
@@ -323,7 +324,7 @@ func (g *agg) emitTable(em *Emitter, t *aggTable, bounds []byte, partial bool) e
 	return nil
 }
 
-func (g *agg) Finish(em *Emitter, end wire.EOFKind) error {
+func (g *agg) Finish(em *runner.Emitter, end wire.EOFKind) error {
 	partial := end != wire.Natural
 	if g.win != nil {
 		if g.win.processing {

@@ -9,6 +9,7 @@ import (
 	"github.com/DataDog/sketches-go/ddsketch"
 	"github.com/axiomhq/hyperloglog"
 
+	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/wire"
 )
 
@@ -72,14 +73,14 @@ func (a *accSpec) numeric() bool {
 func parsePercentile(s string) (string, float64, string, error) {
 	i := strings.LastIndexByte(s, ':')
 	if i <= 0 {
-		return "", 0, "", Usagef("--percentile %q: want FIELD:Q, e.g. latency:0.9", s)
+		return "", 0, "", runner.Usagef("--percentile %q: want FIELD:Q, e.g. latency:0.9", s)
 	}
 	q, err := strconv.ParseFloat(s[i+1:], 64)
 	if err == nil && q > 1 && q <= 100 {
 		q /= 100
 	}
 	if err != nil || q < 0 || q > 1 {
-		return "", 0, "", Usagef("--percentile %q: Q must be a number in 0..1 (or a percent), e.g. latency:0.9", s)
+		return "", 0, "", runner.Usagef("--percentile %q: Q must be a number in 0..1 (or a percent), e.g. latency:0.9", s)
 	}
 	return s[:i], q, "p" + strconv.FormatFloat(q*100, 'f', -1, 64), nil
 }

@@ -14,20 +14,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/obz-dev/obz/runner"
+	"github.com/obz-dev/obz/runner/runnertest"
 	"github.com/obz-dev/obz/wire"
 )
 
 // stageRun builds the stage from flags and runs it on input with raw
 // output; it returns the output lines and Run's error.
-func stageRun(t testing.TB, spec *Spec, flags map[string]any, input string, mode OutputMode) ([]string, string, error) {
+func stageRun(t testing.TB, spec *runner.Spec, flags map[string]any, input string, mode runner.OutputMode) ([]string, string, error) {
 	t.Helper()
-	st, err := spec.New(testOptions{spec: spec, flags: flags})
+	st, err := spec.New(runnertest.Options{Spec: spec, Flags: flags})
 	if err != nil {
 		t.Fatalf("%s.New(%v): %v", spec.Name, flags, err)
 	}
 	var out, errOut bytes.Buffer
-	env := &Env{Stdin: strings.NewReader(input), Stdout: &out, Stderr: &errOut, Output: mode}
-	err = Run(context.Background(), spec, st, env)
+	env := &runner.Env{Stdin: strings.NewReader(input), Stdout: &out, Stderr: &errOut, Output: mode}
+	err = runner.Run(context.Background(), spec, st, env)
 	var lines []string
 	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
 		if l != "" {
@@ -68,7 +70,7 @@ const aggIn = `{"country":"DE","amount":10,"dev":"web","user":"a"}
 func TestAggBasic(t *testing.T) {
 	out, _, err := stageRun(t, &aggSpec, map[string]any{"by": []string{"country"}, "count": true,
 		"sum": []string{"amount"}, "mean": []string{"amount"}, "min": []string{"amount"}, "max": []string{"amount"},
-		"first": []string{"dev"}, "last": []string{"dev"}, "distinct": []string{"user"}, "collect": []string{"dev"}}, aggIn, Raw)
+		"first": []string{"dev"}, "last": []string{"dev"}, "distinct": []string{"user"}, "collect": []string{"dev"}}, aggIn, runner.Raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +84,7 @@ func TestAggMultiKeyAndLists(t *testing.T) {
 	out, _, err := stageRun(t, &aggSpec, map[string]any{"by": []string{"country,dev"}, "sum": []string{"amount", "x.y"}},
 		`{"country":"DE","dev":"web","amount":1,"x":{"y":2}}
 {"country":"DE","dev":"web","amount":2,"x":{"y":3}}
-{"country":"DE","dev":"ios","amount":4}`, Raw)
+{"country":"DE","dev":"ios","amount":4}`, runner.Raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,12 +94,12 @@ func TestAggMultiKeyAndLists(t *testing.T) {
 }
 
 func TestAggNoKeyEmptyInput(t *testing.T) {
-	out, _, err := stageRun(t, &aggSpec, map[string]any{"sum": []string{"amount"}, "count": true, "mean": []string{"amount"}}, "", Raw)
+	out, _, err := stageRun(t, &aggSpec, map[string]any{"sum": []string{"amount"}, "count": true, "mean": []string{"amount"}}, "", runner.Raw)
 	if err != nil {
 		t.Fatal(err)
 	}
 	wantLines(t, out, `{"count":0,"sum_amount":0,"mean_amount":null}`)
-	out, _, _ = stageRun(t, &aggSpec, map[string]any{"by": []string{"k"}}, "", Raw)
+	out, _, _ = stageRun(t, &aggSpec, map[string]any{"by": []string{"k"}}, "", runner.Raw)
 	wantLines(t, out)
 }
 
@@ -105,7 +107,7 @@ func TestAggNoKeyEmptyInput(t *testing.T) {
 // counted nowhere, not even by count.
 func TestAggTypeError(t *testing.T) {
 	out, _, err := stageRun(t, &aggSpec, map[string]any{"count": true, "sum": []string{"amount"}},
-		framedInput([]string{`{"amount":1}`, `{"amount":"12"}`, `{"amount":2}`, `[1]`}, int(wire.Natural)), Framed)
+		framedInput([]string{`{"amount":1}`, `{"amount":"12"}`, `{"amount":2}`, `[1]`}, int(wire.Natural)), runner.Framed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,8 +137,8 @@ func TestAggTypeError(t *testing.T) {
 // A truncated input (no EOF from upstream) gets no final emit: the stage
 // fails and writes a truncated EOF.
 func TestAggTruncatedNoFinalEmit(t *testing.T) {
-	out, _, err := stageRun(t, &aggSpec, map[string]any{"count": true}, framedInput([]string{`{"a":1}`, `{"a":2}`}, -1), Framed)
-	var broken *BrokenInputError
+	out, _, err := stageRun(t, &aggSpec, map[string]any{"count": true}, framedInput([]string{`{"a":1}`, `{"a":2}`}, -1), runner.Framed)
+	var broken *runner.BrokenInputError
 	if !errors.As(err, &broken) {
 		t.Fatalf("err = %v, want a BrokenInputError", err)
 	}
@@ -145,7 +147,7 @@ func TestAggTruncatedNoFinalEmit(t *testing.T) {
 
 // A stopped upstream gets the state so far, marked partial.
 func TestAggStoppedPartial(t *testing.T) {
-	out, _, err := stageRun(t, &aggSpec, map[string]any{"count": true}, framedInput([]string{`{"a":1}`, `{"a":2}`}, int(wire.Stopped)), Raw)
+	out, _, err := stageRun(t, &aggSpec, map[string]any{"count": true}, framedInput([]string{`{"a":1}`, `{"a":2}`}, int(wire.Stopped)), runner.Raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,13 +156,13 @@ func TestAggStoppedPartial(t *testing.T) {
 
 func TestAggEvery(t *testing.T) {
 	in := strings.Repeat(`{"k":"a"}`+"\n", 4) + `{"k":"b"}` + "\n"
-	out, _, err := stageRun(t, &aggSpec, map[string]any{"by": []string{"k"}, "every": 2}, in, Raw)
+	out, _, err := stageRun(t, &aggSpec, map[string]any{"by": []string{"k"}, "every": 2}, in, runner.Raw)
 	if err != nil {
 		t.Fatal(err)
 	}
 	wantLines(t, out, `{"k":"a","count":2}`, `{"k":"a","count":4}`, `{"k":"a","count":4}`, `{"k":"b","count":1}`)
 	// No event since the last emit: the final state was already written.
-	out, _, _ = stageRun(t, &aggSpec, map[string]any{"by": []string{"k"}, "every": 2}, strings.Repeat(`{"k":"a"}`+"\n", 4), Raw)
+	out, _, _ = stageRun(t, &aggSpec, map[string]any{"by": []string{"k"}, "every": 2}, strings.Repeat(`{"k":"a"}`+"\n", 4), runner.Raw)
 	wantLines(t, out, `{"k":"a","count":2}`, `{"k":"a","count":4}`)
 }
 
@@ -170,7 +172,7 @@ func TestAggSketches(t *testing.T) {
 		fmt.Fprintf(&b, `{"v":%d,"u":"user%d"}`+"\n", i, i%3000)
 	}
 	out, _, err := stageRun(t, &aggSpec, map[string]any{"p50": []string{"v"}, "p99": []string{"v"},
-		"percentile": []string{"v:0.999"}, "approx-distinct": []string{"u"}}, b.String(), Raw)
+		"percentile": []string{"v:0.999"}, "approx-distinct": []string{"u"}}, b.String(), runner.Raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +200,7 @@ func TestAggUsage(t *testing.T) {
 		{"percentile": []string{"v:2000"}},
 		{"slide": time.Second},
 	} {
-		if _, err := aggSpec.New(testOptions{spec: &aggSpec, flags: flags}); err == nil {
+		if _, err := aggSpec.New(runnertest.Options{Spec: &aggSpec, Flags: flags}); err == nil {
 			t.Errorf("flags %v: no usage error", flags)
 		}
 	}
@@ -237,7 +239,7 @@ func TestAggOracle(t *testing.T) {
 		o.max = math.Max(o.max, ev.Amount)
 	}
 	out, _, err := stageRun(t, &aggSpec, map[string]any{"by": []string{"country"}, "count": true, "sum": []string{"amount"},
-		"mean": []string{"amount"}, "min": []string{"amount"}, "max": []string{"amount"}}, in.String(), Raw)
+		"mean": []string{"amount"}, "min": []string{"amount"}, "max": []string{"amount"}}, in.String(), runner.Raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,12 +278,12 @@ func BenchmarkAgg1MEvents20Groups(b *testing.B) {
 	b.ReportAllocs()
 	var bytesIn int64
 	for b.Loop() {
-		st, err := aggSpec.New(testOptions{spec: &aggSpec, flags: map[string]any{"by": []string{"country"}, "count": true, "sum": []string{"amount"}}})
+		st, err := aggSpec.New(runnertest.Options{Spec: &aggSpec, Flags: map[string]any{"by": []string{"country"}, "count": true, "sum": []string{"amount"}}})
 		if err != nil {
 			b.Fatal(err)
 		}
 		g := st.(*agg)
-		em := &Emitter{mode: Raw, outs: []io.Writer{io.Discard}, counters: new(Counters)}
+		em := runnertest.Emitter(io.Discard)
 		r := rand.New(rand.NewPCG(1, 2))
 		ev := wire.Frame{Kind: wire.KindData}
 		for i := 1; i <= n; i++ {
@@ -314,7 +316,7 @@ func TestAggTumblingWindows(t *testing.T) {
 {"ts":"2026-01-01T00:03:00Z","k":"a","v":7}
 `
 	out, _, err := stageRun(t, &aggSpec, map[string]any{"by": []string{"k"}, "sum": []string{"v"},
-		"window": time.Minute, "time-field": "ts", "lateness": 5 * time.Second}, in, Framed)
+		"window": time.Minute, "time-field": "ts", "lateness": 5 * time.Second}, in, runner.Framed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,7 +347,7 @@ func TestAggHoppingWindows(t *testing.T) {
 {"ts":25,"v":4}
 `
 	out, _, err := stageRun(t, &aggSpec, map[string]any{"sum": []string{"v"}, "count": true,
-		"window": 20 * time.Second, "slide": 10 * time.Second, "time-field": "ts"}, in, Raw)
+		"window": 20 * time.Second, "slide": 10 * time.Second, "time-field": "ts"}, in, runner.Raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,7 +360,7 @@ func TestAggHoppingWindows(t *testing.T) {
 
 func TestAggWindowStoppedPartial(t *testing.T) {
 	in := framedInput([]string{`{"ts":1,"v":1}`, `{"ts":61,"v":2}`}, int(wire.Stopped))
-	out, _, err := stageRun(t, &aggSpec, map[string]any{"sum": []string{"v"}, "window": time.Minute, "time-field": "ts"}, in, Raw)
+	out, _, err := stageRun(t, &aggSpec, map[string]any{"sum": []string{"v"}, "window": time.Minute, "time-field": "ts"}, in, runner.Raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -369,7 +371,7 @@ func TestAggWindowStoppedPartial(t *testing.T) {
 
 func TestAggWindowBadTime(t *testing.T) {
 	out, _, err := stageRun(t, &aggSpec, map[string]any{"window": time.Minute, "time-field": "ts"},
-		`{"ts":"yesterday"}`+"\n"+`{"x":1}`+"\n", Framed)
+		`{"ts":"yesterday"}`+"\n"+`{"x":1}`+"\n", runner.Framed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,7 +383,7 @@ func TestAggWindowBadTime(t *testing.T) {
 // Processing-time windows close on the clock: on Tick (when the runner
 // calls it), on the next event, and at the end.
 func TestAggProcessingTime(t *testing.T) {
-	st, err := aggSpec.New(testOptions{spec: &aggSpec, flags: map[string]any{"by": []string{"k"}, "window": time.Minute, "processing-time": true}})
+	st, err := aggSpec.New(runnertest.Options{Spec: &aggSpec, Flags: map[string]any{"by": []string{"k"}, "window": time.Minute, "processing-time": true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -389,7 +391,7 @@ func TestAggProcessingTime(t *testing.T) {
 	clock := time.Date(2026, 1, 1, 0, 0, 10, 0, time.UTC)
 	g.win.now = func() time.Time { return clock }
 	var out bytes.Buffer
-	em := &Emitter{mode: Raw, outs: []io.Writer{&out}, counters: new(Counters)}
+	em := runnertest.Emitter(&out)
 	ev := func(p string) {
 		if err := g.Event(&wire.Frame{Kind: wire.KindData, Payload: []byte(p)}, em); err != nil {
 			t.Fatal(err)

@@ -3,6 +3,8 @@ package stages
 import (
 	"slices"
 	"time"
+
+	"github.com/obz-dev/obz/runner"
 )
 
 // windower holds agg's open windows: one table of groups per window, keyed
@@ -20,26 +22,26 @@ type windower struct {
 	seen   bool
 }
 
-func newWindower(o Options) (*windower, error) {
+func newWindower(o runner.Options) (*windower, error) {
 	size, slide := o.Duration("window"), o.Duration("slide")
 	tf, proc, late := o.String("time-field"), o.Bool("processing-time"), o.Duration("lateness")
 	if size == 0 {
 		if slide != 0 || tf != "" || proc || late != 0 {
-			return nil, Usagef("--slide, --time-field, --lateness and --processing-time need --window")
+			return nil, runner.Usagef("--slide, --time-field, --lateness and --processing-time need --window")
 		}
 		return nil, nil
 	}
 	switch {
 	case size < 0 || slide < 0 || late < 0:
-		return nil, Usagef("--window, --slide and --lateness must be positive durations")
+		return nil, runner.Usagef("--window, --slide and --lateness must be positive durations")
 	case tf == "" && !proc:
-		return nil, Usagef("--window needs --time-field FIELD (event time) or --processing-time")
+		return nil, runner.Usagef("--window needs --time-field FIELD (event time) or --processing-time")
 	case tf != "" && proc:
-		return nil, Usagef("--time-field and --processing-time exclude each other")
+		return nil, runner.Usagef("--time-field and --processing-time exclude each other")
 	case proc && late != 0:
-		return nil, Usagef("--lateness applies to event time, not --processing-time")
+		return nil, runner.Usagef("--lateness applies to event time, not --processing-time")
 	case slide > size:
-		return nil, Usagef("--slide %v is longer than --window %v: events between windows would be lost", slide, size)
+		return nil, runner.Usagef("--slide %v is longer than --window %v: events between windows would be lost", slide, size)
 	}
 	if slide == 0 {
 		slide = size
@@ -128,7 +130,7 @@ func appendBounds(dst []byte, start, end int64) []byte {
 }
 
 // emitWindow returns the function that writes a closed window's groups.
-func (g *agg) emitWindow(em *Emitter, partial bool) func(start, end int64, t *aggTable) error {
+func (g *agg) emitWindow(em *runner.Emitter, partial bool) func(start, end int64, t *aggTable) error {
 	return func(start, end int64, t *aggTable) error {
 		g.bounds = appendBounds(g.bounds[:0], start, end)
 		return g.emitTable(em, t, g.bounds, partial)
@@ -137,7 +139,7 @@ func (g *agg) emitWindow(em *Emitter, partial bool) func(start, end int64, t *ag
 
 // windowEvent adds the current event to the windows of its time, after
 // closing the windows that its time completes.
-func (g *agg) windowEvent(em *Emitter) error {
+func (g *agg) windowEvent(em *runner.Emitter) error {
 	w := g.win
 	var t int64
 	if w.processing {
@@ -146,13 +148,13 @@ func (g *agg) windowEvent(em *Emitter) error {
 		raw := g.vals[g.timeField]
 		var ok bool
 		if raw == nil {
-			return EventErrorf("type", "no event time: field %s is absent", g.fieldNames[g.timeField])
+			return runner.EventErrorf("type", "no event time: field %s is absent", g.fieldNames[g.timeField])
 		}
 		if t, ok = eventTime(raw); !ok {
-			return EventErrorf("type", "field %s is %s, not an RFC 3339 time or epoch seconds", g.fieldNames[g.timeField], clip(raw))
+			return runner.EventErrorf("type", "field %s is %s, not an RFC 3339 time or epoch seconds", g.fieldNames[g.timeField], clip(raw))
 		}
 		if w.seen && t < w.watermark() {
-			return EventErrorf("late", "event time %s is behind the watermark %s (latest event time minus --lateness %v)",
+			return runner.EventErrorf("late", "event time %s is behind the watermark %s (latest event time minus --lateness %v)",
 				time.Unix(0, t).UTC().Format(time.RFC3339Nano), time.Unix(0, w.watermark()).UTC().Format(time.RFC3339Nano), time.Duration(w.lateness))
 		}
 	}
@@ -177,11 +179,11 @@ func (g *agg) Interval() time.Duration {
 }
 
 // Tick closes the processing-time windows that the clock has passed.
-func (g *agg) Tick(now time.Time, em *Emitter) error {
+func (g *agg) Tick(now time.Time, em *runner.Emitter) error {
 	if g.win == nil || !g.win.processing {
 		return nil
 	}
 	return g.win.closeUpTo(now.UnixNano(), g.emitWindow(em, false))
 }
 
-var _ Ticker = (*agg)(nil)
+var _ runner.Ticker = (*agg)(nil)

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/obz-dev/obz/runner"
+	"github.com/obz-dev/obz/runner/runnertest"
 	"github.com/obz-dev/obz/wire"
 )
 
@@ -72,14 +74,14 @@ var conformance = map[string]confCase{
 
 // confStage is one registered stage set up for a conformance check.
 type confStage struct {
-	spec *Spec
+	spec *runner.Spec
 	c    confCase
 	dir  string
 	out  string // the sink's output file
 }
 
-func (cs *confStage) isSink() bool   { return cs.spec.Family == FamilySink }
-func (cs *confStage) isSource() bool { return cs.spec.Family == FamilySource }
+func (cs *confStage) isSink() bool   { return cs.spec.Family == runner.FamilySink }
+func (cs *confStage) isSource() bool { return cs.spec.Family == runner.FamilySource }
 
 // args are the case's arguments with @tmp naming the test's temp dir.
 func (cs *confStage) args() []string {
@@ -117,7 +119,7 @@ func (cs *confStage) expect(in ...string) string {
 }
 
 // run builds the stage and runs it over in (stdin, or the input file).
-func (cs *confStage) run(t *testing.T, ctx context.Context, in io.Reader, flags map[string]any, mod func(*Env)) rtResult {
+func (cs *confStage) run(t *testing.T, ctx context.Context, in io.Reader, flags map[string]any, mod func(*runner.Env)) runnertest.Result {
 	t.Helper()
 	args := cs.args()
 	fl := cs.flags(t)
@@ -143,27 +145,27 @@ func (cs *confStage) run(t *testing.T, ctx context.Context, in io.Reader, flags 
 		os.Remove(cs.out)
 		args = append(args, cs.out)
 	}
-	st, err := cs.spec.New(testOptions{spec: cs.spec, args: args, flags: fl})
+	st, err := cs.spec.New(runnertest.Options{Spec: cs.spec, Argv: args, Flags: fl})
 	if err != nil {
 		t.Fatalf("%s %q %v: %v", cs.spec.Name, args, fl, err)
 	}
 	var out, stderr bytes.Buffer
-	env := &Env{Stdin: in, Stdout: &out, Stderr: &stderr}
+	env := &runner.Env{Stdin: in, Stdout: &out, Stderr: &stderr}
 	if mod != nil {
 		mod(env)
 	}
-	err = Run(ctx, cs.spec, st, env)
-	return rtResult{err: err, out: out.Bytes(), stderr: stderr.String()}
+	err = runner.Run(ctx, cs.spec, st, env)
+	return runnertest.Result{Err: err, Out: out.Bytes(), Stderr: stderr.String()}
 }
 
 // delivered returns what the stage passed on: the payloads and error frames
 // of its framed output, or the lines of a sink's output file.
-func (cs *confStage) delivered(t *testing.T, res rtResult) (data []string, errs []wire.Frame, eof *wire.Frame) {
+func (cs *confStage) delivered(t *testing.T, res runnertest.Result) (data []string, errs []wire.Frame, eof *wire.Frame) {
 	t.Helper()
 	if cs.isSink() {
 		b, err := os.ReadFile(cs.out)
 		if err != nil {
-			t.Fatalf("%s: no output file: %v (Run: %v)", cs.spec.Name, err, res.err)
+			t.Fatalf("%s: no output file: %v (Run: %v)", cs.spec.Name, err, res.Err)
 		}
 		for _, l := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
 			if l != "" {
@@ -172,8 +174,8 @@ func (cs *confStage) delivered(t *testing.T, res rtResult) (data []string, errs 
 		}
 		return data, nil, nil
 	}
-	fs := rtFrames(t, res.out)
-	e := rtLastEOF(t, fs)
+	fs := runnertest.Frames(t, res.Out)
+	e := runnertest.LastEOF(t, fs)
 	for _, f := range fs {
 		switch f.Kind {
 		case wire.KindData:
@@ -213,8 +215,8 @@ func TestConformance(t *testing.T) {
 func confEmpty(t *testing.T, cs *confStage) {
 	for _, in := range []string{"", "\n\n  \n"} {
 		res := cs.run(t, context.Background(), strings.NewReader(in), nil, nil)
-		if res.err != nil {
-			t.Fatalf("empty input %q: %v", in, res.err)
+		if res.Err != nil {
+			t.Fatalf("empty input %q: %v", in, res.Err)
 		}
 		data, errs, eof := cs.delivered(t, res)
 		if strings.Join(data, " ") != cs.expect() || len(errs) != 0 {
@@ -223,16 +225,16 @@ func confEmpty(t *testing.T, cs *confStage) {
 		if eof != nil && (eof.Count != uint64(len(data)) || eof.EOF != wire.Natural) {
 			t.Errorf("empty input %q: EOF %+v, want n 0 natural", in, eof)
 		}
-		if cs.isSink() && len(res.out) != 0 {
-			t.Errorf("sink wrote %q on stdout", res.out)
+		if cs.isSink() && len(res.Out) != 0 {
+			t.Errorf("sink wrote %q on stdout", res.Out)
 		}
 	}
 }
 
 func confLastLine(t *testing.T, cs *confStage) {
 	res := cs.run(t, context.Background(), strings.NewReader("{\"a\":1}\n{\"a\":2}"), nil, nil)
-	if res.err != nil {
-		t.Fatal(res.err)
+	if res.Err != nil {
+		t.Fatal(res.Err)
 	}
 	data, _, eof := cs.delivered(t, res)
 	if want := cs.expect(`{"a":1}`, `{"a":2}`); strings.Join(data, " ") != want {
@@ -253,17 +255,17 @@ func confMalformed(t *testing.T, cs *confStage) {
 		t.Errorf("got %q, want %s from the events around the bad line", data, want)
 	}
 	if cs.isSink() {
-		var ee *ErrorEventsError
-		if !errors.As(res.err, &ee) || ee.Count != 1 {
-			t.Fatalf("Run = %v, want an *ErrorEventsError for 1 event", res.err)
+		var ee *runner.ErrorEventsError
+		if !errors.As(res.Err, &ee) || ee.Count != 1 {
+			t.Fatalf("Run = %v, want an *ErrorEventsError for 1 event", res.Err)
 		}
-		if !strings.Contains(res.stderr, "not json") || !strings.Contains(res.stderr, "line 2") {
-			t.Errorf("stderr %q does not report line 2 and its text", res.stderr)
+		if !strings.Contains(res.Stderr, "not json") || !strings.Contains(res.Stderr, "line 2") {
+			t.Errorf("stderr %q does not report line 2 and its text", res.Stderr)
 		}
 		return
 	}
-	if res.err != nil {
-		t.Fatal(res.err)
+	if res.Err != nil {
+		t.Fatal(res.Err)
 	}
 	if len(errs) != 1 {
 		t.Fatalf("%d error events, want 1", len(errs))
@@ -279,21 +281,21 @@ func confMalformed(t *testing.T, cs *confStage) {
 
 // confNoEOF: framed input that ends without an EOF is a broken edge.
 func confNoEOF(t *testing.T, cs *confStage) {
-	in := rtData("up", 1, `{"a":1}`) + rtData("up", 2, `{"a":2}`)
+	in := runnertest.Data("up", 1, `{"a":1}`) + runnertest.Data("up", 2, `{"a":2}`)
 	res := cs.run(t, context.Background(), strings.NewReader(in), nil, nil)
-	rtWantBroken(t, res.err, "input from 'up' ended without EOF after 2 events")
+	runnertest.WantBroken(t, res.Err, "input from 'up' ended without EOF after 2 events")
 	if cs.isSink() {
 		if _, err := os.Stat(cs.out); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("a sink with a broken input left an output file (%v)", err)
 		}
 		return
 	}
-	fs := rtFrames(t, res.out)
-	if eof := rtLastEOF(t, fs); eof.EOF != wire.Truncated {
+	fs := runnertest.Frames(t, res.Out)
+	if eof := runnertest.LastEOF(t, fs); eof.EOF != wire.Truncated {
 		t.Errorf("EOF %+v, want truncated", eof)
 	}
-	if cs.c.atEnd && len(rtPayloads(fs)) > 0 {
-		t.Errorf("a stage that emits at the end emitted %q from a broken input", rtPayloads(fs))
+	if cs.c.atEnd && len(runnertest.Payloads(fs)) > 0 {
+		t.Errorf("a stage that emits at the end emitted %q from a broken input", runnertest.Payloads(fs))
 	}
 }
 
@@ -310,18 +312,18 @@ func confCancelled(t *testing.T, cs *confStage) {
 		defer pw.Close()
 		in = pr
 	}
-	done := make(chan rtResult, 1)
+	done := make(chan runnertest.Result, 1)
 	go func() {
-		done <- cs.run(t, ctx, in, nil, func(e *Env) { e.InputIsTerminal = true })
+		done <- cs.run(t, ctx, in, nil, func(e *runner.Env) { e.InputIsTerminal = true })
 	}()
-	var res rtResult
+	var res runnertest.Result
 	select {
 	case res = <-done:
-	case <-time.After(rtHangGuard):
+	case <-time.After(runnertest.HangGuard):
 		t.Fatal("the stage did not stop")
 	}
-	if res.err != nil {
-		t.Fatalf("Run = %v, want nil after a stop", res.err)
+	if res.Err != nil {
+		t.Fatalf("Run = %v, want nil after a stop", res.Err)
 	}
 	if cs.isSink() {
 		if _, err := os.Stat(cs.out); err == nil {
@@ -329,7 +331,7 @@ func confCancelled(t *testing.T, cs *confStage) {
 		}
 		return
 	}
-	if eof := rtLastEOF(t, rtFrames(t, res.out)); eof.EOF != wire.Stopped {
+	if eof := runnertest.LastEOF(t, runnertest.Frames(t, res.Out)); eof.EOF != wire.Stopped {
 		t.Errorf("EOF %+v, want stopped", eof)
 	}
 }
@@ -342,25 +344,25 @@ func confIdleFlush(t *testing.T, cs *confStage) {
 	pr, pw := io.Pipe()
 	or, ow := io.Pipe()
 	defer or.Close()
-	st, err := cs.spec.New(testOptions{spec: cs.spec, args: cs.args(), flags: cs.flags(t)})
+	st, err := cs.spec.New(runnertest.Options{Spec: cs.spec, Argv: cs.args(), Flags: cs.flags(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(context.Background(), cs.spec, st, &Env{Stdin: pr, Stdout: ow, Stderr: io.Discard})
+		done <- runner.Run(context.Background(), cs.spec, st, &runner.Env{Stdin: pr, Stdout: ow, Stderr: io.Discard})
 		ow.Close()
 	}()
-	out := rtNewFrameReader(t, or)
+	out := runnertest.NewFrameReader(t, or)
 	go io.WriteString(pw, "{\"a\":1}\n")
-	if f := out.next(); f.Kind != wire.KindData || string(f.Payload) != `{"a":1}` {
+	if f := out.Next(); f.Kind != wire.KindData || string(f.Payload) != `{"a":1}` {
 		t.Fatalf("got %+v, want the event while input is open", f)
 	}
 	pw.Close()
-	if f := out.next(); f.Kind != wire.KindEOF {
+	if f := out.Next(); f.Kind != wire.KindEOF {
 		t.Fatalf("got %+v, want EOF", f)
 	}
-	if err := rtWait(t, done); err != nil {
+	if err := runnertest.Wait(t, done); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -369,11 +371,11 @@ func confIdleFlush(t *testing.T, cs *confStage) {
 // natural EOF holding the count, and a stop ends an endless one.
 func confGenerated(t *testing.T, cs *confStage) {
 	res := cs.run(t, context.Background(), nil, nil, nil)
-	if res.err != nil {
-		t.Fatal(res.err)
+	if res.Err != nil {
+		t.Fatal(res.Err)
 	}
-	fs := rtFrames(t, res.out)
-	eof := rtLastEOF(t, fs)
+	fs := runnertest.Frames(t, res.Out)
+	eof := runnertest.LastEOF(t, fs)
 	if eof.EOF != wire.Natural || eof.Count != uint64(len(fs)-1) || eof.Count == 0 {
 		t.Errorf("EOF %+v after %d frames, want natural with their count", eof, len(fs)-1)
 	}
@@ -389,21 +391,21 @@ func confGenerated(t *testing.T, cs *confStage) {
 	or, ow := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	st, err := cs.spec.New(testOptions{spec: cs.spec, flags: cs.c.endless})
+	st, err := cs.spec.New(runnertest.Options{Spec: cs.spec, Flags: cs.c.endless})
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, cs.spec, st, &Env{Stdout: ow, Stderr: io.Discard})
+		done <- runner.Run(ctx, cs.spec, st, &runner.Env{Stdout: ow, Stderr: io.Discard})
 		ow.Close()
 	}()
-	out := rtNewFrameReader(t, or)
-	out.next()
+	out := runnertest.NewFrameReader(t, or)
+	out.Next()
 	cancel()
 	n := uint64(1)
 	for {
-		f := out.next()
+		f := out.Next()
 		if f.Kind == wire.KindEOF {
 			if f.EOF != wire.Stopped || f.Count != n {
 				t.Errorf("EOF %+v after %d events, want stopped", f, n)
@@ -412,7 +414,7 @@ func confGenerated(t *testing.T, cs *confStage) {
 		}
 		n++
 	}
-	if err := rtWait(t, done); err != nil {
+	if err := runnertest.Wait(t, done); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -4,12 +4,13 @@ import (
 	"container/list"
 	"time"
 
+	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/wire"
 )
 
-var dedupeSpec = Spec{
+var dedupeSpec = runner.Spec{
 	Name:    "dedupe",
-	Family:  FamilyStateful,
+	Family:  runner.FamilyStateful,
 	Summary: "drop repeated events (by key) within a bounded memory window",
 	Description: `Passes the first event of each key and drops its repeats. The key is the
 values of the --key fields (comma-separated; absent = null, values compare
@@ -34,7 +35,7 @@ the error lane (kind "type").`,
 	Examples: `obz read testdata/orders.csv | obz dedupe --key customer -r
 obz gen --count 100000 | obz dedupe --key user,device --last 1000 --stats -r > /tmp/firsts.ndjson
 obz read testdata/orders.csv | obz dedupe --key customer --within 1h --time-field ts -r`,
-	Flags: []Flag{
+	Flags: []runner.Flag{
 		{Name: "key", Usage: "fields that make the key (comma-separated); default the whole event", Default: []string{}},
 		{Name: "last", Usage: "remember the N most recent keys", Default: 0},
 		{Name: "within", Usage: "remember keys for this long in event time (needs --time-field)", Default: time.Duration(0)},
@@ -66,20 +67,20 @@ type dedupe struct {
 	evictedByLimit uint64
 }
 
-func newDedupe(o Options) (Stage, error) {
+func newDedupe(o runner.Options) (runner.Stage, error) {
 	if len(o.Args()) > 0 {
-		return nil, Usagef("dedupe takes no arguments, got %q (the key goes in --key)", o.Args()[0])
+		return nil, runner.Usagef("dedupe takes no arguments, got %q (the key goes in --key)", o.Args()[0])
 	}
 	d := &dedupe{max: o.Int("last"), within: int64(o.Duration("within")), timeIdx: -1,
 		keys: map[string]*list.Element{}, order: list.New()}
 	tf := o.String("time-field")
 	switch {
 	case d.max < 0 || d.within < 0:
-		return nil, Usagef("--last and --within must be positive")
+		return nil, runner.Usagef("--last and --within must be positive")
 	case d.within > 0 && tf == "":
-		return nil, Usagef("--within needs --time-field FIELD (event time)")
+		return nil, runner.Usagef("--within needs --time-field FIELD (event time)")
 	case d.within == 0 && tf != "":
-		return nil, Usagef("--time-field is for --within")
+		return nil, runner.Usagef("--time-field is for --within")
 	}
 	if d.max == 0 {
 		d.max = 100_000
@@ -98,21 +99,21 @@ func newDedupe(o Options) (Stage, error) {
 		paths = append(paths, parseFieldPath(tf))
 	}
 	if len(paths) > maxPaths {
-		return nil, Usagef("dedupe reads at most %d fields", maxPaths)
+		return nil, runner.Usagef("dedupe reads at most %d fields", maxPaths)
 	}
 	d.x = newFieldExtractor(paths)
 	d.vals = make([][]byte, len(paths))
 	return d, nil
 }
 
-func (d *dedupe) Event(ev *wire.Frame, em *Emitter) error {
+func (d *dedupe) Event(ev *wire.Frame, em *runner.Emitter) error {
 	p := ev.Payload
 	nKey := len(d.vals)
 	if d.timeIdx >= 0 {
 		nKey--
 	}
 	if !d.x.extract(p, d.vals) && len(d.vals) > 0 {
-		return EventErrorf("type", "the event is not a JSON object")
+		return runner.EventErrorf("type", "the event is not a JSON object")
 	}
 	var t int64
 	if d.timeIdx >= 0 {
@@ -122,7 +123,7 @@ func (d *dedupe) Event(ev *wire.Frame, em *Emitter) error {
 			t, ok = eventTime(raw)
 		}
 		if !ok {
-			return EventErrorf("type", "field %s is %s, not an RFC 3339 time or epoch seconds", d.names[d.timeIdx], orAbsent(raw))
+			return runner.EventErrorf("type", "field %s is %s, not an RFC 3339 time or epoch seconds", d.names[d.timeIdx], orAbsent(raw))
 		}
 		d.maxT = max(d.maxT, t)
 		d.expire()
@@ -193,7 +194,7 @@ func orAbsent(raw []byte) string {
 	return clip(raw)
 }
 
-func (d *dedupe) Finish(em *Emitter, _ wire.EOFKind) error {
+func (d *dedupe) Finish(em *runner.Emitter, _ wire.EOFKind) error {
 	if d.dropped > 0 || d.evictedByLimit > 0 {
 		em.Warnf("dropped %d repeat(s) of %d events; %d keys held at the end", d.dropped, d.seen, len(d.keys))
 	}

@@ -4,6 +4,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/obz-dev/obz/runner"
+	"github.com/obz-dev/obz/runner/runnertest"
 )
 
 func init() {
@@ -22,7 +25,7 @@ func TestDedupeKeyLRU(t *testing.T) {
 {"n":7}
 {"k":null,"n":8}
 `
-	out, stderr, err := stageRun(t, &dedupeSpec, map[string]any{"key": []string{"k"}, "last": 2}, in, Raw)
+	out, stderr, err := stageRun(t, &dedupeSpec, map[string]any{"key": []string{"k"}, "last": 2}, in, runner.Raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +37,7 @@ func TestDedupeKeyLRU(t *testing.T) {
 }
 
 func TestDedupeWholeEvent(t *testing.T) {
-	out, _, err := stageRun(t, &dedupeSpec, nil, "{\"a\":1}\n{ \"a\" : 1 }\n[1]\n[1]\n", Raw)
+	out, _, err := stageRun(t, &dedupeSpec, nil, "{\"a\":1}\n{ \"a\" : 1 }\n[1]\n[1]\n", runner.Raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +53,7 @@ func TestDedupeWithin(t *testing.T) {
 {"k":"b","ts":"2026-01-01T00:03:00Z"}
 {"k":"a","ts":"bad"}
 `
-	out, _, err := stageRun(t, &dedupeSpec, map[string]any{"key": []string{"k"}, "within": time.Minute, "time-field": "ts"}, in, Framed)
+	out, _, err := stageRun(t, &dedupeSpec, map[string]any{"key": []string{"k"}, "within": time.Minute, "time-field": "ts"}, in, runner.Framed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +76,7 @@ func TestDedupeWithin(t *testing.T) {
 
 func TestDedupeUsage(t *testing.T) {
 	for _, flags := range []map[string]any{{"within": time.Minute}, {"time-field": "ts"}, {"last": -1}} {
-		if _, err := dedupeSpec.New(testOptions{spec: &dedupeSpec, flags: flags}); err == nil {
+		if _, err := dedupeSpec.New(runnertest.Options{Spec: &dedupeSpec, Flags: flags}); err == nil {
 			t.Errorf("flags %v: no usage error", flags)
 		}
 	}

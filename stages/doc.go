@@ -1,10 +1,7 @@
-// Package stages holds obz's stages, one per file, the registry that lists
-// them, and the runner they share.
+// Package stages holds obz's stages, one per file (a folder where a stage
+// needs more), and the registry that lists them (registry.go).
 //
-// A stage is library code: its constructor sees parsed Options, its Event
-// and Finish methods see frames and an Emitter, never the CLI or os. Run
-// does the rest for every stage alike: reading and merging the inputs,
-// checking each edge's contract (gap-free seq, EOF count, EOF present),
-// forwarding error events, batching and flushing output, draining on
-// signals, and the counters behind --stats and the status channel.
+// A stage is a runner.Spec (name, family, flags, help) and the Source or
+// Processor its constructor builds; package runner runs it. Adding a stage
+// is one file here and one line in All.
 package stages

@@ -12,12 +12,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/wire"
 )
 
-var execSpec = Spec{
+var execSpec = runner.Spec{
 	Name:      "exec",
-	Family:    FamilyTransform,
+	Family:    runner.FamilyTransform,
 	Summary:   "run any program as a stage: payloads on its stdin, NDJSON from its stdout",
 	ArgsUsage: "-- CMD [ARG...]",
 	Description: `Runs CMD with its ARGs (no shell) as a stage: the program reads bare NDJSON
@@ -53,7 +54,7 @@ obz read testdata/orders.ndjson | obz exec -r -- awk '/"country":"DE"/'
 obz gen --count 1000 | obz exec -- jq -c '{id, amount}' | obz write amounts.ndjson`,
 	ExitStatus: `1    also when the program cannot be started, exits with a non-zero status
      or is killed by a signal (the message says which)`,
-	Flags: []Flag{
+	Flags: []runner.Flag{
 		{Name: "one-to-one", Usage: "the program answers each input line with exactly one output line, in order: outputs get their input as parent and error events keep their place (checked)", Default: false},
 	},
 	New: newExec,
@@ -110,16 +111,16 @@ type execLine struct {
 	err       *wire.ErrorInfo
 }
 
-func newExec(o Options) (Stage, error) {
+func newExec(o runner.Options) (runner.Stage, error) {
 	if len(o.Args()) == 0 {
-		return nil, Usagef("exec needs a program to run: obz exec -- CMD [ARG...]")
+		return nil, runner.Usagef("exec needs a program to run: obz exec -- CMD [ARG...]")
 	}
 	return &execStage{argv: o.Args(), oneToOne: o.Bool("one-to-one")}, nil
 }
 
 // Prepare starts the program, with goroutines that feed it, read its output
 // and wait for it.
-func (e *execStage) Prepare(_ context.Context, em *Emitter) error {
+func (e *execStage) Prepare(_ context.Context, em *runner.Emitter) error {
 	inR, inW, err := os.Pipe()
 	if err != nil {
 		return err
@@ -271,7 +272,7 @@ func (e *execStage) read(r *os.File, maxLine int) {
 			}
 			return
 		}
-		if len(b.lines) >= batchFrames || len(b.arena) >= 64<<10 {
+		if len(b.lines) >= runner.BatchFrames || len(b.arena) >= 64<<10 {
 			ok = next(true)
 		}
 	}
@@ -280,13 +281,13 @@ func (e *execStage) read(r *os.File, maxLine int) {
 // emitBatch passes on a batch of output: without parent, or with
 // --one-to-one each line with its input event as parent and the error events
 // queued behind that event after it.
-func (e *execStage) emitBatch(b *execBatch, em *Emitter) error {
+func (e *execStage) emitBatch(b *execBatch, em *runner.Emitter) error {
 	defer func() { e.free <- b }()
-	cur := em.cur
-	defer func() { em.cur = cur }()
+	cur := em.Parent()
+	defer func() { em.SetParent(cur) }()
 	for i := range b.lines {
 		l := &b.lines[i]
-		em.cur = nil
+		em.SetParent(nil)
 		if e.oneToOne {
 			if err := e.queuedErrors(em); err != nil {
 				return err
@@ -295,7 +296,8 @@ func (e *execStage) emitBatch(b *execBatch, em *Emitter) error {
 				return fmt.Errorf("program %s wrote more lines than it was given (--one-to-one)", e.argv[0])
 			}
 			e.parent = wire.Frame{Writer: e.queue[0].ref.Writer, Seq: e.queue[0].ref.Seq}
-			e.queue, em.cur = e.queue[1:], &e.parent
+			e.queue = e.queue[1:]
+			em.SetParent(&e.parent)
 		}
 		payload, err := slice(b.arena, l.span), error(nil)
 		if l.err == nil {
@@ -317,7 +319,7 @@ func (e *execStage) emitBatch(b *execBatch, em *Emitter) error {
 
 // ErrorEvent passes an error event on without showing it to the program:
 // at once, or with --one-to-one once the events before it are answered.
-func (e *execStage) ErrorEvent(ev *wire.Frame, em *Emitter) error {
+func (e *execStage) ErrorEvent(ev *wire.Frame, em *runner.Emitter) error {
 	if !e.oneToOne || len(e.queue) == 0 {
 		return em.EmitError(ev.Err, ev.Payload)
 	}
@@ -332,12 +334,13 @@ func (e *execStage) ErrorEvent(ev *wire.Frame, em *Emitter) error {
 }
 
 // queuedErrors passes on the error events at the head of the queue.
-func (e *execStage) queuedErrors(em *Emitter) error {
+func (e *execStage) queuedErrors(em *runner.Emitter) error {
 	for len(e.queue) > 0 && e.queue[0].errEv != nil {
 		f := e.queue[0].errEv
-		e.queue, em.cur = e.queue[1:], f
-		if f.Writer == localError {
-			em.cur = nil
+		e.queue = e.queue[1:]
+		em.SetParent(f)
+		if f.Writer == runner.LocalErrorWriter {
+			em.SetParent(nil)
 		}
 		if err := em.EmitError(f.Err, f.Payload); err != nil {
 			return err
@@ -346,7 +349,7 @@ func (e *execStage) queuedErrors(em *Emitter) error {
 	return nil
 }
 
-func (e *execStage) Event(ev *wire.Frame, em *Emitter) error {
+func (e *execStage) Event(ev *wire.Frame, em *runner.Emitter) error {
 	for {
 		e.mu.Lock()
 		full, failed := len(e.pending) >= execFeedLimit, e.feedErr != nil
@@ -356,7 +359,7 @@ func (e *execStage) Event(ev *wire.Frame, em *Emitter) error {
 		e.mu.Unlock()
 		if failed {
 			em.Warnf("%s stopped reading its input (%d events were given to it); the rest of the input was not read", e.argv[0], e.fed)
-			return ErrStop
+			return runner.ErrStop
 		}
 		if !full {
 			break
@@ -380,7 +383,7 @@ func (e *execStage) Event(ev *wire.Frame, em *Emitter) error {
 
 // wait passes on the next batch of output, or returns when one of the
 // channels fires. It ends the output (out = nil) at its end.
-func (e *execStage) wait(em *Emitter, c1, c2 <-chan struct{}) error {
+func (e *execStage) wait(em *runner.Emitter, c1, c2 <-chan struct{}) error {
 	select {
 	case b, ok := <-e.out:
 		if !ok {
@@ -399,7 +402,7 @@ func (e *execStage) wait(em *Emitter, c1, c2 <-chan struct{}) error {
 func (e *execStage) Wake() <-chan struct{} { return e.ready }
 
 // Woken passes on the output that is there, without waiting for more.
-func (e *execStage) Woken(em *Emitter) error {
+func (e *execStage) Woken(em *runner.Emitter) error {
 	for e.out != nil && !e.done {
 		select {
 		case b, ok := <-e.out:
@@ -419,7 +422,7 @@ func (e *execStage) Woken(em *Emitter) error {
 
 // Finish closes the program's stdin, passes on the rest of its output and
 // checks how it exited.
-func (e *execStage) Finish(em *Emitter, _ wire.EOFKind) error {
+func (e *execStage) Finish(em *runner.Emitter, _ wire.EOFKind) error {
 	e.closeInput()
 	for e.out != nil {
 		if err := e.wait(em, nil, nil); err != nil {
@@ -499,4 +502,12 @@ func (p *prefixWriter) flush() {
 	if len(p.line) > 0 {
 		p.Write([]byte{'\n'})
 	}
+}
+
+// slice returns the span s of a, or nil for the span {-1, -1}.
+func slice(a []byte, s [2]int) []byte {
+	if s[0] < 0 {
+		return nil
+	}
+	return a[s[0]:s[1]:s[1]]
 }

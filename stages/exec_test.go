@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/obz-dev/obz/runner"
+	"github.com/obz-dev/obz/runner/runnertest"
 	"github.com/obz-dev/obz/wire"
 )
 
@@ -50,31 +52,31 @@ func needProgram(t *testing.T, name string) {
 }
 
 // execRun runs obz exec with argv over in.
-func execRun(t *testing.T, ctx context.Context, argv []string, in io.Reader, mod func(*Env)) rtResult {
+func execRun(t *testing.T, ctx context.Context, argv []string, in io.Reader, mod func(*runner.Env)) runnertest.Result {
 	t.Helper()
-	st, err := execSpec.New(testOptions{spec: &execSpec, args: argv})
+	st, err := execSpec.New(runnertest.Options{Spec: &execSpec, Argv: argv})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
 	var stderr lockedBuffer
-	env := &Env{Stdin: in, Stdout: &out, Stderr: &stderr}
+	env := &runner.Env{Stdin: in, Stdout: &out, Stderr: &stderr}
 	if mod != nil {
 		mod(env)
 	}
-	err = Run(ctx, &execSpec, st, env)
-	return rtResult{err: err, out: out.Bytes(), stderr: stderr.String()}
+	err = runner.Run(ctx, &execSpec, st, env)
+	return runnertest.Result{Err: err, Out: out.Bytes(), Stderr: stderr.String()}
 }
 
 func TestExecPassesThroughAProgram(t *testing.T) {
 	needProgram(t, "sh")
 	in := "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n"
 	res := execRun(t, context.Background(), []string{"sh", "-c", `sed 's/"a"/"b"/'`}, strings.NewReader(in), nil)
-	if res.err != nil {
-		t.Fatal(res.err)
+	if res.Err != nil {
+		t.Fatal(res.Err)
 	}
-	fs := rtFrames(t, res.out)
-	if got := strings.Join(rtPayloads(fs), " "); got != `{"b":1} {"b":2} {"b":3}` {
+	fs := runnertest.Frames(t, res.Out)
+	if got := strings.Join(runnertest.Payloads(fs), " "); got != `{"b":1} {"b":2} {"b":3}` {
 		t.Errorf("payloads %s", got)
 	}
 	for i, f := range fs[:3] {
@@ -82,7 +84,7 @@ func TestExecPassesThroughAProgram(t *testing.T) {
 			t.Errorf("frame %d: %+v, want writer exec, seq %d, no parent", i, f, i+1)
 		}
 	}
-	if eof := rtLastEOF(t, fs); eof.Count != 3 || eof.EOF != wire.Natural {
+	if eof := runnertest.LastEOF(t, fs); eof.Count != 3 || eof.EOF != wire.Natural {
 		t.Errorf("EOF %+v", eof)
 	}
 }
@@ -91,11 +93,11 @@ func TestExecGarbageOutputBecomesErrorEvents(t *testing.T) {
 	needProgram(t, "sh")
 	prog := `cat >/dev/null; echo '{"ok":1}'; echo 'not json'; printf '\n'; echo '{"ok":2}'; printf '\377\n'`
 	res := execRun(t, context.Background(), []string{"sh", "-c", prog}, strings.NewReader("{\"a\":1}\n"), nil)
-	if res.err != nil {
-		t.Fatal(res.err)
+	if res.Err != nil {
+		t.Fatal(res.Err)
 	}
-	fs := rtFrames(t, res.out)
-	if got := strings.Join(rtPayloads(fs), " "); got != `{"ok":1} {"ok":2}` {
+	fs := runnertest.Frames(t, res.Out)
+	if got := strings.Join(runnertest.Payloads(fs), " "); got != `{"ok":1} {"ok":2}` {
 		t.Errorf("payloads %s", got)
 	}
 	var errs []wire.Frame
@@ -105,7 +107,7 @@ func TestExecGarbageOutputBecomesErrorEvents(t *testing.T) {
 		}
 	}
 	if len(errs) != 2 {
-		t.Fatalf("%d error events, want 2: %s", len(errs), res.out)
+		t.Fatalf("%d error events, want 2: %s", len(errs), res.Out)
 	}
 	e := errs[0].Err
 	if e.Kind != "exec-output" || e.Line != 2 || string(e.Raw) != "not json" || e.Stage != "exec" || !strings.Contains(e.Msg, "invalid JSON") {
@@ -114,7 +116,7 @@ func TestExecGarbageOutputBecomesErrorEvents(t *testing.T) {
 	if e := errs[1].Err; e.Kind != "exec-output" || e.Line != 5 || !strings.Contains(e.Msg, "UTF-8") {
 		t.Errorf("error event %+v, want the bad UTF-8 of output line 5", e)
 	}
-	if eof := rtLastEOF(t, fs); eof.Count != 4 {
+	if eof := runnertest.LastEOF(t, fs); eof.Count != 4 {
 		t.Errorf("EOF count %d, want 4", eof.Count)
 	}
 }
@@ -122,39 +124,39 @@ func TestExecGarbageOutputBecomesErrorEvents(t *testing.T) {
 func TestExecExitStatusFailsTheStage(t *testing.T) {
 	needProgram(t, "sh")
 	res := execRun(t, context.Background(), []string{"sh", "-c", `cat; echo 'bad thing' >&2; printf 'no newline' >&2; exit 3`}, strings.NewReader("{\"a\":1}\n"), nil)
-	if res.err == nil || res.err.Error() != "program sh exited with status 3" {
-		t.Fatalf("Run = %v", res.err)
+	if res.Err == nil || res.Err.Error() != "program sh exited with status 3" {
+		t.Fatalf("Run = %v", res.Err)
 	}
-	fs := rtFrames(t, res.out)
-	if eof := rtLastEOF(t, fs); eof.EOF != wire.Poison || eof.Count != 1 {
+	fs := runnertest.Frames(t, res.Out)
+	if eof := runnertest.LastEOF(t, fs); eof.EOF != wire.Poison || eof.Count != 1 {
 		t.Errorf("EOF %+v, want poison after the 1 event", eof)
 	}
-	if res.stderr != "[exec] bad thing\n[exec] no newline\n" {
-		t.Errorf("stderr %q", res.stderr)
+	if res.Stderr != "[exec] bad thing\n[exec] no newline\n" {
+		t.Errorf("stderr %q", res.Stderr)
 	}
 }
 
 func TestExecKilledBySignal(t *testing.T) {
 	needProgram(t, "sh")
 	res := execRun(t, context.Background(), []string{"sh", "-c", `kill -9 $$`}, strings.NewReader("{\"a\":1}\n"), nil)
-	if res.err == nil || !strings.Contains(res.err.Error(), "program sh was killed by signal 9") {
-		t.Fatalf("Run = %v", res.err)
+	if res.Err == nil || !strings.Contains(res.Err.Error(), "program sh was killed by signal 9") {
+		t.Fatalf("Run = %v", res.Err)
 	}
 }
 
 func TestExecCannotStart(t *testing.T) {
 	res := execRun(t, context.Background(), []string{"obz-no-such-program"}, strings.NewReader("{\"a\":1}\n"), nil)
-	if res.err == nil || !strings.Contains(res.err.Error(), "cannot start program obz-no-such-program") {
-		t.Fatalf("Run = %v", res.err)
+	if res.Err == nil || !strings.Contains(res.Err.Error(), "cannot start program obz-no-such-program") {
+		t.Fatalf("Run = %v", res.Err)
 	}
-	if eof := rtLastEOF(t, rtFrames(t, res.out)); eof.EOF != wire.Poison || eof.Count != 0 {
+	if eof := runnertest.LastEOF(t, runnertest.Frames(t, res.Out)); eof.EOF != wire.Poison || eof.Count != 0 {
 		t.Errorf("EOF %+v", eof)
 	}
 }
 
 func TestExecUsage(t *testing.T) {
-	_, err := execSpec.New(testOptions{spec: &execSpec})
-	var ue *UsageError
+	_, err := execSpec.New(runnertest.Options{Spec: &execSpec})
+	var ue *runner.UsageError
 	if !errors.As(err, &ue) {
 		t.Fatalf("New without a program = %v, want a usage error", err)
 	}
@@ -163,15 +165,15 @@ func TestExecUsage(t *testing.T) {
 // Error events on input pass on without reaching the program.
 func TestExecErrorEventsBypassTheProgram(t *testing.T) {
 	needProgram(t, "sh")
-	in := rtData("up", 1, `{"a":1}`) +
-		rtErrFrame("up", 2, wire.ErrorInfo{Kind: "parse", Msg: "bad", Stage: "read", Line: 2, Raw: []byte("oops")}, "") +
-		rtData("up", 3, `{"a":3}`) + rtEOF("up", 3, wire.Natural)
+	in := runnertest.Data("up", 1, `{"a":1}`) +
+		runnertest.ErrFrame("up", 2, wire.ErrorInfo{Kind: "parse", Msg: "bad", Stage: "read", Line: 2, Raw: []byte("oops")}, "") +
+		runnertest.Data("up", 3, `{"a":3}`) + runnertest.EOF("up", 3, wire.Natural)
 	// The program counts its input lines: it must see 2.
 	res := execRun(t, context.Background(), []string{"sh", "-c", `n=$(wc -l); echo "{\"lines\":$n}"`}, strings.NewReader(in), nil)
-	if res.err != nil {
-		t.Fatal(res.err)
+	if res.Err != nil {
+		t.Fatal(res.Err)
 	}
-	fs := rtFrames(t, res.out)
+	fs := runnertest.Frames(t, res.Out)
 	var data, errs []wire.Frame
 	for _, f := range fs {
 		switch f.Kind {
@@ -182,12 +184,12 @@ func TestExecErrorEventsBypassTheProgram(t *testing.T) {
 		}
 	}
 	if len(data) != 1 || strings.ReplaceAll(string(data[0].Payload), " ", "") != `{"lines":2}` {
-		t.Errorf("data %s", rtPayloads(data))
+		t.Errorf("data %s", runnertest.Payloads(data))
 	}
 	if len(errs) != 1 || string(errs[0].Err.Raw) != "oops" || errs[0].Parent != (wire.Ref{Writer: "up", Seq: 2}) {
 		t.Errorf("error events %+v", errs)
 	}
-	if eof := rtLastEOF(t, fs); eof.Count != 2 {
+	if eof := runnertest.LastEOF(t, fs); eof.Count != 2 {
 		t.Errorf("EOF count %d, want 2", eof.Count)
 	}
 }
@@ -200,25 +202,25 @@ func TestExecProgramStopsReading(t *testing.T) {
 		in.WriteString("{\"a\":1}\n")
 	}
 	res := execRun(t, context.Background(), []string{"head", "-n", "2"}, strings.NewReader(in.String()), nil)
-	if res.err != nil {
-		t.Fatal(res.err)
+	if res.Err != nil {
+		t.Fatal(res.Err)
 	}
-	fs := rtFrames(t, res.out)
-	if len(rtPayloads(fs)) != 2 {
-		t.Errorf("payloads %s", rtPayloads(fs))
+	fs := runnertest.Frames(t, res.Out)
+	if len(runnertest.Payloads(fs)) != 2 {
+		t.Errorf("payloads %s", runnertest.Payloads(fs))
 	}
-	if !strings.Contains(res.stderr, "head stopped reading its input") {
-		t.Errorf("stderr %q", res.stderr)
+	if !strings.Contains(res.Stderr, "head stopped reading its input") {
+		t.Errorf("stderr %q", res.Stderr)
 	}
 }
 
 // A broken input kills the program and writes a truncated EOF.
 func TestExecBrokenInputKillsTheProgram(t *testing.T) {
 	needProgram(t, "cat")
-	in := rtData("up", 1, `{"a":1}`) + rtData("up", 2, `{"a":2}`)
+	in := runnertest.Data("up", 1, `{"a":1}`) + runnertest.Data("up", 2, `{"a":2}`)
 	res := execRun(t, context.Background(), []string{"cat"}, strings.NewReader(in), nil)
-	rtWantBroken(t, res.err, "input from 'up' ended without EOF after 2 events")
-	if eof := rtLastEOF(t, rtFrames(t, res.out)); eof.EOF != wire.Truncated {
+	runnertest.WantBroken(t, res.Err, "input from 'up' ended without EOF after 2 events")
+	if eof := runnertest.LastEOF(t, runnertest.Frames(t, res.Out)); eof.EOF != wire.Truncated {
 		t.Errorf("EOF %+v, want truncated", eof)
 	}
 }
@@ -229,21 +231,21 @@ func TestExecStopDrains(t *testing.T) {
 	needProgram(t, "cat")
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan rtResult, 1)
+	done := make(chan runnertest.Result, 1)
 	go func() { done <- execRun(t, ctx, []string{"cat"}, pr, nil) }()
 	io.WriteString(pw, "{\"a\":1}\n")
 	cancel()
 	io.WriteString(pw, "{\"a\":2}\n")
 	pw.Close()
 	res := <-done
-	if res.err != nil {
-		t.Fatal(res.err)
+	if res.Err != nil {
+		t.Fatal(res.Err)
 	}
-	fs := rtFrames(t, res.out)
-	if got := strings.Join(rtPayloads(fs), " "); got != `{"a":1} {"a":2}` {
+	fs := runnertest.Frames(t, res.Out)
+	if got := strings.Join(runnertest.Payloads(fs), " "); got != `{"a":1} {"a":2}` {
 		t.Errorf("payloads %s", got)
 	}
-	if eof := rtLastEOF(t, fs); eof.EOF != wire.Stopped || eof.Count != 2 {
+	if eof := runnertest.LastEOF(t, fs); eof.EOF != wire.Stopped || eof.Count != 2 {
 		t.Errorf("EOF %+v, want stopped after 2", eof)
 	}
 }
@@ -255,27 +257,27 @@ func TestExecStreamsWhileInputIsOpen(t *testing.T) {
 	pr, pw := io.Pipe()
 	or, ow := io.Pipe()
 	defer or.Close()
-	st, err := execSpec.New(testOptions{spec: &execSpec, args: []string{"cat"}})
+	st, err := execSpec.New(runnertest.Options{Spec: &execSpec, Argv: []string{"cat"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(context.Background(), &execSpec, st, &Env{Stdin: pr, Stdout: ow, Stderr: io.Discard})
+		done <- runner.Run(context.Background(), &execSpec, st, &runner.Env{Stdin: pr, Stdout: ow, Stderr: io.Discard})
 		ow.Close()
 	}()
-	out := rtNewFrameReader(t, or)
+	out := runnertest.NewFrameReader(t, or)
 	for i, line := range []string{`{"a":1}`, `{"a":2}`, `{"a":3}`} {
 		go io.WriteString(pw, line+"\n")
-		if f := out.next(); f.Kind != wire.KindData || string(f.Payload) != line || f.Seq != uint64(i+1) {
+		if f := out.Next(); f.Kind != wire.KindData || string(f.Payload) != line || f.Seq != uint64(i+1) {
 			t.Fatalf("got %+v, want %s while input is open", f, line)
 		}
 	}
 	pw.Close()
-	if f := out.next(); f.Kind != wire.KindEOF || f.Count != 3 {
+	if f := out.Next(); f.Kind != wire.KindEOF || f.Count != 3 {
 		t.Fatalf("got %+v, want EOF", f)
 	}
-	if err := rtWait(t, done); err != nil {
+	if err := runnertest.Wait(t, done); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -287,10 +289,10 @@ func TestExecDownstreamGone(t *testing.T) {
 	for range 100000 {
 		in.WriteString("{\"a\":1}\n")
 	}
-	st, _ := execSpec.New(testOptions{spec: &execSpec, args: []string{"cat"}})
+	st, _ := execSpec.New(runnertest.Options{Spec: &execSpec, Argv: []string{"cat"}})
 	pr, pw := io.Pipe()
 	pr.Close()
-	err := Run(context.Background(), &execSpec, st, &Env{Stdin: strings.NewReader(in.String()), Stdout: pw, Stderr: io.Discard})
+	err := runner.Run(context.Background(), &execSpec, st, &runner.Env{Stdin: strings.NewReader(in.String()), Stdout: pw, Stderr: io.Discard})
 	if err != nil {
 		t.Fatalf("Run = %v, want a quiet end", err)
 	}
@@ -300,24 +302,24 @@ func TestExecDownstreamGone(t *testing.T) {
 // in their place.
 func TestExecOneToOne(t *testing.T) {
 	needProgram(t, "cat")
-	in := rtData("up", 1, `{"a":1}`) +
-		rtErrFrame("up", 2, wire.ErrorInfo{Kind: "parse", Msg: "bad", Stage: "read", Line: 2, Raw: []byte("oops")}, "") +
-		rtData("up", 3, `{"a":3}`) + rtEOF("up", 3, wire.Natural)
-	st, err := execSpec.New(testOptions{spec: &execSpec, args: []string{"cat"}, flags: map[string]any{"one-to-one": true}})
+	in := runnertest.Data("up", 1, `{"a":1}`) +
+		runnertest.ErrFrame("up", 2, wire.ErrorInfo{Kind: "parse", Msg: "bad", Stage: "read", Line: 2, Raw: []byte("oops")}, "") +
+		runnertest.Data("up", 3, `{"a":3}`) + runnertest.EOF("up", 3, wire.Natural)
+	st, err := execSpec.New(runnertest.Options{Spec: &execSpec, Argv: []string{"cat"}, Flags: map[string]any{"one-to-one": true}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := rtRunSpec(t, &execSpec, st, in, nil)
-	if res.err != nil {
-		t.Fatal(res.err)
+	res := runnertest.Run(t, &execSpec, st, in, nil)
+	if res.Err != nil {
+		t.Fatal(res.Err)
 	}
-	fs := rtFrames(t, res.out)
+	fs := runnertest.Frames(t, res.Out)
 	want := []struct {
 		kind   wire.Kind
 		parent uint64
 	}{{wire.KindData, 1}, {wire.KindError, 2}, {wire.KindData, 3}, {wire.KindEOF, 0}}
 	if len(fs) != len(want) {
-		t.Fatalf("%d frames, want %d: %s", len(fs), len(want), res.out)
+		t.Fatalf("%d frames, want %d: %s", len(fs), len(want), res.Out)
 	}
 	for i, w := range want {
 		if fs[i].Kind != w.kind || fs[i].Parent.Seq != w.parent || w.parent > 0 && fs[i].Parent.Writer != "up" {
@@ -332,13 +334,13 @@ func TestExecOneToOneBroken(t *testing.T) {
 		{`cat; echo '{"extra":1}'`, "program sh wrote more lines than it was given (--one-to-one)"},
 		{`head -n 1`, "program sh left 1 input events without an answer (--one-to-one)"},
 	} {
-		st, err := execSpec.New(testOptions{spec: &execSpec, args: []string{"sh", "-c", c.prog}, flags: map[string]any{"one-to-one": true}})
+		st, err := execSpec.New(runnertest.Options{Spec: &execSpec, Argv: []string{"sh", "-c", c.prog}, Flags: map[string]any{"one-to-one": true}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		res := rtRunSpec(t, &execSpec, st, "{\"a\":1}\n{\"a\":2}\n", nil)
-		if res.err == nil || res.err.Error() != c.msg {
-			t.Errorf("%s: Run = %v, want %q", c.prog, res.err, c.msg)
+		res := runnertest.Run(t, &execSpec, st, "{\"a\":1}\n{\"a\":2}\n", nil)
+		if res.Err == nil || res.Err.Error() != c.msg {
+			t.Errorf("%s: Run = %v, want %q", c.prog, res.Err, c.msg)
 		}
 	}
 }

@@ -1,10 +1,13 @@
 package stages
 
-import "github.com/obz-dev/obz/wire"
+import (
+	"github.com/obz-dev/obz/runner"
+	"github.com/obz-dev/obz/wire"
+)
 
-var filterSpec = Spec{
+var filterSpec = runner.Spec{
 	Name:      "filter",
-	Family:    FamilyTransform,
+	Family:    runner.FamilyTransform,
 	Summary:   "keep the events for which a jq expression is true",
 	ArgsUsage: "EXPR",
 	Description: `Evaluates the jq expression EXPR on each event and keeps the event when an
@@ -20,10 +23,10 @@ cat testdata/orders.ndjson | obz filter 'has("coupon") | not' -r`,
 
 type filter struct{ prog *jqProgram }
 
-func newFilter(o Options) (Stage, error) {
+func newFilter(o runner.Options) (runner.Stage, error) {
 	args := o.Args()
 	if len(args) != 1 {
-		return nil, Usagef("filter takes exactly one jq expression, got %d arguments (quote the expression)", len(args))
+		return nil, runner.Usagef("filter takes exactly one jq expression, got %d arguments (quote the expression)", len(args))
 	}
 	prog, err := compileJQ(args[0])
 	if err != nil {
@@ -32,7 +35,7 @@ func newFilter(o Options) (Stage, error) {
 	return &filter{prog: prog}, nil
 }
 
-func (f *filter) Event(ev *wire.Frame, em *Emitter) error {
+func (f *filter) Event(ev *wire.Frame, em *runner.Emitter) error {
 	if f.prog.fast != nil {
 		if keep, ok := f.prog.fast.keepEvent(ev.Payload, ev.Bare); ok {
 			if keep {
@@ -57,4 +60,4 @@ func (f *filter) Event(ev *wire.Frame, em *Emitter) error {
 	return nil
 }
 
-func (f *filter) Finish(*Emitter, wire.EOFKind) error { return nil }
+func (f *filter) Finish(*runner.Emitter, wire.EOFKind) error { return nil }

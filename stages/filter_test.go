@@ -1,49 +1,15 @@
 package stages
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
+	"github.com/obz-dev/obz/runner/runnertest"
 	"github.com/obz-dev/obz/wire"
 )
 
-// rtNew builds a registered stage from args and flags, failing on an error.
-func rtNew(t testing.TB, spec *Spec, args []string, flags map[string]any) Stage {
-	t.Helper()
-	st, err := spec.New(testOptions{spec: spec, args: args, flags: flags})
-	if err != nil {
-		t.Fatalf("%s %q: %v", spec.Name, args, err)
-	}
-	return st
-}
-
-func rtUsage(t testing.TB, spec *Spec, args []string, flags map[string]any, substr string) {
-	t.Helper()
-	_, err := spec.New(testOptions{spec: spec, args: args, flags: flags})
-	var ue *UsageError
-	if !errors.As(err, &ue) {
-		t.Fatalf("%s %q: err = %v, want a *UsageError", spec.Name, args, err)
-	}
-	if !strings.Contains(ue.Error(), substr) {
-		t.Errorf("%s %q: %q does not mention %q", spec.Name, args, ue.Error(), substr)
-	}
-}
-
-// rtLines runs a stage in raw mode and returns its output lines; error
-// events are checked separately by the tests that want them.
-func rtRaw(t testing.TB, st Stage, in string) (lines []string, res rtResult) {
-	t.Helper()
-	res = rtRun(t, st, in, func(e *Env) { e.Output = Raw })
-	out := strings.TrimSuffix(string(res.out), "\n")
-	if out == "" {
-		return nil, res
-	}
-	return strings.Split(out, "\n"), res
-}
-
 func TestFilterTruthiness(t *testing.T) {
-	st := rtNew(t, &filterSpec, []string{".x"}, nil)
+	st := runnertest.New(t, &filterSpec, []string{".x"}, nil)
 	in := `{"x":null}
 {"x":false}
 {"x":true}
@@ -53,9 +19,9 @@ func TestFilterTruthiness(t *testing.T) {
 {"x":{}}
 {"y":1}
 `
-	got, res := rtRaw(t, st, in)
-	if res.err != nil {
-		t.Fatal(res.err)
+	got, res := runnertest.Raw(t, st, in)
+	if res.Err != nil {
+		t.Fatal(res.Err)
 	}
 	want := `{"x":true} {"x":0} {"x":""} {"x":[]} {"x":{}}`
 	if strings.Join(got, " ") != want {
@@ -79,9 +45,9 @@ func TestFilterOutputs(t *testing.T) {
 		{"halt", `{"a":1}`, false},
 	}
 	for _, tt := range tests {
-		got, res := rtRaw(t, rtNew(t, &filterSpec, []string{tt.expr}, nil), tt.in)
-		if res.err != nil {
-			t.Errorf("filter %q on %s: %v", tt.expr, tt.in, res.err)
+		got, res := runnertest.Raw(t, runnertest.New(t, &filterSpec, []string{tt.expr}, nil), tt.in)
+		if res.Err != nil {
+			t.Errorf("filter %q on %s: %v", tt.expr, tt.in, res.Err)
 			continue
 		}
 		if kept := len(got) == 1 && got[0] == tt.in; kept != tt.keep {
@@ -93,8 +59,8 @@ func TestFilterOutputs(t *testing.T) {
 // TestFilterPassesBytes: a kept event's payload is passed on byte for byte.
 func TestFilterPassesBytes(t *testing.T) {
 	in := `{"id":2, "amount": 75.50, "z":"\u00e9<&>"}`
-	res := rtRunSpec(t, &filterSpec, rtNew(t, &filterSpec, []string{".amount > 50"}, nil), in+"\n", nil)
-	fs := rtFrames(t, res.out)
+	res := runnertest.Run(t, &filterSpec, runnertest.New(t, &filterSpec, []string{".amount > 50"}, nil), in+"\n", nil)
+	fs := runnertest.Frames(t, res.Out)
 	if len(fs) != 2 || string(fs[0].Payload) != in {
 		t.Errorf("frames %+v, want the payload %s unchanged", fs, in)
 	}
@@ -105,11 +71,11 @@ func TestFilterPassesBytes(t *testing.T) {
 
 func TestFilterErrorLane(t *testing.T) {
 	in := "{\"a\":{\"b\":1}}\n{\"a\":5}\n{\"a\":{\"b\":2}}\n"
-	res := rtRunSpec(t, &filterSpec, rtNew(t, &filterSpec, []string{".a.b > 1"}, nil), in, nil)
-	if res.err != nil {
-		t.Fatal(res.err)
+	res := runnertest.Run(t, &filterSpec, runnertest.New(t, &filterSpec, []string{".a.b > 1"}, nil), in, nil)
+	if res.Err != nil {
+		t.Fatal(res.Err)
 	}
-	fs := rtFrames(t, res.out)
+	fs := runnertest.Frames(t, res.Out)
 	if len(fs) != 3 {
 		t.Fatalf("frames %+v, want an error frame, a data frame and the EOF", fs)
 	}
@@ -122,8 +88,8 @@ func TestFilterErrorLane(t *testing.T) {
 		t.Errorf("frames after the error: %+v", fs[1:])
 	}
 
-	res = rtRunSpec(t, &filterSpec, rtNew(t, &filterSpec, []string{`error("bad \(.a)")`}, nil), `{"a":1}`, nil)
-	if fs := rtFrames(t, res.out); fs[0].Kind != wire.KindError || fs[0].Err.Msg != "bad 1" {
+	res = runnertest.Run(t, &filterSpec, runnertest.New(t, &filterSpec, []string{`error("bad \(.a)")`}, nil), `{"a":1}`, nil)
+	if fs := runnertest.Frames(t, res.Out); fs[0].Kind != wire.KindError || fs[0].Err.Msg != "bad 1" {
 		t.Errorf("error(...) gives %+v, want message \"bad 1\"", fs[0].Err)
 	}
 }
@@ -131,29 +97,29 @@ func TestFilterErrorLane(t *testing.T) {
 // TestFilterBadPayload: a frame whose payload is not JSON (frames are not
 // validated on the way in) goes to the error lane, it does not stop the stage.
 func TestFilterBadPayload(t *testing.T) {
-	in := rtData("up", 1, `{"a":1}`) + `{"obz":1,"t":"data","w":"up","s":2,"d":{nope}}` + "\n" + rtData("up", 3, `{"a":3}`) + rtEOF("up", 3, wire.Natural)
-	res := rtRunSpec(t, &filterSpec, rtNew(t, &filterSpec, []string{"true"}, nil), in, nil)
-	if res.err != nil {
-		t.Fatal(res.err)
+	in := runnertest.Data("up", 1, `{"a":1}`) + `{"obz":1,"t":"data","w":"up","s":2,"d":{nope}}` + "\n" + runnertest.Data("up", 3, `{"a":3}`) + runnertest.EOF("up", 3, wire.Natural)
+	res := runnertest.Run(t, &filterSpec, runnertest.New(t, &filterSpec, []string{"true"}, nil), in, nil)
+	if res.Err != nil {
+		t.Fatal(res.Err)
 	}
-	fs := rtFrames(t, res.out)
-	if len(fs) != 4 || fs[1].Kind != wire.KindError || fs[1].Err.Kind != "parse" || rtLastEOF(t, fs).Count != 3 {
+	fs := runnertest.Frames(t, res.Out)
+	if len(fs) != 4 || fs[1].Kind != wire.KindError || fs[1].Err.Kind != "parse" || runnertest.LastEOF(t, fs).Count != 3 {
 		t.Errorf("frames %+v, want the bad payload in the error lane", fs)
 	}
 }
 
 func TestFilterUsage(t *testing.T) {
-	rtUsage(t, &filterSpec, nil, nil, "exactly one jq expression, got 0")
-	rtUsage(t, &filterSpec, []string{".a", ".b"}, nil, "got 2 arguments")
-	rtUsage(t, &filterSpec, []string{".a >"}, nil, "bad jq expression")
-	rtUsage(t, &filterSpec, []string{"nosuchfunc(1)"}, nil, "bad jq expression")
+	runnertest.Usage(t, &filterSpec, nil, nil, "exactly one jq expression, got 0")
+	runnertest.Usage(t, &filterSpec, []string{".a", ".b"}, nil, "got 2 arguments")
+	runnertest.Usage(t, &filterSpec, []string{".a >"}, nil, "bad jq expression")
+	runnertest.Usage(t, &filterSpec, []string{"nosuchfunc(1)"}, nil, "bad jq expression")
 }
 
 // TestFilterNoEnv: $ENV and env are empty, so that results do not depend on
 // the environment a flow runs in.
 func TestFilterNoEnv(t *testing.T) {
 	t.Setenv("OBZ_TEST_SECRET", "x")
-	got, _ := rtRaw(t, rtNew(t, &filterSpec, []string{`$ENV.OBZ_TEST_SECRET == null`}, nil), "1\n")
+	got, _ := runnertest.Raw(t, runnertest.New(t, &filterSpec, []string{`$ENV.OBZ_TEST_SECRET == null`}, nil), "1\n")
 	if len(got) != 1 {
 		t.Errorf("$ENV leaks the environment into expressions")
 	}

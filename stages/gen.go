@@ -8,12 +8,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/wire"
 )
 
-var genSpec = Spec{
+var genSpec = runner.Spec{
 	Name:      "gen",
-	Family:    FamilySource,
+	Family:    runner.FamilySource,
 	Summary:   "generate synthetic events (demos, tests, benchmarks)",
 	ArgsUsage: "",
 	Description: `Writes synthetic events: --count N of them, or without end when --count is 0
@@ -42,7 +43,7 @@ they are made, so a downstream stage sees each one at once.`,
 obz gen --count 1000000 --seed 7 | obz filter '.amount > 50' --stats | obz write big.ndjson
 obz gen --count 3 --field id=seq --field level=choice:info,warn,error --field at=time:2026-01-01T00:00:00Z/5s -r
 obz gen --rate 10/s | obz map '{id, amount}'`,
-	Flags: []Flag{
+	Flags: []runner.Flag{
 		{Name: "count", Short: "n", Usage: "number of events; 0 = without end", Default: 0},
 		{Name: "seed", Usage: "random seed: the same seed gives the same events", Default: 1},
 		{Name: "rate", Usage: "events per second (N, N/s or N/m); 0 = as fast as possible", Default: ""},
@@ -65,17 +66,17 @@ type gen struct {
 	start  time.Time
 }
 
-func newGen(o Options) (Stage, error) {
+func newGen(o runner.Options) (runner.Stage, error) {
 	if len(o.Args()) > 0 {
-		return nil, Usagef("gen takes no arguments, got %q", o.Args()[0])
+		return nil, runner.Usagef("gen takes no arguments, got %q", o.Args()[0])
 	}
 	g := &gen{count: o.Int("count"), seed: uint64(o.Int("seed"))}
 	if g.count < 0 {
-		return nil, Usagef("--count must be 0 (without end) or more, got %d", g.count)
+		return nil, runner.Usagef("--count must be 0 (without end) or more, got %d", g.count)
 	}
 	var err error
 	if g.start, err = time.Parse(time.RFC3339, o.String("start")); err != nil {
-		return nil, Usagef("--start: %v", err)
+		return nil, runner.Usagef("--start: %v", err)
 	}
 	if r := o.String("rate"); r != "" {
 		if g.every, err = parseRate(r); err != nil {
@@ -103,11 +104,11 @@ func parseRate(s string) (time.Duration, error) {
 	case "h":
 		per = time.Hour
 	default:
-		return 0, Usagef("--rate %q: the unit must be /s, /m or /h", s)
+		return 0, runner.Usagef("--rate %q: the unit must be /s, /m or /h", s)
 	}
 	n, err := strconv.ParseFloat(num, 64)
 	if err != nil || n < 0 {
-		return 0, Usagef("--rate %q: want a number of events like 100/s", s)
+		return 0, runner.Usagef("--rate %q: want a number of events like 100/s", s)
 	}
 	if n == 0 {
 		return 0, nil
@@ -118,12 +119,12 @@ func parseRate(s string) (time.Duration, error) {
 func parseFieldGen(spec string) (fieldGen, error) {
 	name, g, ok := strings.Cut(spec, "=")
 	if !ok || name == "" {
-		return fieldGen{}, Usagef("--field %q: want NAME=GEN, e.g. id=seq or level=choice:info,warn", spec)
+		return fieldGen{}, runner.Usagef("--field %q: want NAME=GEN, e.g. id=seq or level=choice:info,warn", spec)
 	}
 	kind, arg, _ := strings.Cut(g, ":")
 	key := append(wire.AppendString(nil, name), ':')
 	bad := func(format string, args ...any) (fieldGen, error) {
-		return fieldGen{}, Usagef("--field %q: %s", spec, fmt.Sprintf(format, args...))
+		return fieldGen{}, runner.Usagef("--field %q: %s", spec, fmt.Sprintf(format, args...))
 	}
 	switch kind {
 	case "seq":
@@ -215,7 +216,7 @@ func parseRange[T int | float64](s string, parse func(string) (T, error)) (T, T,
 	return lo, hi, nil
 }
 
-func (g *gen) Produce(ctx context.Context, em *Emitter) error {
+func (g *gen) Produce(ctx context.Context, em *runner.Emitter) error {
 	r := rand.New(rand.NewPCG(g.seed, 0x9e3779b97f4a7c15))
 	buf := make([]byte, 0, 512)
 	ts := g.start.Unix()

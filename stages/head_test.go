@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/obz-dev/obz/runner"
+	"github.com/obz-dev/obz/runner/runnertest"
 	"github.com/obz-dev/obz/wire"
 )
 
@@ -24,15 +26,15 @@ func TestHead(t *testing.T) {
 		{10, "1 2 3 4 5"},
 	} {
 		t.Run(fmt.Sprint(tt.n), func(t *testing.T) {
-			res := rtRunSpec(t, &headSpec, rtNew(t, &headSpec, nil, map[string]any{"lines": tt.n}), in, nil)
-			if res.err != nil {
-				t.Fatal(res.err)
+			res := runnertest.Run(t, &headSpec, runnertest.New(t, &headSpec, nil, map[string]any{"lines": tt.n}), in, nil)
+			if res.Err != nil {
+				t.Fatal(res.Err)
 			}
-			fs := rtFrames(t, res.out)
-			if got := strings.Join(rtPayloads(fs), " "); got != tt.want {
+			fs := runnertest.Frames(t, res.Out)
+			if got := strings.Join(runnertest.Payloads(fs), " "); got != tt.want {
 				t.Errorf("head -n %d = %q, want %q", tt.n, got, tt.want)
 			}
-			if eof := rtLastEOF(t, fs); eof.EOF != wire.Natural || eof.Count != uint64(len(fs)-1) {
+			if eof := runnertest.LastEOF(t, fs); eof.EOF != wire.Natural || eof.Count != uint64(len(fs)-1) {
 				t.Errorf("EOF %+v, want natural with the count of what was written", eof)
 			}
 		})
@@ -44,20 +46,20 @@ func TestHeadDefault(t *testing.T) {
 	for i := range 20 {
 		fmt.Fprintln(&in, i)
 	}
-	got, res := rtRaw(t, rtNew(t, &headSpec, nil, nil), in.String())
-	if res.err != nil || len(got) != 10 {
-		t.Errorf("head = %q, %v; want 10 events", got, res.err)
+	got, res := runnertest.Raw(t, runnertest.New(t, &headSpec, nil, nil), in.String())
+	if res.Err != nil || len(got) != 10 {
+		t.Errorf("head = %q, %v; want 10 events", got, res.Err)
 	}
 }
 
 // TestHeadErrorEvents: error events pass through and do not count towards N.
 func TestHeadErrorEvents(t *testing.T) {
-	res := rtRunSpec(t, &headSpec, rtNew(t, &headSpec, nil, map[string]any{"lines": 2}), "1\nbad\n2\n3\n", nil)
-	if res.err != nil {
-		t.Fatal(res.err)
+	res := runnertest.Run(t, &headSpec, runnertest.New(t, &headSpec, nil, map[string]any{"lines": 2}), "1\nbad\n2\n3\n", nil)
+	if res.Err != nil {
+		t.Fatal(res.Err)
 	}
-	fs := rtFrames(t, res.out)
-	if len(fs) != 4 || fs[1].Kind != wire.KindError || strings.Join(rtPayloads(fs), " ") != "1 2" || rtLastEOF(t, fs).Count != 3 {
+	fs := runnertest.Frames(t, res.Out)
+	if len(fs) != 4 || fs[1].Kind != wire.KindError || strings.Join(runnertest.Payloads(fs), " ") != "1 2" || runnertest.LastEOF(t, fs).Count != 3 {
 		t.Errorf("frames %+v, want 1, an error, 2 and EOF n 3", fs)
 	}
 }
@@ -65,19 +67,19 @@ func TestHeadErrorEvents(t *testing.T) {
 // TestHeadStopsBeforeBrokenEnd: head ends naturally once it has N events,
 // even if its input would have broken later: what it passed is complete.
 func TestHeadStopsBeforeBrokenEnd(t *testing.T) {
-	in := rtData("up", 1, "1") + rtData("up", 2, "2") + rtData("up", 3, "3") // no EOF
-	res := rtRunSpec(t, &headSpec, rtNew(t, &headSpec, nil, map[string]any{"lines": 2}), in, nil)
-	if res.err != nil {
-		t.Fatal(res.err)
+	in := runnertest.Data("up", 1, "1") + runnertest.Data("up", 2, "2") + runnertest.Data("up", 3, "3") // no EOF
+	res := runnertest.Run(t, &headSpec, runnertest.New(t, &headSpec, nil, map[string]any{"lines": 2}), in, nil)
+	if res.Err != nil {
+		t.Fatal(res.Err)
 	}
-	if eof := rtLastEOF(t, rtFrames(t, res.out)); eof.EOF != wire.Natural || eof.Count != 2 {
+	if eof := runnertest.LastEOF(t, runnertest.Frames(t, res.Out)); eof.EOF != wire.Natural || eof.Count != 2 {
 		t.Errorf("EOF %+v, want natural n 2", eof)
 	}
 }
 
 func TestHeadUsage(t *testing.T) {
-	rtUsage(t, &headSpec, nil, map[string]any{"lines": -1}, "0 or more")
-	rtUsage(t, &headSpec, []string{"5"}, nil, "did you mean -n 5?")
+	runnertest.Usage(t, &headSpec, nil, map[string]any{"lines": -1}, "0 or more")
+	runnertest.Usage(t, &headSpec, []string{"5"}, nil, "did you mean -n 5?")
 }
 
 // TestHeadZeroReadsNothing: head -n 0 ends at once, even on an input that
@@ -88,12 +90,12 @@ func TestHeadZeroReadsNothing(t *testing.T) {
 	var out bytes.Buffer
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(context.Background(), &headSpec, rtNew(t, &headSpec, nil, map[string]any{"lines": 0}), &Env{Stdin: pr, Stdout: &out, Stderr: io.Discard})
+		done <- runner.Run(context.Background(), &headSpec, runnertest.New(t, &headSpec, nil, map[string]any{"lines": 0}), &runner.Env{Stdin: pr, Stdout: &out, Stderr: io.Discard})
 	}()
-	if err := rtWait(t, done); err != nil {
+	if err := runnertest.Wait(t, done); err != nil {
 		t.Fatal(err)
 	}
-	if out.String() != rtEOF("head", 0, wire.Natural) {
+	if out.String() != runnertest.EOF("head", 0, wire.Natural) {
 		t.Errorf("output %q, want only a natural EOF n 0", out.String())
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/obz-dev/obz/runner"
+	"github.com/obz-dev/obz/runner/runnertest"
 	"github.com/obz-dev/obz/wire"
 )
 
@@ -17,17 +19,17 @@ import (
 // empty input (bare NDJSON may be empty).
 func TestFramedInputWithoutAnyFrame(t *testing.T) {
 	run := func(framed bool) (error, string) {
-		st, err := filterSpec.New(testOptions{spec: &filterSpec, args: []string{"true"}})
+		st, err := filterSpec.New(runnertest.Options{Spec: &filterSpec, Argv: []string{"true"}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		var out bytes.Buffer
-		env := &Env{Stdout: &out, Stderr: &bytes.Buffer{},
-			Inputs: []Input{{Name: "fd 3", R: strings.NewReader(""), Framed: framed}}}
-		return Run(context.Background(), &filterSpec, st, env), out.String()
+		env := &runner.Env{Stdout: &out, Stderr: &bytes.Buffer{},
+			Inputs: []runner.Input{{Name: "fd 3", R: strings.NewReader(""), Framed: framed}}}
+		return runner.Run(context.Background(), &filterSpec, st, env), out.String()
 	}
 	err, out := run(true)
-	var broken *BrokenInputError
+	var broken *runner.BrokenInputError
 	if !errors.As(err, &broken) || !strings.Contains(err.Error(), "input fd 3 ended without any frame") {
 		t.Errorf("framed empty input: err = %v, want a broken input naming fd 3", err)
 	}
@@ -43,14 +45,14 @@ func TestFramedInputWithoutAnyFrame(t *testing.T) {
 // error events by kind and says when an input edge broke.
 func TestStatusErrorKindsAndBroken(t *testing.T) {
 	last := func(framed bool, input string) wire.Status {
-		st, err := filterSpec.New(testOptions{spec: &filterSpec, args: []string{".a > 0"}})
+		st, err := filterSpec.New(runnertest.Options{Spec: &filterSpec, Argv: []string{".a > 0"}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		var status bytes.Buffer
-		env := &Env{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}, Status: &status,
-			Inputs: []Input{{Name: "fd 3", R: strings.NewReader(input), Framed: framed}}}
-		Run(context.Background(), &filterSpec, st, env)
+		env := &runner.Env{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}, Status: &status,
+			Inputs: []runner.Input{{Name: "fd 3", R: strings.NewReader(input), Framed: framed}}}
+		runner.Run(context.Background(), &filterSpec, st, env)
 		lines := strings.Split(strings.TrimSpace(status.String()), "\n")
 		var s wire.Status
 		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &s); err != nil {

@@ -11,12 +11,13 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/wire"
 )
 
-var joinSpec = Spec{
+var joinSpec = runner.Spec{
 	Name:    "join",
-	Family:  FamilyJoin,
+	Family:  runner.FamilyJoin,
 	Summary: "enrich the stream with a reference table (hash join on a key)",
 	Description: `Reads the reference side to its end first (--ref FILE of bare NDJSON or obz
 frames, a /dev/fd path from bash process substitution included; in a flow,
@@ -54,7 +55,7 @@ obz read testdata/orders.csv | obz join --ref <(obz read testdata/customers.csv)
 obz read testdata/customers.csv > /tmp/customers.ndjson && obz read testdata/orders.csv | obz join --ref /tmp/customers.ndjson --on customer=customer --strict -r`,
 	ExitStatus: `1    also: --strict and a stream event without a match (the key is named),
      more than --max-ref reference events, a broken reference input`,
-	Flags: []Flag{
+	Flags: []runner.Flag{
 		{Name: "ref", Usage: "reference file: NDJSON or obz frames (- is not allowed: stdin is the stream)", Default: ""},
 		{Name: "ref-fd", Usage: "read the reference from this file descriptor (used by obz flow)", Default: 0, Hidden: true},
 		{Name: "on", Usage: "KEY or KEY=REFKEY: the stream's key field and the reference's", Default: ""},
@@ -107,33 +108,33 @@ type join struct {
 	dropped, rows uint64
 }
 
-func newJoin(o Options) (Stage, error) {
+func newJoin(o runner.Options) (runner.Stage, error) {
 	if len(o.Args()) > 0 {
-		return nil, Usagef("join takes no arguments, got %q (the reference goes in --ref)", o.Args()[0])
+		return nil, runner.Usagef("join takes no arguments, got %q (the reference goes in --ref)", o.Args()[0])
 	}
 	j := &join{refPath: o.String("ref"), refFD: o.Int("ref-fd"), prefix: o.String("prefix"), maxRef: o.Int("max-ref"),
 		table: map[string]*refRow{}, nameIdx: map[string]int{}, vals: make([][]byte, 1),
 		openFile: func(name string) (io.ReadCloser, error) { return os.Open(name) }}
 	switch {
 	case j.refPath == "" && j.refFD == 0:
-		return nil, Usagef("join needs --ref FILE (in a shell: --ref <(obz read customers.csv))")
+		return nil, runner.Usagef("join needs --ref FILE (in a shell: --ref <(obz read customers.csv))")
 	case j.refPath != "" && j.refFD != 0:
-		return nil, Usagef("--ref and --ref-fd exclude each other")
+		return nil, runner.Usagef("--ref and --ref-fd exclude each other")
 	case j.refPath == "-":
-		return nil, Usagef("--ref - is not allowed: stdin is the stream; use --ref <(command) for a second stream")
+		return nil, runner.Usagef("--ref - is not allowed: stdin is the stream; use --ref <(command) for a second stream")
 	case j.maxRef <= 0:
-		return nil, Usagef("--max-ref must be 1 or more, got %d", j.maxRef)
+		return nil, runner.Usagef("--max-ref must be 1 or more, got %d", j.maxRef)
 	}
 	on := o.String("on")
 	if on == "" {
-		return nil, Usagef("join needs --on KEY or --on KEY=REFKEY")
+		return nil, runner.Usagef("join needs --on KEY or --on KEY=REFKEY")
 	}
 	j.onName, j.refOnName, _ = strings.Cut(on, "=")
 	if j.refOnName == "" {
 		j.refOnName = j.onName
 	}
 	if j.onName == "" {
-		return nil, Usagef("--on %q: the stream key is empty", on)
+		return nil, runner.Usagef("--on %q: the stream key is empty", on)
 	}
 	j.key = newFieldExtractor([]fieldPath{parseFieldPath(j.onName)})
 	rp := parseFieldPath(j.refOnName)
@@ -152,7 +153,7 @@ func newJoin(o Options) (Stage, error) {
 		}
 	}
 	if n > 1 {
-		return nil, Usagef("--inner, --left and --strict exclude each other")
+		return nil, runner.Usagef("--inner, --left and --strict exclude each other")
 	}
 	if fs := splitList(o.Strings("ref-fields")); len(fs) > 0 {
 		j.only = map[string]bool{}
@@ -165,7 +166,7 @@ func newJoin(o Options) (Stage, error) {
 
 // Prepare reads the reference to its end into the hash table, checking the
 // contract of its edge like any input's.
-func (j *join) Prepare(ctx context.Context, em *Emitter) error {
+func (j *join) Prepare(ctx context.Context, em *runner.Emitter) error {
 	name := "reference " + j.refPath
 	var r io.ReadCloser
 	if j.refFD != 0 {
@@ -184,7 +185,7 @@ func (j *join) Prepare(ctx context.Context, em *Emitter) error {
 	}
 	defer r.Close()
 	rd := wire.NewReader(r, em.MaxLine())
-	e := &edge{name: name}
+	e := runner.NewContract(name, false)
 	var f wire.Frame
 	var noKey, events int
 	for {
@@ -207,9 +208,9 @@ func (j *join) Prepare(ctx context.Context, em *Emitter) error {
 			if err != io.EOF {
 				err = fmt.Errorf("reading the %s: %w", name, err)
 			}
-			kind := e.end(err)
-			if len(e.problems) > 0 || kind >= wire.Truncated {
-				return &BrokenInputError{Problems: e.problems}
+			kind := e.End(err)
+			if len(e.Problems()) > 0 || kind >= wire.Truncated {
+				return &runner.BrokenInputError{Problems: e.Problems()}
 			}
 			if kind == wire.Stopped {
 				em.Warnf("the %s ended with a stopped EOF: it may be incomplete", name)
@@ -221,7 +222,7 @@ func (j *join) Prepare(ctx context.Context, em *Emitter) error {
 		}
 		switch f.Kind {
 		case wire.KindData:
-			e.event(&f)
+			e.Event(&f)
 			if events++; events > j.maxRef {
 				return fmt.Errorf("the %s has more than %d events (--max-ref): a reference must fit in memory", name, j.maxRef)
 			}
@@ -229,12 +230,12 @@ func (j *join) Prepare(ctx context.Context, em *Emitter) error {
 				noKey++
 			}
 		case wire.KindError:
-			e.event(&f)
+			e.Event(&f)
 			if err := em.EmitError(f.Err, f.Payload); err != nil {
 				return err
 			}
 		case wire.KindEOF:
-			e.eof(&f)
+			e.EOF(&f)
 		}
 	}
 }
@@ -299,10 +300,10 @@ func keyName(quoted []byte) string {
 	return string(quoted[1 : len(quoted)-1])
 }
 
-func (j *join) Event(ev *wire.Frame, em *Emitter) error {
+func (j *join) Event(ev *wire.Frame, em *runner.Emitter) error {
 	p := ev.Payload
 	if !j.key.extract(p, j.vals) {
-		return EventErrorf("type", "the event is not a JSON object")
+		return runner.EventErrorf("type", "the event is not a JSON object")
 	}
 	j.buf = appendCanonical(j.buf[:0], j.vals[0])
 	row := j.table[string(j.buf)]
@@ -358,7 +359,7 @@ func (j *join) Event(ev *wire.Frame, em *Emitter) error {
 	return em.Emit(out)
 }
 
-func (j *join) Finish(em *Emitter, _ wire.EOFKind) error {
+func (j *join) Finish(em *runner.Emitter, _ wire.EOFKind) error {
 	if j.dropped > 0 {
 		em.Warnf("%d stream event(s) had no match in the reference (%d keys) and were dropped (inner join; --left keeps them)", j.dropped, j.rows)
 	}

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/obz-dev/obz/runner"
+	"github.com/obz-dev/obz/runner/runnertest"
 	"github.com/obz-dev/obz/wire"
 )
 
@@ -43,7 +45,7 @@ const joinOrders = `{"id":1,"customer":"c1","country":"DE","amount":3}
 
 func TestJoinInner(t *testing.T) {
 	ref := joinRef(t, joinCustomers)
-	out, stderr, err := stageRun(t, &joinSpec, map[string]any{"ref": ref, "on": "customer"}, joinOrders, Raw)
+	out, stderr, err := stageRun(t, &joinSpec, map[string]any{"ref": ref, "on": "customer"}, joinOrders, runner.Raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +63,7 @@ func TestJoinInner(t *testing.T) {
 func TestJoinLeftFieldsPrefix(t *testing.T) {
 	ref := joinRef(t, joinCustomers)
 	out, _, err := stageRun(t, &joinSpec, map[string]any{"ref": ref, "on": "customer", "left": true,
-		"ref-fields": []string{"tier,country"}, "prefix": "c_"}, joinOrders, Raw)
+		"ref-fields": []string{"tier,country"}, "prefix": "c_"}, joinOrders, runner.Raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +77,7 @@ func TestJoinLeftFieldsPrefix(t *testing.T) {
 func TestJoinOtherKeyAndEmptyObject(t *testing.T) {
 	ref := joinRef(t, `{"id":null,"v":1}`+"\n"+`{"id":2,"v":2,"w":{"x":[1]}}`+"\n")
 	out, _, err := stageRun(t, &joinSpec, map[string]any{"ref": ref, "on": "k=id"},
-		"{}\n{\"k\":2.0, \"v\":0 }\n", Raw)
+		"{}\n{\"k\":2.0, \"v\":0 }\n", runner.Raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +87,7 @@ func TestJoinOtherKeyAndEmptyObject(t *testing.T) {
 
 func TestJoinStrictMiss(t *testing.T) {
 	ref := joinRef(t, joinCustomers)
-	out, _, err := stageRun(t, &joinSpec, map[string]any{"ref": ref, "on": "customer", "strict": true}, joinOrders, Framed)
+	out, _, err := stageRun(t, &joinSpec, map[string]any{"ref": ref, "on": "customer", "strict": true}, joinOrders, runner.Framed)
 	if err == nil || !strings.Contains(err.Error(), `no reference row for customer="c9"`) {
 		t.Fatalf("err = %v, want a strict miss naming c9", err)
 	}
@@ -97,7 +99,7 @@ func TestJoinStrictMiss(t *testing.T) {
 
 func TestJoinNotObject(t *testing.T) {
 	ref := joinRef(t, joinCustomers)
-	out, _, err := stageRun(t, &joinSpec, map[string]any{"ref": ref, "on": "customer"}, "[1,2]\n", Framed)
+	out, _, err := stageRun(t, &joinSpec, map[string]any{"ref": ref, "on": "customer"}, "[1,2]\n", runner.Framed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +110,7 @@ func TestJoinNotObject(t *testing.T) {
 
 func TestJoinMaxRef(t *testing.T) {
 	ref := joinRef(t, joinCustomers)
-	_, _, err := stageRun(t, &joinSpec, map[string]any{"ref": ref, "on": "customer", "max-ref": 2}, joinOrders, Raw)
+	_, _, err := stageRun(t, &joinSpec, map[string]any{"ref": ref, "on": "customer", "max-ref": 2}, joinOrders, runner.Raw)
 	if err == nil || !strings.Contains(err.Error(), "more than 2 events (--max-ref)") {
 		t.Fatalf("err = %v", err)
 	}
@@ -118,8 +120,8 @@ func TestJoinMaxRef(t *testing.T) {
 // broken, and the stage writes a truncated EOF without reading the stream.
 func TestJoinBrokenReference(t *testing.T) {
 	ref := joinRef(t, framedInput([]string{`{"customer":"c1","n":1}`}, -1))
-	out, _, err := stageRun(t, &joinSpec, map[string]any{"ref": ref, "on": "customer"}, joinOrders, Framed)
-	var broken *BrokenInputError
+	out, _, err := stageRun(t, &joinSpec, map[string]any{"ref": ref, "on": "customer"}, joinOrders, runner.Framed)
+	var broken *runner.BrokenInputError
 	if !errors.As(err, &broken) || !strings.Contains(err.Error(), "ended without EOF after 1 events") {
 		t.Fatalf("err = %v, want a broken reference", err)
 	}
@@ -135,7 +137,7 @@ func TestJoinFramedReferenceErrors(t *testing.T) {
 	in += string(wire.AppendFrame(nil, &wire.Frame{Kind: wire.KindEOF, Writer: "up2", Count: 1}))
 	in += "not json\n"
 	ref := joinRef(t, in)
-	out, _, err := stageRun(t, &joinSpec, map[string]any{"ref": ref, "on": "customer"}, `{"customer":"c1"}`, Framed)
+	out, _, err := stageRun(t, &joinSpec, map[string]any{"ref": ref, "on": "customer"}, `{"customer":"c1"}`, runner.Framed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +165,7 @@ func TestJoinRefFD(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, _, err := stageRun(t, &joinSpec, map[string]any{"ref-fd": fd, "on": "customer"}, `{"customer":"c1"}`, Raw)
+	out, _, err := stageRun(t, &joinSpec, map[string]any{"ref-fd": fd, "on": "customer"}, `{"customer":"c1"}`, runner.Raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +180,7 @@ func TestJoinUsage(t *testing.T) {
 		{"ref": "x", "on": "a", "left": true, "strict": true},
 		{"ref": "-", "on": "a"},
 	} {
-		if _, err := joinSpec.New(testOptions{spec: &joinSpec, flags: flags}); err == nil {
+		if _, err := joinSpec.New(runnertest.Options{Spec: &joinSpec, Flags: flags}); err == nil {
 			t.Errorf("flags %v: no usage error", flags)
 		}
 	}
@@ -192,12 +194,12 @@ func BenchmarkJoin(b *testing.B) {
 	}
 	p := filepath.Join(b.TempDir(), "ref.ndjson")
 	os.WriteFile(p, []byte(ref.String()), 0o644)
-	st, err := joinSpec.New(testOptions{spec: &joinSpec, flags: map[string]any{"ref": p, "on": "user"}})
+	st, err := joinSpec.New(runnertest.Options{Spec: &joinSpec, Flags: map[string]any{"ref": p, "on": "user"}})
 	if err != nil {
 		b.Fatal(err)
 	}
 	j := st.(*join)
-	em := &Emitter{mode: Raw, outs: []io.Writer{io.Discard}, counters: new(Counters), maxLine: wire.DefaultMaxLine}
+	em := runnertest.Emitter(io.Discard)
 	if err := j.Prepare(b.Context(), em); err != nil {
 		b.Fatal(err)
 	}

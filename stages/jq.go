@@ -5,6 +5,7 @@ import (
 
 	"github.com/itchyny/gojq"
 	jsoniter "github.com/json-iterator/go"
+	"github.com/obz-dev/obz/runner"
 )
 
 // payloadJSON decodes payloads for gojq: numbers stay json.Number so that
@@ -25,13 +26,13 @@ func compileJQ(expr string) (*jqProgram, error) {
 	if err != nil {
 		if pe, ok := err.(interface{ Token() (string, int) }); ok {
 			tok, off := pe.Token()
-			return nil, Usagef("bad jq expression %q: %v (at offset %d, near %q)", expr, err, off, tok)
+			return nil, runner.Usagef("bad jq expression %q: %v (at offset %d, near %q)", expr, err, off, tok)
 		}
-		return nil, Usagef("bad jq expression %q: %v", expr, err)
+		return nil, runner.Usagef("bad jq expression %q: %v", expr, err)
 	}
 	code, err := gojq.Compile(q, gojq.WithEnvironLoader(func() []string { return nil }))
 	if err != nil {
-		return nil, Usagef("bad jq expression %q: %v", expr, err)
+		return nil, runner.Usagef("bad jq expression %q: %v", expr, err)
 	}
 	return &jqProgram{src: expr, code: code, fast: compileFast(q)}, nil
 }
@@ -41,7 +42,7 @@ func compileJQ(expr string) (*jqProgram, error) {
 func (p *jqProgram) run(payload []byte, yield func(v any) error) error {
 	var in any
 	if err := payloadJSON.Unmarshal(payload, &in); err != nil {
-		return EventErrorf("parse", "payload is not valid JSON: %v", err)
+		return runner.EventErrorf("parse", "payload is not valid JSON: %v", err)
 	}
 	iter := p.code.Run(in)
 	for {
@@ -53,7 +54,7 @@ func (p *jqProgram) run(payload []byte, yield func(v any) error) error {
 			if he, ok := err.(*gojq.HaltError); ok && he.Value() == nil {
 				return nil
 			}
-			return EventErrorf("expr", "%s", errText(err))
+			return runner.EventErrorf("expr", "%s", errText(err))
 		}
 		if err := yield(v); err != nil {
 			return err

@@ -2,12 +2,13 @@ package stages
 
 import (
 	"github.com/itchyny/gojq"
+	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/wire"
 )
 
-var mapSpec = Spec{
+var mapSpec = runner.Spec{
 	Name:      "map",
-	Family:    FamilyTransform,
+	Family:    runner.FamilyTransform,
 	Summary:   "transform each event with a jq expression (0..n outputs per event)",
 	ArgsUsage: "EXPR",
 	Description: `Evaluates the jq expression EXPR on each event and emits every output, in
@@ -27,10 +28,10 @@ type mapStage struct {
 	out  []byte // the fast path's output, reused
 }
 
-func newMap(o Options) (Stage, error) {
+func newMap(o runner.Options) (runner.Stage, error) {
 	args := o.Args()
 	if len(args) != 1 {
-		return nil, Usagef("map takes exactly one jq expression, got %d arguments (quote the expression)", len(args))
+		return nil, runner.Usagef("map takes exactly one jq expression, got %d arguments (quote the expression)", len(args))
 	}
 	prog, err := compileJQ(args[0])
 	if err != nil {
@@ -39,7 +40,7 @@ func newMap(o Options) (Stage, error) {
 	return &mapStage{prog: prog}, nil
 }
 
-func (m *mapStage) Event(ev *wire.Frame, em *Emitter) error {
+func (m *mapStage) Event(ev *wire.Frame, em *runner.Emitter) error {
 	if m.prog.fast != nil {
 		out, n, ok := m.prog.fast.appendEvent(m.out[:0], ev.Payload, ev.Bare)
 		m.out = out
@@ -53,10 +54,10 @@ func (m *mapStage) Event(ev *wire.Frame, em *Emitter) error {
 	return m.prog.run(ev.Payload, func(v any) error {
 		b, err := gojq.Marshal(v)
 		if err != nil {
-			return EventErrorf("expr", "cannot encode output: %v", err)
+			return runner.EventErrorf("expr", "cannot encode output: %v", err)
 		}
 		return em.Emit(b)
 	})
 }
 
-func (m *mapStage) Finish(*Emitter, wire.EOFKind) error { return nil }
+func (m *mapStage) Finish(*runner.Emitter, wire.EOFKind) error { return nil }

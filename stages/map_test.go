@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/itchyny/gojq"
+	"github.com/obz-dev/obz/runner/runnertest"
 	"github.com/obz-dev/obz/wire"
 )
 
@@ -32,9 +33,9 @@ func TestMapOutputs(t *testing.T) {
 		{`.amount_eur = (.amount * 0.92)`, `{"amount":10}`, []string{`{"amount":10,"amount_eur":9.200000000000001}`}},
 	}
 	for _, tt := range tests {
-		got, res := rtRaw(t, rtNew(t, &mapSpec, []string{tt.expr}, nil), tt.in+"\n")
-		if res.err != nil {
-			t.Errorf("map %q on %s: %v", tt.expr, tt.in, res.err)
+		got, res := runnertest.Raw(t, runnertest.New(t, &mapSpec, []string{tt.expr}, nil), tt.in+"\n")
+		if res.Err != nil {
+			t.Errorf("map %q on %s: %v", tt.expr, tt.in, res.Err)
 			continue
 		}
 		if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
@@ -48,9 +49,9 @@ func TestMapMatchesGojq(t *testing.T) {
 	in := `{"n":[1,1.0,1.25,-0,1e-7,123456789012,3.0e10],"s":"\u2028\t\"","o":{"b":[],"a":{}}}`
 	exprs := []string{".", ".n[]", ".n | map(. * 1)", ".o", "[.n[] | . + 0]", ".s"}
 	for _, expr := range exprs {
-		got, res := rtRaw(t, rtNew(t, &mapSpec, []string{expr}, nil), in)
-		if res.err != nil {
-			t.Fatal(res.err)
+		got, res := runnertest.Raw(t, runnertest.New(t, &mapSpec, []string{expr}, nil), in)
+		if res.Err != nil {
+			t.Fatal(res.Err)
 		}
 		var v any
 		if err := payloadJSON.Unmarshal([]byte(in), &v); err != nil {
@@ -78,12 +79,12 @@ func TestMapMatchesGojq(t *testing.T) {
 }
 
 func TestMapFrames(t *testing.T) {
-	in := rtData("up", 1, `{"items":[]}`) + rtData("up", 2, `{"items":[1,2]}`) + rtEOF("up", 2, wire.Natural)
-	res := rtRunSpec(t, &mapSpec, rtNew(t, &mapSpec, []string{".items[]"}, nil), in, nil)
-	if res.err != nil {
-		t.Fatal(res.err)
+	in := runnertest.Data("up", 1, `{"items":[]}`) + runnertest.Data("up", 2, `{"items":[1,2]}`) + runnertest.EOF("up", 2, wire.Natural)
+	res := runnertest.Run(t, &mapSpec, runnertest.New(t, &mapSpec, []string{".items[]"}, nil), in, nil)
+	if res.Err != nil {
+		t.Fatal(res.Err)
 	}
-	fs := rtFrames(t, res.out)
+	fs := runnertest.Frames(t, res.Out)
 	if len(fs) != 3 {
 		t.Fatalf("frames %+v", fs)
 	}
@@ -92,7 +93,7 @@ func TestMapFrames(t *testing.T) {
 			t.Errorf("frame %d = %+v: want seq %d, parent [up,2]", i, f, i+1)
 		}
 	}
-	if eof := rtLastEOF(t, fs); eof.Count != 2 || eof.EOF != wire.Natural {
+	if eof := runnertest.LastEOF(t, fs); eof.Count != 2 || eof.EOF != wire.Natural {
 		t.Errorf("EOF %+v, want n 2 natural", eof)
 	}
 }
@@ -101,11 +102,11 @@ func TestMapFrames(t *testing.T) {
 // event goes to the error lane with the message; later events go on.
 func TestMapErrorKeepsEarlierOutputs(t *testing.T) {
 	in := "[1,2,3]\n[4]\n"
-	res := rtRunSpec(t, &mapSpec, rtNew(t, &mapSpec, []string{`.[] | if . == 2 then error("two") else . end`}, nil), in, nil)
-	if res.err != nil {
-		t.Fatal(res.err)
+	res := runnertest.Run(t, &mapSpec, runnertest.New(t, &mapSpec, []string{`.[] | if . == 2 then error("two") else . end`}, nil), in, nil)
+	if res.Err != nil {
+		t.Fatal(res.Err)
 	}
-	fs := rtFrames(t, res.out)
+	fs := runnertest.Frames(t, res.Out)
 	var kinds []string
 	for _, f := range fs {
 		switch f.Kind {
@@ -118,8 +119,8 @@ func TestMapErrorKeepsEarlierOutputs(t *testing.T) {
 	if got := strings.Join(kinds, " "); got != "1 error:two:[1,2,3] 4" {
 		t.Errorf("outputs %q", got)
 	}
-	if rtLastEOF(t, fs).Count != 3 {
-		t.Errorf("EOF count %d, want 3", rtLastEOF(t, fs).Count)
+	if runnertest.LastEOF(t, fs).Count != 3 {
+		t.Errorf("EOF count %d, want 3", runnertest.LastEOF(t, fs).Count)
 	}
 }
 
@@ -130,8 +131,8 @@ func TestMapErrorMessages(t *testing.T) {
 		{`error({code: 1})`, `{}`, `{"code":1}`},
 		{".[]", `1`, "cannot iterate over: number (1)"},
 	} {
-		res := rtRunSpec(t, &mapSpec, rtNew(t, &mapSpec, []string{tt.expr}, nil), tt.in, nil)
-		fs := rtFrames(t, res.out)
+		res := runnertest.Run(t, &mapSpec, runnertest.New(t, &mapSpec, []string{tt.expr}, nil), tt.in, nil)
+		fs := runnertest.Frames(t, res.Out)
 		if fs[0].Kind != wire.KindError || fs[0].Err.Kind != "expr" || !strings.Contains(fs[0].Err.Msg, tt.msg) {
 			t.Errorf("map %q on %s: %+v, want an expr error %q", tt.expr, tt.in, fs[0].Err, tt.msg)
 		}
@@ -139,7 +140,7 @@ func TestMapErrorMessages(t *testing.T) {
 }
 
 func TestMapUsage(t *testing.T) {
-	rtUsage(t, &mapSpec, nil, nil, "exactly one jq expression, got 0")
-	rtUsage(t, &mapSpec, []string{"{", "}"}, nil, "got 2 arguments")
-	rtUsage(t, &mapSpec, []string{"{a:"}, nil, "bad jq expression")
+	runnertest.Usage(t, &mapSpec, nil, nil, "exactly one jq expression, got 0")
+	runnertest.Usage(t, &mapSpec, []string{"{", "}"}, nil, "got 2 arguments")
+	runnertest.Usage(t, &mapSpec, []string{"{a:"}, nil, "bad jq expression")
 }

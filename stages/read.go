@@ -11,12 +11,13 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/wire"
 )
 
-var readSpec = Spec{
+var readSpec = runner.Spec{
 	Name:      "read",
-	Family:    FamilySource,
+	Family:    runner.FamilySource,
 	Summary:   "read NDJSON, JSON, CSV, TSV or text files (or stdin), plain or compressed, as events",
 	ArgsUsage: "[FILE...|-]",
 	Description: `Reads the files in order, one event per record, then ends with a natural
@@ -101,7 +102,7 @@ obz read testdata/orders.csv.gz --infer -r | head -n 2
 gzip -c testdata/orders.ndjson | obz read -r | head -n 2
 obz read --format text README.md -r | head -n 2
 obz read -f testdata/orders.ndjson | obz filter '.amount > 100' -r   # then waits for more lines, until Ctrl-C`,
-	Flags: []Flag{
+	Flags: []runner.Flag{
 		{Name: "format", Usage: "input `FORMAT` of every file: ndjson, json, csv, tsv or text (default: by extension; stdin is ndjson)", Default: ""},
 		{Name: "follow", Short: "f", Usage: "wait for FILE to grow, following rotation, until stopped (like tail -F)", Default: false},
 		{Name: "poll", Usage: "--follow: how often to look for more input", Default: defaultPoll},
@@ -141,7 +142,7 @@ type readStage struct {
 // inCounter keeps a source's In and BytesIn counters (--stats, the status
 // channel): records and bytes read, summed over the files.
 type inCounter struct {
-	c              *Counters
+	c              *runner.Counters
 	records, bytes uint64
 }
 
@@ -160,7 +161,7 @@ func (ic *inCounter) done(records int, bytes int64) {
 	ic.bytes += uint64(bytes)
 }
 
-func newRead(o Options) (Stage, error) {
+func newRead(o runner.Options) (runner.Stage, error) {
 	r := &readStage{files: o.Args()}
 	if len(r.files) == 0 {
 		r.files = []string{stdinName}
@@ -173,7 +174,7 @@ func newRead(o Options) (Stage, error) {
 	case "txt", "lines":
 		r.format = formatText
 	default:
-		return nil, Usagef("--format must be ndjson, json, csv, tsv or text, not %q", o.String("format"))
+		return nil, runner.Usagef("--format must be ndjson, json, csv, tsv or text, not %q", o.String("format"))
 	}
 	var err error
 	if r.csv, err = parseCSVOptions(o); err != nil {
@@ -247,8 +248,8 @@ func (r *readStage) formatOf(name string) string {
 	return formatNDJSON
 }
 
-func (r *readStage) Produce(ctx context.Context, em *Emitter) error {
-	r.in = inCounter{c: em.counters}
+func (r *readStage) Produce(ctx context.Context, em *runner.Emitter) error {
+	r.in = inCounter{c: em.Counters()}
 	if r.follow > 0 {
 		return r.readFollow(ctx, em, r.files[0])
 	}
@@ -265,7 +266,7 @@ func (r *readStage) Produce(ctx context.Context, em *Emitter) error {
 
 // readOne reads one file, or stdin, decompressing it if it starts with the
 // gzip or zstd magic number.
-func (r *readStage) readOne(ctx context.Context, em *Emitter, name string) error {
+func (r *readStage) readOne(ctx context.Context, em *runner.Emitter, name string) error {
 	var src io.Reader
 	if name == stdinName {
 		if em.Stdin() == nil {
@@ -299,7 +300,7 @@ func (r *readStage) readOne(ctx context.Context, em *Emitter, name string) error
 }
 
 // parse emits the events of in, read as format.
-func (r *readStage) parse(ctx context.Context, em *Emitter, name, format string, in *endReader) error {
+func (r *readStage) parse(ctx context.Context, em *runner.Emitter, name, format string, in *endReader) error {
 	switch format {
 	case formatCSV, formatTSV:
 		return r.readCSV(ctx, em, name, in, format)
@@ -313,7 +314,7 @@ func (r *readStage) parse(ctx context.Context, em *Emitter, name, format string,
 }
 
 // readNDJSON emits one event per line of in.
-func (r *readStage) readNDJSON(ctx context.Context, em *Emitter, name string, in *endReader) error {
+func (r *readStage) readNDJSON(ctx context.Context, em *runner.Emitter, name string, in *endReader) error {
 	rd := wire.NewReader(in, em.MaxLine())
 	var f wire.Frame
 	n := 0
@@ -372,7 +373,7 @@ func parseDelimiter(s string) (rune, error) {
 	}
 	r, size := utf8.DecodeRuneInString(s)
 	if size == 0 || size != len(s) || r == utf8.RuneError || r == '"' || r == '\r' || r == '\n' {
-		return 0, Usagef("--delimiter must be one character other than a quote or newline, not %q", s)
+		return 0, runner.Usagef("--delimiter must be one character other than a quote or newline, not %q", s)
 	}
 	return r, nil
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/wire"
 )
 
@@ -62,7 +63,7 @@ func TestReadCompressedMixed(t *testing.T) {
 		readWriteTemp(t, dir, "g.ndjson", readGzipped(t, `{"n":10}`)), // no .gz, but gzip inside: the magic number says so
 	}
 	stdin := bytes.NewReader(readZstded(t, `{"n":8}`+"\n"))
-	r := runRead(t, context.Background(), readOpts(files, "infer"), stdin, Raw, 0)
+	r := runRead(t, context.Background(), readOpts(files, "infer"), stdin, runner.Raw, 0)
 	want := `{"n":1,"s":"x"}
 {"n":2}
 {"n":3}
@@ -74,23 +75,23 @@ func TestReadCompressedMixed(t *testing.T) {
 {"n":9}
 {"n":10}
 `
-	if r.err != nil || r.out != want {
-		t.Errorf("err %v, got\n%s\nwant\n%s", r.err, r.out, want)
+	if r.Err != nil || r.Out != want {
+		t.Errorf("err %v, got\n%s\nwant\n%s", r.Err, r.Out, want)
 	}
 }
 
 func TestReadCompressedStdin(t *testing.T) {
 	for name, in := range map[string][]byte{"gzip": readGzipped(t, "a\nb\n"), "zstd": readZstded(t, "a\nb\n"), "plain": []byte("a\nb\n")} {
-		r := runRead(t, context.Background(), readOpts(nil, "format=text"), bytes.NewReader(in), Raw, 0)
-		if r.err != nil || r.out != "{\"line\":\"a\",\"n\":1}\n{\"line\":\"b\",\"n\":2}\n" {
-			t.Errorf("%s: err %v, got %q", name, r.err, r.out)
+		r := runRead(t, context.Background(), readOpts(nil, "format=text"), bytes.NewReader(in), runner.Raw, 0)
+		if r.Err != nil || r.Out != "{\"line\":\"a\",\"n\":1}\n{\"line\":\"b\",\"n\":2}\n" {
+			t.Errorf("%s: err %v, got %q", name, r.Err, r.Out)
 		}
 	}
 	// Short inputs that start like a magic number are plain.
 	for _, in := range []string{"(", "(\n", "\x1f", "(\xb5/"} {
-		r := runRead(t, context.Background(), readOpts(nil, "format=text"), strings.NewReader(in), Raw, 0)
-		if r.err != nil || !strings.HasPrefix(r.out, `{"line":`) {
-			t.Errorf("%q: err %v, got %q", in, r.err, r.out)
+		r := runRead(t, context.Background(), readOpts(nil, "format=text"), strings.NewReader(in), runner.Raw, 0)
+		if r.Err != nil || !strings.HasPrefix(r.Out, `{"line":`) {
+			t.Errorf("%q: err %v, got %q", in, r.Err, r.Out)
 		}
 	}
 }
@@ -110,11 +111,11 @@ func TestReadCompressedBroken(t *testing.T) {
 	}
 	for name, data := range map[string][]byte{"cut.ndjson.gz": readGzipped(t, lines.String()), "cut.ndjson.zst": readZstded(t, lines.String())} {
 		p := readWriteTemp(t, dir, name, data[:len(data)*2/3])
-		r := runRead(t, context.Background(), readOpts([]string{p}), nil, Framed, 0)
-		if r.err == nil || !strings.Contains(r.err.Error(), "reading "+p) {
-			t.Errorf("%s: err %v", name, r.err)
+		r := runRead(t, context.Background(), readOpts([]string{p}), nil, runner.Framed, 0)
+		if r.Err == nil || !strings.Contains(r.Err.Error(), "reading "+p) {
+			t.Errorf("%s: err %v", name, r.Err)
 		}
-		fs := readFrames(t, r.out)
+		fs := readFrames(t, r.Out)
 		for _, f := range fs[:len(fs)-1] {
 			if f.Kind != wire.KindData {
 				t.Fatalf("%s: %+v %+v", name, f, f.Err)
@@ -131,8 +132,8 @@ func TestReadCompressedBroken(t *testing.T) {
 func TestReadZstdWindowLimit(t *testing.T) {
 	frame := []byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, 20 << 3, 0x09, 0x00, 0x00, 'x'}
 	p := readWriteTemp(t, t.TempDir(), "big.ndjson.zst", frame)
-	r := runRead(t, context.Background(), readOpts([]string{p}), nil, Raw, 0)
-	if r.err == nil || !strings.Contains(r.err.Error(), "big.ndjson.zst") || r.out != "" {
-		t.Errorf("err %v, out %q", r.err, r.out)
+	r := runRead(t, context.Background(), readOpts([]string{p}), nil, runner.Raw, 0)
+	if r.Err == nil || !strings.Contains(r.Err.Error(), "big.ndjson.zst") || r.Out != "" {
+		t.Errorf("err %v, out %q", r.Err, r.Out)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/wire"
 )
 
@@ -24,7 +25,7 @@ type csvOptions struct {
 	lazy     bool
 }
 
-func parseCSVOptions(o Options) (csvOptions, error) {
+func parseCSVOptions(o runner.Options) (csvOptions, error) {
 	c := csvOptions{infer: o.Bool("infer"), noHeader: o.Bool("no-header"), lazy: o.Bool("lazy-quotes")}
 	if o.IsSet("header") {
 		seen := map[string]bool{}
@@ -32,17 +33,17 @@ func parseCSVOptions(o Options) (csvOptions, error) {
 			for _, name := range strings.Split(h, ",") {
 				name = strings.TrimSpace(name)
 				if name == "" {
-					return c, Usagef("--header: empty field name in %q", h)
+					return c, runner.Usagef("--header: empty field name in %q", h)
 				}
 				if seen[name] {
-					return c, Usagef("--header: field %q named twice", name)
+					return c, runner.Usagef("--header: field %q named twice", name)
 				}
 				seen[name] = true
 				c.header = append(c.header, name)
 			}
 		}
 		if len(c.header) == 0 {
-			return c, Usagef("--header needs field names, e.g. --header id,name,amount")
+			return c, runner.Usagef("--header needs field names, e.g. --header id,name,amount")
 		}
 	}
 	if d := o.String("delimiter"); d != "" {
@@ -57,7 +58,7 @@ func parseCSVOptions(o Options) (csvOptions, error) {
 var utf8BOM = []byte("\xef\xbb\xbf")
 
 // readCSV emits one object per row of in.
-func (r *readStage) readCSV(ctx context.Context, em *Emitter, name string, in *endReader, format string) error {
+func (r *readStage) readCSV(ctx context.Context, em *runner.Emitter, name string, in *endReader, format string) error {
 	br := bufio.NewReaderSize(in, 64<<10)
 	if b, _ := br.Peek(len(utf8BOM)); bytes.Equal(b, utf8BOM) {
 		br.Discard(len(utf8BOM))

@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"time"
+
+	"github.com/obz-dev/obz/runner"
 )
 
 // defaultPoll is how often --follow looks for more input at the end of the file.
@@ -14,19 +16,19 @@ const defaultPoll = 200 * time.Millisecond
 
 // followOptions checks --follow: it takes one file, not stdin and not
 // compressed. It returns the poll interval.
-func followOptions(o Options, files []string) (time.Duration, error) {
+func followOptions(o runner.Options, files []string) (time.Duration, error) {
 	if len(files) != 1 || files[0] == stdinName {
-		return 0, Usagef("--follow takes exactly one FILE (to wait on stdin, no --follow is needed: tail -F FILE | obz read -)")
+		return 0, runner.Usagef("--follow takes exactly one FILE (to wait on stdin, no --follow is needed: tail -F FILE | obz read -)")
 	}
 	if kind, _ := compressionOf(files[0]); kind != "" {
-		return 0, Usagef("--follow cannot follow a compressed file: %s", files[0])
+		return 0, runner.Usagef("--follow cannot follow a compressed file: %s", files[0])
 	}
 	poll := o.Duration("poll")
 	switch {
 	case poll == 0:
 		poll = defaultPoll
 	case poll < time.Millisecond:
-		return 0, Usagef("--poll must be at least 1ms, not %v", poll)
+		return 0, runner.Usagef("--poll must be at least 1ms, not %v", poll)
 	}
 	return poll, nil
 }
@@ -38,7 +40,7 @@ func followOptions(o Options, files []string) (time.Duration, error) {
 // ended there (a last line without newline is taken as complete), and the
 // path is read again from its start as a new input: line numbers start
 // again at 1, a CSV file's header row is read again.
-func (r *readStage) readFollow(ctx context.Context, em *Emitter, path string) error {
+func (r *readStage) readFollow(ctx context.Context, em *runner.Emitter, path string) error {
 	format := r.formatOf(path)
 	for {
 		f, err := openFollowed(ctx, path, r.follow, em.Flush)

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/obz-dev/obz/runner"
+	"github.com/obz-dev/obz/runner/runnertest"
 	"github.com/obz-dev/obz/wire"
 )
 
@@ -25,7 +27,7 @@ type follower struct {
 func startFollow(t *testing.T, path string, flags ...string) *follower {
 	t.Helper()
 	o := readOpts([]string{path}, append(flags, "follow")...)
-	o.flags["poll"] = 5 * time.Millisecond
+	o.Flags["poll"] = 5 * time.Millisecond
 	st, err := readSpec.New(o)
 	if err != nil {
 		t.Fatal(err)
@@ -33,7 +35,7 @@ func startFollow(t *testing.T, path string, flags ...string) *follower {
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &follower{t: t, out: newReadSignalBuffer(), cancel: cancel, done: make(chan error, 1)}
 	go func() {
-		f.done <- Run(ctx, &readSpec, st, &Env{Stdout: f.out, Stderr: io.Discard, Output: Raw})
+		f.done <- runner.Run(ctx, &readSpec, st, &runner.Env{Stdout: f.out, Stderr: io.Discard, Output: runner.Raw})
 	}()
 	t.Cleanup(cancel)
 	return f
@@ -123,7 +125,7 @@ func TestReadFollowFramedAndCSV(t *testing.T) {
 	path := filepath.Join(dir, "rows.csv")
 	appendFile(t, path, "a,b\n1,2\n")
 	o := readOpts([]string{path}, "follow")
-	o.flags["poll"] = 5 * time.Millisecond
+	o.Flags["poll"] = 5 * time.Millisecond
 	st, err := readSpec.New(o)
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +133,7 @@ func TestReadFollowFramedAndCSV(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	out := newReadSignalBuffer()
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, &readSpec, st, &Env{Stdout: out, Stderr: io.Discard}) }()
+	go func() { done <- runner.Run(ctx, &readSpec, st, &runner.Env{Stdout: out, Stderr: io.Discard}) }()
 	f := &follower{t: t, out: out}
 	frame := func(seq, payload string) string {
 		return `{"obz":1,"t":"data","w":"read","s":` + seq + `,"d":` + payload + "}\n"
@@ -156,15 +158,15 @@ func TestReadFollowFramedAndCSV(t *testing.T) {
 func TestReadFollowUsage(t *testing.T) {
 	dir := t.TempDir()
 	a := readTempFile(t, "a.log", "x\n")
-	var ue *UsageError
-	for _, o := range []testOptions{
+	var ue *runner.UsageError
+	for _, o := range []runnertest.Options{
 		readOpts([]string{a, a}, "follow"),
 		readOpts(nil, "follow"),
 		readOpts([]string{"-"}, "follow"),
 		readOpts([]string{filepath.Join(dir, "x.log.gz")}, "follow"),
 	} {
 		if _, err := readSpec.New(o); !errors.As(err, &ue) {
-			t.Errorf("%v: got %v, want a usage error", o.args, err)
+			t.Errorf("%v: got %v, want a usage error", o.Argv, err)
 		}
 	}
 	fifo := filepath.Join(dir, "fifo")

@@ -9,6 +9,7 @@ import (
 	"io"
 	"unicode/utf8"
 
+	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/wire"
 )
 
@@ -269,7 +270,7 @@ const rawLimit = 1024
 
 // readJSON emits the values of in: the elements of a top-level array, or
 // concatenated values (see scanJSON).
-func (r *readStage) readJSON(ctx context.Context, em *Emitter, name string, in *endReader) error {
+func (r *readStage) readJSON(ctx context.Context, em *runner.Emitter, name string, in *endReader) error {
 	n := 0
 	var consumed int64
 	defer func() { r.in.done(n, consumed) }()

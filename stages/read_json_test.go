@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/wire"
 )
 
@@ -17,11 +18,11 @@ import (
 func jsonEvents(t *testing.T, in string, maxLine int) []wire.Frame {
 	t.Helper()
 	p := readTempFile(t, "in.json", in)
-	r := runRead(t, context.Background(), readOpts([]string{p}), nil, Framed, maxLine)
-	if r.err != nil {
-		t.Fatalf("err %v\n%s", r.err, r.out)
+	r := runRead(t, context.Background(), readOpts([]string{p}), nil, runner.Framed, maxLine)
+	if r.Err != nil {
+		t.Fatalf("err %v\n%s", r.Err, r.Out)
 	}
-	fs := readFrames(t, r.out)
+	fs := readFrames(t, r.Out)
 	if eof := fs[len(fs)-1]; eof.Kind != wire.KindEOF || eof.EOF != wire.Natural || eof.Count != uint64(len(fs)-1) {
 		t.Fatalf("last frame %+v, want a natural EOF counting %d", eof, len(fs)-1)
 	}
@@ -121,7 +122,9 @@ func TestReadJSONStreams(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, &readSpec, st, &Env{Stdin: pr, Stdout: out, Stderr: io.Discard, Output: Raw}) }()
+	go func() {
+		done <- runner.Run(ctx, &readSpec, st, &runner.Env{Stdin: pr, Stdout: out, Stderr: io.Discard, Output: runner.Raw})
+	}()
 	pw.Write([]byte("[{\"a\":1},\n"))
 	for !strings.Contains(out.String(), `{"a":1}`) {
 		select {

@@ -12,41 +12,43 @@ import (
 	"testing"
 	"time"
 
+	"github.com/obz-dev/obz/runner"
+	"github.com/obz-dev/obz/runner/runnertest"
 	"github.com/obz-dev/obz/wire"
 )
 
 // readOpts builds options from args and "name=value" or "name" (a true bool) flags.
-func readOpts(args []string, flags ...string) testOptions {
-	o := testOptions{flags: map[string]any{}, args: args}
+func readOpts(args []string, flags ...string) runnertest.Options {
+	o := runnertest.Options{Flags: map[string]any{}, Argv: args}
 	for _, f := range flags {
 		name, val, ok := strings.Cut(f, "=")
 		switch {
 		case !ok:
-			o.flags[name] = true
+			o.Flags[name] = true
 		case name == "header":
-			o.flags[name] = strings.Split(val, ",")
+			o.Flags[name] = strings.Split(val, ",")
 		default:
-			o.flags[name] = val
+			o.Flags[name] = val
 		}
 	}
 	return o
 }
 
 type readResult struct {
-	out, stderr string
-	err         error
+	Out, Stderr string
+	Err         error
 }
 
 // runRead builds read from o and runs it with stdin, writing mode output.
-func runRead(t *testing.T, ctx context.Context, o testOptions, stdin io.Reader, mode OutputMode, maxLine int) readResult {
+func runRead(t *testing.T, ctx context.Context, o runnertest.Options, stdin io.Reader, mode runner.OutputMode, maxLine int) readResult {
 	t.Helper()
 	st, err := readSpec.New(o)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	var out, errOut bytes.Buffer
-	env := &Env{Stdin: stdin, Stdout: &out, Stderr: &errOut, Output: mode, MaxLine: maxLine}
-	err = Run(ctx, &readSpec, st, env)
+	env := &runner.Env{Stdin: stdin, Stdout: &out, Stderr: &errOut, Output: mode, MaxLine: maxLine}
+	err = runner.Run(ctx, &readSpec, st, env)
 	return readResult{out.String(), errOut.String(), err}
 }
 
@@ -91,18 +93,18 @@ func TestReadNDJSONFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := runRead(t, context.Background(), readOpts([]string{"../testdata/orders.ndjson"}), nil, Raw, 0)
-	if r.err != nil || r.out != string(want) {
-		t.Fatalf("err %v, output differs from the file:\n%s", r.err, r.out)
+	r := runRead(t, context.Background(), readOpts([]string{"../testdata/orders.ndjson"}), nil, runner.Raw, 0)
+	if r.Err != nil || r.Out != string(want) {
+		t.Fatalf("err %v, output differs from the file:\n%s", r.Err, r.Out)
 	}
 }
 
 func TestReadCSVInfer(t *testing.T) {
-	r := runRead(t, context.Background(), readOpts([]string{"../testdata/orders.csv"}, "infer"), nil, Raw, 0)
-	if r.err != nil {
-		t.Fatal(r.err)
+	r := runRead(t, context.Background(), readOpts([]string{"../testdata/orders.csv"}, "infer"), nil, runner.Raw, 0)
+	if r.Err != nil {
+		t.Fatal(r.Err)
 	}
-	lines := strings.Split(strings.TrimSuffix(r.out, "\n"), "\n")
+	lines := strings.Split(strings.TrimSuffix(r.Out, "\n"), "\n")
 	if len(lines) != 30 {
 		t.Fatalf("%d events, want 30", len(lines))
 	}
@@ -110,9 +112,9 @@ func TestReadCSVInfer(t *testing.T) {
 	if lines[0] != want {
 		t.Errorf("first event\n got %s\nwant %s", lines[0], want)
 	}
-	r = runRead(t, context.Background(), readOpts([]string{"../testdata/customers.csv"}), nil, Raw, 0)
-	if !strings.Contains(r.out, `{"customer":"c010","name":"Müller, Klaus","tier":"bronze","country":"DE"}`) {
-		t.Errorf("quoted field with a comma not read:\n%s", r.out)
+	r = runRead(t, context.Background(), readOpts([]string{"../testdata/customers.csv"}), nil, runner.Raw, 0)
+	if !strings.Contains(r.Out, `{"customer":"c010","name":"Müller, Klaus","tier":"bronze","country":"DE"}`) {
+		t.Errorf("quoted field with a comma not read:\n%s", r.Out)
 	}
 }
 
@@ -143,11 +145,11 @@ func TestReadHeaderNames(t *testing.T) {
 func TestReadCSVBadRows(t *testing.T) {
 	in := "a,b\n1,2\n1,2,3\n\"multi\nline\",x\nbare\"quote,y\n4\nM\xfcller,z\n5,6"
 	p := readTempFile(t, "bad.csv", in)
-	r := runRead(t, context.Background(), readOpts([]string{p}), nil, Framed, 0)
-	if r.err != nil {
-		t.Fatal(r.err)
+	r := runRead(t, context.Background(), readOpts([]string{p}), nil, runner.Framed, 0)
+	if r.Err != nil {
+		t.Fatal(r.Err)
 	}
-	fs := readFrames(t, r.out)
+	fs := readFrames(t, r.Out)
 	type ev struct {
 		data, kind, msg, raw string
 		line                 int64
@@ -162,7 +164,7 @@ func TestReadCSVBadRows(t *testing.T) {
 		{data: `{"a":"5","b":"6"}`},
 	}
 	if len(fs) != len(want)+1 {
-		t.Fatalf("%d frames, want %d:\n%s", len(fs), len(want)+1, r.out)
+		t.Fatalf("%d frames, want %d:\n%s", len(fs), len(want)+1, r.Out)
 	}
 	for i, w := range want {
 		f := fs[i]
@@ -202,15 +204,15 @@ func TestReadCSVLineEndingsAndBOM(t *testing.T) {
 			var stdin io.Reader
 			switch name {
 			case "semi.txt":
-				o = readOpts(o.args, "format=csv", "delimiter=;")
+				o = readOpts(o.Argv, "format=csv", "delimiter=;")
 			case "stdin-as-csv":
 				o = readOpts(nil, "format=csv")
 				stdin = strings.NewReader(in)
 			}
-			r := runRead(t, context.Background(), o, stdin, Raw, 0)
+			r := runRead(t, context.Background(), o, stdin, runner.Raw, 0)
 			want := "{\"a\":\"1\",\"b\":\"x\\ny\"}\n{\"a\":\"2\",\"b\":\"z\"}\n"
-			if r.err != nil || r.out != want {
-				t.Errorf("err %v, got\n%s\nwant\n%s", r.err, r.out, want)
+			if r.Err != nil || r.Out != want {
+				t.Errorf("err %v, got\n%s\nwant\n%s", r.Err, r.Out, want)
 			}
 		})
 	}
@@ -218,18 +220,18 @@ func TestReadCSVLineEndingsAndBOM(t *testing.T) {
 
 func TestReadCSVWithoutHeader(t *testing.T) {
 	p := readTempFile(t, "nh.csv", "1,2,3\n4,5,6\n7,8\n")
-	r := runRead(t, context.Background(), readOpts([]string{p}, "no-header", "infer"), nil, Raw, 0)
+	r := runRead(t, context.Background(), readOpts([]string{p}, "no-header", "infer"), nil, runner.Raw, 0)
 	want := "{\"c1\":1,\"c2\":2,\"c3\":3}\n{\"c1\":4,\"c2\":5,\"c3\":6}\n"
-	if r.out != want {
-		t.Errorf("--no-header: got\n%s\nwant\n%s", r.out, want)
+	if r.Out != want {
+		t.Errorf("--no-header: got\n%s\nwant\n%s", r.Out, want)
 	}
-	var ee *ErrorEventsError
-	if !errors.As(r.err, &ee) || !strings.Contains(r.stderr, "nh.csv:3: 2 fields, but the first row has 3") {
-		t.Errorf("ragged row: err %v, stderr %q", r.err, r.stderr)
+	var ee *runner.ErrorEventsError
+	if !errors.As(r.Err, &ee) || !strings.Contains(r.Stderr, "nh.csv:3: 2 fields, but the first row has 3") {
+		t.Errorf("ragged row: err %v, stderr %q", r.Err, r.Stderr)
 	}
-	r = runRead(t, context.Background(), readOpts([]string{p}, "header=x,y,z"), nil, Raw, 0)
-	if !strings.HasPrefix(r.out, `{"x":"1","y":"2","z":"3"}`+"\n") || !strings.Contains(r.stderr, "--header names 3") {
-		t.Errorf("--header: got\n%s\n%s", r.out, r.stderr)
+	r = runRead(t, context.Background(), readOpts([]string{p}, "header=x,y,z"), nil, runner.Raw, 0)
+	if !strings.HasPrefix(r.Out, `{"x":"1","y":"2","z":"3"}`+"\n") || !strings.Contains(r.Stderr, "--header names 3") {
+		t.Errorf("--header: got\n%s\n%s", r.Out, r.Stderr)
 	}
 }
 
@@ -240,7 +242,7 @@ func TestReadFrames(t *testing.T) {
 {"obz":1,"t":"eof","w":"gen","n":2,"kind":"natural"}
 `
 	p := readTempFile(t, "frames.ndjson", in)
-	fs := readFrames(t, runRead(t, context.Background(), readOpts([]string{p}), nil, Framed, 0).out)
+	fs := readFrames(t, runRead(t, context.Background(), readOpts([]string{p}), nil, runner.Framed, 0).Out)
 	if len(fs) != 4 {
 		t.Fatalf("%d frames, want 4: %+v", len(fs), fs)
 	}
@@ -258,7 +260,7 @@ func TestReadFrames(t *testing.T) {
 func TestReadNDJSONBadLines(t *testing.T) {
 	long := `{"x":"` + strings.Repeat("y", 100) + `"}`
 	p := readTempFile(t, "bad.ndjson", "\xef\xbb\xbf{\"a\":1}\r\n\n{oops\n"+long+"\n  \n{\"a\":2}")
-	fs := readFrames(t, runRead(t, context.Background(), readOpts([]string{p}), nil, Framed, 64).out)
+	fs := readFrames(t, runRead(t, context.Background(), readOpts([]string{p}), nil, runner.Framed, 64).Out)
 	if len(fs) != 5 {
 		t.Fatalf("%d frames, want 5: %+v", len(fs), fs)
 	}
@@ -279,17 +281,17 @@ func TestReadNDJSONBadLines(t *testing.T) {
 func TestReadFilesInOrderAndStdin(t *testing.T) {
 	a := readTempFile(t, "a.ndjson", `{"n":1}`+"\n")
 	b := readTempFile(t, "b.csv", "n\n3\n")
-	r := runRead(t, context.Background(), readOpts([]string{a, "-", b}, "infer"), strings.NewReader(`{"n":2}`), Raw, 0)
-	if r.err != nil || r.out != "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n" {
-		t.Errorf("err %v, got\n%s", r.err, r.out)
+	r := runRead(t, context.Background(), readOpts([]string{a, "-", b}, "infer"), strings.NewReader(`{"n":2}`), runner.Raw, 0)
+	if r.Err != nil || r.Out != "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n" {
+		t.Errorf("err %v, got\n%s", r.Err, r.Out)
 	}
-	r = runRead(t, context.Background(), readOpts(nil), strings.NewReader("{\"n\":4}\n[5]\n"), Raw, 0)
-	if r.out != "{\"n\":4}\n[5]\n" {
-		t.Errorf("no argument reads stdin: got %q", r.out)
+	r = runRead(t, context.Background(), readOpts(nil), strings.NewReader("{\"n\":4}\n[5]\n"), runner.Raw, 0)
+	if r.Out != "{\"n\":4}\n[5]\n" {
+		t.Errorf("no argument reads stdin: got %q", r.Out)
 	}
-	r = runRead(t, context.Background(), readOpts(nil), strings.NewReader("{bad\n"), Raw, 0)
-	if !strings.Contains(r.stderr, "stdin:1: invalid JSON") {
-		t.Errorf("stdin errors name stdin: %q", r.stderr)
+	r = runRead(t, context.Background(), readOpts(nil), strings.NewReader("{bad\n"), runner.Raw, 0)
+	if !strings.Contains(r.Stderr, "stdin:1: invalid JSON") {
+		t.Errorf("stdin errors name stdin: %q", r.Stderr)
 	}
 }
 
@@ -299,21 +301,21 @@ func TestReadEmpty(t *testing.T) {
 		if name == "blank.ndjson" {
 			content = "\n \n"
 		}
-		r := runRead(t, context.Background(), readOpts([]string{readTempFile(t, name, content)}), nil, Framed, 0)
-		if want := `{"obz":1,"t":"eof","w":"read","n":0,"kind":"natural"}` + "\n"; r.err != nil || r.out != want {
-			t.Errorf("%s: err %v, got %q", name, r.err, r.out)
+		r := runRead(t, context.Background(), readOpts([]string{readTempFile(t, name, content)}), nil, runner.Framed, 0)
+		if want := `{"obz":1,"t":"eof","w":"read","n":0,"kind":"natural"}` + "\n"; r.Err != nil || r.Out != want {
+			t.Errorf("%s: err %v, got %q", name, r.Err, r.Out)
 		}
 	}
 	// A header alone is no event either.
-	r := runRead(t, context.Background(), readOpts([]string{readTempFile(t, "h.csv", "a,b\n")}), nil, Raw, 0)
-	if r.err != nil || r.out != "" {
-		t.Errorf("header only: err %v, got %q", r.err, r.out)
+	r := runRead(t, context.Background(), readOpts([]string{readTempFile(t, "h.csv", "a,b\n")}), nil, runner.Raw, 0)
+	if r.Err != nil || r.Out != "" {
+		t.Errorf("header only: err %v, got %q", r.Err, r.Out)
 	}
 }
 
 func TestReadUsageAndOpenErrors(t *testing.T) {
-	var ue *UsageError
-	for _, o := range []testOptions{
+	var ue *runner.UsageError
+	for _, o := range []runnertest.Options{
 		readOpts(nil, "format=xml"),
 		readOpts(nil, "delimiter=ab"),
 		readOpts(nil, "delimiter=\""),
@@ -321,7 +323,7 @@ func TestReadUsageAndOpenErrors(t *testing.T) {
 		readOpts(nil, "header=a,,b"),
 	} {
 		if _, err := readSpec.New(o); !errors.As(err, &ue) {
-			t.Errorf("%v: got %v, want a usage error", o.flags, err)
+			t.Errorf("%v: got %v, want a usage error", o.Flags, err)
 		}
 	}
 	ok := readTempFile(t, "ok.csv", "a\n1\n")
@@ -334,9 +336,9 @@ func TestReadUsageAndOpenErrors(t *testing.T) {
 		t.Errorf("directory: got %v", err)
 	}
 	// A header row that does not parse ends the stage.
-	r := runRead(t, context.Background(), readOpts([]string{readTempFile(t, "h.csv", "a,b\"c\n1,2\n")}), nil, Framed, 0)
-	if r.err == nil || !strings.Contains(r.err.Error(), "bad header row") || !strings.Contains(r.out, `"kind":"poison"`) {
-		t.Errorf("bad header: err %v, out %q", r.err, r.out)
+	r := runRead(t, context.Background(), readOpts([]string{readTempFile(t, "h.csv", "a,b\"c\n1,2\n")}), nil, runner.Framed, 0)
+	if r.Err == nil || !strings.Contains(r.Err.Error(), "bad header row") || !strings.Contains(r.Out, `"kind":"poison"`) {
+		t.Errorf("bad header: err %v, out %q", r.Err, r.Out)
 	}
 }
 
@@ -347,8 +349,8 @@ func TestReadOnErrorFail(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	err = Run(context.Background(), &readSpec, st, &Env{Stdout: &out, Stderr: io.Discard, OnError: ErrorsFail})
-	var fe *EventFailedError
+	err = runner.Run(context.Background(), &readSpec, st, &runner.Env{Stdout: &out, Stderr: io.Discard, OnError: runner.ErrorsFail})
+	var fe *runner.EventFailedError
 	if !errors.As(err, &fe) || fe.Info.Line != 3 {
 		t.Fatalf("got %v, want the row on line 3 to fail the stage", err)
 	}
@@ -360,9 +362,9 @@ func TestReadOnErrorFail(t *testing.T) {
 func TestReadCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	r := runRead(t, ctx, readOpts([]string{"../testdata/orders.csv"}), nil, Framed, 0)
-	if r.err != nil || r.out != `{"obz":1,"t":"eof","w":"read","n":0,"kind":"stopped"}`+"\n" {
-		t.Errorf("err %v, got %q", r.err, r.out)
+	r := runRead(t, ctx, readOpts([]string{"../testdata/orders.csv"}), nil, runner.Framed, 0)
+	if r.Err != nil || r.Out != `{"obz":1,"t":"eof","w":"read","n":0,"kind":"stopped"}`+"\n" {
+		t.Errorf("err %v, got %q", r.Err, r.Out)
 	}
 }
 
@@ -381,7 +383,7 @@ func TestReadStdinStop(t *testing.T) {
 			}
 			done := make(chan error, 1)
 			go func() {
-				done <- Run(ctx, &readSpec, st, &Env{Stdin: pr, Stdout: out, Stderr: io.Discard})
+				done <- runner.Run(ctx, &readSpec, st, &runner.Env{Stdin: pr, Stdout: out, Stderr: io.Discard})
 			}()
 			first, partial := "{\"n\":1}\n", `{"n":`
 			if format == "csv" {
@@ -464,7 +466,7 @@ func BenchmarkReadCSV(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if err := Run(context.Background(), &readSpec, st, &Env{Stdout: io.Discard, Stderr: io.Discard}); err != nil {
+				if err := runner.Run(context.Background(), &readSpec, st, &runner.Env{Stdout: io.Discard, Stderr: io.Discard}); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
+	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/wire"
 )
 
@@ -19,7 +20,7 @@ import (
 // start is dropped. Invalid UTF-8 becomes U+FFFD: the line is still an
 // event, and the count of such lines is reported on stderr at the end of
 // the input. A line over --max-line is an error event (too-long).
-func (r *readStage) readText(ctx context.Context, em *Emitter, name string, in *endReader) error {
+func (r *readStage) readText(ctx context.Context, em *runner.Emitter, name string, in *endReader) error {
 	lr := textLines{br: bufio.NewReaderSize(in, 64<<10), max: em.MaxLine()}
 	var buf []byte
 	n := 0

@@ -6,26 +6,29 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/obz-dev/obz/runner"
+	"github.com/obz-dev/obz/runner/runnertest"
 )
 
 func TestReadText(t *testing.T) {
 	in := "\xef\xbb\xbffirst \"line\"\r\n\n\tM\xfcller\nlast\r"
-	for _, o := range []testOptions{
+	for _, o := range []runnertest.Options{
 		readOpts([]string{readTempFile(t, "app.log", in)}),
 		readOpts([]string{readTempFile(t, "notes.txt", in)}),
 		readOpts([]string{readTempFile(t, "x.ndjson", in)}, "format=text"),
 	} {
-		r := runRead(t, context.Background(), o, nil, Raw, 0)
+		r := runRead(t, context.Background(), o, nil, runner.Raw, 0)
 		want := `{"line":"first \"line\"","n":1}
 {"line":"","n":2}
 {"line":"\tM` + "\ufffd" + `ller","n":3}
 {"line":"last\r","n":4}
 `
-		if r.err != nil || r.out != want {
-			t.Errorf("err %v, got\n%s\nwant\n%s", r.err, r.out, want)
+		if r.Err != nil || r.Out != want {
+			t.Errorf("err %v, got\n%s\nwant\n%s", r.Err, r.Out, want)
 		}
-		if !strings.Contains(r.stderr, ": 1 line(s) of invalid UTF-8 (the first is line 3): bytes replaced by U+FFFD") {
-			t.Errorf("stderr %q", r.stderr)
+		if !strings.Contains(r.Stderr, ": 1 line(s) of invalid UTF-8 (the first is line 3): bytes replaced by U+FFFD") {
+			t.Errorf("stderr %q", r.Stderr)
 		}
 	}
 }
@@ -37,10 +40,10 @@ func TestReadTextLongLines(t *testing.T) {
 		"past 64 KiB":  "a\n" + long + strings.Repeat("z", 70000) + "\nb",
 	} {
 		t.Run(name, func(t *testing.T) {
-			r := runRead(t, context.Background(), readOpts([]string{readTempFile(t, "l.txt", in)}), nil, Framed, 64)
-			fs := readFrames(t, r.out)
+			r := runRead(t, context.Background(), readOpts([]string{readTempFile(t, "l.txt", in)}), nil, runner.Framed, 64)
+			fs := readFrames(t, r.Out)
 			if len(fs) != 4 || string(fs[0].Payload) != `{"line":"a","n":1}` || string(fs[2].Payload) != `{"line":"b","n":3}` {
-				t.Fatalf("got\n%s", r.out)
+				t.Fatalf("got\n%s", r.Out)
 			}
 			e := fs[1].Err
 			size := len(in) - len("a\n\nb")
@@ -54,21 +57,21 @@ func TestReadTextLongLines(t *testing.T) {
 		})
 	}
 	// A line of exactly the limit is fine, "\r\n" not counted.
-	r := runRead(t, context.Background(), readOpts([]string{readTempFile(t, "l.txt", long+"\r\n")}), nil, Raw, 100)
-	if r.err != nil || r.out != `{"line":"`+long+`","n":1}`+"\n" {
-		t.Errorf("err %v, got %q", r.err, r.out)
+	r := runRead(t, context.Background(), readOpts([]string{readTempFile(t, "l.txt", long+"\r\n")}), nil, runner.Raw, 100)
+	if r.Err != nil || r.Out != `{"line":"`+long+`","n":1}`+"\n" {
+		t.Errorf("err %v, got %q", r.Err, r.Out)
 	}
 }
 
 func TestReadTextEmptyAndErrorPolicy(t *testing.T) {
-	r := runRead(t, context.Background(), readOpts([]string{readTempFile(t, "e.log", "")}), nil, Framed, 0)
-	if r.err != nil || r.out != `{"obz":1,"t":"eof","w":"read","n":0,"kind":"natural"}`+"\n" {
-		t.Errorf("empty: err %v, out %q", r.err, r.out)
+	r := runRead(t, context.Background(), readOpts([]string{readTempFile(t, "e.log", "")}), nil, runner.Framed, 0)
+	if r.Err != nil || r.Out != `{"obz":1,"t":"eof","w":"read","n":0,"kind":"natural"}`+"\n" {
+		t.Errorf("empty: err %v, out %q", r.Err, r.Out)
 	}
 	// Invalid UTF-8 is no error event: exit status 0.
-	r = runRead(t, context.Background(), readOpts([]string{readTempFile(t, "e.log", "\xff\n")}), nil, Raw, 0)
-	var ee *ErrorEventsError
-	if errors.As(r.err, &ee) || r.out != `{"line":"`+"\ufffd"+`","n":1}`+"\n" {
-		t.Errorf("err %v, out %q", r.err, r.out)
+	r = runRead(t, context.Background(), readOpts([]string{readTempFile(t, "e.log", "\xff\n")}), nil, runner.Raw, 0)
+	var ee *runner.ErrorEventsError
+	if errors.As(r.Err, &ee) || r.Out != `{"line":"`+"\ufffd"+`","n":1}`+"\n" {
+		t.Errorf("err %v, out %q", r.Err, r.Out)
 	}
 }

@@ -1,8 +1,10 @@
 package stages
 
+import "github.com/obz-dev/obz/runner"
+
 // Registry is a table of stages by name. It is a value: tests build their
 // own subsets.
-type Registry []*Spec
+type Registry []*runner.Spec
 
 // All returns every stage obz has, in the order `obz help` lists them.
 func All() Registry {
@@ -25,7 +27,7 @@ func All() Registry {
 }
 
 // Lookup returns the stage named name, or nil.
-func (r Registry) Lookup(name string) *Spec {
+func (r Registry) Lookup(name string) *runner.Spec {
 	for _, s := range r {
 		if s.Name == name {
 			return s

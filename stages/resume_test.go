@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/obz-dev/obz/runner"
+	"github.com/obz-dev/obz/runner/runnertest"
 	"github.com/obz-dev/obz/wire"
 )
 
@@ -21,14 +23,14 @@ func recordedOf(stream string) *framesOf {
 func (f *framesOf) Next(fr *wire.Frame) error { return f.r.Next(fr) }
 
 // runGen runs gen with the given flags, resuming from rec if not nil.
-func runGen(t *testing.T, flags map[string]any, rec Recorded) (string, error) {
+func runGen(t *testing.T, flags map[string]any, rec runner.Recorded) (string, error) {
 	t.Helper()
-	st, err := genSpec.New(testOptions{spec: &genSpec, flags: flags})
+	st, err := genSpec.New(runnertest.Options{Spec: &genSpec, Flags: flags})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out, stderr bytes.Buffer
-	err = Run(context.Background(), &genSpec, st, &Env{Stdout: &out, Stderr: &stderr, Resume: rec})
+	err = runner.Run(context.Background(), &genSpec, st, &runner.Env{Stdout: &out, Stderr: &stderr, Resume: rec})
 	return out.String(), err
 }
 
@@ -86,9 +88,9 @@ func TestWriteSkipDelivered(t *testing.T) {
 	in := writeData("m", 1, `{"id":1}`) + writeData("m", 2, `{"id":2}`) + writeData("m", 3, `{"id":3}`) + writeEOF("m", 3)
 	skip := []string{"m:2"}
 	var journal bytes.Buffer
-	r := writeRun(t, testOptions{spec: &writeSpec, flags: map[string]any{"skip-delivered": skip}}, strings.NewReader(in), func(e *Env) { e.Journal = &journal })
-	if r.err != nil || r.stdout != "{\"id\":3}\n" {
-		t.Errorf("stdout: err %v, output %q", r.err, r.stdout)
+	r := writeRun(t, runnertest.Options{Spec: &writeSpec, Flags: map[string]any{"skip-delivered": skip}}, strings.NewReader(in), func(e *runner.Env) { e.Journal = &journal })
+	if r.Err != nil || r.stdout != "{\"id\":3}\n" {
+		t.Errorf("stdout: err %v, output %q", r.Err, r.stdout)
 	}
 	if got, _ := receiptsIn(t, journal.String()); strings.Join(got, " ") != "m/1/ok m/2/ok m/3/ok" {
 		t.Errorf("receipts %v", got)
@@ -97,17 +99,17 @@ func TestWriteSkipDelivered(t *testing.T) {
 	dir := t.TempDir()
 	app := filepath.Join(dir, "app.ndjson")
 	os.WriteFile(app, []byte("{\"old\":1}\n"), 0o644)
-	r = writeRun(t, testOptions{spec: &writeSpec, args: []string{app}, flags: map[string]any{"append": true, "skip-delivered": skip}}, strings.NewReader(in), nil)
-	if b, _ := os.ReadFile(app); r.err != nil || string(b) != "{\"old\":1}\n{\"id\":3}\n" {
-		t.Errorf("append: err %v, file %q", r.err, b)
+	r = writeRun(t, runnertest.Options{Spec: &writeSpec, Argv: []string{app}, Flags: map[string]any{"append": true, "skip-delivered": skip}}, strings.NewReader(in), nil)
+	if b, _ := os.ReadFile(app); r.Err != nil || string(b) != "{\"old\":1}\n{\"id\":3}\n" {
+		t.Errorf("append: err %v, file %q", r.Err, b)
 	}
 
 	repl := filepath.Join(dir, "repl.ndjson")
-	r = writeRun(t, testOptions{spec: &writeSpec, args: []string{repl}, flags: map[string]any{"skip-delivered": skip}}, strings.NewReader(in), nil)
-	if b, _ := os.ReadFile(repl); r.err != nil || string(b) != "{\"id\":1}\n{\"id\":2}\n{\"id\":3}\n" {
-		t.Errorf("replace: err %v, file %q", r.err, b)
+	r = writeRun(t, runnertest.Options{Spec: &writeSpec, Argv: []string{repl}, Flags: map[string]any{"skip-delivered": skip}}, strings.NewReader(in), nil)
+	if b, _ := os.ReadFile(repl); r.Err != nil || string(b) != "{\"id\":1}\n{\"id\":2}\n{\"id\":3}\n" {
+		t.Errorf("replace: err %v, file %q", r.Err, b)
 	}
-	if _, err := writeSpec.New(testOptions{spec: &writeSpec, flags: map[string]any{"skip-delivered": []string{"m2"}}}); err == nil {
+	if _, err := writeSpec.New(runnertest.Options{Spec: &writeSpec, Flags: map[string]any{"skip-delivered": []string{"m2"}}}); err == nil {
 		t.Error("--skip-delivered m2 accepted")
 	}
 }
@@ -117,9 +119,9 @@ func TestWriteSkipDelivered(t *testing.T) {
 func TestWriteAbortReceipts(t *testing.T) {
 	in := writeData("m", 1, `{"id":1}`) + writeData("m", 2, `{"id":2}`) // no EOF
 	var journal bytes.Buffer
-	r := writeRun(t, testOptions{spec: &writeSpec}, strings.NewReader(in), func(e *Env) { e.Journal = &journal })
-	if r.err == nil || r.stdout != "{\"id\":1}\n{\"id\":2}\n" {
-		t.Fatalf("err %v, stdout %q", r.err, r.stdout)
+	r := writeRun(t, runnertest.Options{Spec: &writeSpec}, strings.NewReader(in), func(e *runner.Env) { e.Journal = &journal })
+	if r.Err == nil || r.stdout != "{\"id\":1}\n{\"id\":2}\n" {
+		t.Fatalf("err %v, stdout %q", r.Err, r.stdout)
 	}
 	got, eofs := receiptsIn(t, journal.String())
 	if strings.Join(got, " ") != "m/1/ok m/2/ok" || strings.Join(eofs, " ") != "truncated" {
@@ -132,13 +134,13 @@ func TestWriteAbortReceipts(t *testing.T) {
 // gets the whole stream. Stopped while it catches up, it journals the rest
 // of the record and its EOF counts it: the consumers have those events.
 func TestSourceResumeContinue(t *testing.T) {
-	run := func(ctx context.Context, flags map[string]any, rec Recorded) (string, string, error) {
-		st, err := genSpec.New(testOptions{spec: &genSpec, flags: flags})
+	run := func(ctx context.Context, flags map[string]any, rec runner.Recorded) (string, string, error) {
+		st, err := genSpec.New(runnertest.Options{Spec: &genSpec, Flags: flags})
 		if err != nil {
 			t.Fatal(err)
 		}
 		var out, stderr, journal bytes.Buffer
-		err = Run(ctx, &genSpec, st, &Env{Stdout: &out, Stderr: &stderr, Resume: rec, ResumeContinue: true, Journal: &journal})
+		err = runner.Run(ctx, &genSpec, st, &runner.Env{Stdout: &out, Stderr: &stderr, Resume: rec, ResumeContinue: true, Journal: &journal})
 		return out.String(), journal.String(), err
 	}
 	flags := map[string]any{"count": 50, "seed": 7}

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/obz-dev/obz/runner"
+	"github.com/obz-dev/obz/runner/runnertest"
 	"github.com/obz-dev/obz/wire"
 )
 
@@ -43,16 +45,16 @@ func runBenchInput(framed bool) []byte {
 	return buf
 }
 
-func benchRun(b *testing.B, spec *Spec, args []string, flags map[string]any, framed bool, mode OutputMode) {
+func benchRun(b *testing.B, spec *runner.Spec, args []string, flags map[string]any, framed bool, mode runner.OutputMode) {
 	in := runBenchInput(framed)
 	src := bytes.NewReader(in)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(in)))
 	for b.Loop() {
 		src.Reset(in)
-		st := rtNew(b, spec, args, flags)
-		env := &Env{Stdin: src, Stdout: io.Discard, Stderr: io.Discard, Output: mode}
-		if err := Run(context.Background(), spec, st, env); err != nil {
+		st := runnertest.New(b, spec, args, flags)
+		env := &runner.Env{Stdin: src, Stdout: io.Discard, Stderr: io.Discard, Output: mode}
+		if err := runner.Run(context.Background(), spec, st, env); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -60,17 +62,17 @@ func benchRun(b *testing.B, spec *Spec, args []string, flags map[string]any, fra
 
 var headAll = map[string]any{"lines": 1 << 30}
 
-func BenchmarkRunHeadFramed(b *testing.B) { benchRun(b, &headSpec, nil, headAll, true, Framed) }
-func BenchmarkRunHeadBare(b *testing.B)   { benchRun(b, &headSpec, nil, headAll, false, Framed) }
+func BenchmarkRunHeadFramed(b *testing.B) { benchRun(b, &headSpec, nil, headAll, true, runner.Framed) }
+func BenchmarkRunHeadBare(b *testing.B)   { benchRun(b, &headSpec, nil, headAll, false, runner.Framed) }
 func BenchmarkRunFilterFramed(b *testing.B) {
-	benchRun(b, &filterSpec, []string{".amount > 50"}, nil, true, Framed)
+	benchRun(b, &filterSpec, []string{".amount > 50"}, nil, true, runner.Framed)
 }
 func BenchmarkRunFilterBareRaw(b *testing.B) {
-	benchRun(b, &filterSpec, []string{".amount > 50"}, nil, false, Raw)
+	benchRun(b, &filterSpec, []string{".amount > 50"}, nil, false, runner.Raw)
 }
 func BenchmarkRunMapFramed(b *testing.B) {
-	benchRun(b, &mapSpec, []string{"{id, user, amount}"}, nil, true, Framed)
+	benchRun(b, &mapSpec, []string{"{id, user, amount}"}, nil, true, runner.Framed)
 }
 func BenchmarkRunMapBareRaw(b *testing.B) {
-	benchRun(b, &mapSpec, []string{"{id, user, amount}"}, nil, false, Raw)
+	benchRun(b, &mapSpec, []string{"{id, user, amount}"}, nil, false, runner.Raw)
 }

@@ -12,12 +12,13 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/wire"
 )
 
-var statsSpec = Spec{
+var statsSpec = runner.Spec{
 	Name:    "stats",
-	Family:  FamilyObserver,
+	Family:  runner.FamilyObserver,
 	Summary: "pass events through; profile their fields on stderr",
 	Description: `Passes every event through unchanged and prints a profile of the stream's
 fields on stderr at the end (and every --interval while events flow): for
@@ -42,7 +43,7 @@ table. A report after a broken input is marked incomplete.`,
 	Examples: `obz read testdata/orders.ndjson | obz stats > /dev/null
 obz gen --count 100000 | obz stats --json -r | obz head -n 1 -r > /dev/null
 obz gen --rate 1000/s | obz stats --interval 5s | obz write orders.ndjson`,
-	Flags: []Flag{
+	Flags: []runner.Flag{
 		{Name: "interval", Usage: "also print a report every `DURATION` while events flow (0: only at the end)", Default: time.Duration(0)},
 		{Name: "json", Usage: "print reports as JSON lines instead of tables", Default: false},
 		{Name: "max-fields", Usage: "track at most `N` fields", Default: 1000},
@@ -73,27 +74,27 @@ type statsStage struct {
 	notObjects uint64
 	untracked  uint64
 	errors     uint64
-	em         *Emitter
+	em         *runner.Emitter
 	done       bool
 }
 
-func newStats(o Options) (Stage, error) {
+func newStats(o runner.Options) (runner.Stage, error) {
 	if len(o.Args()) > 0 {
-		return nil, Usagef("stats takes no arguments, got %q", o.Args()[0])
+		return nil, runner.Usagef("stats takes no arguments, got %q", o.Args()[0])
 	}
 	s := &statsStage{asJSON: o.Bool("json"), maxFields: o.Int("max-fields"), fields: map[string]*fieldStats{}}
 	if s.maxFields < 1 {
-		return nil, Usagef("--max-fields must be 1 or more, got %d", s.maxFields)
+		return nil, runner.Usagef("--max-fields must be 1 or more, got %d", s.maxFields)
 	}
 	if iv := o.Duration("interval"); iv < 0 {
-		return nil, Usagef("--interval must not be negative, got %v", iv)
+		return nil, runner.Usagef("--interval must not be negative, got %v", iv)
 	} else {
 		s.clock.every = iv
 	}
 	return s, nil
 }
 
-func (s *statsStage) Event(ev *wire.Frame, em *Emitter) error {
+func (s *statsStage) Event(ev *wire.Frame, em *runner.Emitter) error {
 	s.em = em
 	s.events++
 	if !eachField(ev.Payload, s.field) {
@@ -110,7 +111,7 @@ func (s *statsStage) Event(ev *wire.Frame, em *Emitter) error {
 }
 
 // ErrorEvent counts an error event and passes it on as the runner would.
-func (s *statsStage) ErrorEvent(ev *wire.Frame, em *Emitter) error {
+func (s *statsStage) ErrorEvent(ev *wire.Frame, em *runner.Emitter) error {
 	s.errors++
 	return em.EmitError(ev.Err, ev.Payload)
 }
@@ -163,7 +164,7 @@ func (s *statsStage) field(key, val []byte) {
 	}
 }
 
-func (s *statsStage) Finish(em *Emitter, end wire.EOFKind) error {
+func (s *statsStage) Finish(em *runner.Emitter, end wire.EOFKind) error {
 	s.done = true
 	at := "end of input"
 	if end == wire.Stopped {
@@ -227,7 +228,7 @@ func (s *statsStage) build(name, at string) statsReport {
 	return r
 }
 
-func (s *statsStage) report(em *Emitter, at string) {
+func (s *statsStage) report(em *runner.Emitter, at string) {
 	r := s.build(em.Name(), at)
 	if s.asJSON {
 		b, _ := json.Marshal(r)

@@ -7,16 +7,17 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/obz-dev/obz/runner/runnertest"
 	"github.com/obz-dev/obz/wire"
 )
 
-func statsRun(t *testing.T, flags map[string]any, in string) rtResult {
+func statsRun(t *testing.T, flags map[string]any, in string) runnertest.Result {
 	t.Helper()
-	st, err := statsSpec.New(testOptions{spec: &statsSpec, flags: flags})
+	st, err := statsSpec.New(runnertest.Options{Spec: &statsSpec, Flags: flags})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return rtRunSpec(t, &statsSpec, st, in, nil)
+	return runnertest.Run(t, &statsSpec, st, in, nil)
 }
 
 func TestStatsProfile(t *testing.T) {
@@ -27,15 +28,15 @@ func TestStatsProfile(t *testing.T) {
 {"id":1e2,"name":7}
 `
 	res := statsRun(t, map[string]any{"json": true}, in)
-	if res.err != nil {
-		t.Fatal(res.err)
+	if res.Err != nil {
+		t.Fatal(res.Err)
 	}
-	if got := len(rtPayloads(rtFrames(t, res.out))); got != 5 {
+	if got := len(runnertest.Payloads(runnertest.Frames(t, res.Out))); got != 5 {
 		t.Errorf("passed on %d events, want 5", got)
 	}
 	var r statsReport
-	if err := json.Unmarshal([]byte(res.stderr), &r); err != nil {
-		t.Fatalf("%v: %s", err, res.stderr)
+	if err := json.Unmarshal([]byte(res.Stderr), &r); err != nil {
+		t.Fatalf("%v: %s", err, res.Stderr)
 	}
 	if r.Events != 5 || r.NotObjects != 1 || r.At != "end of input" {
 		t.Errorf("header %+v", r)
@@ -71,16 +72,16 @@ func TestStatsProfile(t *testing.T) {
 
 func TestStatsTable(t *testing.T) {
 	res := statsRun(t, nil, "{\"a\":1,\"b\":\"x\"}\n{\"a\":3,\"b\":null}\n")
-	if res.err != nil {
-		t.Fatal(res.err)
+	if res.Err != nil {
+		t.Fatal(res.Err)
 	}
 	want := `[stats] end of input: 2 events, 2 fields
 field  count  nulls  distinct  types             min  max
 a      2      0      2         number            1    3
 b      2      1      2         string 1, null 1  "x"  "x"
 `
-	if res.stderr != want {
-		t.Errorf("table\n%s\nwant\n%s", res.stderr, want)
+	if res.Stderr != want {
+		t.Errorf("table\n%s\nwant\n%s", res.Stderr, want)
 	}
 }
 
@@ -104,7 +105,7 @@ func TestStatsDistinctEstimate(t *testing.T) {
 func TestStatsMaxFields(t *testing.T) {
 	res := statsRun(t, map[string]any{"max-fields": 1, "json": true}, "{\"a\":1,\"b\":2}\n{\"c\":3}\n")
 	var r statsReport
-	if err := json.Unmarshal([]byte(res.stderr), &r); err != nil {
+	if err := json.Unmarshal([]byte(res.Stderr), &r); err != nil {
 		t.Fatal(err)
 	}
 	if len(r.Fields) != 1 || r.Untracked != 2 {
@@ -114,12 +115,12 @@ func TestStatsMaxFields(t *testing.T) {
 
 // A broken input still shows what was seen, marked incomplete.
 func TestStatsBrokenInput(t *testing.T) {
-	res := statsRun(t, nil, rtData("up", 1, `{"a":1}`))
-	rtWantBroken(t, res.err, "ended without EOF")
-	if !strings.HasPrefix(res.stderr, "[stats] incomplete: 1 events") {
-		t.Errorf("stderr %q", res.stderr)
+	res := statsRun(t, nil, runnertest.Data("up", 1, `{"a":1}`))
+	runnertest.WantBroken(t, res.Err, "ended without EOF")
+	if !strings.HasPrefix(res.Stderr, "[stats] incomplete: 1 events") {
+		t.Errorf("stderr %q", res.Stderr)
 	}
-	if eof := rtLastEOF(t, rtFrames(t, res.out)); eof.EOF != wire.Truncated {
+	if eof := runnertest.LastEOF(t, runnertest.Frames(t, res.Out)); eof.EOF != wire.Truncated {
 		t.Errorf("EOF %+v", eof)
 	}
 }

@@ -5,12 +5,13 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/wire"
 )
 
-var tapSpec = Spec{
+var tapSpec = runner.Spec{
 	Name:    "tap",
-	Family:  FamilyObserver,
+	Family:  runner.FamilyObserver,
 	Summary: "pass events through; print samples and a running rate on stderr",
 	Description: `Passes every event through unchanged (error events too) and shows on stderr
 what goes by, never on stdout:
@@ -32,7 +33,7 @@ idle stream prints no rate lines until events come again.`,
 	Examples: `obz read testdata/orders.ndjson | obz tap --first 2 -r > /dev/null
 obz gen --count 1000000 | obz tap --every 100000 --rate > /dev/null
 obz read testdata/orders.ndjson | obz tap --errors | obz write orders-copy.ndjson`,
-	Flags: []Flag{
+	Flags: []runner.Flag{
 		{Name: "first", Usage: "show the first `N` data events", Default: 0},
 		{Name: "every", Usage: "show every `N`th data event", Default: 0},
 		{Name: "rate", Usage: "print a running rate line every second and a summary at the end", Default: false},
@@ -57,9 +58,9 @@ type tap struct {
 	line           []byte
 }
 
-func newTap(o Options) (Stage, error) {
+func newTap(o runner.Options) (runner.Stage, error) {
 	if len(o.Args()) > 0 {
-		return nil, Usagef("tap takes no arguments, got %q", o.Args()[0])
+		return nil, runner.Usagef("tap takes no arguments, got %q", o.Args()[0])
 	}
 	t := &tap{rate: o.Bool("rate"), errs: o.Bool("errors"), width: o.Int("width")}
 	for _, f := range []struct {
@@ -68,19 +69,19 @@ func newTap(o Options) (Stage, error) {
 	}{{"first", &t.first}, {"every", &t.every}} {
 		n := o.Int(f.name)
 		if n < 0 {
-			return nil, Usagef("--%s must be 0 or more, got %d", f.name, n)
+			return nil, runner.Usagef("--%s must be 0 or more, got %d", f.name, n)
 		}
 		*f.dst = uint64(n)
 	}
 	if t.width < 0 {
-		return nil, Usagef("--width must be 0 or more, got %d", t.width)
+		return nil, runner.Usagef("--width must be 0 or more, got %d", t.width)
 	}
 	t.all = t.first == 0 && t.every == 0 && !t.rate && !t.errs
 	t.clock.every = time.Second
 	return t, nil
 }
 
-func (t *tap) Event(ev *wire.Frame, em *Emitter) error {
+func (t *tap) Event(ev *wire.Frame, em *runner.Emitter) error {
 	t.n++
 	t.bytes += uint64(len(ev.Payload))
 	if t.all || t.n <= t.first || t.every > 0 && t.n%t.every == 0 {
@@ -100,7 +101,7 @@ func (t *tap) Event(ev *wire.Frame, em *Emitter) error {
 
 // ErrorEvent passes an error event on, as the runner would, and shows it
 // with --errors.
-func (t *tap) ErrorEvent(ev *wire.Frame, em *Emitter) error {
+func (t *tap) ErrorEvent(ev *wire.Frame, em *runner.Emitter) error {
 	t.nErr++
 	if t.errs && ev.Err != nil {
 		text := ev.Payload
@@ -113,7 +114,7 @@ func (t *tap) ErrorEvent(ev *wire.Frame, em *Emitter) error {
 }
 
 // show prints one sample line on stderr.
-func (t *tap) show(em *Emitter, ev *wire.Frame, note string, text []byte) {
+func (t *tap) show(em *runner.Emitter, ev *wire.Frame, note string, text []byte) {
 	b := append(t.line[:0], '[')
 	b = append(b, em.Name()...)
 	b = append(b, " #"...)
@@ -123,7 +124,7 @@ func (t *tap) show(em *Emitter, ev *wire.Frame, note string, text []byte) {
 		n = t.nErr
 	}
 	b = strconv.AppendUint(b, n, 10)
-	if ev.Writer != "" && ev.Writer != localError {
+	if ev.Writer != "" && ev.Writer != runner.LocalErrorWriter {
 		b = append(b, ' ')
 		b = append(b, ev.Writer...)
 		b = append(b, '/')
@@ -144,7 +145,7 @@ func (t *tap) show(em *Emitter, ev *wire.Frame, note string, text []byte) {
 	t.line = b
 }
 
-func (t *tap) rateLine(em *Emitter, now time.Time) {
+func (t *tap) rateLine(em *runner.Emitter, now time.Time) {
 	total := now.Sub(t.start).Seconds()
 	since := now.Sub(t.lastAt).Seconds()
 	fmt.Fprintf(em.Stderr(), "[%s] %d events, %.0f/s now, %.0f/s average, %.1f MB/s, %.1fs\n", em.Name(),
@@ -152,7 +153,7 @@ func (t *tap) rateLine(em *Emitter, now time.Time) {
 	t.lastN, t.lastBytes, t.lastAt = t.n, t.bytes, now
 }
 
-func (t *tap) Finish(em *Emitter, end wire.EOFKind) error {
+func (t *tap) Finish(em *runner.Emitter, end wire.EOFKind) error {
 	if !t.rate {
 		return nil
 	}

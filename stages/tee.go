@@ -7,12 +7,13 @@ import (
 	"io"
 	"os"
 
+	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/wire"
 )
 
-var teeSpec = Spec{
+var teeSpec = runner.Spec{
 	Name:      "tee",
-	Family:    FamilyObserver,
+	Family:    runner.FamilyObserver,
 	Summary:   "pass events through and write a copy of their payloads to FILE",
 	ArgsUsage: "FILE",
 	Description: `Passes every event through unchanged and writes each data event's payload,
@@ -36,7 +37,7 @@ written fails the stage at once.`,
 	Examples: `obz read testdata/orders.ndjson | obz tee orders-copy.ndjson | obz filter '.amount > 50' -r
 obz gen --count 100 | obz tee --append sample.ndjson | obz head -n 5 -r
 obz read testdata/orders.csv | obz tee /dev/stderr > /dev/null`,
-	Flags: []Flag{
+	Flags: []runner.Flag{
 		{Name: "append", Short: "a", Usage: "append to FILE instead of replacing it", Default: false},
 	},
 	New: newTee,
@@ -52,26 +53,26 @@ type tee struct {
 	w      *bufio.Writer
 	n      uint64
 	done   bool
-	em     *Emitter
+	em     *runner.Emitter
 }
 
-func newTee(o Options) (Stage, error) {
+func newTee(o runner.Options) (runner.Stage, error) {
 	args := o.Args()
 	if len(args) != 1 {
-		return nil, Usagef("tee takes one FILE, got %d arguments", len(args))
+		return nil, runner.Usagef("tee takes one FILE, got %d arguments", len(args))
 	}
 	if args[0] == "-" {
-		return nil, Usagef("tee copies to a file: the events already go to stdout (try /dev/stderr)")
+		return nil, runner.Usagef("tee copies to a file: the events already go to stdout (try /dev/stderr)")
 	}
 	t := &tee{path: args[0], target: resolveTarget(args[0]), append: o.Bool("append")}
 	if fi, err := os.Stat(t.target); err == nil && fi.IsDir() {
-		return nil, Usagef("%s is a directory", t.path)
+		return nil, runner.Usagef("%s is a directory", t.path)
 	}
 	return t, nil
 }
 
 // Prepare opens the copy before any input is read.
-func (t *tee) Prepare(_ context.Context, em *Emitter) error {
+func (t *tee) Prepare(_ context.Context, em *runner.Emitter) error {
 	t.em = em
 	var w io.Writer
 	if fi, err := os.Stat(t.target); err == nil && !fi.Mode().IsRegular() {
@@ -91,7 +92,7 @@ func (t *tee) Prepare(_ context.Context, em *Emitter) error {
 	return nil
 }
 
-func (t *tee) Event(ev *wire.Frame, em *Emitter) error {
+func (t *tee) Event(ev *wire.Frame, em *runner.Emitter) error {
 	t.w.Write(ev.Payload)
 	if err := t.w.WriteByte('\n'); err != nil {
 		return fmt.Errorf("writing %s: %w", t.path, err)
@@ -100,7 +101,7 @@ func (t *tee) Event(ev *wire.Frame, em *Emitter) error {
 	return em.Emit(ev.Payload)
 }
 
-func (t *tee) Finish(em *Emitter, end wire.EOFKind) error {
+func (t *tee) Finish(em *runner.Emitter, end wire.EOFKind) error {
 	t.done = true
 	if err := t.w.Flush(); err != nil {
 		t.discard()

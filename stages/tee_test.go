@@ -7,16 +7,18 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/obz-dev/obz/runner"
+	"github.com/obz-dev/obz/runner/runnertest"
 	"github.com/obz-dev/obz/wire"
 )
 
-func teeRun(t *testing.T, file string, flags map[string]any, in string) rtResult {
+func teeRun(t *testing.T, file string, flags map[string]any, in string) runnertest.Result {
 	t.Helper()
-	st, err := teeSpec.New(testOptions{spec: &teeSpec, args: []string{file}, flags: flags})
+	st, err := teeSpec.New(runnertest.Options{Spec: &teeSpec, Argv: []string{file}, Flags: flags})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return rtRunSpec(t, &teeSpec, st, in, nil)
+	return runnertest.Run(t, &teeSpec, st, in, nil)
 }
 
 func teeReadFile(t *testing.T, name string) string {
@@ -32,11 +34,11 @@ func TestTeeCopiesAndPassesThrough(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "copy.ndjson")
 	os.WriteFile(file, []byte("old\n"), 0o644)
 	res := teeRun(t, file, nil, "{\"a\":1}\nnot json\n{\"a\": 2}\n")
-	if res.err != nil {
-		t.Fatal(res.err)
+	if res.Err != nil {
+		t.Fatal(res.Err)
 	}
-	fs := rtFrames(t, res.out)
-	if got := strings.Join(rtPayloads(fs), " "); got != `{"a":1} {"a": 2}` {
+	fs := runnertest.Frames(t, res.Out)
+	if got := strings.Join(runnertest.Payloads(fs), " "); got != `{"a":1} {"a": 2}` {
 		t.Errorf("passed on %s", got)
 	}
 	if fs[1].Kind != wire.KindError || string(fs[1].Err.Raw) != "not json" {
@@ -53,8 +55,8 @@ func TestTeeCopiesAndPassesThrough(t *testing.T) {
 func TestTeeAppend(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "log.ndjson")
 	for _, in := range []string{"{\"a\":1}\n", "{\"a\":2}\n"} {
-		if res := teeRun(t, file, map[string]any{"append": true}, in); res.err != nil {
-			t.Fatal(res.err)
+		if res := teeRun(t, file, map[string]any{"append": true}, in); res.Err != nil {
+			t.Fatal(res.Err)
 		}
 	}
 	if got := teeReadFile(t, file); got != "{\"a\":1}\n{\"a\":2}\n" {
@@ -64,12 +66,12 @@ func TestTeeAppend(t *testing.T) {
 
 // A broken input leaves FILE as it was, and appends nothing.
 func TestTeeBrokenInput(t *testing.T) {
-	in := rtData("up", 1, `{"a":1}`)
+	in := runnertest.Data("up", 1, `{"a":1}`)
 	for _, app := range []bool{false, true} {
 		file := filepath.Join(t.TempDir(), "copy.ndjson")
 		os.WriteFile(file, []byte("old\n"), 0o644)
 		res := teeRun(t, file, map[string]any{"append": app}, in)
-		rtWantBroken(t, res.err, "ended without EOF")
+		runnertest.WantBroken(t, res.Err, "ended without EOF")
 		if got := teeReadFile(t, file); got != "old\n" {
 			t.Errorf("append %v: FILE is %q, want it unchanged", app, got)
 		}
@@ -82,11 +84,11 @@ func TestTeeBrokenInput(t *testing.T) {
 // A stop writes FILE.partial and leaves FILE alone.
 func TestTeeStopped(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "copy.ndjson")
-	st, _ := teeSpec.New(testOptions{spec: &teeSpec, args: []string{file}})
+	st, _ := teeSpec.New(runnertest.Options{Spec: &teeSpec, Argv: []string{file}})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	var out, stderr strings.Builder
-	err := Run(ctx, &teeSpec, st, &Env{Stdin: strings.NewReader("{\"a\":1}\n"), Stdout: &out, Stderr: &stderr})
+	err := runner.Run(ctx, &teeSpec, st, &runner.Env{Stdin: strings.NewReader("{\"a\":1}\n"), Stdout: &out, Stderr: &stderr})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,18 +105,18 @@ func TestTeeStopped(t *testing.T) {
 
 func TestTeeCannotWrite(t *testing.T) {
 	res := teeRun(t, filepath.Join(t.TempDir(), "no", "such", "dir.ndjson"), nil, "{\"a\":1}\n")
-	if res.err == nil || !strings.Contains(res.err.Error(), "cannot write") {
-		t.Fatalf("Run = %v", res.err)
+	if res.Err == nil || !strings.Contains(res.Err.Error(), "cannot write") {
+		t.Fatalf("Run = %v", res.Err)
 	}
-	if eof := rtLastEOF(t, rtFrames(t, res.out)); eof.EOF != wire.Poison || eof.Count != 0 {
+	if eof := runnertest.LastEOF(t, runnertest.Frames(t, res.Out)); eof.EOF != wire.Poison || eof.Count != 0 {
 		t.Errorf("EOF %+v: nothing should pass before the file is open", eof)
 	}
 }
 
 func TestTeeUsage(t *testing.T) {
 	for _, args := range [][]string{nil, {"a", "b"}, {"-"}, {t.TempDir()}} {
-		_, err := teeSpec.New(testOptions{spec: &teeSpec, args: args})
-		if _, ok := err.(*UsageError); !ok {
+		_, err := teeSpec.New(runnertest.Options{Spec: &teeSpec, Argv: args})
+		if _, ok := err.(*runner.UsageError); !ok {
 			t.Errorf("tee %q: %v, want a usage error", args, err)
 		}
 	}

@@ -4,12 +4,13 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/wire"
 )
 
-var topSpec = Spec{
+var topSpec = runner.Spec{
 	Name:    "top",
-	Family:  FamilyStateful,
+	Family:  runner.FamilyStateful,
 	Summary: "leaderboard: the N events with the greatest (or least) value of a field, per group",
 	Description: `Keeps the -n events with the greatest value of the numeric field --by (the
 least with --asc), per value of --group if given, and writes them at the end
@@ -31,7 +32,7 @@ none (exit 1), as for agg.`,
 	Examples: `obz read testdata/orders.csv --infer | obz top -n 3 --by amount -r
 obz read testdata/orders.csv --infer | obz top -n 1 --by amount --group country -r
 obz gen --count 10000 | obz top -n 5 --by amount --asc --rank-field place -r`,
-	Flags: []Flag{
+	Flags: []runner.Flag{
 		{Name: "n", Usage: "events per leaderboard", Default: 10},
 		{Name: "by", Usage: "numeric field to rank by (required)", Default: ""},
 		{Name: "group", Usage: "one leaderboard per value of this field", Default: ""},
@@ -65,19 +66,19 @@ type top struct {
 	key, out        []byte
 }
 
-func newTop(o Options) (Stage, error) {
+func newTop(o runner.Options) (runner.Stage, error) {
 	if len(o.Args()) > 0 {
-		return nil, Usagef("top takes no arguments, got %q (the field goes in --by)", o.Args()[0])
+		return nil, runner.Usagef("top takes no arguments, got %q (the field goes in --by)", o.Args()[0])
 	}
 	t := &top{n: o.Int("n"), every: o.Int("every"), asc: o.Bool("asc"), byName: o.String("by"),
 		rankField: o.String("rank-field"), boards: map[string]*topBoard{}, vals: make([][]byte, 2)}
 	switch {
 	case t.byName == "":
-		return nil, Usagef("top needs --by FIELD, the number to rank by")
+		return nil, runner.Usagef("top needs --by FIELD, the number to rank by")
 	case t.n < 1:
-		return nil, Usagef("top -n must be 1 or more, got %d", t.n)
+		return nil, runner.Usagef("top -n must be 1 or more, got %d", t.n)
 	case t.every < 0:
-		return nil, Usagef("--every must be 1 or more, got %d", t.every)
+		return nil, runner.Usagef("--every must be 1 or more, got %d", t.every)
 	}
 	paths := []fieldPath{parseFieldPath(t.byName)}
 	if g := o.String("group"); g != "" {
@@ -100,9 +101,9 @@ func (t *top) better(a, b *topEntry) bool {
 	return a.seq < b.seq
 }
 
-func (t *top) Event(ev *wire.Frame, em *Emitter) error {
+func (t *top) Event(ev *wire.Frame, em *runner.Emitter) error {
 	if !t.x.extract(ev.Payload, t.vals) {
-		return EventErrorf("type", "the event is not a JSON object")
+		return runner.EventErrorf("type", "the event is not a JSON object")
 	}
 	v, ok := numberValue(t.vals[0])
 	if !ok {
@@ -110,7 +111,7 @@ func (t *top) Event(ev *wire.Frame, em *Emitter) error {
 		if t.vals[0] != nil {
 			got = clip(t.vals[0])
 		}
-		return EventErrorf("type", "field %s is %s, not a number: the event cannot be ranked", t.byName, got)
+		return runner.EventErrorf("type", "field %s is %s, not a number: the event cannot be ranked", t.byName, got)
 	}
 	t.key = t.key[:0]
 	if t.hasGroup {
@@ -148,7 +149,7 @@ func (t *top) Event(ev *wire.Frame, em *Emitter) error {
 	return nil
 }
 
-func (t *top) emit(em *Emitter) error {
+func (t *top) emit(em *runner.Emitter) error {
 	for _, b := range t.order {
 		for i := range b.entries {
 			if err := em.Emit(t.withRank(b.entries[i].payload, i+1)); err != nil {
@@ -208,7 +209,7 @@ func wsBack(b []byte, j int) int {
 	return j
 }
 
-func (t *top) Finish(em *Emitter, _ wire.EOFKind) error {
+func (t *top) Finish(em *runner.Emitter, _ wire.EOFKind) error {
 	if t.every > 0 && t.since == 0 && t.seq > 0 {
 		return nil // the last running leaderboard was the final one
 	}

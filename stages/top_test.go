@@ -3,6 +3,8 @@ package stages
 import (
 	"strings"
 	"testing"
+
+	"github.com/obz-dev/obz/runner"
 )
 
 func init() {
@@ -28,7 +30,7 @@ const topIn = `{"id":1,"g":"a","v":5}
 `
 
 func TestTop(t *testing.T) {
-	out, _, err := stageRun(t, &topSpec, map[string]any{"n": 3, "by": "v"}, topIn, Raw)
+	out, _, err := stageRun(t, &topSpec, map[string]any{"n": 3, "by": "v"}, topIn, runner.Raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +39,7 @@ func TestTop(t *testing.T) {
 }
 
 func TestTopGroupAsc(t *testing.T) {
-	out, _, err := stageRun(t, &topSpec, map[string]any{"n": 2, "by": "v", "group": "g", "asc": true}, topIn, Raw)
+	out, _, err := stageRun(t, &topSpec, map[string]any{"n": 2, "by": "v", "group": "g", "asc": true}, topIn, runner.Raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +48,7 @@ func TestTopGroupAsc(t *testing.T) {
 }
 
 func TestTopEveryAndRaw(t *testing.T) {
-	out, _, err := stageRun(t, &topSpec, map[string]any{"n": 1, "by": "v", "every": 3, "rank-field": ""}, topIn, Raw)
+	out, _, err := stageRun(t, &topSpec, map[string]any{"n": 1, "by": "v", "every": 3, "rank-field": ""}, topIn, runner.Raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +56,7 @@ func TestTopEveryAndRaw(t *testing.T) {
 }
 
 func TestTopTypeError(t *testing.T) {
-	out, _, err := stageRun(t, &topSpec, map[string]any{"by": "v"}, "{\"v\":\"1\"}\n{}\n{ \"v\" : 2 }\n{}\n", Framed)
+	out, _, err := stageRun(t, &topSpec, map[string]any{"by": "v"}, "{\"v\":\"1\"}\n{}\n{ \"v\" : 2 }\n{}\n", runner.Framed)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,12 +7,13 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/wire"
 )
 
-var writeSpec = Spec{
+var writeSpec = runner.Spec{
 	Name:        "write",
-	Family:      FamilySink,
+	Family:      runner.FamilySink,
 	Summary:     "write events to a file (replaced only when complete, appended, split, compressed) or stdout",
 	ArgsUsage:   "[FILE|-]",
 	Description: writeDescription,
@@ -28,7 +29,7 @@ obz read testdata/orders.csv | obz write -`,
 4 means FILE was written with the other events, and the error events are in
 the --dead-letter file or were reported on stderr; after 130/143 the events
 drained before the stop are in FILE.partial (appended to FILE with --append).`,
-	Flags: []Flag{
+	Flags: []runner.Flag{
 		{Name: "format", Usage: "ndjson, csv or tsv (default: from FILE's extension, else ndjson)", Default: ""},
 		{Name: "dead-letter", Usage: "write error events to `FILE` (NDJSON) instead of stderr", Default: ""},
 		{Name: "header", Usage: "csv/tsv: write the header line (--header=false to leave it out)", Default: true},
@@ -59,7 +60,7 @@ type writeStage struct {
 	split       splitter
 	csvHeader   []string // --append to a CSV file: its header
 
-	em     *Emitter // set by open
+	em     *runner.Emitter // set by open
 	opened bool
 	file   *atomicFile // FILE or the current part; nil for stdout or between parts
 	dead   *atomicFile
@@ -82,10 +83,10 @@ type writeStage struct {
 	delivered       map[string]uint64 // --skip-delivered (write_resume.go)
 }
 
-func newWrite(o Options) (Stage, error) {
+func newWrite(o runner.Options) (runner.Stage, error) {
 	args := o.Args()
 	if len(args) > 1 {
-		return nil, Usagef("write takes one FILE (or - for stdout), got %d arguments", len(args))
+		return nil, runner.Usagef("write takes one FILE (or - for stdout), got %d arguments", len(args))
 	}
 	s := &writeStage{format: strings.ToLower(o.String("format")), deadPath: o.String("dead-letter"), header: o.Bool("header"),
 		append: o.Bool("append"), fsync: o.Bool("fsync")}
@@ -93,7 +94,7 @@ func newWrite(o Options) (Stage, error) {
 		s.path = args[0]
 		s.target = resolveTarget(s.path)
 		if fi, err := os.Stat(s.target); err == nil && fi.IsDir() {
-			return nil, Usagef("%s is a directory", s.path)
+			return nil, runner.Usagef("%s is a directory", s.path)
 		}
 	}
 	switch c := strings.ToLower(o.String("compress")); c {
@@ -105,7 +106,7 @@ func newWrite(o Options) (Stage, error) {
 		s.compression = "zstd"
 	case "none":
 	default:
-		return nil, Usagef("--compress must be gzip, zstd or none, not %q", c)
+		return nil, runner.Usagef("--compress must be gzip, zstd or none, not %q", c)
 	}
 	if s.format == "" {
 		switch strings.ToLower(filepath.Ext(trimCompression(s.path))) {
@@ -118,16 +119,16 @@ func newWrite(o Options) (Stage, error) {
 		}
 	}
 	if s.format != "ndjson" && s.format != "csv" && s.format != "tsv" {
-		return nil, Usagef("--format must be ndjson, csv or tsv, not %q", s.format)
+		return nil, runner.Usagef("--format must be ndjson, csv or tsv, not %q", s.format)
 	}
 	if o.IsSet("header") && s.format == "ndjson" {
-		return nil, Usagef("--header applies to csv and tsv only")
+		return nil, runner.Usagef("--header applies to csv and tsv only")
 	}
 	switch {
 	case s.deadPath == "" && o.IsSet("dead-letter"), s.deadPath == "-":
-		return nil, Usagef("--dead-letter needs a file name (error events go to stderr without it)")
+		return nil, runner.Usagef("--dead-letter needs a file name (error events go to stderr without it)")
 	case s.deadPath != "" && s.path != "" && samePath(resolveTarget(s.deadPath), s.target):
-		return nil, Usagef("--dead-letter must be another file than %s", s.path)
+		return nil, runner.Usagef("--dead-letter must be another file than %s", s.path)
 	}
 	if err := s.splitOptions(o); err != nil {
 		return nil, err
@@ -139,11 +140,11 @@ func newWrite(o Options) (Stage, error) {
 	if s.path == "" {
 		switch {
 		case s.append:
-			return nil, Usagef("--append needs FILE (stdout is a stream: use the shell's >>)")
+			return nil, runner.Usagef("--append needs FILE (stdout is a stream: use the shell's >>)")
 		case s.split.on():
-			return nil, Usagef("--split-every and --split-size need FILE: the parts are named after it")
+			return nil, runner.Usagef("--split-every and --split-size need FILE: the parts are named after it")
 		case o.Bool("receipts"):
-			return nil, Usagef("--receipts needs FILE: without it stdout carries the events")
+			return nil, runner.Usagef("--receipts needs FILE: without it stdout carries the events")
 		}
 	}
 	if o.Bool("receipts") {
@@ -162,16 +163,16 @@ func newWrite(o Options) (Stage, error) {
 // splitOptions reads --split-every and --split-size. Without --append the
 // parts must not exist yet (a mix of old and new parts would look like one
 // output); with it, numbering goes on after the last existing part.
-func (s *writeStage) splitOptions(o Options) error {
+func (s *writeStage) splitOptions(o runner.Options) error {
 	if n := o.Int("split-every"); n < 0 {
-		return Usagef("--split-every must be a number of events, not %d", n)
+		return runner.Usagef("--split-every must be a number of events, not %d", n)
 	} else {
 		s.split.every = uint64(n)
 	}
 	if v := o.String("split-size"); v != "" {
 		n, err := parseByteSize(v)
 		if err != nil {
-			return Usagef("--split-size: %v", err)
+			return runner.Usagef("--split-size: %v", err)
 		}
 		s.split.size = n
 	}
@@ -188,7 +189,7 @@ func (s *writeStage) splitOptions(o Options) error {
 		return nil
 	}
 	if !s.append {
-		return Usagef("%s exists (parts of an earlier run): remove them, or --append to add parts after them", s.split.name(nums[0]))
+		return runner.Usagef("%s exists (parts of an earlier run): remove them, or --append to add parts after them", s.split.name(nums[0]))
 	}
 	for _, n := range nums {
 		s.split.next = max(s.split.next, n+1)
@@ -199,7 +200,7 @@ func (s *writeStage) splitOptions(o Options) error {
 
 // open creates the output on the first call: lazily, so that a stage that
 // never runs leaves no temporary file behind.
-func (s *writeStage) open(em *Emitter) error {
+func (s *writeStage) open(em *runner.Emitter) error {
 	if s.opened {
 		return nil
 	}
@@ -235,11 +236,7 @@ func (s *writeStage) open(em *Emitter) error {
 	// The runner flushes its emitter whenever input goes idle; do the same
 	// with stdout so that a slow stream is not held back in our buffer.
 	// What reached stdout is delivered: its receipts go out then.
-	prev := em.onFlush
-	em.onFlush = func() {
-		if prev != nil {
-			prev()
-		}
+	em.OnFlush(func() {
 		if s.path == "" && s.compression == "" && !s.done && !s.inReceipts {
 			// An error sticks in s.w: the next write returns it.
 			if s.w.Flush() == nil && !s.ok.empty() {
@@ -248,12 +245,12 @@ func (s *writeStage) open(em *Emitter) error {
 				s.inReceipts = false
 			}
 		}
-		em.bytesOut = s.closedBytes + s.disk.n.Load()
-	}
+		em.SetBytesOut(s.closedBytes + s.disk.n.Load())
+	})
 	return nil
 }
 
-func (s *writeStage) Event(ev *wire.Frame, em *Emitter) error {
+func (s *writeStage) Event(ev *wire.Frame, em *runner.Emitter) error {
 	if err := s.open(em); err != nil {
 		return err
 	}
@@ -291,7 +288,7 @@ func (s *writeStage) Event(ev *wire.Frame, em *Emitter) error {
 	}
 	s.written++
 	s.partEvents++
-	em.nOut++
+	em.Delivered()
 	s.ok.add(ev.Writer, ev.Seq)
 	if s.split.on() {
 		return s.rotate()
@@ -300,7 +297,7 @@ func (s *writeStage) Event(ev *wire.Frame, em *Emitter) error {
 }
 
 // ErrorEvent takes the error events that reach the sink.
-func (s *writeStage) ErrorEvent(ev *wire.Frame, em *Emitter) error {
+func (s *writeStage) ErrorEvent(ev *wire.Frame, em *runner.Emitter) error {
 	if err := s.open(em); err != nil {
 		return err
 	}
@@ -309,7 +306,7 @@ func (s *writeStage) ErrorEvent(ev *wire.Frame, em *Emitter) error {
 		info = &wire.ErrorInfo{Kind: "frame", Msg: "error frame without error details"}
 	}
 	writer := ev.Writer
-	if writer == localError {
+	if writer == runner.LocalErrorWriter {
 		writer = ""
 	}
 	return s.errorEvent(em, info, writer, ev.Seq, ev.Payload)
@@ -318,19 +315,19 @@ func (s *writeStage) ErrorEvent(ev *wire.Frame, em *Emitter) error {
 // errorEvent reports one error event on stderr or in the dead-letter file.
 // Its receipt says failed. writer is "" for a line this stage could not
 // read: it was no writer's event and gets no receipt.
-func (s *writeStage) errorEvent(em *Emitter, info *wire.ErrorInfo, writer string, seq uint64, payload []byte) error {
-	if em.failFirst {
-		return &EventFailedError{Info: *info}
+func (s *writeStage) errorEvent(em *runner.Emitter, info *wire.ErrorInfo, writer string, seq uint64, payload []byte) error {
+	if em.FailOnError() {
+		return &runner.EventFailedError{Info: *info}
 	}
 	s.errors++
 	if writer != "" {
 		s.failed.add(writer, seq)
 	}
 	if s.dead == nil {
-		em.reportError(info, payload)
+		em.ReportError(info, payload)
 		return nil
 	}
-	em.nErr++
+	em.CountError()
 	if _, err := s.deadW.Write(appendDeadLetter(nil, info, writer, seq, payload)); err != nil {
 		return fmt.Errorf("writing %s: %w", s.deadPath, err)
 	}

@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/obz-dev/obz/runner"
+	"github.com/obz-dev/obz/runner/runnertest"
 )
 
 func TestWriteAppend(t *testing.T) {
@@ -16,9 +19,9 @@ func TestWriteAppend(t *testing.T) {
 	out := filepath.Join(dir, "log.ndjson")
 	os.WriteFile(out, []byte("{\"old\":1}\n"), 0o600)
 	in := writeData("read", 1, `{"a":1}`) + writeData("read", 2, `{"a":2}`) + writeEOF("read", 2)
-	r := writeRun(t, testOptions{spec: &writeSpec, args: []string{out}, flags: map[string]any{"append": true}}, strings.NewReader(in), nil)
-	if r.err != nil || r.stderr != "" {
-		t.Fatalf("err %v, stderr %q", r.err, r.stderr)
+	r := writeRun(t, runnertest.Options{Spec: &writeSpec, Argv: []string{out}, Flags: map[string]any{"append": true}}, strings.NewReader(in), nil)
+	if r.Err != nil || r.Stderr != "" {
+		t.Fatalf("err %v, stderr %q", r.Err, r.Stderr)
 	}
 	if got, want := readFile(t, out), "{\"old\":1}\n{\"a\":1}\n{\"a\":2}\n"; got != want {
 		t.Errorf("file = %q, want %q", got, want)
@@ -31,9 +34,9 @@ func TestWriteAppend(t *testing.T) {
 	}
 	// A missing FILE is created.
 	out2 := filepath.Join(dir, "new.ndjson")
-	r = writeRun(t, testOptions{spec: &writeSpec, args: []string{out2}, flags: map[string]any{"append": true, "fsync": false}}, strings.NewReader(in), nil)
-	if r.err != nil || readFile(t, out2) != "{\"a\":1}\n{\"a\":2}\n" {
-		t.Fatalf("err %v, file %q", r.err, readFile(t, out2))
+	r = writeRun(t, runnertest.Options{Spec: &writeSpec, Argv: []string{out2}, Flags: map[string]any{"append": true, "fsync": false}}, strings.NewReader(in), nil)
+	if r.Err != nil || readFile(t, out2) != "{\"a\":1}\n{\"a\":2}\n" {
+		t.Fatalf("err %v, file %q", r.Err, readFile(t, out2))
 	}
 }
 
@@ -57,22 +60,22 @@ func TestWriteAppendBrokenCutsBack(t *testing.T) {
 			os.WriteFile(name, gzipBytes(t, "{\"old\":1}\n"), 0o644)
 		}
 		before := readFile(t, name)
-		r := writeRun(t, testOptions{spec: &writeSpec, args: []string{name}, flags: map[string]any{"append": true}}, strings.NewReader(in.String()), nil)
-		var be *BrokenInputError
-		if !errors.As(r.err, &be) {
-			t.Fatalf("err = %v, want a broken input", r.err)
+		r := writeRun(t, runnertest.Options{Spec: &writeSpec, Argv: []string{name}, Flags: map[string]any{"append": true}}, strings.NewReader(in.String()), nil)
+		var be *runner.BrokenInputError
+		if !errors.As(r.Err, &be) {
+			t.Fatalf("err = %v, want a broken input", r.Err)
 		}
 		if got := readFile(t, name); got != before {
 			t.Errorf("%s: %d bytes after a broken run, want the %d before", name, len(got), len(before))
 		}
-		if want := "nothing was appended to " + name + " (cut back to its"; !strings.Contains(r.stderr, want) {
-			t.Errorf("stderr = %q, want %q", r.stderr, want)
+		if want := "nothing was appended to " + name + " (cut back to its"; !strings.Contains(r.Stderr, want) {
+			t.Errorf("stderr = %q, want %q", r.Stderr, want)
 		}
 	}
 	created := filepath.Join(dir, "created.ndjson")
-	r := writeRun(t, testOptions{spec: &writeSpec, args: []string{created}, flags: map[string]any{"append": true}}, strings.NewReader(in.String()), nil)
-	if _, err := os.Stat(created); !os.IsNotExist(err) || !strings.Contains(r.stderr, "it did not exist before and was removed") {
-		t.Errorf("a file created by a broken run: stat %v, stderr %q", err, r.stderr)
+	r := writeRun(t, runnertest.Options{Spec: &writeSpec, Argv: []string{created}, Flags: map[string]any{"append": true}}, strings.NewReader(in.String()), nil)
+	if _, err := os.Stat(created); !os.IsNotExist(err) || !strings.Contains(r.Stderr, "it did not exist before and was removed") {
+		t.Errorf("a file created by a broken run: stat %v, stderr %q", err, r.Stderr)
 	}
 }
 
@@ -104,14 +107,14 @@ func TestWriteAppendCSVUsesHeader(t *testing.T) {
 	for _, name := range []string{"t.csv", "t.csv.gz", "t.tsv.zst"} {
 		out := filepath.Join(dir, name)
 		in := writeData("r", 1, `{"id":1,"name":"a"}`) + writeEOF("r", 1)
-		if r := writeRun(t, testOptions{spec: &writeSpec, args: []string{out}}, strings.NewReader(in), nil); r.err != nil {
-			t.Fatal(r.err)
+		if r := writeRun(t, runnertest.Options{Spec: &writeSpec, Argv: []string{out}}, strings.NewReader(in), nil); r.Err != nil {
+			t.Fatal(r.Err)
 		}
 		in = writeData("r", 1, `{"name":"b","id":2}`) + writeData("r", 2, `{"id":3,"x":1}`) + writeEOF("r", 2)
-		r := writeRun(t, testOptions{spec: &writeSpec, args: []string{out}, flags: map[string]any{"append": true}}, strings.NewReader(in), nil)
-		var ee *ErrorEventsError
-		if !errors.As(r.err, &ee) || ee.Count != 1 || !strings.Contains(r.stderr, `key(s) "x" not in the CSV header`) {
-			t.Fatalf("%s: err %v, stderr %q: want the x key refused", name, r.err, r.stderr)
+		r := writeRun(t, runnertest.Options{Spec: &writeSpec, Argv: []string{out}, Flags: map[string]any{"append": true}}, strings.NewReader(in), nil)
+		var ee *runner.ErrorEventsError
+		if !errors.As(r.Err, &ee) || ee.Count != 1 || !strings.Contains(r.Stderr, `key(s) "x" not in the CSV header`) {
+			t.Fatalf("%s: err %v, stderr %q: want the x key refused", name, r.Err, r.Stderr)
 		}
 		want := "id,name\n1,a\n2,b\n"
 		if strings.Contains(name, "tsv") {

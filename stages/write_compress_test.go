@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/obz-dev/obz/runner/runnertest"
 )
 
 func zstdReader(r io.Reader) (*zstd.Decoder, error) { return zstd.NewReader(r) }
@@ -22,9 +23,9 @@ func TestWriteCompressedByExtension(t *testing.T) {
 		"a.tsv.zst":    "id\ts\n1\tx\n2\ty\n",
 	} {
 		out := filepath.Join(dir, name)
-		r := writeRun(t, testOptions{spec: &writeSpec, args: []string{out}}, strings.NewReader(in), nil)
-		if r.err != nil {
-			t.Fatalf("%s: %v", name, r.err)
+		r := writeRun(t, runnertest.Options{Spec: &writeSpec, Argv: []string{out}}, strings.NewReader(in), nil)
+		if r.Err != nil {
+			t.Fatalf("%s: %v", name, r.Err)
 		}
 		if got := decompressFile(t, out); got != want {
 			t.Errorf("%s = %q, want %q", name, got, want)
@@ -41,9 +42,9 @@ func TestWriteCompressedByExtension(t *testing.T) {
 func TestWriteCompressFlag(t *testing.T) {
 	in := writeData("r", 1, `{"id":1}`) + writeEOF("r", 1)
 	for _, c := range []string{"gzip", "zstd"} {
-		r := writeRun(t, testOptions{spec: &writeSpec, flags: map[string]any{"compress": c}}, strings.NewReader(in), nil)
-		if r.err != nil {
-			t.Fatal(r.err)
+		r := writeRun(t, runnertest.Options{Spec: &writeSpec, Flags: map[string]any{"compress": c}}, strings.NewReader(in), nil)
+		if r.Err != nil {
+			t.Fatal(r.Err)
 		}
 		got, err := decompress(strings.NewReader(r.stdout), c)
 		if err != nil || string(got) != "{\"id\":1}\n" {
@@ -52,8 +53,8 @@ func TestWriteCompressFlag(t *testing.T) {
 	}
 	// --compress none writes plain text whatever the name says.
 	out := filepath.Join(t.TempDir(), "plain.ndjson.gz")
-	if r := writeRun(t, testOptions{spec: &writeSpec, args: []string{out}, flags: map[string]any{"compress": "none"}}, strings.NewReader(in), nil); r.err != nil {
-		t.Fatal(r.err)
+	if r := writeRun(t, runnertest.Options{Spec: &writeSpec, Argv: []string{out}, Flags: map[string]any{"compress": "none"}}, strings.NewReader(in), nil); r.Err != nil {
+		t.Fatal(r.Err)
 	}
 	if got := readFile(t, out); got != "{\"id\":1}\n" {
 		t.Errorf("--compress none: %q", got)
@@ -66,8 +67,8 @@ func TestWriteCompressFlag(t *testing.T) {
 func TestWriteCompressedStdoutBrokenIsUnfinished(t *testing.T) {
 	in := writeData("r", 1, `{"id":1}`) + writeData("r", 2, `{"id":2}`) // no EOF
 	for _, c := range []string{"gzip", "zstd"} {
-		r := writeRun(t, testOptions{spec: &writeSpec, flags: map[string]any{"compress": c}}, strings.NewReader(in), nil)
-		if r.err == nil {
+		r := writeRun(t, runnertest.Options{Spec: &writeSpec, Flags: map[string]any{"compress": c}}, strings.NewReader(in), nil)
+		if r.Err == nil {
 			t.Fatalf("%s: a broken input succeeded", c)
 		}
 		got, err := decompress(strings.NewReader(r.stdout), c)

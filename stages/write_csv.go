@@ -15,6 +15,7 @@ import (
 	jsoniter "github.com/json-iterator/go"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+	"github.com/obz-dev/obz/runner"
 )
 
 // csvEncoder turns JSON objects into CSV (or TSV) rows. The header is the
@@ -43,15 +44,15 @@ func newCSVEncoder(w io.Writer, comma rune, header bool) *csvEncoder {
 
 // write writes payload as one row. A payload that cannot be a row comes back
 // as an *EventError (nothing is written); err is a failure of the output.
-func (c *csvEncoder) write(payload []byte) (bad *EventError, err error) {
+func (c *csvEncoder) write(payload []byte) (bad *runner.EventError, err error) {
 	if !json.Valid(payload) {
-		return &EventError{Kind: "parse", Msg: "payload is not valid JSON"}, nil
+		return &runner.EventError{Kind: "parse", Msg: "payload is not valid JSON"}, nil
 	}
 	it := c.it
 	it.ResetBytes(payload)
 	it.Error = nil
 	if t := it.WhatIsNext(); t != jsoniter.ObjectValue {
-		return &EventError{Kind: "csv-type", Msg: "a CSV row needs a JSON object, got " + jsonTypeName(t)}, nil
+		return &runner.EventError{Kind: "csv-type", Msg: "a CSV row needs a JSON object, got " + jsonTypeName(t)}, nil
 	}
 	first := c.keys == nil
 	if first {
@@ -82,14 +83,14 @@ func (c *csvEncoder) write(payload []byte) (bad *EventError, err error) {
 			c.keys = nil
 			clear(c.index)
 		}
-		return &EventError{Kind: "parse", Msg: "reading the payload: " + it.Error.Error()}, nil
+		return &runner.EventError{Kind: "parse", Msg: "reading the payload: " + it.Error.Error()}, nil
 	}
 	if len(c.extra) > 0 {
 		quoted := make([]string, len(c.extra))
 		for i, k := range c.extra {
 			quoted[i] = strconv.Quote(k)
 		}
-		return &EventError{Kind: "csv-keys", Msg: "key(s) " + strings.Join(quoted, ", ") +
+		return &runner.EventError{Kind: "csv-keys", Msg: "key(s) " + strings.Join(quoted, ", ") +
 			" not in the CSV header (the first record's keys: " + strings.Join(c.keys, ", ") + ")"}, nil
 	}
 	if first {

@@ -8,12 +8,13 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/wire"
 )
 
 // Finish commits the output at the end of input (natural, or stopped by a
 // signal), then sends the receipts of what was delivered.
-func (s *writeStage) Finish(em *Emitter, end wire.EOFKind) error {
+func (s *writeStage) Finish(em *runner.Emitter, end wire.EOFKind) error {
 	if err := s.open(em); err != nil {
 		return err
 	}
@@ -62,7 +63,7 @@ func (s *writeStage) Finish(em *Emitter, end wire.EOFKind) error {
 		name = s.partsName()
 	}
 	s.done = true
-	em.bytesOut = s.closedBytes + s.disk.n.Load()
+	em.SetBytesOut(s.closedBytes + s.disk.n.Load())
 	if final {
 		if err := s.receipts(&s.ok, "ok"); err != nil {
 			return err
@@ -87,7 +88,7 @@ func (s *writeStage) Finish(em *Emitter, end wire.EOFKind) error {
 	} else {
 		em.Warnf("wrote %d events to %s; %d error events reported above", s.written, name, s.errors)
 	}
-	return &ErrorEventsError{Count: s.errors, Where: where}
+	return &runner.ErrorEventsError{Count: s.errors, Where: where}
 }
 
 // warnStopped says where the events drained before a stop signal went.
@@ -159,7 +160,7 @@ func (s *writeStage) Abort() {
 func (s *writeStage) outputError(err error) error {
 	if s.path == "" {
 		if errors.Is(err, syscall.EPIPE) || errors.Is(err, io.ErrClosedPipe) {
-			return errDownstreamGone
+			return runner.ErrDownstreamGone
 		}
 		return fmt.Errorf("writing stdout: %w", err)
 	}

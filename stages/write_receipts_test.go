@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/obz-dev/obz/runner"
+	"github.com/obz-dev/obz/runner/runnertest"
 	"github.com/obz-dev/obz/wire"
 )
 
@@ -48,10 +50,10 @@ func TestWriteReceipts(t *testing.T) {
 		writeData("read", 4, `{"id":4}`) +
 		writeEOF("read", 4)
 	var journal bytes.Buffer
-	o := testOptions{spec: &writeSpec, args: []string{out}, flags: map[string]any{"dead-letter": bad, "receipts": true}}
-	r := writeRun(t, o, strings.NewReader(in), func(e *Env) { e.Journal = &journal })
-	if _, ok := r.err.(*ErrorEventsError); !ok {
-		t.Fatalf("err = %v, want error events", r.err)
+	o := runnertest.Options{Spec: &writeSpec, Argv: []string{out}, Flags: map[string]any{"dead-letter": bad, "receipts": true}}
+	r := writeRun(t, o, strings.NewReader(in), func(e *runner.Env) { e.Journal = &journal })
+	if _, ok := r.Err.(*runner.ErrorEventsError); !ok {
+		t.Fatalf("err = %v, want error events", r.Err)
 	}
 	want := "read/1/ok read/4/ok read/2/failed read/3/failed"
 	got, _ := receiptsIn(t, journal.String())
@@ -80,21 +82,21 @@ func TestWriteReceiptsCountEqualsDelivered(t *testing.T) {
 	in.WriteString(writeEOF("a", 3000))
 	for _, c := range []struct {
 		name string
-		o    testOptions
+		o    runnertest.Options
 	}{
-		{"file", testOptions{spec: &writeSpec, args: []string{"out.ndjson"}}},
-		{"split", testOptions{spec: &writeSpec, args: []string{"out.ndjson.gz"}, flags: map[string]any{"split-every": 700}}},
-		{"append", testOptions{spec: &writeSpec, args: []string{"out.ndjson"}, flags: map[string]any{"append": true}}},
-		{"stdout", testOptions{spec: &writeSpec}},
+		{"file", runnertest.Options{Spec: &writeSpec, Argv: []string{"out.ndjson"}}},
+		{"split", runnertest.Options{Spec: &writeSpec, Argv: []string{"out.ndjson.gz"}, Flags: map[string]any{"split-every": 700}}},
+		{"append", runnertest.Options{Spec: &writeSpec, Argv: []string{"out.ndjson"}, Flags: map[string]any{"append": true}}},
+		{"stdout", runnertest.Options{Spec: &writeSpec}},
 	} {
 		dir := t.TempDir()
-		if len(c.o.args) > 0 {
-			c.o.args = []string{filepath.Join(dir, c.o.args[0])}
+		if len(c.o.Argv) > 0 {
+			c.o.Argv = []string{filepath.Join(dir, c.o.Argv[0])}
 		}
 		var journal bytes.Buffer
-		r := writeRun(t, c.o, strings.NewReader(in.String()), func(e *Env) { e.Journal = &journal })
-		if r.err != nil {
-			t.Fatalf("%s: %v", c.name, r.err)
+		r := writeRun(t, c.o, strings.NewReader(in.String()), func(e *runner.Env) { e.Journal = &journal })
+		if r.Err != nil {
+			t.Fatalf("%s: %v", c.name, r.Err)
 		}
 		got, _ := receiptsIn(t, journal.String())
 		if len(got) != 3000 {
@@ -123,8 +125,8 @@ func TestWriteNoReceiptsForBrokenRun(t *testing.T) {
 	} {
 		var journal bytes.Buffer
 		out := filepath.Join(t.TempDir(), "out.ndjson")
-		r := writeRun(t, testOptions{spec: &writeSpec, args: []string{out}, flags: c.flags}, strings.NewReader(in), func(e *Env) { e.Journal = &journal })
-		if r.err == nil {
+		r := writeRun(t, runnertest.Options{Spec: &writeSpec, Argv: []string{out}, Flags: c.flags}, strings.NewReader(in), func(e *runner.Env) { e.Journal = &journal })
+		if r.Err == nil {
 			t.Fatal("a broken run succeeded")
 		}
 		got, eofs := receiptsIn(t, journal.String())
@@ -142,15 +144,15 @@ func TestWriteStoppedNoReceiptsForPartial(t *testing.T) {
 		out := filepath.Join(dir, "out.ndjson")
 		pr, pw := io.Pipe()
 		go pw.Write([]byte(writeData("read", 1, `{"id":1}`) + writeData("read", 2, `{"id":2}`)))
-		st, err := writeSpec.New(testOptions{spec: &writeSpec, args: []string{out}, flags: map[string]any{"append": appendTo}})
+		st, err := writeSpec.New(runnertest.Options{Spec: &writeSpec, Argv: []string{out}, Flags: map[string]any{"append": appendTo}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		var journal, stderr bytes.Buffer
-		env := &Env{Stdin: pr, Stderr: &stderr, InputIsTerminal: true, Counters: new(Counters), Journal: &journal}
+		env := &runner.Env{Stdin: pr, Stderr: &stderr, InputIsTerminal: true, Counters: new(runner.Counters), Journal: &journal}
 		done := make(chan error)
-		go func() { done <- Run(ctx, &writeSpec, st, env) }()
+		go func() { done <- runner.Run(ctx, &writeSpec, st, env) }()
 		for env.Counters.In.Load() < 2 {
 			waitABit()
 		}
@@ -178,9 +180,9 @@ func TestWriteStoppedNoReceiptsForPartial(t *testing.T) {
 func TestWriteReceiptsStdoutGone(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out.ndjson")
 	in := events(3, func(i int) string { return `{}` }) + writeEOF("r", 3)
-	r := writeRun(t, testOptions{spec: &writeSpec, args: []string{out}, flags: map[string]any{"receipts": true}}, strings.NewReader(in), func(e *Env) { e.Stdout = epipeWriter{} })
-	if r.err != nil || readFile(t, out) != "{}\n{}\n{}\n" {
-		t.Errorf("err %v, file %q", r.err, readFile(t, out))
+	r := writeRun(t, runnertest.Options{Spec: &writeSpec, Argv: []string{out}, Flags: map[string]any{"receipts": true}}, strings.NewReader(in), func(e *runner.Env) { e.Stdout = epipeWriter{} })
+	if r.Err != nil || readFile(t, out) != "{}\n{}\n{}\n" {
+		t.Errorf("err %v, file %q", r.Err, readFile(t, out))
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/wire"
 )
 
@@ -19,7 +20,7 @@ func parseDelivered(vals []string) (map[string]uint64, error) {
 		i := strings.LastIndexByte(v, ':')
 		n, err := strconv.ParseUint(v[i+1:], 10, 64)
 		if i <= 0 || err != nil {
-			return nil, Usagef("--skip-delivered takes WRITER:SEQ, not %q", v)
+			return nil, runner.Usagef("--skip-delivered takes WRITER:SEQ, not %q", v)
 		}
 		m[v[:i]] = max(m[v[:i]], n)
 	}
@@ -32,7 +33,7 @@ func parseDelivered(vals []string) (map[string]uint64, error) {
 // journal tells the whole story and can itself be resumed. A FILE that is
 // replaced gets every event: the killed run did not rename its file, or
 // renamed one with the same content.
-func (s *writeStage) skipDelivered(ev *wire.Frame, em *Emitter) (bool, error) {
+func (s *writeStage) skipDelivered(ev *wire.Frame, em *runner.Emitter) (bool, error) {
 	if s.delivered == nil || !s.append && s.path != "" || ev.Seq > s.delivered[ev.Writer] {
 		return false, nil
 	}

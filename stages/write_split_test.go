@@ -8,6 +8,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/obz-dev/obz/runner"
+	"github.com/obz-dev/obz/runner/runnertest"
 )
 
 func events(n int, payload func(i int) string) string {
@@ -40,9 +43,9 @@ func TestWriteSplitEvery(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out.ndjson")
 	in := events(5, func(i int) string { return fmt.Sprintf(`{"i":%d}`, i) }) + writeEOF("r", 5)
-	r := writeRun(t, testOptions{spec: &writeSpec, args: []string{out}, flags: map[string]any{"split-every": 2}}, strings.NewReader(in), nil)
-	if r.err != nil || r.stderr != "" {
-		t.Fatalf("err %v, stderr %q", r.err, r.stderr)
+	r := writeRun(t, runnertest.Options{Spec: &writeSpec, Argv: []string{out}, Flags: map[string]any{"split-every": 2}}, strings.NewReader(in), nil)
+	if r.Err != nil || r.Stderr != "" {
+		t.Fatalf("err %v, stderr %q", r.Err, r.Stderr)
 	}
 	want := map[string]string{
 		"out-000001.ndjson": "{\"i\":1}\n{\"i\":2}\n",
@@ -58,15 +61,15 @@ func TestWriteSplitEvery(t *testing.T) {
 		}
 	}
 	// Parts of an earlier run: refused, or continued with --append.
-	_, err := writeSpec.New(testOptions{spec: &writeSpec, args: []string{out}, flags: map[string]any{"split-every": 2}})
-	var ue *UsageError
+	_, err := writeSpec.New(runnertest.Options{Spec: &writeSpec, Argv: []string{out}, Flags: map[string]any{"split-every": 2}})
+	var ue *runner.UsageError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "out-000001.ndjson exists") {
 		t.Errorf("existing parts: err = %v, want a usage error", err)
 	}
 	in = events(3, func(i int) string { return fmt.Sprintf(`{"j":%d}`, i) }) + writeEOF("r", 3)
-	r = writeRun(t, testOptions{spec: &writeSpec, args: []string{out}, flags: map[string]any{"split-every": 2, "append": true}}, strings.NewReader(in), nil)
-	if r.err != nil {
-		t.Fatal(r.err)
+	r = writeRun(t, runnertest.Options{Spec: &writeSpec, Argv: []string{out}, Flags: map[string]any{"split-every": 2, "append": true}}, strings.NewReader(in), nil)
+	if r.Err != nil {
+		t.Fatal(r.Err)
 	}
 	if got := readFile(t, filepath.Join(dir, "out-000005.ndjson")); got != "{\"j\":3}\n" {
 		t.Errorf("--append: part 5 = %q", got)
@@ -82,9 +85,9 @@ func TestWriteSplitSize(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "s.ndjson.gz")
 	in := events(100, func(i int) string { return fmt.Sprintf(`{"i":%d,"pad":"%s"}`, i, strings.Repeat("p", i%37)) }) + writeEOF("r", 100)
-	r := writeRun(t, testOptions{spec: &writeSpec, args: []string{out}, flags: map[string]any{"split-size": "1KiB"}}, strings.NewReader(in), nil)
-	if r.err != nil {
-		t.Fatal(r.err)
+	r := writeRun(t, runnertest.Options{Spec: &writeSpec, Argv: []string{out}, Flags: map[string]any{"split-size": "1KiB"}}, strings.NewReader(in), nil)
+	if r.Err != nil {
+		t.Fatal(r.Err)
 	}
 	names := dirNames(t, dir)
 	var all strings.Builder
@@ -113,8 +116,8 @@ func TestWriteSplitCSVHeaderInEachPart(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "t.csv")
 	in := events(3, func(i int) string { return fmt.Sprintf(`{"a":%d,"b":"x"}`, i) }) + writeEOF("r", 3)
-	if r := writeRun(t, testOptions{spec: &writeSpec, args: []string{out}, flags: map[string]any{"split-every": 2}}, strings.NewReader(in), nil); r.err != nil {
-		t.Fatal(r.err)
+	if r := writeRun(t, runnertest.Options{Spec: &writeSpec, Argv: []string{out}, Flags: map[string]any{"split-every": 2}}, strings.NewReader(in), nil); r.Err != nil {
+		t.Fatal(r.Err)
 	}
 	if got := readFile(t, filepath.Join(dir, "t-000001.csv")); got != "a,b\n1,x\n2,x\n" {
 		t.Errorf("part 1 = %q", got)
@@ -130,10 +133,10 @@ func TestWriteSplitBroken(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "b.ndjson.zst")
 	in := events(5, func(i int) string { return fmt.Sprintf(`{"i":%d}`, i) }) // no EOF
-	r := writeRun(t, testOptions{spec: &writeSpec, args: []string{out}, flags: map[string]any{"split-every": 2}}, strings.NewReader(in), nil)
-	var be *BrokenInputError
-	if !errors.As(r.err, &be) {
-		t.Fatalf("err = %v, want a broken input", r.err)
+	r := writeRun(t, runnertest.Options{Spec: &writeSpec, Argv: []string{out}, Flags: map[string]any{"split-every": 2}}, strings.NewReader(in), nil)
+	var be *runner.BrokenInputError
+	if !errors.As(r.Err, &be) {
+		t.Fatalf("err = %v, want a broken input", r.Err)
 	}
 	if names := dirNames(t, dir); !slices.Equal(names, []string{"b-000001.ndjson.zst", "b-000002.ndjson.zst"}) {
 		t.Errorf("dir holds %v, want the 2 complete parts only", names)
@@ -146,17 +149,17 @@ func TestWriteSplitBroken(t *testing.T) {
 		"the 2 parts completed before the failure are kept",
 		"4 events): they are not the whole output",
 	} {
-		if !strings.Contains(r.stderr, s) {
-			t.Errorf("stderr lacks %q:\n%s", s, r.stderr)
+		if !strings.Contains(r.Stderr, s) {
+			t.Errorf("stderr lacks %q:\n%s", s, r.Stderr)
 		}
 	}
 }
 
 func TestWriteSplitEmptyInputMakesOnePart(t *testing.T) {
 	dir := t.TempDir()
-	r := writeRun(t, testOptions{spec: &writeSpec, args: []string{filepath.Join(dir, "e.ndjson")}, flags: map[string]any{"split-every": 10}}, strings.NewReader(""), nil)
-	if r.err != nil {
-		t.Fatal(r.err)
+	r := writeRun(t, runnertest.Options{Spec: &writeSpec, Argv: []string{filepath.Join(dir, "e.ndjson")}, Flags: map[string]any{"split-every": 10}}, strings.NewReader(""), nil)
+	if r.Err != nil {
+		t.Fatal(r.Err)
 	}
 	if names := dirNames(t, dir); !slices.Equal(names, []string{"e-000001.ndjson"}) {
 		t.Errorf("dir holds %v", names)
@@ -164,7 +167,7 @@ func TestWriteSplitEmptyInputMakesOnePart(t *testing.T) {
 	// Splitting exactly at the end leaves no empty part behind.
 	dir = t.TempDir()
 	in := events(4, func(i int) string { return `{}` }) + writeEOF("r", 4)
-	writeRun(t, testOptions{spec: &writeSpec, args: []string{filepath.Join(dir, "e.ndjson")}, flags: map[string]any{"split-every": 2}}, strings.NewReader(in), nil)
+	writeRun(t, runnertest.Options{Spec: &writeSpec, Argv: []string{filepath.Join(dir, "e.ndjson")}, Flags: map[string]any{"split-every": 2}}, strings.NewReader(in), nil)
 	if names := dirNames(t, dir); len(names) != 2 {
 		t.Errorf("dir holds %v, want 2 parts", names)
 	}
@@ -177,15 +180,15 @@ func TestWriteSplitUsage(t *testing.T) {
 		{"append": true},
 		{"receipts": true},
 	} {
-		_, err := writeSpec.New(testOptions{spec: &writeSpec, flags: f}) // stdout
-		var ue *UsageError
+		_, err := writeSpec.New(runnertest.Options{Spec: &writeSpec, Flags: f}) // stdout
+		var ue *runner.UsageError
 		if !errors.As(err, &ue) {
 			t.Errorf("%v to stdout: err = %v, want a usage error", f, err)
 		}
 	}
 	for _, f := range []map[string]any{{"split-every": -1}, {"split-size": "lots"}, {"split-size": "0"}, {"compress": "lz4"}} {
-		_, err := writeSpec.New(testOptions{spec: &writeSpec, args: []string{filepath.Join(t.TempDir(), "x")}, flags: f})
-		var ue *UsageError
+		_, err := writeSpec.New(runnertest.Options{Spec: &writeSpec, Argv: []string{filepath.Join(t.TempDir(), "x")}, Flags: f})
+		var ue *runner.UsageError
 		if !errors.As(err, &ue) {
 			t.Errorf("%v: err = %v, want a usage error", f, err)
 		}

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/obz-dev/obz/runner"
+	"github.com/obz-dev/obz/runner/runnertest"
 	"github.com/obz-dev/obz/wire"
 )
 
@@ -24,25 +26,25 @@ func writeEOF(w string, n uint64) string {
 }
 
 type writeResult struct {
-	err            error
-	stdout, stderr string
-	counters       *Counters
+	Err            error
+	stdout, Stderr string
+	counters       *runner.Counters
 }
 
 // writeRun runs `obz write` with the given options on input.
-func writeRun(t *testing.T, o testOptions, input io.Reader, mod func(*Env)) writeResult {
+func writeRun(t *testing.T, o runnertest.Options, input io.Reader, mod func(*runner.Env)) writeResult {
 	t.Helper()
 	st, err := writeSpec.New(o)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	var stdout, stderr bytes.Buffer
-	env := &Env{Stdin: input, Stdout: &stdout, Stderr: &stderr}
+	env := &runner.Env{Stdin: input, Stdout: &stdout, Stderr: &stderr}
 	if mod != nil {
 		mod(env)
 	}
-	err = Run(context.Background(), &writeSpec, st, env)
-	return writeResult{err: err, stdout: stdout.String(), stderr: stderr.String(), counters: env.Counters}
+	err = runner.Run(context.Background(), &writeSpec, st, env)
+	return writeResult{Err: err, stdout: stdout.String(), Stderr: stderr.String(), counters: env.Counters}
 }
 
 func readFile(t *testing.T, path string) string {
@@ -73,15 +75,15 @@ func TestWriteNDJSONFile(t *testing.T) {
 	out := filepath.Join(dir, "out.ndjson")
 	os.WriteFile(out, []byte("old\n"), 0o640)
 	in := writeData("read", 1, `{"id":1, "x":  "a"}`) + writeData("read", 2, `[1,2]`) + writeEOF("read", 2)
-	r := writeRun(t, testOptions{spec: &writeSpec, args: []string{out}}, strings.NewReader(in), nil)
-	if r.err != nil {
-		t.Fatalf("Run: %v (stderr %q)", r.err, r.stderr)
+	r := writeRun(t, runnertest.Options{Spec: &writeSpec, Argv: []string{out}}, strings.NewReader(in), nil)
+	if r.Err != nil {
+		t.Fatalf("Run: %v (stderr %q)", r.Err, r.Stderr)
 	}
 	if got, want := readFile(t, out), "{\"id\":1, \"x\":  \"a\"}\n[1,2]\n"; got != want {
 		t.Errorf("file = %q, want %q (bytes as they came)", got, want)
 	}
-	if r.stdout != "" || r.stderr != "" {
-		t.Errorf("stdout %q, stderr %q: want both empty", r.stdout, r.stderr)
+	if r.stdout != "" || r.Stderr != "" {
+		t.Errorf("stdout %q, stderr %q: want both empty", r.stdout, r.Stderr)
 	}
 	if names := dirNames(t, dir); len(names) != 1 {
 		t.Errorf("dir holds %v, want out.ndjson only", names)
@@ -95,9 +97,9 @@ func TestWriteNDJSONFile(t *testing.T) {
 }
 
 func TestWriteStdout(t *testing.T) {
-	r := writeRun(t, testOptions{spec: &writeSpec, args: []string{"-"}}, strings.NewReader("{\"a\":1}\n {\"a\":2} \n"), nil)
-	if r.err != nil {
-		t.Fatal(r.err)
+	r := writeRun(t, runnertest.Options{Spec: &writeSpec, Argv: []string{"-"}}, strings.NewReader("{\"a\":1}\n {\"a\":2} \n"), nil)
+	if r.Err != nil {
+		t.Fatal(r.Err)
 	}
 	if want := "{\"a\":1}\n{\"a\":2}\n"; r.stdout != want {
 		t.Errorf("stdout = %q, want %q", r.stdout, want)
@@ -106,9 +108,9 @@ func TestWriteStdout(t *testing.T) {
 
 func TestWriteEmptyInputMakesEmptyFile(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out.csv")
-	r := writeRun(t, testOptions{spec: &writeSpec, args: []string{out}}, strings.NewReader(""), nil)
-	if r.err != nil {
-		t.Fatal(r.err)
+	r := writeRun(t, runnertest.Options{Spec: &writeSpec, Argv: []string{out}}, strings.NewReader(""), nil)
+	if r.Err != nil {
+		t.Fatal(r.Err)
 	}
 	if got := readFile(t, out); got != "" {
 		t.Errorf("file = %q, want empty", got)
@@ -124,10 +126,10 @@ func TestWriteCSV(t *testing.T) {
 [1,2]
 {"id":4,"name":" lead\tspace","tags":{"a" : {"b":[]}},"ok":"1"}
 `
-	r := writeRun(t, testOptions{spec: &writeSpec, args: []string{out}}, strings.NewReader(in), nil)
-	var ee *ErrorEventsError
-	if !errors.As(r.err, &ee) || ee.Count != 2 || ee.Where != "stderr" {
-		t.Fatalf("err = %v, want 2 error events on stderr", r.err)
+	r := writeRun(t, runnertest.Options{Spec: &writeSpec, Argv: []string{out}}, strings.NewReader(in), nil)
+	var ee *runner.ErrorEventsError
+	if !errors.As(r.Err, &ee) || ee.Count != 2 || ee.Where != "stderr" {
+		t.Fatalf("err = %v, want 2 error events on stderr", r.Err)
 	}
 	want := `id,name,amount,ok,tags,n
 1,"a, ""b""",1.50,true,"[""x"",1]",
@@ -142,8 +144,8 @@ func TestWriteCSV(t *testing.T) {
 		`error event from write line 4 (csv-type): a CSV row needs a JSON object, got an array: [1,2]`,
 		`wrote 3 events to ` + out + `; 2 error events reported above`,
 	} {
-		if !strings.Contains(r.stderr, s) {
-			t.Errorf("stderr lacks %q:\n%s", s, r.stderr)
+		if !strings.Contains(r.Stderr, s) {
+			t.Errorf("stderr lacks %q:\n%s", s, r.Stderr)
 		}
 	}
 	if c := r.counters; c.Out.Load() != 3 || c.Errors.Load() != 2 {
@@ -152,10 +154,10 @@ func TestWriteCSV(t *testing.T) {
 }
 
 func TestWriteTSVNoHeader(t *testing.T) {
-	o := testOptions{spec: &writeSpec, args: []string{"-"}, flags: map[string]any{"format": "tsv", "header": false}}
+	o := runnertest.Options{Spec: &writeSpec, Argv: []string{"-"}, Flags: map[string]any{"format": "tsv", "header": false}}
 	r := writeRun(t, o, strings.NewReader("{\"a\":\"x y\",\"b\":\"t\\tab\"}\n{\"b\":2}\n"), nil)
-	if r.err != nil {
-		t.Fatal(r.err)
+	if r.Err != nil {
+		t.Fatal(r.Err)
 	}
 	if want := "x y\t\"t\tab\"\n\t2\n"; r.stdout != want {
 		t.Errorf("tsv = %q, want %q", r.stdout, want)
@@ -173,10 +175,10 @@ func TestWriteDeadLetter(t *testing.T) {
 		writeData("read", 4, `{"id":2,"zz":1}`) +
 		writeData("read", 5, `"s"`) +
 		writeEOF("read", 5)
-	r := writeRun(t, testOptions{spec: &writeSpec, args: []string{out}, flags: map[string]any{"dead-letter": bad}}, strings.NewReader(in), nil)
-	var ee *ErrorEventsError
-	if !errors.As(r.err, &ee) || ee.Count != 4 || ee.Where != bad {
-		t.Fatalf("err = %v, want 4 error events in %s", r.err, bad)
+	r := writeRun(t, runnertest.Options{Spec: &writeSpec, Argv: []string{out}, Flags: map[string]any{"dead-letter": bad}}, strings.NewReader(in), nil)
+	var ee *runner.ErrorEventsError
+	if !errors.As(r.Err, &ee) || ee.Count != 4 || ee.Where != bad {
+		t.Fatalf("err = %v, want 4 error events in %s", r.Err, bad)
 	}
 	if got := readFile(t, out); got != "id\n1\n" {
 		t.Errorf("csv = %q", got)
@@ -189,8 +191,8 @@ func TestWriteDeadLetter(t *testing.T) {
 	if got := readFile(t, bad); got != want {
 		t.Errorf("dead letter =\n%s\nwant\n%s", got, want)
 	}
-	if want := "obz write: wrote 1 events to " + out + "; 4 error events in " + bad + "\n"; r.stderr != want {
-		t.Errorf("stderr = %q, want %q", r.stderr, want)
+	if want := "obz write: wrote 1 events to " + out + "; 4 error events in " + bad + "\n"; r.Stderr != want {
+		t.Errorf("stderr = %q, want %q", r.Stderr, want)
 	}
 }
 
@@ -198,17 +200,17 @@ func TestWriteDeadLetterLocalErrorAndEmpty(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.ndjson")
 	os.WriteFile(bad, []byte("stale\n"), 0o644)
-	r := writeRun(t, testOptions{spec: &writeSpec, flags: map[string]any{"dead-letter": bad}}, strings.NewReader("{\"a\":1}\n"), nil)
-	if r.err != nil || r.stdout != "{\"a\":1}\n" {
-		t.Fatalf("err %v stdout %q", r.err, r.stdout)
+	r := writeRun(t, runnertest.Options{Spec: &writeSpec, Flags: map[string]any{"dead-letter": bad}}, strings.NewReader("{\"a\":1}\n"), nil)
+	if r.Err != nil || r.stdout != "{\"a\":1}\n" {
+		t.Fatalf("err %v stdout %q", r.Err, r.stdout)
 	}
 	if got := readFile(t, bad); got != "" {
 		t.Errorf("dead letter = %q, want empty (a stale one never lingers)", got)
 	}
-	r = writeRun(t, testOptions{spec: &writeSpec, flags: map[string]any{"dead-letter": bad}}, strings.NewReader("{\"a\":1}\n{oops\n"), nil)
-	var ee *ErrorEventsError
-	if !errors.As(r.err, &ee) || ee.Count != 1 {
-		t.Fatalf("err = %v, want 1 error event", r.err)
+	r = writeRun(t, runnertest.Options{Spec: &writeSpec, Flags: map[string]any{"dead-letter": bad}}, strings.NewReader("{\"a\":1}\n{oops\n"), nil)
+	var ee *runner.ErrorEventsError
+	if !errors.As(r.Err, &ee) || ee.Count != 1 {
+		t.Fatalf("err = %v, want 1 error event", r.Err)
 	}
 	got := readFile(t, bad)
 	if !strings.HasPrefix(got, `{"stage":"write","kind":"parse",`) || !strings.HasSuffix(got, `"line":2,"raw":"{oops"}`+"\n") || strings.Contains(got, `"writer"`) {
@@ -221,15 +223,15 @@ func TestWriteTruncatedInputWritesNothing(t *testing.T) {
 		dir := t.TempDir()
 		out := filepath.Join(dir, "out.ndjson")
 		os.WriteFile(out, []byte("old\n"), 0o644)
-		o := testOptions{spec: &writeSpec, args: []string{out}}
+		o := runnertest.Options{Spec: &writeSpec, Argv: []string{out}}
 		if dead {
-			o.flags = map[string]any{"dead-letter": filepath.Join(dir, "bad.ndjson")}
+			o.Flags = map[string]any{"dead-letter": filepath.Join(dir, "bad.ndjson")}
 		}
 		in := writeData("read", 1, `{"id":1}`) + writeData("read", 2, `{"id":2}`) // no EOF
 		r := writeRun(t, o, strings.NewReader(in), nil)
-		var be *BrokenInputError
-		if !errors.As(r.err, &be) || !strings.Contains(be.Error(), "input from 'read' ended without EOF after 2 events") {
-			t.Fatalf("err = %v, want a broken input", r.err)
+		var be *runner.BrokenInputError
+		if !errors.As(r.Err, &be) || !strings.Contains(be.Error(), "input from 'read' ended without EOF after 2 events") {
+			t.Fatalf("err = %v, want a broken input", r.Err)
 		}
 		if got := readFile(t, out); got != "old\n" {
 			t.Errorf("out = %q, want the old file unchanged", got)
@@ -237,8 +239,8 @@ func TestWriteTruncatedInputWritesNothing(t *testing.T) {
 		if names := dirNames(t, dir); len(names) != 1 {
 			t.Errorf("dir holds %v, want out.ndjson only", names)
 		}
-		if !strings.Contains(r.stderr, out+" was not written (the existing file is unchanged)") {
-			t.Errorf("stderr = %q", r.stderr)
+		if !strings.Contains(r.Stderr, out+" was not written (the existing file is unchanged)") {
+			t.Errorf("stderr = %q", r.Stderr)
 		}
 	}
 }
@@ -246,10 +248,10 @@ func TestWriteTruncatedInputWritesNothing(t *testing.T) {
 func TestWriteOnErrorFail(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out.csv")
-	r := writeRun(t, testOptions{spec: &writeSpec, args: []string{out}}, strings.NewReader("{\"a\":1}\n{\"b\":1}\n"), func(e *Env) { e.OnError = ErrorsFail })
-	var fe *EventFailedError
-	if !errors.As(r.err, &fe) || fe.Info.Kind != "csv-keys" {
-		t.Fatalf("err = %v, want the csv-keys event to fail the stage", r.err)
+	r := writeRun(t, runnertest.Options{Spec: &writeSpec, Argv: []string{out}}, strings.NewReader("{\"a\":1}\n{\"b\":1}\n"), func(e *runner.Env) { e.OnError = runner.ErrorsFail })
+	var fe *runner.EventFailedError
+	if !errors.As(r.Err, &fe) || fe.Info.Kind != "csv-keys" {
+		t.Fatalf("err = %v, want the csv-keys event to fail the stage", r.Err)
 	}
 	if names := dirNames(t, dir); len(names) != 0 {
 		t.Errorf("dir holds %v, want nothing", names)
@@ -264,15 +266,15 @@ func TestWriteStopped(t *testing.T) {
 	pr, pw := io.Pipe()
 	defer pw.Close()
 	go pw.Write([]byte(writeData("read", 1, `{"id":1}`) + writeData("read", 2, `{"id":2}`)))
-	st, err := writeSpec.New(testOptions{spec: &writeSpec, args: []string{out}})
+	st, err := writeSpec.New(runnertest.Options{Spec: &writeSpec, Argv: []string{out}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var stderr bytes.Buffer
-	env := &Env{Stdin: pr, Stderr: &stderr, InputIsTerminal: true, Counters: new(Counters)}
+	env := &runner.Env{Stdin: pr, Stderr: &stderr, InputIsTerminal: true, Counters: new(runner.Counters)}
 	done := make(chan error)
-	go func() { done <- Run(ctx, &writeSpec, st, env) }()
+	go func() { done <- runner.Run(ctx, &writeSpec, st, env) }()
 	for env.Counters.In.Load() < 2 {
 		time.Sleep(time.Millisecond)
 	}
@@ -300,26 +302,26 @@ func (epipeWriter) Write([]byte) (int, error) {
 func TestWriteClosedStdoutIsQuiet(t *testing.T) {
 	in := strings.Repeat(`{"a":"`+strings.Repeat("x", 1000)+`"}`+"\n", 200)
 	for _, format := range []string{"ndjson", "csv"} {
-		r := writeRun(t, testOptions{spec: &writeSpec, flags: map[string]any{"format": format}}, strings.NewReader(in), func(e *Env) { e.Stdout = epipeWriter{} })
-		if r.err != nil || r.stderr != "" {
-			t.Errorf("%s: err %v, stderr %q: want a quiet end", format, r.err, r.stderr)
+		r := writeRun(t, runnertest.Options{Spec: &writeSpec, Flags: map[string]any{"format": format}}, strings.NewReader(in), func(e *runner.Env) { e.Stdout = epipeWriter{} })
+		if r.Err != nil || r.Stderr != "" {
+			t.Errorf("%s: err %v, stderr %q: want a quiet end", format, r.Err, r.Stderr)
 		}
 	}
 }
 
 func TestWriteUsage(t *testing.T) {
-	for _, o := range []testOptions{
-		{args: []string{"a", "b"}},
-		{args: []string{"a.csv"}, flags: map[string]any{"format": "xml"}},
-		{args: []string{"a.ndjson"}, flags: map[string]any{"header": false}},
-		{args: []string{"a.ndjson"}, flags: map[string]any{"dead-letter": "a.ndjson"}},
-		{args: []string{"a.ndjson"}, flags: map[string]any{"dead-letter": "-"}},
-		{args: []string{"a.ndjson"}, flags: map[string]any{"dead-letter": "./a.ndjson"}},
-		{args: []string{t.TempDir()}},
+	for _, o := range []runnertest.Options{
+		{Argv: []string{"a", "b"}},
+		{Argv: []string{"a.csv"}, Flags: map[string]any{"format": "xml"}},
+		{Argv: []string{"a.ndjson"}, Flags: map[string]any{"header": false}},
+		{Argv: []string{"a.ndjson"}, Flags: map[string]any{"dead-letter": "a.ndjson"}},
+		{Argv: []string{"a.ndjson"}, Flags: map[string]any{"dead-letter": "-"}},
+		{Argv: []string{"a.ndjson"}, Flags: map[string]any{"dead-letter": "./a.ndjson"}},
+		{Argv: []string{t.TempDir()}},
 	} {
-		o.spec = &writeSpec
+		o.Spec = &writeSpec
 		_, err := writeSpec.New(o)
-		var ue *UsageError
+		var ue *runner.UsageError
 		if !errors.As(err, &ue) {
 			t.Errorf("%+v: err = %v, want a usage error", o, err)
 		}
@@ -332,8 +334,8 @@ func BenchmarkWriteCSV(b *testing.B) {
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()
 	for b.Loop() {
-		st, _ := writeSpec.New(testOptions{spec: &writeSpec, flags: map[string]any{"format": "csv"}})
-		if err := Run(context.Background(), &writeSpec, st, &Env{Stdin: bytes.NewReader(in), Stdout: io.Discard, Stderr: io.Discard}); err != nil {
+		st, _ := writeSpec.New(runnertest.Options{Spec: &writeSpec, Flags: map[string]any{"format": "csv"}})
+		if err := runner.Run(context.Background(), &writeSpec, st, &runner.Env{Stdin: bytes.NewReader(in), Stdout: io.Discard, Stderr: io.Discard}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -341,15 +343,15 @@ func BenchmarkWriteCSV(b *testing.B) {
 
 func TestWriteCannotCreate(t *testing.T) {
 	dir := t.TempDir()
-	for _, o := range []testOptions{
-		{args: []string{filepath.Join(dir, "no", "out.ndjson")}},
-		{args: []string{filepath.Join(dir, "out.ndjson")}, flags: map[string]any{"dead-letter": filepath.Join(dir, "no", "bad.ndjson")}},
-		{flags: map[string]any{"dead-letter": filepath.Join(dir, "no", "bad.ndjson")}},
+	for _, o := range []runnertest.Options{
+		{Argv: []string{filepath.Join(dir, "no", "out.ndjson")}},
+		{Argv: []string{filepath.Join(dir, "out.ndjson")}, Flags: map[string]any{"dead-letter": filepath.Join(dir, "no", "bad.ndjson")}},
+		{Flags: map[string]any{"dead-letter": filepath.Join(dir, "no", "bad.ndjson")}},
 	} {
-		o.spec = &writeSpec
+		o.Spec = &writeSpec
 		r := writeRun(t, o, strings.NewReader("{\"a\":1}\n"), nil)
-		if r.err == nil || !strings.Contains(r.err.Error(), "cannot write") {
-			t.Errorf("%+v: err = %v, want cannot write", o, r.err)
+		if r.Err == nil || !strings.Contains(r.Err.Error(), "cannot write") {
+			t.Errorf("%+v: err = %v, want cannot write", o, r.Err)
 		}
 		if names := dirNames(t, dir); len(names) != 0 {
 			t.Errorf("%+v: dir holds %v, want nothing", o, names)
@@ -372,9 +374,9 @@ func TestWriteToFIFOInPlace(t *testing.T) {
 		got <- string(b)
 	}()
 	in := writeData("up", 1, `{"a":1}`) + writeData("up", 2, `{"a":2}`) + writeEOF("up", 2)
-	r := writeRun(t, testOptions{spec: &writeSpec, args: []string{fifo}}, strings.NewReader(in), nil)
-	if r.err != nil {
-		t.Fatalf("write to a FIFO: %v", r.err)
+	r := writeRun(t, runnertest.Options{Spec: &writeSpec, Argv: []string{fifo}}, strings.NewReader(in), nil)
+	if r.Err != nil {
+		t.Fatalf("write to a FIFO: %v", r.Err)
 	}
 	if s := <-got; s != "{\"a\":1}\n{\"a\":2}\n" {
 		t.Errorf("FIFO reader got %q", s)

@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/obz-dev/obz/flow"
+	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/stages"
 	"github.com/obz-dev/obz/wire"
 	"github.com/urfave/cli/v2"
@@ -137,8 +138,8 @@ func checkCommand(args []string, reg stages.Registry) error {
 
 // familyOrder is the order of stage families in `obz help`: the way
 // events flow.
-var familyOrder = []stages.Family{stages.FamilySource, stages.FamilyTransform, stages.FamilyStateful,
-	stages.FamilyJoin, stages.FamilyObserver, stages.FamilySink}
+var familyOrder = []runner.Family{runner.FamilySource, runner.FamilyTransform, runner.FamilyStateful,
+	runner.FamilyJoin, runner.FamilyObserver, runner.FamilySink}
 
 // rootHelp is `obz help`: the stages by family, then the other commands.
 func rootHelp(reg stages.Registry) string {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/stages"
 	"github.com/obz-dev/obz/wire"
 )
@@ -73,7 +74,7 @@ func TestPermuteArgs(t *testing.T) {
 }
 
 func TestExitCode(t *testing.T) {
-	broken := &stages.BrokenInputError{Problems: []string{"input from 'read' ended without EOF after 3 events", "second"}}
+	broken := &runner.BrokenInputError{Problems: []string{"input from 'read' ended without EOF after 3 events", "second"}}
 	tests := []struct {
 		name   string
 		err    error
@@ -83,16 +84,16 @@ func TestExitCode(t *testing.T) {
 	}{
 		{"ok", nil, nil, 0, ""},
 		{"usage", &usageError{msg: "bad flag"}, nil, 2, "obz filter: bad flag\nRun 'obz filter --help' for usage.\n"},
-		{"stage usage", stages.Usagef("head -n must be 0 or more"), nil, 2, "obz filter: head -n must be 0 or more\n"},
+		{"stage usage", runner.Usagef("head -n must be 0 or more"), nil, 2, "obz filter: head -n must be 0 or more\n"},
 		{"broken", broken, nil, 1, "obz filter: input from 'read' ended without EOF after 3 events\nobz filter: second\n"},
 		{"broken wrapped", fmt.Errorf("x: %w", broken), nil, 1, "obz filter: second\n"},
-		{"error events", &stages.ErrorEventsError{Count: 2, Where: "stderr"}, nil, 4, "obz filter: 2 event(s) went to the error lane (see stderr)\n"},
-		{"event failed", &stages.EventFailedError{Info: wire.ErrorInfo{Kind: "parse", Msg: "invalid JSON", Line: 2}}, nil, 1, "line 2: (parse) invalid JSON (--on-error fail)"},
+		{"error events", &runner.ErrorEventsError{Count: 2, Where: "stderr"}, nil, 4, "obz filter: 2 event(s) went to the error lane (see stderr)\n"},
+		{"event failed", &runner.EventFailedError{Info: wire.ErrorInfo{Kind: "parse", Msg: "invalid JSON", Line: 2}}, nil, 1, "line 2: (parse) invalid JSON (--on-error fail)"},
 		{"failure", errors.New("writing output: disk full"), nil, 1, "obz filter: writing output: disk full\n"},
 		{"interrupted", nil, syscall.SIGINT, 130, ""},
 		{"terminated", nil, syscall.SIGTERM, 143, ""},
 		{"interrupted with a broken input", broken, syscall.SIGINT, 130, "ended without EOF"},
-		{"interrupted with error events", &stages.ErrorEventsError{Count: 1}, syscall.SIGINT, 4, ""},
+		{"interrupted with error events", &runner.ErrorEventsError{Count: 1}, syscall.SIGINT, 4, ""},
 		{"interrupted with a failure", errors.New("boom"), syscall.SIGINT, 1, "boom"},
 		{"usage beats a signal", &usageError{msg: "bad"}, syscall.SIGINT, 2, ""},
 	}

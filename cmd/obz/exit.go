@@ -8,7 +8,7 @@ import (
 	"regexp"
 	"syscall"
 
-	"github.com/obz-dev/obz/stages"
+	"github.com/obz-dev/obz/runner"
 )
 
 // The exit statuses of obz, one table for every command (obz help shows it).
@@ -45,10 +45,10 @@ func exitCode(err error, cmd string, sig os.Signal, stderr io.Writer) int {
 	}
 	var (
 		usage      *usageError
-		sUsage     *stages.UsageError
-		broken     *stages.BrokenInputError
-		events     *stages.ErrorEventsError
-		failed     *stages.EventFailedError
+		sUsage     *runner.UsageError
+		broken     *runner.BrokenInputError
+		events     *runner.ErrorEventsError
+		failed     *runner.EventFailedError
 		flowFailed *flowFailedError
 		refused    *refusedError
 		code       int

@@ -15,6 +15,7 @@ import (
 
 	"github.com/obz-dev/obz/flow"
 	"github.com/obz-dev/obz/journal"
+	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/stages"
 	"github.com/obz-dev/obz/wire"
 	"github.com/urfave/cli/v2"
@@ -65,7 +66,7 @@ func resumeFlow(c *cli.Context, reg stages.Registry, runDir string) error {
 				return &refusedError{msg: fmt.Sprintf("source %q is not in the run %s: a source resumes from its journal (stages recorded: %s)", s.Name, runDir, recordedNames(rec))}
 			}
 			s.Argv = slices.Insert(s.Argv, 1, "--resume-from", j)
-		case cmds[s.Command()] == string(stages.FamilySink) && r != nil:
+		case cmds[s.Command()] == string(runner.FamilySink) && r != nil:
 			args, err := sinkResumeArgs(s, j, c.App, force)
 			if err != nil {
 				return err
@@ -216,7 +217,7 @@ func writesInPlace(argv []string, app *cli.App) bool {
 }
 
 // recordedJournal is a source's journal of the killed run, read by the
-// resumed source (stages.Env.Resume): its torn tail, where the kill cut
+// resumed source (runner.Env.Resume): its torn tail, where the kill cut
 // it, ends it like a clean end.
 type recordedJournal struct{ r *journal.Reader }
 

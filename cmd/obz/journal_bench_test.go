@@ -8,12 +8,13 @@ import (
 	"time"
 
 	"github.com/obz-dev/obz/journal"
+	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/stages"
 )
 
 // specOptions gives a stage its flags' defaults, some overridden, and args.
 type specOptions struct {
-	spec *stages.Spec
+	spec *runner.Spec
 	set  map[string]any
 	args []string
 }
@@ -39,14 +40,14 @@ func (o specOptions) Strings(n string) []string       { s, _ := o.get(n).([]stri
 func (o specOptions) IsSet(n string) bool             { _, ok := o.set[n]; return ok }
 func (o specOptions) Args() []string                  { return o.args }
 
-func runSpec(tb testing.TB, name string, set map[string]any, args []string, env *stages.Env) {
+func runSpec(tb testing.TB, name string, set map[string]any, args []string, env *runner.Env) {
 	tb.Helper()
 	spec := stages.All().Lookup(name)
 	st, err := spec.New(specOptions{spec: spec, set: set, args: args})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if err := stages.Run(context.Background(), spec, st, env); err != nil {
+	if err := runner.Run(context.Background(), spec, st, env); err != nil {
 		tb.Fatal(err)
 	}
 }
@@ -60,7 +61,7 @@ func (w *countWriter) Write(p []byte) (int, error) { w.n += int64(len(p)); retur
 // a counter, so the disk is not measured).
 func BenchmarkTee(b *testing.B) {
 	var gen bytes.Buffer
-	runSpec(b, "gen", map[string]any{"count": 200000}, nil, &stages.Env{Stdout: &gen, Stderr: io.Discard})
+	runSpec(b, "gen", map[string]any{"count": 200000}, nil, &runner.Env{Stdout: &gen, Stderr: io.Discard})
 	data := gen.Bytes()
 	for _, withJournal := range []bool{false, true} {
 		name := "plain"
@@ -72,7 +73,7 @@ func BenchmarkTee(b *testing.B) {
 			b.ReportAllocs()
 			var size int64
 			for b.Loop() {
-				env := &stages.Env{Stdin: bytes.NewReader(data), Stdout: io.Discard, Stderr: io.Discard}
+				env := &runner.Env{Stdin: bytes.NewReader(data), Stdout: io.Discard, Stderr: io.Discard}
 				var cw countWriter
 				var jw *journal.Writer
 				if withJournal {

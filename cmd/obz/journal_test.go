@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/obz-dev/obz/journal"
+	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/stages"
 )
 
@@ -54,7 +55,7 @@ func TestJournalTee(t *testing.T) {
 		var framed bytes.Buffer
 		var j1 bytes.Buffer
 		w1, _ := journal.NewWriter(&j1, nil)
-		env := &stages.Env{Stdin: strings.NewReader(input), Stdout: &framed, Stderr: &bytes.Buffer{}, Journal: w1}
+		env := &runner.Env{Stdin: strings.NewReader(input), Stdout: &framed, Stderr: &bytes.Buffer{}, Journal: w1}
 		runSpecAllowErrors(t, tt.stage, tt.set, tt.args, env)
 		if err := w1.Close(); err != nil {
 			t.Fatal(err)
@@ -65,7 +66,7 @@ func TestJournalTee(t *testing.T) {
 
 		var j2 bytes.Buffer
 		w2, _ := journal.NewWriter(&j2, nil)
-		env = &stages.Env{Stdin: strings.NewReader(input), Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}, Output: stages.Raw, Journal: w2}
+		env = &runner.Env{Stdin: strings.NewReader(input), Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}, Output: runner.Raw, Journal: w2}
 		runSpecAllowErrors(t, tt.stage, tt.set, tt.args, env)
 		if err := w2.Close(); err != nil {
 			t.Fatal(err)
@@ -77,15 +78,15 @@ func TestJournalTee(t *testing.T) {
 }
 
 // runSpecAllowErrors runs a stage; error events (exit 4) are expected here.
-func runSpecAllowErrors(tb testing.TB, name string, set map[string]any, args []string, env *stages.Env) {
+func runSpecAllowErrors(tb testing.TB, name string, set map[string]any, args []string, env *runner.Env) {
 	tb.Helper()
 	spec := stages.All().Lookup(name)
 	st, err := spec.New(specOptions{spec: spec, set: set, args: args})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var ee *stages.ErrorEventsError
-	if err := stages.Run(context.Background(), spec, st, env); err != nil && !errors.As(err, &ee) {
+	var ee *runner.ErrorEventsError
+	if err := runner.Run(context.Background(), spec, st, env); err != nil && !errors.As(err, &ee) {
 		tb.Fatal(err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/obz-dev/obz/flow"
 	"github.com/obz-dev/obz/journal"
+	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/stages"
 	"github.com/obz-dev/obz/wire"
 	"github.com/urfave/cli/v2"
@@ -62,7 +63,7 @@ func replayRun(c *cli.Context, runDir string) error {
 				return err
 			}
 			s.Argv = []string{"replay", j}
-		case cmds[s.Command()] == string(stages.FamilySink) && !c.Bool("run-sinks"):
+		case cmds[s.Command()] == string(runner.FamilySink) && !c.Bool("run-sinks"):
 			// Side effects suppressed: the sink's input is drained and
 			// checked, and what the sink writes goes nowhere.
 			sinks[s.Name] = true

@@ -8,7 +8,7 @@ import (
 )
 
 // mergeOrderJournal reads the merge order a fan-in stage recorded in its
-// journal (its order frames) for stages.Env.MergeOrder: obz replay RUN_DIR
+// journal (its order frames) for runner.Env.MergeOrder: obz replay RUN_DIR
 // passes it to the stage it re-runs as --merge-order JOURNAL.
 type mergeOrderJournal struct {
 	r    *journal.Reader

@@ -11,14 +11,14 @@ import (
 
 	"github.com/mattn/go-isatty"
 	"github.com/obz-dev/obz/journal"
-	"github.com/obz-dev/obz/stages"
+	"github.com/obz-dev/obz/runner"
 	"github.com/urfave/cli/v2"
 )
 
 // runnerFlags are the options every stage shares; the runner acts on them.
-func runnerFlags(spec *stages.Spec) []cli.Flag {
+func runnerFlags(spec *runner.Spec) []cli.Flag {
 	var fs []cli.Flag
-	if spec.Family != stages.FamilySink {
+	if spec.Family != runner.FamilySink {
 		fs = append(fs,
 			&cli.BoolFlag{Name: "raw", Aliases: []string{"r"}, Usage: "write bare payload NDJSON (for jq and friends) instead of frames"},
 			&cli.StringFlag{Name: "color", Value: "auto", Usage: "colour pretty output on a terminal: auto, always or never (NO_COLOR is honoured)"},
@@ -36,7 +36,7 @@ func runnerFlags(spec *stages.Spec) []cli.Flag {
 		&cli.IntSliceFlag{Name: "out-fd", Usage: "write output to this file descriptor (repeat for fan-out; used by obz flow)", Hidden: true},
 		&cli.IntFlag{Name: "status-fd", Usage: "write status lines to this file descriptor (used by obz flow)", Hidden: true},
 	)
-	if spec.Family == stages.FamilySource {
+	if spec.Family == runner.FamilySource {
 		fs = append(fs, &cli.StringFlag{Name: "resume-from", Usage: "check the first events against this journal of a killed run, then go on (used by obz flow --resume)", Hidden: true},
 			&cli.BoolFlag{Name: "resume-continue", Usage: "with --resume-from: the events that match the journal are not written out, the consumers have them (used by obz flow to restart a failed source)", Hidden: true},
 			&cli.BoolFlag{Name: "journal-flush", Usage: "write each batch to the journal file before the outputs see it, so that a restart knows what was delivered (used by obz flow for restartable sources)", Hidden: true})
@@ -46,7 +46,7 @@ func runnerFlags(spec *stages.Spec) []cli.Flag {
 	return fs
 }
 
-func stageFlags(spec *stages.Spec) []cli.Flag {
+func stageFlags(spec *runner.Spec) []cli.Flag {
 	var fs []cli.Flag
 	for _, f := range spec.Flags {
 		var aliases []string
@@ -73,7 +73,7 @@ func stageFlags(spec *stages.Spec) []cli.Flag {
 	return append(fs, runnerFlags(spec)...)
 }
 
-func stageCommand(spec *stages.Spec, cmdName *string, runErr *error) *cli.Command {
+func stageCommand(spec *runner.Spec, cmdName *string, runErr *error) *cli.Command {
 	return &cli.Command{
 		Name:               spec.Name,
 		Usage:              spec.Summary,
@@ -93,7 +93,7 @@ func stageCommand(spec *stages.Spec, cmdName *string, runErr *error) *cli.Comman
 	}
 }
 
-func runStage(c *cli.Context, spec *stages.Spec) error {
+func runStage(c *cli.Context, spec *runner.Spec) error {
 	st, err := spec.New(cliOptions{c})
 	if err != nil {
 		return err
@@ -128,7 +128,7 @@ func runStage(c *cli.Context, spec *stages.Spec) error {
 	}
 	path := c.String("journal")
 	if path == "" {
-		return stages.Run(c.Context, spec, st, env)
+		return runner.Run(c.Context, spec, st, env)
 	}
 	jw, err := journal.Create(path, nil)
 	if err != nil {
@@ -138,17 +138,17 @@ func runStage(c *cli.Context, spec *stages.Spec) error {
 	if c.Bool("journal-flush") {
 		env.Journal = flushingJournal{jw}
 	}
-	err = stages.Run(c.Context, spec, st, env)
+	err = runner.Run(c.Context, spec, st, env)
 	if cerr := jw.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("journal %s: %w", path, cerr)
 	}
 	return err
 }
 
-// stageEnv turns the runner flags into a stages.Env.
-func stageEnv(c *cli.Context, spec *stages.Spec) (*stages.Env, []io.Closer, error) {
+// stageEnv turns the runner flags into a runner.Env.
+func stageEnv(c *cli.Context, spec *runner.Spec) (*runner.Env, []io.Closer, error) {
 	stdout := c.App.Writer
-	env := &stages.Env{
+	env := &runner.Env{
 		Name:         c.String("name"),
 		Stdin:        c.App.Reader,
 		Stdout:       stdout,
@@ -158,9 +158,9 @@ func stageEnv(c *cli.Context, spec *stages.Spec) (*stages.Env, []io.Closer, erro
 	}
 	switch c.String("on-error") {
 	case "continue":
-		env.OnError = stages.ErrorsContinue
+		env.OnError = runner.ErrorsContinue
 	case "fail":
-		env.OnError = stages.ErrorsFail
+		env.OnError = runner.ErrorsFail
 	default:
 		return nil, nil, &usageError{msg: fmt.Sprintf("--on-error must be continue or fail, not %q", c.String("on-error"))}
 	}
@@ -177,8 +177,8 @@ func stageEnv(c *cli.Context, spec *stages.Spec) (*stages.Env, []io.Closer, erro
 		return nil, nil, err
 	}
 
-	env.Output = stages.Framed
-	if spec.Family != stages.FamilySink {
+	env.Output = runner.Framed
+	if spec.Family != runner.FamilySink {
 		color := c.String("color")
 		if color != "auto" && color != "always" && color != "never" {
 			return nil, nil, &usageError{msg: fmt.Sprintf("--color must be auto, always or never, not %q", color)}
@@ -189,12 +189,12 @@ func stageEnv(c *cli.Context, spec *stages.Spec) (*stages.Env, []io.Closer, erro
 		}
 		switch {
 		case c.Bool("raw"):
-			env.Output = stages.Raw
+			env.Output = runner.Raw
 		case onTerminal:
-			env.Output = stages.Pretty
+			env.Output = runner.Pretty
 			env.Color = color != "never" && os.Getenv("NO_COLOR") == ""
 		}
-		if color == "always" && env.Output == stages.Pretty {
+		if color == "always" && env.Output == runner.Pretty {
 			env.Color = true
 		}
 	}
@@ -206,7 +206,7 @@ func stageEnv(c *cli.Context, spec *stages.Spec) (*stages.Env, []io.Closer, erro
 			return nil, nil, &usageError{msg: fmt.Sprintf("--in-fd %d is not an open file descriptor", fd)}
 		}
 		closers = append(closers, f)
-		env.Inputs = append(env.Inputs, stages.Input{Name: "fd " + strconv.Itoa(fd), R: f, Framed: true})
+		env.Inputs = append(env.Inputs, runner.Input{Name: "fd " + strconv.Itoa(fd), R: f, Framed: true})
 	}
 	for _, fd := range c.IntSlice("out-fd") {
 		f := inheritedFile(fd, "fd "+strconv.Itoa(fd))
@@ -246,7 +246,7 @@ func inheritedFile(fd int, name string) *os.File {
 // as a job shows it (it leads the process group), so that the stages of one
 // pipeline do not draw over each other, and not when the data goes to the
 // same terminal.
-func setProgress(c *cli.Context, spec *stages.Spec, env *stages.Env) error {
+func setProgress(c *cli.Context, spec *runner.Spec, env *runner.Env) error {
 	mode := c.String("progress")
 	if mode != "auto" && mode != "always" && mode != "never" {
 		return &usageError{msg: fmt.Sprintf("--progress must be auto, always or never, not %q", mode)}
@@ -258,7 +258,7 @@ func setProgress(c *cli.Context, spec *stages.Spec, env *stages.Env) error {
 	dataOnTerminal := false
 	if out, ok := c.App.Writer.(*os.File); ok && isTerminal(out) {
 		// A sink writing FILE leaves stdout alone.
-		dataOnTerminal = spec.Family != stages.FamilySink || c.Args().First() == "" || c.Args().First() == "-"
+		dataOnTerminal = spec.Family != runner.FamilySink || c.Args().First() == "" || c.Args().First() == "-"
 	}
 	env.Progress = mode == "always" || (syscall.Getpgrp() == syscall.Getpid() && !dataOnTerminal)
 	return nil
@@ -291,7 +291,7 @@ func parseSize(s string) (int, error) {
 	return n * mult, nil
 }
 
-// cliOptions adapts a urfave context to stages.Options.
+// cliOptions adapts a urfave context to runner.Options.
 type cliOptions struct{ c *cli.Context }
 
 func (o cliOptions) String(n string) string          { return o.c.String(n) }
@@ -305,7 +305,7 @@ func (o cliOptions) Args() []string                  { return o.c.Args().Slice()
 
 // helpTemplate is a stage's --help: usage, description, examples, options
 // and the exit statuses.
-func helpTemplate(spec *stages.Spec) string {
+func helpTemplate(spec *runner.Spec) string {
 	esc := func(s string) string { return strings.ReplaceAll(s, "{{", `{{"{{"}}`) }
 	indent := func(s string) string {
 		lines := strings.Split(strings.TrimSpace(s), "\n")

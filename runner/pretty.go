@@ -1,4 +1,4 @@
-package stages
+package runner
 
 // ANSI colours for pretty output on a terminal (jq's defaults).
 const (

@@ -1,4 +1,4 @@
-package stages
+package runner
 
 import (
 	"errors"
@@ -32,7 +32,7 @@ type batch struct {
 }
 
 const (
-	batchFrames  = 2048
+	batchFrames  = BatchFrames
 	batchesPerIn = 4
 	// bigBuffer: a buffer that grew past it for a long line is dropped when
 	// its batch comes back, so that long lines do not pin memory.
@@ -250,3 +250,26 @@ func (e *edge) end(err error) wire.EOFKind {
 	}
 	return kind
 }
+
+// Contract checks the contract of an edge that a stage reads itself (a
+// join's reference side), with the same rules as the runner's inputs.
+type Contract struct{ e edge }
+
+// NewContract returns the checker of the edge called name; framed says the
+// edge must carry frames (an obz flow edge), so an empty stream is broken.
+func NewContract(name string, framed bool) *Contract {
+	return &Contract{e: edge{name: name, framed: framed}}
+}
+
+// Event checks one data or error frame.
+func (c *Contract) Event(f *wire.Frame) { c.e.event(f) }
+
+// EOF checks an EOF frame.
+func (c *Contract) EOF(f *wire.Frame) { c.e.eof(f) }
+
+// End checks the end of the stream (err is io.EOF at a clean end) and
+// returns the worst EOF kind seen on it.
+func (c *Contract) End(err error) wire.EOFKind { return c.e.end(err) }
+
+// Problems lists what broke the contract, if anything.
+func (c *Contract) Problems() []string { return c.e.problems }

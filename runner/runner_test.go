@@ -1,4 +1,4 @@
-package stages
+package runner
 
 import (
 	"bufio"
@@ -1042,11 +1042,20 @@ func TestRunDrainTimeoutBusyInput(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	// A stage slower than its input: the input never goes idle.
-	slow := rtNew(t, &filterSpec, []string{"[range(300)] | length > 0"}, nil)
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, &filterSpec, slow, &Env{Stdin: &rtEndless{line: bytes.Repeat([]byte("{\"a\":1}\n"), 100)},
+		done <- Run(ctx, rtSpec, rtSlow{}, &Env{Stdin: &rtEndless{line: bytes.Repeat([]byte("{\"a\":1}\n"), 100)},
 			Stdout: io.Discard, Stderr: io.Discard, DrainTimeout: time.Millisecond})
 	}()
 	rtWantBroken(t, rtWait(t, done), "did not end within the drain timeout")
 }
+
+// rtSlow is a pass-through processor slower than any input.
+type rtSlow struct{}
+
+func (rtSlow) Event(ev *wire.Frame, em *Emitter) error {
+	time.Sleep(50 * time.Microsecond)
+	return em.Emit(ev.Payload)
+}
+
+func (rtSlow) Finish(*Emitter, wire.EOFKind) error { return nil }

@@ -1,4 +1,4 @@
-package stages
+package runner
 
 import (
 	"context"
@@ -389,4 +389,65 @@ func (em *Emitter) publish() {
 	if em.onFlush != nil {
 		em.onFlush()
 	}
+}
+
+// BatchFrames is how many frames the runner reads into one batch; a stage
+// that batches its own output (exec) uses the same size.
+const BatchFrames = 2048
+
+// LocalErrorWriter is the writer of the error events the runner makes for
+// this stage's own unreadable input lines: they belong to no upstream
+// writer, take no receipt and no parent.
+const LocalErrorWriter = localError
+
+// ErrDownstreamGone is returned by a stage whose stdout was closed by its
+// reader (| head): the stage ends quietly, exit 0.
+var ErrDownstreamGone = errDownstreamGone
+
+// The methods below are for stages that manage their own output: a sink
+// that delivers elsewhere, exec that answers from another process.
+
+// Parent is the input event being handled, the parent of what is emitted
+// now; nil when none.
+func (em *Emitter) Parent() *wire.Frame { return em.cur }
+
+// SetParent makes f the parent of what is emitted next (nil for none).
+func (em *Emitter) SetParent(f *wire.Frame) { em.cur = f }
+
+// Counters are the stage's live counters; nil when nobody reads them.
+func (em *Emitter) Counters() *Counters { return em.counters }
+
+// OnFlush adds f to what runs after each flush of the output, after any
+// function added before.
+func (em *Emitter) OnFlush(f func()) {
+	prev := em.onFlush
+	if prev == nil {
+		em.onFlush = f
+		return
+	}
+	em.onFlush = func() { prev(); f() }
+}
+
+// SetBytesOut sets the output byte count of a stage that writes elsewhere
+// than its outputs (a sink's file).
+func (em *Emitter) SetBytesOut(n uint64) { em.bytesOut = n }
+
+// Delivered counts one event that a sink delivered itself.
+func (em *Emitter) Delivered() { em.nOut++ }
+
+// FailOnError says whether --on-error fail is set: the first error event
+// fails the stage.
+func (em *Emitter) FailOnError() bool { return em.failFirst }
+
+// ReportError shows an error event on stderr (at most 20, then counts).
+func (em *Emitter) ReportError(info *wire.ErrorInfo, payload []byte) { em.reportError(info, payload) }
+
+// CountError counts one error event that ended at this stage (a sink's
+// dead-letter file) without being emitted.
+func (em *Emitter) CountError() { em.nErr++ }
+
+// NewRawEmitter returns an emitter that writes bare payloads to w, outside
+// Run: for benchmarks and tests that drive a stage's methods directly.
+func NewRawEmitter(w io.Writer) *Emitter {
+	return &Emitter{ctx: context.Background(), mode: Raw, outs: []io.Writer{w}, counters: new(Counters), maxLine: wire.DefaultMaxLine}
 }
