@@ -238,6 +238,9 @@ func (r *Reader) load(i int) error {
 	if n <= 0 || off+n > r.size {
 		return corrupt(b.Offset, "block extends past the end of the file")
 	}
+	if err := r.checkSequence(i); err != nil {
+		return err
+	}
 	if n > r.max+r.max/8+1024 {
 		return corrupt(b.Offset, "block of %d compressed bytes exceeds the limit of %d", n, r.max)
 	}
@@ -269,6 +272,34 @@ func (r *Reader) load(i int) error {
 		if crc32.ChecksumIEEE(data) != b.DataCRC {
 			return corrupt(b.Offset, "block's data does not match its CRC-32")
 		}
+	}
+	return nil
+}
+
+// checkSequence checks that block i follows the block before it: each
+// block's metadata holds the seq range it covers, so a block cut out of the
+// middle (or the start) of a journal shows as a jump, whether the blocks
+// came from the index or from a scan.
+func (r *Reader) checkSequence(i int) error {
+	b := &r.blocks[i]
+	if !b.HasMeta {
+		return nil
+	}
+	if i == 0 {
+		if b.FirstSeq > 1 {
+			return corrupt(b.Offset, "the journal starts at seq %d: seq 1..%d are missing (a block was lost)", b.FirstSeq, b.FirstSeq-1)
+		}
+		return nil
+	}
+	prev := &r.blocks[i-1]
+	if !prev.HasMeta {
+		return nil
+	}
+	switch {
+	case b.FirstSeq != 0 && b.FirstSeq != prev.LastSeq+1:
+		return corrupt(b.Offset, "block starts at seq %d after a block that ended at seq %d: a block was lost", b.FirstSeq, prev.LastSeq)
+	case b.FirstSeq == 0 && b.LastSeq != prev.LastSeq:
+		return corrupt(b.Offset, "block without events claims seq %d after a block that ended at seq %d: a block was lost", b.LastSeq, prev.LastSeq)
 	}
 	return nil
 }

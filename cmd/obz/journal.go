@@ -149,6 +149,8 @@ func journalStat(c *cli.Context) error {
 		w := c.App.Writer
 		if s.Err != nil {
 			bad = journalProblem(path, s.Err)
+		} else if len(s.Problems) > 0 {
+			bad = journalProblem(path, errors.New(s.Problems[0]))
 		}
 		if c.Bool("json") {
 			writeStatJSON(w, path, s)

@@ -4,7 +4,10 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
+
+	"github.com/obz-dev/obz/journal"
 
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -32,5 +35,32 @@ func TestScript(t *testing.T) {
 			env.Setenv("REPO", repo)
 			return nil
 		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"cutblock": cutBlock,
+		},
 	})
+}
+
+// cutBlock (testscript: cutblock FILE N) removes block N (from 0) of a
+// journal and its index trailer: a journal damaged by a lost block, as a
+// faulty disk or a careless copy leaves it.
+func cutBlock(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: cutblock FILE N")
+	}
+	path := ts.MkAbs(args[0])
+	n, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	r, err := journal.Open(path, nil)
+	ts.Check(err)
+	blocks := r.Blocks()
+	r.Close()
+	if n >= len(blocks) {
+		ts.Fatalf("%s has %d blocks", path, len(blocks))
+	}
+	data, err := os.ReadFile(path)
+	ts.Check(err)
+	b, last := blocks[n], blocks[len(blocks)-1]
+	out := append(data[:b.Offset:b.Offset], data[b.Offset+b.Size:last.Offset+last.Size]...)
+	ts.Check(os.WriteFile(path, out, 0o644))
 }
