@@ -41,9 +41,11 @@ decimal places among its inputs (money stays money: 0.1+0.2 is 0.3, not
 
 Bounds: --distinct is exact, memory grows with the distinct values;
 --approx-distinct is a HyperLogLog (precision 14, 16 KiB per group at most,
-standard error about 0.8%). Percentiles are DDSketch estimates with 1%
-relative accuracy: the value reported is within 1% of the true value at that
-rank. --collect keeps the first --collect-max values of a group.
+standard error about 0.8%). Percentiles are exact while a group holds at
+most 4096 values (the value at rank int(Q*n) of the sorted values, as mlr
+reports them without -i); past that they are DDSketch estimates within 1% of
+the true value at that rank. Either way a percentile lies within the group's
+minimum and maximum. --collect keeps the first --collect-max values of a group.
 
 Emission (one schedule per run):
   on EOF (default)   one event per group when input ends.
@@ -81,7 +83,7 @@ obz gen --count 1000 | obz agg --by country --every 500 --count -r`,
 		{Name: "last", Usage: "last value of FIELD", Default: []string{}},
 		{Name: "distinct", Usage: "number of distinct values of FIELD (exact)", Default: []string{}},
 		{Name: "approx-distinct", Usage: "number of distinct values of FIELD (HyperLogLog, ~0.8% error)", Default: []string{}},
-		{Name: "p50", Usage: "median of FIELD (DDSketch, 1% relative accuracy)", Default: []string{}},
+		{Name: "p50", Usage: "median of FIELD (exact up to 4096 values per group, then within 1%)", Default: []string{}},
 		{Name: "p90", Usage: "90th percentile of FIELD", Default: []string{}},
 		{Name: "p99", Usage: "99th percentile of FIELD", Default: []string{}},
 		{Name: "percentile", Usage: "FIELD:Q, the Q quantile of FIELD (Q in 0..1)", Default: []string{}},

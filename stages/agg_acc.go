@@ -51,6 +51,10 @@ var accFlags = []struct {
 // ddAccuracy is the relative accuracy of the percentile sketches.
 const ddAccuracy = 0.01
 
+// exactQuantiles is how many values a group keeps for exact percentiles;
+// past it the group switches to a sketch (ddAccuracy).
+const exactQuantiles = 4096
+
 // accSpec is one accumulator of the command line.
 type accSpec struct {
 	kind  accKind
@@ -95,6 +99,7 @@ type accState struct {
 	set      map[string]struct{}
 	hll      *hyperloglog.Sketch
 	dd       *ddsketch.DDSketch
+	qv       []float64 // a percentile's values while exact (up to exactQuantiles)
 	vals     [][]byte // collect
 	dropped  int64
 }
@@ -146,8 +151,22 @@ func (s *accState) add(a *accSpec, raw []byte, num float64, canon []byte, collec
 		}
 		s.hll.Insert(canon)
 	case accQuantile:
+		if s.n == 0 || num < s.min {
+			s.min = num
+		}
+		if s.n == 0 || num > s.max {
+			s.max = num
+		}
+		if s.dd == nil && len(s.qv) < exactQuantiles {
+			s.qv = append(s.qv, num)
+			break
+		}
 		if s.dd == nil {
 			s.dd, _ = ddsketch.NewDefaultDDSketch(ddAccuracy)
+			for _, v := range s.qv {
+				s.dd.Add(v)
+			}
+			s.qv = nil
 		}
 		s.dd.Add(num)
 	case accCollect:
@@ -194,11 +213,8 @@ func (s *accState) appendResult(dst []byte, a *accSpec) []byte {
 		}
 		return strconv.AppendUint(dst, s.hll.Estimate(), 10)
 	case accQuantile:
-		if s.dd == nil || s.n == 0 {
-			return append(dst, "null"...)
-		}
-		v, err := s.dd.GetValueAtQuantile(a.q)
-		if err != nil {
+		v, ok := s.quantile(a.q)
+		if !ok {
 			return append(dst, "null"...)
 		}
 		return appendJSONNumber(dst, v)
@@ -263,4 +279,24 @@ func significant(v float64, n int) float64 {
 		return v
 	}
 	return r
+}
+
+// quantile is the q quantile of a percentile's values: exact (the value at
+// rank int(q*n) of the sorted values, as mlr's percentiles without
+// interpolation) while the group holds at most exactQuantiles values, a
+// DDSketch estimate beyond; always within the group's [min, max].
+func (s *accState) quantile(q float64) (float64, bool) {
+	if s.n == 0 {
+		return 0, false
+	}
+	if s.dd == nil {
+		slices.Sort(s.qv) // sorting again is cheap: the values stay sorted
+		i := min(int(q*float64(len(s.qv))), len(s.qv)-1)
+		return s.qv[max(i, 0)], true
+	}
+	v, err := s.dd.GetValueAtQuantile(q)
+	if err != nil {
+		return 0, false
+	}
+	return min(max(v, s.min), s.max), true
 }
