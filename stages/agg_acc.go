@@ -100,7 +100,7 @@ type accState struct {
 	hll      *hyperloglog.Sketch
 	dd       *ddsketch.DDSketch
 	qv       []float64 // a percentile's values while exact (up to exactQuantiles)
-	vals     [][]byte // collect
+	vals     [][]byte  // collect
 	dropped  int64
 }
 
