@@ -57,10 +57,12 @@ Emission (one schedule per run):
                      length D starting every S. Window events begin with
                      window_start and window_end (RFC 3339, UTC).
 Event time: windows are aligned to the epoch. The watermark is the latest
-event time seen minus --lateness; a window is emitted once the watermark
-passes its end. An event older than the watermark is late: it goes to the
-error lane (kind "late") and counts in no window. An event without a usable
-time goes to the error lane (kind "type").
+event time seen minus --lateness; a window [start, end) is emitted, complete,
+once the watermark reaches its end. An event is late only when a window it
+belongs to was already emitted (its end at or before the watermark): it goes
+to the error lane (kind "late") and counts in no window. An event older than
+the latest one but whose windows are still open counts as usual. An event
+without a usable time goes to the error lane (kind "type").
 
 End of input: natural EOF emits the final state (every open window).
 A stop (Ctrl-C of an infinite source, a stopped EOF) emits the state so far,

@@ -114,6 +114,8 @@ func eventTime(raw []byte) (int64, bool) {
 	return int64(f * 1e9), true
 }
 
+func fmtTime(ns int64) string { return time.Unix(0, ns).UTC().Format(time.RFC3339Nano) }
+
 func appendTime(dst []byte, ns int64) []byte {
 	dst = append(dst, '"')
 	dst = time.Unix(0, ns).UTC().AppendFormat(dst, time.RFC3339Nano)
@@ -153,9 +155,14 @@ func (g *agg) windowEvent(em *runner.Emitter) error {
 		if t, ok = eventTime(raw); !ok {
 			return runner.EventErrorf("type", "field %s is %s, not an RFC 3339 time or epoch seconds", g.fieldNames[g.timeField], clip(raw))
 		}
-		if w.seen && t < w.watermark() {
-			return runner.EventErrorf("late", "event time %s is behind the watermark %s (latest event time minus --lateness %v)",
-				time.Unix(0, t).UTC().Format(time.RFC3339Nano), time.Unix(0, w.watermark()).UTC().Format(time.RFC3339Nano), time.Duration(w.lateness))
+		// Late means: a window the event belongs to was already closed by
+		// the watermark (its end at or before it), as in Flink and Beam.
+		// Windows close in order, so the event's first window tells; a
+		// late event counts in none of its windows, so that every emitted
+		// window is complete and no event counts in some windows only.
+		if first := (floorDiv(t-w.size, w.slide) + 1) * w.slide; w.seen && first+w.size <= w.watermark() {
+			return runner.EventErrorf("late", "event time %s falls in window [%s, %s), already closed by the watermark %s (latest event time minus --lateness %v)",
+				fmtTime(t), fmtTime(first), fmtTime(first+w.size), fmtTime(w.watermark()), time.Duration(w.lateness))
 		}
 	}
 	if !w.seen || t > w.maxT {
