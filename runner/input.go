@@ -75,6 +75,9 @@ const localError = "\x00local"
 func readInput(idx int, in Input, stage string, maxLine int, out chan<- *batch, free chan *batch, done <-chan struct{}) {
 	growPipe(in.R)
 	rd := wire.NewReader(in.R, maxLine)
+	// A flow edge joins two obz stages: their payloads were checked where
+	// they entered obz. Anything else (a shell pipe, a file) is checked.
+	rd.TrustPayloads, rd.Stage = in.Framed, stage
 	get := func() *batch {
 		select {
 		case b := <-free:

@@ -50,6 +50,14 @@ type Reader struct {
 	BeforeFill func()
 
 	dec Decoder // interns writer names, so that decoding does not allocate
+
+	// TrustPayloads skips the check of frame payloads: set it only where
+	// the writer is known to be an obz stage (an obz flow edge, made by
+	// the supervisor between two obz processes). See Next.
+	TrustPayloads bool
+	// Stage names the reading stage in the error events of payloads it
+	// rejects.
+	Stage string
 }
 
 // ReadBuffer is the size of a Reader's buffer (and of its reads) until a
@@ -86,7 +94,7 @@ func (r *Reader) Swap(spare []byte) []byte {
 // Reset makes r read src from the start, as a new Reader would, keeping its
 // buffer, limit and BeforeFill.
 func (r *Reader) Reset(src io.Reader) {
-	*r = Reader{r: src, buf: r.buf, max: r.max, BeforeFill: r.BeforeFill, dec: r.dec}
+	*r = Reader{r: src, buf: r.buf, max: r.max, BeforeFill: r.BeforeFill, dec: r.dec, TrustPayloads: r.TrustPayloads, Stage: r.Stage}
 }
 
 // BytesRead returns the number of bytes consumed so far.
@@ -98,6 +106,12 @@ func (r *Reader) LineNumber() int64 { return r.line }
 // Next reads the next frame into f. It returns io.EOF at the end of the
 // stream, a *LineError for a line that is not a valid event, or the
 // underlying reader's error. f's byte slices are valid until the next call.
+//
+// Unless TrustPayloads is set, the payload of every frame is checked like a
+// bare line (valid UTF-8, one JSON value): a data frame whose payload is not
+// becomes an error frame of the same writer and seq (kind "parse", the
+// payload as raw text), so the edge's contract still holds and the bad
+// payload goes to the error lane instead of an output file or a journal.
 func (r *Reader) Next(f *Frame) error {
 	for {
 		line, err := r.readLine()
@@ -116,6 +130,9 @@ func (r *Reader) Next(f *Frame) error {
 				return &LineError{Line: r.line, Kind: kind, Msg: msg + err.Error(), Raw: validUTF8(line), Size: int64(len(line))}
 			}
 			f.Line = r.line
+			if !r.TrustPayloads {
+				r.checkPayload(f)
+			}
 			return nil
 		}
 		if !validUTF8JSON(line) {
@@ -313,4 +330,29 @@ func validUTF8(b []byte) []byte {
 		return b
 	}
 	return bytes.ToValidUTF8(b, []byte("\ufffd"))
+}
+
+// checkPayload turns a frame whose payload is not one valid JSON value into
+// an error frame of the same writer and seq holding it as raw text.
+func (r *Reader) checkPayload(f *Frame) {
+	switch f.Kind {
+	case KindData:
+		if validUTF8JSON(f.Payload) {
+			return
+		}
+		f.Err = &ErrorInfo{Kind: "parse", Msg: "frame payload is not valid JSON" + parseHint(f.Payload), Stage: r.Stage, Line: r.line, Raw: validUTF8(f.Payload)}
+		f.Kind, f.Payload = KindError, nil
+	case KindError:
+		if len(f.Payload) == 0 || validUTF8JSON(f.Payload) {
+			return
+		}
+		info := ErrorInfo{}
+		if f.Err != nil {
+			info = *f.Err
+		}
+		if len(info.Raw) == 0 {
+			info.Raw = validUTF8(f.Payload)
+		}
+		f.Err, f.Payload = &info, nil
+	}
 }
