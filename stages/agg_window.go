@@ -3,7 +3,9 @@ package stages
 import (
 	"slices"
 	"time"
+	"unsafe"
 
+	"github.com/obz-dev/obz/expr"
 	"github.com/obz-dev/obz/runner"
 )
 
@@ -107,12 +109,16 @@ func eventTime(raw []byte) (int64, bool) {
 		t, err := time.Parse(time.RFC3339Nano, bytesString(raw[1:len(raw)-1]))
 		return t.UnixNano(), err == nil
 	}
-	f, ok := numberValue(raw)
+	f, ok := expr.NumberValue(raw)
 	if !ok || f > 9e9 || f < -9e9 {
 		return 0, false
 	}
 	return int64(f * 1e9), true
 }
+
+// bytesString views b as a string without copying, for parsing only: the
+// string must not outlive b.
+func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 func appendTime(dst []byte, ns int64) []byte {
 	dst = append(dst, '"')

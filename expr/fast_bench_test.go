@@ -1,4 +1,4 @@
-package stages
+package expr
 
 import (
 	"testing"
@@ -9,8 +9,8 @@ import (
 // A payload of obz gen's shape (~200 bytes).
 var jqBenchPayload = []byte(`{"id":123456,"ts":"2026-01-01T00:00:02Z","user":"u4821","country":"DE","device":"ios","amount":72.34,"tags":["web","vip"],"msg":"user session started from cache after timeout"}`)
 
-func benchProgram(b *testing.B, expr string) *jqProgram {
-	p, err := compileJQ(expr)
+func benchProgram(b *testing.B, expr string) *Program {
+	p, err := Compile(expr)
 	if err != nil || p.fast == nil {
 		b.Fatalf("%s: %v, fast %v", expr, err, p != nil && p.fast != nil)
 	}
