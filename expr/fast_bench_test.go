@@ -68,3 +68,32 @@ func BenchmarkMapGojq(b *testing.B) {
 }
 
 func marshalForBench(v any) ([]byte, error) { return gojq.Marshal(v) }
+
+// BenchmarkFastTest is BenchmarkFilterFast through the API filter calls.
+func BenchmarkFastTest(b *testing.B) {
+	p := benchProgram(b, ".amount > 50")
+	b.ReportAllocs()
+	b.SetBytes(int64(len(jqBenchPayload)))
+	for b.Loop() {
+		if keep, err := p.Test(jqBenchPayload, true); !keep || err != nil {
+			b.Fatal("not kept", err)
+		}
+	}
+}
+
+// BenchmarkFastOutputs is BenchmarkMapFast through the API map calls.
+func BenchmarkFastOutputs(b *testing.B) {
+	p := benchProgram(b, "{id, user, amount}")
+	n := 0
+	emit := func(out []byte) error { n += len(out); return nil }
+	b.ReportAllocs()
+	b.SetBytes(int64(len(jqBenchPayload)))
+	for b.Loop() {
+		if err := p.Outputs(jqBenchPayload, true, emit); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if n == 0 {
+		b.Fatal("no output")
+	}
+}
