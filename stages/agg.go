@@ -4,6 +4,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/obz-dev/obz/expr"
 	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/wire"
 )
@@ -119,7 +120,7 @@ type agg struct {
 	keyNames   [][]byte // `"country":`
 	accs       []accSpec
 	fieldNames []string
-	x          *fieldExtractor
+	x          *expr.Extractor
 	vals       [][]byte
 	nums       []float64
 	numeric    []bool // field i is read as a number
@@ -141,13 +142,13 @@ func newAgg(o runner.Options) (runner.Stage, error) {
 		return nil, runner.Usagef("agg takes no arguments, got %q (fields go in --by, --sum ...)", o.Args()[0])
 	}
 	g := &agg{timeField: -1, collectMax: o.Int("collect-max"), every: o.Int("every"), table: newAggTable()}
-	var paths []fieldPath
+	var paths []expr.Path
 	field := func(name string) int {
 		if i := slices.Index(g.fieldNames, name); i >= 0 {
 			return i
 		}
 		g.fieldNames = append(g.fieldNames, name)
-		paths = append(paths, parseFieldPath(name))
+		paths = append(paths, expr.ParsePath(name))
 		return len(paths) - 1
 	}
 	for _, k := range splitList(o.Strings("by")) {
@@ -199,10 +200,10 @@ func newAgg(o runner.Options) (runner.Stage, error) {
 		}
 		g.win, g.table = win, nil
 	}
-	if len(paths) > maxPaths {
-		return nil, runner.Usagef("agg reads at most %d distinct fields, got %d", maxPaths, len(paths))
+	if len(paths) > expr.MaxPaths {
+		return nil, runner.Usagef("agg reads at most %d distinct fields, got %d", expr.MaxPaths, len(paths))
 	}
-	g.x = newFieldExtractor(paths)
+	g.x = expr.NewExtractor(paths)
 	g.vals = make([][]byte, len(paths))
 	g.nums = make([]float64, len(paths))
 	g.numeric = make([]bool, len(paths))
@@ -223,7 +224,7 @@ func newAgg(o runner.Options) (runner.Stage, error) {
 }
 
 func (g *agg) Event(ev *wire.Frame, em *runner.Emitter) error {
-	if !g.x.extract(ev.Payload, g.vals) {
+	if !g.x.Extract(ev.Payload, g.vals) {
 		return runner.EventErrorf("type", "the event is not a JSON object")
 	}
 	// Check every number before touching any state: an event is counted
@@ -232,7 +233,7 @@ func (g *agg) Event(ev *wire.Frame, em *runner.Emitter) error {
 		if !g.numeric[i] || raw == nil || string(raw) == "null" {
 			continue
 		}
-		f, ok := numberValue(raw)
+		f, ok := expr.NumberValue(raw)
 		if !ok {
 			return runner.EventErrorf("type", "field %s is %s, not a number", g.fieldNames[i], clip(raw))
 		}
@@ -243,13 +244,13 @@ func (g *agg) Event(ev *wire.Frame, em *runner.Emitter) error {
 		if i > 0 {
 			g.key = append(g.key, ',')
 		}
-		g.key = appendCanonical(g.key, g.vals[i])
+		g.key = expr.AppendCanonical(g.key, g.vals[i])
 	}
 	g.scratch = g.scratch[:0]
 	for i, raw := range g.vals {
 		if g.canon[i] && raw != nil {
 			s := len(g.scratch)
-			g.scratch = appendCanonical(g.scratch, raw)
+			g.scratch = expr.AppendCanonical(g.scratch, raw)
 			g.spans[i] = [2]int{s, len(g.scratch)}
 		}
 	}
@@ -273,7 +274,7 @@ func (g *agg) update(t *aggTable) {
 		grp = &aggGroup{accs: make([]accState, len(g.accs))}
 		for i, kn := range g.keyNames {
 			grp.key = append(grp.key, kn...)
-			grp.key = appendCanonical(grp.key, g.vals[i])
+			grp.key = expr.AppendCanonical(grp.key, g.vals[i])
 			grp.key = append(grp.key, ',')
 		}
 		t.groups[string(g.key)] = grp

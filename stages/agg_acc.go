@@ -9,6 +9,7 @@ import (
 	"github.com/DataDog/sketches-go/ddsketch"
 	"github.com/axiomhq/hyperloglog"
 
+	"github.com/obz-dev/obz/expr"
 	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/wire"
 )
@@ -186,20 +187,20 @@ func (s *accState) appendResult(dst []byte, a *accSpec) []byte {
 	case accCount:
 		return strconv.AppendInt(dst, s.n, 10)
 	case accSum:
-		return appendJSONNumber(dst, exactSum(s.sum+s.c, s.places))
+		return expr.AppendNumber(dst, exactSum(s.sum+s.c, s.places))
 	case accMean:
 		if s.n == 0 {
 			return append(dst, "null"...)
 		}
-		return appendJSONNumber(dst, significant((s.sum+s.c)/float64(s.n), 15))
+		return expr.AppendNumber(dst, significant((s.sum+s.c)/float64(s.n), 15))
 	case accMin, accMax:
 		if s.n == 0 {
 			return append(dst, "null"...)
 		}
 		if a.kind == accMin {
-			return appendJSONNumber(dst, s.min)
+			return expr.AppendNumber(dst, s.min)
 		}
-		return appendJSONNumber(dst, s.max)
+		return expr.AppendNumber(dst, s.max)
 	case accFirst, accLast:
 		if s.n == 0 {
 			return append(dst, "null"...)
@@ -217,7 +218,7 @@ func (s *accState) appendResult(dst []byte, a *accSpec) []byte {
 		if !ok {
 			return append(dst, "null"...)
 		}
-		return appendJSONNumber(dst, v)
+		return expr.AppendNumber(dst, v)
 	case accCollect:
 		dst = append(dst, '[')
 		for i, v := range s.vals {

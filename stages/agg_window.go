@@ -3,7 +3,9 @@ package stages
 import (
 	"slices"
 	"time"
+	"unsafe"
 
+	"github.com/obz-dev/obz/expr"
 	"github.com/obz-dev/obz/runner"
 )
 
@@ -107,7 +109,7 @@ func eventTime(raw []byte) (int64, bool) {
 		t, err := time.Parse(time.RFC3339Nano, bytesString(raw[1:len(raw)-1]))
 		return t.UnixNano(), err == nil
 	}
-	f, ok := numberValue(raw)
+	f, ok := expr.NumberValue(raw)
 	if !ok || f > 9e9 || f < -9e9 {
 		return 0, false
 	}
@@ -115,6 +117,10 @@ func eventTime(raw []byte) (int64, bool) {
 }
 
 func fmtTime(ns int64) string { return time.Unix(0, ns).UTC().Format(time.RFC3339Nano) }
+
+// bytesString views b as a string without copying, for parsing only: the
+// string must not outlive b.
+func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 func appendTime(dst []byte, ns int64) []byte {
 	dst = append(dst, '"')

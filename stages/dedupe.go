@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"time"
 
+	"github.com/obz-dev/obz/expr"
 	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/wire"
 )
@@ -52,7 +53,7 @@ type dedupeEntry struct {
 }
 
 type dedupe struct {
-	x       *fieldExtractor
+	x       *expr.Extractor
 	names   []string
 	vals    [][]byte
 	max     int
@@ -88,20 +89,20 @@ func newDedupe(o runner.Options) (runner.Stage, error) {
 			d.max = 1_000_000
 		}
 	}
-	var paths []fieldPath
+	var paths []expr.Path
 	d.names = splitList(o.Strings("key"))
 	for _, k := range d.names {
-		paths = append(paths, parseFieldPath(k))
+		paths = append(paths, expr.ParsePath(k))
 	}
 	if tf != "" {
 		d.timeIdx = len(paths)
 		d.names = append(d.names, tf)
-		paths = append(paths, parseFieldPath(tf))
+		paths = append(paths, expr.ParsePath(tf))
 	}
-	if len(paths) > maxPaths {
-		return nil, runner.Usagef("dedupe reads at most %d fields", maxPaths)
+	if len(paths) > expr.MaxPaths {
+		return nil, runner.Usagef("dedupe reads at most %d fields", expr.MaxPaths)
 	}
-	d.x = newFieldExtractor(paths)
+	d.x = expr.NewExtractor(paths)
 	d.vals = make([][]byte, len(paths))
 	return d, nil
 }
@@ -112,7 +113,7 @@ func (d *dedupe) Event(ev *wire.Frame, em *runner.Emitter) error {
 	if d.timeIdx >= 0 {
 		nKey--
 	}
-	if !d.x.extract(p, d.vals) && len(d.vals) > 0 {
+	if !d.x.Extract(p, d.vals) && len(d.vals) > 0 {
 		return runner.EventErrorf("type", "the event is not a JSON object")
 	}
 	var t int64
@@ -130,13 +131,13 @@ func (d *dedupe) Event(ev *wire.Frame, em *runner.Emitter) error {
 	}
 	d.key = d.key[:0]
 	if nKey == 0 {
-		d.key = appendCanonical(d.key, p)
+		d.key = expr.AppendCanonical(d.key, p)
 	}
 	for i := range nKey {
 		if i > 0 {
 			d.key = append(d.key, ',')
 		}
-		d.key = appendCanonical(d.key, d.vals[i])
+		d.key = expr.AppendCanonical(d.key, d.vals[i])
 	}
 	d.seen++
 	if el, ok := d.keys[string(d.key)]; ok {

@@ -1,6 +1,7 @@
 package stages
 
 import (
+	"github.com/obz-dev/obz/expr"
 	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/wire"
 )
@@ -21,14 +22,14 @@ cat testdata/orders.ndjson | obz filter 'has("coupon") | not' -r`,
 	New: newFilter,
 }
 
-type filter struct{ prog *jqProgram }
+type filter struct{ prog *expr.Program }
 
 func newFilter(o runner.Options) (runner.Stage, error) {
 	args := o.Args()
 	if len(args) != 1 {
 		return nil, runner.Usagef("filter takes exactly one jq expression, got %d arguments (quote the expression)", len(args))
 	}
-	prog, err := compileJQ(args[0])
+	prog, err := compileExpr(args[0])
 	if err != nil {
 		return nil, err
 	}
@@ -36,23 +37,9 @@ func newFilter(o runner.Options) (runner.Stage, error) {
 }
 
 func (f *filter) Event(ev *wire.Frame, em *runner.Emitter) error {
-	if f.prog.fast != nil {
-		if keep, ok := f.prog.fast.keepEvent(ev.Payload, ev.Bare); ok {
-			if keep {
-				return em.Emit(ev.Payload)
-			}
-			return nil
-		}
-	}
-	keep := false
-	err := f.prog.run(ev.Payload, func(v any) error {
-		if truthy(v) {
-			keep = true
-		}
-		return nil
-	})
+	keep, err := f.prog.Test(ev.Payload, ev.Bare)
 	if err != nil {
-		return err
+		return exprEventError(err)
 	}
 	if keep {
 		return em.Emit(ev.Payload)

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/obz-dev/obz/expr"
 	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/wire"
 )
@@ -92,7 +93,7 @@ type join struct {
 	maxRef                     int
 	openFile                   func(string) (io.ReadCloser, error)
 
-	refKey, key *fieldExtractor
+	refKey, key *expr.Extractor
 	refKeyTop   string // the reference key's top-level name, left out of rows
 	table       map[string]*refRow
 
@@ -136,9 +137,9 @@ func newJoin(o runner.Options) (runner.Stage, error) {
 	if j.onName == "" {
 		return nil, runner.Usagef("--on %q: the stream key is empty", on)
 	}
-	j.key = newFieldExtractor([]fieldPath{parseFieldPath(j.onName)})
-	rp := parseFieldPath(j.refOnName)
-	j.refKey = newFieldExtractor([]fieldPath{rp})
+	j.key = expr.NewExtractor([]expr.Path{expr.ParsePath(j.onName)})
+	rp := expr.ParsePath(j.refOnName)
+	j.refKey = expr.NewExtractor([]expr.Path{rp})
 	if len(rp) == 1 {
 		j.refKeyTop = rp[0]
 	}
@@ -242,18 +243,17 @@ func (j *join) Prepare(ctx context.Context, em *runner.Emitter) error {
 
 // addRow puts one reference event in the table; false when it has no key.
 func (j *join) addRow(p []byte) bool {
-	if !j.refKey.extract(p, j.vals) || j.vals[0] == nil {
+	if !j.refKey.Extract(p, j.vals) || j.vals[0] == nil {
 		return false
 	}
-	key := appendCanonical(j.buf[:0], j.vals[0])
+	key := expr.AppendCanonical(j.buf[:0], j.vals[0])
 	j.buf = key
 	row := &refRow{}
 	var data []byte
 	var spans [][2]int
-	i := wsSkip(p, 0)
-	m := members{b: p, i: i + 1}
+	m := expr.ScanMembers(p)
 	for {
-		ks, ke, vs, ve, ok := m.next()
+		ks, ke, vs, ve, ok := m.Next()
 		if !ok {
 			break
 		}
@@ -302,10 +302,10 @@ func keyName(quoted []byte) string {
 
 func (j *join) Event(ev *wire.Frame, em *runner.Emitter) error {
 	p := ev.Payload
-	if !j.key.extract(p, j.vals) {
+	if !j.key.Extract(p, j.vals) {
 		return runner.EventErrorf("type", "the event is not a JSON object")
 	}
-	j.buf = appendCanonical(j.buf[:0], j.vals[0])
+	j.buf = expr.AppendCanonical(j.buf[:0], j.vals[0])
 	row := j.table[string(j.buf)]
 	if row == nil {
 		switch j.mode {
@@ -322,12 +322,14 @@ func (j *join) Event(ev *wire.Frame, em *runner.Emitter) error {
 	}
 	// Which reference names does the stream event have already?
 	j.gen++
-	m := members{b: p, i: wsSkip(p, 0) + 1}
+	m := expr.ScanMembers(p)
+	members := 0
 	for {
-		ks, ke, _, _, ok := m.next()
+		ks, ke, _, _, ok := m.Next()
 		if !ok {
 			break
 		}
+		members++
 		raw := p[ks+1 : ke-1]
 		idx, found := j.nameIdx[string(raw)]
 		if !found && slices.Contains(raw, '\\') {
@@ -342,7 +344,7 @@ func (j *join) Event(ev *wire.Frame, em *runner.Emitter) error {
 		end--
 	}
 	out := append(j.out[:0], p[:end]...)
-	empty := m.n == 0
+	empty := members == 0
 	for k, idx := range row.names {
 		if k > 0 || !empty {
 			out = append(out, ',')

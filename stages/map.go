@@ -1,7 +1,7 @@
 package stages
 
 import (
-	"github.com/itchyny/gojq"
+	"github.com/obz-dev/obz/expr"
 	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/wire"
 )
@@ -23,17 +23,14 @@ obz read testdata/orders.ndjson | obz map '.tags[]? | {tag: .}' -r`,
 	New: newMap,
 }
 
-type mapStage struct {
-	prog *jqProgram
-	out  []byte // the fast path's output, reused
-}
+type mapStage struct{ prog *expr.Program }
 
 func newMap(o runner.Options) (runner.Stage, error) {
 	args := o.Args()
 	if len(args) != 1 {
 		return nil, runner.Usagef("map takes exactly one jq expression, got %d arguments (quote the expression)", len(args))
 	}
-	prog, err := compileJQ(args[0])
+	prog, err := compileExpr(args[0])
 	if err != nil {
 		return nil, err
 	}
@@ -41,23 +38,7 @@ func newMap(o runner.Options) (runner.Stage, error) {
 }
 
 func (m *mapStage) Event(ev *wire.Frame, em *runner.Emitter) error {
-	if m.prog.fast != nil {
-		out, n, ok := m.prog.fast.appendEvent(m.out[:0], ev.Payload, ev.Bare)
-		m.out = out
-		if ok {
-			if n == 0 {
-				return nil
-			}
-			return em.Emit(out)
-		}
-	}
-	return m.prog.run(ev.Payload, func(v any) error {
-		b, err := gojq.Marshal(v)
-		if err != nil {
-			return runner.EventErrorf("expr", "cannot encode output: %v", err)
-		}
-		return em.Emit(b)
-	})
+	return exprEventError(m.prog.Outputs(ev.Payload, ev.Bare, em.Emit))
 }
 
 func (m *mapStage) Finish(*runner.Emitter, wire.EOFKind) error { return nil }

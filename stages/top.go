@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/obz-dev/obz/expr"
 	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/wire"
 )
@@ -58,7 +59,7 @@ type top struct {
 	rankField       string
 	rankKey         []byte
 	hasGroup        bool
-	x               *fieldExtractor
+	x               *expr.Extractor
 	vals            [][]byte
 	boards          map[string]*topBoard
 	order           []*topBoard
@@ -80,12 +81,12 @@ func newTop(o runner.Options) (runner.Stage, error) {
 	case t.every < 0:
 		return nil, runner.Usagef("--every must be 1 or more, got %d", t.every)
 	}
-	paths := []fieldPath{parseFieldPath(t.byName)}
+	paths := []expr.Path{expr.ParsePath(t.byName)}
 	if g := o.String("group"); g != "" {
-		paths = append(paths, parseFieldPath(g))
+		paths = append(paths, expr.ParsePath(g))
 		t.hasGroup = true
 	}
-	t.x = newFieldExtractor(paths)
+	t.x = expr.NewExtractor(paths)
 	t.vals = t.vals[:len(paths)]
 	if t.rankField != "" {
 		t.rankKey = append(wire.AppendString(nil, t.rankField), ':')
@@ -102,10 +103,10 @@ func (t *top) better(a, b *topEntry) bool {
 }
 
 func (t *top) Event(ev *wire.Frame, em *runner.Emitter) error {
-	if !t.x.extract(ev.Payload, t.vals) {
+	if !t.x.Extract(ev.Payload, t.vals) {
 		return runner.EventErrorf("type", "the event is not a JSON object")
 	}
-	v, ok := numberValue(t.vals[0])
+	v, ok := expr.NumberValue(t.vals[0])
 	if !ok {
 		got := "absent"
 		if t.vals[0] != nil {
@@ -115,7 +116,7 @@ func (t *top) Event(ev *wire.Frame, em *runner.Emitter) error {
 	}
 	t.key = t.key[:0]
 	if t.hasGroup {
-		t.key = appendCanonical(t.key, t.vals[1])
+		t.key = expr.AppendCanonical(t.key, t.vals[1])
 	}
 	b := t.boards[string(t.key)]
 	if b == nil {
@@ -166,7 +167,7 @@ func (t *top) withRank(p []byte, rank int) []byte {
 		return p
 	}
 	out := t.out[:0]
-	if s, e, ok := memberSpan(p, t.rankField); ok {
+	if s, e, ok := expr.MemberSpan(p, t.rankField); ok {
 		// Drop the existing member and the comma that joins it.
 		i := wsSkip(p, e)
 		if i < len(p) && p[i] == ',' {
@@ -199,6 +200,14 @@ func (t *top) withRank(p []byte, rank int) []byte {
 	out = append(out, '}')
 	t.out = out
 	return out
+}
+
+// wsSkip returns the index of the first non-space byte at or after i.
+func wsSkip(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
 }
 
 // wsBack returns the index of the last non-space byte at or before j.

@@ -34,6 +34,10 @@ type csvEncoder struct {
 	compact bytes.Buffer
 }
 
+// payloadJSON decodes payloads keeping numbers as json.Number, so that
+// integers of any size and the input's number literals survive.
+var payloadJSON = jsoniter.Config{UseNumber: true, EscapeHTML: false}.Froze()
+
 // newCSVEncoder writes to w, which should be a *bufio.Writer of at least
 // 4 KiB: csv.Writer then uses it as is instead of adding its own buffer.
 func newCSVEncoder(w io.Writer, comma rune, header bool) *csvEncoder {

@@ -1,4 +1,4 @@
-package stages
+package expr
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 )
 
 // gojqOutcome runs expr through the gojq path as filter and map do.
-func gojqOutcome(t testing.TB, p *jqProgram, payload []byte) (outs []string, keep, failed bool) {
+func gojqOutcome(t testing.TB, p *Program, payload []byte) (outs []string, keep, failed bool) {
 	t.Helper()
 	err := p.run(payload, func(v any) error {
 		b, err := gojq.Marshal(v)
@@ -34,7 +34,7 @@ func gojqOutcome(t testing.TB, p *jqProgram, payload []byte) (outs []string, kee
 // fast path compiled and answered.
 func checkFastVsGojq(t testing.TB, expr string, payload []byte) (fast, answered bool) {
 	t.Helper()
-	p, err := compileJQ(expr)
+	p, err := Compile(expr)
 	if err != nil {
 		return false, false
 	}
@@ -98,7 +98,7 @@ func TestFastPathFramePayloads(t *testing.T) {
 		{"select(.a > 0)", `{"a":1,"b":tru}`, false},
 		{".a", `[1,]`, false},
 	} {
-		p, err := compileJQ(tc.expr)
+		p, err := Compile(tc.expr)
 		if err != nil || p.fast == nil {
 			t.Fatalf("%s: not on the fast path (%v)", tc.expr, err)
 		}
@@ -154,7 +154,7 @@ func TestFastPathTable(t *testing.T) {
 func TestFastPathFallsBack(t *testing.T) {
 	for _, e := range []string{`.[]`, `.a, .b`, `.a?`, `.a as $x | $x`, `def f: 1; f`, `{(.k): 1}`, `"\(.a)"`,
 		`.a |= 1`, `map(.x)`, `.[0]`, `1e1000`, `100000000000000000000`, `test("(")`, `.a | test(.b)`, `del(.a.b)`} {
-		p, err := compileJQ(e)
+		p, err := Compile(e)
 		if err != nil {
 			t.Fatalf("%s: %v", e, err)
 		}
@@ -325,7 +325,7 @@ func TestFastPathGeneratedExpressionsCompile(t *testing.T) {
 	for i := range 2000 {
 		seed := []byte(fmt.Sprintf("%d-%d-%d-%d-%d-%d-%d", i*7919, i*31, i, i*i, i*13, i*17, i*3))
 		e := (&exprGen{b: seed}).expr(3)
-		p, err := compileJQ(e)
+		p, err := Compile(e)
 		if err != nil {
 			continue
 		}

@@ -1,4 +1,4 @@
-package stages
+package expr
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ const (
 
 // The fast path's scan of the payload's top level: one pass over the object
 // that keeps the raw values of the keys the expression reads. It does the
-// work of fieldExtractor.extract for top-level keys only, with tighter loops
+// work of Extractor.Extract for top-level keys only, with tighter loops
 // (profiling showed the scan is most of the fast path's cost).
 
 // scanTop sets slots[i] to the raw value of keys[i] in the object b (the

@@ -1,4 +1,4 @@
-package stages
+package expr
 
 import (
 	"cmp"
@@ -467,9 +467,9 @@ func (c *fastCompiler) function(f *gojq.Func, root bool) (fastNode, bool, bool) 
 				return vFalse, sOK
 			case in.kind == kObject && in.raw != nil:
 				found := false
-				m := members{b: in.raw, i: 1}
+				m := MemberScanner{b: in.raw, i: 1}
 				for {
-					ks, ke, _, _, more := m.next()
+					ks, ke, _, _, more := m.Next()
 					if !more {
 						break
 					}

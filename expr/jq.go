@@ -1,48 +1,51 @@
-package stages
+package expr
 
 import (
 	"fmt"
 
 	"github.com/itchyny/gojq"
 	jsoniter "github.com/json-iterator/go"
-	"github.com/obz-dev/obz/runner"
 )
 
 // payloadJSON decodes payloads for gojq: numbers stay json.Number so that
 // integers of any size and the input's number literals survive.
 var payloadJSON = jsoniter.Config{UseNumber: true, EscapeHTML: false}.Froze()
 
-// jqProgram is a jq expression compiled once for a stage.
-type jqProgram struct {
+// Program is a jq expression compiled once for a stage. It keeps per-event
+// scratch state, so it is not safe for concurrent use (a stage runs one
+// event at a time).
+type Program struct {
 	src  string
 	code *gojq.Code
 	fast *fastProgram // nil when the expression is outside the fast path's subset
+	out  []byte       // the fast path's output, reused
 }
 
-// compileJQ parses and compiles expr, returning a *UsageError that points at
-// the problem when it does not parse.
-func compileJQ(expr string) (*jqProgram, error) {
+// Compile parses and compiles expr. An expression that does not parse or
+// compile is a *CompileError that points at the problem.
+func Compile(expr string) (*Program, error) {
 	q, err := gojq.Parse(expr)
 	if err != nil {
+		ce := &CompileError{Expr: expr, Err: err}
 		if pe, ok := err.(interface{ Token() (string, int) }); ok {
-			tok, off := pe.Token()
-			return nil, runner.Usagef("bad jq expression %q: %v (at offset %d, near %q)", expr, err, off, tok)
+			ce.Syntax = true
+			ce.Token, ce.Offset = pe.Token()
 		}
-		return nil, runner.Usagef("bad jq expression %q: %v", expr, err)
+		return nil, ce
 	}
 	code, err := gojq.Compile(q, gojq.WithEnvironLoader(func() []string { return nil }))
 	if err != nil {
-		return nil, runner.Usagef("bad jq expression %q: %v", expr, err)
+		return nil, &CompileError{Expr: expr, Err: err}
 	}
-	return &jqProgram{src: expr, code: code, fast: compileFast(q)}, nil
+	return &Program{src: expr, code: code, fast: compileFast(q)}, nil
 }
 
 // run decodes payload and calls yield with each output of the expression. A
-// decode failure or a runtime error is returned as an *EventError.
-func (p *jqProgram) run(payload []byte, yield func(v any) error) error {
+// decode failure or a runtime error is returned as an *EvalError.
+func (p *Program) run(payload []byte, yield func(v any) error) error {
 	var in any
 	if err := payloadJSON.Unmarshal(payload, &in); err != nil {
-		return runner.EventErrorf("parse", "payload is not valid JSON: %v", err)
+		return &EvalError{Kind: "parse", Msg: fmt.Sprintf("payload is not valid JSON: %v", err)}
 	}
 	iter := p.code.Run(in)
 	for {
@@ -54,7 +57,7 @@ func (p *jqProgram) run(payload []byte, yield func(v any) error) error {
 			if he, ok := err.(*gojq.HaltError); ok && he.Value() == nil {
 				return nil
 			}
-			return runner.EventErrorf("expr", "%s", errText(err))
+			return &EvalError{Kind: "expr", Msg: errText(err)}
 		}
 		if err := yield(v); err != nil {
 			return err

@@ -1,4 +1,4 @@
-package stages
+package expr
 
 import (
 	"bytes"
@@ -245,10 +245,10 @@ func fastCompare(a, b fastValue) (int, bool) {
 // the key repeats, null when it is absent. ok is false when obj is not well
 // formed.
 func fastLookup(obj []byte, key string) (fastValue, bool) {
-	m := members{b: obj, i: 1}
+	m := MemberScanner{b: obj, i: 1}
 	var found []byte
 	for {
-		ks, ke, vs, ve, more := m.next()
+		ks, ke, vs, ve, more := m.Next()
 		if !more {
 			if m.bad {
 				return fastValue{}, false
@@ -404,9 +404,9 @@ type fastMember struct {
 // sorted, a repeated key's last value kept.
 func appendJQObject(dst, obj []byte, drop []string) ([]byte, bool) {
 	var ms []fastMember
-	m := members{b: obj, i: 1}
+	m := MemberScanner{b: obj, i: 1}
 	for {
-		ks, ke, vs, ve, more := m.next()
+		ks, ke, vs, ve, more := m.Next()
 		if !more {
 			break
 		}

@@ -1,4 +1,4 @@
-package stages
+package expr
 
 import (
 	"bytes"
@@ -18,50 +18,40 @@ import (
 // carry checked payloads), so the scanner checks structure only as far as it
 // needs not to misread or panic; it never validates.
 
-// fieldPath is a field of the top-level object, or a dotted path into nested
+// Path is a field of the top-level object, or a dotted path into nested
 // objects: "a.b" is the field b of the object in field a.
-type fieldPath []string
+type Path []string
 
-// parseFieldPath splits a field name on dots; a leading "." (jq style) is
+// ParsePath splits a field name on dots; a leading "." (jq style) is
 // allowed.
-func parseFieldPath(s string) fieldPath {
+func ParsePath(s string) Path {
 	return strings.Split(strings.TrimPrefix(s, "."), ".")
 }
 
-// splitList splits repeatable list flags given as "a,b" or as several flags.
-func splitList(vals []string) []string {
-	var out []string
-	for _, v := range vals {
-		for _, s := range strings.Split(v, ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				out = append(out, s)
-			}
-		}
-	}
-	return out
-}
+// MaxPaths bounds the paths one Extractor reads in a scan (a bit mask): a
+// stage that would read more refuses its flags.
+const MaxPaths = 64
 
-// maxPaths bounds the paths one extractor reads in a scan (a bit mask).
-const maxPaths = 64
-
-// fieldExtractor reads the raw values of a few fields in one scan of a
+// Extractor reads the raw values of a few fields in one scan of a
 // payload. Duplicate keys resolve as in encoding/json and jq: the last wins.
-type fieldExtractor struct {
-	paths []fieldPath
+type Extractor struct {
+	paths []Path
 }
 
-func newFieldExtractor(paths []fieldPath) *fieldExtractor {
-	if len(paths) > maxPaths {
-		panic("fieldExtractor: too many paths")
+// NewExtractor returns an Extractor of paths. It panics when there are more
+// than MaxPaths: a stage checks that when it parses its flags.
+func NewExtractor(paths []Path) *Extractor {
+	if len(paths) > MaxPaths {
+		panic("expr.NewExtractor: too many paths")
 	}
-	return &fieldExtractor{paths: paths}
+	return &Extractor{paths: paths}
 }
 
-// extract sets vals[i] to the raw bytes of paths[i]'s value, or nil when the
+// Extract sets vals[i] to the raw bytes of paths[i]'s value, or nil when the
 // field is absent (or a path runs into a value that is not an object). vals
 // must have len(paths) entries; the values alias p. It returns false when p
 // is not a JSON object.
-func (x *fieldExtractor) extract(p []byte, vals [][]byte) bool {
+func (x *Extractor) Extract(p []byte, vals [][]byte) bool {
 	for i := range vals {
 		vals[i] = nil
 	}
@@ -70,7 +60,7 @@ func (x *fieldExtractor) extract(p []byte, vals [][]byte) bool {
 		return false
 	}
 	all := uint64(1)<<len(x.paths) - 1
-	if len(x.paths) == maxPaths {
+	if len(x.paths) == MaxPaths {
 		all = math.MaxUint64
 	}
 	_, ok := x.object(p, i, 0, all, vals)
@@ -78,10 +68,10 @@ func (x *fieldExtractor) extract(p []byte, vals [][]byte) bool {
 }
 
 // object scans the object at p[i] at path depth d, for the paths in mask.
-func (x *fieldExtractor) object(p []byte, i, d int, mask uint64, vals [][]byte) (int, bool) {
-	m := members{b: p, i: i + 1}
+func (x *Extractor) object(p []byte, i, d int, mask uint64, vals [][]byte) (int, bool) {
+	m := MemberScanner{b: p, i: i + 1}
 	for {
-		ks, ke, vs, ve, ok := m.next()
+		ks, ke, vs, ve, ok := m.Next()
 		if !ok {
 			return m.i, !m.bad
 		}
@@ -113,17 +103,24 @@ func (x *fieldExtractor) object(p []byte, i, d int, mask uint64, vals [][]byte) 
 	}
 }
 
-// members iterates over the members of a JSON object.
-type members struct {
+// MemberScanner walks the members of a JSON object in its raw bytes.
+type MemberScanner struct {
 	b   []byte
 	i   int // after '{' at the start
 	n   int // members seen
 	bad bool
 }
 
-// next returns the bounds in b of the next member's key (with its quotes)
-// and of its raw value.
-func (m *members) next() (ks, ke, vs, ve int, ok bool) {
+// ScanMembers returns a scanner over the members of obj, a JSON object
+// (leading whitespace allowed).
+func ScanMembers(obj []byte) MemberScanner {
+	return MemberScanner{b: obj, i: wsSkip(obj, 0) + 1}
+}
+
+// Next returns the bounds in the object of its next member's key, quotes
+// and escapes included (obj[ks:ke]), and of its raw value (obj[vs:ve]); ok
+// is false after the last member, or where the object is malformed.
+func (m *MemberScanner) Next() (ks, ke, vs, ve int, ok bool) {
 	b := m.b
 	i := wsSkip(b, m.i)
 	if m.n > 0 {
@@ -194,17 +191,17 @@ func keyIs(raw []byte, name string) bool {
 	return json.Unmarshal(q, &s) == nil && s == name
 }
 
-// memberSpan returns the bounds of the member named name in the object p,
+// MemberSpan returns the bounds of the member named name in the object p,
 // from its key's opening quote to the end of its value (the last one when a
 // key repeats), or ok false when it is absent.
-func memberSpan(p []byte, name string) (start, end int, ok bool) {
+func MemberSpan(p []byte, name string) (start, end int, ok bool) {
 	i := wsSkip(p, 0)
 	if i >= len(p) || p[i] != '{' {
 		return 0, 0, false
 	}
-	m := members{b: p, i: i + 1}
+	m := MemberScanner{b: p, i: i + 1}
 	for {
-		ks, ke, _, ve, more := m.next()
+		ks, ke, _, ve, more := m.Next()
 		if !more {
 			return start, end, ok
 		}
@@ -218,9 +215,9 @@ func memberSpan(p []byte, name string) (start, end int, ok bool) {
 // string must not outlive b.
 func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
-// numberValue returns the value of a raw JSON number; ok is false for any
+// NumberValue returns the value of a raw JSON number; ok is false for any
 // other value (strings that look like numbers included).
-func numberValue(raw []byte) (float64, bool) {
+func NumberValue(raw []byte) (float64, bool) {
 	if len(raw) == 0 || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) {
 		return 0, false
 	}
@@ -246,12 +243,12 @@ func plainInteger(raw []byte) bool {
 	return true
 }
 
-// appendCanonical appends a canonical form of a raw JSON value, so that
+// AppendCanonical appends a canonical form of a raw JSON value, so that
 // values equal for jq group together: strings are unescaped and re-encoded,
 // numbers are compared by value (1, 1.0 and 1e0 are one key), objects and
 // arrays lose their insignificant whitespace (their key order counts).
 // nil (absent) appends null.
-func appendCanonical(dst, raw []byte) []byte {
+func AppendCanonical(dst, raw []byte) []byte {
 	if len(raw) == 0 {
 		return append(dst, "null"...)
 	}
@@ -269,8 +266,8 @@ func appendCanonical(dst, raw []byte) []byte {
 		if plainInteger(raw) {
 			return append(dst, raw...)
 		}
-		if f, ok := numberValue(raw); ok {
-			return appendJSONNumber(dst, f)
+		if f, ok := NumberValue(raw); ok {
+			return AppendNumber(dst, f)
 		}
 		return append(dst, raw...)
 	case c == '{' || c == '[':
@@ -283,10 +280,10 @@ func appendCanonical(dst, raw []byte) []byte {
 	return append(dst, raw...)
 }
 
-// appendJSONNumber formats f as encoding/json does (integers without a
+// AppendNumber formats f as encoding/json does (integers without a
 // fraction, exponents only for very large or small values); NaN and
 // infinities, which JSON cannot hold, become null.
-func appendJSONNumber(dst []byte, f float64) []byte {
+func AppendNumber(dst []byte, f float64) []byte {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return append(dst, "null"...)
 	}

@@ -1,4 +1,4 @@
-package stages
+package expr
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 )
 
 // lookupPath walks a decoded object the way the extractor does.
-func lookupPath(v any, path fieldPath) (any, bool) {
+func lookupPath(v any, path Path) (any, bool) {
 	for _, k := range path {
 		m, ok := v.(map[string]any)
 		if !ok {
@@ -34,15 +34,15 @@ func unmarshalNumbers(b []byte, v any) error {
 }
 
 // checkExtract compares the extractor with encoding/json on one payload.
-func checkExtract(t testing.TB, payload []byte, paths []fieldPath) {
+func checkExtract(t testing.TB, payload []byte, paths []Path) {
 	var whole any
 	if err := unmarshalNumbers(payload, &whole); err != nil {
 		t.Fatalf("bad test payload %s: %v", payload, err)
 	}
 	_, isObj := whole.(map[string]any)
-	x := newFieldExtractor(paths)
+	x := NewExtractor(paths)
 	vals := make([][]byte, len(paths))
-	if ok := x.extract(payload, vals); ok != isObj {
+	if ok := x.Extract(payload, vals); ok != isObj {
 		t.Fatalf("extract(%s) ok = %v, want %v", payload, ok, isObj)
 	}
 	for i, p := range paths {
@@ -67,7 +67,7 @@ func checkExtract(t testing.TB, payload []byte, paths []fieldPath) {
 }
 
 func TestFieldExtract(t *testing.T) {
-	paths := []fieldPath{{"a"}, {"b"}, {"a", "x"}, {"c", "d", "e"}, {"é"}, {"q\"k"}, {""}}
+	paths := []Path{{"a"}, {"b"}, {"a", "x"}, {"c", "d", "e"}, {"é"}, {"q\"k"}, {""}}
 	for _, p := range []string{
 		`{}`, ` { } `, `{"a":1}`, `{"a" : "x" , "b":[1,{"a":2}]}`,
 		`{"a":{"x":"y\"}"},"b":null}`, `{"c":{"d":{"e":[true]}}}`, `{"c":{"d":5}}`,
@@ -110,7 +110,7 @@ func randJSON(r *rand.Rand, depth int) string {
 
 func TestFieldExtractRandom(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	paths := []fieldPath{{"a"}, {"b"}, {"a", "b"}, {"x\"y"}, {"\\"}, {"é"}, {"a.b"}, {"b", "a", "b"}}
+	paths := []Path{{"a"}, {"b"}, {"a", "b"}, {"x\"y"}, {"\\"}, {"é"}, {"a.b"}, {"b", "a", "b"}}
 	for range 20000 {
 		n := r.IntN(6)
 		parts := make([]string, n)
@@ -132,31 +132,31 @@ func FuzzFieldExtract(f *testing.F) {
 	f.Add([]byte(`{"k\u0041":true}`), "kA")
 	f.Add([]byte(`{"a" : { "b" : [ "]" ] } }`), "a.b")
 	f.Fuzz(func(t *testing.T, data []byte, path string) {
-		paths := []fieldPath{parseFieldPath(path), {"a"}}
+		paths := []Path{ParsePath(path), {"a"}}
 		// Payloads reaching a stage are valid JSON and valid UTF-8 (the
 		// reader sends anything else to the error lane).
 		if !json.Valid(data) || !utf8.Valid(data) || !utf8.ValidString(path) {
-			x := newFieldExtractor(paths)
-			x.extract(data, make([][]byte, len(paths)))
-			memberSpan(data, path)
+			x := NewExtractor(paths)
+			x.Extract(data, make([][]byte, len(paths)))
+			MemberSpan(data, path)
 			return
 		}
 		checkExtract(t, data, paths)
 		var canon []byte
-		canon = appendCanonical(canon, data)
+		canon = AppendCanonical(canon, data)
 		if !json.Valid(canon) {
-			t.Fatalf("appendCanonical(%s) = %s, not JSON", data, canon)
+			t.Fatalf("AppendCanonical(%s) = %s, not JSON", data, canon)
 		}
 	})
 }
 
 func TestMemberSpan(t *testing.T) {
 	p := []byte(`{"id":1, "rank" : 3,"x":"rank"}`)
-	s, e, ok := memberSpan(p, "rank")
+	s, e, ok := MemberSpan(p, "rank")
 	if !ok || string(p[s:e]) != `"rank" : 3` {
-		t.Fatalf("memberSpan = %q %v", p[s:e], ok)
+		t.Fatalf("MemberSpan = %q %v", p[s:e], ok)
 	}
-	if _, _, ok := memberSpan(p, "nope"); ok {
+	if _, _, ok := MemberSpan(p, "nope"); ok {
 		t.Fatal("found an absent key")
 	}
 }
@@ -166,16 +166,16 @@ func TestAppendCanonical(t *testing.T) {
 		`"DE"`: `"DE"`, `"D\u0045"`: `"DE"`, `1`: `1`, `1.0`: `1`, `1e2`: `100`, `-0.50`: `-0.5`,
 		`[1, 2]`: `[1,2]`, `{"a" : 1}`: `{"a":1}`, `null`: `null`, ``: `null`, `true`: `true`,
 	} {
-		if got := string(appendCanonical(nil, []byte(in))); got != want {
-			t.Errorf("appendCanonical(%s) = %s, want %s", in, got, want)
+		if got := string(AppendCanonical(nil, []byte(in))); got != want {
+			t.Errorf("AppendCanonical(%s) = %s, want %s", in, got, want)
 		}
 	}
 }
 
 func TestAppendNumber(t *testing.T) {
 	for f, want := range map[float64]string{0: "0", 12.5: "12.5", 3: "3", 1e21: "1e+21", 1e-7: "1e-7", -2.25: "-2.25"} {
-		if got := string(appendJSONNumber(nil, f)); got != want {
-			t.Errorf("appendJSONNumber(%v) = %s, want %s", f, got, want)
+		if got := string(AppendNumber(nil, f)); got != want {
+			t.Errorf("AppendNumber(%v) = %s, want %s", f, got, want)
 		}
 	}
 }
@@ -183,13 +183,13 @@ func TestAppendNumber(t *testing.T) {
 var benchPayload = []byte(`{"id":1,"ts":"2026-01-01T00:00:02Z","user":"u4821","country":"DE","device":"ios","amount":12.34,"tags":["web","vip"],"msg":"order shipped to warehouse \"Zürich\" after timeout queue depth is high"}`)
 
 func BenchmarkFieldExtract(b *testing.B) {
-	x := newFieldExtractor([]fieldPath{{"country"}, {"amount"}})
+	x := NewExtractor([]Path{{"country"}, {"amount"}})
 	vals := make([][]byte, 2)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(benchPayload)))
 	for b.Loop() {
-		x.extract(benchPayload, vals)
-		if _, ok := numberValue(vals[1]); !ok {
+		x.Extract(benchPayload, vals)
+		if _, ok := NumberValue(vals[1]); !ok {
 			b.Fatal("no amount")
 		}
 	}

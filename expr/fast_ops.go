@@ -1,4 +1,4 @@
-package stages
+package expr
 
 import (
 	"math"
@@ -238,9 +238,9 @@ func fastLength(in fastValue) (fastValue, fastStatus) {
 			return fastValue{}, sBail
 		}
 		var keys []string
-		m := members{b: in.raw, i: 1}
+		m := MemberScanner{b: in.raw, i: 1}
 		for {
-			ks, ke, _, _, more := m.next()
+			ks, ke, _, _, more := m.Next()
 			if !more {
 				break
 			}

@@ -1,0 +1,54 @@
+package expr
+
+import (
+	"fmt"
+
+	"github.com/itchyny/gojq"
+)
+
+// Test reports whether an output of the expression on payload is true
+// (anything but false and null), as jq's select does: filter's question.
+// valid says whether payload is known to be valid JSON (a bare line the
+// reader checked) rather than a frame's payload, trusted but not checked.
+// An event on which the expression fails is an *EvalError.
+func (p *Program) Test(payload []byte, valid bool) (bool, error) {
+	if p.fast != nil {
+		if keep, ok := p.fast.keepEvent(payload, valid); ok {
+			return keep, nil
+		}
+	}
+	keep := false
+	err := p.run(payload, func(v any) error {
+		if truthy(v) {
+			keep = true
+		}
+		return nil
+	})
+	return keep, err
+}
+
+// Outputs calls emit with the JSON encoding of each output of the
+// expression on payload, in order, as gojq.Marshal writes it: map's
+// question. valid is as for Test. The bytes passed to emit are only valid
+// during the call. An event on which the expression fails is an
+// *EvalError, after the outputs before the failure were emitted; an error
+// from emit is returned as it is.
+func (p *Program) Outputs(payload []byte, valid bool, emit func(out []byte) error) error {
+	if p.fast != nil {
+		out, n, ok := p.fast.appendEvent(p.out[:0], payload, valid)
+		p.out = out
+		if ok {
+			if n == 0 {
+				return nil
+			}
+			return emit(out)
+		}
+	}
+	return p.run(payload, func(v any) error {
+		b, err := gojq.Marshal(v)
+		if err != nil {
+			return &EvalError{Kind: "expr", Msg: fmt.Sprintf("cannot encode output: %v", err)}
+		}
+		return emit(b)
+	})
+}
