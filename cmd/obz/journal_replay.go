@@ -47,8 +47,12 @@ DESCRIPTION:
    Given a run directory of obz flow, it re-runs the flow (the recorded
    topology, or --topology NEW.toml): each source is replaced by a replay of
    its journal (no external input is read), every other stage runs again,
-   sinks drain their input without writing (--run-sinks runs them as
-   recorded). The replay's run directory is RUN_DIR/replays/FLOW-TIME/.
+   and nothing writes outside the replay's run directory: sinks drain their
+   input without writing, a file another stage writes (tee FILE) goes to
+   the replay's effects/ directory instead (--run-sinks runs every stage as
+   recorded, effects included). A program run by exec cannot be held back:
+   it runs again, and the replay says so. The replay's run directory is
+   RUN_DIR/replays/FLOW-TIME/.
    With --verify each stage's new journal is compared with the recorded one:
    per stage match, diverged (with the first divergent seq and the fields
    that differ), skipped (sinks) or new. Run it from the directory the flow
@@ -68,8 +72,9 @@ EXIT STATUS:
    1    the journal is torn or corrupt, or has no EOF: what was good was
         replayed, then a truncated EOF; RUN_DIR: a stage diverged or failed
    2    usage error
-   3    RUN_DIR: refused: not a run directory, a run without journals, an
-        incomplete run (--verify), a source that was not recorded
+   3    RUN_DIR: refused: not a run directory, a manifest of a newer schema
+        version, a run without journals, an incomplete run (--verify), a
+        source that was not recorded
    130  stopped by SIGINT (a stopped EOF was written); 143 for SIGTERM
 `
 
@@ -85,7 +90,7 @@ func replayCommand(cmdName *string, runErr *error) *cli.Command {
 			&cli.StringFlag{Name: "speed", Value: "max", Usage: "max, or a multiple of the recorded pace: 1x, 2x, 0.5x"},
 			&cli.BoolFlag{Name: "verify", Usage: "RUN_DIR: compare each stage's new output with its recorded journal"},
 			&cli.StringFlag{Name: "topology", Usage: "RUN_DIR: run this topology instead of the recorded one (e.g. with a changed transform)"},
-			&cli.BoolFlag{Name: "run-sinks", Usage: "RUN_DIR: run the sinks as recorded (they write their outputs again) instead of draining their input"},
+			&cli.BoolFlag{Name: "run-sinks", Usage: "RUN_DIR: run the sinks and every stage that writes outside the run as recorded (they write their outputs again)"},
 			&cli.StringFlag{Name: "run-dir", Usage: "RUN_DIR: base directory of the replay's run directory (default RUN_DIR/replays)"},
 			// Set by obz flow when a replay stands in for a source.
 			&cli.StringFlag{Name: "journal", Usage: "also journal what is replayed to this file", Hidden: true},
