@@ -72,6 +72,9 @@ type Result struct {
 	Stages      []*StageResult `json:"stages"`
 	Topology    string         `json:"topology"`
 	ResumedFrom string         `json:"resumed_from,omitempty"`
+	// ManifestErr is the first error writing manifest.json: the run
+	// directory's record is incomplete, and resume and verify may refuse it.
+	ManifestErr error `json:"-"`
 }
 
 type proc struct {
@@ -656,15 +659,4 @@ func (s *supervisor) lockAll(f func()) {
 		}
 	}()
 	f()
-}
-
-func writeManifest(r *Result) {
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return
-	}
-	tmp := filepath.Join(r.RunDir, ".manifest.json.tmp")
-	if os.WriteFile(tmp, append(b, '\n'), 0o644) == nil {
-		os.Rename(tmp, filepath.Join(r.RunDir, "manifest.json"))
-	}
 }

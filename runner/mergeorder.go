@@ -15,9 +15,9 @@ import (
 // (MergeOrder) so that the runner consumes the inputs in that order.
 
 // MergeOrder is the merge order a fan-in stage recorded in its journal
-// (opened by cmd/obz: stages do not import the journal package). Next
-// returns the runs in order and io.EOF after the last; any other error
-// means the record is damaged.
+// (opened by replay.OpenMergeOrder: the runner does not import the journal
+// package). Next returns the runs in order and io.EOF after the last; any
+// other error means the record is damaged.
 type MergeOrder interface {
 	Next() (wire.Run, error)
 }

@@ -10,9 +10,9 @@ import (
 )
 
 // Recorded is what a source wrote in an earlier run that was killed (its
-// journal, opened by cmd/obz: stages do not import the journal package).
-// Next returns the recorded frames in order and io.EOF after the last
-// complete one; any other error means the record is damaged.
+// journal, opened by replay.OpenRecorded: the runner does not import the
+// journal package). Next returns the recorded frames in order and io.EOF
+// after the last complete one; any other error means the record is damaged.
 type Recorded interface {
 	Next(f *wire.Frame) error
 }

@@ -56,6 +56,9 @@ type Spec struct {
 	Examples    string // shell lines that work when pasted
 	ExitStatus  string // stage-specific additions to the common EXIT STATUS
 	Flags       []Flag
+	// Effects say what the stage does beyond its output stream, for
+	// resume, replay and verify.
+	Effects Effects
 	// New checks the options and builds the stage: a Source or a Processor.
 	// It returns a *UsageError for bad flags or arguments.
 	New func(o Options) (Stage, error)

@@ -57,6 +57,15 @@ obz gen --count 1000 | obz exec -- jq -c '{id, amount}' | obz write amounts.ndjs
 	Flags: []runner.Flag{
 		{Name: "one-to-one", Usage: "the program answers each input line with exactly one output line, in order: outputs get their input as parent and error events keep their place (checked)", Default: false},
 	},
+	Effects: runner.Effects{
+		Outside: func(o runner.Options) []runner.Effect {
+			if a := o.Args(); len(a) > 0 {
+				return []runner.Effect{{Kind: runner.EffectProgram, Target: a[0]}}
+			}
+			return nil
+		},
+		Replay: runner.ReplayAsRecorded,
+	},
 	New: newExec,
 }
 

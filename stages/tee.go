@@ -40,6 +40,15 @@ obz read testdata/orders.csv | obz tee /dev/stderr > /dev/null`,
 	Flags: []runner.Flag{
 		{Name: "append", Short: "a", Usage: "append to FILE instead of replacing it", Default: false},
 	},
+	Effects: runner.Effects{
+		Outside: func(o runner.Options) []runner.Effect {
+			if a := o.Args(); len(a) > 0 {
+				return []runner.Effect{{Kind: runner.EffectFile, Target: a[0]}}
+			}
+			return nil
+		},
+		Replay: runner.ReplayRedirect,
+	},
 	New: newTee,
 }
 

@@ -41,7 +41,30 @@ drained before the stop are in FILE.partial (appended to FILE with --append).`,
 		{Name: "receipts", Usage: "print a delivery receipt frame per event on stdout, as the events are committed (with FILE)", Default: false},
 		{Name: "skip-delivered", Usage: "WRITER:SEQ: the events up to SEQ were delivered by the run that is resumed (set by obz flow --resume)", Default: []string{}, Hidden: true},
 	},
+	Effects: runner.Effects{
+		Delivery: func(o runner.Options) runner.Delivery {
+			if a := o.Args(); len(a) == 0 || a[0] == "-" || o.Bool("append") {
+				return runner.DeliversInPlace
+			}
+			return runner.DeliversWhole
+		},
+		SkipFlag: "skip-delivered",
+		Outside:  writeEffects,
+		Replay:   runner.ReplayDiscard,
+	},
 	New: newWrite,
+}
+
+// writeEffects: FILE (or stdout) and the dead-letter file.
+func writeEffects(o runner.Options) []runner.Effect {
+	e := []runner.Effect{{Kind: runner.EffectFile, Target: "-"}}
+	if a := o.Args(); len(a) > 0 {
+		e[0].Target = a[0]
+	}
+	if d := o.String("dead-letter"); d != "" {
+		e = append(e, runner.Effect{Kind: runner.EffectFile, Target: d, Flag: "dead-letter"})
+	}
+	return e
 }
 
 // writeBuffer is the output buffer: output is written in batches this big,

@@ -173,6 +173,8 @@ func superviseFlow(c *cli.Context, t *flow.Topology, opts flow.Options, after fu
 	switch {
 	case res.Failed != "":
 		return &flowFailedError{stage: res.Failed}
+	case res.ManifestErr != nil:
+		return fmt.Errorf("%s: %w (the run cannot be resumed or verified)", res.RunDir, res.ManifestErr)
 	case res.ErrorEvents():
 		return errFlowErrorEvents
 	}

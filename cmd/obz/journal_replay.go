@@ -1,21 +1,21 @@
 package main
 
 import (
-	"bufio"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/obz-dev/obz/flow"
 	"github.com/obz-dev/obz/journal"
+	"github.com/obz-dev/obz/replay"
+	"github.com/obz-dev/obz/stages"
 	"github.com/obz-dev/obz/wire"
 	"github.com/urfave/cli/v2"
 )
@@ -47,8 +47,12 @@ DESCRIPTION:
    Given a run directory of obz flow, it re-runs the flow (the recorded
    topology, or --topology NEW.toml): each source is replaced by a replay of
    its journal (no external input is read), every other stage runs again,
-   sinks drain their input without writing (--run-sinks runs them as
-   recorded). The replay's run directory is RUN_DIR/replays/FLOW-TIME/.
+   and nothing writes outside the replay's run directory: sinks drain their
+   input without writing, a file another stage writes (tee FILE) goes to
+   the replay's effects/ directory instead (--run-sinks runs every stage as
+   recorded, effects included). A program run by exec cannot be held back:
+   it runs again, and the replay says so. The replay's run directory is
+   RUN_DIR/replays/FLOW-TIME/.
    With --verify each stage's new journal is compared with the recorded one:
    per stage match, diverged (with the first divergent seq and the fields
    that differ), skipped (sinks) or new. Run it from the directory the flow
@@ -68,8 +72,9 @@ EXIT STATUS:
    1    the journal is torn or corrupt, or has no EOF: what was good was
         replayed, then a truncated EOF; RUN_DIR: a stage diverged or failed
    2    usage error
-   3    RUN_DIR: refused: not a run directory, a run without journals, an
-        incomplete run (--verify), a source that was not recorded
+   3    RUN_DIR: refused: not a run directory, a manifest of a newer schema
+        version, a run without journals, an incomplete run (--verify), a
+        source that was not recorded
    130  stopped by SIGINT (a stopped EOF was written); 143 for SIGTERM
 `
 
@@ -85,7 +90,7 @@ func replayCommand(cmdName *string, runErr *error) *cli.Command {
 			&cli.StringFlag{Name: "speed", Value: "max", Usage: "max, or a multiple of the recorded pace: 1x, 2x, 0.5x"},
 			&cli.BoolFlag{Name: "verify", Usage: "RUN_DIR: compare each stage's new output with its recorded journal"},
 			&cli.StringFlag{Name: "topology", Usage: "RUN_DIR: run this topology instead of the recorded one (e.g. with a changed transform)"},
-			&cli.BoolFlag{Name: "run-sinks", Usage: "RUN_DIR: run the sinks as recorded (they write their outputs again) instead of draining their input"},
+			&cli.BoolFlag{Name: "run-sinks", Usage: "RUN_DIR: run the sinks and every stage that writes outside the run as recorded (they write their outputs again)"},
 			&cli.StringFlag{Name: "run-dir", Usage: "RUN_DIR: base directory of the replay's run directory (default RUN_DIR/replays)"},
 			// Set by obz flow when a replay stands in for a source.
 			&cli.StringFlag{Name: "journal", Usage: "also journal what is replayed to this file", Hidden: true},
@@ -141,10 +146,62 @@ func runReplay(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	var events uint64
-	err = replay(c.Context, r, path, replayOptions{from: c.Uint64("from-seq"), to: c.Uint64("to-seq"), raw: c.Bool("raw"), speed: speed, events: &events},
-		out, c.App.ErrWriter)
-	return finish(err, events)
+	res, err := replay.Stream(c.Context, r, out, replay.StreamOptions{
+		Path: path, From: c.Uint64("from-seq"), To: c.Uint64("to-seq"), Raw: c.Bool("raw"), Speed: speed,
+	})
+	if res.ErrorEvents > 0 {
+		fmt.Fprintf(c.App.ErrWriter, "obz replay: %d error events not written (-r writes data payloads)\n", res.ErrorEvents)
+	}
+	return finish(err, res.Events)
+}
+
+// replayRun re-runs a recorded flow (obz replay RUN_DIR): its sources are
+// replaced by replays of their journals, every other stage runs again, and
+// with --verify each stage's new journal is compared with the recorded one.
+func replayRun(c *cli.Context, runDir string) error {
+	reg := stages.All()
+	verify := c.Bool("verify")
+	p, err := replay.Prepare(replay.Options{
+		RunDir: runDir, Topology: c.String("topology"), Verify: verify, RunSinks: c.Bool("run-sinks"),
+		Base: c.String("run-dir"), Commands: flowCommands(reg), Stages: stageLookup(reg, c.App),
+	})
+	if err != nil {
+		return replayError(err)
+	}
+	for _, n := range p.Notes {
+		fmt.Fprintf(c.App.ErrWriter, "obz replay: %s\n", n)
+	}
+	exe, err := selfPath()
+	if err != nil {
+		return err
+	}
+	r, err := p.Run(c.Context, flow.Options{Exe: exe, Version: version(), Stderr: c.App.ErrWriter})
+	if err != nil {
+		return err
+	}
+	res := r.Result
+	res.Summary(c.App.ErrWriter)
+	if res.ManifestErr != nil {
+		return fmt.Errorf("%s: %w (the replay cannot be verified again)", res.RunDir, res.ManifestErr)
+	}
+	if !verify {
+		if res.Failed != "" {
+			return &flowFailedError{stage: res.Failed}
+		}
+		return nil
+	}
+	v, err := r.Verify()
+	if err != nil {
+		return err
+	}
+	v.Print(c.App.Writer)
+	switch {
+	case v.Diverged > 0:
+		return replay.ErrDiverged
+	case res.Failed != "":
+		return &flowFailedError{stage: res.Failed}
+	}
+	return nil
 }
 
 // replayOutputs is where a replay writes: stdout, or under obz flow the
@@ -233,140 +290,4 @@ func (f *fanout) Write(p []byte) (int, error) {
 	}
 	f.bytes += uint64(len(p))
 	return len(p), nil
-}
-
-type replayOptions struct {
-	from, to uint64
-	raw      bool
-	speed    float64 // 0: as fast as possible
-	events   *uint64 // if set, receives the number of events written
-}
-
-// replay writes r's frames to w (see replayHelp).
-func replay(ctx context.Context, r *journal.Reader, path string, o replayOptions, w, stderr io.Writer) error {
-	ranged := o.from > 1 || o.to > 0
-	if o.from > 1 {
-		r.SeekSeq(o.from)
-	}
-	out := bufio.NewWriterSize(w, 64<<10)
-	var (
-		f, g      wire.Frame
-		n         uint64 // events written
-		writer    string
-		eof       *wire.Frame
-		tailErr   error
-		cut       bool
-		errEvents int64
-		t0, w0    int64
-		buf       []byte
-	)
-	for i := 0; ; i++ {
-		err := r.Next(&f)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			tailErr = err
-			break
-		}
-		if i%1024 == 0 && ctx.Err() != nil {
-			break
-		}
-		if f.Kind == wire.KindOrder {
-			continue // journal-only: how the recorded stage merged its inputs
-		}
-		data := f.Kind == wire.KindData || f.Kind == wire.KindError
-		if writer == "" {
-			writer = f.Writer
-		}
-		if o.to > 0 && data && f.Seq > o.to {
-			cut = true
-			break
-		}
-		if o.speed > 0 {
-			if t := r.LineTime(); t > 0 {
-				if t0 == 0 {
-					t0, w0 = t, time.Now().UnixNano()
-				}
-				if wait := time.Duration(float64(t-t0)/o.speed) - time.Duration(time.Now().UnixNano()-w0); wait > 0 {
-					out.Flush()
-					select {
-					case <-time.After(wait):
-					case <-ctx.Done():
-					}
-					if ctx.Err() != nil {
-						break
-					}
-				}
-			}
-		}
-		if f.Kind == wire.KindEOF {
-			e := f
-			eof = &e
-			if ranged || o.raw {
-				continue
-			}
-		}
-		if data {
-			n++
-		}
-		var werr error
-		switch {
-		case o.raw:
-			if f.Kind == wire.KindData {
-				_, werr = out.Write(append(append(buf[:0], f.Payload...), '\n'))
-			} else if f.Kind == wire.KindError {
-				errEvents++
-			}
-		case ranged && data:
-			g = f
-			g.Seq, g.Parent = n, wire.Ref{Writer: f.Writer, Seq: f.Seq}
-			buf = wire.AppendFrame(buf[:0], &g)
-			_, werr = out.Write(buf)
-		default:
-			_, werr = out.Write(append(append(buf[:0], r.Line()...), '\n'))
-		}
-		if werr != nil {
-			// Downstream is gone (| head): stop reading.
-			break
-		}
-		if o.to > 0 && data && f.Seq == o.to {
-			cut = true
-			break
-		}
-	}
-	if errEvents > 0 {
-		fmt.Fprintf(stderr, "obz replay: %d error events not written (-r writes data payloads)\n", errEvents)
-	}
-	stopped := ctx.Err() != nil
-	if o.events != nil {
-		*o.events = n
-	}
-	var problem error
-	if !o.raw && (ranged || eof == nil || stopped) {
-		kind := wire.Stopped
-		switch {
-		case tailErr != nil || eof == nil && !cut && !stopped:
-			kind = wire.Truncated
-		case eof != nil && !cut && !stopped:
-			kind = max(eof.EOF, wire.Stopped)
-		}
-		if writer == "" {
-			writer = strings.TrimSuffix(filepath.Base(path), ".zst")
-		}
-		buf = wire.AppendFrame(buf[:0], &wire.Frame{Kind: wire.KindEOF, Writer: writer, Count: n, EOF: kind})
-		out.Write(buf)
-	}
-	if tailErr != nil {
-		problem = fmt.Errorf("%s: replayed %d events, then %w; ended with a truncated EOF", path, n, tailErr)
-	} else if eof == nil && !cut && !stopped {
-		problem = fmt.Errorf("%s: the journal has no EOF (its writer did not finish): replayed %d events with a truncated EOF", path, n)
-	}
-	if err := out.Flush(); err != nil {
-		if errors.Is(err, syscall.EPIPE) {
-			return nil
-		}
-		return err
-	}
-	return problem
 }

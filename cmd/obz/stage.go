@@ -11,6 +11,7 @@ import (
 
 	"github.com/mattn/go-isatty"
 	"github.com/obz-dev/obz/journal"
+	"github.com/obz-dev/obz/replay"
 	"github.com/obz-dev/obz/runner"
 	"github.com/urfave/cli/v2"
 )
@@ -108,9 +109,9 @@ func runStage(c *cli.Context, spec *runner.Spec) error {
 		}
 	}()
 	if p := c.String("resume-from"); p != "" {
-		rec, err := openRecorded(p)
+		rec, err := replay.OpenRecorded(p)
 		if err != nil {
-			return err
+			return fmt.Errorf("--resume-from: %w", err)
 		}
 		defer rec.Close()
 		env.Resume = rec
@@ -119,9 +120,9 @@ func runStage(c *cli.Context, spec *runner.Spec) error {
 		return &usageError{msg: "--resume-continue needs --resume-from"}
 	}
 	if p := c.String("merge-order"); p != "" {
-		mo, err := openMergeOrder(p)
+		mo, err := replay.OpenMergeOrder(p)
 		if err != nil {
-			return err
+			return fmt.Errorf("--merge-order: %w", err)
 		}
 		defer mo.Close()
 		env.MergeOrder = mo
