@@ -25,7 +25,7 @@ var importRules = map[string][]string{
 	"runner/runnertest": {"wire", "journal", "runner"},
 	"stages":            {"wire", "journal", "runner", "expr", "format"},
 	"flow":              {"wire", "journal"},
-	"replay":            {"wire", "journal", "flow"},
+	"replay":            {"wire", "journal", "flow", "runner"},
 	"cmd/obz":           {"*"},
 	"scripts/linecopy":  {},
 }
