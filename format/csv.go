@@ -17,7 +17,7 @@ var utf8BOM = []byte("\xef\xbb\xbf")
 
 // csvDecoder reads CSV or TSV: one object per row, keyed by the header.
 type csvDecoder struct {
-	in   *endReader
+	in   endReader
 	o    Options
 	tape *rawTape
 	cr   *csv.Reader
@@ -26,8 +26,9 @@ type csvDecoder struct {
 	p    Problem
 }
 
-func newCSVDecoder(in *endReader, f Format, o Options) *csvDecoder {
-	br := bufio.NewReaderSize(in, 64<<10)
+func newCSVDecoder(in endReader, f Format, o Options) *csvDecoder {
+	d := &csvDecoder{in: in, o: o}
+	br := bufio.NewReaderSize(&d.in, 64<<10)
 	if b, _ := br.Peek(len(utf8BOM)); bytes.Equal(b, utf8BOM) {
 		br.Discard(len(utf8BOM))
 	}
@@ -43,7 +44,8 @@ func newCSVDecoder(in *endReader, f Format, o Options) *csvDecoder {
 	if o.CSV.Comma != 0 {
 		cr.Comma = o.CSV.Comma
 	}
-	return &csvDecoder{in: in, o: o, tape: tape, cr: cr}
+	d.tape, d.cr = tape, cr
+	return d
 }
 
 func (d *csvDecoder) Pos() (int, int64) { return d.n, d.cr.InputOffset() }
@@ -53,7 +55,7 @@ func (d *csvDecoder) Pos() (int, int64) { return d.n, d.cr.InputOffset() }
 // row past MaxLine end the input with an error: no later row could be
 // trusted.
 func (d *csvDecoder) Decode(yield func(*Record) error) error {
-	in, name, cr, tape, opt := d.in, d.o.Name, d.cr, d.tape, d.o.CSV
+	in, name, cr, tape, opt := &d.in, d.o.Name, d.cr, d.tape, d.o.CSV
 	var keys [][]byte // `"name":` for each field
 	switch {
 	case opt.Header != nil:

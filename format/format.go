@@ -115,7 +115,7 @@ func NewDecoder(in io.Reader, f Format, o Options) Decoder {
 	if o.MaxLine <= 0 {
 		o.MaxLine = wire.DefaultMaxLine
 	}
-	e := &endReader{r: in, last: '\n'}
+	e := endReader{r: in, last: '\n'}
 	switch f {
 	case CSV, TSV:
 		return newCSVDecoder(e, f, o)

@@ -267,7 +267,7 @@ const rawLimit = 1024
 // jsonDecoder reads JSON: the elements of a top-level array, or
 // concatenated values (see scanJSON).
 type jsonDecoder struct {
-	in       *endReader
+	in       endReader
 	o        Options
 	n        int
 	consumed int64
@@ -279,7 +279,7 @@ func (d *jsonDecoder) Pos() (int, int64) { return d.n, d.consumed }
 
 func (d *jsonDecoder) Decode(yield func(*Record) error) error {
 	var yerr error
-	err := scanJSON(d.in, d.o.MaxLine, func(it *jsonItem) error {
+	err := scanJSON(&d.in, d.o.MaxLine, func(it *jsonItem) error {
 		d.n++
 		d.consumed = it.End
 		rec := &d.rec

@@ -13,7 +13,7 @@ import (
 // payload: data frames are events, error frames are forwarded, EOF and
 // other control frames give no record.
 type ndjsonDecoder struct {
-	in  *endReader
+	in  endReader
 	o   Options
 	rd  *wire.Reader
 	n   int
@@ -21,14 +21,16 @@ type ndjsonDecoder struct {
 	p   Problem
 }
 
-func newNDJSONDecoder(in *endReader, o Options) *ndjsonDecoder {
-	return &ndjsonDecoder{in: in, o: o, rd: wire.NewReader(in, o.MaxLine)}
+func newNDJSONDecoder(in endReader, o Options) *ndjsonDecoder {
+	d := &ndjsonDecoder{in: in, o: o}
+	d.rd = wire.NewReader(&d.in, o.MaxLine)
+	return d
 }
 
 func (d *ndjsonDecoder) Pos() (int, int64) { return d.n, d.rd.BytesRead() }
 
 func (d *ndjsonDecoder) Decode(yield func(*Record) error) error {
-	in, rd, rec := d.in, d.rd, &d.rec
+	in, rd, rec := &d.in, d.rd, &d.rec
 	var f wire.Frame
 	for ; ; d.n++ {
 		err := rd.Next(&f)

@@ -18,7 +18,7 @@ import (
 // start is dropped. Invalid UTF-8 becomes U+FFFD: the line is still an
 // event, marked Replaced. A line over MaxLine is a problem (too-long).
 type textDecoder struct {
-	in  *endReader
+	in  endReader
 	o   Options
 	lr  textLines
 	n   int
@@ -26,14 +26,16 @@ type textDecoder struct {
 	p   Problem
 }
 
-func newTextDecoder(in *endReader, o Options) *textDecoder {
-	return &textDecoder{in: in, o: o, lr: textLines{br: bufio.NewReaderSize(in, 64<<10), max: o.MaxLine}}
+func newTextDecoder(in endReader, o Options) *textDecoder {
+	d := &textDecoder{in: in, o: o}
+	d.lr = textLines{br: bufio.NewReaderSize(&d.in, 64<<10), max: o.MaxLine}
+	return d
 }
 
 func (d *textDecoder) Pos() (int, int64) { return d.n, d.lr.consumed }
 
 func (d *textDecoder) Decode(yield func(*Record) error) error {
-	in, lr, name, rec := d.in, &d.lr, d.o.Name, &d.rec
+	in, lr, name, rec := &d.in, &d.lr, d.o.Name, &d.rec
 	var buf []byte
 	for ; ; d.n++ {
 		line, tooLong, ok, err := lr.next()

@@ -127,6 +127,7 @@ type readStage struct {
 	csv    format.CSVOptions
 	follow time.Duration // --follow: the poll interval; 0 = no follow
 	in     inCounter
+	sink   readSink // the input being read
 }
 
 // inCounter keeps a source's In and BytesIn counters (--stats, the status
@@ -273,43 +274,64 @@ func (r *readStage) readOne(ctx context.Context, em *runner.Emitter, name string
 // parse emits the events of in, read as f.
 func (r *readStage) parse(ctx context.Context, em *runner.Emitter, name string, f format.Format, in io.Reader) error {
 	dec := format.NewDecoder(in, f, format.Options{Name: name, MaxLine: em.MaxLine(), CSV: r.csv})
-	var n int
-	var invalid, firstInvalid int64 // text lines with invalid UTF-8
-	err := dec.Decode(func(rec *format.Record) error {
-		if n%ctxCheckEvery == 0 {
-			if ctx.Err() != nil {
-				return errStopped
-			}
-			r.in.publish(dec.Pos())
-		}
-		n++
-		switch {
-		case rec.Problem != nil:
-			p := rec.Problem
-			info := &wire.ErrorInfo{Kind: p.Kind, Msg: fmt.Sprintf("%s:%d: %s", name, rec.Line, p.Msg),
-				Stage: em.Name(), Line: rec.Line, Raw: p.Raw}
-			return em.EmitError(info, rec.Payload)
-		case rec.Forward != nil:
-			return em.EmitError(rec.Forward, rec.Payload)
-		case rec.Replaced:
-			if invalid++; invalid == 1 {
-				firstInvalid = rec.Line
-			}
-		}
-		return em.Emit(rec.Payload)
-	})
+	r.sink = readSink{ctx: ctx, em: em, in: &r.in, name: name, dec: dec}
+	err := dec.Decode(r.sink.take)
 	r.in.done(dec.Pos())
-	if invalid > 0 {
-		em.Warnf("%s: %d line(s) of invalid UTF-8 (the first is line %d): bytes replaced by U+FFFD", name, invalid, firstInvalid)
+	if k := &r.sink; k.invalid > 0 {
+		em.Warnf("%s: %d line(s) of invalid UTF-8 (the first is line %d): bytes replaced by U+FFFD", name, k.invalid, k.firstInvalid)
 	}
+	if err != nil && stoppedInput(ctx, err) {
+		return nil // the runner writes a stopped EOF
+	}
+	return err
+}
+
+// stoppedInput reports whether err, from a decoder, says that reading
+// stopped because the stage is stopping.
+func stoppedInput(ctx context.Context, err error) bool {
 	var ie *format.InputError
 	switch {
 	case errors.Is(err, errStopped) && ctx.Err() != nil:
-		return nil
-	case errors.As(err, &ie) && (errors.Is(ie.Err, errStopped) || ctx.Err() != nil):
-		return nil // stopped: the runner writes a stopped EOF
+		return true
+	case errors.As(err, &ie):
+		return errors.Is(ie.Err, errStopped) || ctx.Err() != nil
 	}
-	return err
+	return false
+}
+
+// readSink turns the records of one input into events.
+type readSink struct {
+	ctx                   context.Context
+	em                    *runner.Emitter
+	in                    *inCounter
+	name                  string
+	dec                   format.Decoder
+	n                     int
+	invalid, firstInvalid int64 // text lines with invalid UTF-8
+}
+
+func (k *readSink) take(rec *format.Record) error {
+	if k.n%ctxCheckEvery == 0 {
+		if k.ctx.Err() != nil {
+			return errStopped
+		}
+		k.in.publish(k.dec.Pos())
+	}
+	k.n++
+	switch {
+	case rec.Problem != nil:
+		p := rec.Problem
+		info := &wire.ErrorInfo{Kind: p.Kind, Msg: fmt.Sprintf("%s:%d: %s", k.name, rec.Line, p.Msg),
+			Stage: k.em.Name(), Line: rec.Line, Raw: p.Raw}
+		return k.em.EmitError(info, rec.Payload)
+	case rec.Forward != nil:
+		return k.em.EmitError(rec.Forward, rec.Payload)
+	case rec.Replaced:
+		if k.invalid++; k.invalid == 1 {
+			k.firstInvalid = rec.Line
+		}
+	}
+	return k.em.Emit(rec.Payload)
 }
 
 // parseCSVOptions reads read's CSV/TSV flags.
