@@ -1,17 +1,15 @@
 package stages
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/obz-dev/obz/expr"
+	"github.com/obz-dev/obz/format"
 	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/wire"
 )
@@ -20,11 +18,16 @@ var joinSpec = runner.Spec{
 	Name:    "join",
 	Family:  runner.FamilyJoin,
 	Summary: "enrich the stream with a reference table (hash join on a key)",
-	Description: `Reads the reference side to its end first (--ref FILE of bare NDJSON or obz
-frames, a /dev/fd path from bash process substitution included; in a flow,
-the reference edge --ref-fd), into a hash table on its key, the last row
-winning per key. Then the stream (stdin) flows: each event is looked up by
-its --on field.
+	Description: `Reads the reference side to its end first (--ref FILE, a /dev/fd path from
+bash process substitution included; in a flow, the reference edge --ref-fd),
+into a hash table on its key, the last row winning per key. Then the stream
+(stdin) flows: each event is looked up by its --on field.
+
+--ref FILE is read as obz read reads it: NDJSON or obz frames, JSON, CSV,
+TSV or text, by extension (.json, .csv, .tsv, .txt/.log; anything else is
+NDJSON) or --ref-format, plain or gzip/zstd compressed (recognised by its
+first bytes; customers.csv.gz is gzipped CSV). CSV and TSV values are
+strings, the first row names the fields.
 
 --on KEY joins the stream's KEY to the reference's KEY; --on KEY=OTHER joins
 the stream's KEY to the reference's OTHER. Keys compare as jq compares values
@@ -45,19 +48,22 @@ A miss depends on the mode:
 A stream event that is not an object goes to the error lane (kind "type").
 
 The reference must fit in memory: past --max-ref events the stage fails with
-a clear error before reading the stream. Reference lines that are not JSON
-and error events of the reference go to the error lane; reference rows
+a clear error before reading the stream. Reference records that cannot be
+read (a line that is not JSON, a bad CSV row) and error events of the
+reference go to the error lane; reference rows
 without the key are skipped and counted on stderr. A reference that breaks
 (no EOF, a gap, an upstream failure) fails the stage with a truncated EOF.
 A stop (Ctrl-C) while the reference is being read ends reading it; the
 stage then ends stopped like any other.`,
 	Examples: `obz read testdata/orders.csv | obz join --ref <(obz read testdata/customers.csv) --on customer -r
 obz read testdata/orders.csv | obz join --ref <(obz read testdata/customers.csv) --on customer --left --ref-fields name,tier -r
+obz read testdata/orders.csv | obz join --ref testdata/customers.csv --on customer -r
 obz read testdata/customers.csv > /tmp/customers.ndjson && obz read testdata/orders.csv | obz join --ref /tmp/customers.ndjson --on customer=customer --strict -r`,
 	ExitStatus: `1    also: --strict and a stream event without a match (the key is named),
      more than --max-ref reference events, a broken reference input`,
 	Flags: []runner.Flag{
-		{Name: "ref", Usage: "reference file: NDJSON or obz frames (- is not allowed: stdin is the stream)", Default: ""},
+		{Name: "ref", Usage: "reference `FILE`: NDJSON, obz frames, JSON, CSV, TSV or text, maybe compressed (- is not allowed: stdin is the stream)", Default: ""},
+		{Name: "ref-format", Usage: "`FORMAT` of the --ref FILE: ndjson, json, csv, tsv or text (default: by extension, as obz read)", Default: ""},
 		{Name: "ref-fd", Usage: "read the reference from this file descriptor (used by obz flow)", Default: 0, Hidden: true},
 		{Name: "on", Usage: "KEY or KEY=REFKEY: the stream's key field and the reference's", Default: ""},
 		{Name: "inner", Usage: "drop stream events without a match (the default)", Default: false},
@@ -86,6 +92,7 @@ type refRow struct {
 
 type join struct {
 	refPath, onName, refOnName string
+	refFormat                  format.Format // --ref-format; "": by extension
 	refFD                      int
 	mode                       joinMode
 	only                       map[string]bool // --ref-fields; nil = all
@@ -126,6 +133,15 @@ func newJoin(o runner.Options) (runner.Stage, error) {
 	case j.maxRef <= 0:
 		return nil, runner.Usagef("--max-ref must be 1 or more, got %d", j.maxRef)
 	}
+	if f := o.String("ref-format"); f != "" {
+		var ok bool
+		if j.refFormat, ok = format.Named(f); !ok {
+			return nil, runner.Usagef("--ref-format must be ndjson, json, csv, tsv or text, not %q", f)
+		}
+		if j.refFD != 0 {
+			return nil, runner.Usagef("--ref-format applies to --ref FILE only")
+		}
+	}
 	on := o.String("on")
 	if on == "" {
 		return nil, runner.Usagef("join needs --on KEY or --on KEY=REFKEY")
@@ -163,82 +179,6 @@ func newJoin(o runner.Options) (runner.Stage, error) {
 		}
 	}
 	return j, nil
-}
-
-// Prepare reads the reference to its end into the hash table, checking the
-// contract of its edge like any input's.
-func (j *join) Prepare(ctx context.Context, em *runner.Emitter) error {
-	name := "reference " + j.refPath
-	var r io.ReadCloser
-	if j.refFD != 0 {
-		name = "reference fd " + strconv.Itoa(j.refFD)
-		f := os.NewFile(uintptr(j.refFD), name)
-		if f == nil {
-			return fmt.Errorf("--ref-fd %d is not an open file descriptor", j.refFD)
-		}
-		r = f
-	} else {
-		f, err := j.openFile(j.refPath)
-		if err != nil {
-			return fmt.Errorf("opening the reference: %w", err)
-		}
-		r = f
-	}
-	defer r.Close()
-	rd := wire.NewReader(r, em.MaxLine())
-	e := runner.NewContract(name, false)
-	var f wire.Frame
-	var noKey, events int
-	for {
-		if ctx.Err() != nil {
-			// Stopped before the stream began: what follows ends stopped,
-			// matched against the rows read so far.
-			em.Warnf("stopped while reading the %s: it is incomplete (%d events read)", name, events)
-			return nil
-		}
-		err := rd.Next(&f)
-		var le *wire.LineError
-		switch {
-		case err == nil:
-		case errors.As(err, &le):
-			if err := em.EmitError(&wire.ErrorInfo{Kind: le.Kind, Msg: name + ": " + le.Msg, Stage: em.Name(), Line: le.Line, Raw: le.Raw}, nil); err != nil {
-				return err
-			}
-			continue
-		default:
-			if err != io.EOF {
-				err = fmt.Errorf("reading the %s: %w", name, err)
-			}
-			kind := e.End(err)
-			if len(e.Problems()) > 0 || kind >= wire.Truncated {
-				return &runner.BrokenInputError{Problems: e.Problems()}
-			}
-			if kind == wire.Stopped {
-				em.Warnf("the %s ended with a stopped EOF: it may be incomplete", name)
-			}
-			if noKey > 0 {
-				em.Warnf("%d reference event(s) had no %s field and were skipped", noKey, j.refOnName)
-			}
-			return nil
-		}
-		switch f.Kind {
-		case wire.KindData:
-			e.Event(&f)
-			if events++; events > j.maxRef {
-				return fmt.Errorf("the %s has more than %d events (--max-ref): a reference must fit in memory", name, j.maxRef)
-			}
-			if !j.addRow(f.Payload) {
-				noKey++
-			}
-		case wire.KindError:
-			e.Event(&f)
-			if err := em.EmitError(f.Err, f.Payload); err != nil {
-				return err
-			}
-		case wire.KindEOF:
-			e.EOF(&f)
-		}
-	}
 }
 
 // addRow puts one reference event in the table; false when it has no key.

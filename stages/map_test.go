@@ -1,6 +1,7 @@
 package stages
 
 import (
+	jsoniter "github.com/json-iterator/go"
 	"strings"
 	"testing"
 
@@ -54,7 +55,7 @@ func TestMapMatchesGojq(t *testing.T) {
 			t.Fatal(res.Err)
 		}
 		var v any
-		if err := payloadJSON.Unmarshal([]byte(in), &v); err != nil {
+		if err := (jsoniter.Config{UseNumber: true}).Froze().Unmarshal([]byte(in), &v); err != nil {
 			t.Fatal(err)
 		}
 		q, _ := gojq.Parse(expr)

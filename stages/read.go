@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/obz-dev/obz/format"
 	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/wire"
 )
@@ -115,16 +115,6 @@ obz read -f testdata/orders.ndjson | obz filter '.amount > 100' -r   # then wait
 	New: newRead,
 }
 
-// Input formats.
-const (
-	formatAuto   = ""
-	formatNDJSON = "ndjson"
-	formatJSON   = "json"
-	formatCSV    = "csv"
-	formatTSV    = "tsv"
-	formatText   = "text"
-)
-
 // stdinName is how stdin is named on the command line.
 const stdinName = "-"
 
@@ -132,11 +122,12 @@ const stdinName = "-"
 const ctxCheckEvery = 256
 
 type readStage struct {
-	files  []string // "-" is stdin
-	format string   // formatAuto: by extension
-	csv    csvOptions
+	files  []string      // "-" is stdin
+	format format.Format // "": by extension
+	csv    format.CSVOptions
 	follow time.Duration // --follow: the poll interval; 0 = no follow
 	in     inCounter
+	sink   readSink // the input being read
 }
 
 // inCounter keeps a source's In and BytesIn counters (--stats, the status
@@ -166,15 +157,11 @@ func newRead(o runner.Options) (runner.Stage, error) {
 	if len(r.files) == 0 {
 		r.files = []string{stdinName}
 	}
-	switch f := strings.ToLower(o.String("format")); f {
-	case formatAuto, formatNDJSON, formatJSON, formatCSV, formatTSV, formatText:
-		r.format = f
-	case "jsonl":
-		r.format = formatNDJSON
-	case "txt", "lines":
-		r.format = formatText
-	default:
-		return nil, runner.Usagef("--format must be ndjson, json, csv, tsv or text, not %q", o.String("format"))
+	if f := o.String("format"); f != "" {
+		var ok bool
+		if r.format, ok = format.Named(f); !ok {
+			return nil, runner.Usagef("--format must be ndjson, json, csv, tsv or text, not %q", f)
+		}
 	}
 	var err error
 	if r.csv, err = parseCSVOptions(o); err != nil {
@@ -218,34 +205,19 @@ func checkReadable(name string, follow bool) error {
 	if follow && !fi.Mode().IsRegular() {
 		return fmt.Errorf("%s: --follow needs a regular file (a pipe or device already waits for more: obz read %s)", name, name)
 	}
-	if kind, _ := compressionOf(name); kind != "" {
-		head := make([]byte, len(zstdMagic))
-		n, _ := io.ReadFull(f, head)
-		if got, _ := sniffKind(head[:n]); n > 0 && got != kind {
-			return fmt.Errorf("%s: not %s data (the name says %s; rename the file or use --format)", name, kind, kind)
-		}
+	if c, _ := format.CompressionOf(name); c != format.None && !format.Matches(f, c) {
+		return fmt.Errorf("%s: not %s data (the name says %s; rename the file or use --format)", name, c, c)
 	}
 	return nil
 }
 
 // formatOf returns the format of one input: --format, or the extension of
 // the name without .gz or .zst.
-func (r *readStage) formatOf(name string) string {
-	if r.format != formatAuto {
+func (r *readStage) formatOf(name string) format.Format {
+	if r.format != "" {
 		return r.format
 	}
-	_, name = compressionOf(name)
-	switch strings.ToLower(filepath.Ext(name)) {
-	case ".csv":
-		return formatCSV
-	case ".tsv", ".tab":
-		return formatTSV
-	case ".json":
-		return formatJSON
-	case ".txt", ".log", ".text":
-		return formatText
-	}
-	return formatNDJSON
+	return format.ByExtension(name)
 }
 
 func (r *readStage) Produce(ctx context.Context, em *runner.Emitter) error {
@@ -283,12 +255,12 @@ func (r *readStage) readOne(ctx context.Context, em *runner.Emitter, name string
 		defer f.Close()
 		src = f
 	}
-	format := r.formatOf(name)
+	f := r.formatOf(name)
 	if name == stdinName {
 		name = "stdin" // for messages
 	}
-	kind, src := sniff(src)
-	src, release, err := readDecompress(kind, src)
+	c, src := format.Sniff(src)
+	src, release, err := format.Decompress(c, src)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -296,73 +268,101 @@ func (r *readStage) readOne(ctx context.Context, em *runner.Emitter, name string
 		return fmt.Errorf("reading %s: %w", name, err)
 	}
 	defer release()
-	return r.parse(ctx, em, name, format, newEndReader(ctx, src))
+	return r.parse(ctx, em, name, f, src)
 }
 
-// parse emits the events of in, read as format.
-func (r *readStage) parse(ctx context.Context, em *runner.Emitter, name, format string, in *endReader) error {
-	switch format {
-	case formatCSV, formatTSV:
-		return r.readCSV(ctx, em, name, in, format)
-	case formatJSON:
-		return r.readJSON(ctx, em, name, in)
-	case formatText:
-		return r.readText(ctx, em, name, in)
-	default:
-		return r.readNDJSON(ctx, em, name, in)
+// parse emits the events of in, read as f.
+func (r *readStage) parse(ctx context.Context, em *runner.Emitter, name string, f format.Format, in io.Reader) error {
+	dec := format.NewDecoder(in, f, format.Options{Name: name, MaxLine: em.MaxLine(), CSV: r.csv})
+	r.sink = readSink{ctx: ctx, em: em, in: &r.in, name: name, dec: dec}
+	err := dec.Decode(r.sink.take)
+	r.in.done(dec.Pos())
+	if k := &r.sink; k.invalid > 0 {
+		em.Warnf("%s: %d line(s) of invalid UTF-8 (the first is line %d): bytes replaced by U+FFFD", name, k.invalid, k.firstInvalid)
 	}
+	if err != nil && stoppedInput(ctx, err) {
+		return nil // the runner writes a stopped EOF
+	}
+	return err
 }
 
-// readNDJSON emits one event per line of in.
-func (r *readStage) readNDJSON(ctx context.Context, em *runner.Emitter, name string, in *endReader) error {
-	rd := wire.NewReader(in, em.MaxLine())
-	var f wire.Frame
-	n := 0
-	defer func() { r.in.done(n, rd.BytesRead()) }()
-	for ; ; n++ {
-		if n%ctxCheckEvery == 0 {
-			if ctx.Err() != nil {
-				return nil
-			}
-			r.in.publish(n, rd.BytesRead())
+// stoppedInput reports whether err, from a decoder, says that reading
+// stopped because the stage is stopping.
+func stoppedInput(ctx context.Context, err error) bool {
+	var ie *format.InputError
+	switch {
+	case errors.Is(err, errStopped) && ctx.Err() != nil:
+		return true
+	case errors.As(err, &ie):
+		return errors.Is(ie.Err, errStopped) || ctx.Err() != nil
+	}
+	return false
+}
+
+// readSink turns the records of one input into events.
+type readSink struct {
+	ctx                   context.Context
+	em                    *runner.Emitter
+	in                    *inCounter
+	name                  string
+	dec                   format.Decoder
+	n                     int
+	invalid, firstInvalid int64 // text lines with invalid UTF-8
+}
+
+func (k *readSink) take(rec *format.Record) error {
+	if k.n%ctxCheckEvery == 0 {
+		if k.ctx.Err() != nil {
+			return errStopped
 		}
-		err := rd.Next(&f)
-		if in.cut(rd.BytesRead()) {
-			return in.end(name) // the input ended in the middle of this line: it is no event
+		k.in.publish(k.dec.Pos())
+	}
+	k.n++
+	switch {
+	case rec.Problem != nil:
+		p := rec.Problem
+		info := &wire.ErrorInfo{Kind: p.Kind, Msg: fmt.Sprintf("%s:%d: %s", k.name, rec.Line, p.Msg),
+			Stage: k.em.Name(), Line: rec.Line, Raw: p.Raw}
+		return k.em.EmitError(info, rec.Payload)
+	case rec.Forward != nil:
+		return k.em.EmitError(rec.Forward, rec.Payload)
+	case rec.Replaced:
+		if k.invalid++; k.invalid == 1 {
+			k.firstInvalid = rec.Line
 		}
-		if err == nil {
-			switch f.Kind {
-			case wire.KindData:
-				err = em.Emit(f.Payload)
-			case wire.KindError:
-				info := f.Err
-				if info == nil {
-					info = &wire.ErrorInfo{Kind: "frame", Msg: fmt.Sprintf("%s:%d: error frame without error info", name, f.Line), Stage: em.Name(), Line: f.Line}
+	}
+	return k.em.Emit(rec.Payload)
+}
+
+// parseCSVOptions reads read's CSV/TSV flags.
+func parseCSVOptions(o runner.Options) (format.CSVOptions, error) {
+	c := format.CSVOptions{Infer: o.Bool("infer"), NoHeader: o.Bool("no-header"), LazyQuotes: o.Bool("lazy-quotes")}
+	if o.IsSet("header") {
+		seen := map[string]bool{}
+		for _, h := range o.Strings("header") {
+			for _, name := range strings.Split(h, ",") {
+				name = strings.TrimSpace(name)
+				if name == "" {
+					return c, runner.Usagef("--header: empty field name in %q", h)
 				}
-				err = em.EmitError(info, f.Payload)
+				if seen[name] {
+					return c, runner.Usagef("--header: field %q named twice", name)
+				}
+				seen[name] = true
+				c.Header = append(c.Header, name)
 			}
-			if err != nil {
-				return err
-			}
-			continue
 		}
-		var le *wire.LineError
-		if errors.As(err, &le) {
-			info := &wire.ErrorInfo{Kind: le.Kind, Msg: fmt.Sprintf("%s:%d: %s", name, le.Line, le.Msg),
-				Stage: em.Name(), Line: le.Line, Raw: le.Raw}
-			if err := em.EmitError(info, nil); err != nil {
-				return err
-			}
-			continue
+		if len(c.Header) == 0 {
+			return c, runner.Usagef("--header needs field names, e.g. --header id,name,amount")
 		}
-		if err == io.EOF {
-			return nil
-		}
-		if in.err != nil {
-			return in.end(name)
-		}
-		return fmt.Errorf("reading %s: %w", name, err)
 	}
+	if d := o.String("delimiter"); d != "" {
+		var err error
+		if c.Comma, err = parseDelimiter(d); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
 }
 
 // parseDelimiter reads --delimiter: one character, "tab" or `\t`.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/obz-dev/obz/format"
 	"github.com/obz-dev/obz/runner"
 )
 
@@ -20,7 +21,7 @@ func followOptions(o runner.Options, files []string) (time.Duration, error) {
 	if len(files) != 1 || files[0] == stdinName {
 		return 0, runner.Usagef("--follow takes exactly one FILE (to wait on stdin, no --follow is needed: tail -F FILE | obz read -)")
 	}
-	if kind, _ := compressionOf(files[0]); kind != "" {
+	if c, _ := format.CompressionOf(files[0]); c != format.None {
 		return 0, runner.Usagef("--follow cannot follow a compressed file: %s", files[0])
 	}
 	poll := o.Duration("poll")
@@ -41,15 +42,15 @@ func followOptions(o runner.Options, files []string) (time.Duration, error) {
 // path is read again from its start as a new input: line numbers start
 // again at 1, a CSV file's header row is read again.
 func (r *readStage) readFollow(ctx context.Context, em *runner.Emitter, path string) error {
-	format := r.formatOf(path)
+	f := r.formatOf(path)
 	for {
-		f, err := openFollowed(ctx, path, r.follow, em.Flush)
-		if f == nil {
+		file, err := openFollowed(ctx, path, r.follow, em.Flush)
+		if file == nil {
 			return err // stopped while the path was missing (nil), or it cannot be opened
 		}
-		fr := &followReader{ctx: ctx, f: f, path: path, poll: r.follow, flush: em.Flush}
-		err = r.parse(ctx, em, path, format, newEndReader(ctx, fr))
-		f.Close()
+		fr := &followReader{ctx: ctx, f: file, path: path, poll: r.follow, flush: em.Flush}
+		err = r.parse(ctx, em, path, f, fr)
+		file.Close()
 		if err != nil || ctx.Err() != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/obz-dev/obz/format"
 	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/wire"
 )
@@ -92,7 +93,7 @@ type writeStage struct {
 	disk   countWriter   // bytes that reached the current file or stdout
 	comp   compressor
 	deadW  *bufio.Writer
-	csv    *csvEncoder
+	csv    *format.CSVEncoder
 
 	written, errors uint64
 	partEvents      uint64 // events in the current part
@@ -174,7 +175,7 @@ func newWrite(o runner.Options) (runner.Stage, error) {
 		s.rout = &receiptOut{} // its writer is stdout, known at open
 	}
 	if s.append && !s.split.on() && s.format != "ndjson" && s.header {
-		h, err := readCSVHeader(s.target, s.compression, s.format)
+		h, err := format.ReadCSVHeader(s.target, format.Compression(s.compression), format.Format(s.format))
 		if err != nil {
 			return nil, fmt.Errorf("cannot append to %s: %w", s.path, err)
 		}
@@ -249,12 +250,12 @@ func (s *writeStage) open(em *runner.Emitter) error {
 	}
 	switch s.format {
 	case "csv":
-		s.csv = newCSVEncoder(s.w, ',', s.header)
+		s.csv = format.NewCSVEncoder(s.w, ',', s.header)
 	case "tsv":
-		s.csv = newCSVEncoder(s.w, '\t', s.header)
+		s.csv = format.NewCSVEncoder(s.w, '\t', s.header)
 	}
 	if s.csv != nil && s.csvHeader != nil {
-		s.csv.useHeader(s.csvHeader)
+		s.csv.UseHeader(s.csvHeader)
 	}
 	// The runner flushes its emitter whenever input goes idle; do the same
 	// with stdout so that a slow stream is not held back in our buffer.
@@ -285,13 +286,13 @@ func (s *writeStage) Event(ev *wire.Frame, em *runner.Emitter) error {
 			return err
 		}
 		if s.csv != nil {
-			if err := s.csv.writeHeader(); err != nil {
+			if err := s.csv.WriteHeader(); err != nil {
 				return s.outputError(err)
 			}
 		}
 	}
 	if s.csv != nil {
-		bad, err := s.csv.write(ev.Payload)
+		bad, err := s.csv.Encode(ev.Payload)
 		if err != nil {
 			return s.outputError(err)
 		}

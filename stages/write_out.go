@@ -108,7 +108,7 @@ func (s *writeStage) openFile() error {
 // included (it is not finished: more may follow).
 func (s *writeStage) flushOut() error {
 	if s.csv != nil {
-		if err := s.csv.flush(); err != nil {
+		if err := s.csv.Flush(); err != nil {
 			return err
 		}
 	}

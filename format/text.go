@@ -1,46 +1,46 @@
-package stages
+package format
 
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"strconv"
 	"unicode/utf8"
 	"unsafe"
 
-	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/wire"
 )
 
-// readText emits {"line":"...","n":N} for each line of in: N is the
-// line's number in this input, from 1. Every line is an event, blank ones
+// textDecoder reads text: {"line":"...","n":N} for each line, N the
+// line's number in this input, from 1. Every line is a record, blank ones
 // too; "\n" and "\r\n" end lines, the last line needs neither, a BOM at the
 // start is dropped. Invalid UTF-8 becomes U+FFFD: the line is still an
-// event, and the count of such lines is reported on stderr at the end of
-// the input. A line over --max-line is an error event (too-long).
-func (r *readStage) readText(ctx context.Context, em *runner.Emitter, name string, in *endReader) error {
-	lr := textLines{br: bufio.NewReaderSize(in, 64<<10), max: em.MaxLine()}
+// event, marked Replaced. A line over MaxLine is a problem (too-long).
+type textDecoder struct {
+	in  endReader
+	o   Options
+	lr  textLines
+	n   int
+	rec Record
+	p   Problem
+}
+
+func newTextDecoder(in endReader, o Options) *textDecoder {
+	d := &textDecoder{in: in, o: o}
+	d.lr = textLines{br: bufio.NewReaderSize(&d.in, 64<<10), max: o.MaxLine}
+	return d
+}
+
+func (d *textDecoder) Pos() (int, int64) { return d.n, d.lr.consumed }
+
+func (d *textDecoder) Decode(yield func(*Record) error) error {
+	in, lr, name, rec := &d.in, &d.lr, d.o.Name, &d.rec
 	var buf []byte
-	n := 0
-	var invalid, firstInvalid int64
-	defer func() {
-		r.in.done(n, lr.consumed)
-		if invalid > 0 {
-			em.Warnf("%s: %d line(s) of invalid UTF-8 (the first is line %d): bytes replaced by U+FFFD", name, invalid, firstInvalid)
-		}
-	}()
-	for ; ; n++ {
-		if n%ctxCheckEvery == 0 {
-			if ctx.Err() != nil {
-				return nil
-			}
-			r.in.publish(n, lr.consumed)
-		}
+	for ; ; d.n++ {
 		line, tooLong, ok, err := lr.next()
 		if in.cut(lr.consumed) {
-			return in.end(name) // the input ended in the middle of this line: it is no event
+			return in.end(name) // the input ended in the middle of this line: it is no record
 		}
 		if !ok {
 			if err == io.EOF {
@@ -53,17 +53,13 @@ func (r *readStage) readText(ctx context.Context, em *runner.Emitter, name strin
 		}
 		ln := lr.line
 		if tooLong {
-			info := &wire.ErrorInfo{Kind: "too-long", Msg: fmt.Sprintf("%s:%d: line of %d bytes exceeds the limit of %d bytes (raise it with --max-line)", name, ln, lr.size, lr.max),
-				Stage: em.Name(), Line: ln, Raw: validUTF8Prefix(line)}
-			if err := em.EmitError(info, nil); err != nil {
+			d.p = Problem{Kind: "too-long", Msg: fmt.Sprintf("line of %d bytes exceeds the limit of %d bytes (raise it with --max-line)", lr.size, lr.max),
+				Raw: validUTF8Prefix(line)}
+			*rec = Record{Line: ln, Problem: &d.p}
+			if err := yield(rec); err != nil {
 				return err
 			}
 			continue
-		}
-		if !utf8.Valid(line) {
-			if invalid++; invalid == 1 {
-				firstInvalid = ln
-			}
 		}
 		buf = append(buf[:0], `{"line":`...)
 		// AppendString copies the bytes and keeps no reference: no need
@@ -72,7 +68,8 @@ func (r *readStage) readText(ctx context.Context, em *runner.Emitter, name strin
 		buf = append(buf, `,"n":`...)
 		buf = strconv.AppendInt(buf, ln, 10)
 		buf = append(buf, '}')
-		if err := em.Emit(buf); err != nil {
+		*rec = Record{Payload: buf, Line: ln, Replaced: !utf8.Valid(line)}
+		if err := yield(rec); err != nil {
 			return err
 		}
 	}

@@ -1,16 +1,12 @@
-package stages
+package format
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"unicode/utf8"
-
-	"github.com/obz-dev/obz/runner"
-	"github.com/obz-dev/obz/wire"
 )
 
 // errValueTooLarge stops the JSON decoder at a value longer than --max-line.
@@ -268,33 +264,36 @@ func validUTF8Prefix(b []byte) []byte {
 // rawLimit bounds the raw text an error event keeps of a skipped stretch.
 const rawLimit = 1024
 
-// readJSON emits the values of in: the elements of a top-level array, or
+// jsonDecoder reads JSON: the elements of a top-level array, or
 // concatenated values (see scanJSON).
-func (r *readStage) readJSON(ctx context.Context, em *runner.Emitter, name string, in *endReader) error {
-	n := 0
-	var consumed int64
-	defer func() { r.in.done(n, consumed) }()
-	err := scanJSON(in, em.MaxLine(), func(it *jsonItem) error {
-		n++
-		consumed = it.End
-		if n%ctxCheckEvery == 0 {
-			if ctx.Err() != nil {
-				return errStopped
-			}
-			r.in.publish(n, consumed)
-		}
+type jsonDecoder struct {
+	in       endReader
+	o        Options
+	n        int
+	consumed int64
+	rec      Record
+	p        Problem
+}
+
+func (d *jsonDecoder) Pos() (int, int64) { return d.n, d.consumed }
+
+func (d *jsonDecoder) Decode(yield func(*Record) error) error {
+	var yerr error
+	err := scanJSON(&d.in, d.o.MaxLine, func(it *jsonItem) error {
+		d.n++
+		d.consumed = it.End
+		rec := &d.rec
 		if it.Kind == "" {
-			return em.Emit(it.Value)
+			*rec = Record{Payload: it.Value, Line: it.Line}
+		} else {
+			d.p = Problem{Kind: it.Kind, Msg: it.Msg, Raw: it.Raw}
+			*rec = Record{Line: it.Line, Problem: &d.p}
 		}
-		info := &wire.ErrorInfo{Kind: it.Kind, Msg: fmt.Sprintf("%s:%d: %s", name, it.Line, it.Msg),
-			Stage: em.Name(), Line: it.Line, Raw: it.Raw}
-		return em.EmitError(info, nil)
+		yerr = yield(rec)
+		return yerr
 	})
-	switch {
-	case errors.Is(err, errStopped) && ctx.Err() != nil:
-		return nil
-	case in.err != nil:
-		return in.end(name)
+	if yerr == nil && d.in.err != nil {
+		return d.in.end(d.o.Name)
 	}
 	return err
 }

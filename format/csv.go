@@ -1,86 +1,66 @@
-package stages
+package format
 
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 
-	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/wire"
 )
 
-// csvOptions are read's CSV/TSV flags.
-type csvOptions struct {
-	infer    bool
-	noHeader bool
-	header   []string // --header: the field names; the files have no header row
-	delim    rune     // --delimiter; 0 = by format
-	lazy     bool
-}
-
-func parseCSVOptions(o runner.Options) (csvOptions, error) {
-	c := csvOptions{infer: o.Bool("infer"), noHeader: o.Bool("no-header"), lazy: o.Bool("lazy-quotes")}
-	if o.IsSet("header") {
-		seen := map[string]bool{}
-		for _, h := range o.Strings("header") {
-			for _, name := range strings.Split(h, ",") {
-				name = strings.TrimSpace(name)
-				if name == "" {
-					return c, runner.Usagef("--header: empty field name in %q", h)
-				}
-				if seen[name] {
-					return c, runner.Usagef("--header: field %q named twice", name)
-				}
-				seen[name] = true
-				c.header = append(c.header, name)
-			}
-		}
-		if len(c.header) == 0 {
-			return c, runner.Usagef("--header needs field names, e.g. --header id,name,amount")
-		}
-	}
-	if d := o.String("delimiter"); d != "" {
-		var err error
-		if c.delim, err = parseDelimiter(d); err != nil {
-			return c, err
-		}
-	}
-	return c, nil
-}
-
 var utf8BOM = []byte("\xef\xbb\xbf")
 
-// readCSV emits one object per row of in.
-func (r *readStage) readCSV(ctx context.Context, em *runner.Emitter, name string, in *endReader, format string) error {
-	br := bufio.NewReaderSize(in, 64<<10)
+// csvDecoder reads CSV or TSV: one object per row, keyed by the header.
+type csvDecoder struct {
+	in   endReader
+	o    Options
+	tape *rawTape
+	cr   *csv.Reader
+	n    int
+	rec  Record
+	p    Problem
+}
+
+func newCSVDecoder(in endReader, f Format, o Options) *csvDecoder {
+	d := &csvDecoder{in: in, o: o}
+	br := bufio.NewReaderSize(&d.in, 64<<10)
 	if b, _ := br.Peek(len(utf8BOM)); bytes.Equal(b, utf8BOM) {
 		br.Discard(len(utf8BOM))
 	}
-	tape := &rawTape{r: br, max: int64(em.MaxLine())}
+	tape := &rawTape{r: br, max: int64(o.MaxLine)}
 	cr := csv.NewReader(tape)
-	cr.FieldsPerRecord = -1 // a ragged row is an error event, not the end
+	cr.FieldsPerRecord = -1 // a ragged row is a problem record, not the end
 	cr.ReuseRecord = true
-	cr.LazyQuotes = r.csv.lazy
+	cr.LazyQuotes = o.CSV.LazyQuotes
 	cr.Comma = ','
-	if format == formatTSV {
+	if f == TSV {
 		cr.Comma = '\t'
 	}
-	if r.csv.delim != 0 {
-		cr.Comma = r.csv.delim
+	if o.CSV.Comma != 0 {
+		cr.Comma = o.CSV.Comma
 	}
+	d.tape, d.cr = tape, cr
+	return d
+}
 
+func (d *csvDecoder) Pos() (int, int64) { return d.n, d.cr.InputOffset() }
+
+// Decode reads the header row (unless the options name the fields) and
+// yields one object per later row. A header row that does not parse and a
+// row past MaxLine end the input with an error: no later row could be
+// trusted.
+func (d *csvDecoder) Decode(yield func(*Record) error) error {
+	in, name, cr, tape, opt := &d.in, d.o.Name, d.cr, d.tape, d.o.CSV
 	var keys [][]byte // `"name":` for each field
 	switch {
-	case r.csv.header != nil:
-		keys = fieldKeys(r.csv.header)
-	case r.csv.noHeader:
+	case opt.Header != nil:
+		keys = fieldKeys(opt.Header)
+	case opt.NoHeader:
 		// numbered from the first row
 	default:
 		rec, err := cr.Read()
@@ -101,15 +81,8 @@ func (r *readStage) readCSV(ctx context.Context, em *runner.Emitter, name string
 	}
 
 	var buf []byte
-	n := 0
-	defer func() { r.in.done(n, cr.InputOffset()) }()
-	for ; ; n++ {
-		if n%ctxCheckEvery == 0 {
-			if ctx.Err() != nil {
-				return nil
-			}
-			r.in.publish(n, cr.InputOffset())
-		}
+	out := &d.rec
+	for ; ; d.n++ {
 		start := cr.InputOffset()
 		rec, err := cr.Read()
 		if in.err != nil {
@@ -120,34 +93,32 @@ func (r *readStage) readCSV(ctx context.Context, em *runner.Emitter, name string
 		}
 		switch {
 		case err == nil:
+			line, _ := cr.FieldPos(0)
 			if keys == nil {
 				keys = fieldKeys(numberedNames(len(rec)))
 			}
 			if len(rec) != len(keys) {
-				line, _ := cr.FieldPos(0)
-				info := &wire.ErrorInfo{Kind: "csv", Msg: fmt.Sprintf("%s:%d: %d fields, but %s", name, line, len(rec), countWant(len(keys), r.csv)),
-					Stage: em.Name(), Line: int64(line), Raw: tape.text(start, cr.InputOffset())}
-				err = em.EmitError(info, nil)
+				d.p = Problem{Kind: "csv", Msg: fmt.Sprintf("%d fields, but %s", len(rec), countWant(len(keys), opt)),
+					Raw: tape.text(start, cr.InputOffset())}
+				*out = Record{Line: int64(line), Problem: &d.p}
 				break
 			}
 			if !validRow(rec) {
-				line, _ := cr.FieldPos(0)
-				info := &wire.ErrorInfo{Kind: "utf8", Msg: fmt.Sprintf("%s:%d: invalid UTF-8 (convert the file, e.g. iconv -f latin1 -t utf-8)", name, line),
-					Stage: em.Name(), Line: int64(line), Raw: tape.text(start, cr.InputOffset())}
-				err = em.EmitError(info, nil)
+				d.p = Problem{Kind: "utf8", Msg: "invalid UTF-8 (convert the file, e.g. iconv -f latin1 -t utf-8)",
+					Raw: tape.text(start, cr.InputOffset())}
+				*out = Record{Line: int64(line), Problem: &d.p}
 				break
 			}
-			buf = appendRow(buf[:0], keys, rec, r.csv.infer)
-			err = em.Emit(buf)
+			buf = appendRow(buf[:0], keys, rec, opt.Infer)
+			*out = Record{Payload: buf, Line: int64(line)}
 		case isParseError(err):
 			pe := err.(*csv.ParseError)
-			info := &wire.ErrorInfo{Kind: "csv", Msg: fmt.Sprintf("%s:%d: %v", name, pe.StartLine, csvErr(pe)),
-				Stage: em.Name(), Line: int64(pe.StartLine), Raw: tape.text(start, cr.InputOffset())}
-			err = em.EmitError(info, nil)
+			d.p = Problem{Kind: "csv", Msg: csvErr(pe).Error(), Raw: tape.text(start, cr.InputOffset())}
+			*out = Record{Line: int64(pe.StartLine), Problem: &d.p}
 		default:
 			return fmt.Errorf("reading %s: %w", name, csvErr(err))
 		}
-		if err != nil {
+		if err := yield(out); err != nil {
 			return err
 		}
 		tape.release(cr.InputOffset())
@@ -161,11 +132,11 @@ func isParseError(err error) bool {
 	return ok
 }
 
-func countWant(n int, o csvOptions) string {
+func countWant(n int, o CSVOptions) string {
 	switch {
-	case o.header != nil:
+	case o.Header != nil:
 		return fmt.Sprintf("--header names %d", n)
-	case o.noHeader:
+	case o.NoHeader:
 		return fmt.Sprintf("the first row has %d", n)
 	}
 	return fmt.Sprintf("the header has %d", n)

@@ -1,4 +1,4 @@
-package stages
+package format
 
 import (
 	"bytes"
@@ -15,13 +15,15 @@ import (
 	jsoniter "github.com/json-iterator/go"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
-	"github.com/obz-dev/obz/runner"
 )
 
-// csvEncoder turns JSON objects into CSV (or TSV) rows. The header is the
-// keys of the first object, in their order in its bytes; later objects are
-// matched to it by key (see writeSpec's description for the policy).
-type csvEncoder struct {
+// CSVEncoder turns JSON objects into CSV (or TSV) rows. The header is the
+// keys of the first object, in their order in its bytes. A later object
+// fills the header's columns by key: a key it lacks is an empty cell, a key
+// the header lacks makes it a problem (csv-keys). Strings are written raw,
+// numbers as written, true/false, null as an empty cell, arrays and
+// objects as compact JSON.
+type CSVEncoder struct {
 	w      *csv.Writer
 	header bool // write the header line before the first row
 
@@ -34,29 +36,30 @@ type csvEncoder struct {
 	compact bytes.Buffer
 }
 
-// payloadJSON decodes payloads keeping numbers as json.Number, so that
-// integers of any size and the input's number literals survive.
-var payloadJSON = jsoniter.Config{UseNumber: true, EscapeHTML: false}.Froze()
+// iterConfig reads payloads: numbers stay as written.
+var iterConfig = jsoniter.Config{UseNumber: true, EscapeHTML: false}.Froze()
 
-// newCSVEncoder writes to w, which should be a *bufio.Writer of at least
-// 4 KiB: csv.Writer then uses it as is instead of adding its own buffer.
-func newCSVEncoder(w io.Writer, comma rune, header bool) *csvEncoder {
+// NewCSVEncoder writes rows separated by comma to w, the header line first
+// if header is set. w should be a *bufio.Writer of at least 4 KiB:
+// csv.Writer then uses it as is instead of adding its own buffer.
+func NewCSVEncoder(w io.Writer, comma rune, header bool) *CSVEncoder {
 	cw := csv.NewWriter(w)
 	cw.Comma = comma
-	return &csvEncoder{w: cw, header: header, index: map[string]int{}, it: jsoniter.NewIterator(payloadJSON)}
+	return &CSVEncoder{w: cw, header: header, index: map[string]int{}, it: jsoniter.NewIterator(iterConfig)}
 }
 
-// write writes payload as one row. A payload that cannot be a row comes back
-// as an *EventError (nothing is written); err is a failure of the output.
-func (c *csvEncoder) write(payload []byte) (bad *runner.EventError, err error) {
+// Encode writes payload as one row. A payload that cannot be a row comes
+// back as a Problem (parse, csv-type or csv-keys; nothing is written); err
+// is a failure of the output.
+func (c *CSVEncoder) Encode(payload []byte) (bad *Problem, err error) {
 	if !json.Valid(payload) {
-		return &runner.EventError{Kind: "parse", Msg: "payload is not valid JSON"}, nil
+		return &Problem{Kind: "parse", Msg: "payload is not valid JSON"}, nil
 	}
 	it := c.it
 	it.ResetBytes(payload)
 	it.Error = nil
 	if t := it.WhatIsNext(); t != jsoniter.ObjectValue {
-		return &runner.EventError{Kind: "csv-type", Msg: "a CSV row needs a JSON object, got " + jsonTypeName(t)}, nil
+		return &Problem{Kind: "csv-type", Msg: "a CSV row needs a JSON object, got " + jsonTypeName(t)}, nil
 	}
 	first := c.keys == nil
 	if first {
@@ -87,14 +90,14 @@ func (c *csvEncoder) write(payload []byte) (bad *runner.EventError, err error) {
 			c.keys = nil
 			clear(c.index)
 		}
-		return &runner.EventError{Kind: "parse", Msg: "reading the payload: " + it.Error.Error()}, nil
+		return &Problem{Kind: "parse", Msg: "reading the payload: " + it.Error.Error()}, nil
 	}
 	if len(c.extra) > 0 {
 		quoted := make([]string, len(c.extra))
 		for i, k := range c.extra {
 			quoted[i] = strconv.Quote(k)
 		}
-		return &runner.EventError{Kind: "csv-keys", Msg: "key(s) " + strings.Join(quoted, ", ") +
+		return &Problem{Kind: "csv-keys", Msg: "key(s) " + strings.Join(quoted, ", ") +
 			" not in the CSV header (the first record's keys: " + strings.Join(c.keys, ", ") + ")"}, nil
 	}
 	if first {
@@ -112,7 +115,7 @@ func (c *csvEncoder) write(payload []byte) (bad *runner.EventError, err error) {
 
 // cell reads one value as CSV text: strings raw, numbers as written,
 // true/false, null empty, arrays and objects as compact JSON.
-func (c *csvEncoder) cell(it *jsoniter.Iterator) string {
+func (c *CSVEncoder) cell(it *jsoniter.Iterator) string {
 	switch it.WhatIsNext() {
 	case jsoniter.StringValue:
 		return it.ReadString()
@@ -133,8 +136,8 @@ func (c *csvEncoder) cell(it *jsoniter.Iterator) string {
 	}
 }
 
-// flush writes the buffered rows out.
-func (c *csvEncoder) flush() error {
+// Flush writes the buffered rows out.
+func (c *CSVEncoder) Flush() error {
 	c.w.Flush()
 	return c.w.Error()
 }
@@ -155,9 +158,9 @@ func jsonTypeName(t jsoniter.ValueType) string {
 	return "an invalid value"
 }
 
-// useHeader takes keys as the header, as if the first object had had them;
+// UseHeader takes keys as the header, as if the first object had had them;
 // it is not written (it is already in the file appended to).
-func (c *csvEncoder) useHeader(keys []string) {
+func (c *CSVEncoder) UseHeader(keys []string) {
 	c.keys = slices.Clone(keys)
 	clear(c.index)
 	for i, k := range c.keys {
@@ -166,40 +169,40 @@ func (c *csvEncoder) useHeader(keys []string) {
 	c.row = make([]string, len(c.keys))
 }
 
-// writeHeader writes the header line again at the top of a new part, if
-// there is a header.
-func (c *csvEncoder) writeHeader() error {
+// WriteHeader writes the header line again (at the top of a new part of
+// the output), if there is a header.
+func (c *CSVEncoder) WriteHeader() error {
 	if !c.header || c.keys == nil {
 		return nil
 	}
 	return c.w.Write(c.keys)
 }
 
-// readCSVHeader reads the header line of the CSV or TSV file path, which
-// may be compressed; nil if the file does not exist or is empty.
-func readCSVHeader(path, compression, format string) ([]string, error) {
-	f, err := os.Open(path)
+// ReadCSVHeader reads the header line of the CSV or TSV file path,
+// compressed as c; nil if the file does not exist or is empty.
+func ReadCSVHeader(path string, c Compression, f Format) ([]string, error) {
+	file, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() || fi.Size() == 0 {
+	defer file.Close()
+	if fi, err := file.Stat(); err != nil || !fi.Mode().IsRegular() || fi.Size() == 0 {
 		return nil, err
 	}
-	var r io.Reader = f
-	switch compression {
-	case "gzip":
-		zr, err := gzip.NewReader(f)
+	var r io.Reader = file
+	switch c {
+	case Gzip:
+		zr, err := gzip.NewReader(file)
 		if err != nil {
 			return nil, fmt.Errorf("reading its header: %w", err)
 		}
 		defer zr.Close()
 		r = zr
-	case "zstd":
-		zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1))
+	case Zstd:
+		zr, err := zstd.NewReader(file, zstd.WithDecoderConcurrency(1))
 		if err != nil {
 			return nil, fmt.Errorf("reading its header: %w", err)
 		}
@@ -207,7 +210,7 @@ func readCSVHeader(path, compression, format string) ([]string, error) {
 		r = zr
 	}
 	cr := csv.NewReader(r)
-	if format == "tsv" {
+	if f == TSV {
 		cr.Comma = '\t'
 	}
 	cr.FieldsPerRecord = -1

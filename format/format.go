@@ -1,0 +1,142 @@
+package format
+
+import (
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/obz-dev/obz/wire"
+)
+
+// Format is a record format.
+type Format string
+
+// The formats.
+const (
+	NDJSON Format = "ndjson"
+	JSON   Format = "json"
+	CSV    Format = "csv"
+	TSV    Format = "tsv"
+	Text   Format = "text"
+)
+
+// Named returns the format called name (any case): ndjson (or jsonl), json,
+// csv, tsv or text (or txt, lines); false for any other name.
+func Named(name string) (Format, bool) {
+	switch f := Format(strings.ToLower(name)); f {
+	case NDJSON, JSON, CSV, TSV, Text:
+		return f, true
+	case "jsonl":
+		return NDJSON, true
+	case "txt", "lines":
+		return Text, true
+	}
+	return "", false
+}
+
+// ByExtension returns the format of a file by its extension, after any
+// .gz or .zst: .json is JSON, .csv CSV, .tsv and .tab TSV, .txt, .log and
+// .text text, anything else (.ndjson, .jsonl, stdin) NDJSON.
+func ByExtension(name string) Format {
+	_, name = CompressionOf(name)
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".csv":
+		return CSV
+	case ".tsv", ".tab":
+		return TSV
+	case ".json":
+		return JSON
+	case ".txt", ".log", ".text":
+		return Text
+	}
+	return NDJSON
+}
+
+// Options say how to decode one input.
+type Options struct {
+	// Name names the input in messages: a file name, or "stdin".
+	Name string
+	// MaxLine is the longest record in bytes (a line, a row, a JSON
+	// value); 0 means wire.DefaultMaxLine.
+	MaxLine int
+	// CSV applies to CSV and TSV.
+	CSV CSVOptions
+}
+
+// CSVOptions say how to read CSV and TSV.
+type CSVOptions struct {
+	Infer      bool     // numbers, true/false and null (empty) instead of strings
+	NoHeader   bool     // there is no header row: the fields are c1, c2, ...
+	Header     []string // the field names; there is no header row
+	Comma      rune     // the field separator; 0: ',' for CSV, tab for TSV
+	LazyQuotes bool     // accept a bare " in a field and unescaped quotes in a quoted one
+}
+
+// Record is one record of an input: an event's payload, or a problem.
+// Its slices are valid until the next record.
+type Record struct {
+	// Payload is the event, one compact JSON value. With Problem or
+	// Forward set it is the payload the error event keeps, if any.
+	Payload []byte
+	// Line is the 1-based line of the input where the record starts.
+	Line int64
+	// Problem is set for a record that cannot be read: it becomes an error
+	// event, and reading goes on.
+	Problem *Problem
+	// Forward is set for an error event of a saved obz stream (NDJSON),
+	// to pass on as it is.
+	Forward *wire.ErrorInfo
+	// Replaced reports (text) that invalid UTF-8 in the line was
+	// replaced by U+FFFD: the record is still an event.
+	Replaced bool
+}
+
+// Problem says why a record cannot be read.
+type Problem struct {
+	Kind string // parse, utf8, too-long, frame, csv
+	Msg  string // what is wrong, without the input's name and line
+	Raw  []byte // the record's text (a prefix of a long one), valid UTF-8
+}
+
+// Decoder reads the records of one input.
+type Decoder interface {
+	// Decode calls yield for each record, in order, until the input ends
+	// (it returns nil), yield returns an error (returned as it is), the
+	// input fails (an *InputError) or a problem stops the reading of the
+	// whole input (CSV: a bad header row, a row past MaxLine).
+	Decode(yield func(*Record) error) error
+	// Pos returns how many records and bytes of the input were read,
+	// records that give no event (control frames) included.
+	Pos() (records int, bytes int64)
+}
+
+// NewDecoder returns a decoder of in, read as format f.
+func NewDecoder(in io.Reader, f Format, o Options) Decoder {
+	if o.MaxLine <= 0 {
+		o.MaxLine = wire.DefaultMaxLine
+	}
+	e := endReader{r: in, last: '\n'}
+	switch f {
+	case CSV, TSV:
+		return newCSVDecoder(e, f, o)
+	case JSON:
+		return &jsonDecoder{in: e, o: o}
+	case Text:
+		return newTextDecoder(e, o)
+	}
+	return newNDJSONDecoder(e, o)
+}
+
+// InputError is an input that ended with an error other than io.EOF: a
+// failure (a corrupt compressed file, an I/O error) or the reader's way of
+// saying stop. The records before it were yielded; one it cut short was
+// not. Err is the input's error.
+type InputError struct {
+	Name string
+	Err  error
+}
+
+func (e *InputError) Error() string { return "reading " + e.Name + ": " + e.Err.Error() }
+
+// Unwrap returns the input's error.
+func (e *InputError) Unwrap() error { return e.Err }

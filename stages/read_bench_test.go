@@ -1,0 +1,41 @@
+package stages
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/obz-dev/obz/runner"
+)
+
+// benchRead runs read over a file of 10,000 copies of line, named name,
+// with flags, writing framed output to io.Discard.
+func benchRead(b *testing.B, name, head, line string, flags ...string) {
+	in := head + strings.Repeat(line, 10000)
+	p := filepath.Join(b.TempDir(), name)
+	if err := os.WriteFile(p, []byte(in), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		st, err := readSpec.New(readOpts([]string{p}, flags...))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := runner.Run(context.Background(), &readSpec, st, &runner.Env{Stdout: io.Discard, Stderr: io.Discard}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+const benchReadLine = `{"id":12345,"ts":"2026-03-02T08:12:25Z","customer":"c006","country":"ES","device":"ios","amount":16.75}` + "\n"
+
+func BenchmarkReadNDJSON(b *testing.B) { benchRead(b, "bench.ndjson", "", benchReadLine) }
+func BenchmarkReadJSON(b *testing.B)   { benchRead(b, "bench.json", "", benchReadLine) }
+func BenchmarkReadText(b *testing.B) {
+	benchRead(b, "bench.log", "", "2026-03-02T08:12:25Z INFO served /orders in 12ms\n")
+}
