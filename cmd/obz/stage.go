@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mattn/go-isatty"
+	"github.com/obz-dev/obz/exitstatus"
 	"github.com/obz-dev/obz/journal"
 	"github.com/obz-dev/obz/runner"
 	"github.com/urfave/cli/v2"
@@ -329,7 +330,7 @@ func helpTemplate(spec *runner.Spec) string {
 	}
 	b.WriteString("OPTIONS:\n{{range .VisibleFlags}}   {{.}}\n{{end}}\n")
 	b.WriteString("   Options may come before or after arguments; -- ends the options; - is stdin/stdout.\n\n")
-	b.WriteString("EXIT STATUS:\n" + exitStatusHelp + "\n")
+	b.WriteString("EXIT STATUS:\n" + exitstatus.Help + "\n")
 	if spec.ExitStatus != "" {
 		b.WriteString(esc(indent(spec.ExitStatus)) + "\n")
 	}
