@@ -46,7 +46,7 @@ type StageResult struct {
 	Name     string      `json:"name"`
 	Argv     []string    `json:"command"`
 	Inputs   []string    `json:"inputs,omitempty"`
-	State    string      `json:"state"` // pending, running, done, failed, stopped, killed
+	State    State       `json:"state"` // pending, running, done, stopped, failed, killed
 	ExitCode int         `json:"exit_code"`
 	Status   wire.Status `json:"counts"`
 	Started  time.Time   `json:"started"`
@@ -74,20 +74,19 @@ type Result struct {
 	ResumedFrom string         `json:"resumed_from,omitempty"`
 }
 
+// proc is one stage under the supervisor: its lifecycle, its process and
+// the pipes the supervisor keeps.
 type proc struct {
-	st         *Stage
-	res        *StageResult
-	cmd        *exec.Cmd
-	source     bool
-	termSent   bool
-	files      []*os.File // the child's ends, closed in the parent after start
-	stderr     *os.File   // parent's read end
-	status     *os.File   // parent's read end
-	log        *os.File
-	mu         sync.Mutex
-	readers    sync.WaitGroup
-	prev       wire.Status // at the last redraw, for rates
-	killedByUs bool        // SIGKILLed by the drain timeout
+	lifecycle
+	st      *Stage
+	cmd     *exec.Cmd
+	source  bool
+	files   []*os.File // the child's ends, closed in the parent after start
+	stderr  *os.File   // parent's read end
+	status  *os.File   // parent's read end
+	log     *os.File
+	readers sync.WaitGroup
+	prev    wire.Status // at the last redraw, for rates
 
 	// A restartable source (restart = "on-failure"): the supervisor keeps
 	// the write ends of its output pipes, so that its consumers do not see
@@ -96,7 +95,6 @@ type proc struct {
 	argv        []string    // its command line, without the obz binary
 	keep        []*os.File  // the kept write ends, closed when it ends for good
 	timer       *time.Timer // the backoff of a pending restart
-	pending     bool        // failed, to be restarted when timer fires
 }
 
 const tailLines = 12
@@ -129,8 +127,8 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 	procs := map[string]*proc{}
 	order := t.Order()
 	for _, s := range order {
-		p := &proc{st: s, source: len(s.AllInputs()) == 0,
-			res: &StageResult{Name: s.Name, Argv: s.Argv, Inputs: s.AllInputs(), State: "pending", Log: filepath.Join("logs", s.Name+".log")}}
+		p := &proc{st: s, source: len(s.AllInputs()) == 0}
+		p.res = &StageResult{Name: s.Name, Argv: s.Argv, Inputs: s.AllInputs(), State: StatePending, Log: filepath.Join("logs", s.Name+".log")}
 		if !opts.NoJournal {
 			p.res.Journal = filepath.Join("journals", s.Name+".zst")
 		}
@@ -253,9 +251,7 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 			cleanup()
 			return nil, fmt.Errorf("starting stage %q: %w", p.st.Name, err)
 		}
-		p.mu.Lock() // the metrics server may be reading
-		p.res.State, p.res.Started, p.res.PID = "running", time.Now().UTC(), p.cmd.Process.Pid
-		p.mu.Unlock()
+		p.start(p.cmd.Process.Pid)
 		p.readers.Add(2)
 		go sup.readStderr(p)
 		go sup.readStatus(p)
@@ -337,7 +333,7 @@ func (s *supervisor) wait(ctx context.Context) {
 	draining := false
 	// failed starts the drain on the first failure.
 	failed := func(p *proc) {
-		if (p.res.State == "failed" || p.res.State == "killed" && !p.killedByUs) && !s.failed {
+		if p.failure() && !s.failed {
 			s.failed = true
 			s.say("obz flow: stage %q exited with status %d; draining the other stages", p.st.Name, p.res.ExitCode)
 			drain()
@@ -346,7 +342,7 @@ func (s *supervisor) wait(ctx context.Context) {
 	// giveUp ends a source that is not restarted (again): its consumers
 	// see the end of their input.
 	giveUp := func(p *proc) {
-		p.pending = false
+		p.giveUp()
 		p.closeKept()
 		remaining--
 	}
@@ -358,11 +354,10 @@ func (s *supervisor) wait(ctx context.Context) {
 		for _, p := range s.procs {
 			// A pending restart is called off; when its timer already
 			// fired, it is when restartDue reports it.
-			if p.pending && p.timer.Stop() {
+			if p.retrying && p.timer.Stop() {
 				giveUp(p)
 			}
-			if p.source && p.res.State == "running" {
-				p.termSent = true
+			if p.source && p.stop() {
 				p.cmd.Process.Signal(syscall.SIGTERM)
 			}
 		}
@@ -372,17 +367,12 @@ func (s *supervisor) wait(ctx context.Context) {
 		select {
 		case e := <-done:
 			p := e.p
-			s.finish(p, e.err)
-			failure := p.res.State == "failed" || p.res.State == "killed" && !p.killedByUs
-			if p.restartable && failure && !p.termSent && !draining {
+			p.exited(p.cmd.ProcessState, e.err)
+			if p.restartable && p.failure() && !p.stopping && !draining {
 				if p.res.Restarts < p.st.MaxRestarts {
-					p.mu.Lock()
-					p.res.Restarts++
-					n := p.res.Restarts
-					p.mu.Unlock()
+					n := p.retry()
 					d := restartBackoff(p.st.Backoff, n)
 					s.say("obz flow: stage %q failed (exit %d); restart %d of %d in %s", p.st.Name, p.res.ExitCode, n, p.st.MaxRestarts, d)
-					p.pending = true
 					p.timer = time.AfterFunc(d, func() {
 						p.endTornLine()
 						restartDue <- p
@@ -396,12 +386,11 @@ func (s *supervisor) wait(ctx context.Context) {
 			p.closeKept()
 			failed(p)
 		case p := <-restartDue:
-			if draining || !p.pending {
+			if draining || !p.retrying {
 				giveUp(p)
 				failed(p)
 				continue
 			}
-			p.pending = false
 			if err := s.restart(p); err != nil {
 				s.say("obz flow: restarting stage %q: %v", p.st.Name, err)
 				giveUp(p)
@@ -435,46 +424,16 @@ func (s *supervisor) wait(ctx context.Context) {
 // failed because their input broke come after it.
 func (s *supervisor) rootFailure() *proc {
 	for _, st := range s.order {
-		p := s.procs[st.Name]
-		if p.res.State == "failed" || (p.res.State == "killed" && !p.killedByUs) {
+		if p := s.procs[st.Name]; p.failure() {
 			return p
 		}
 	}
 	for _, st := range s.order {
-		if p := s.procs[st.Name]; p.res.State == "killed" && !s.res.Interrupted {
+		if p := s.procs[st.Name]; p.res.State == StateKilled && !s.res.Interrupted {
 			return p
 		}
 	}
 	return nil
-}
-
-func (s *supervisor) finish(p *proc, err error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	r := p.res
-	r.Ended = time.Now().UTC()
-	r.ExitCode = p.cmd.ProcessState.ExitCode()
-	ws, _ := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
-	switch {
-	case ws.Signaled() && p.termSent && ws.Signal() == syscall.SIGTERM:
-		// Our drain's SIGTERM reached it before it could catch signals
-		// (it was still starting): stopped, not a failure.
-		r.State = "stopped"
-		r.ExitCode = 128 + int(ws.Signal())
-	case ws.Signaled():
-		r.State = "killed"
-		r.ExitCode = 128 + int(ws.Signal())
-		r.Cause = fmt.Sprintf("killed by signal %d, %s", int(ws.Signal()), ws.Signal())
-	case r.ExitCode == 0 || r.ExitCode == 4:
-		r.State = "done"
-	case p.termSent && (r.ExitCode == 143 || r.ExitCode == 130):
-		r.State = "stopped"
-	default:
-		r.State = "failed"
-	}
-	if err != nil && r.State == "done" {
-		r.State, r.Cause = "failed", err.Error()
-	}
 }
 
 func (s *supervisor) reportFailure(p *proc) {
@@ -582,9 +541,8 @@ func (s *supervisor) restart(p *proc) error {
 	}
 	p.mu.Lock()
 	p.cmd, p.status, p.stderr, p.log = cmd, sr, er, log
-	p.termSent, p.killedByUs = false, false
-	p.res.State, p.res.PID, p.res.ExitCode, p.res.Cause = "running", cmd.Process.Pid, 0, ""
 	p.mu.Unlock()
+	p.restarted(cmd.Process.Pid)
 	p.readers.Add(2)
 	go s.readStderr(p)
 	go s.readStatus(p)
@@ -598,10 +556,9 @@ func (s *supervisor) writeManifest() {
 
 func (s *supervisor) killAll() {
 	for _, p := range s.procs {
-		// State, not ProcessState: Wait writes that on another goroutine;
-		// State changes only on this one (finish).
-		if p.cmd.Process != nil && p.res.State == "running" {
-			p.killedByUs = true
+		// The state, not ProcessState: Wait writes that on another
+		// goroutine; the state changes only on this one.
+		if p.cmd.Process != nil && p.kill() {
 			syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 		}
 	}

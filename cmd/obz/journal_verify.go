@@ -174,7 +174,7 @@ func checkBaseline(rec *flow.Result, verify bool) error {
 	}
 	var bad []string
 	for _, s := range rec.Stages {
-		if s.State != "done" {
+		if s.State != flow.StateDone {
 			bad = append(bad, fmt.Sprintf("%s: %s", s.Name, s.State))
 		}
 	}
@@ -223,7 +223,7 @@ func verifyReport(w io.Writer, rec, res *flow.Result, t *flow.Topology, recorded
 			verdict, detail = "new", "not in the recorded run: nothing to compare"
 		case sinks[s.Name]:
 			verdict, detail = "skipped", "sink: its side effects were suppressed (--run-sinks runs it)"
-		case s.State != "done":
+		case s.State != flow.StateDone:
 			verdict, detail = "diverged", fmt.Sprintf("the stage %s (exit %d) in the replay", s.State, s.ExitCode)
 			diverged++
 			compared++
