@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -39,6 +38,10 @@ type Options struct {
 	// ResumedFrom is the run directory this run resumes (obz flow --resume),
 	// recorded in the manifest.
 	ResumedFrom string
+	// Check, if set, checks every stage's command line before anything
+	// starts or a run directory is made (Topology.Check): Run returns its
+	// *ValidationError.
+	Check StageCheck
 }
 
 // StageResult is how one stage ended.
@@ -102,8 +105,14 @@ const tailLines = 12
 // Run starts every stage of t as its own obz process, wired with pipes, and
 // supervises it to the end: it reports the first failure and drains the
 // rest, drains on ctx cancellation (SIGINT/SIGTERM to obz flow), kills what
-// is left after the drain timeout, and writes the run directory.
+// is left after the drain timeout, and writes the run directory. With
+// opts.Check it first checks every stage's command line.
 func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
+	if opts.Check != nil {
+		if err := t.check(opts.Check, !opts.NoJournal); err != nil {
+			return nil, err
+		}
+	}
 	if opts.DrainTimeout <= 0 {
 		opts.DrainTimeout = 10 * time.Second
 	}
@@ -152,24 +161,18 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 	}
 
 	// One pipe per edge: the producer writes to --out-fd, the consumer reads
-	// --in-fd. Fan-out and fan-in are several fds of one stage.
-	args := map[string][]string{}
+	// --in-fd. Fan-out and fan-in are several fds of one stage. The pipes
+	// are made in the order edgeArgs numbers their fds.
+	edges := edgeArgs(order)
 	for _, s := range order {
-		for i, in := range s.AllInputs() {
+		for _, in := range s.AllInputs() {
 			r, w, err := os.Pipe()
 			if err != nil {
 				cleanup()
 				return nil, err
 			}
-			src, dst := procs[in], procs[s.Name]
-			src.files = append(src.files, w)
-			args[in] = append(args[in], "--out-fd", strconv.Itoa(2+len(src.files)))
-			dst.files = append(dst.files, r)
-			flag := "--in-fd"
-			if i == 0 && s.Reference != "" {
-				flag = "--ref-fd"
-			}
-			args[s.Name] = append(args[s.Name], flag, strconv.Itoa(2+len(dst.files)))
+			procs[in].files = append(procs[in].files, w)
+			procs[s.Name].files = append(procs[s.Name].files, r)
 		}
 	}
 	var notes []string
@@ -190,7 +193,6 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 		}
 		p.status = sr
 		p.files = append(p.files, sw)
-		statusFD := 2 + len(p.files)
 		er, ew, err := os.Pipe()
 		if err != nil {
 			cleanup()
@@ -204,23 +206,15 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 		}
 		p.log = log
 
-		argv := []string{s.Argv[0], "--name", s.Name, "--on-error", t.OnError, "--status-fd", strconv.Itoa(statusFD)}
-		argv = append(argv, args[s.Name]...)
+		var journal string
 		if p.res.Journal != "" {
 			// Absolute: the stage may run in another directory (dir = ...).
-			j, err := filepath.Abs(filepath.Join(runDir, p.res.Journal))
-			if err != nil {
+			if journal, err = filepath.Abs(filepath.Join(runDir, p.res.Journal)); err != nil {
 				cleanup()
 				return nil, err
 			}
-			argv = append(argv, "--journal", j)
-			if p.restartable {
-				// What the journal file holds is at least what was
-				// delivered: a restart continues after it.
-				argv = append(argv, "--journal-flush")
-			}
 		}
-		argv = append(argv, s.Argv[1:]...)
+		argv := t.commandLine(s, edges[s.Name], journal, p.restartable)
 		p.argv = argv
 		p.cmd = newCmd(opts, s, argv, p.files[:len(p.files):len(p.files)], ew)
 		p.files = append(p.files, ew)
@@ -496,14 +490,14 @@ func (s *supervisor) restart(p *proc) error {
 	}
 	// The same command line, continuing the old journal (instead of what
 	// an obz flow --resume gave it).
-	argv := []string{p.argv[0], "--resume-from", old, "--resume-continue"}
+	argv := []string{p.argv[0], flagResumeFrom, old, flagResumeContinue}
 	if err := os.Rename(cur, old); errors.Is(err, fs.ErrNotExist) {
 		argv = argv[:1] // it died before it made its journal: it wrote nothing
 	} else if err != nil {
 		return fmt.Errorf("moving its journal aside: %w", err)
 	}
 	for i := 1; i < len(p.argv); i++ {
-		if p.argv[i] == "--resume-from" {
+		if p.argv[i] == flagResumeFrom {
 			i++
 			continue
 		}

@@ -59,24 +59,10 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 }
 
 func newApp(reg stages.Registry, stdin io.Reader, stdout, stderr io.Writer, cmdName *string, runErr *error) *cli.App {
-	app := &cli.App{
-		Name:                   "obz",
-		Usage:                  "stream-processing stages for the shell, over framed NDJSON",
-		CustomAppHelpTemplate:  rootHelp(reg),
-		Reader:                 stdin,
-		Writer:                 stdout,
-		ErrWriter:              stderr,
-		HideVersion:            true,
-		ExitErrHandler:         func(*cli.Context, error) {},
-		UseShortOptionHandling: false,
-		// Stages split list values themselves: choice:a,b,c must stay one value.
-		DisableSliceFlagSeparator: true,
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return &usageError{msg: err.Error()}
-		},
-	}
+	app := baseApp(stdin, stdout, stderr)
+	app.CustomAppHelpTemplate = rootHelp(reg)
 	for _, spec := range reg {
-		app.Commands = append(app.Commands, stageCommand(spec, cmdName, runErr))
+		app.Commands = append(app.Commands, stageCommand(spec, runStage, cmdName, runErr))
 	}
 	app.Commands = append(app.Commands, flowCommand(reg, cmdName, runErr))
 	app.Commands = append(app.Commands, journalCommand(cmdName, runErr), replayCommand(cmdName, runErr), diffCommand(cmdName, runErr))
@@ -89,6 +75,26 @@ func newApp(reg stages.Registry, stdin io.Reader, stdout, stderr io.Writer, cmdN
 		},
 	})
 	return app
+}
+
+// baseApp is the urfave app without its commands: how obz parses every
+// command line (the stage check of obz flow parses with it too).
+func baseApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
+	return &cli.App{
+		Name:                   "obz",
+		Usage:                  "stream-processing stages for the shell, over framed NDJSON",
+		Reader:                 stdin,
+		Writer:                 stdout,
+		ErrWriter:              stderr,
+		HideVersion:            true,
+		ExitErrHandler:         func(*cli.Context, error) {},
+		UseShortOptionHandling: false,
+		// Stages split list values themselves: choice:a,b,c must stay one value.
+		DisableSliceFlagSeparator: true,
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return &usageError{msg: err.Error()}
+		},
+	}
 }
 
 func version() string {

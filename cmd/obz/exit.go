@@ -14,6 +14,10 @@ import (
 
 var longFlagRe = regexp.MustCompile(`flag -([a-z][a-z0-9-]+)`)
 
+// asTyped names long flags in a usage message as they are typed: urfave
+// names them with one dash.
+func asTyped(msg string) string { return longFlagRe.ReplaceAllString(msg, "flag --$1") }
+
 // usageError is a command-line mistake found by the CLI layer.
 type usageError struct{ msg string }
 
@@ -61,8 +65,7 @@ func exitCode(err error, cmd string, sig os.Signal, stderr io.Writer) int {
 	if message {
 		msg := err.Error()
 		if code == exitstatus.Usage {
-			// urfave names long flags with one dash: say them as typed.
-			msg = longFlagRe.ReplaceAllString(msg, "flag --$1")
+			msg = asTyped(msg)
 		}
 		fmt.Fprintf(stderr, "%s%s\n", prefix, msg)
 		if code == exitstatus.Usage && cmd != "" {
