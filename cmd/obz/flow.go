@@ -66,10 +66,12 @@ OPTIONS:
 EXIT STATUS:
    0    every stage finished
    1    a stage failed or an edge broke (the first failure is reported)
-   2    the topology is invalid (every problem is listed with file and line)
+   2    the topology is invalid, or a stage's flags, arguments or expressions
+        are (every problem is listed with file and line; nothing is started)
    3    --resume refused: nothing to resume, no manifest or journals, the
         topology file changed, a sink that cannot skip what it delivered
    4    finished, but some events went to the error lane and ended in a sink
+        (every branch ran to its end: dead letters are not a failure)
    130  stopped by SIGINT (Ctrl-C) after a graceful drain; 143 for SIGTERM
 `
 
