@@ -20,6 +20,28 @@
 // fail (exit status, last stderr lines), drains the rest by stopping the
 // sources, and records the run in a run directory (manifest.json, logs/).
 //
+// Each stage lives through one lifecycle (lifecycle.go), its State in the
+// manifest and the metrics:
+//
+//	pending --start--> running --exit--> done | stopped | failed | killed
+//	                                     (classifyExit)      |
+//	                   running <--restart-- retrying <-------+ restart = "on-failure"
+//
+// classifyExit is the one place that reads an exit: 0 is done; 4 is done
+// with dead letters (events went to the error lane: errors are data, not a
+// failure, and obz flow exits 4 after every branch has run to its end); a
+// SIGTERM or 130/143 after the drain's SIGTERM is stopped; another signal
+// is killed (a failure unless it was the drain timeout's SIGKILL);
+// anything else failed. The first failure drains the flow.
+//
+// The flags obz flow puts on a stage's command line (--name, --in-fd,
+// --journal, ...) are declared once (check.go): the supervisor writes them
+// from there and validation refuses a topology that sets one. Before
+// anything starts, every stage's command line is checked as obz flow will
+// run it (Options.Check, Topology.Check): cmd/obz parses it with the CLI's
+// own flags and builds the stage, so that a bad flag or expression is
+// reported with the topology's file and line, not by a failed run.
+//
 // flow never imports stages: the commands a topology may use are given to
-// it as a Commands table by cmd/obz.
+// it as a Commands table, and the check as a StageCheck, by cmd/obz.
 package flow

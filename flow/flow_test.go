@@ -214,7 +214,7 @@ func TestMetricsDuringRun(t *testing.T) {
 		t.Errorf("after cancel: interrupted=%v failed=%q, want a clean stop", o.res.Interrupted, o.res.Failed)
 	}
 	for _, s := range o.res.Stages {
-		if s.State != "done" && s.State != "stopped" {
+		if s.State != StateDone && s.State != StateStopped {
 			t.Errorf("stage %s ended %s (exit %d)", s.Name, s.State, s.ExitCode)
 		}
 	}

@@ -10,7 +10,7 @@ import (
 
 func TestManifest(t *testing.T) {
 	dir := t.TempDir()
-	r := &Result{Flow: "f", RunDir: dir, Stages: []*StageResult{{Name: "a", State: "done"}}}
+	r := &Result{Flow: "f", RunDir: dir, Stages: []*StageResult{{Name: "a", State: StateDone}}}
 	if err := WriteManifest(r); err != nil {
 		t.Fatal(err)
 	}
@@ -19,7 +19,7 @@ func TestManifest(t *testing.T) {
 		t.Errorf("the version comes first:\n%s", b)
 	}
 	got, err := ReadManifest(dir)
-	if err != nil || got.Flow != "f" || len(got.Stages) != 1 || got.Stages[0].State != "done" {
+	if err != nil || got.Flow != "f" || len(got.Stages) != 1 || got.Stages[0].State != StateDone {
 		t.Fatalf("read back: %+v, %v", got, err)
 	}
 

@@ -27,8 +27,6 @@ var (
 	descBroken   = prometheus.NewDesc("obz_stage_input_broken", "1 when a stage ended because an input edge broke its contract (no EOF, a gap, a wrong count, a failed upstream).", []string{"flow", "stage"}, nil)
 )
 
-var stageStates = []string{"pending", "running", "done", "stopped", "failed", "killed"}
-
 // collector turns the supervisor's view of its stages into metrics.
 type collector struct{ s *supervisor }
 
@@ -54,12 +52,12 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descErrors, r.Status.Errors)
 		counter(descBytesIn, r.Status.BytesIn)
 		counter(descBytesOut, r.Status.BytesOut)
-		for _, state := range stageStates {
+		for state := StatePending; state <= StateKilled; state++ {
 			v := 0.0
 			if r.State == state {
 				v = 1
 			}
-			ch <- prometheus.MustNewConstMetric(descState, prometheus.GaugeValue, v, flow, st.Name, state)
+			ch <- prometheus.MustNewConstMetric(descState, prometheus.GaugeValue, v, flow, st.Name, state.String())
 		}
 		for kind, n := range r.Status.ErrorKinds {
 			ch <- prometheus.MustNewConstMetric(descKinds, prometheus.CounterValue, float64(n), flow, st.Name, kind)

@@ -14,8 +14,8 @@ import (
 // edges, from the stages' status, as metrics.
 func TestCollectorErrorKindsAndBroken(t *testing.T) {
 	st := &Stage{Name: "big", Argv: []string{"filter", "true"}}
-	p := &proc{st: st, res: &StageResult{Name: "big", State: "failed", ExitCode: 1, Ended: time.Now(),
-		Status: wire.Status{Errors: 3, ErrorKinds: map[string]uint64{"parse": 2, "expr": 1}, Broken: true}}}
+	p := &proc{st: st, lifecycle: lifecycle{res: &StageResult{Name: "big", State: StateFailed, ExitCode: 1, Ended: time.Now(),
+		Status: wire.Status{Errors: 3, ErrorKinds: map[string]uint64{"parse": 2, "expr": 1}, Broken: true}}}}
 	sup := &supervisor{res: &Result{Flow: "f"}, procs: map[string]*proc{"big": p}, order: []*Stage{st}}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collector{sup})

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/obz-dev/obz/exitstatus"
 )
 
 // What obz flow shows: its own messages (above the live block), the live
@@ -96,7 +98,7 @@ func (r *Result) Outcome() string {
 // ErrorEvents reports whether a stage ended with error events (exit 4).
 func (r *Result) ErrorEvents() bool {
 	for _, s := range r.Stages {
-		if s.ExitCode == 4 {
+		if s.ExitCode == exitstatus.ErrorEvents {
 			return true
 		}
 	}

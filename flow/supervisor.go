@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -39,6 +38,10 @@ type Options struct {
 	// ResumedFrom is the run directory this run resumes (obz flow --resume),
 	// recorded in the manifest.
 	ResumedFrom string
+	// Check, if set, checks every stage's command line before anything
+	// starts or a run directory is made (Topology.Check): Run returns its
+	// *ValidationError.
+	Check StageCheck
 }
 
 // StageResult is how one stage ended.
@@ -46,7 +49,7 @@ type StageResult struct {
 	Name     string      `json:"name"`
 	Argv     []string    `json:"command"`
 	Inputs   []string    `json:"inputs,omitempty"`
-	State    string      `json:"state"` // pending, running, done, failed, stopped, killed
+	State    State       `json:"state"` // pending, running, done, stopped, failed, killed
 	ExitCode int         `json:"exit_code"`
 	Status   wire.Status `json:"counts"`
 	Started  time.Time   `json:"started"`
@@ -77,20 +80,19 @@ type Result struct {
 	ManifestErr error `json:"-"`
 }
 
+// proc is one stage under the supervisor: its lifecycle, its process and
+// the pipes the supervisor keeps.
 type proc struct {
-	st         *Stage
-	res        *StageResult
-	cmd        *exec.Cmd
-	source     bool
-	termSent   bool
-	files      []*os.File // the child's ends, closed in the parent after start
-	stderr     *os.File   // parent's read end
-	status     *os.File   // parent's read end
-	log        *os.File
-	mu         sync.Mutex
-	readers    sync.WaitGroup
-	prev       wire.Status // at the last redraw, for rates
-	killedByUs bool        // SIGKILLed by the drain timeout
+	lifecycle
+	st      *Stage
+	cmd     *exec.Cmd
+	source  bool
+	files   []*os.File // the child's ends, closed in the parent after start
+	stderr  *os.File   // parent's read end
+	status  *os.File   // parent's read end
+	log     *os.File
+	readers sync.WaitGroup
+	prev    wire.Status // at the last redraw, for rates
 
 	// A restartable source (restart = "on-failure"): the supervisor keeps
 	// the write ends of its output pipes, so that its consumers do not see
@@ -99,7 +101,6 @@ type proc struct {
 	argv        []string    // its command line, without the obz binary
 	keep        []*os.File  // the kept write ends, closed when it ends for good
 	timer       *time.Timer // the backoff of a pending restart
-	pending     bool        // failed, to be restarted when timer fires
 }
 
 const tailLines = 12
@@ -107,8 +108,14 @@ const tailLines = 12
 // Run starts every stage of t as its own obz process, wired with pipes, and
 // supervises it to the end: it reports the first failure and drains the
 // rest, drains on ctx cancellation (SIGINT/SIGTERM to obz flow), kills what
-// is left after the drain timeout, and writes the run directory.
+// is left after the drain timeout, and writes the run directory. With
+// opts.Check it first checks every stage's command line.
 func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
+	if opts.Check != nil {
+		if err := t.check(opts.Check, !opts.NoJournal); err != nil {
+			return nil, err
+		}
+	}
 	if opts.DrainTimeout <= 0 {
 		opts.DrainTimeout = 10 * time.Second
 	}
@@ -132,8 +139,8 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 	procs := map[string]*proc{}
 	order := t.Order()
 	for _, s := range order {
-		p := &proc{st: s, source: len(s.AllInputs()) == 0,
-			res: &StageResult{Name: s.Name, Argv: s.Argv, Inputs: s.AllInputs(), State: "pending", Log: filepath.Join("logs", s.Name+".log")}}
+		p := &proc{st: s, source: len(s.AllInputs()) == 0}
+		p.res = &StageResult{Name: s.Name, Argv: s.Argv, Inputs: s.AllInputs(), State: StatePending, Log: filepath.Join("logs", s.Name+".log")}
 		if !opts.NoJournal {
 			p.res.Journal = filepath.Join("journals", s.Name+".zst")
 		}
@@ -157,24 +164,18 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 	}
 
 	// One pipe per edge: the producer writes to --out-fd, the consumer reads
-	// --in-fd. Fan-out and fan-in are several fds of one stage.
-	args := map[string][]string{}
+	// --in-fd. Fan-out and fan-in are several fds of one stage. The pipes
+	// are made in the order edgeArgs numbers their fds.
+	edges := edgeArgs(order)
 	for _, s := range order {
-		for i, in := range s.AllInputs() {
+		for _, in := range s.AllInputs() {
 			r, w, err := os.Pipe()
 			if err != nil {
 				cleanup()
 				return nil, err
 			}
-			src, dst := procs[in], procs[s.Name]
-			src.files = append(src.files, w)
-			args[in] = append(args[in], "--out-fd", strconv.Itoa(2+len(src.files)))
-			dst.files = append(dst.files, r)
-			flag := "--in-fd"
-			if i == 0 && s.Reference != "" {
-				flag = "--ref-fd"
-			}
-			args[s.Name] = append(args[s.Name], flag, strconv.Itoa(2+len(dst.files)))
+			procs[in].files = append(procs[in].files, w)
+			procs[s.Name].files = append(procs[s.Name].files, r)
 		}
 	}
 	var notes []string
@@ -195,7 +196,6 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 		}
 		p.status = sr
 		p.files = append(p.files, sw)
-		statusFD := 2 + len(p.files)
 		er, ew, err := os.Pipe()
 		if err != nil {
 			cleanup()
@@ -209,23 +209,15 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 		}
 		p.log = log
 
-		argv := []string{s.Argv[0], "--name", s.Name, "--on-error", t.OnError, "--status-fd", strconv.Itoa(statusFD)}
-		argv = append(argv, args[s.Name]...)
+		var journal string
 		if p.res.Journal != "" {
 			// Absolute: the stage may run in another directory (dir = ...).
-			j, err := filepath.Abs(filepath.Join(runDir, p.res.Journal))
-			if err != nil {
+			if journal, err = filepath.Abs(filepath.Join(runDir, p.res.Journal)); err != nil {
 				cleanup()
 				return nil, err
 			}
-			argv = append(argv, "--journal", j)
-			if p.restartable {
-				// What the journal file holds is at least what was
-				// delivered: a restart continues after it.
-				argv = append(argv, "--journal-flush")
-			}
 		}
-		argv = append(argv, s.Argv[1:]...)
+		argv := t.commandLine(s, edges[s.Name], journal, p.restartable)
 		p.argv = argv
 		p.cmd = newCmd(opts, s, argv, p.files[:len(p.files):len(p.files)], ew)
 		p.files = append(p.files, ew)
@@ -256,9 +248,7 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 			cleanup()
 			return nil, fmt.Errorf("starting stage %q: %w", p.st.Name, err)
 		}
-		p.mu.Lock() // the metrics server may be reading
-		p.res.State, p.res.Started, p.res.PID = "running", time.Now().UTC(), p.cmd.Process.Pid
-		p.mu.Unlock()
+		p.start(p.cmd.Process.Pid)
 		p.readers.Add(2)
 		go sup.readStderr(p)
 		go sup.readStatus(p)
@@ -340,7 +330,7 @@ func (s *supervisor) wait(ctx context.Context) {
 	draining := false
 	// failed starts the drain on the first failure.
 	failed := func(p *proc) {
-		if (p.res.State == "failed" || p.res.State == "killed" && !p.killedByUs) && !s.failed {
+		if p.failure() && !s.failed {
 			s.failed = true
 			s.say("obz flow: stage %q exited with status %d; draining the other stages", p.st.Name, p.res.ExitCode)
 			drain()
@@ -349,7 +339,7 @@ func (s *supervisor) wait(ctx context.Context) {
 	// giveUp ends a source that is not restarted (again): its consumers
 	// see the end of their input.
 	giveUp := func(p *proc) {
-		p.pending = false
+		p.giveUp()
 		p.closeKept()
 		remaining--
 	}
@@ -361,11 +351,10 @@ func (s *supervisor) wait(ctx context.Context) {
 		for _, p := range s.procs {
 			// A pending restart is called off; when its timer already
 			// fired, it is when restartDue reports it.
-			if p.pending && p.timer.Stop() {
+			if p.retrying && p.timer.Stop() {
 				giveUp(p)
 			}
-			if p.source && p.res.State == "running" {
-				p.termSent = true
+			if p.source && p.stop() {
 				p.cmd.Process.Signal(syscall.SIGTERM)
 			}
 		}
@@ -375,17 +364,12 @@ func (s *supervisor) wait(ctx context.Context) {
 		select {
 		case e := <-done:
 			p := e.p
-			s.finish(p, e.err)
-			failure := p.res.State == "failed" || p.res.State == "killed" && !p.killedByUs
-			if p.restartable && failure && !p.termSent && !draining {
+			p.exited(p.cmd.ProcessState, e.err)
+			if p.restartable && p.failure() && !p.stopping && !draining {
 				if p.res.Restarts < p.st.MaxRestarts {
-					p.mu.Lock()
-					p.res.Restarts++
-					n := p.res.Restarts
-					p.mu.Unlock()
+					n := p.retry()
 					d := restartBackoff(p.st.Backoff, n)
 					s.say("obz flow: stage %q failed (exit %d); restart %d of %d in %s", p.st.Name, p.res.ExitCode, n, p.st.MaxRestarts, d)
-					p.pending = true
 					p.timer = time.AfterFunc(d, func() {
 						p.endTornLine()
 						restartDue <- p
@@ -399,12 +383,11 @@ func (s *supervisor) wait(ctx context.Context) {
 			p.closeKept()
 			failed(p)
 		case p := <-restartDue:
-			if draining || !p.pending {
+			if draining || !p.retrying {
 				giveUp(p)
 				failed(p)
 				continue
 			}
-			p.pending = false
 			if err := s.restart(p); err != nil {
 				s.say("obz flow: restarting stage %q: %v", p.st.Name, err)
 				giveUp(p)
@@ -438,46 +421,16 @@ func (s *supervisor) wait(ctx context.Context) {
 // failed because their input broke come after it.
 func (s *supervisor) rootFailure() *proc {
 	for _, st := range s.order {
-		p := s.procs[st.Name]
-		if p.res.State == "failed" || (p.res.State == "killed" && !p.killedByUs) {
+		if p := s.procs[st.Name]; p.failure() {
 			return p
 		}
 	}
 	for _, st := range s.order {
-		if p := s.procs[st.Name]; p.res.State == "killed" && !s.res.Interrupted {
+		if p := s.procs[st.Name]; p.res.State == StateKilled && !s.res.Interrupted {
 			return p
 		}
 	}
 	return nil
-}
-
-func (s *supervisor) finish(p *proc, err error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	r := p.res
-	r.Ended = time.Now().UTC()
-	r.ExitCode = p.cmd.ProcessState.ExitCode()
-	ws, _ := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
-	switch {
-	case ws.Signaled() && p.termSent && ws.Signal() == syscall.SIGTERM:
-		// Our drain's SIGTERM reached it before it could catch signals
-		// (it was still starting): stopped, not a failure.
-		r.State = "stopped"
-		r.ExitCode = 128 + int(ws.Signal())
-	case ws.Signaled():
-		r.State = "killed"
-		r.ExitCode = 128 + int(ws.Signal())
-		r.Cause = fmt.Sprintf("killed by signal %d, %s", int(ws.Signal()), ws.Signal())
-	case r.ExitCode == 0 || r.ExitCode == 4:
-		r.State = "done"
-	case p.termSent && (r.ExitCode == 143 || r.ExitCode == 130):
-		r.State = "stopped"
-	default:
-		r.State = "failed"
-	}
-	if err != nil && r.State == "done" {
-		r.State, r.Cause = "failed", err.Error()
-	}
 }
 
 func (s *supervisor) reportFailure(p *proc) {
@@ -540,14 +493,14 @@ func (s *supervisor) restart(p *proc) error {
 	}
 	// The same command line, continuing the old journal (instead of what
 	// an obz flow --resume gave it).
-	argv := []string{p.argv[0], "--resume-from", old, "--resume-continue"}
+	argv := []string{p.argv[0], flagResumeFrom, old, flagResumeContinue}
 	if err := os.Rename(cur, old); errors.Is(err, fs.ErrNotExist) {
 		argv = argv[:1] // it died before it made its journal: it wrote nothing
 	} else if err != nil {
 		return fmt.Errorf("moving its journal aside: %w", err)
 	}
 	for i := 1; i < len(p.argv); i++ {
-		if p.argv[i] == "--resume-from" {
+		if p.argv[i] == flagResumeFrom {
 			i++
 			continue
 		}
@@ -585,9 +538,8 @@ func (s *supervisor) restart(p *proc) error {
 	}
 	p.mu.Lock()
 	p.cmd, p.status, p.stderr, p.log = cmd, sr, er, log
-	p.termSent, p.killedByUs = false, false
-	p.res.State, p.res.PID, p.res.ExitCode, p.res.Cause = "running", cmd.Process.Pid, 0, ""
 	p.mu.Unlock()
+	p.restarted(cmd.Process.Pid)
 	p.readers.Add(2)
 	go s.readStderr(p)
 	go s.readStatus(p)
@@ -601,10 +553,9 @@ func (s *supervisor) writeManifest() {
 
 func (s *supervisor) killAll() {
 	for _, p := range s.procs {
-		// State, not ProcessState: Wait writes that on another goroutine;
-		// State changes only on this one (finish).
-		if p.cmd.Process != nil && p.res.State == "running" {
-			p.killedByUs = true
+		// The state, not ProcessState: Wait writes that on another
+		// goroutine; the state changes only on this one.
+		if p.cmd.Process != nil && p.kill() {
 			syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 		}
 	}

@@ -111,15 +111,26 @@ func (e *ValidationError) Error() string { return strings.Join(e.Problems, "\n")
 
 // Load reads, parses and validates a topology file.
 func Load(path string, cmds Commands) (*Topology, error) {
+	return LoadChecked(path, cmds, nil)
+}
+
+// LoadChecked is Load, and when check is not nil it also checks every
+// stage's command line (Topology.Check): every problem of the file is
+// listed at once.
+func LoadChecked(path string, cmds Commands, check StageCheck) (*Topology, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return Parse(path, data, cmds)
+	return parse(path, data, cmds, check)
 }
 
 // Parse parses and validates a topology. file names it in messages.
 func Parse(file string, data []byte, cmds Commands) (*Topology, error) {
+	return parse(file, data, cmds, nil)
+}
+
+func parse(file string, data []byte, cmds Commands, check StageCheck) (*Topology, error) {
 	var raw rawTopology
 	md, err := toml.Decode(string(data), &raw)
 	if err != nil {
@@ -241,6 +252,9 @@ func Parse(file string, data []byte, cmds Commands) (*Topology, error) {
 	}
 
 	v.checkStages(t, cmds)
+	if check != nil {
+		v.checkCommands(t, cmds, check, true)
+	}
 	if len(v.problems) > 0 {
 		return nil, &ValidationError{Problems: v.problems}
 	}

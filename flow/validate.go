@@ -27,13 +27,7 @@ func (v *validator) checkStages(t *Topology, cmds Commands) {
 			v.add(s.Line, "stage %q: unknown command %q%s", s.Name, s.Command(), suggest(s.Command(), mapKeys(cmds)))
 			continue
 		}
-		for _, a := range s.Argv[1:] {
-			for _, managed := range []string{"--in-fd", "--out-fd", "--status-fd", "--name"} {
-				if a == managed || strings.HasPrefix(a, managed+"=") {
-					v.add(s.Line, "stage %q: %s is set by obz flow; remove it from run", s.Name, managed)
-				}
-			}
-		}
+		v.checkManaged(s)
 		for _, in := range s.AllInputs() {
 			src := t.Lookup(in)
 			if src == nil {

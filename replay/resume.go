@@ -156,14 +156,14 @@ func resumeTopology(rec *flow.Result, cmds flow.Commands, force bool) (*flow.Top
 func checkResumable(rec *flow.Result, runDir string, force bool) error {
 	finished := !rec.Ended.IsZero()
 	for _, s := range rec.Stages {
-		finished = finished && s.State == "done"
+		finished = finished && s.State == flow.StateDone
 		if s.Journal == "" {
 			return refused(fmt.Sprintf("the run has no journal for stage %q (was it run with --no-journal?): nothing to resume from", s.Name))
 		}
 		if _, err := os.Stat(filepath.Join(runDir, s.Journal)); err != nil {
 			return refused(fmt.Sprintf("stage %q: %v", s.Name, err))
 		}
-		if rec.Ended.IsZero() && s.State == "running" && alive(s.PID) && !force {
+		if rec.Ended.IsZero() && s.State == flow.StateRunning && alive(s.PID) && !force {
 			return refused(fmt.Sprintf("stage %q (pid %d) of the run is still running: stop that flow first (--force if the pid is another process now)", s.Name, s.PID))
 		}
 	}

@@ -109,7 +109,7 @@ func TestResumeRefused(t *testing.T) {
 		{"finished", "", func(t *testing.T, runDir string) {
 			rec, _ := flow.ReadManifest(runDir)
 			for _, s := range rec.Stages {
-				s.State = "done"
+				s.State = flow.StateDone
 			}
 			rec.Ended = rec.Started
 			flow.WriteManifest(rec)

@@ -316,7 +316,7 @@ func checkBaseline(rec *flow.Result) error {
 	}
 	var bad []string
 	for _, s := range rec.Stages {
-		if s.State != "done" {
+		if s.State != flow.StateDone {
 			bad = append(bad, fmt.Sprintf("%s: %s", s.Name, s.State))
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/obz-dev/obz/flow"
 	"github.com/obz-dev/obz/journal"
 )
 
@@ -75,7 +76,7 @@ func (r *Replayed) Verify() (*Verification, error) {
 			sv.Verdict, sv.Detail = New, "not in the recorded run: nothing to compare"
 		case p.discarded[s.Name]:
 			sv.Verdict, sv.Detail = Skipped, "sink: its side effects were suppressed (--run-sinks runs it)"
-		case s.State != "done":
+		case s.State != flow.StateDone:
 			sv.Verdict, sv.Detail = Diverged, fmt.Sprintf("the stage %s (exit %d) in the replay", s.State, s.ExitCode)
 			v.Diverged++
 			v.Compared++

@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"runtime"
 	"runtime/debug"
 	"strings"
-	"sync"
-	"syscall"
 
+	"github.com/obz-dev/obz/exitstatus"
 	"github.com/obz-dev/obz/flow"
 	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/stages"
@@ -24,37 +22,25 @@ import (
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	sigs := watchSignals(cancel)
+	defer sigs.Stop()
 
-	// SIGINT/SIGTERM start a graceful drain; a second one ends obz at once.
-	// SIGPIPE is caught so that a write to a closed pipe returns EPIPE (a
-	// quiet end) instead of killing the process.
-	sigc := make(chan os.Signal, 4)
-	signal.Notify(sigc, syscall.SIGINT, syscall.SIGTERM, syscall.SIGPIPE)
-	defer signal.Stop(sigc)
-	var mu sync.Mutex
-	var got os.Signal
-	go func() {
-		for s := range sigc {
-			if s == syscall.SIGPIPE {
-				continue
-			}
-			mu.Lock()
-			first := got == nil
-			got = s
-			mu.Unlock()
-			if !first {
-				fmt.Fprintln(stderr, "obz: second signal, stopping now")
-				os.Exit(exitCode(nil, "", s, io.Discard))
-			}
-			cancel()
-		}
-	}()
-	signalled := func() os.Signal {
-		mu.Lock()
-		defer mu.Unlock()
-		return got
+	code := make(chan int, 1)
+	go func() { code <- runCommand(ctx, args, stdin, stdout, stderr, sigs.Signal) }()
+	select {
+	case c := <-code:
+		return c
+	case sig := <-sigs.Second():
+		// The command is still draining: main ends the process, and with
+		// it the command (obz flow's stages die with it: Pdeathsig).
+		fmt.Fprintln(stderr, "obz: second signal, stopping now")
+		return exitCode(nil, "", sig, io.Discard)
 	}
+}
 
+// runCommand parses args and runs the command they name. signalled says
+// which stop signal came, if one did.
+func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, signalled func() os.Signal) int {
 	reg := stages.All()
 	if err := checkCommand(args, reg); err != nil {
 		return exitCode(err, "", nil, stderr)
@@ -66,32 +52,17 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return exitCode(err, args[1], nil, stderr)
 	}
-	args = permuted
-	if err := app.RunContext(ctx, args); err != nil && runErr == nil {
+	if err := app.RunContext(ctx, permuted); err != nil && runErr == nil {
 		runErr = err
 	}
 	return exitCode(runErr, cmdName, signalled(), stderr)
 }
 
 func newApp(reg stages.Registry, stdin io.Reader, stdout, stderr io.Writer, cmdName *string, runErr *error) *cli.App {
-	app := &cli.App{
-		Name:                   "obz",
-		Usage:                  "stream-processing stages for the shell, over framed NDJSON",
-		CustomAppHelpTemplate:  rootHelp(reg),
-		Reader:                 stdin,
-		Writer:                 stdout,
-		ErrWriter:              stderr,
-		HideVersion:            true,
-		ExitErrHandler:         func(*cli.Context, error) {},
-		UseShortOptionHandling: false,
-		// Stages split list values themselves: choice:a,b,c must stay one value.
-		DisableSliceFlagSeparator: true,
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return &usageError{msg: err.Error()}
-		},
-	}
+	app := baseApp(stdin, stdout, stderr)
+	app.CustomAppHelpTemplate = rootHelp(reg)
 	for _, spec := range reg {
-		app.Commands = append(app.Commands, stageCommand(spec, cmdName, runErr))
+		app.Commands = append(app.Commands, stageCommand(spec, runStage, cmdName, runErr))
 	}
 	app.Commands = append(app.Commands, flowCommand(reg, cmdName, runErr))
 	app.Commands = append(app.Commands, journalCommand(cmdName, runErr), replayCommand(cmdName, runErr), diffCommand(cmdName, runErr))
@@ -104,6 +75,26 @@ func newApp(reg stages.Registry, stdin io.Reader, stdout, stderr io.Writer, cmdN
 		},
 	})
 	return app
+}
+
+// baseApp is the urfave app without its commands: how obz parses every
+// command line (the stage check of obz flow parses with it too).
+func baseApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
+	return &cli.App{
+		Name:                   "obz",
+		Usage:                  "stream-processing stages for the shell, over framed NDJSON",
+		Reader:                 stdin,
+		Writer:                 stdout,
+		ErrWriter:              stderr,
+		HideVersion:            true,
+		ExitErrHandler:         func(*cli.Context, error) {},
+		UseShortOptionHandling: false,
+		// Stages split list values themselves: choice:a,b,c must stay one value.
+		DisableSliceFlagSeparator: true,
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return &usageError{msg: err.Error()}
+		},
+	}
 }
 
 func version() string {
@@ -187,7 +178,7 @@ EXAMPLES:
    obz flow testdata/flows/orders.toml
 
 EXIT STATUS:
-` + exitStatusHelp + `
+` + exitstatus.Help + `
 
 Docs: README.md, docs/wire.md (the protocol), docs/topology.md (flows), docs/journal.md (journals).
 `)

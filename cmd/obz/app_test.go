@@ -390,6 +390,43 @@ func TestSignals(t *testing.T) {
 			t.Errorf("stderr %q", stderr.String())
 		}
 	})
+
+	t.Run("second signal", func(t *testing.T) {
+		// The drain would wait for an hour: a second SIGINT ends obz at
+		// once, 130. Signals are sent until it ends, as a user presses
+		// Ctrl-C again.
+		cmd := exec.Command(bin, "filter", "true", "--drain-timeout", "1h")
+		stdin, _ := cmd.StdinPipe()
+		defer stdin.Close()
+		stdout, _ := cmd.StdoutPipe()
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		out := readLines(t, stdout)
+		io.WriteString(stdin, "{\"a\":1}\n")
+		out.next()
+		done := make(chan struct{})
+		go func() {
+			for {
+				cmd.Process.Signal(syscall.SIGINT)
+				select {
+				case <-done:
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+			}
+		}()
+		code := exitStatus(t, cmd)
+		close(done)
+		if code != 130 {
+			t.Errorf("exit %d, want 130", code)
+		}
+		if !strings.Contains(stderr.String(), "second signal, stopping now") {
+			t.Errorf("stderr %q", stderr.String())
+		}
+	})
 }
 
 // TestClosedStdout: `obz ... | head -1` closes obz's stdout; obz ends

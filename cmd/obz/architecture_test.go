@@ -18,14 +18,15 @@ const module = "github.com/obz-dev/obz/"
 // it is placed in the architecture.
 var importRules = map[string][]string{
 	"wire":              {},
+	"exitstatus":        {},
 	"journal":           {"wire"},
 	"expr":              {"wire"},
 	"format":            {"wire"},
-	"runner":            {"wire", "journal"},
-	"runner/runnertest": {"wire", "journal", "runner"},
-	"stages":            {"wire", "journal", "runner", "expr", "format"},
-	"flow":              {"wire", "journal"},
-	"replay":            {"wire", "journal", "flow", "runner"},
+	"runner":            {"wire", "journal", "exitstatus"},
+	"runner/runnertest": {"wire", "journal", "runner", "exitstatus"},
+	"stages":            {"wire", "journal", "runner", "expr", "format", "exitstatus"},
+	"flow":              {"wire", "journal", "exitstatus"},
+	"replay":            {"wire", "journal", "flow", "runner", "exitstatus"},
 	"cmd/obz":           {"*"},
 	"scripts/linecopy":  {},
 }

@@ -66,10 +66,12 @@ OPTIONS:
 EXIT STATUS:
    0    every stage finished
    1    a stage failed or an edge broke (the first failure is reported)
-   2    the topology is invalid (every problem is listed with file and line)
+   2    the topology is invalid, or a stage's flags, arguments or expressions
+        are (every problem is listed with file and line; nothing is started)
    3    --resume refused: nothing to resume, no manifest or journals, the
         topology file changed, a sink that cannot skip what it delivered
    4    finished, but some events went to the error lane and ended in a sink
+        (every branch ran to its end: dead letters are not a failure)
    130  stopped by SIGINT (Ctrl-C) after a graceful drain; 143 for SIGTERM
 `
 
@@ -118,13 +120,15 @@ func runFlow(c *cli.Context, reg stages.Registry) error {
 	if c.NArg() != 1 {
 		return &usageError{msg: "flow takes one topology file, e.g. obz flow testdata/flows/orders.toml"}
 	}
-	t, err := flow.Load(c.Args().First(), flowCommands(reg))
+	// Drawing the graph needs the graph only; a run and --check need every
+	// stage's command line to be right too.
+	var check flow.StageCheck
+	if !c.Bool("dot") && !c.Bool("mermaid") {
+		check = stageChecker(reg)
+	}
+	t, err := flow.LoadChecked(c.Args().First(), flowCommands(reg), check)
 	if err != nil {
-		var ve *flow.ValidationError
-		if errors.As(err, &ve) {
-			return &usageError{msg: "invalid topology:\n  " + strings.Join(ve.Problems, "\n  ")}
-		}
-		return &usageError{msg: err.Error()}
+		return invalidTopology(err)
 	}
 	out := c.App.Writer
 	switch {
@@ -149,7 +153,7 @@ func runFlow(c *cli.Context, reg stages.Registry) error {
 
 // superviseFlow runs t under the supervisor with the options every run
 // shares (the binary, the version, stderr, the live view on a terminal, the
-// drain timeout, metrics), prints the summary and maps the outcome to an
+// drain timeout, metrics, the check of every stage's command line), prints the summary and maps the outcome to an
 // error for the exit table. after, if set, sees the result first.
 func superviseFlow(c *cli.Context, t *flow.Topology, opts flow.Options, after func(*flow.Result)) error {
 	exe, err := selfPath()
@@ -162,7 +166,12 @@ func superviseFlow(c *cli.Context, t *flow.Topology, opts flow.Options, after fu
 	}
 	opts.DrainTimeout = c.Duration("drain-timeout")
 	opts.MetricsAddr = c.String("metrics-addr")
+	opts.Check = stageChecker(stages.All())
 	res, err := flow.Run(c.Context, t, opts)
+	var ve *flow.ValidationError
+	if errors.As(err, &ve) {
+		return invalidTopology(err)
+	}
 	if err != nil {
 		return err
 	}
@@ -179,6 +188,16 @@ func superviseFlow(c *cli.Context, t *flow.Topology, opts flow.Options, after fu
 		return errFlowErrorEvents
 	}
 	return nil
+}
+
+// invalidTopology is a topology that does not load or check: a usage
+// error (exit 2) listing every problem.
+func invalidTopology(err error) error {
+	var ve *flow.ValidationError
+	if errors.As(err, &ve) {
+		return &usageError{msg: "invalid topology:\n  " + strings.Join(ve.Problems, "\n  ")}
+	}
+	return &usageError{msg: err.Error()}
 }
 
 // selfPath finds the obz binary to start stages with: the one running, as

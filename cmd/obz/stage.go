@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mattn/go-isatty"
+	"github.com/obz-dev/obz/exitstatus"
 	"github.com/obz-dev/obz/journal"
 	"github.com/obz-dev/obz/replay"
 	"github.com/obz-dev/obz/runner"
@@ -74,7 +75,9 @@ func stageFlags(spec *runner.Spec) []cli.Flag {
 	return append(fs, runnerFlags(spec)...)
 }
 
-func stageCommand(spec *runner.Spec, cmdName *string, runErr *error) *cli.Command {
+// stageCommand is the command of one stage; do runs it (runStage), or
+// only checks it (checkStage).
+func stageCommand(spec *runner.Spec, do func(*cli.Context, *runner.Spec) error, cmdName *string, runErr *error) *cli.Command {
 	return &cli.Command{
 		Name:               spec.Name,
 		Usage:              spec.Summary,
@@ -88,7 +91,7 @@ func stageCommand(spec *runner.Spec, cmdName *string, runErr *error) *cli.Comman
 		},
 		Action: func(c *cli.Context) error {
 			*cmdName = spec.Name
-			*runErr = runStage(c, spec)
+			*runErr = do(c, spec)
 			return nil
 		},
 	}
@@ -99,15 +102,19 @@ func runStage(c *cli.Context, spec *runner.Spec) error {
 	if err != nil {
 		return err
 	}
-	env, closers, err := stageEnv(c, spec)
+	env, err := stageEnv(c, spec)
 	if err != nil {
 		return err
 	}
+	closers, err := inheritFDs(c, env)
 	defer func() {
 		for _, cl := range closers {
 			cl.Close()
 		}
 	}()
+	if err != nil {
+		return err
+	}
 	if p := c.String("resume-from"); p != "" {
 		rec, err := replay.OpenRecorded(p)
 		if err != nil {
@@ -146,8 +153,9 @@ func runStage(c *cli.Context, spec *runner.Spec) error {
 	return err
 }
 
-// stageEnv turns the runner flags into a runner.Env.
-func stageEnv(c *cli.Context, spec *runner.Spec) (*runner.Env, []io.Closer, error) {
+// stageEnv turns the runner flags into a runner.Env, without its inherited
+// fds (inheritFDs).
+func stageEnv(c *cli.Context, spec *runner.Spec) (*runner.Env, error) {
 	stdout := c.App.Writer
 	env := &runner.Env{
 		Name:         c.String("name"),
@@ -163,11 +171,11 @@ func stageEnv(c *cli.Context, spec *runner.Spec) (*runner.Env, []io.Closer, erro
 	case "fail":
 		env.OnError = runner.ErrorsFail
 	default:
-		return nil, nil, &usageError{msg: fmt.Sprintf("--on-error must be continue or fail, not %q", c.String("on-error"))}
+		return nil, &usageError{msg: fmt.Sprintf("--on-error must be continue or fail, not %q", c.String("on-error"))}
 	}
 	maxLine, err := parseSize(c.String("max-line"))
 	if err != nil {
-		return nil, nil, &usageError{msg: "--max-line: " + err.Error()}
+		return nil, &usageError{msg: "--max-line: " + err.Error()}
 	}
 	env.MaxLine = maxLine
 	if f, ok := c.App.Reader.(*os.File); ok && isTerminal(f) {
@@ -175,14 +183,14 @@ func stageEnv(c *cli.Context, spec *runner.Spec) (*runner.Env, []io.Closer, erro
 	}
 
 	if err := setProgress(c, spec, env); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 
 	env.Output = runner.Framed
 	if spec.Family != runner.FamilySink {
 		color := c.String("color")
 		if color != "auto" && color != "always" && color != "never" {
-			return nil, nil, &usageError{msg: fmt.Sprintf("--color must be auto, always or never, not %q", color)}
+			return nil, &usageError{msg: fmt.Sprintf("--color must be auto, always or never, not %q", color)}
 		}
 		onTerminal := false
 		if f, ok := stdout.(*os.File); ok && isTerminal(f) {
@@ -199,12 +207,17 @@ func stageEnv(c *cli.Context, spec *runner.Spec) (*runner.Env, []io.Closer, erro
 			env.Color = true
 		}
 	}
+	return env, nil
+}
 
+// inheritFDs opens the fds obz flow gave the stage (--in-fd, --out-fd,
+// --status-fd) into env. It returns what to close, also on error.
+func inheritFDs(c *cli.Context, env *runner.Env) ([]io.Closer, error) {
 	var closers []io.Closer
 	for _, fd := range c.IntSlice("in-fd") {
 		f := inheritedFile(fd, "fd "+strconv.Itoa(fd))
 		if f == nil {
-			return nil, nil, &usageError{msg: fmt.Sprintf("--in-fd %d is not an open file descriptor", fd)}
+			return closers, &usageError{msg: fmt.Sprintf("--in-fd %d is not an open file descriptor", fd)}
 		}
 		closers = append(closers, f)
 		env.Inputs = append(env.Inputs, runner.Input{Name: "fd " + strconv.Itoa(fd), R: f, Framed: true})
@@ -212,7 +225,7 @@ func stageEnv(c *cli.Context, spec *runner.Spec) (*runner.Env, []io.Closer, erro
 	for _, fd := range c.IntSlice("out-fd") {
 		f := inheritedFile(fd, "fd "+strconv.Itoa(fd))
 		if f == nil {
-			return nil, nil, &usageError{msg: fmt.Sprintf("--out-fd %d is not an open file descriptor", fd)}
+			return closers, &usageError{msg: fmt.Sprintf("--out-fd %d is not an open file descriptor", fd)}
 		}
 		closers = append(closers, f)
 		env.Outputs = append(env.Outputs, f)
@@ -220,12 +233,12 @@ func stageEnv(c *cli.Context, spec *runner.Spec) (*runner.Env, []io.Closer, erro
 	if fd := c.Int("status-fd"); fd > 0 {
 		f := inheritedFile(fd, "status")
 		if f == nil {
-			return nil, nil, &usageError{msg: fmt.Sprintf("--status-fd %d is not an open file descriptor", fd)}
+			return closers, &usageError{msg: fmt.Sprintf("--status-fd %d is not an open file descriptor", fd)}
 		}
 		closers = append(closers, f)
 		env.Status = f
 	}
-	return env, closers, nil
+	return closers, nil
 }
 
 // inheritedFile returns the open descriptor fd as a file, or nil when fd is
@@ -330,7 +343,7 @@ func helpTemplate(spec *runner.Spec) string {
 	}
 	b.WriteString("OPTIONS:\n{{range .VisibleFlags}}   {{.}}\n{{end}}\n")
 	b.WriteString("   Options may come before or after arguments; -- ends the options; - is stdin/stdout.\n\n")
-	b.WriteString("EXIT STATUS:\n" + exitStatusHelp + "\n")
+	b.WriteString("EXIT STATUS:\n" + exitstatus.Help + "\n")
 	if spec.ExitStatus != "" {
 		b.WriteString(esc(indent(spec.ExitStatus)) + "\n")
 	}

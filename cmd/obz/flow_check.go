@@ -1,0 +1,58 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/obz-dev/obz/flow"
+	"github.com/obz-dev/obz/runner"
+	"github.com/obz-dev/obz/stages"
+	"github.com/urfave/cli/v2"
+)
+
+// stageChecker is obz flow's check of a stage's command line: it parses
+// `obz COMMAND ARGS...` as the CLI does (the same app settings, flags and
+// argument permutation) and builds the stage, which compiles its
+// expressions, without running anything. It reports what obz would exit 2
+// for (a usage error); what depends on the files around a stage when it
+// runs (its dir, an input made by then) is the stage's to report.
+func stageChecker(reg stages.Registry) flow.StageCheck {
+	return func(command string, args []string) error {
+		spec := reg.Lookup(command)
+		if spec == nil {
+			return &usageError{msg: fmt.Sprintf("unknown command %q", command)}
+		}
+		var cmdName string
+		var runErr error
+		app := baseApp(strings.NewReader(""), io.Discard, io.Discard)
+		app.Commands = append(app.Commands, stageCommand(spec, checkStage, &cmdName, &runErr))
+		argv, err := permuteArgs(append([]string{"obz", command}, args...), app)
+		if err == nil {
+			err = app.Run(argv)
+		}
+		if err == nil {
+			err = runErr
+		}
+		if err == nil {
+			return nil
+		}
+		var usage *usageError
+		var sUsage *runner.UsageError
+		if errors.As(err, &usage) || errors.As(err, &sUsage) {
+			return errors.New(asTyped(err.Error()))
+		}
+		return nil
+	}
+}
+
+// checkStage builds the stage and checks the runner's options, as runStage
+// does before it runs the stage; the fds obz flow names are not touched.
+func checkStage(c *cli.Context, spec *runner.Spec) error {
+	if _, err := spec.New(cliOptions{c}); err != nil {
+		return err
+	}
+	_, err := stageEnv(c, spec)
+	return err
+}

@@ -1,0 +1,163 @@
+package flow
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// The flags obz flow puts on a stage's command line itself: the supervisor
+// writes them from these names, and validation refuses a topology whose
+// run sets any of them (managedFlags).
+const (
+	flagName           = "--name"            // the stage's table name
+	flagOnError        = "--on-error"        // the flow's on_error
+	flagStatusFD       = "--status-fd"       // the status channel
+	flagInFD           = "--in-fd"           // one per input edge
+	flagRefFD          = "--ref-fd"          // a join's reference edge
+	flagOutFD          = "--out-fd"          // one per output edge
+	flagJournal        = "--journal"         // RUN_DIR/journals/STAGE.zst
+	flagJournalFlush   = "--journal-flush"   // a restartable source's journal
+	flagResumeFrom     = "--resume-from"     // obz flow --resume, a restart
+	flagResumeContinue = "--resume-continue" // a restart
+)
+
+// managedFlags lists the flags obz flow sets, each with what a topology
+// says instead.
+var managedFlags = [...]struct{ flag, instead string }{
+	{flagName, "the stage's name is its table's, [stages.NAME]"},
+	{flagOnError, "set on_error for the flow"},
+	{flagStatusFD, ""},
+	{flagInFD, "use inputs or a flow chain"},
+	{flagRefFD, "use reference"},
+	{flagOutFD, "use inputs or a flow chain in the stages that read it"},
+	{flagJournal, "every stage is journaled in its run directory; obz flow --no-journal turns that off"},
+	{flagJournalFlush, "a source with restart = \"on-failure\" gets it"},
+	{flagResumeFrom, "use obz flow --resume RUN_DIR"},
+	{flagResumeContinue, "a source with restart = \"on-failure\" gets it"},
+}
+
+// ManagedFlags returns the flags obz flow sets on a stage's command line
+// itself (--name, --in-fd, --journal, ...): a topology may not set them.
+func ManagedFlags() []string {
+	fs := make([]string, len(managedFlags))
+	for i, m := range managedFlags {
+		fs[i] = m.flag
+	}
+	return fs
+}
+
+// checkManaged refuses a stage whose run sets a flag obz flow sets. What
+// follows "--" are arguments (exec's program), not obz's flags.
+func (v *validator) checkManaged(s *Stage) {
+	for _, a := range s.Argv[1:] {
+		if a == "--" {
+			return
+		}
+		if !strings.HasPrefix(a, "-") {
+			continue
+		}
+		name, _, _ := strings.Cut(a, "=")
+		name = "--" + strings.TrimLeft(name, "-")
+		for _, m := range managedFlags {
+			if name != m.flag {
+				continue
+			}
+			msg := fmt.Sprintf("stage %q: %s is set by obz flow; remove it from run", s.Name, m.flag)
+			if m.instead != "" {
+				msg += " (" + m.instead + ")"
+			}
+			v.add(s.Line, "%s", msg)
+		}
+	}
+}
+
+// StageCheck checks one stage's command line as obz would run it, without
+// running it: it parses the flags and arguments with the CLI's own rules
+// and builds the stage (compiling its expressions). command is the stage's
+// obz command (filter), args the rest of the command line obz flow runs it
+// with (the flags it sets, then the run's arguments). It must not use the
+// fds those flags name. cmd/obz makes it from the stage registry, so that
+// flow needs no stage.
+type StageCheck func(command string, args []string) error
+
+// Check runs check on every stage's command line and returns a
+// *ValidationError listing each problem with the topology file and line,
+// or nil. Run does the same before it creates anything (Options.Check).
+func (t *Topology) Check(check StageCheck) error {
+	return t.check(check, true)
+}
+
+func (t *Topology) check(check StageCheck, journals bool) error {
+	v := &validator{file: t.File}
+	v.checkCommands(t, nil, check, journals)
+	if len(v.problems) > 0 {
+		return &ValidationError{Problems: v.problems}
+	}
+	return nil
+}
+
+// checkCommands checks the command line of every stage, as Run would make
+// it; given cmds, only of those whose command it has (checkStages reports
+// the others).
+func (v *validator) checkCommands(t *Topology, cmds Commands, check StageCheck, journals bool) {
+	edges := edgeArgs(t.Order())
+	for _, s := range t.Stages {
+		if len(s.Argv) == 0 {
+			continue
+		}
+		if _, ok := cmds[s.Command()]; cmds != nil && !ok {
+			continue
+		}
+		journal := ""
+		if journals {
+			journal = filepath.Join("journals", s.Name+".zst")
+		}
+		argv := t.commandLine(s, edges[s.Name], journal, journal != "" && s.Restartable() && len(s.AllInputs()) == 0)
+		if err := check(s.Command(), argv[1:]); err != nil {
+			v.add(s.Line, "stage %q (%s): %v", s.Name, s.Command(), err)
+		}
+	}
+}
+
+// edgeArgs numbers the fds of every edge, per stage from 3: for each stage
+// in order, each of its inputs in turn (the reference first) adds an
+// --out-fd to the producer and an --in-fd (--ref-fd) to the consumer. Run
+// makes the pipes in the same order.
+func edgeArgs(order []*Stage) map[string][]string {
+	n := map[string]int{}
+	args := map[string][]string{}
+	for _, s := range order {
+		for i, in := range s.AllInputs() {
+			n[in]++
+			args[in] = append(args[in], flagOutFD, strconv.Itoa(2+n[in]))
+			n[s.Name]++
+			flag := flagInFD
+			if i == 0 && s.Reference != "" {
+				flag = flagRefFD
+			}
+			args[s.Name] = append(args[s.Name], flag, strconv.Itoa(2+n[s.Name]))
+		}
+	}
+	return args
+}
+
+// commandLine is the command line obz flow runs stage s with: its command,
+// the flags obz flow sets (its name, on_error, its status fd, which follows
+// its edges' fds, its edges, its journal unless "", flushed for a source
+// that restarts), then the run's arguments.
+func (t *Topology) commandLine(s *Stage, edges []string, journal string, flush bool) []string {
+	statusFD := 3 + len(edges)/2
+	argv := []string{s.Argv[0], flagName, s.Name, flagOnError, t.OnError, flagStatusFD, strconv.Itoa(statusFD)}
+	argv = append(argv, edges...)
+	if journal != "" {
+		argv = append(argv, flagJournal, journal)
+		if flush {
+			// What the journal file holds is at least what was
+			// delivered: a restart continues after it.
+			argv = append(argv, flagJournalFlush)
+		}
+	}
+	return append(argv, s.Argv[1:]...)
+}
