@@ -584,7 +584,7 @@ func TestRunErrStopLeavesInputAlone(t *testing.T) {
 func rtReaderGoroutines() int {
 	buf := make([]byte, 1<<20)
 	buf = buf[:runtime.Stack(buf, true)]
-	return bytes.Count(buf, []byte("stages.readInput("))
+	return bytes.Count(buf, []byte("runner.readInput("))
 }
 
 // rtEndless returns one line per Read, forever.
