@@ -284,6 +284,33 @@ func (em *Emitter) writeEOF(kind wire.EOFKind) error {
 	return em.Flush()
 }
 
+// endEOF writes the EOF of a stage that did not fail; a consumer that is
+// gone (errDownstreamGone) is no error then.
+func (em *Emitter) endEOF(kind wire.EOFKind) error {
+	if err := em.writeEOF(kind); err != nil && !errors.Is(err, errDownstreamGone) {
+		return err
+	}
+	return nil
+}
+
+// failEOF ends a stage that failed with err: its EOF of the given kind
+// (poison, or truncated) is written even after an output error, and err
+// is returned.
+func (em *Emitter) failEOF(kind wire.EOFKind, err error) error {
+	em.err = nil
+	em.writeEOF(kind)
+	return err
+}
+
+// errorEvents is the *ErrorEventsError of a stage that reported error
+// events on stderr, or nil.
+func (em *Emitter) errorEvents() error {
+	if em.reported > 0 {
+		return &ErrorEventsError{Count: em.reported, Where: "stderr"}
+	}
+	return nil
+}
+
 // forward re-emits an upstream control frame (watermark, receipt) as is.
 func (em *Emitter) forward(f *wire.Frame) error {
 	if em.mode != Framed {
