@@ -134,7 +134,11 @@ func (r *processorRun) start() {
 		for range batchesPerIn {
 			r.frees[i] <- &batch{in: i}
 		}
-		go readInput(i, in, r.name, env.MaxLine, r.ch, r.frees[i], r.done)
+		edge := in.Edge
+		if edge == nil {
+			edge = newPipeIn(in, r.name, env.MaxLine)
+		}
+		go readInput(edge, in.Name, r.ch, r.frees[i], r.done)
 	}
 	r.errSink, _ = r.p.(ErrorSink)
 	if r.waker, _ = r.p.(Waker); r.waker != nil {
@@ -233,7 +237,7 @@ func (r *processorRun) next() (b *batch, lo, hi int) {
 		r.mg.add(b)
 		return nil, 0, 0
 	}
-	return b, 0, len(b.frames)
+	return b, 0, len(b.Frames)
 }
 
 func (r *processorRun) onTick(now time.Time) {
@@ -269,20 +273,27 @@ func (r *processorRun) drainTimedOut() {
 // with.
 func (r *processorRun) process(b *batch, lo, hi int) {
 	em, e, p := r.em, r.edges[b.in], r.p
-	nIn := r.nIn
+	nIn, dups := r.nIn, e.dups
 	var err error
 	i := lo
 	for ; i < hi; i++ {
-		f := &b.frames[i]
+		f := &b.Frames[i]
 		switch f.Kind {
 		case wire.KindData:
+			if !e.event(f) {
+				f.Kind = kindDuplicate
+				continue
+			}
 			nIn++
-			e.event(f)
 			em.cur = f
 			if err = p.Event(f, em); err != nil {
 				err = eventError(err, em, r.name, f)
 			}
 		case wire.KindError:
+			if f.Writer != localError && !e.event(f) {
+				f.Kind = kindDuplicate
+				continue
+			}
 			nIn++
 			if f.Writer == localError {
 				em.cur = nil
@@ -292,7 +303,6 @@ func (r *processorRun) process(b *batch, lo, hi int) {
 					e.problem("input line %d is a frame of a newer protocol version; upgrade obz", f.Line)
 				}
 			} else {
-				e.event(f)
 				em.cur = f
 			}
 			if r.errSink != nil {
@@ -314,9 +324,12 @@ func (r *processorRun) process(b *batch, lo, hi int) {
 		}
 	}
 	r.nIn = nIn
+	if e.dups > dups {
+		r.env.Counters.Duplicates.Add(e.dups - dups)
+	}
 	em.cur = nil
 	if em.order != nil {
-		em.order.add(b.in, b.frames[lo:i])
+		em.order.add(b.in, b.Frames[lo:i])
 	}
 	switch {
 	case err == ErrStop:
@@ -324,11 +337,11 @@ func (r *processorRun) process(b *batch, lo, hi int) {
 	case err != nil:
 		r.fail(err)
 	}
-	if hi < len(b.frames) && r.reading() {
+	if hi < len(b.Frames) && r.reading() {
 		return // the rest of the batch waits its turn in the recorded order
 	}
 	c := r.env.Counters
-	r.bytesIn += uint64(b.bytes)
+	r.bytesIn += uint64(b.Bytes)
 	c.In.Store(r.nIn)
 	c.BytesIn.Store(r.bytesIn)
 	if b.end != nil && r.reading() {
@@ -337,6 +350,10 @@ func (r *processorRun) process(b *batch, lo, hi int) {
 	}
 	r.frees[b.in] <- b
 }
+
+// kindDuplicate marks a frame of a batch dropped as a duplicate, so that
+// the merge order recorded leaves it out.
+const kindDuplicate wire.Kind = 255
 
 // endInput settles the EOF kind once reading is over.
 func (r *processorRun) endInput() {

@@ -31,8 +31,8 @@ type Env struct {
 	Stdin   io.Reader
 	Stdout  io.Writer
 	Stderr  io.Writer
-	Inputs  []Input     // input edges; stdin if empty (fan-in when several)
-	Outputs []io.Writer // output edges; stdout if empty (fan-out when several)
+	Inputs  []Input    // input edges; stdin if empty (fan-in when several)
+	Outputs []Outbound // output edges; stdout if empty (fan-out when several)
 
 	Output  OutputMode
 	Color   bool
@@ -91,7 +91,7 @@ func Run(ctx context.Context, spec *Spec, st Stage, env *Env) error {
 	}
 	outs := env.Outputs
 	if len(outs) == 0 {
-		outs = []io.Writer{env.Stdout}
+		outs = []Outbound{PipeOutput(env.Stdout)}
 	}
 	mode := env.Output
 	if spec.Family == FamilySink {
@@ -119,8 +119,12 @@ func Run(ctx context.Context, spec *Spec, st Stage, env *Env) error {
 	stopStatus(err)
 	if env.Stats {
 		c := env.Counters
-		fmt.Fprintf(env.Stderr, "obz %s: in %d, out %d, errors %d, bytes in %d, bytes out %d, %.3fs\n",
-			name, c.In.Load(), c.Out.Load(), c.Errors.Load(), c.BytesIn.Load(), c.BytesOut.Load(), time.Since(start).Seconds())
+		dups := ""
+		if n := c.Duplicates.Load(); n > 0 {
+			dups = fmt.Sprintf(", duplicates dropped %d", n)
+		}
+		fmt.Fprintf(env.Stderr, "obz %s: in %d, out %d, errors %d%s, bytes in %d, bytes out %d, %.3fs\n",
+			name, c.In.Load(), c.Out.Load(), c.Errors.Load(), dups, c.BytesIn.Load(), c.BytesOut.Load(), time.Since(start).Seconds())
 	}
 	return err
 }
@@ -161,7 +165,7 @@ func startStatus(env *Env, name string, start time.Time) func(error) {
 	write := func(state string, err error) {
 		c := env.Counters
 		s := wire.Status{Stage: name, State: state, In: c.In.Load(), Out: c.Out.Load(), Errors: c.Errors.Load(),
-			BytesIn: c.BytesIn.Load(), BytesOut: c.BytesOut.Load(), Elapsed: time.Since(start).Seconds(),
+			BytesIn: c.BytesIn.Load(), BytesOut: c.BytesOut.Load(), Duplicates: c.Duplicates.Load(), Elapsed: time.Since(start).Seconds(),
 			WaitIn: time.Duration(c.WaitIn.Load()).Seconds(), WaitOut: time.Duration(c.WaitOut.Load()).Seconds(),
 			ErrorKinds: c.ErrorKinds()}
 		if err != nil {

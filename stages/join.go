@@ -222,7 +222,10 @@ func (j *join) Prepare(ctx context.Context, em *runner.Emitter) error {
 		}
 		switch f.Kind {
 		case wire.KindData:
-			e.Event(&f)
+			if !e.Event(&f) {
+				countDuplicate(em)
+				continue
+			}
 			if events++; events > j.maxRef {
 				return fmt.Errorf("the %s has more than %d events (--max-ref): a reference must fit in memory", name, j.maxRef)
 			}
@@ -230,13 +233,23 @@ func (j *join) Prepare(ctx context.Context, em *runner.Emitter) error {
 				noKey++
 			}
 		case wire.KindError:
-			e.Event(&f)
+			if !e.Event(&f) {
+				countDuplicate(em)
+				continue
+			}
 			if err := em.EmitError(f.Err, f.Payload); err != nil {
 				return err
 			}
 		case wire.KindEOF:
 			e.EOF(&f)
 		}
+	}
+}
+
+// countDuplicate counts a reference frame delivered twice, dropped.
+func countDuplicate(em *runner.Emitter) {
+	if c := em.Counters(); c != nil {
+		c.Duplicates.Add(1)
 	}
 }
 

@@ -214,7 +214,7 @@ func stageEnv(c *cli.Context, spec *runner.Spec) (*runner.Env, []io.Closer, erro
 			return nil, nil, &usageError{msg: fmt.Sprintf("--out-fd %d is not an open file descriptor", fd)}
 		}
 		closers = append(closers, f)
-		env.Outputs = append(env.Outputs, f)
+		env.Outputs = append(env.Outputs, runner.PipeOutput(f))
 	}
 	if fd := c.Int("status-fd"); fd > 0 {
 		f := inheritedFile(fd, "status")
