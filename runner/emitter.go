@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/obz-dev/obz/wire"
@@ -44,6 +43,10 @@ type Counters struct {
 	Errors   atomic.Uint64 // error events written, forwarded or reported
 	BytesIn  atomic.Uint64
 	BytesOut atomic.Uint64
+	// Duplicates are frames an input delivered again (same writer and
+	// seq as one seen, or the same EOF), dropped: an at-least-once edge
+	// does that after a reconnect.
+	Duplicates atomic.Uint64
 	// WaitIn and WaitOut are nanoseconds spent blocked waiting for input
 	// and writing output: a stage that mostly waits to write is held back
 	// by its consumer (backpressure); one that mostly waits to read is
@@ -86,7 +89,7 @@ type Emitter struct {
 	name   string
 	mode   OutputMode
 	color  bool
-	outs   []io.Writer
+	outs   []Outbound
 	stdout io.Writer
 	stderr io.Writer
 	stdin  io.Reader // for sources that read it (read -)
@@ -281,7 +284,48 @@ func (em *Emitter) writeEOF(kind wire.EOFKind) error {
 		em.buf = wire.AppendFrame(em.buf, &em.frame)
 	}
 	em.teeFrame(&em.frame)
-	return em.Flush()
+	if err := em.Flush(); err != nil {
+		return err
+	}
+	return em.ack()
+}
+
+// ack waits until what the outputs were sent is safely downstream.
+func (em *Emitter) ack() error {
+	for _, o := range em.outs {
+		if _, err := o.Ack(); err != nil {
+			em.err = fmt.Errorf("writing output: %w", err)
+			return em.err
+		}
+	}
+	return nil
+}
+
+// endEOF writes the EOF of a stage that did not fail; a consumer that is
+// gone (errDownstreamGone) is no error then.
+func (em *Emitter) endEOF(kind wire.EOFKind) error {
+	if err := em.writeEOF(kind); err != nil && !errors.Is(err, errDownstreamGone) {
+		return err
+	}
+	return nil
+}
+
+// failEOF ends a stage that failed with err: its EOF of the given kind
+// (poison, or truncated) is written even after an output error, and err
+// is returned.
+func (em *Emitter) failEOF(kind wire.EOFKind, err error) error {
+	em.err = nil
+	em.writeEOF(kind)
+	return err
+}
+
+// errorEvents is the *ErrorEventsError of a stage that reported error
+// events on stderr, or nil.
+func (em *Emitter) errorEvents() error {
+	if em.reported > 0 {
+		return &ErrorEventsError{Count: em.reported, Where: "stderr"}
+	}
+	return nil
 }
 
 // forward re-emits an upstream control frame (watermark, receipt) as is.
@@ -328,8 +372,8 @@ func (em *Emitter) Flush() error {
 	if len(em.buf) > 0 {
 		start := time.Now()
 		for i := 0; i < len(em.outs); i++ {
-			if _, err := em.outs[i].Write(em.buf); err != nil {
-				if !errors.Is(err, syscall.EPIPE) && !errors.Is(err, io.ErrClosedPipe) {
+			if err := em.outs[i].Send(em.buf); err != nil {
+				if !errors.Is(err, errDownstreamGone) {
 					em.err = fmt.Errorf("writing output: %w", err)
 					return em.err
 				}
@@ -449,5 +493,5 @@ func (em *Emitter) CountError() { em.nErr++ }
 // NewRawEmitter returns an emitter that writes bare payloads to w, outside
 // Run: for benchmarks and tests that drive a stage's methods directly.
 func NewRawEmitter(w io.Writer) *Emitter {
-	return &Emitter{ctx: context.Background(), mode: Raw, outs: []io.Writer{w}, counters: new(Counters), maxLine: wire.DefaultMaxLine}
+	return &Emitter{ctx: context.Background(), mode: Raw, outs: []Outbound{PipeOutput(w)}, counters: new(Counters), maxLine: wire.DefaultMaxLine}
 }

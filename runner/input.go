@@ -1,17 +1,20 @@
 package runner
 
 import (
-	"errors"
 	"fmt"
 	"io"
 
 	"github.com/obz-dev/obz/wire"
 )
 
-// Input is one input edge of a stage: stdin, or an fd given by a supervisor.
+// Input is one input edge of a stage: stdin, an fd given by a supervisor,
+// or any other Inbound.
 type Input struct {
 	Name string // for messages: "stdin", "fd 3"
+	// R is a stream of lines (a pipe, a file): the runner reads it with
+	// its line reader. Edge, if set, is read instead.
 	R    io.Reader
+	Edge Inbound
 	// Framed: the input is known to come from an obz stage (an edge of
 	// obz flow), so it must end with an EOF frame even when it carried
 	// nothing: an empty stream means its writer died before writing.
@@ -20,19 +23,14 @@ type Input struct {
 }
 
 // batch is a run of frames read from one input, owned by the stage loop
-// until it is handed back. The frames' byte slices point into buf, the
-// reader's buffer that was swapped out with the batch (wire.Reader.Swap), so
-// that lines are not copied on their way to the stage.
+// until it is handed back to the input's reader.
 type batch struct {
-	in     int
-	frames []wire.Frame
-	buf    []byte
-	bytes  int64
-	end    error // set on the input's last batch: io.EOF or a read error
+	InBatch
+	in  int
+	end error // set on the input's last batch: io.EOF or what ended it
 }
 
 const (
-	batchFrames  = BatchFrames
 	batchesPerIn = 4
 	// bigBuffer: a buffer that grew past it for a long line is dropped when
 	// its batch comes back, so that long lines do not pin memory.
@@ -40,29 +38,12 @@ const (
 )
 
 func (b *batch) reset() {
-	b.frames = b.frames[:0]
-	if cap(b.buf) > bigBuffer {
-		b.buf = nil
+	b.Frames = b.Frames[:0]
+	if cap(b.Buf) > bigBuffer {
+		b.Buf = nil
 	}
-	b.bytes = 0
+	b.Bytes = 0
 	b.end = nil
-}
-
-// add appends f to the batch. Its byte slices stay in the reader's buffer.
-func (b *batch) add(f *wire.Frame) {
-	if f.Err != nil {
-		e := *f.Err
-		f.Err = &e
-	}
-	b.frames = append(b.frames, *f)
-}
-
-// slice returns a[s[0]:s[1]], or nil for the span {-1, -1} (exec's arena).
-func slice(a []byte, s [2]int) []byte {
-	if s[0] < 0 {
-		return nil
-	}
-	return a[s[0]:s[1]:s[1]]
 }
 
 // localError marks a frame made by this stage's reader from a bad line; it
@@ -72,101 +53,53 @@ const localError = "\x00local"
 // readInput reads one input into batches until it ends. It runs in its own
 // goroutine so that several inputs merge (fan-in) and so that the stage loop
 // can flush output whenever input goes idle.
-func readInput(idx int, in Input, stage string, maxLine int, out chan<- *batch, free chan *batch, done <-chan struct{}) {
-	growPipe(in.R)
-	rd := wire.NewReader(in.R, maxLine)
-	// A flow edge joins two obz stages: their payloads were checked where
-	// they entered obz. Anything else (a shell pipe, a file) is checked.
-	rd.TrustPayloads, rd.Stage = in.Framed, stage
-	get := func() *batch {
+func readInput(in Inbound, name string, out chan<- *batch, free chan *batch, done <-chan struct{}) {
+	for {
+		var b *batch
 		select {
-		case b := <-free:
+		case b = <-free:
 			b.reset()
-			return b
 		case <-done:
-			return nil
-		}
-	}
-	b := get()
-	var lastBytes int64
-	// send hands b over with the reader's buffer, which its frames point
-	// into; the reader goes on in the buffer of the next batch.
-	send := func() bool {
-		next := get()
-		if next == nil {
-			return false
-		}
-		b.buf, next.buf = rd.Swap(next.buf), nil
-		b.bytes = rd.BytesRead() - lastBytes
-		lastBytes = rd.BytesRead()
-		select {
-		case out <- b:
-		case <-done:
-			return false
-		}
-		b = next
-		return true
-	}
-	ok := b != nil
-	// Hand over what we have before a read that may block: an idle input
-	// must not hold events back.
-	rd.BeforeFill = func() {
-		if ok && len(b.frames) > 0 {
-			ok = send()
-		}
-	}
-	var f wire.Frame
-	for ok {
-		err := rd.Next(&f)
-		if !ok {
-			// The stage ended while BeforeFill handed over a batch: there
-			// may be no batch left to fill, and nobody to read it.
 			return
 		}
-		if err == nil {
-			b.add(&f)
-			if len(b.frames) >= batchFrames {
-				ok = send()
-			}
-			continue
-		}
-		var le *wire.LineError
-		if errors.As(err, &le) {
-			ef := wire.Frame{Kind: wire.KindError, Writer: localError, Line: le.Line,
-				Err: &wire.ErrorInfo{Kind: le.Kind, Msg: le.Msg, Stage: stage, Line: le.Line, Raw: le.Raw}}
-			b.add(&ef)
-			continue
-		}
-		if err != io.EOF {
-			err = fmt.Errorf("reading %s: %w", in.Name, err)
+		err := in.Read(&b.InBatch)
+		if err != nil && err != io.EOF {
+			err = fmt.Errorf("reading %s: %w", name, err)
 		}
 		b.end = err
-		b.bytes = rd.BytesRead() - lastBytes
 		select {
 		case out <- b:
 		case <-done:
+			return
 		}
-		return
+		if err != nil {
+			return
+		}
 	}
 }
 
 // writerState is the contract state of one upstream writer on one edge.
 type writerState struct {
-	name  string
-	seq   uint64 // last seq seen
-	count uint64 // data and error frames seen
-	eof   bool
-	kind  wire.EOFKind
+	name   string
+	seq    uint64 // last seq seen
+	count  uint64 // data and error frames seen
+	eof    bool
+	kind   wire.EOFKind
+	n      uint64 // the EOF's count
+	gapped bool   // a seq was skipped: a lower one later is a reordering, not a duplicate
 }
 
 // edge checks the contract of one input: gap-free seq per writer, EOF count
-// equal to what arrived, an EOF from every writer before the input ends.
+// equal to what arrived, an EOF from every writer before the input ends. A
+// frame delivered again (an at-least-once transport after a reconnect) is
+// a duplicate, dropped and counted; the contract holds for the frames kept.
 type edge struct {
 	name     string
 	framed   bool
 	writers  []*writerState
 	last     *writerState
 	problems []string
+	dups     uint64 // duplicates dropped
 }
 
 func (e *edge) writer(name string) *writerState {
@@ -191,9 +124,16 @@ func (e *edge) problem(format string, args ...any) {
 	}
 }
 
-// event checks one data or error frame.
-func (e *edge) event(f *wire.Frame) {
+// event checks one data or error frame. It returns false for a duplicate,
+// a seq of the writer seen already, which the stage must drop. Since seqs
+// are accepted gap-free, every seq up to the last one has been seen, as
+// long as the writer had no gap.
+func (e *edge) event(f *wire.Frame) bool {
 	w := e.writer(f.Writer)
+	if f.Seq <= w.seq && f.Seq > 0 && !w.gapped {
+		e.dups++
+		return false
+	}
 	if w.eof {
 		e.problem("input from '%s' sent event seq %d after its EOF", w.name, f.Seq)
 	}
@@ -202,19 +142,26 @@ func (e *edge) event(f *wire.Frame) {
 			e.problem("input from '%s' repeated or reordered seq %d after %d", w.name, f.Seq, w.seq)
 		} else {
 			e.problem("input from '%s' has a gap: seq %d..%d missing", w.name, w.seq+1, f.Seq-1)
+			w.gapped = true
 		}
 	}
 	w.seq = f.Seq
 	w.count++
+	return true
 }
 
-// eof checks an EOF frame.
+// eof checks an EOF frame. One equal to the writer's EOF seen already is a
+// duplicate, and ignored.
 func (e *edge) eof(f *wire.Frame) {
 	w := e.writer(f.Writer)
 	if w.eof {
+		if f.Count == w.n && f.EOF == w.kind {
+			e.dups++
+			return
+		}
 		e.problem("input from '%s' sent a second EOF", w.name)
 	}
-	w.eof, w.kind = true, f.EOF
+	w.eof, w.kind, w.n = true, f.EOF, f.Count
 	if f.Count != w.count {
 		e.problem("input from '%s' ended with an EOF count of %d but %d events arrived", w.name, f.Count, w.count)
 	}
@@ -264,8 +211,9 @@ func NewContract(name string, framed bool) *Contract {
 	return &Contract{e: edge{name: name, framed: framed}}
 }
 
-// Event checks one data or error frame.
-func (c *Contract) Event(f *wire.Frame) { c.e.event(f) }
+// Event checks one data or error frame. It returns false for a duplicate
+// (a writer and seq seen already), which the caller must drop.
+func (c *Contract) Event(f *wire.Frame) bool { return c.e.event(f) }
 
 // EOF checks an EOF frame.
 func (c *Contract) EOF(f *wire.Frame) { c.e.eof(f) }
@@ -273,6 +221,9 @@ func (c *Contract) EOF(f *wire.Frame) { c.e.eof(f) }
 // End checks the end of the stream (err is io.EOF at a clean end) and
 // returns the worst EOF kind seen on it.
 func (c *Contract) End(err error) wire.EOFKind { return c.e.end(err) }
+
+// Duplicates is the number of duplicate frames seen (and to be dropped).
+func (c *Contract) Duplicates() uint64 { return c.e.dups }
 
 // Problems lists what broke the contract, if anything.
 func (c *Contract) Problems() []string { return c.e.problems }

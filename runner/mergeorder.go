@@ -128,8 +128,8 @@ func (m *merger) add(b *batch) {
 	m.stalled = time.Time{}
 	if !m.done {
 		last := ""
-		for i := range b.frames {
-			w := b.frames[i].Writer
+		for i := range b.Frames {
+			w := b.Frames[i].Writer
 			if w == localError || w == last {
 				continue
 			}
@@ -145,7 +145,7 @@ func (m *merger) add(b *batch) {
 }
 
 // next returns the next segment to process, frames [lo, hi) of b, or a nil
-// b when it must wait for input. hi == len(b.frames) when b is done with.
+// b when it must wait for input. hi == len(b.Frames) when b is done with.
 func (m *merger) next() (b *batch, lo, hi int) {
 	for !m.done {
 		if m.left == 0 {
@@ -180,12 +180,12 @@ func (m *merger) next() (b *batch, lo, hi int) {
 		}
 		b, lo = m.queues[in][0], m.pos[in]
 		hi = lo
-		for ; hi < len(b.frames) && m.left > 0; hi++ {
-			if k := b.frames[hi].Kind; k == wire.KindData || k == wire.KindError {
+		for ; hi < len(b.Frames) && m.left > 0; hi++ {
+			if k := b.Frames[hi].Kind; k == wire.KindData || k == wire.KindError {
 				m.left--
 			}
 		}
-		if hi == len(b.frames) {
+		if hi == len(b.Frames) {
 			m.pop(in)
 		} else {
 			m.pos[in] = hi
@@ -196,7 +196,7 @@ func (m *merger) next() (b *batch, lo, hi int) {
 		if len(q) > 0 {
 			b, lo = q[0], m.pos[in]
 			m.pop(in)
-			return b, lo, len(b.frames)
+			return b, lo, len(b.Frames)
 		}
 	}
 	return nil, 0, 0

@@ -1,4 +1,4 @@
-package runner
+package runner_test
 
 import (
 	"bytes"
@@ -8,10 +8,12 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/obz-dev/obz/runner"
+	"github.com/obz-dev/obz/runner/runnertest"
 	"github.com/obz-dev/obz/wire"
 )
 
-// moRuns is a MergeOrder from a list.
+// moRuns is a runner.MergeOrder from a list.
 type moRuns []wire.Run
 
 func (r *moRuns) Next() (wire.Run, error) {
@@ -27,9 +29,9 @@ func (r *moRuns) Next() (wire.Run, error) {
 func moStream(w string, n int) string {
 	var b strings.Builder
 	for i := 1; i <= n; i++ {
-		b.WriteString(rtData(w, uint64(i), fmt.Sprintf(`"%s%d"`, w, i)))
+		b.WriteString(runnertest.Data(w, uint64(i), fmt.Sprintf(`"%s%d"`, w, i)))
 	}
-	b.WriteString(rtEOF(w, uint64(n), wire.Natural))
+	b.WriteString(runnertest.EOF(w, uint64(n), wire.Natural))
 	return b.String()
 }
 
@@ -81,7 +83,7 @@ func moWant(runs []wire.Run) []string {
 func moJournalRuns(t *testing.T, journal []byte) []wire.Run {
 	t.Helper()
 	var runs []wire.Run
-	for _, f := range rtFrames(t, journal) {
+	for _, f := range runnertest.Frames(t, journal) {
 		if f.Kind != wire.KindOrder {
 			continue
 		}
@@ -115,18 +117,18 @@ func TestMergeOrderFollowed(t *testing.T) {
 			order := moRuns(runs)
 			var journal bytes.Buffer
 			rec := &rtRecorder{}
-			res := rtRun(t, rec, "", func(e *Env) {
-				e.Inputs = []Input{{Name: "fd 3", R: ins["a"]}, {Name: "fd 4", R: ins["b"]}}
+			res := runnertest.Run(t, rtSpec, rec, "", func(e *runner.Env) {
+				e.Inputs = []runner.Input{{Name: "fd 3", R: ins["a"]}, {Name: "fd 4", R: ins["b"]}}
 				e.MergeOrder = &order
 				e.Journal = &journal
 			})
-			if res.err != nil {
-				t.Fatalf("%v\n%s", res.err, res.stderr)
+			if res.Err != nil {
+				t.Fatalf("%v\n%s", res.Err, res.Stderr)
 			}
-			if res.stderr != "" {
-				t.Errorf("stderr: %s", res.stderr)
+			if res.Stderr != "" {
+				t.Errorf("stderr: %s", res.Stderr)
 			}
-			got := rtPayloads(rtFrames(t, res.out))
+			got := runnertest.Payloads(runnertest.Frames(t, res.Out))
 			if len(got) != len(want) {
 				t.Fatalf("%d events out, want %d", len(got), len(want))
 			}
@@ -135,7 +137,7 @@ func TestMergeOrderFollowed(t *testing.T) {
 					t.Fatalf("event %d is %s, want %s (the recorded order)", i+1, got[i], want[i])
 				}
 			}
-			if eof := rtLastEOF(t, rtFrames(t, res.out)); eof.Count != na+nb || eof.EOF != wire.Natural {
+			if eof := runnertest.LastEOF(t, runnertest.Frames(t, res.Out)); eof.Count != na+nb || eof.EOF != wire.Natural {
 				t.Errorf("EOF %+v", eof)
 			}
 			if jr := moJournalRuns(t, journal.Bytes()); fmt.Sprint(jr) != fmt.Sprint(runs) {
@@ -150,16 +152,16 @@ func TestMergeOrderFollowed(t *testing.T) {
 // runs describe its output exactly.
 func TestMergeOrderRecorded(t *testing.T) {
 	var journal bytes.Buffer
-	in3 := rtErrFrame("c", 1, wire.ErrorInfo{Kind: "expr", Msg: "m", Stage: "c"}, `1`) + "not json\n" + rtData("c", 2, `"c2"`) + rtEOF("c", 2, wire.Natural)
-	res := rtRun(t, &rtRecorder{}, "", func(e *Env) {
-		e.Inputs = []Input{{Name: "fd 3", R: strings.NewReader(moStream("a", 3000))},
+	in3 := runnertest.ErrFrame("c", 1, wire.ErrorInfo{Kind: "expr", Msg: "m", Stage: "c"}, `1`) + "not json\n" + runnertest.Data("c", 2, `"c2"`) + runnertest.EOF("c", 2, wire.Natural)
+	res := runnertest.Run(t, rtSpec, &rtRecorder{}, "", func(e *runner.Env) {
+		e.Inputs = []runner.Input{{Name: "fd 3", R: strings.NewReader(moStream("a", 3000))},
 			{Name: "fd 4", R: strings.NewReader(moStream("b", 7000))}, {Name: "fd 5", R: strings.NewReader(in3)}}
 		e.Journal = &journal
 	})
-	if res.err != nil {
-		t.Fatal(res.err)
+	if res.Err != nil {
+		t.Fatal(res.Err)
 	}
-	out := rtFrames(t, res.out)
+	out := runnertest.Frames(t, res.Out)
 	for _, f := range out {
 		if f.Kind == wire.KindOrder {
 			t.Fatal("an order frame in the output")
@@ -186,7 +188,7 @@ func TestMergeOrderRecorded(t *testing.T) {
 		t.Errorf("journaled order %v, output order %v", jr, fromOut)
 	}
 	// Order frames come before the EOF, which is the journal's last frame.
-	if fs := rtFrames(t, journal.Bytes()); fs[len(fs)-1].Kind != wire.KindEOF {
+	if fs := runnertest.Frames(t, journal.Bytes()); fs[len(fs)-1].Kind != wire.KindEOF {
 		t.Errorf("journal ends with %v", fs[len(fs)-1].Kind)
 	}
 }
@@ -205,17 +207,17 @@ func TestMergeOrderCannotFollow(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			order := moRuns(tc.runs)
-			res := rtRun(t, &rtRecorder{}, "", func(e *Env) {
-				e.Inputs = []Input{{Name: "fd 3", R: strings.NewReader(moStream("a", 5000))}, {Name: "fd 4", R: strings.NewReader(moStream("b", 7000))}}
+			res := runnertest.Run(t, rtSpec, &rtRecorder{}, "", func(e *runner.Env) {
+				e.Inputs = []runner.Input{{Name: "fd 3", R: strings.NewReader(moStream("a", 5000))}, {Name: "fd 4", R: strings.NewReader(moStream("b", 7000))}}
 				e.MergeOrder = &order
 			})
-			if res.err != nil {
-				t.Fatal(res.err)
+			if res.Err != nil {
+				t.Fatal(res.Err)
 			}
-			if !strings.Contains(res.stderr, tc.msg) || !strings.Contains(res.stderr, "merged in arrival order") {
-				t.Errorf("stderr %q, want %q", res.stderr, tc.msg)
+			if !strings.Contains(res.Stderr, tc.msg) || !strings.Contains(res.Stderr, "merged in arrival order") {
+				t.Errorf("stderr %q, want %q", res.Stderr, tc.msg)
 			}
-			got := rtPayloads(rtFrames(t, res.out))
+			got := runnertest.Payloads(runnertest.Frames(t, res.Out))
 			if len(got) != 12000 {
 				t.Errorf("%d events out, want 12000", len(got))
 			}
@@ -234,11 +236,11 @@ func TestMergeOrderCannotFollow(t *testing.T) {
 // counts it.
 func TestOrderFrameOnInputIgnored(t *testing.T) {
 	of := string(wire.AppendFrame(nil, &wire.Frame{Kind: wire.KindOrder, Writer: "m", Runs: []wire.Run{{Writer: "a", N: 1}}}))
-	res := rtRun(t, &rtRecorder{}, rtData("a", 1, `1`)+of+rtEOF("a", 1, wire.Natural), nil)
-	if res.err != nil {
-		t.Fatal(res.err)
+	res := runnertest.Run(t, rtSpec, &rtRecorder{}, runnertest.Data("a", 1, `1`)+of+runnertest.EOF("a", 1, wire.Natural), nil)
+	if res.Err != nil {
+		t.Fatal(res.Err)
 	}
-	for _, f := range rtFrames(t, res.out) {
+	for _, f := range runnertest.Frames(t, res.Out) {
 		if f.Kind == wire.KindOrder {
 			t.Fatal("the order frame was forwarded")
 		}

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package stages
+package runner
 
 // growPipe enlarges an input pipe where the platform allows it (Linux).
 func growPipe(any) {}

@@ -140,6 +140,24 @@ func (em *Emitter) endResume(stopped bool) error {
 	return nil
 }
 
+// endCatchUp ends the catching up of a continued source that ended (err
+// is Produce's): what was re-produced goes to the journal only, and when
+// stopped the rest of the record too (the consumers have it); the EOF goes
+// out.
+func (em *Emitter) endCatchUp(err error, stopped bool) error {
+	if !em.silent {
+		return err
+	}
+	if err == nil && stopped {
+		err = em.journalRest()
+	}
+	if ferr := em.Flush(); err == nil && ferr != nil {
+		err = ferr
+	}
+	em.silent = false
+	return err
+}
+
 // CatchingUp reports whether a continued source (Env.ResumeContinue) is
 // still re-producing what its consumers have: a paced source need not
 // keep its pace then.

@@ -31,8 +31,8 @@ type Env struct {
 	Stdin   io.Reader
 	Stdout  io.Writer
 	Stderr  io.Writer
-	Inputs  []Input     // input edges; stdin if empty (fan-in when several)
-	Outputs []io.Writer // output edges; stdout if empty (fan-out when several)
+	Inputs  []Input    // input edges; stdin if empty (fan-in when several)
+	Outputs []Outbound // output edges; stdout if empty (fan-out when several)
 
 	Output  OutputMode
 	Color   bool
@@ -91,7 +91,7 @@ func Run(ctx context.Context, spec *Spec, st Stage, env *Env) error {
 	}
 	outs := env.Outputs
 	if len(outs) == 0 {
-		outs = []io.Writer{env.Stdout}
+		outs = []Outbound{PipeOutput(env.Stdout)}
 	}
 	mode := env.Output
 	if spec.Family == FamilySink {
@@ -119,348 +119,39 @@ func Run(ctx context.Context, spec *Spec, st Stage, env *Env) error {
 	stopStatus(err)
 	if env.Stats {
 		c := env.Counters
-		fmt.Fprintf(env.Stderr, "obz %s: in %d, out %d, errors %d, bytes in %d, bytes out %d, %.3fs\n",
-			name, c.In.Load(), c.Out.Load(), c.Errors.Load(), c.BytesIn.Load(), c.BytesOut.Load(), time.Since(start).Seconds())
+		dups := ""
+		if n := c.Duplicates.Load(); n > 0 {
+			dups = fmt.Sprintf(", duplicates dropped %d", n)
+		}
+		fmt.Fprintf(env.Stderr, "obz %s: in %d, out %d, errors %d%s, bytes in %d, bytes out %d, %.3fs\n",
+			name, c.In.Load(), c.Out.Load(), c.Errors.Load(), dups, c.BytesIn.Load(), c.BytesOut.Load(), time.Since(start).Seconds())
 	}
 	return err
 }
 
+// runSource runs a Source: Produce, then the end of a resume, then the EOF.
 func runSource(ctx context.Context, s Source, em *Emitter) error {
 	err := s.Produce(ctx, em)
 	em.cur = nil
-	if em.silent {
-		// Ended while catching up: what was re-produced goes to the
-		// journal only, and when stopped the rest of the record too (the
-		// consumers have it); the EOF goes out.
-		if err == nil && ctx.Err() != nil {
-			err = em.journalRest()
-		}
-		if ferr := em.Flush(); err == nil && ferr != nil {
-			err = ferr
-		}
-		em.silent = false
-	}
+	stopped := ctx.Err() != nil
+	err = em.endCatchUp(err, stopped)
 	if err == nil {
-		err = em.endResume(ctx.Err() != nil)
+		err = em.endResume(stopped)
 	}
-	if err != nil {
-		if errors.Is(err, errDownstreamGone) {
-			return nil
-		}
-		em.err = nil
-		em.writeEOF(wire.Poison)
-		return err
+	switch {
+	case errors.Is(err, errDownstreamGone):
+		return nil
+	case err != nil:
+		return em.failEOF(wire.Poison, err)
 	}
 	kind := wire.Natural
-	if ctx.Err() != nil {
+	if stopped {
 		kind = wire.Stopped
 	}
-	if err := em.writeEOF(kind); err != nil {
-		if errors.Is(err, errDownstreamGone) {
-			return nil
-		}
+	if err := em.endEOF(kind); err != nil {
 		return err
 	}
-	if em.reported > 0 {
-		return &ErrorEventsError{Count: em.reported, Where: "stderr"}
-	}
-	return nil
-}
-
-func runProcessor(ctx context.Context, p Processor, em *Emitter, env *Env, name string) error {
-	readNothing := false
-	if pr, ok := p.(Preparer); ok {
-		if err := pr.Prepare(ctx, em); errors.Is(err, ErrStop) {
-			// The stage needs no input at all (head -n 0): end at once,
-			// naturally, instead of waiting for a first event.
-			readNothing = true
-		} else if err != nil {
-			abort(p)
-			em.err = nil
-			kind := wire.Poison
-			var broken *BrokenInputError
-			if errors.As(err, &broken) {
-				kind = wire.Truncated
-			}
-			em.writeEOF(kind)
-			return err
-		}
-	}
-	inputs := env.Inputs
-	if len(inputs) == 0 {
-		inputs = []Input{{Name: "stdin", R: env.Stdin}}
-	}
-	ch := make(chan *batch, len(inputs))
-	done := make(chan struct{})
-	defer close(done)
-	edges := make([]*edge, len(inputs))
-	frees := make([]chan *batch, len(inputs))
-	var mg *merger
-	var stallC <-chan time.Time
-	if len(inputs) > 1 {
-		if env.Journal != nil {
-			em.order = newOrderRecorder(len(inputs))
-		}
-		if env.MergeOrder != nil {
-			mg = newMerger(env.MergeOrder, len(inputs), em.Warnf)
-			t := time.NewTicker(stallCheck)
-			defer t.Stop()
-			stallC = t.C
-		}
-	}
-	for i, in := range inputs {
-		edges[i] = &edge{name: in.Name, framed: in.Framed}
-		frees[i] = make(chan *batch, batchesPerIn+maxExtra)
-		for range batchesPerIn {
-			frees[i] <- &batch{in: i}
-		}
-		if !readNothing {
-			go readInput(i, in, name, env.MaxLine, ch, frees[i], done)
-		}
-	}
-	errSink, _ := p.(ErrorSink)
-	waker, _ := p.(Waker)
-	var wake <-chan struct{}
-	if waker != nil {
-		wake = waker.Wake()
-	}
-	ticker, _ := p.(Ticker)
-	var tick <-chan time.Time
-	if ticker != nil && ticker.Interval() > 0 {
-		t := time.NewTicker(ticker.Interval())
-		defer t.Stop()
-		tick = t.C
-	}
-	onTick := func(now time.Time) error {
-		em.cur = nil
-		return ticker.Tick(now, em)
-	}
-	c := env.Counters
-	var nIn, bytesIn uint64
-	open := len(inputs)
-	if readNothing {
-		open = 0
-	}
-	endKind := wire.Natural
-	stopped, stopRead := false, false
-	ctxDone := ctx.Done()
-	var drain <-chan time.Time
-	var fatal error
-
-loop:
-	for open > 0 {
-		var b *batch
-		stop, timedOut := false, false
-		var lo, hi, i int
-		if mg != nil {
-			// The next segment in the recorded merge order, if its
-			// input has arrived.
-			if b, lo, hi = mg.next(); b != nil {
-				goto process
-			}
-		}
-		select {
-		case b = <-ch:
-		case now := <-tick:
-			if fatal = onTick(now); fatal != nil {
-				break loop
-			}
-			continue
-		// A stop signal and the drain timeout count while input is busy
-		// too: an upstream that keeps writing must not drain forever.
-		case <-ctxDone:
-			stop = true
-		case <-drain:
-			timedOut = true
-		default:
-			// Input is idle: flush so that nothing waits in our buffer.
-			if fatal = em.Flush(); fatal != nil {
-				break loop
-			}
-			idle := time.Now()
-			select {
-			case <-wake:
-				if fatal = waker.Woken(em); fatal != nil {
-					break loop
-				}
-				continue
-			case now := <-tick:
-				if fatal = onTick(now); fatal != nil {
-					break loop
-				}
-				continue
-			case b = <-ch:
-				c.WaitIn.Add(int64(time.Since(idle)))
-			case now := <-stallC:
-				mg.check(now, frees)
-				continue
-			case <-ctxDone:
-				stop = true
-			case <-drain:
-				timedOut = true
-			}
-		}
-		if stop {
-			ctxDone, stopped = nil, true
-			if env.InputIsTerminal {
-				break loop
-			}
-			timeout := env.DrainTimeout
-			if timeout <= 0 {
-				timeout = 10 * time.Second
-			}
-			drain = time.After(timeout)
-			continue
-		}
-		if timedOut {
-			edges[0].problem("input did not end within the drain timeout after the stop signal")
-			endKind = wire.Truncated
-			break loop
-		}
-		if mg != nil {
-			mg.add(b)
-			continue
-		}
-		hi = len(b.frames)
-	process:
-		for i = lo; i < hi; i++ {
-			f := &b.frames[i]
-			var err error
-			switch f.Kind {
-			case wire.KindData:
-				nIn++
-				edges[b.in].event(f)
-				em.cur = f
-				err = p.Event(f, em)
-				if err != nil {
-					err = eventError(err, em, name, f)
-				}
-			case wire.KindError:
-				nIn++
-				if f.Writer == localError {
-					em.cur = nil
-					if f.Err.Kind == "version" {
-						// A newer upstream: none of its frames can be
-						// checked, so the edge cannot end cleanly.
-						edges[b.in].problem("input line %d is a frame of a newer protocol version; upgrade obz", f.Line)
-					}
-				} else {
-					edges[b.in].event(f)
-					em.cur = f
-				}
-				if errSink != nil {
-					c.countKind(f.Err.Kind)
-					err = errSink.ErrorEvent(f, em)
-				} else {
-					err = em.EmitError(f.Err, f.Payload)
-				}
-			case wire.KindEOF:
-				edges[b.in].eof(f)
-			case wire.KindOrder:
-				// Journal-only: an upstream's merge order is its own.
-			default:
-				err = em.forward(f)
-			}
-			if err != nil {
-				if err == ErrStop {
-					stopRead = true
-				} else {
-					fatal = err
-				}
-				i++
-				break
-			}
-		}
-		em.cur = nil
-		if em.order != nil {
-			em.order.add(b.in, b.frames[lo:i])
-		}
-		if hi < len(b.frames) && !stopRead && fatal == nil {
-			continue // the rest of the batch waits its turn in the recorded order
-		}
-		bytesIn += uint64(b.bytes)
-		c.In.Store(nIn)
-		c.BytesIn.Store(bytesIn)
-		if b.end != nil && !stopRead && fatal == nil {
-			open--
-			endKind = max(endKind, edges[b.in].end(b.end))
-		}
-		frees[b.in] <- b
-		if stopRead || fatal != nil {
-			break
-		}
-	}
-
-	var problems []string
-	for _, e := range edges {
-		problems = append(problems, e.problems...)
-	}
-	if fatal != nil {
-		if errors.Is(fatal, errDownstreamGone) {
-			abort(p)
-			return nil
-		}
-		abort(p)
-		em.err = nil
-		em.writeEOF(wire.Poison)
-		return fatal
-	}
-	// A stop signal that came while input was busy, or together with its
-	// end, stops the stage as surely as one seen while input was idle.
-	if stopped || ctx.Err() != nil {
-		endKind = max(endKind, wire.Stopped)
-	}
-	if len(problems) > 0 {
-		endKind = max(endKind, wire.Truncated)
-	}
-	if endKind >= wire.Truncated {
-		abort(p)
-		if err := em.writeEOF(endKind); err != nil && !errors.Is(err, errDownstreamGone) {
-			problems = append(problems, err.Error())
-		}
-		if len(problems) == 0 {
-			problems = []string{"input ended with a " + endKind.String() + " EOF"}
-		}
-		return &BrokenInputError{Problems: problems}
-	}
-	err := p.Finish(em, endKind)
-	var errEvents *ErrorEventsError
-	if err != nil && !errors.As(err, &errEvents) {
-		if errors.Is(err, errDownstreamGone) {
-			return nil
-		}
-		abort(p)
-		em.err = nil
-		em.writeEOF(wire.Poison)
-		return err
-	}
-	if werr := em.writeEOF(endKind); werr != nil && !errors.Is(werr, errDownstreamGone) {
-		return werr
-	}
-	if err != nil {
-		return err
-	}
-	if em.reported > 0 {
-		return &ErrorEventsError{Count: em.reported, Where: "stderr"}
-	}
-	return nil
-}
-
-// eventError turns an *EventError from a stage into an error event; other
-// errors are returned as they are. It is out of the event loop so that the
-// loop does not allocate the errors.As target for every event.
-func eventError(err error, em *Emitter, name string, f *wire.Frame) error {
-	var ee *EventError
-	if errors.As(err, &ee) {
-		return em.EmitError(&wire.ErrorInfo{Kind: ee.Kind, Msg: ee.Msg, Stage: name, Line: f.Line}, f.Payload)
-	}
-	return err
-}
-
-func abort(p Processor) {
-	if a, ok := p.(Aborter); ok {
-		a.Abort()
-	}
+	return em.errorEvents()
 }
 
 // startStatus writes the status channel while the stage runs; the returned
@@ -474,7 +165,7 @@ func startStatus(env *Env, name string, start time.Time) func(error) {
 	write := func(state string, err error) {
 		c := env.Counters
 		s := wire.Status{Stage: name, State: state, In: c.In.Load(), Out: c.Out.Load(), Errors: c.Errors.Load(),
-			BytesIn: c.BytesIn.Load(), BytesOut: c.BytesOut.Load(), Elapsed: time.Since(start).Seconds(),
+			BytesIn: c.BytesIn.Load(), BytesOut: c.BytesOut.Load(), Duplicates: c.Duplicates.Load(), Elapsed: time.Since(start).Seconds(),
 			WaitIn: time.Duration(c.WaitIn.Load()).Seconds(), WaitOut: time.Duration(c.WaitOut.Load()).Seconds(),
 			ErrorKinds: c.ErrorKinds()}
 		if err != nil {

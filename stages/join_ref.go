@@ -83,12 +83,18 @@ func (j *join) readRefFrames(ctx context.Context, em *runner.Emitter, l *refLoad
 		}
 		switch f.Kind {
 		case wire.KindData:
-			e.Event(&f)
+			if !e.Event(&f) {
+				countDuplicate(em)
+				continue
+			}
 			if err := j.refRow(l, f.Payload); err != nil {
 				return err
 			}
 		case wire.KindError:
-			e.Event(&f)
+			if !e.Event(&f) {
+				countDuplicate(em)
+				continue
+			}
 			if err := em.EmitError(f.Err, f.Payload); err != nil {
 				return err
 			}
@@ -168,4 +174,11 @@ func (l *refLoad) end(em *runner.Emitter, j *join, e *runner.Contract, err error
 		em.Warnf("%d reference event(s) had no %s field and were skipped", l.noKey, j.refOnName)
 	}
 	return nil
+}
+
+// countDuplicate counts a reference frame delivered twice, dropped.
+func countDuplicate(em *runner.Emitter) {
+	if c := em.Counters(); c != nil {
+		c.Duplicates.Add(1)
+	}
 }

@@ -147,6 +147,24 @@ func (r *Reader) Next(f *Frame) error {
 	}
 }
 
+// Buffered reports whether Next would return without reading the
+// underlying reader: a non-blank line is buffered whole, or the stream has
+// ended. A caller that keeps frames across calls of Next (see Swap) asks
+// it before each call, to hand over what it has before Next may block.
+func (r *Reader) Buffered() bool {
+	b := r.buf[r.pos:r.end]
+	for {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			return r.eof != nil
+		}
+		if !isBlank(b[:i]) {
+			return true
+		}
+		b = b[i+1:]
+	}
+}
+
 // BareCount returns the number of bare events read so far.
 func (r *Reader) BareCount() uint64 { return r.bare }
 

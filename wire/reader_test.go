@@ -296,3 +296,46 @@ func TestReaderTooLongRawBound(t *testing.T) {
 		t.Errorf("raw of %d bytes: %.20q", len(le.Raw), le.Raw)
 	}
 }
+
+// readCounter counts the reads of the underlying reader.
+type readCounter struct {
+	r io.Reader
+	n int
+}
+
+func (c *readCounter) Read(p []byte) (int, error) {
+	c.n++
+	return c.r.Read(p)
+}
+
+// TestReaderBuffered: when Buffered says so, Next reads nothing more, blank
+// lines included; when it says not, Next has to read.
+func TestReaderBuffered(t *testing.T) {
+	src := &readCounter{r: iotest.HalfReader(strings.NewReader("{\"a\":1}\n\n  \r\n{\"a\":2}\n{\"a\":3}\n\n{\"a\":4}"))}
+	r := NewReader(src, 0)
+	var f Frame
+	var got []string
+	for {
+		buffered, before := r.Buffered(), src.n
+		err := r.Next(&f)
+		if buffered && src.n != before {
+			t.Fatalf("Buffered said a line was buffered, but Next read (%q)", got)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, string(f.Payload))
+	}
+	if strings.Join(got, " ") != `{"a":1} {"a":2} {"a":3} {"a":4}` {
+		t.Errorf("read %q", got)
+	}
+	if !r.Buffered() {
+		t.Error("Buffered is false at the end of the stream")
+	}
+	if r = NewReader(strings.NewReader("{\"a\":1}\n\n  \n{\"a\""), 0); r.Next(&f) != nil || r.Buffered() {
+		t.Error("Buffered is true with only blank lines and a partial one buffered")
+	}
+}

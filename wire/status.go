@@ -5,17 +5,20 @@ package wire
 // descriptor given by --status-fd. obz flow reads it for its live view, its
 // summary, the manifest and the metrics (docs/wire.md, "Status channel").
 type Status struct {
-	Stage    string  `json:"stage"`
-	State    string  `json:"state"` // running, done, failed
-	In       uint64  `json:"in"`
-	Out      uint64  `json:"out"`
-	Errors   uint64  `json:"errors"`
-	BytesIn  uint64  `json:"bytes_in"`
-	BytesOut uint64  `json:"bytes_out"`
-	Elapsed  float64 `json:"elapsed_s"`
-	WaitIn   float64 `json:"wait_in_s"`  // time blocked waiting for input
-	WaitOut  float64 `json:"wait_out_s"` // time blocked writing output (backpressure)
-	Error    string  `json:"error,omitempty"`
+	Stage    string `json:"stage"`
+	State    string `json:"state"` // running, done, failed
+	In       uint64 `json:"in"`
+	Out      uint64 `json:"out"`
+	Errors   uint64 `json:"errors"`
+	BytesIn  uint64 `json:"bytes_in"`
+	BytesOut uint64 `json:"bytes_out"`
+	// Duplicates counts the frames an input delivered again and the stage
+	// dropped (an at-least-once edge after a reconnect).
+	Duplicates uint64  `json:"duplicates,omitempty"`
+	Elapsed    float64 `json:"elapsed_s"`
+	WaitIn     float64 `json:"wait_in_s"`  // time blocked waiting for input
+	WaitOut    float64 `json:"wait_out_s"` // time blocked writing output (backpressure)
+	Error      string  `json:"error,omitempty"`
 	// ErrorKinds counts the error events by kind (parse, expr, ...).
 	ErrorKinds map[string]uint64 `json:"error_kinds,omitempty"`
 	// Broken is set on the last line when an input edge broke (no EOF, a

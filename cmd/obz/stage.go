@@ -228,7 +228,7 @@ func inheritFDs(c *cli.Context, env *runner.Env) ([]io.Closer, error) {
 			return closers, &usageError{msg: fmt.Sprintf("--out-fd %d is not an open file descriptor", fd)}
 		}
 		closers = append(closers, f)
-		env.Outputs = append(env.Outputs, f)
+		env.Outputs = append(env.Outputs, runner.PipeOutput(f))
 	}
 	if fd := c.Int("status-fd"); fd > 0 {
 		f := inheritedFile(fd, "status")

@@ -1,0 +1,469 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/obz-dev/obz/wire"
+)
+
+// procState is the phase of a processor's run. It only moves forward:
+//
+//	preparing → reading → draining (stop signal) → ended → finishing → closed
+//
+// with any phase allowed to jump to closed through close, the one
+// shutdown path.
+type procState uint8
+
+const (
+	procPreparing procState = iota // Prepare, before any input is read
+	procReading                    // reading the inputs, calling Event
+	procDraining                   // a stop signal came: reading on to the end of input, within the drain timeout
+	procEnded                      // reading is over: every input ended, the stage stopped reading, or the drain timed out
+	procFinishing                  // Finish is called
+	procClosed                     // the EOF is written, or downstream is gone
+)
+
+// outcome is how a run ends, as decided by processorRun.outcome.
+type outcome uint8
+
+const (
+	outcomeOK     outcome = iota // Finish, then a natural or stopped EOF
+	outcomeGone                  // downstream closed (| head): end quietly, exit 0
+	outcomeFailed                // the stage failed: poison EOF
+	outcomeBroken                // an input broke: no Finish, a truncated (or poison) EOF
+)
+
+// processorRun is one run of a Processor: the inputs it reads, the
+// capabilities the stage has, and where the run is.
+type processorRun struct {
+	ctx  context.Context
+	p    Processor
+	em   *Emitter
+	env  *Env
+	name string
+
+	state   procState
+	endKind wire.EOFKind // the worst EOF kind of the inputs so far
+	err     error        // why the run failed (first reason wins), errDownstreamGone included
+	finErr  error        // Finish's *ErrorEventsError, returned after the EOF
+
+	// The inputs: one reader goroutine per input hands batches over on ch
+	// and gets them back on its free list.
+	edges []*edge
+	frees []chan *batch
+	ch    chan *batch
+	done  chan struct{} // closed when the run ends: the readers stop
+	open  int           // inputs not ended yet
+	mg    *merger       // the recorded merge order, if replaying one
+
+	errSink ErrorSink
+	waker   Waker
+	ticker  Ticker
+
+	// What the read loop waits on besides input; nil channels never fire.
+	stop   <-chan struct{}  // the context, until its stop signal is seen
+	drain  <-chan time.Time // the drain timeout, once stopped
+	wake   <-chan struct{}
+	tick   <-chan time.Time
+	stall  <-chan time.Time
+	timers []*time.Ticker
+
+	nIn, bytesIn uint64
+}
+
+func runProcessor(ctx context.Context, p Processor, em *Emitter, env *Env, name string) error {
+	r := &processorRun{ctx: ctx, p: p, em: em, env: env, name: name, stop: ctx.Done()}
+	defer r.release()
+	if r.prepare() {
+		r.start()
+		r.read()
+	}
+	r.endInput()
+	if r.outcome() == outcomeOK {
+		r.finish()
+	}
+	return r.close()
+}
+
+// prepare calls the stage's Prepare, if it has one, and says whether input
+// is to be read at all.
+func (r *processorRun) prepare() bool {
+	pr, ok := r.p.(Preparer)
+	if !ok {
+		return true
+	}
+	err := pr.Prepare(r.ctx, r.em)
+	if errors.Is(err, ErrStop) {
+		// The stage needs no input at all (head -n 0): end at once,
+		// naturally, instead of waiting for a first event.
+		r.state = procEnded
+		return false
+	}
+	r.fail(err)
+	return err == nil
+}
+
+// start sets up the inputs and their readers, and what else the read loop
+// waits on.
+func (r *processorRun) start() {
+	r.state = procReading
+	env := r.env
+	inputs := env.Inputs
+	if len(inputs) == 0 {
+		inputs = []Input{{Name: "stdin", R: env.Stdin}}
+	}
+	r.ch = make(chan *batch, len(inputs))
+	r.done = make(chan struct{})
+	r.edges = make([]*edge, len(inputs))
+	r.frees = make([]chan *batch, len(inputs))
+	r.open = len(inputs)
+	if len(inputs) > 1 {
+		if env.Journal != nil {
+			r.em.order = newOrderRecorder(len(inputs))
+		}
+		if env.MergeOrder != nil {
+			r.mg = newMerger(env.MergeOrder, len(inputs), r.em.Warnf)
+			r.stall = r.every(stallCheck)
+		}
+	}
+	for i, in := range inputs {
+		r.edges[i] = &edge{name: in.Name, framed: in.Framed}
+		r.frees[i] = make(chan *batch, batchesPerIn+maxExtra)
+		for range batchesPerIn {
+			r.frees[i] <- &batch{in: i}
+		}
+		edge := in.Edge
+		if edge == nil {
+			edge = newPipeIn(in, r.name, env.MaxLine)
+		}
+		go readInput(edge, in.Name, r.ch, r.frees[i], r.done)
+	}
+	r.errSink, _ = r.p.(ErrorSink)
+	if r.waker, _ = r.p.(Waker); r.waker != nil {
+		r.wake = r.waker.Wake()
+	}
+	if r.ticker, _ = r.p.(Ticker); r.ticker != nil && r.ticker.Interval() > 0 {
+		r.tick = r.every(r.ticker.Interval())
+	}
+}
+
+// every returns the channel of a ticker that release stops.
+func (r *processorRun) every(d time.Duration) <-chan time.Time {
+	t := time.NewTicker(d)
+	r.timers = append(r.timers, t)
+	return t.C
+}
+
+// release stops the readers and the tickers, however the run ended.
+func (r *processorRun) release() {
+	if r.done != nil {
+		close(r.done)
+	}
+	for _, t := range r.timers {
+		t.Stop()
+	}
+}
+
+// reading says whether the read loop goes on taking input.
+func (r *processorRun) reading() bool {
+	return (r.state == procReading || r.state == procDraining) && r.err == nil
+}
+
+// read is the read loop: it hands the inputs' frames to the stage until
+// every input ended, the stage stops reading, or the run fails.
+func (r *processorRun) read() {
+	for r.open > 0 && r.reading() {
+		if b, lo, hi := r.next(); b != nil {
+			r.process(b, lo, hi)
+		}
+	}
+}
+
+// next waits for the next segment of input to process, frames [lo, hi) of
+// b. It returns a nil b after anything else that happened while waiting: a
+// tick, a wake-up, a stop signal, the drain timeout, a batch queued for the
+// recorded merge order.
+func (r *processorRun) next() (b *batch, lo, hi int) {
+	if r.mg != nil {
+		// The next segment in the recorded merge order, if its input has
+		// arrived.
+		if b, lo, hi = r.mg.next(); b != nil {
+			return b, lo, hi
+		}
+	}
+	select {
+	case b = <-r.ch:
+	case now := <-r.tick:
+		r.onTick(now)
+		return nil, 0, 0
+	// A stop signal and the drain timeout count while input is busy too:
+	// an upstream that keeps writing must not drain forever.
+	case <-r.stop:
+		r.stopSignal()
+		return nil, 0, 0
+	case <-r.drain:
+		r.drainTimedOut()
+		return nil, 0, 0
+	default:
+		// Input is idle: flush so that nothing waits in our buffer.
+		if err := r.em.Flush(); err != nil {
+			r.fail(err)
+			return nil, 0, 0
+		}
+		idle := time.Now()
+		select {
+		case <-r.wake:
+			r.fail(r.waker.Woken(r.em))
+			return nil, 0, 0
+		case now := <-r.tick:
+			r.onTick(now)
+			return nil, 0, 0
+		case b = <-r.ch:
+			r.env.Counters.WaitIn.Add(int64(time.Since(idle)))
+		case now := <-r.stall:
+			r.mg.check(now, r.frees)
+			return nil, 0, 0
+		case <-r.stop:
+			r.stopSignal()
+			return nil, 0, 0
+		case <-r.drain:
+			r.drainTimedOut()
+			return nil, 0, 0
+		}
+	}
+	if r.mg != nil {
+		r.mg.add(b)
+		return nil, 0, 0
+	}
+	return b, 0, len(b.Frames)
+}
+
+func (r *processorRun) onTick(now time.Time) {
+	r.em.cur = nil
+	r.fail(r.ticker.Tick(now, r.em))
+}
+
+// stopSignal: the context was cancelled (SIGINT/SIGTERM). Terminal input
+// ends at once; other input is drained to its end, within the timeout.
+func (r *processorRun) stopSignal() {
+	r.stop = nil
+	if r.env.InputIsTerminal {
+		r.state = procEnded
+		return
+	}
+	r.state = procDraining
+	timeout := r.env.DrainTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	r.drain = time.After(timeout)
+}
+
+func (r *processorRun) drainTimedOut() {
+	r.edges[0].problem("input did not end within the drain timeout after the stop signal")
+	r.endKind = wire.Truncated
+	r.state = procEnded
+}
+
+// process hands frames [lo, hi) of b to the stage: data events to Event,
+// error events to the error lane, EOFs to their edge's contract, other
+// control frames downstream. It gives b back to its reader once b is done
+// with.
+func (r *processorRun) process(b *batch, lo, hi int) {
+	em, e, p := r.em, r.edges[b.in], r.p
+	nIn, dups := r.nIn, e.dups
+	var err error
+	i := lo
+	for ; i < hi; i++ {
+		f := &b.Frames[i]
+		switch f.Kind {
+		case wire.KindData:
+			if !e.event(f) {
+				f.Kind = kindDuplicate
+				continue
+			}
+			nIn++
+			em.cur = f
+			if err = p.Event(f, em); err != nil {
+				err = eventError(err, em, r.name, f)
+			}
+		case wire.KindError:
+			if f.Writer != localError && !e.event(f) {
+				f.Kind = kindDuplicate
+				continue
+			}
+			nIn++
+			if f.Writer == localError {
+				em.cur = nil
+				if f.Err.Kind == "version" {
+					// A newer upstream: none of its frames can be
+					// checked, so the edge cannot end cleanly.
+					e.problem("input line %d is a frame of a newer protocol version; upgrade obz", f.Line)
+				}
+			} else {
+				em.cur = f
+			}
+			if r.errSink != nil {
+				r.env.Counters.countKind(f.Err.Kind)
+				err = r.errSink.ErrorEvent(f, em)
+			} else {
+				err = em.EmitError(f.Err, f.Payload)
+			}
+		case wire.KindEOF:
+			e.eof(f)
+		case wire.KindOrder:
+			// Journal-only: an upstream's merge order is its own.
+		default:
+			err = em.forward(f)
+		}
+		if err != nil {
+			i++
+			break
+		}
+	}
+	r.nIn = nIn
+	if e.dups > dups {
+		r.env.Counters.Duplicates.Add(e.dups - dups)
+	}
+	em.cur = nil
+	if em.order != nil {
+		em.order.add(b.in, b.Frames[lo:i])
+	}
+	switch {
+	case err == ErrStop:
+		r.state = procEnded
+	case err != nil:
+		r.fail(err)
+	}
+	if hi < len(b.Frames) && r.reading() {
+		return // the rest of the batch waits its turn in the recorded order
+	}
+	c := r.env.Counters
+	r.bytesIn += uint64(b.Bytes)
+	c.In.Store(r.nIn)
+	c.BytesIn.Store(r.bytesIn)
+	if b.end != nil && r.reading() {
+		r.open--
+		r.endKind = max(r.endKind, e.end(b.end))
+	}
+	r.frees[b.in] <- b
+}
+
+// kindDuplicate marks a frame of a batch dropped as a duplicate, so that
+// the merge order recorded leaves it out.
+const kindDuplicate wire.Kind = 255
+
+// endInput settles the EOF kind once reading is over.
+func (r *processorRun) endInput() {
+	if r.state == procReading || r.state == procDraining {
+		r.state = procEnded
+	}
+	// A stop signal that came while input was busy, or together with its
+	// end, stops the stage as surely as one seen while input was idle.
+	if r.ctx.Err() != nil {
+		r.endKind = max(r.endKind, wire.Stopped)
+	}
+	if len(r.problems()) > 0 {
+		r.endKind = max(r.endKind, wire.Truncated)
+	}
+}
+
+// finish calls the stage's Finish: every input ended cleanly.
+func (r *processorRun) finish() {
+	r.state = procFinishing
+	err := r.p.Finish(r.em, r.endKind)
+	var errEvents *ErrorEventsError
+	if errors.As(err, &errEvents) {
+		r.finErr = err
+		return
+	}
+	r.fail(err)
+}
+
+// fail records why the run fails; the first reason wins, nil is none.
+func (r *processorRun) fail(err error) {
+	if r.err == nil {
+		r.err = err
+	}
+}
+
+// outcome is the one place that decides whether the run failed, and how.
+func (r *processorRun) outcome() outcome {
+	switch {
+	case r.err == nil && r.endKind >= wire.Truncated:
+		return outcomeBroken
+	case r.err == nil:
+		return outcomeOK
+	case errors.Is(r.err, errDownstreamGone):
+		return outcomeGone
+	}
+	return outcomeFailed
+}
+
+// problems lists what broke the input edges.
+func (r *processorRun) problems() []string {
+	var ps []string
+	for _, e := range r.edges {
+		ps = append(ps, e.problems...)
+	}
+	return ps
+}
+
+// close is the one shutdown path: it tells the stage to clean up if it
+// did not finish, writes the EOF and returns what Run returns.
+func (r *processorRun) close() error {
+	from := r.state
+	r.state = procClosed
+	switch r.outcome() {
+	case outcomeGone:
+		// A stage that was finishing has committed what it could.
+		if from != procFinishing {
+			abort(r.p)
+		}
+		return nil
+	case outcomeFailed:
+		abort(r.p)
+		kind := wire.Poison
+		var broken *BrokenInputError
+		if from == procPreparing && errors.As(r.err, &broken) {
+			kind = wire.Truncated // a join's reference side broke
+		}
+		return r.em.failEOF(kind, r.err)
+	case outcomeBroken:
+		abort(r.p)
+		problems := r.problems()
+		if err := r.em.writeEOF(r.endKind); err != nil && !errors.Is(err, errDownstreamGone) {
+			problems = append(problems, err.Error())
+		}
+		if len(problems) == 0 {
+			problems = []string{"input ended with a " + r.endKind.String() + " EOF"}
+		}
+		return &BrokenInputError{Problems: problems}
+	}
+	if err := r.em.endEOF(r.endKind); err != nil {
+		return err
+	}
+	if r.finErr != nil {
+		return r.finErr
+	}
+	return r.em.errorEvents()
+}
+
+// eventError turns an *EventError from a stage into an error event; other
+// errors are returned as they are. It is out of the event loop so that the
+// loop does not allocate the errors.As target for every event.
+func eventError(err error, em *Emitter, name string, f *wire.Frame) error {
+	var ee *EventError
+	if errors.As(err, &ee) {
+		return em.EmitError(&wire.ErrorInfo{Kind: ee.Kind, Msg: ee.Msg, Stage: name, Line: f.Line}, f.Payload)
+	}
+	return err
+}
+
+func abort(p Processor) {
+	if a, ok := p.(Aborter); ok {
+		a.Abort()
+	}
+}
