@@ -138,6 +138,10 @@ func (e *execStage) Prepare(_ context.Context, em *runner.Emitter) error {
 	// instead of killing the program in mid-stream.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.WaitDelay = 5 * time.Second // a background child holding stderr
+	// Descriptors obz inherited without close-on-exec (under obz flow its
+	// edges and status channel) would go to the program too: a program
+	// holding them keeps obz flow waiting after the stage is gone.
+	closeOnExecAll()
 	err = cmd.Start()
 	inR.Close()
 	outW.Close()
@@ -501,6 +505,20 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 func (p *prefixWriter) flush() {
 	if len(p.line) > 0 {
 		p.Write([]byte{'\n'})
+	}
+}
+
+// closeOnExecUpTo marks every descriptor above stderr close-on-exec, up to
+// the limit on open files: the portable way, for when the open ones cannot
+// be listed.
+func closeOnExecUpTo() {
+	limit := uint64(1 << 16)
+	var rl syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) == nil && rl.Cur < limit {
+		limit = rl.Cur
+	}
+	for fd := 3; uint64(fd) < limit; fd++ {
+		syscall.CloseOnExec(fd)
 	}
 }
 
