@@ -5,9 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -39,13 +39,28 @@ does. obz's own options (-r, --name ...) go before the --.
   - The program's stderr goes to stderr, each line prefixed with [NAME].
   - The program starts before input is read (one that cannot start fails
     the stage at once) and gets EOF when input ends; obz then passes on the
-    rest of its output and waits for it. A non-zero exit status or death by
-    a signal fails the stage (exit 1, poison EOF).
+    rest of its output as it comes and waits for the program to exit. A
+    non-zero exit status or death by a signal fails the stage (exit 1,
+    poison EOF).
   - A program that stops reading early (closes stdin, exits) ends the input
     as obz head does; its exit status still decides.
-  - SIGINT/SIGTERM do not reach the program (its own process group): input
-    drains, then the program gets EOF. One that then does not exit keeps
-    the stage waiting: a second signal ends obz at once.
+  - The program inherits stdin, stdout and stderr only, no other open
+    descriptor of obz (under obz flow: the stage's edges and status channel).
+  - It runs in its own process group, which obz ends whenever the stage
+    ends, and as soon as the program exits: SIGTERM to the group, SIGKILL
+    2s later to what is left. Background children of the program die with
+    it; obz does not wait for them or for their output.
+  - SIGINT/SIGTERM reach obz, not the program. At the first one the
+    program gets no more input: its stdin is closed at once (a line being
+    written is finished; events still buffered are not given to it), its
+    answers are passed on, and it has --drain-timeout to exit; then its
+    group is ended and the stage ends with a stopped EOF and says so (it
+    fails instead if its input had already ended: the output could pass
+    for complete). A second signal ends obz at once, and the program with it.
+  - On Linux the program gets SIGKILL when obz dies, even by kill -9; its
+    own children are reached only when obz can still end the group (not
+    after kill -9): a program that starts background work should end it
+    when it gets SIGTERM.
   - Input reaches the program as soon as it arrives, and its answers are
     passed on as soon as it writes them, even while no input comes (tail -f
     works both ways).`,
@@ -53,7 +68,9 @@ does. obz's own options (-r, --name ...) go before the --.
 obz read testdata/orders.ndjson | obz exec -r -- awk '/"country":"DE"/'
 obz gen --count 1000 | obz exec -- jq -c '{id, amount}' | obz write amounts.ndjson`,
 	ExitStatus: `1    also when the program cannot be started, exits with a non-zero status
-     or is killed by a signal (the message says which)`,
+     or is killed by a signal (the message says which)
+130  also when the program was ended at the drain timeout after SIGINT (143
+     for SIGTERM): the output ends with a stopped EOF`,
 	Flags: []runner.Flag{
 		{Name: "one-to-one", Usage: "the program answers each input line with exactly one output line, in order: outputs get their input as parent and error events keep their place (checked)", Default: false},
 	},
@@ -74,32 +91,37 @@ const execFeedLimit = 256 << 10 // input buffered for the program before Event w
 type execStage struct {
 	argv     []string
 	oneToOne bool
-	cmd      *exec.Cmd
+	drain    time.Duration // --drain-timeout: how long the program has after a stop signal
+	proc     *execProc
 
 	// Event appends to pending; the feeder goroutine writes it to stdin.
 	stdin   *os.File
 	mu      sync.Mutex
 	pending []byte
-	writing bool
 	closing bool
+	stopped bool          // a stop signal came: the program gets no more input
 	feedErr error         // the program closed its stdin (or exited)
 	wake    chan struct{} // pending has data, or closing is set
 	room    chan struct{} // the feeder took pending, or finished a write
+	stopC   chan struct{} // closed when stopped is set
 	fed     uint64
 
-	out     chan *execBatch // the program's output; closed at its end
-	ready   chan struct{}   // signalled after each batch sent on out, and at its end
-	free    chan *execBatch
-	quit    chan struct{} // closed by Abort
-	readErr error         // set before out is closed
-	exited  chan struct{} // closed when Wait returned waitErr
-	waitErr error
-	stderr  *prefixWriter
+	out        chan *execBatch // the program's output; closed at its end
+	ready      chan struct{}   // signalled after each batch sent on out, and at its end
+	free       chan *execBatch
+	quit       chan struct{} // closed by closeOutput: the output is no longer read
+	quitOnce   sync.Once
+	stdout     *os.File
+	readErr    error // set before out is closed
+	stderr     *prefixWriter
+	stderrR    *os.File
+	stderrDone chan struct{}
+	over       chan struct{} // closed by end: the stage is done with the program
 
 	queue  []execPending // --one-to-one: events given and not answered, error events behind them
 	parent wire.Frame
 
-	started, done bool
+	started, ended bool
 }
 
 // execPending is an event given to the program (--one-to-one), or an error
@@ -109,180 +131,73 @@ type execPending struct {
 	errEv *wire.Frame
 }
 
-// execBatch is a run of output lines; their bytes are in arena.
-type execBatch struct {
-	lines []execLine
-	arena []byte
-}
-
-type execLine struct {
-	span, raw [2]int // payload and raw text in arena, or -1
-	err       *wire.ErrorInfo
-}
-
 func newExec(o runner.Options) (runner.Stage, error) {
 	if len(o.Args()) == 0 {
 		return nil, runner.Usagef("exec needs a program to run: obz exec -- CMD [ARG...]")
 	}
-	return &execStage{argv: o.Args(), oneToOne: o.Bool("one-to-one")}, nil
+	// --drain-timeout is a runner flag: exec reads it to bound the
+	// program's time after a stop signal by the same timeout.
+	drain := o.Duration("drain-timeout")
+	if drain <= 0 {
+		drain = 10 * time.Second
+	}
+	return &execStage{argv: o.Args(), oneToOne: o.Bool("one-to-one"), drain: drain}, nil
 }
 
 // Prepare starts the program, with goroutines that feed it, read its output
-// and wait for it.
-func (e *execStage) Prepare(_ context.Context, em *runner.Emitter) error {
-	inR, inW, err := os.Pipe()
+// and its stderr, and watch for signals.
+func (e *execStage) Prepare(ctx context.Context, em *runner.Emitter) error {
+	proc, stdin, stdout, stderr, err := startProgram(e.argv)
 	if err != nil {
 		return err
 	}
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		inR.Close()
-		inW.Close()
-		return err
-	}
+	e.proc, e.stdin, e.stdout, e.stderrR, e.started = proc, stdin, stdout, stderr, true
 	e.stderr = &prefixWriter{w: em.Stderr(), prefix: "[" + em.Name() + "] "}
-	cmd := exec.Command(e.argv[0], e.argv[1:]...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, e.stderr
-	// Its own process group: Ctrl-C on a terminal stops obz, which drains,
-	// instead of killing the program in mid-stream.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.WaitDelay = 5 * time.Second // a background child holding stderr
-	err = cmd.Start()
-	inR.Close()
-	outW.Close()
-	if err != nil {
-		inW.Close()
-		outR.Close()
-		return fmt.Errorf("cannot start program %s: %w", e.argv[0], err)
-	}
-	e.cmd, e.stdin, e.started = cmd, inW, true
-	e.wake, e.room = make(chan struct{}, 1), make(chan struct{}, 1)
+	e.wake, e.room, e.stopC = make(chan struct{}, 1), make(chan struct{}, 1), make(chan struct{})
 	// out holds every batch there is (free's), so the reader never blocks
 	// on it, and it signals ready after each send: Woken never misses one.
 	e.out, e.free, e.ready = make(chan *execBatch, 4), make(chan *execBatch, 4), make(chan struct{}, 1)
 	for range cap(e.free) {
 		e.free <- &execBatch{arena: make([]byte, 0, 64<<10)}
 	}
-	e.quit, e.exited = make(chan struct{}), make(chan struct{})
+	e.quit, e.over, e.stderrDone = make(chan struct{}), make(chan struct{}), make(chan struct{})
 	go e.feed()
-	go e.read(outR, em.MaxLine())
-	go func() {
-		e.waitErr = cmd.Wait()
-		close(e.exited)
-	}()
+	go e.read(stdout, em.MaxLine())
+	go copyStderr(stderr, e.stderr, e.stderrDone)
+	go e.watch(ctx, watchSignals())
 	return nil
 }
 
-func execNotify(c chan struct{}) {
-	select {
-	case c <- struct{}{}:
-	default:
-	}
-}
-
-// feed writes what Event buffered to the program, double-buffered: Event
-// appends to pending while the previous buffer is being written.
-func (e *execStage) feed() {
-	var buf []byte
-	for range e.wake {
-		e.mu.Lock()
-		buf, e.pending = e.pending, buf[:0]
-		closing, failed := e.closing, e.feedErr != nil
-		e.writing = len(buf) > 0 && !failed
-		e.mu.Unlock()
-		execNotify(e.room)
-		if len(buf) > 0 && !failed {
-			_, err := e.stdin.Write(buf)
-			e.mu.Lock()
-			e.writing, e.feedErr = false, err
-			e.mu.Unlock()
-			execNotify(e.room)
-		}
-		if closing {
-			e.stdin.Close()
-			return
-		}
-	}
-}
-
-func (e *execStage) closeInput() {
-	e.mu.Lock()
-	e.closing = true
-	e.mu.Unlock()
-	execNotify(e.wake)
-}
-
-// read turns the program's output into batches, handing over what it has
-// before each read that may block.
-func (e *execStage) read(r *os.File, maxLine int) {
-	defer execNotify(e.ready)
-	defer close(e.out)
-	defer r.Close()
-	rd := wire.NewReader(r, maxLine)
-	var b *execBatch
-	next := func(send bool) bool {
-		if send {
-			select {
-			case e.out <- b:
-				execNotify(e.ready)
-			case <-e.quit:
-				return false
-			}
-		}
+// watch ends the program's process group when the program exits (its
+// background children are not waited for), stops feeding the program at
+// the first stop signal (ctx), ends the group at the drain timeout after it
+// and kills it at a second signal, when obz exits at once. It returns when
+// the stage is done with the program.
+func (e *execStage) watch(ctx context.Context, sigc chan os.Signal) {
+	defer stopSignals(sigc)
+	ctxDone, exited := ctx.Done(), e.proc.exited
+	var drain <-chan time.Time
+	signals := 0
+	for {
 		select {
-		case b = <-e.free:
-			b.lines, b.arena = b.lines[:0], b.arena[:0]
-			return true
-		case <-e.quit:
-			return false
-		}
-	}
-	keep := func(p []byte) [2]int {
-		if p == nil {
-			return [2]int{-1, -1}
-		}
-		b.arena = append(b.arena, p...)
-		return [2]int{len(b.arena) - len(p), len(b.arena)}
-	}
-	ok := next(false)
-	rd.BeforeFill = func() {
-		if ok && len(b.lines) > 0 {
-			ok = next(true)
-		}
-	}
-	var f wire.Frame
-	for ok {
-		err := rd.Next(&f)
-		if !ok {
-			return
-		}
-		var le *wire.LineError
-		switch {
-		case err == nil && f.Kind == wire.KindData:
-			b.lines = append(b.lines, execLine{span: keep(f.Payload), raw: [2]int{-1, -1}})
-		case err == nil && f.Kind == wire.KindError && f.Err != nil:
-			info := *f.Err // the program is an obz stage: pass its error events on
-			b.lines = append(b.lines, execLine{span: keep(f.Payload), raw: keep(info.Raw), err: &info})
-		case err == nil:
-			// Control frames of an obz program, such as its EOF: the edge is ours.
-		case errors.As(err, &le):
-			info := &wire.ErrorInfo{Kind: "exec-output", Msg: "program output: " + le.Msg, Line: le.Line}
-			b.lines = append(b.lines, execLine{span: [2]int{-1, -1}, raw: keep(le.Raw), err: info})
-		default:
-			if err != io.EOF {
-				e.readErr = fmt.Errorf("reading the output of %s: %w", e.argv[0], err)
+		case <-exited:
+			exited = nil
+			e.proc.end()
+		case <-ctxDone:
+			ctxDone = nil
+			e.stop()
+			t := time.NewTimer(e.drain)
+			defer t.Stop()
+			drain = t.C
+		case <-drain:
+			drain = nil
+			e.proc.end()
+		case <-sigc:
+			if signals++; signals > 1 {
+				e.proc.kill()
 			}
-			if len(b.lines) > 0 {
-				select {
-				case e.out <- b:
-					execNotify(e.ready)
-				case <-e.quit:
-				}
-			}
+		case <-e.over:
 			return
-		}
-		if len(b.lines) >= runner.BatchFrames || len(b.arena) >= 64<<10 {
-			ok = next(true)
 		}
 	}
 }
@@ -359,13 +274,19 @@ func (e *execStage) queuedErrors(em *runner.Emitter) error {
 }
 
 func (e *execStage) Event(ev *wire.Frame, em *runner.Emitter) error {
+	if em.Context().Err() != nil {
+		e.stop() // at once, not when watch sees it: no event after the signal is given
+	}
 	for {
 		e.mu.Lock()
-		full, failed := len(e.pending) >= execFeedLimit, e.feedErr != nil
-		if !full && !failed {
+		stopped, full, failed := e.stopped, len(e.pending) >= execFeedLimit, e.feedErr != nil
+		if !stopped && !full && !failed {
 			e.pending = append(append(e.pending, ev.Payload...), '\n')
 		}
 		e.mu.Unlock()
+		if stopped {
+			return runner.ErrStop
+		}
 		if failed {
 			em.Warnf("%s stopped reading its input (%d events were given to it); the rest of the input was not read", e.argv[0], e.fed)
 			return runner.ErrStop
@@ -373,7 +294,9 @@ func (e *execStage) Event(ev *wire.Frame, em *runner.Emitter) error {
 		if !full {
 			break
 		}
-		if err := e.wait(em, e.room, nil); err != nil {
+		// The program is slower than the input: pass its answers on while
+		// waiting, flushed, so that they do not wait for the next batch.
+		if err := e.wait(em, e.room, e.stopC, true); err != nil {
 			return err
 		}
 	}
@@ -383,7 +306,7 @@ func (e *execStage) Event(ev *wire.Frame, em *runner.Emitter) error {
 	}
 	execNotify(e.wake)
 	for e.out != nil && len(e.out) > 0 { // pass on the output that is there
-		if err := e.wait(em, nil, nil); err != nil {
+		if err := e.wait(em, nil, nil, false); err != nil {
 			return err
 		}
 	}
@@ -391,17 +314,30 @@ func (e *execStage) Event(ev *wire.Frame, em *runner.Emitter) error {
 }
 
 // wait passes on the next batch of output, or returns when one of the
-// channels fires. It ends the output (out = nil) at its end.
-func (e *execStage) wait(em *runner.Emitter, c1, c2 <-chan struct{}) error {
+// channels fires. With flush, the output is flushed when no more of it is
+// there.
+func (e *execStage) wait(em *runner.Emitter, c1, c2 <-chan struct{}, flush bool) error {
 	select {
 	case b, ok := <-e.out:
-		if !ok {
-			e.out = nil
-			return nil
-		}
-		return e.emitBatch(b, em)
+		return e.pass(em, b, ok, flush)
 	case <-c1:
 	case <-c2:
+	}
+	return nil
+}
+
+// pass passes on a batch received from out, or ends the output (out = nil)
+// at its end.
+func (e *execStage) pass(em *runner.Emitter, b *execBatch, ok, flush bool) error {
+	if !ok {
+		e.out = nil
+		return nil
+	}
+	if err := e.emitBatch(b, em); err != nil {
+		return err
+	}
+	if flush && len(e.out) == 0 {
+		return em.Flush()
 	}
 	return nil
 }
@@ -412,7 +348,7 @@ func (e *execStage) Wake() <-chan struct{} { return e.ready }
 
 // Woken passes on the output that is there, without waiting for more.
 func (e *execStage) Woken(em *runner.Emitter) error {
-	for e.out != nil && !e.done {
+	for e.out != nil && !e.ended {
 		select {
 		case b, ok := <-e.out:
 			if !ok {
@@ -429,29 +365,56 @@ func (e *execStage) Woken(em *runner.Emitter) error {
 	return nil
 }
 
-// Finish closes the program's stdin, passes on the rest of its output and
-// checks how it exited.
-func (e *execStage) Finish(em *runner.Emitter, _ wire.EOFKind) error {
+// Finish closes the program's stdin, passes on the rest of its output as it
+// comes and checks how the program ended.
+func (e *execStage) Finish(em *runner.Emitter, kind wire.EOFKind) error {
+	defer e.end()
 	e.closeInput()
+	ended := e.proc.ended
+	var giveUp <-chan time.Time
 	for e.out != nil {
-		if err := e.wait(em, nil, nil); err != nil {
-			return err
+		select {
+		case b, ok := <-e.out:
+			// Answers are flushed as they come: the program may go on
+			// long after its input ended.
+			if err := e.pass(em, b, ok, true); err != nil {
+				return err
+			}
+		case <-ended:
+			// The group is gone: what still holds the program's stdout
+			// left the group; its output is not waited for.
+			ended, giveUp = nil, time.After(execGrace)
+		case <-giveUp:
+			giveUp = nil
+			e.closeOutput()
 		}
 	}
-	<-e.exited
-	e.done = true
-	e.stderr.flush()
+	<-e.proc.exited
+	if e.proc.byUs.Load() {
+		// Only a stop signal's drain timeout ends a program that Finish
+		// waits for.
+		msg := fmt.Sprintf("%s did not end within the drain timeout (%s) after the stop signal; its process group was ended", e.argv[0], e.drain)
+		if kind != wire.Stopped {
+			// The input had ended: the EOF would say natural.
+			return errors.New("program " + msg)
+		}
+		em.Warnf("stopped: %s", msg)
+		return e.stoppedQueue(em)
+	}
 	var ee *exec.ExitError
-	switch err := e.waitErr; {
+	switch err := e.proc.waitErr; {
 	case errors.As(err, &ee):
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 			return fmt.Errorf("program %s was killed by signal %d (%v)", e.argv[0], int(ws.Signal()), ws.Signal())
 		}
 		return fmt.Errorf("program %s exited with status %d", e.argv[0], ee.ExitCode())
-	case err != nil && !errors.Is(err, exec.ErrWaitDelay):
+	case err != nil:
 		return fmt.Errorf("program %s: %w", e.argv[0], err)
 	case e.readErr != nil:
 		return e.readErr
+	}
+	if e.isStopped() {
+		return e.stoppedQueue(em)
 	}
 	if err := e.queuedErrors(em); err != nil {
 		return err
@@ -462,61 +425,42 @@ func (e *execStage) Finish(em *runner.Emitter, _ wire.EOFKind) error {
 	return nil
 }
 
-// kill signals the program's process group: the program and its children.
-func (e *execStage) kill(sig syscall.Signal) {
-	if err := syscall.Kill(-e.cmd.Process.Pid, sig); err != nil {
-		e.cmd.Process.Signal(sig)
-	}
+// stoppedQueue passes on the error events still queued (--one-to-one)
+// after a stop: the events the program was not given have no answer.
+func (e *execStage) stoppedQueue(em *runner.Emitter) error {
+	e.queue = slices.DeleteFunc(e.queue, func(p execPending) bool { return p.errEv == nil })
+	return e.queuedErrors(em)
 }
 
-// Abort kills the program: the input broke, downstream is gone, or the
+// Abort ends the program: the input broke, downstream is gone, or the
 // stage failed.
 func (e *execStage) Abort() {
-	if !e.started || e.done {
+	if e.started {
+		e.end()
+	}
+}
+
+// end is the one way the stage is done with the program, after Finish or
+// on Abort: its stdin is closed, its process group ended (SIGTERM, SIGKILL
+// after execGrace), and the rest of its stderr copied, all within a bounded
+// time.
+func (e *execStage) end() {
+	if e.ended {
 		return
 	}
-	e.done = true
-	e.kill(syscall.SIGKILL)
-	close(e.quit)
+	e.ended = true
 	e.closeInput()
-	<-e.exited
+	e.proc.end()
+	<-e.proc.ended
+	giveUp := time.NewTimer(execGrace)
+	defer giveUp.Stop()
+	select {
+	case <-e.stderrDone:
+	case <-giveUp.C: // held by a process that left the group
+		e.stderrR.Close()
+		<-e.stderrDone
+	}
+	e.closeOutput()
+	close(e.over)
 	e.stderr.flush()
-}
-
-// prefixWriter copies the program's stderr line by line, each line
-// prefixed. Only os/exec's copying goroutine writes to it.
-type prefixWriter struct {
-	w      io.Writer
-	prefix string
-	line   []byte
-}
-
-func (p *prefixWriter) Write(b []byte) (int, error) {
-	n := len(b)
-	for len(b) > 0 {
-		i := bytes.IndexByte(b, '\n')
-		if i < 0 {
-			p.line = append(p.line, b...)
-			break
-		}
-		out := append(append([]byte(p.prefix), p.line...), b[:i+1]...)
-		p.w.Write(out) // best effort: the program must not fail on our stderr
-		p.line, b = p.line[:0], b[i+1:]
-	}
-	return n, nil
-}
-
-// flush writes a last line that had no newline (after Wait).
-func (p *prefixWriter) flush() {
-	if len(p.line) > 0 {
-		p.Write([]byte{'\n'})
-	}
-}
-
-// slice returns the span s of a, or nil for the span {-1, -1}.
-func slice(a []byte, s [2]int) []byte {
-	if s[0] < 0 {
-		return nil
-	}
-	return a[s[0]:s[1]:s[1]]
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/runner/runnertest"
@@ -225,28 +226,109 @@ func TestExecBrokenInputKillsTheProgram(t *testing.T) {
 	}
 }
 
-// A stop signal drains: the program gets EOF when input ends and its output
-// is passed on, under a stopped EOF.
-func TestExecStopDrains(t *testing.T) {
-	needProgram(t, "cat")
+// A stop signal gives the program no more input: its stdin is closed at
+// once, the answers to what it was given are passed on, under a stopped EOF.
+func TestExecStopClosesTheProgramsInput(t *testing.T) {
+	needProgram(t, "sh")
 	pr, pw := io.Pipe()
+	or, ow := io.Pipe()
+	defer or.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan runnertest.Result, 1)
-	go func() { done <- execRun(t, ctx, []string{"cat"}, pr, nil) }()
-	io.WriteString(pw, "{\"a\":1}\n")
+	defer cancel()
+	dir := t.TempDir()
+	st, err := execSpec.New(runnertest.Options{Spec: &execSpec, Argv: []string{"sh", "-c", "cat > " + dir + "/seen; echo '{\"bye\":1}'"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- runner.Run(ctx, &execSpec, st, &runner.Env{Stdin: pr, Stdout: ow, Stderr: io.Discard})
+		ow.Close()
+	}()
+	out := runnertest.NewFrameReader(t, or)
+	go io.WriteString(pw, "{\"a\":1}\n")
+	// The program answers only at the end of its input: the stop ends it.
+	fileHas(t, dir+"/seen", `{"a":1}`)
 	cancel()
-	io.WriteString(pw, "{\"a\":2}\n")
-	pw.Close()
-	res := <-done
-	if res.Err != nil {
-		t.Fatal(res.Err)
+	go io.WriteString(pw, "{\"a\":2}\n{\"a\":3}\n") // never given to the program
+	if f := out.Next(); f.Kind != wire.KindData || string(f.Payload) != `{"bye":1}` {
+		t.Fatalf("got %+v, want the answer", f)
 	}
-	fs := runnertest.Frames(t, res.Out)
-	if got := strings.Join(runnertest.Payloads(fs), " "); got != `{"a":1} {"a":2}` {
-		t.Errorf("payloads %s", got)
+	if f := out.Next(); f.Kind != wire.KindEOF || f.EOF != wire.Stopped || f.Count != 1 {
+		t.Fatalf("got %+v, want a stopped EOF after 1", f)
 	}
-	if eof := runnertest.LastEOF(t, fs); eof.EOF != wire.Stopped || eof.Count != 2 {
-		t.Errorf("EOF %+v, want stopped after 2", eof)
+	if err := runnertest.Wait(t, done); err != nil {
+		t.Fatal(err)
+	}
+	if seen, _ := os.ReadFile(dir + "/seen"); string(seen) != "{\"a\":1}\n" {
+		t.Errorf("the program was given %q", seen)
+	}
+}
+
+// After a stop, a program that does not end within the drain timeout is
+// ended with its process group; the stage ends stopped and says so.
+func TestExecStopEndsASlowProgram(t *testing.T) {
+	needProgram(t, "sh")
+	var in strings.Builder
+	for range 20000 {
+		in.WriteString("{\"a\":1}\n")
+	}
+	pr, pw := io.Pipe()
+	defer pr.Close()
+	go io.WriteString(pw, in.String()) // more than the program takes: it never ends
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	prog := `trap '' TERM; read -r l; echo "$l"; while :; do sleep 1; done`
+	st, err := execSpec.New(runnertest.Options{Spec: &execSpec, Argv: []string{"sh", "-c", prog},
+		Flags: map[string]any{"drain-timeout": 100 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	or, ow := io.Pipe()
+	defer or.Close()
+	var stderr lockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- runner.Run(ctx, &execSpec, st, &runner.Env{Stdin: pr, Stdout: ow, Stderr: &stderr})
+		ow.Close()
+	}()
+	out := runnertest.NewFrameReader(t, or)
+	if f := out.Next(); f.Kind != wire.KindData || string(f.Payload) != `{"a":1}` {
+		t.Fatalf("got %+v, want the first answer", f)
+	}
+	cancel()
+	if f := out.Next(); f.Kind != wire.KindEOF || f.EOF != wire.Stopped || f.Count != 1 {
+		t.Fatalf("got %+v, want a stopped EOF after 1", f)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(runnertest.HangGuard + execGrace):
+		t.Fatal("the stage did not end")
+	}
+	if !strings.Contains(stderr.String(), "stopped: sh did not end within the drain timeout (100ms) after the stop signal; its process group was ended") {
+		t.Errorf("stderr %q", stderr.String())
+	}
+}
+
+// fileHas waits until the file at path holds s.
+func fileHas(t *testing.T, path, s string) {
+	t.Helper()
+	guard := time.Now().Add(runnertest.HangGuard)
+	for {
+		b, err := os.ReadFile(path)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), s) {
+			return
+		}
+		if time.Now().After(guard) {
+			t.Fatalf("%s never held %s", path, s)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
