@@ -215,7 +215,7 @@ func (r *processorRun) next() (b *batch, lo, hi int) {
 		idle := time.Now()
 		select {
 		case <-r.wake:
-			r.fail(r.waker.Woken(r.em))
+			r.hookResult(r.waker.Woken(r.em))
 			return nil, 0, 0
 		case now := <-r.tick:
 			r.onTick(now)
@@ -242,7 +242,7 @@ func (r *processorRun) next() (b *batch, lo, hi int) {
 
 func (r *processorRun) onTick(now time.Time) {
 	r.em.cur = nil
-	r.fail(r.ticker.Tick(now, r.em))
+	r.hookResult(r.ticker.Tick(now, r.em))
 }
 
 // stopSignal: the context was cancelled (SIGINT/SIGTERM). Terminal input
@@ -383,6 +383,20 @@ func (r *processorRun) finish() {
 }
 
 // fail records why the run fails; the first reason wins, nil is none.
+// hookResult takes what a stage's Woken or Tick returned: ErrStop ends its
+// input as it does from Event (a stage that knows it will take no more
+// input, such as exec after a stop signal, need not wait for another
+// event); another error fails the run.
+func (r *processorRun) hookResult(err error) {
+	if err == ErrStop {
+		if r.reading() {
+			r.state = procEnded
+		}
+		return
+	}
+	r.fail(err)
+}
+
 func (r *processorRun) fail(err error) {
 	if r.err == nil {
 		r.err = err

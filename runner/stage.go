@@ -106,7 +106,8 @@ type Preparer interface {
 // answers, a processing-time window closing. While input is idle the runner
 // waits on Wake() as well as on input, and calls Woken from the stage's own
 // goroutine (the Emitter is not safe for concurrent use). Woken must not
-// block; a wake-up with nothing to do is fine.
+// block; a wake-up with nothing to do is fine. Woken may return ErrStop to
+// read no more input, as Event may.
 type Waker interface {
 	Wake() <-chan struct{}
 	Woken(em *Emitter) error

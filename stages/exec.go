@@ -353,6 +353,11 @@ func (e *execStage) Woken(em *runner.Emitter) error {
 		case b, ok := <-e.out:
 			if !ok {
 				e.out = nil
+				if e.isStopped() {
+					// Stopped and the program's output is over: no input
+					// event will come to say so, the input may never end.
+					return runner.ErrStop
+				}
 				return nil
 			}
 			if err := e.emitBatch(b, em); err != nil {
