@@ -88,7 +88,7 @@ func flowCommand(reg stages.Registry, cmdName *string, runErr *error) *cli.Comma
 			&cli.StringFlag{Name: "metrics-addr", Usage: "serve Prometheus metrics on this address (e.g. :9090 or 127.0.0.1:0); overrides metrics_addr"},
 			&cli.DurationFlag{Name: "drain-timeout", Value: 10 * time.Second, Usage: "after a failure or a stop signal, how long stages may drain before they are killed"},
 			&cli.BoolFlag{Name: "no-journal", Usage: "do not journal the stages' output (RUN_DIR/journals/STAGE.zst, for obz replay)"},
-			&cli.StringFlag{Name: "resume", Usage: "continue the killed run in `RUN_DIR` (see docs/journal.md, Resume)"},
+			&cli.BoolFlag{Name: "resume", Usage: "continue the killed run in RUN_DIR, the argument (obz flow --resume RUN_DIR; see docs/journal.md, Resume)"},
 			&cli.BoolFlag{Name: "force", Usage: "--resume: resume although the topology file changed, or a sink's output may get events twice"},
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
@@ -112,8 +112,8 @@ func flowCommands(reg stages.Registry) flow.Commands {
 }
 
 func runFlow(c *cli.Context, reg stages.Registry) error {
-	if dir := c.String("resume"); dir != "" {
-		return resumeFlow(c, reg, dir)
+	if c.Bool("resume") {
+		return resumeFlow(c, reg)
 	}
 	if c.NArg() != 1 {
 		return &usageError{msg: "flow takes one topology file, e.g. obz flow testdata/flows/orders.toml"}
