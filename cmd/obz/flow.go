@@ -50,7 +50,9 @@ DESCRIPTION:
    of a stage) in a new run directory beside it: sources re-produce what
    they had journaled (checked against the journal) and go on, the other
    stages run again from the start, and sinks skip what their receipts show
-   delivered, so the output is that of an uninterrupted run. Run it from the
+   delivered (write --append cuts its file back to where the run began and
+   appends again), so the output is that of an uninterrupted run. A stage
+   that journaled nothing starts from the beginning. Run it from the
    directory the flow was run from. See docs/journal.md (Resume).
 
 EXAMPLES:
@@ -68,7 +70,9 @@ EXIT STATUS:
    1    a stage failed or an edge broke (the first failure is reported)
    2    the topology is invalid (every problem is listed with file and line)
    3    --resume refused: nothing to resume, no manifest or journals, the
-        topology file changed, a sink that cannot skip what it delivered
+        topology file changed, a sink that cannot skip what it delivered,
+        or one that wrote to stdout results that depended on how the run
+        ended (partial aggregates of a stopped run)
    4    finished, but some events went to the error lane and ended in a sink
    130  stopped by SIGINT (Ctrl-C) after a graceful drain; 143 for SIGTERM
 `
