@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -80,25 +81,43 @@ func PlanResume(o ResumeOptions) (*Resume, error) {
 	for _, s := range rec.Stages {
 		recorded[s.Name] = s
 	}
+	// journals are the stages' journals that exist: a stage killed before
+	// it made one (an early kill) journaled nothing, and starts over.
+	journals := map[string]string{}
 	for _, s := range t.Stages {
-		r := recorded[s.Name]
-		var j string
-		if r != nil {
-			if j, err = filepath.Abs(filepath.Join(o.RunDir, r.Journal)); err != nil {
+		if r := recorded[s.Name]; r != nil {
+			j, err := filepath.Abs(filepath.Join(o.RunDir, r.Journal))
+			if err != nil {
 				return nil, err
 			}
-		}
-		if len(s.AllInputs()) == 0 {
-			if r == nil {
-				return nil, refused(fmt.Sprintf("source %q is not in the run %s: a source resumes from its journal (stages recorded: %s)", s.Name, o.RunDir, recordedNames(rec)))
+			if _, err := os.Stat(j); err == nil {
+				journals[s.Name] = j
 			}
-			s.Argv = slices.Insert(s.Argv, 1, resumeFromFlag, j)
+		}
+	}
+	if len(journals) == 0 {
+		p.Notes = append(p.Notes, "the run journaled nothing (it was killed as it started): it runs again from the beginning")
+	}
+	ends := &endDependence{topology: t, journals: journals}
+	for _, s := range t.Stages {
+		r, j := recorded[s.Name], journals[s.Name]
+		if len(s.AllInputs()) == 0 {
+			switch {
+			case r == nil:
+				return nil, refused(fmt.Sprintf("source %q is not in the run %s: a source resumes from its journal (stages recorded: %s)", s.Name, o.RunDir, recordedNames(rec)))
+			case j == "":
+				if len(journals) > 0 {
+					p.Notes = append(p.Notes, fmt.Sprintf("source %q journaled nothing (it was killed as it started): it starts from the beginning", s.Name))
+				}
+			default:
+				s.Argv = slices.Insert(s.Argv, 1, resumeFromFlag, j)
+			}
 			continue
 		}
 		st := lookup(o.Stages, s.Argv)
 		switch {
-		case st.Traits.Delivery != runner.DeliversNothing && r != nil:
-			args, err := sinkResumeArgs(s, st.Traits, j, o.Force)
+		case st.Traits.Delivery != runner.DeliversNothing && j != "":
+			args, err := sinkResumeArgs(s, st.Traits, j, ends, o.Force)
 			if err != nil {
 				return nil, err
 			}
@@ -160,7 +179,9 @@ func checkResumable(rec *flow.Result, runDir string, force bool) error {
 		if s.Journal == "" {
 			return refused(fmt.Sprintf("the run has no journal for stage %q (was it run with --no-journal?): nothing to resume from", s.Name))
 		}
-		if _, err := os.Stat(filepath.Join(runDir, s.Journal)); err != nil {
+		// A journal that does not exist was never made: the stage was
+		// killed before it wrote anything, and starts from the beginning.
+		if _, err := os.Stat(filepath.Join(runDir, s.Journal)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return refused(fmt.Sprintf("stage %q: %v", s.Name, err))
 		}
 		if rec.Ended.IsZero() && s.State == flow.StateRunning && alive(s.PID) && !force {
@@ -186,18 +207,29 @@ func alive(pid int) bool {
 	return i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z'
 }
 
-// sinkResumeArgs reads a sink's journal of the killed run: the receipts
-// say which events it delivered, which the sink skips (its SkipFlag). A
-// sink that was killed itself may have delivered more than its journal
-// shows when it delivers in place (stdout, appending): that is refused
-// unless force, as those events could be written twice.
-func sinkResumeArgs(s *flow.Stage, tr runner.Traits, path string, force bool) ([]string, error) {
+// sinkResumeArgs reads a sink's journal of the killed run and says how the
+// sink continues. A sink that records where its in-place delivery began
+// (runner.RewindRecord beside its journal) cuts its target back there and
+// delivers everything again (its RewindFlag): exact whatever the kill cut.
+// Otherwise the receipts say which events it delivered, which it skips
+// (its SkipFlag), except those that depended on how the run ended (ends):
+// their receipts do not count, and a sink that delivered them in place
+// cannot take them back, which is refused. So is a sink that was killed
+// while it delivered in place (it may have delivered more than its journal
+// shows: those events could be written twice), unless force.
+func sinkResumeArgs(s *flow.Stage, tr runner.Traits, path string, ends *endDependence, force bool) ([]string, error) {
+	if tr.RewindFlag != "" {
+		if _, err := os.Stat(runner.RewindRecord(path)); err == nil {
+			return []string{"--" + tr.RewindFlag, path}, nil
+		}
+	}
 	r, err := journal.Open(path, nil)
 	if err != nil {
 		return nil, refused(fmt.Sprintf("sink %q: %v", s.Name, err))
 	}
 	defer r.Close()
 	delivered := map[string]uint64{}
+	var dirty []wire.Ref // ok receipts of end-dependent events, in order
 	ended := false
 	var f wire.Frame
 	for {
@@ -210,20 +242,34 @@ func sinkResumeArgs(s *flow.Stage, tr runner.Traits, path string, force bool) ([
 		}
 		switch {
 		case f.Kind == wire.KindReceipt && f.Status == "ok":
+			dep, err := ends.dependent(f.Of)
+			if err != nil {
+				return nil, err
+			}
+			if dep {
+				dirty = append(dirty, f.Of)
+				continue
+			}
 			delivered[f.Of.Writer] = max(delivered[f.Of.Writer], f.Of.Seq)
 		case f.Kind == wire.KindEOF:
 			ended = true
 		}
 	}
 	if tr.SkipFlag == "" {
-		if len(delivered) > 0 {
+		if len(delivered)+len(dirty) > 0 {
 			return nil, refused(fmt.Sprintf("sink %q (%s) delivered events, and it cannot skip them on resume", s.Name, s.Command()))
 		}
 		return nil, nil
 	}
-	if !ended && !force && tr.Delivery == runner.DeliversInPlace {
-		return nil, refused(fmt.Sprintf("sink %q was killed while it wrote to %s: what it wrote after its last journaled receipt is not known, and resuming could write it twice (--force resumes anyway: at least once)",
-			s.Name, strings.Join(s.Argv, " ")))
+	if tr.Delivery == runner.DeliversInPlace {
+		if len(dirty) > 0 {
+			return nil, refused(fmt.Sprintf("sink %q delivered %d events to %s that depended on how the run ended (%s): an uninterrupted run would not have written them, and they cannot be taken back; run the flow again from the start",
+				s.Name, len(dirty), strings.Join(s.Argv, " "), ends.why(dirty[0])))
+		}
+		if !ended && !force && (len(delivered) > 0 || tr.RewindFlag == "") {
+			return nil, refused(fmt.Sprintf("sink %q was killed while it wrote to %s: what it wrote after its last journaled receipt is not known, and resuming could write it twice (--force resumes anyway: at least once)",
+				s.Name, strings.Join(s.Argv, " ")))
+		}
 	}
 	var args []string
 	for _, w := range slices.Sorted(maps.Keys(delivered)) {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/obz-dev/obz/flow"
+	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/wire"
 )
 
@@ -134,5 +135,100 @@ func TestResumeRefused(t *testing.T) {
 				refusal(t, err, c.forced)
 			}
 		})
+	}
+}
+
+// A run killed as it started journaled nothing, or only some stages: those
+// start from the beginning (no --resume-from), with a note.
+func TestResumeEarlyKill(t *testing.T) {
+	runDir := killed(t, t.TempDir(), "")
+	os.Remove(filepath.Join(runDir, "journals", "src.zst"))
+	p, err := PlanResume(ResumeOptions{RunDir: runDir, Commands: commands, Stages: fakeStages})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Topology.Lookup("src").Argv; !slices.Equal(got, []string{"gen", "--count", "3"}) {
+		t.Errorf("src: %q", got)
+	}
+	if len(p.Notes) != 1 || !strings.Contains(p.Notes[0], `source "src" journaled nothing`) {
+		t.Errorf("notes %q", p.Notes)
+	}
+
+	os.RemoveAll(filepath.Join(runDir, "journals"))
+	p, err = PlanResume(ResumeOptions{RunDir: runDir, Commands: commands, Stages: fakeStages})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Topology.Lookup("out").Argv; !slices.Equal(got, []string{"write", "out.ndjson"}) {
+		t.Errorf("out: %q", got)
+	}
+	if len(p.Notes) != 1 || !strings.Contains(p.Notes[0], "the run journaled nothing") {
+		t.Errorf("notes %q", p.Notes)
+	}
+}
+
+// What a stage emitted as it finished after a stop (no parent, before a
+// stopped EOF), and what derives from it, is not delivered for resume: a
+// sink that skips cannot take it back from stdout, and is refused; the
+// same events before a natural EOF are skipped as usual.
+func TestResumeEndDependent(t *testing.T) {
+	stdout := strings.Replace(topology, `"write out.ndjson"`, `"write -"`, 1)
+	for _, c := range []struct {
+		name string
+		end  wire.EOFKind
+		want string // "": resumed, skipping big:2
+	}{
+		{"stopped", wire.Stopped, `sink "out" delivered 1 events to write - that depended on how the run ended (stage "big" emitted them as it finished after a stop, from its event 2 on)`},
+		{"natural", wire.Natural, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			big := []wire.Frame{data("big", 1, wire.Ref{Writer: "src", Seq: 2}, `{"v":2}`), data("big", 2, wire.Ref{}, `{"n":2,"partial":true}`), eof("big", 2)}
+			big[2].EOF = c.end
+			runDir := record(t, t.TempDir(), false, map[string]string{"src": "stopped", "big": "done", "out": "killed"}, map[string][]wire.Frame{
+				"src": srcFrames()[:2], "big": big, "out": {receipt("big", 1), receipt("big", 2), eof("out", 0)},
+			})
+			rec, _ := flow.ReadManifest(runDir)
+			rec.Topology = stdout
+			flow.WriteManifest(rec)
+			os.WriteFile(rec.File, []byte(stdout), 0o644)
+			p, err := PlanResume(ResumeOptions{RunDir: runDir, Commands: commands, Stages: fakeStages})
+			if c.want != "" {
+				refusal(t, err, c.want)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := p.Topology.Lookup("out").Argv; !slices.Equal(got, []string{"write", "--skip-delivered", "big:2", "-"}) {
+				t.Errorf("out: %q", got)
+			}
+		})
+	}
+}
+
+// A sink that recorded where its in-place delivery began rewinds: it gets
+// the killed run's journal (its RewindFlag) and no skips, and is not
+// refused for having been killed while it delivered.
+func TestResumeRewinds(t *testing.T) {
+	stages := func(argv []string) (Stage, error) {
+		st, err := fakeStages(argv)
+		if argv[0] == "write" {
+			st.Traits.Delivery, st.Traits.RewindFlag = runner.DeliversInPlace, "rewind-from"
+		}
+		return st, err
+	}
+	runDir := killed(t, t.TempDir(), "")
+	o := ResumeOptions{RunDir: runDir, Commands: commands, Stages: stages}
+	_, err := PlanResume(o)
+	refusal(t, err, `sink "out" was killed while it wrote to write out.ndjson`)
+
+	j := filepath.Join(runDir, "journals", "out.zst")
+	os.WriteFile(runner.RewindRecord(j), []byte(`{"file":"/x/out.ndjson","size":0,"created":true}`), 0o644)
+	p, err := PlanResume(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Topology.Lookup("out").Argv; !slices.Equal(got, []string{"write", "--rewind-from", j, "out.ndjson"}) {
+		t.Errorf("out: %q", got)
 	}
 }

@@ -15,6 +15,15 @@ type Effects struct {
 	// delivered events, and resuming a run in which it delivered some is
 	// refused.
 	SkipFlag string
+	// RewindFlag names the stage's flag that takes the journal of the run
+	// that is resumed (set by obz flow --resume), for the command lines
+	// Rewinds says. Such a stage records, before it delivers anything in
+	// place, where its delivery began, in RewindRecord(its journal); with
+	// the flag it cuts its target back to where the resumed run began and
+	// delivers everything again, so that nothing the resumed run wrote,
+	// torn by a kill or partial after a stop, is kept.
+	RewindFlag string
+	Rewinds    func(o Options) bool
 	// Outside lists what the stage, with these options, does outside the
 	// run directory: the files it writes, the program it runs. Nil: nothing.
 	Outside func(o Options) []Effect
@@ -83,15 +92,19 @@ const (
 
 // Traits are a stage's Effects evaluated for one command line.
 type Traits struct {
-	Delivery Delivery
-	SkipFlag string
-	Outside  []Effect
-	Replay   Silencing
+	Delivery   Delivery
+	SkipFlag   string
+	RewindFlag string
+	Outside    []Effect
+	Replay     Silencing
 }
 
 // Traits evaluates e for the options o.
 func (e Effects) Traits(o Options) Traits {
 	t := Traits{SkipFlag: e.SkipFlag, Replay: e.Replay}
+	if e.Rewinds != nil && e.Rewinds(o) {
+		t.RewindFlag = e.RewindFlag
+	}
 	if e.Delivery != nil {
 		t.Delivery = e.Delivery(o)
 	}
@@ -100,3 +113,8 @@ func (e Effects) Traits(o Options) Traits {
 	}
 	return t
 }
+
+// RewindRecord is the file beside a stage's journal in which a stage with
+// a RewindFlag records where its in-place delivery began. It exists once
+// the stage may have delivered something in place.
+func RewindRecord(journal string) string { return journal + ".rewind" }

@@ -41,6 +41,7 @@ drained before the stop are in FILE.partial (appended to FILE with --append).`,
 		{Name: "compress", Usage: "gzip, zstd or none (default: from FILE's extension .gz, .zst)", Default: ""},
 		{Name: "receipts", Usage: "print a delivery receipt frame per event on stdout, as the events are committed (with FILE)", Default: false},
 		{Name: "skip-delivered", Usage: "WRITER:SEQ: the events up to SEQ were delivered by the run that is resumed (set by obz flow --resume)", Default: []string{}, Hidden: true},
+		{Name: "rewind-from", Usage: "`JOURNAL` of the run that is resumed: --append cuts FILE back to where that run began appending and writes everything again (set by obz flow --resume)", Default: "", Hidden: true},
 	},
 	Effects: runner.Effects{
 		Delivery: func(o runner.Options) runner.Delivery {
@@ -49,11 +50,20 @@ drained before the stop are in FILE.partial (appended to FILE with --append).`,
 			}
 			return runner.DeliversWhole
 		},
-		SkipFlag: "skip-delivered",
-		Outside:  writeEffects,
-		Replay:   runner.ReplayDiscard,
+		SkipFlag:   "skip-delivered",
+		RewindFlag: "rewind-from",
+		Rewinds:    writeRewinds,
+		Outside:    writeEffects,
+		Replay:     runner.ReplayDiscard,
 	},
 	New: newWrite,
+}
+
+// writeRewinds: --append FILE records where its appending began, beside
+// its journal (write_resume.go); split parts are not cut back.
+func writeRewinds(o runner.Options) bool {
+	a := o.Args()
+	return o.Bool("append") && len(a) > 0 && a[0] != "-" && o.Int("split-every") == 0 && o.String("split-size") == ""
 }
 
 // writeEffects: FILE (or stdout) and the dead-letter file.
@@ -105,6 +115,7 @@ type writeStage struct {
 	inReceipts      bool
 	done            bool              // Finish or Abort ran
 	delivered       map[string]uint64 // --skip-delivered (write_resume.go)
+	rewound         string            // what --rewind-from did, said at open
 }
 
 func newWrite(o runner.Options) (runner.Stage, error) {
@@ -174,6 +185,9 @@ func newWrite(o runner.Options) (runner.Stage, error) {
 	if o.Bool("receipts") {
 		s.rout = &receiptOut{} // its writer is stdout, known at open
 	}
+	if err := s.rewind(o); err != nil {
+		return nil, err
+	}
 	if s.append && !s.split.on() && s.format != "ndjson" && s.header {
 		h, err := format.ReadCSVHeader(s.target, format.Compression(s.compression), format.Format(s.format))
 		if err != nil {
@@ -229,6 +243,9 @@ func (s *writeStage) open(em *runner.Emitter) error {
 		return nil
 	}
 	s.opened, s.em = true, em
+	if s.rewound != "" {
+		em.Warnf("%s", s.rewound)
+	}
 	s.w = bufio.NewWriterSize(&s.raw, writeBuffer)
 	if s.rout != nil {
 		s.rout = newReceiptOut(em.Stdout())

@@ -168,3 +168,43 @@ func decompress(r io.Reader, compression string) ([]byte, error) {
 	}
 	return io.ReadAll(r)
 }
+
+// TestWriteAppendRewind: --append records where its appending began beside
+// its journal; --rewind-from that journal cuts FILE back there (whatever a
+// stopped or killed run appended) and appends everything again.
+func TestWriteAppendRewind(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "log.ndjson")
+	os.WriteFile(out, []byte("{\"old\":1}\n"), 0o644)
+	j1, j2 := filepath.Join(dir, "run1.zst"), filepath.Join(dir, "run2.zst")
+	in := writeData("agg", 1, `{"n":1,"partial":true}`) + writeEOF("agg", 1)
+	r := writeRun(t, runnertest.Options{Spec: &writeSpec, Argv: []string{out}, Flags: map[string]any{"append": true, "fsync": false, "journal": j1}}, strings.NewReader(in), nil)
+	if r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	if got := readFile(t, runner.RewindRecord(j1)); !strings.Contains(got, `"size":10,"created":false`) {
+		t.Errorf("record %q", got)
+	}
+	os.WriteFile(out, []byte("{\"old\":1}\n{\"n\":1,\"partial\":true}\n{\"torn"), 0o644)
+	in = writeData("agg", 1, `{"n":2}`) + writeEOF("agg", 1)
+	r = writeRun(t, runnertest.Options{Spec: &writeSpec, Argv: []string{out}, Flags: map[string]any{"append": true, "fsync": false, "journal": j2, "rewind-from": j1}}, strings.NewReader(in), nil)
+	if r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	if got, want := readFile(t, out), "{\"old\":1}\n{\"n\":2}\n"; got != want {
+		t.Errorf("file = %q, want %q", got, want)
+	}
+	if !strings.Contains(r.Stderr, "resuming: cut "+out+" back to 10 bytes") {
+		t.Errorf("stderr %q", r.Stderr)
+	}
+	// The resumed run records the same start, for a resume of it.
+	if a, b := readFile(t, runner.RewindRecord(j1)), readFile(t, runner.RewindRecord(j2)); a != b {
+		t.Errorf("records %q and %q", a, b)
+	}
+	// A FILE shorter than where the run began was changed since: refused.
+	os.WriteFile(out, []byte("{}\n"), 0o644)
+	_, err := writeSpec.New(runnertest.Options{Spec: &writeSpec, Argv: []string{out}, Flags: map[string]any{"append": true, "rewind-from": j1}})
+	if err == nil || !strings.Contains(err.Error(), "fewer than the 10 it had before the run that is resumed") {
+		t.Errorf("err %v", err)
+	}
+}

@@ -81,5 +81,8 @@ write could not write (csv-keys ...), once the dead-letter file is committed
 (at the end when they were reported on stderr). A broken or failed run sends
 no more receipts (a split output's completed parts have theirs, stdout has
 those of what was passed on); a stop sends none for what went to a .partial
-file. obz flow --resume reads the receipts to skip what was delivered. Lines this stage could not read itself
+file. obz flow --resume reads the receipts to skip what was delivered to
+stdout. With --append and a journal, write records where its appending
+began beside the journal (JOURNAL.rewind): obz flow --resume cuts FILE back
+there and appends everything again. Lines this stage could not read itself
 were no writer's event: they have no receipt.`

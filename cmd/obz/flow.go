@@ -50,7 +50,9 @@ DESCRIPTION:
    of a stage) in a new run directory beside it: sources re-produce what
    they had journaled (checked against the journal) and go on, the other
    stages run again from the start, and sinks skip what their receipts show
-   delivered, so the output is that of an uninterrupted run. Run it from the
+   delivered (write --append cuts its file back to where the run began and
+   appends again), so the output is that of an uninterrupted run. A stage
+   that journaled nothing starts from the beginning. Run it from the
    directory the flow was run from. See docs/journal.md (Resume).
 
 EXAMPLES:
@@ -69,7 +71,9 @@ EXIT STATUS:
    2    the topology is invalid, or a stage's flags, arguments or expressions
         are (every problem is listed with file and line; nothing is started)
    3    --resume refused: nothing to resume, no manifest or journals, the
-        topology file changed, a sink that cannot skip what it delivered
+        topology file changed, a sink that cannot skip what it delivered,
+        or one that wrote to stdout results that depended on how the run
+        ended (partial aggregates of a stopped run)
    4    finished, but some events went to the error lane and ended in a sink
         (every branch ran to its end: dead letters are not a failure)
    130  stopped by SIGINT (Ctrl-C) after a graceful drain; 143 for SIGTERM
@@ -90,7 +94,7 @@ func flowCommand(reg stages.Registry, cmdName *string, runErr *error) *cli.Comma
 			&cli.StringFlag{Name: "metrics-addr", Usage: "serve Prometheus metrics on this address (e.g. :9090 or 127.0.0.1:0); overrides metrics_addr"},
 			&cli.DurationFlag{Name: "drain-timeout", Value: 10 * time.Second, Usage: "after a failure or a stop signal, how long stages may drain before they are killed"},
 			&cli.BoolFlag{Name: "no-journal", Usage: "do not journal the stages' output (RUN_DIR/journals/STAGE.zst, for obz replay)"},
-			&cli.StringFlag{Name: "resume", Usage: "continue the killed run in `RUN_DIR` (see docs/journal.md, Resume)"},
+			&cli.BoolFlag{Name: "resume", Usage: "continue the killed run in RUN_DIR, the argument (obz flow --resume RUN_DIR; see docs/journal.md, Resume)"},
 			&cli.BoolFlag{Name: "force", Usage: "--resume: resume although the topology file changed, or a sink's output may get events twice"},
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
@@ -114,8 +118,8 @@ func flowCommands(reg stages.Registry) flow.Commands {
 }
 
 func runFlow(c *cli.Context, reg stages.Registry) error {
-	if dir := c.String("resume"); dir != "" {
-		return resumeFlow(c, reg, dir)
+	if c.Bool("resume") {
+		return resumeFlow(c, reg)
 	}
 	if c.NArg() != 1 {
 		return &usageError{msg: "flow takes one topology file, e.g. obz flow testdata/flows/orders.toml"}

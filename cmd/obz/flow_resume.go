@@ -17,10 +17,11 @@ import (
 // recorded topology again, in a new run directory beside RUN_DIR, with
 // each source checked against its journal up to where it was killed and
 // each sink told what it had delivered (package replay plans it).
-func resumeFlow(c *cli.Context, reg stages.Registry, runDir string) error {
-	if c.NArg() != 0 {
-		return &usageError{msg: "--resume RUN_DIR takes no topology file: the run directory names it"}
+func resumeFlow(c *cli.Context, reg stages.Registry) error {
+	if c.NArg() != 1 {
+		return &usageError{msg: "--resume takes one RUN_DIR (and no topology file: the run directory names it)"}
 	}
+	runDir := c.Args().First()
 	p, err := replay.PlanResume(replay.ResumeOptions{
 		RunDir: runDir, Force: c.Bool("force"), Commands: flowCommands(reg), Stages: stageLookup(reg, c.App),
 	})
