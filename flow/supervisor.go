@@ -75,6 +75,8 @@ type Result struct {
 	Stages      []*StageResult `json:"stages"`
 	Topology    string         `json:"topology"`
 	ResumedFrom string         `json:"resumed_from,omitempty"`
+	// Events is the run's event record (events.ndjson), relative to RunDir.
+	Events string `json:"events,omitempty"`
 	// ManifestErr is the first error writing manifest.json: the run
 	// directory's record is incomplete, and resume and verify may refuse it.
 	ManifestErr error `json:"-"`
@@ -135,11 +137,27 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 	}
 	topo, _ := os.ReadFile(t.File)
 	res := &Result{Flow: t.Name, File: t.File, Version: opts.Version, RunDir: runDir, Started: start, Topology: string(topo), ResumedFrom: opts.ResumedFrom}
+	events, err := openEventLog(runDir)
+	if err != nil {
+		return nil, fmt.Errorf("creating run directory: %w", err)
+	}
+	defer events.close()
+	res.Events = EventsFile
+	var names []string
+	for _, s := range t.Order() {
+		names = append(names, s.Name)
+	}
+	begin := map[string]any{"flow": t.Name, "run_dir": runDir, "topology_file": t.File, "stages": names}
+	if opts.ResumedFrom != "" {
+		begin["resumed_from"] = opts.ResumedFrom
+	}
+	events.record("flow_started", "", begin)
 
 	procs := map[string]*proc{}
 	order := t.Order()
 	for _, s := range order {
 		p := &proc{st: s, source: len(s.AllInputs()) == 0}
+		p.lifecycle.events, p.runDir = events, runDir
 		p.res = &StageResult{Name: s.Name, Argv: s.Argv, Inputs: s.AllInputs(), State: StatePending, Log: filepath.Join("logs", s.Name+".log")}
 		if !opts.NoJournal {
 			p.res.Journal = filepath.Join("journals", s.Name+".zst")
@@ -224,7 +242,7 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 	}
 	writeManifest(res)
 
-	sup := &supervisor{opts: opts, res: res, procs: procs, order: order}
+	sup := &supervisor{opts: opts, res: res, procs: procs, order: order, events: events}
 	for _, n := range notes {
 		sup.say("%s", n)
 	}
@@ -259,6 +277,10 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 
 	sup.wait(ctx)
 	res.Ended = time.Now().UTC()
+	events.record("flow_ended", "", map[string]any{"failed_stage": res.Failed, "interrupted": res.Interrupted, "duration_s": res.Ended.Sub(res.Started).Seconds()})
+	if err := events.close(); err != nil {
+		sup.say("obz flow: %s: %v (the run's event record is incomplete)", filepath.Join(runDir, EventsFile), err)
+	}
 	writeManifest(res)
 	return res, nil
 }
@@ -292,6 +314,7 @@ type supervisor struct {
 	outMu  sync.Mutex
 	live   int // lines of the live block on screen
 	failed bool
+	events *eventLog
 }
 
 func (s *supervisor) wait(ctx context.Context) {
@@ -333,6 +356,7 @@ func (s *supervisor) wait(ctx context.Context) {
 		if p.failure() && !s.failed {
 			s.failed = true
 			s.say("obz flow: stage %q exited with status %d; draining the other stages", p.st.Name, p.res.ExitCode)
+			s.events.record("flow_draining", "", map[string]any{"why": "stage failed", "failed_stage": p.st.Name})
 			drain()
 		}
 	}
@@ -399,6 +423,7 @@ func (s *supervisor) wait(ctx context.Context) {
 		case <-ctxDone:
 			ctxDone = nil
 			s.res.Interrupted = true
+			s.events.record("flow_draining", "", map[string]any{"why": "signal"})
 			s.say("obz flow: stopping: draining stages (sources stop first; %s at most)", s.opts.DrainTimeout)
 			drain()
 		case <-drainTimer:
