@@ -195,6 +195,9 @@ func replayRun(c *cli.Context, runDir string) error {
 		return err
 	}
 	v.Print(c.App.Writer)
+	if err := v.Save(); err != nil {
+		return fmt.Errorf("keeping the verdict beside the replay: %w", err)
+	}
 	switch {
 	case v.Diverged > 0:
 		return replay.ErrDiverged
