@@ -65,7 +65,7 @@ func newApp(reg stages.Registry, stdin io.Reader, stdout, stderr io.Writer, cmdN
 		app.Commands = append(app.Commands, stageCommand(spec, runStage, cmdName, runErr))
 	}
 	app.Commands = append(app.Commands, flowCommand(reg, cmdName, runErr))
-	app.Commands = append(app.Commands, journalCommand(cmdName, runErr), replayCommand(cmdName, runErr), diffCommand(cmdName, runErr))
+	app.Commands = append(app.Commands, journalCommand(cmdName, runErr), replayCommand(cmdName, runErr), diffCommand(cmdName, runErr), reportCommand(cmdName, runErr))
 	app.Commands = append(app.Commands, &cli.Command{
 		Name:  "version",
 		Usage: "print obz's version",
@@ -114,7 +114,7 @@ func checkCommand(args []string, reg stages.Registry) error {
 	if strings.HasPrefix(name, "-") {
 		return nil
 	}
-	known := append(reg.Names(), "flow", "journal", "replay", "diff", "help", "h", "version")
+	known := append(reg.Names(), "flow", "journal", "replay", "diff", "report", "help", "h", "version")
 	for _, k := range known {
 		if k == name {
 			return nil
@@ -169,6 +169,7 @@ OTHER COMMANDS:
    journal   inspect journals: obz journal cat|stat|verify|recover FILE.zst
    replay    stream a journal's frames to stdout, to feed any stage
    diff      compare two journals event by event
+   report    write a run of obz flow as one self-contained HTML page
    version   print obz's version
    help      this text; obz help CMD for one command
 
