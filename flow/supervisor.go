@@ -100,9 +100,12 @@ type proc struct {
 	// the write ends of its output pipes, so that its consumers do not see
 	// the end of their input when it dies, and starts it again with them.
 	restartable bool
-	argv        []string    // its command line, without the obz binary
-	keep        []*os.File  // the kept write ends, closed when it ends for good
-	timer       *time.Timer // the backoff of a pending restart
+	// ready is closed when the process has written its first status line
+	// (or ended): from then on it handles signals.
+	ready chan struct{}
+	argv  []string    // its command line, without the obz binary
+	keep  []*os.File  // the kept write ends, closed when it ends for good
+	timer *time.Timer // the backoff of a pending restart
 }
 
 const tailLines = 12
@@ -269,7 +272,8 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 		p.start(p.cmd.Process.Pid)
 		p.readers.Add(2)
 		go sup.readStderr(p)
-		go sup.readStatus(p)
+		p.ready = make(chan struct{})
+		go sup.readStatus(p, p.ready)
 	}
 	started = true
 	cleanup() // the children hold their ends now
@@ -379,7 +383,7 @@ func (s *supervisor) wait(ctx context.Context) {
 				giveUp(p)
 			}
 			if p.source && p.stop() {
-				p.cmd.Process.Signal(syscall.SIGTERM)
+				p.signalWhenReady(syscall.SIGTERM)
 			}
 		}
 		drainTimer = time.After(s.opts.DrainTimeout)
@@ -567,7 +571,8 @@ func (s *supervisor) restart(p *proc) error {
 	p.restarted(cmd.Process.Pid)
 	p.readers.Add(2)
 	go s.readStderr(p)
-	go s.readStatus(p)
+	p.ready = make(chan struct{})
+	go s.readStatus(p, p.ready)
 	return nil
 }
 
@@ -608,18 +613,43 @@ func (s *supervisor) readStderr(p *proc) {
 }
 
 // readStatus follows a stage's status channel.
-func (s *supervisor) readStatus(p *proc) {
+func (s *supervisor) readStatus(p *proc, ready chan struct{}) {
 	defer p.readers.Done()
 	defer p.status.Close()
+	var once sync.Once
+	isReady := func() { once.Do(func() { close(ready) }) }
+	defer isReady()
 	dec := json.NewDecoder(p.status)
 	for {
 		var st wire.Status
 		if err := dec.Decode(&st); err != nil {
 			return
 		}
+		isReady()
 		p.mu.Lock()
 		p.res.Status = st
 		p.mu.Unlock()
+	}
+}
+
+// signalWhenReady sends sig to the stage's process once it is ready: its
+// first status line says that it handles signals (obz installs its handlers
+// before anything else). A SIGTERM that came before, while the process was
+// still starting, would kill it before it wrote its EOF, and its consumers
+// would see a broken edge where the user asked for a clean stop (Ctrl-C in
+// the first moments of a run, on a loaded machine).
+func (p *proc) signalWhenReady(sig os.Signal) {
+	proc, ready := p.cmd.Process, p.ready
+	select {
+	case <-ready:
+		proc.Signal(sig)
+	default:
+		// Closed by the first status line, or when the status channel
+		// ends with the process.
+		go func() {
+			<-ready
+			proc.Signal(sig)
+		}()
 	}
 }
 
