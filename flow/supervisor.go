@@ -124,8 +124,11 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 		base = opts.RunDir
 	}
 	start := time.Now().UTC()
-	runDir := filepath.Join(base, t.Name+"-"+start.Format("20060102T150405.000Z"))
-	if err := os.MkdirAll(filepath.Join(runDir, "logs"), 0o755); err != nil {
+	runDir, err := makeRunDir(base, t.Name, start)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Mkdir(filepath.Join(runDir, "logs"), 0o755); err != nil {
 		return nil, fmt.Errorf("creating run directory: %w", err)
 	}
 	if !opts.NoJournal {
