@@ -3,6 +3,7 @@ package flow
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -37,4 +38,33 @@ func makeRunDir(base, name string, start time.Time) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("creating run directory: %s and %d more names after it exist already", filepath.Join(base, id), maxRunDirTries-1)
+}
+
+// openFunc opens a file of the run directory for writing (os.OpenFile): the
+// manifest and the stages' logs. Tests replace it with one whose writes
+// fail, as on a full disk.
+type openFunc func(name string, flag int, perm os.FileMode) (io.WriteCloser, error)
+
+func openFile(name string, flag int, perm os.FileMode) (io.WriteCloser, error) {
+	return os.OpenFile(name, flag, perm)
+}
+
+// runDirError records the first error writing the run directory in
+// s.res.RunDirErr, and says at once, once per file, that the file could not
+// be written: the run goes on (its stages run already), but its record is
+// incomplete, and obz flow will fail when it ends.
+func (s *supervisor) runDirError(file string, err error) {
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	if s.res.RunDirErr == nil {
+		s.res.RunDirErr = err
+	}
+	if s.badFiles == nil {
+		s.badFiles = map[string]bool{}
+	}
+	if s.badFiles[file] {
+		return
+	}
+	s.badFiles[file] = true
+	s.say("obz flow: the run directory is incomplete: %v", err)
 }
