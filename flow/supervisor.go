@@ -42,6 +42,9 @@ type Options struct {
 	// starts or a run directory is made (Topology.Check): Run returns its
 	// *ValidationError.
 	Check StageCheck
+
+	// open opens the files of the run directory; nil is os.OpenFile.
+	open openFunc
 }
 
 // StageResult is how one stage ended.
@@ -77,9 +80,11 @@ type Result struct {
 	ResumedFrom string         `json:"resumed_from,omitempty"`
 	// Events is the run's event record (events.ndjson), relative to RunDir.
 	Events string `json:"events,omitempty"`
-	// ManifestErr is the first error writing manifest.json: the run
-	// directory's record is incomplete, and resume and verify may refuse it.
-	ManifestErr error `json:"-"`
+	// RunDirErr is the first error writing the run directory (manifest.json
+	// or a stage's log, on a full disk for instance): its record is
+	// incomplete (manifest.json may still say "running"), and resume and
+	// verify may refuse it. The caller fails the run.
+	RunDirErr error `json:"-"`
 }
 
 // proc is one stage under the supervisor: its lifecycle, its process and
@@ -92,7 +97,7 @@ type proc struct {
 	files   []*os.File // the child's ends, closed in the parent after start
 	stderr  *os.File   // parent's read end
 	status  *os.File   // parent's read end
-	log     *os.File
+	log     io.WriteCloser
 	readers sync.WaitGroup
 	prev    wire.Status // at the last redraw, for rates
 
@@ -124,13 +129,19 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 	if opts.DrainTimeout <= 0 {
 		opts.DrainTimeout = 10 * time.Second
 	}
+	if opts.open == nil {
+		opts.open = openFile
+	}
 	base := t.RunDir
 	if opts.RunDir != "" {
 		base = opts.RunDir
 	}
 	start := time.Now().UTC()
-	runDir := filepath.Join(base, t.Name+"-"+start.Format("20060102T150405.000Z"))
-	if err := os.MkdirAll(filepath.Join(runDir, "logs"), 0o755); err != nil {
+	runDir, err := makeRunDir(base, t.Name, start)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Mkdir(filepath.Join(runDir, "logs"), 0o755); err != nil {
 		return nil, fmt.Errorf("creating run directory: %w", err)
 	}
 	if !opts.NoJournal {
@@ -223,7 +234,7 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 			return nil, err
 		}
 		p.stderr = er
-		log, err := os.Create(filepath.Join(runDir, p.res.Log))
+		log, err := opts.open(filepath.Join(runDir, p.res.Log), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 		if err != nil {
 			cleanup()
 			return nil, err
@@ -243,9 +254,8 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 		p.cmd = newCmd(opts, s, argv, p.files[:len(p.files):len(p.files)], ew)
 		p.files = append(p.files, ew)
 	}
-	writeManifest(res)
-
 	sup := &supervisor{opts: opts, res: res, procs: procs, order: order, events: events}
+	sup.writeManifest()
 	for _, n := range notes {
 		sup.say("%s", n)
 	}
@@ -277,15 +287,15 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 	}
 	started = true
 	cleanup() // the children hold their ends now
-	sup.lockAll(func() { writeManifest(res) })
+	sup.writeManifest()
 
 	sup.wait(ctx)
 	res.Ended = time.Now().UTC()
 	events.record("flow_ended", "", map[string]any{"failed_stage": res.Failed, "interrupted": res.Interrupted, "duration_s": res.Ended.Sub(res.Started).Seconds()})
 	if err := events.close(); err != nil {
-		sup.say("obz flow: %s: %v (the run's event record is incomplete)", filepath.Join(runDir, EventsFile), err)
+		sup.runDirError(EventsFile, fmt.Errorf("the run's event record: %w", err))
 	}
-	writeManifest(res)
+	sup.writeManifest()
 	return res, nil
 }
 
@@ -319,6 +329,9 @@ type supervisor struct {
 	live   int // lines of the live block on screen
 	failed bool
 	events *eventLog
+
+	errMu    sync.Mutex
+	badFiles map[string]bool // run directory files already reported unwritable
 }
 
 func (s *supervisor) wait(ctx context.Context) {
@@ -545,7 +558,7 @@ func (s *supervisor) restart(p *proc) error {
 		sw.Close()
 		return err
 	}
-	log, err := os.OpenFile(filepath.Join(s.res.RunDir, p.res.Log), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	log, err := s.opts.open(filepath.Join(s.res.RunDir, p.res.Log), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		sr.Close()
 		sw.Close()
@@ -576,9 +589,14 @@ func (s *supervisor) restart(p *proc) error {
 	return nil
 }
 
-// writeManifest writes manifest.json while the stages run.
+// writeManifest writes manifest.json; a failure is reported once and kept
+// in s.res.RunDirErr.
 func (s *supervisor) writeManifest() {
-	s.lockAll(func() { writeManifest(s.res) })
+	var err error
+	s.lockAll(func() { err = writeManifestWith(s.res, s.opts.open) })
+	if err != nil {
+		s.runDirError("manifest.json", err)
+	}
 }
 
 func (s *supervisor) killAll() {
@@ -596,12 +614,25 @@ func (s *supervisor) killAll() {
 func (s *supervisor) readStderr(p *proc) {
 	defer p.readers.Done()
 	defer p.stderr.Close()
-	defer p.log.Close()
+	log := p.log
+	defer func() {
+		if err := log.Close(); err != nil {
+			s.runDirError(p.res.Log, fmt.Errorf("the log of stage %q: %w", p.st.Name, err))
+		}
+	}()
+	logOK := true
 	sc := bufio.NewScanner(p.stderr)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		fmt.Fprintln(p.log, line)
+		if logOK {
+			// After a failed write the log stops: a later line that
+			// fits would leave a log with a hole in it.
+			if _, err := fmt.Fprintln(log, line); err != nil {
+				logOK = false
+				s.runDirError(p.res.Log, fmt.Errorf("the log of stage %q: %w", p.st.Name, err))
+			}
+		}
 		p.mu.Lock()
 		p.res.tail = append(p.res.tail, line)
 		if len(p.res.tail) > tailLines {

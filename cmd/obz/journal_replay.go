@@ -181,8 +181,8 @@ func replayRun(c *cli.Context, runDir string) error {
 	}
 	res := r.Result
 	res.Summary(c.App.ErrWriter)
-	if res.ManifestErr != nil {
-		return fmt.Errorf("%s: %w (the replay cannot be verified again)", res.RunDir, res.ManifestErr)
+	if res.RunDirErr != nil {
+		return fmt.Errorf("%s is incomplete: %w (the replay cannot be verified again)", res.RunDir, res.RunDirErr)
 	}
 	if !verify {
 		if res.Failed != "" {
