@@ -174,7 +174,7 @@ OTHER COMMANDS:
    help      this text; obz help CMD for one command
 
 EXAMPLES:
-   obz read testdata/orders.csv --infer | obz filter '.amount > 50' | obz write big.ndjson
+   obz read testdata/orders.csv | obz filter '.amount > 50' | obz write big.ndjson
    obz read testdata/orders.ndjson | obz map '{id, country}' | obz head -n 5 -r
    obz flow testdata/flows/orders.toml
 
