@@ -97,10 +97,7 @@ func flowCommand(reg stages.Registry, cmdName *string, runErr *error) *cli.Comma
 			&cli.BoolFlag{Name: "resume", Usage: "continue the killed run in RUN_DIR, the argument (obz flow --resume RUN_DIR; see docs/journal.md, Resume)"},
 			&cli.BoolFlag{Name: "force", Usage: "--resume: resume although the topology file changed, or a sink's output may get events twice"},
 		},
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			*cmdName = "flow"
-			return &usageError{msg: err.Error()}
-		},
+		OnUsageError: onUsageError(cmdName, "flow"),
 		Action: func(c *cli.Context) error {
 			*cmdName = "flow"
 			*runErr = runFlow(c, reg)

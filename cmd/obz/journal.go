@@ -37,10 +37,7 @@ func journalCommand(cmdName *string, runErr *error) *cli.Command {
 			Name: name, Usage: usage, ArgsUsage: args, Flags: flags,
 			CustomHelpTemplate: "NAME:\n   obz journal " + name + " - " + usage + "\n\nUSAGE:\n   obz journal " + name + " [options] " + args + "\n\n" + help +
 				"\nOPTIONS:\n{{range .VisibleFlags}}   {{.}}\n{{end}}\n" + journalExit,
-			OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-				*cmdName = "journal " + name
-				return &usageError{msg: err.Error()}
-			},
+			OnUsageError: onUsageError(cmdName, "journal "+name),
 			Action: func(c *cli.Context) error {
 				*cmdName = "journal " + name
 				if c.NArg() < 1 {
@@ -53,9 +50,10 @@ func journalCommand(cmdName *string, runErr *error) *cli.Command {
 		}
 	}
 	return &cli.Command{
-		Name:     "journal",
-		Usage:    "inspect, check and repair journals (zstd files of a stage's output frames)",
-		Category: "journals",
+		Name:         "journal",
+		Usage:        "inspect, check and repair journals (zstd files of a stage's output frames)",
+		Category:     "journals",
+		OnUsageError: onUsageError(cmdName, "journal"),
 		Subcommands: []*cli.Command{
 			sub("cat", "print a journal's frames (or bare payloads with -r)", "FILE.zst",
 				"EXAMPLES:\n   obz journal cat run/journals/orders.zst | head\n   obz journal cat -r --from-seq 1000 --to-seq 1010 orders.zst | jq .amount\n",
@@ -67,7 +65,7 @@ func journalCommand(cmdName *string, runErr *error) *cli.Command {
 				"DESCRIPTION:\n   Walks every frame of the file (without trusting the index), checks each\n   block's checksum and header, that every line is a frame, that seqs have no\n   gap and that the EOF count matches, and that the index trailer matches.\n\nEXAMPLES:\n   obz journal verify orders.zst\n", nil, journalVerify),
 			sub("recover", "rewrite the good prefix of a torn or corrupt journal to a new file", "FILE.zst",
 				"DESCRIPTION:\n   Copies every block before the first torn or corrupt one, as is, to -o, and\n   writes a new index. The recovered journal has no EOF if the original lost\n   it: replaying it ends with a truncated EOF.\n\nEXAMPLES:\n   obz journal recover crashed.zst -o fixed.zst\n",
-				[]cli.Flag{&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "the new journal file", Required: true}}, journalRecover),
+				[]cli.Flag{&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "the new journal `FILE` (required)"}}, journalRecover),
 		},
 	}
 }
@@ -282,6 +280,9 @@ func eofText(s *journal.Stats) string {
 
 func journalRecover(c *cli.Context) error {
 	src, dst := c.Args().First(), c.String("output")
+	if dst == "" || c.NArg() > 1 {
+		return &usageError{msg: fmt.Sprintf("the recovered journal is written to -o FILE, a new file: obz journal recover %s -o fixed.zst", src)}
+	}
 	if src == dst {
 		return &usageError{msg: "-o must name a new file, not the journal being recovered"}
 	}
@@ -328,6 +329,7 @@ EXIT STATUS:
    1    they differ (or one could not be read to its end)
    2    usage error
 `,
+		OnUsageError: onUsageError(cmdName, "diff"),
 		Action: func(c *cli.Context) error {
 			*cmdName = "diff"
 			*runErr = runDiff(c)

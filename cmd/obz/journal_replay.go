@@ -99,10 +99,7 @@ func replayCommand(cmdName *string, runErr *error) *cli.Command {
 			&cli.IntSliceFlag{Name: "out-fd", Hidden: true},
 			&cli.IntFlag{Name: "status-fd", Hidden: true},
 		),
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			*cmdName = "replay"
-			return &usageError{msg: err.Error()}
-		},
+		OnUsageError: onUsageError(cmdName, "replay"),
 		Action: func(c *cli.Context) error {
 			*cmdName = "replay"
 			*runErr = runReplay(c)

@@ -85,10 +85,7 @@ func stageCommand(spec *runner.Spec, do func(*cli.Context, *runner.Spec) error, 
 		Category:           string(spec.Family),
 		Flags:              stageFlags(spec),
 		CustomHelpTemplate: helpTemplate(spec),
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			*cmdName = spec.Name
-			return &usageError{msg: err.Error()}
-		},
+		OnUsageError:       onUsageError(cmdName, spec.Name),
 		Action: func(c *cli.Context) error {
 			*cmdName = spec.Name
 			*runErr = do(c, spec)
@@ -342,7 +339,8 @@ func helpTemplate(spec *runner.Spec) string {
 		fmt.Fprintf(&b, "EXAMPLES:\n%s\n\n", esc(indent(spec.Examples)))
 	}
 	b.WriteString("OPTIONS:\n{{range .VisibleFlags}}   {{.}}\n{{end}}\n")
-	b.WriteString("   Options may come before or after arguments; -- ends the options; - is stdin/stdout.\n\n")
+	b.WriteString("   Options may come before or after arguments; one-letter options combine as in\n")
+	b.WriteString("   coreutils (-rn 5, -n5); -- ends the options; - is stdin/stdout.\n\n")
 	b.WriteString("EXIT STATUS:\n" + exitstatus.Help + "\n")
 	if spec.ExitStatus != "" {
 		b.WriteString(esc(indent(spec.ExitStatus)) + "\n")
@@ -387,6 +385,17 @@ func permuteArgs(args []string, app *cli.App) ([]string, error) {
 	rest := args[head:]
 	for i := 0; i < len(rest); i++ {
 		a := rest[i]
+		if short, needsValue := splitShort(a, takesValue); short != nil {
+			flags = append(flags, short...)
+			if needsValue {
+				if i+1 == len(rest) {
+					return nil, &usageError{msg: "flag needs an argument: " + short[len(short)-1]}
+				}
+				i++
+				flags = append(flags, rest[i])
+			}
+			continue
+		}
 		switch {
 		case a == "--":
 			positional = append(positional, rest[i+1:]...)
@@ -414,6 +423,36 @@ func permuteArgs(args []string, app *cli.App) ([]string, error) {
 		out = append(out, positional...)
 	}
 	return out, nil
+}
+
+// splitShort reads a cluster of one-letter options as getopt does
+// (coreutils: head -n1, sort -rn): -rn is -r -n, and the first letter that
+// takes a value takes the rest of the word (-n1, -rn1) or, at the end of
+// the word, the next argument (needsValue). It returns nil when a is not
+// such a cluster: a known name, a long option, or a letter the command
+// does not have (urfave then reports it).
+func splitShort(a string, takesValue map[string]bool) (short []string, needsValue bool) {
+	if len(a) < 3 || a[0] != '-' || a[1] == '-' || strings.Contains(a, "=") {
+		return nil, false
+	}
+	if _, known := takesValue[a[1:]]; known {
+		return nil, false
+	}
+	for i := 1; i < len(a); i++ {
+		letter := a[i : i+1]
+		tv, known := takesValue[letter]
+		if !known {
+			return nil, false
+		}
+		short = append(short, "-"+letter)
+		if tv {
+			if i+1 < len(a) {
+				return append(short, a[i+1:]), false
+			}
+			return short, true
+		}
+	}
+	return short, false
 }
 
 // flushingJournal writes each batch to the journal file before it returns
