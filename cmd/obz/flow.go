@@ -46,14 +46,20 @@ DESCRIPTION:
    and obz journal; --no-journal turns them off).
    The topology format is described in docs/topology.md.
 
+   Relative paths in the topology start at its own directory (or at its
+   dir key): every stage runs there, so obz flow path/to/flow.toml works
+   from any directory. The run directory is the exception: .obz/runs under
+   the current directory, unless run_dir (relative to the flow) or
+   --run-dir (relative to here) says otherwise.
+
    --resume RUN_DIR continues a run that was killed (kill -9 of obz flow or
    of a stage) in a new run directory beside it: sources re-produce what
    they had journaled (checked against the journal) and go on, the other
    stages run again from the start, and sinks skip what their receipts show
    delivered (write --append cuts its file back to where the run began and
    appends again), so the output is that of an uninterrupted run. A stage
-   that journaled nothing starts from the beginning. Run it from the
-   directory the flow was run from. See docs/journal.md (Resume).
+   that journaled nothing starts from the beginning. See docs/journal.md
+   (Resume).
 
 EXAMPLES:
    obz flow testdata/flows/orders.toml
@@ -90,7 +96,7 @@ func flowCommand(reg stages.Registry, cmdName *string, runErr *error) *cli.Comma
 			&cli.BoolFlag{Name: "check", Usage: "validate the topology and exit"},
 			&cli.BoolFlag{Name: "dot", Usage: "print the graph in Graphviz dot format and exit"},
 			&cli.BoolFlag{Name: "mermaid", Usage: "print the graph as a Mermaid flowchart (for Markdown) and exit"},
-			&cli.StringFlag{Name: "run-dir", Usage: "base directory for run directories (default: the topology's run_dir, else .obz/runs)"},
+			&cli.StringFlag{Name: "run-dir", Usage: "base directory for run directories (default: the topology's run_dir, else .obz/runs here)"},
 			&cli.StringFlag{Name: "metrics-addr", Usage: "serve Prometheus metrics on this address (e.g. :9090 or 127.0.0.1:0); overrides metrics_addr"},
 			&cli.DurationFlag{Name: "drain-timeout", Value: 10 * time.Second, Usage: "after a failure or a stop signal, how long stages may drain before they are killed"},
 			&cli.BoolFlag{Name: "no-journal", Usage: "do not journal the stages' output (RUN_DIR/journals/STAGE.zst, for obz replay)"},
