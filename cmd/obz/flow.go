@@ -66,7 +66,8 @@ EXAMPLES:
    obz flow --check testdata/flows/orders.toml
    obz flow --dot testdata/flows/orders.toml | dot -Tsvg > flow.svg
    obz flow --mermaid testdata/flows/orders.toml
-   obz flow --resume .obz/runs/orders-20260101T120000.000Z
+   obz flow testdata/flows/big.toml & sleep 1; kill -9 $!   # a run killed half-way
+   obz flow --resume $(ls -d .obz/runs/big-* | tail -n 1)   # ... continued to its end
 
 OPTIONS:
 {{range .VisibleFlags}}   {{.}}
