@@ -103,7 +103,7 @@ func TestHelpExamples(t *testing.T) {
 			name := strings.Join(cmds[i], "_") + "/" + strconv.Itoa(j+1)
 			t.Run(name, func(t *testing.T) {
 				for _, tool := range optionalTools {
-					if regexp.MustCompile(`(^|[|;&(]\s*|-- )`+tool+`\b`).MatchString(line) {
+					if regexp.MustCompile(`(^|[|;&(]\s*|-- )` + tool + `\b`).MatchString(line) {
 						if _, err := exec.LookPath(tool); err != nil {
 							t.Skipf("%s is not installed: %s", tool, line)
 						}
