@@ -23,7 +23,7 @@ func runnerFlags(spec *runner.Spec) []cli.Flag {
 	if spec.Family != runner.FamilySink {
 		fs = append(fs,
 			&cli.BoolFlag{Name: "raw", Aliases: []string{"r"}, Usage: "write bare payload NDJSON (for jq and friends) instead of frames"},
-			&cli.StringFlag{Name: "color", Value: "auto", Usage: "colour pretty output on a terminal: auto, always or never (NO_COLOR is honoured)"},
+			&cli.StringFlag{Name: "color", Value: "auto", Usage: "auto: pretty, coloured output on a terminal (unless NO_COLOR is set); always: also into a pipe or file (less -R); never"},
 		)
 	}
 	fs = append(fs,
@@ -193,14 +193,18 @@ func stageEnv(c *cli.Context, spec *runner.Spec) (*runner.Env, error) {
 		if f, ok := stdout.(*os.File); ok && isTerminal(f) {
 			onTerminal = true
 		}
+		// --color always asks for colour where auto would not give it: on
+		// a terminal despite NO_COLOR, and into a pipe or file (pretty, as
+		// jq -C: for less -R). Not into obz flow's pipes (--out-fd), where
+		// the next stage reads frames; -r stays bare NDJSON.
 		switch {
 		case c.Bool("raw"):
 			env.Output = runner.Raw
 		case onTerminal:
 			env.Output = runner.Pretty
-			env.Color = color != "never" && os.Getenv("NO_COLOR") == ""
-		}
-		if color == "always" && env.Output == runner.Pretty {
+			env.Color = color == "always" || color == "auto" && os.Getenv("NO_COLOR") == ""
+		case color == "always" && len(c.IntSlice("out-fd")) == 0:
+			env.Output = runner.Pretty
 			env.Color = true
 		}
 	}
