@@ -122,12 +122,13 @@ const stdinName = "-"
 const ctxCheckEvery = 256
 
 type readStage struct {
-	files  []string      // "-" is stdin
-	format format.Format // "": by extension
-	csv    format.CSVOptions
-	follow time.Duration // --follow: the poll interval; 0 = no follow
-	in     inCounter
-	sink   readSink // the input being read
+	files    []string      // "-" is stdin
+	format   format.Format // "": by extension
+	csv      format.CSVOptions
+	follow   time.Duration // --follow: the poll interval; 0 = no follow
+	in       inCounter
+	sink     readSink // the input being read
+	progress readProgress
 }
 
 // inCounter keeps a source's In and BytesIn counters (--stats, the status
@@ -253,7 +254,7 @@ func (r *readStage) readOne(ctx context.Context, em *runner.Emitter, name string
 			return err
 		}
 		defer f.Close()
-		src = f
+		src = r.progress.counted(f)
 	}
 	f := r.formatOf(name)
 	if name == stdinName {

@@ -6,7 +6,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -32,7 +31,7 @@ func runnerFlags(spec *runner.Spec) []cli.Flag {
 		&cli.BoolFlag{Name: "stats", Usage: "print counters (in, out, errors, bytes, time) on stderr at the end"},
 		&cli.StringFlag{Name: "name", Usage: "writer name in output frames (default: the stage name)"},
 		&cli.DurationFlag{Name: "drain-timeout", Value: 10 * time.Second, Usage: "after SIGINT/SIGTERM, how long to wait for input to end"},
-		&cli.StringFlag{Name: "progress", Value: "auto", Usage: "a progress line on stderr when it is a terminal: auto (the first stage of an interactive pipeline), always or never"},
+		&cli.StringFlag{Name: "progress", Value: "auto", Usage: "a progress line on stderr when it is a terminal: auto (one stage of a pipeline draws it, the source first; a read of files shows a percentage and an ETA), always or never"},
 		&cli.StringFlag{Name: "journal", Usage: "also write the output frames to this zstd journal FILE.zst (see obz journal, obz replay)"},
 		&cli.IntSliceFlag{Name: "in-fd", Usage: "read input from this file descriptor (repeat for fan-in; used by obz flow)", Hidden: true},
 		&cli.IntSliceFlag{Name: "out-fd", Usage: "write output to this file descriptor (repeat for fan-out; used by obz flow)", Hidden: true},
@@ -257,10 +256,10 @@ func inheritedFile(fd int, name string) *os.File {
 }
 
 // setProgress turns the progress line on (--progress) when stderr is a
-// terminal. With auto only the first stage of a pipeline that a shell runs
-// as a job shows it (it leads the process group), so that the stages of one
-// pipeline do not draw over each other, and not when the data goes to the
-// same terminal.
+// terminal. With auto the stages of a pipeline share the terminal: one at
+// a time draws (runner.Env.ProgressShared; the source first), and a stage
+// whose data goes to the same terminal draws nothing and keeps the others
+// from drawing (runner.Env.ProgressHold).
 func setProgress(c *cli.Context, spec *runner.Spec, env *runner.Env) error {
 	mode := c.String("progress")
 	if mode != "auto" && mode != "always" && mode != "never" {
@@ -271,11 +270,13 @@ func setProgress(c *cli.Context, spec *runner.Spec, env *runner.Env) error {
 		return nil
 	}
 	dataOnTerminal := false
-	if out, ok := c.App.Writer.(*os.File); ok && isTerminal(out) {
+	if out, ok := c.App.Writer.(*os.File); ok && isTerminal(out) && len(c.IntSlice("out-fd")) == 0 {
 		// A sink writing FILE leaves stdout alone.
 		dataOnTerminal = spec.Family != runner.FamilySink || c.Args().First() == "" || c.Args().First() == "-"
 	}
-	env.Progress = mode == "always" || (syscall.Getpgrp() == syscall.Getpid() && !dataOnTerminal)
+	env.Progress = mode == "always" || !dataOnTerminal
+	env.ProgressShared = mode == "auto"
+	env.ProgressHold = mode == "auto" && dataOnTerminal
 	return nil
 }
 
