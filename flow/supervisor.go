@@ -150,7 +150,7 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 		}
 	}
 	topo, _ := os.ReadFile(t.File)
-	res := &Result{Flow: t.Name, File: t.File, Version: opts.Version, RunDir: runDir, Started: start, Topology: string(topo), ResumedFrom: opts.ResumedFrom}
+	res := &Result{Flow: t.Name, File: cmp.Or(t.Path, t.File), Version: opts.Version, RunDir: runDir, Started: start, Topology: string(topo), ResumedFrom: opts.ResumedFrom}
 	events, err := openEventLog(runDir)
 	if err != nil {
 		return nil, fmt.Errorf("creating run directory: %w", err)

@@ -145,7 +145,8 @@ type readStage struct {
 	// given as /dev/fd/N, a device), by their index in files: opened once,
 	// by newRead, and read from that one open. Opening a FIFO again drops
 	// the writer that connected to the first open.
-	held map[int]*os.File
+	held     map[int]*os.File
+	progress readProgress
 }
 
 // inCounter keeps a source's In and BytesIn counters (--stats, the status
@@ -312,7 +313,7 @@ func (r *readStage) readOne(ctx context.Context, em *runner.Emitter, i int, name
 			return err
 		}
 		defer f.Close()
-		src = stopReader{ctx: ctx, r: f}
+		src = r.progress.counted(stopReader{ctx: ctx, r: f})
 	}
 	f := r.formatOf(name)
 	if name == stdinName {
