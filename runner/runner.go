@@ -27,11 +27,14 @@ const (
 // Env is everything a stage runs with besides its options: its streams and
 // the shared runner settings. cmd/obz fills it from the command line.
 type Env struct {
-	Name    string // writer name in frames; the stage name if empty
-	Stdin   io.Reader
-	Stdout  io.Writer
-	Stderr  io.Writer
-	Inputs  []Input    // input edges; stdin if empty (fan-in when several)
+	Name   string // writer name in frames; the stage name if empty
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Inputs []Input // input edges; stdin if empty (fan-in when several)
+	// InOrder reads the inputs one after another, each to its end, instead
+	// of merging them as they come (set by Run for a FileInputs stage).
+	InOrder bool
 	Outputs []Outbound // output edges; stdout if empty (fan-out when several)
 
 	Output  OutputMode
@@ -85,6 +88,21 @@ func Run(ctx context.Context, spec *Spec, st Stage, env *Env) error {
 	name := env.Name
 	if name == "" {
 		name = spec.Name
+	}
+	if fi, ok := st.(FileInputs); ok && len(fi.InputFiles()) > 0 {
+		if len(env.Inputs) > 0 {
+			return &UsageError{Msg: spec.Name + " reads its input files or its input edges, not both"}
+		}
+		e := *env
+		e.Inputs, e.InOrder = nil, true
+		for _, name := range fi.InputFiles() {
+			if name == "-" {
+				e.Inputs = append(e.Inputs, Input{Name: "stdin", R: env.Stdin})
+			} else {
+				e.Inputs = append(e.Inputs, Input{Name: name, Path: name})
+			}
+		}
+		env = &e
 	}
 	if env.Counters == nil {
 		env.Counters = new(Counters)
