@@ -15,16 +15,20 @@ const BareWriter = "-"
 // rawPrefixLimit bounds the raw text kept from a line over the size limit.
 const rawPrefixLimit = 1024
 
-// Reader reads frames from a stream of lines. Obz frames are decoded; any
-// other non-blank line is a bare NDJSON event and becomes a data frame with
-// writer "-". The rules for odd input (docs/wire.md):
+// Reader reads frames from a stream of lines. A stream is framed or bare,
+// as its first non-blank line says: a framed stream starts with a frame
+// ({"obz": and a version number) and carries frames only, which are
+// decoded; in a bare stream every non-blank line is a bare NDJSON event,
+// frame-shaped or not, and becomes a data frame with writer "-". The rules
+// for odd input (docs/wire.md):
 //
 //   - blank and whitespace-only lines are skipped (they are not events);
 //   - a trailing "\r" is removed (CRLF input);
 //   - a UTF-8 byte order mark at the very start of the stream is removed;
-//   - a bare line that is not valid JSON, or not valid UTF-8, and a frame
-//     that does not decode, yield a *LineError (kind parse, utf8, frame, or
-//     version for a frame of a newer protocol);
+//   - a bare line that is not valid JSON, or not valid UTF-8, a frame
+//     that does not decode and a line of a framed stream that is not a
+//     frame yield a *LineError (kind parse, utf8, frame, or version for a
+//     frame of a newer protocol);
 //   - a line longer than the limit yields a *LineError wrapping
 //     ErrFrameTooLarge, holding the first 1 KiB; the rest is skipped. The
 //     limit counts the line's bytes without its "\n" or "\r\n" (and
@@ -44,6 +48,8 @@ type Reader struct {
 	eof   error // sticky error from r
 	empty int   // consecutive reads that returned nothing
 
+	framing framing // decided by the stream's first non-blank line
+
 	// BeforeFill, if set, is called before each read of the underlying
 	// reader that happens because no complete line is buffered: the moment
 	// to flush output, since the read may block.
@@ -58,6 +64,32 @@ type Reader struct {
 	// Stage names the reading stage in the error events of payloads it
 	// rejects.
 	Stage string
+}
+
+// framing says whether a stream carries frames or bare events. It is
+// decided once per stream, by its first non-blank line, never per line from
+// the data: in a bare stream a line that looks like a frame is data, and in
+// a framed stream a line that is not a frame is an error.
+type framing uint8
+
+const (
+	undecided framing = iota
+	framedStream
+	bareStream
+)
+
+// announcesFrame reports whether the first line of a stream makes it a
+// framed stream: it starts like a frame, {"obz": followed by a version
+// number (1-9 first: 0, a string or an object are a user's data).
+func announcesFrame(line []byte) bool {
+	if !IsFrame(line) {
+		return false
+	}
+	rest := line[len(framePrefix):]
+	for len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\t' || rest[0] == '\r' || rest[0] == '\n') {
+		rest = rest[1:]
+	}
+	return len(rest) > 0 && rest[0] >= '1' && rest[0] <= '9'
 }
 
 // ReadBuffer is the size of a Reader's buffer (and of its reads) until a
@@ -121,7 +153,16 @@ func (r *Reader) Next(f *Frame) error {
 		if len(line) == 0 || isBlank(line) {
 			continue
 		}
-		if IsFrame(line) {
+		if r.framing == undecided {
+			r.framing = bareStream
+			if announcesFrame(line) {
+				r.framing = framedStream
+			}
+		}
+		if r.framing == framedStream {
+			if !IsFrame(line) {
+				return &LineError{Line: r.line, Kind: "frame", Msg: "not a frame, in a framed stream (a stream whose first line is a frame carries frames only)", Raw: validUTF8(line), Size: int64(len(line))}
+			}
 			if err := r.dec.Decode(line, f); err != nil {
 				kind, msg := "frame", "malformed frame: "
 				if errors.Is(err, ErrVersion) {

@@ -204,7 +204,7 @@ func TestUsageErrors(t *testing.T) {
 		args []string
 		msg  string
 	}{
-		{[]string{"filter"}, "filter takes exactly one jq expression, got 0"},
+		{[]string{"filter"}, "filter takes a jq expression (quote it)"},
 		{[]string{"filter", ".a", "--bogus"}, "flag provided but not defined: -bogus"},
 		{[]string{"head", "-n", "x"}, "invalid value \"x\" for flag -n"},
 		{[]string{"head", "5"}, "did you mean -n 5?"},
