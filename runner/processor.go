@@ -143,7 +143,7 @@ func (r *processorRun) start() {
 		}
 		edge := in.Edge
 		if edge == nil {
-			edge = newPipeIn(in, r.name, env.MaxLine)
+			edge = newPipeIn(in, r.name, env.MaxLine, env.ReplaceInvalidUTF8)
 		}
 		if !env.InOrder {
 			go readInput(edge, in.Name, r.ch, r.frees[i], r.done)
@@ -175,11 +175,11 @@ func (r *processorRun) readInOrder(inputs []Input) {
 				edge = failedInbound{err}
 				break
 			}
-			edge = newPipeIn(Input{Name: in.Name, R: f}, r.name, r.env.MaxLine)
+			edge = newPipeIn(Input{Name: in.Name, R: f}, r.name, r.env.MaxLine, r.env.ReplaceInvalidUTF8)
 		case in.Edge != nil:
 			edge = in.Edge
 		default:
-			edge = newPipeIn(in, r.name, r.env.MaxLine)
+			edge = newPipeIn(in, r.name, r.env.MaxLine, r.env.ReplaceInvalidUTF8)
 		}
 		readInput(edge, in.Name, r.ch, r.frees[i], r.done)
 		if f != nil {

@@ -41,6 +41,10 @@ type Env struct {
 	Color   bool
 	OnError ErrorPolicy
 	MaxLine int // longest accepted input line; wire.DefaultMaxLine if 0
+	// ReplaceInvalidUTF8 reads bare input lines that are not valid UTF-8
+	// as jq does, with U+FFFD for each bad byte, instead of sending them
+	// to the error lane (wire.Reader.ReplaceInvalidUTF8).
+	ReplaceInvalidUTF8 bool
 
 	// InputIsTerminal makes a stop signal end input at once instead of
 	// draining it: a user typing events has nothing to drain.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -64,6 +65,10 @@ type Reader struct {
 	// Stage names the reading stage in the error events of payloads it
 	// rejects.
 	Stage string
+	// ReplaceInvalidUTF8 reads a bare line that is not valid UTF-8 as jq
+	// does: each byte that is not part of a valid sequence becomes U+FFFD.
+	// Unset, the line is a utf8 error.
+	ReplaceInvalidUTF8 bool
 }
 
 // framing says whether a stream carries frames or bare events. It is
@@ -126,7 +131,7 @@ func (r *Reader) Swap(spare []byte) []byte {
 // Reset makes r read src from the start, as a new Reader would, keeping its
 // buffer, limit and BeforeFill.
 func (r *Reader) Reset(src io.Reader) {
-	*r = Reader{r: src, buf: r.buf, max: r.max, BeforeFill: r.BeforeFill, dec: r.dec, TrustPayloads: r.TrustPayloads, Stage: r.Stage}
+	*r = Reader{r: src, buf: r.buf, max: r.max, BeforeFill: r.BeforeFill, dec: r.dec, TrustPayloads: r.TrustPayloads, Stage: r.Stage, ReplaceInvalidUTF8: r.ReplaceInvalidUTF8}
 }
 
 // BytesRead returns the number of bytes consumed so far.
@@ -177,8 +182,18 @@ func (r *Reader) Next(f *Frame) error {
 			return nil
 		}
 		if !validUTF8JSON(line) {
+			if !utf8.Valid(line) && r.ReplaceInvalidUTF8 {
+				// A new slice: the frame must stay valid as long as one
+				// pointing into the buffer would (see Swap).
+				line = replaceInvalidUTF8(line)
+				if validUTF8JSON(line) {
+					r.bare++
+					*f = Frame{Kind: KindData, Writer: BareWriter, Seq: r.bare, Payload: trimJSONSpace(line), Bare: true, Line: r.line}
+					return nil
+				}
+			}
 			if !utf8.Valid(line) {
-				return &LineError{Line: r.line, Kind: "utf8", Msg: "invalid UTF-8", Raw: validUTF8(line), Size: int64(len(line))}
+				return &LineError{Line: r.line, Kind: "utf8", Msg: "invalid UTF-8 (--invalid-utf8 replace reads it as jq does, with U+FFFD for each bad byte)", Raw: validUTF8(line), Size: int64(len(line))}
 			}
 			return &LineError{Line: r.line, Kind: "parse", Msg: "invalid JSON" + parseHint(line), Raw: line, Size: int64(len(line))}
 		}
@@ -214,7 +229,14 @@ func parseHint(line []byte) string {
 	err := json.Unmarshal(line, &v)
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		return ": " + se.Error()
+		msg := se.Error()
+		if strings.Contains(msg, "after top-level value") || strings.Contains(msg, "unexpected end of JSON input") ||
+			strings.HasPrefix(msg, "invalid character '}'") || strings.HasPrefix(msg, "invalid character ']'") {
+			// Several values on a line, or one value across lines: JSON,
+			// not NDJSON.
+			msg += " (NDJSON is one value per line; obz read --format json reads pretty-printed JSON and several values on a line)"
+		}
+		return ": " + msg
 	}
 	return ""
 }
@@ -382,6 +404,22 @@ func rawPrefix(b []byte) []byte {
 		}
 	}
 	return b[:n]
+}
+
+// replaceInvalidUTF8 returns a copy of b with U+FFFD for each byte that is
+// not part of a valid UTF-8 sequence, as jq reads its input.
+func replaceInvalidUTF8(b []byte) []byte {
+	out := make([]byte, 0, len(b)+8)
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if r == utf8.RuneError && n == 1 {
+			out = append(out, "\uFFFD"...)
+		} else {
+			out = append(out, b[:n]...)
+		}
+		b = b[n:]
+	}
+	return out
 }
 
 func validUTF8(b []byte) []byte {

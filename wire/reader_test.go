@@ -346,3 +346,23 @@ func TestReaderBuffered(t *testing.T) {
 		t.Error("Buffered is true with only blank lines and a partial one buffered")
 	}
 }
+
+// TestReaderReplaceInvalidUTF8: with ReplaceInvalidUTF8 a bare line with bad
+// bytes is read as jq reads it, U+FFFD for each bad byte; without, it is a
+// utf8 error. Frames are not touched.
+func TestReaderReplaceInvalidUTF8(t *testing.T) {
+	in := "{\"a\":\"x\xff\xfey\",\"b\xc3\":1}\n\xff\n2\n"
+	for _, ch := range chunkings {
+		r := NewReader(ch.wrap(strings.NewReader(in)), 0)
+		r.ReplaceInvalidUTF8 = true
+		got := readAll(t, r, 10)
+		want := []string{"data - 1 line=1 d={\"a\":\"x\ufffd\ufffdy\",\"b\ufffd\":1}", "ERR parse line=2 raw=\ufffd", "data - 2 line=3 d=2"}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s: got %q, want %q", ch.name, got, want)
+		}
+	}
+	got := readAll(t, NewReader(strings.NewReader(in), 0), 10)
+	if len(got) != 3 || !strings.HasPrefix(got[0], "ERR utf8 line=1") {
+		t.Errorf("without the option: %q", got)
+	}
+}

@@ -43,7 +43,8 @@ func runnerFlags(spec *runner.Spec) []cli.Flag {
 			&cli.BoolFlag{Name: "resume-continue", Usage: "with --resume-from: the events that match the journal are not written out, the consumers have them (used by obz flow to restart a failed source)", Hidden: true},
 			&cli.BoolFlag{Name: "journal-flush", Usage: "write each batch to the journal file before the outputs see it, so that a restart knows what was delivered (used by obz flow for restartable sources)", Hidden: true})
 	} else {
-		fs = append(fs, &cli.StringFlag{Name: "merge-order", Usage: "consume several inputs in the order this journal of a recorded run says (used by obz replay RUN_DIR)", Hidden: true})
+		fs = append(fs, &cli.StringFlag{Name: "merge-order", Usage: "consume several inputs in the order this journal of a recorded run says (used by obz replay RUN_DIR)", Hidden: true},
+			&cli.StringFlag{Name: "invalid-utf8", Value: "error", Usage: "a bare input line that is not valid UTF-8: error (the error lane) or replace (U+FFFD for each bad byte, as jq reads it)"})
 	}
 	return fs
 }
@@ -185,6 +186,13 @@ func stageEnv(c *cli.Context, spec *runner.Spec) (*runner.Env, error) {
 		env.OnError = runner.ErrorsFail
 	default:
 		return nil, &usageError{msg: fmt.Sprintf("--on-error must be continue or fail, not %q", c.String("on-error"))}
+	}
+	switch c.String("invalid-utf8") {
+	case "", "error":
+	case "replace":
+		env.ReplaceInvalidUTF8 = true
+	default:
+		return nil, &usageError{msg: fmt.Sprintf("--invalid-utf8 must be error or replace, not %q", c.String("invalid-utf8"))}
 	}
 	maxLine, err := parseSize(c.String("max-line"))
 	if err != nil {
