@@ -96,6 +96,7 @@ type Emitter struct {
 	buf    []byte
 	seq    uint64
 	cur    *wire.Frame // the input event being handled, the parent of what is emitted
+	inFile string      // the file the input event was read from ("" for a stream)
 	frame  wire.Frame  // scratch
 	err    error       // sticky output error
 
@@ -126,6 +127,11 @@ type Emitter struct {
 	// Flush journals the batch and drops it instead of writing it out.
 	silent bool
 }
+
+// InputFile is the name of the file the event being handled was read from
+// (an argument of a stage that takes input files, see FileInputs), or ""
+// when it came from a stream: stdin, a flow edge.
+func (em *Emitter) InputFile() string { return em.inFile }
 
 // Name is the stage's writer name.
 func (em *Emitter) Name() string { return em.name }

@@ -42,9 +42,18 @@ func runnerFlags(spec *runner.Spec) []cli.Flag {
 			&cli.BoolFlag{Name: "resume-continue", Usage: "with --resume-from: the events that match the journal are not written out, the consumers have them (used by obz flow to restart a failed source)", Hidden: true},
 			&cli.BoolFlag{Name: "journal-flush", Usage: "write each batch to the journal file before the outputs see it, so that a restart knows what was delivered (used by obz flow for restartable sources)", Hidden: true})
 	} else {
-		fs = append(fs, &cli.StringFlag{Name: "merge-order", Usage: "consume several inputs in the order this journal of a recorded run says (used by obz replay RUN_DIR)", Hidden: true})
+		fs = append(fs, &cli.StringFlag{Name: "merge-order", Usage: "consume several inputs in the order this journal of a recorded run says (used by obz replay RUN_DIR)", Hidden: true},
+			&cli.StringFlag{Name: "invalid-utf8", Value: "error", Usage: "a bare input line that is not valid UTF-8: error (the error lane) or replace (U+FFFD for each bad byte, as jq reads it)"})
 	}
 	return fs
+}
+
+// multiArgFlag is a flag of several arguments (runner.Flag.Arity):
+// permuteArgs turns --arg NAME VALUE into --arg=NAME --arg=VALUE, and the
+// stage reads them in pairs.
+type multiArgFlag struct {
+	*cli.StringSliceFlag
+	arity int
 }
 
 func stageFlags(spec *runner.Spec) []cli.Flag {
@@ -66,7 +75,12 @@ func stageFlags(spec *runner.Spec) []cli.Flag {
 		case time.Duration:
 			fs = append(fs, &cli.DurationFlag{Name: f.Name, Aliases: aliases, Usage: f.Usage, Value: d, Hidden: f.Hidden})
 		case []string:
-			fs = append(fs, &cli.StringSliceFlag{Name: f.Name, Aliases: aliases, Usage: f.Usage, Value: cli.NewStringSlice(d...), Hidden: f.Hidden})
+			sf := &cli.StringSliceFlag{Name: f.Name, Aliases: aliases, Usage: f.Usage, Value: cli.NewStringSlice(d...), Hidden: f.Hidden}
+			if f.Arity > 1 {
+				fs = append(fs, &multiArgFlag{StringSliceFlag: sf, arity: f.Arity})
+				continue
+			}
+			fs = append(fs, sf)
 		default:
 			panic(fmt.Sprintf("stage %s flag %s: unsupported default type %T", spec.Name, f.Name, f.Default))
 		}
@@ -168,6 +182,13 @@ func stageEnv(c *cli.Context, spec *runner.Spec) (*runner.Env, error) {
 		env.OnError = runner.ErrorsFail
 	default:
 		return nil, &usageError{msg: fmt.Sprintf("--on-error must be continue or fail, not %q", c.String("on-error"))}
+	}
+	switch c.String("invalid-utf8") {
+	case "", "error":
+	case "replace":
+		env.ReplaceInvalidUTF8 = true
+	default:
+		return nil, &usageError{msg: fmt.Sprintf("--invalid-utf8 must be error or replace, not %q", c.String("invalid-utf8"))}
 	}
 	maxLine, err := parseSize(c.String("max-line"))
 	if err != nil {
@@ -386,6 +407,14 @@ func permuteArgs(args []string, app *cli.App) ([]string, error) {
 			takesValue[n] = !isBool
 		}
 	}
+	// Flags of more than one argument (--arg NAME VALUE): each argument is
+	// handed to urfave as one occurrence of the flag (see runner.Flag.Arity).
+	arity := map[string]int{}
+	for _, f := range cmd.Flags {
+		if m, ok := f.(*multiArgFlag); ok {
+			arity[m.Name] = m.arity
+		}
+	}
 	var flags, positional []string
 	rest := args[head:]
 	for i := 0; i < len(rest); i++ {
@@ -406,8 +435,24 @@ func permuteArgs(args []string, app *cli.App) ([]string, error) {
 			positional = append(positional, rest[i+1:]...)
 			i = len(rest)
 		case len(a) > 1 && a[0] == '-':
-			flags = append(flags, a)
 			name := strings.TrimLeft(a, "-")
+			if base, inline, has := strings.Cut(name, "="); arity[base] > 1 {
+				var vals []string
+				if has {
+					vals = append(vals, inline)
+				}
+				need := arity[base] - len(vals)
+				if i+need >= len(rest) {
+					return nil, &usageError{msg: fmt.Sprintf("flag --%s takes %d arguments", base, arity[base])}
+				}
+				vals = append(vals, rest[i+1:i+1+need]...)
+				i += need
+				for _, v := range vals {
+					flags = append(flags, "--"+base+"="+v)
+				}
+				continue
+			}
+			flags = append(flags, a)
 			if strings.Contains(name, "=") {
 				continue
 			}
