@@ -53,6 +53,8 @@ type fastCtx struct {
 // for concurrent use (a stage runs one event at a time).
 type fastProgram struct {
 	root fastNode
+	gen  fastGen  // instead of root, for an expression with several outputs
+	ends []int    // where each of map's outputs ends in the output buffer
 	keys []string // top-level fields read from the payload, by slot
 	ctx  fastCtx
 	// rootUse: the expression uses the payload itself, not only its
@@ -157,6 +159,7 @@ func (p *fastProgram) appendProjection(dst, payload []byte, valid bool) (out []b
 type fastCompiler struct {
 	keys    []string
 	rootUse bool
+	why     string // the first reason an expression is not in the subset
 }
 
 // use notes that a node's output is consumed: when that output is the
@@ -169,36 +172,59 @@ func (c *fastCompiler) use(outRoot bool) {
 
 // compileFast compiles q for the fast path, or returns nil when q is
 // outside the subset.
-func compileFast(q *gojq.Query) *fastProgram {
+func compileFast(q *gojq.Query) (*fastProgram, string) {
 	c := &fastCompiler{}
 	root, outRoot, ok := c.query(q, true)
+	var gen fastGen
 	if !ok {
-		return nil
+		if gen, ok = c.gen(q, true); !ok {
+			if c.why == "" {
+				c.why = "a form outside the subset"
+			}
+			return nil, c.why
+		}
 	}
 	c.use(outRoot) // filter tests it, map writes it
 	// An expression that reads no field (true, 1 == 1) still has gojq
 	// parse the payload, and fail on a bad one: count that as a use.
-	p := &fastProgram{root: root, keys: c.keys, rootUse: c.rootUse || len(c.keys) == 0 || len(c.keys) > 64}
-	if !p.rootUse {
+	p := &fastProgram{root: root, gen: gen, keys: c.keys, rootUse: c.rootUse || len(c.keys) == 0 || len(c.keys) > 64}
+	if !p.rootUse && gen == nil {
 		p.proj = projection(q, c.keys)
 	}
 	p.ctx.keys = c.keys
 	p.ctx.slots = make([][]byte, len(c.keys))
-	return p
+	return p, ""
 }
 
 // eval runs the program on one payload; valid says whether the payload is
 // known to be valid JSON.
 func (p *fastProgram) eval(payload []byte, valid bool) (fastValue, fastStatus) {
+	if !p.start(payload, valid) {
+		return fastValue{}, sBail // gojq reports the parse error
+	}
+	return p.root(&p.ctx, fastRaw(payload))
+}
+
+// start resets the per-event state; false when the payload must be valid
+// JSON and is not.
+func (p *fastProgram) start(payload []byte, valid bool) bool {
 	c := &p.ctx
 	c.payload, c.extracted, c.valid, c.checked = payload, false, valid, 0
 	if !valid && p.rootUse {
 		if !wire.Valid(payload) {
-			return fastValue{}, sBail // gojq reports the parse error
+			return false
 		}
 		c.valid = true
 	}
-	return p.root(c, fastRaw(payload))
+	return true
+}
+
+// each runs a program of several outputs on one payload.
+func (p *fastProgram) each(payload []byte, valid bool, yield func(fastValue) bool) fastStatus {
+	if !p.start(payload, valid) {
+		return sBail
+	}
+	return p.gen(&p.ctx, fastRaw(payload), yield)
 }
 
 // keep reports whether filter keeps the payload, known to be valid JSON;
@@ -208,6 +234,12 @@ func (p *fastProgram) keep(payload []byte) (keep, ok bool) { return p.keepEvent(
 // keepEvent is keep for a payload that is known to be valid JSON or not
 // (a frame's payload).
 func (p *fastProgram) keepEvent(payload []byte, valid bool) (keep, ok bool) {
+	if p.gen != nil {
+		// Every output is looked at: an error after a true one is
+		// still the event's error.
+		st := p.each(payload, valid, func(v fastValue) bool { keep = keep || fastTruthy(v); return true })
+		return keep, st == sOK
+	}
 	v, st := p.eval(payload, valid)
 	switch st {
 	case sOK:
@@ -231,6 +263,19 @@ func (p *fastProgram) appendEvent(dst, payload []byte, valid bool) (out []byte, 
 		if out, ok, done := p.appendProjection(dst, payload, valid); done {
 			return out, 1, ok
 		}
+	}
+	if p.gen != nil {
+		p.ends = p.ends[:0]
+		start, ok := len(dst), true
+		st := p.each(payload, valid, func(v fastValue) bool {
+			dst, ok = appendFastValue(dst, v)
+			p.ends = append(p.ends, len(dst))
+			return ok
+		})
+		if st != sOK || !ok {
+			return dst[:start], 0, false
+		}
+		return dst, len(p.ends), true
 	}
 	v, st := p.eval(payload, valid)
 	switch st {

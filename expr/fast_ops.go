@@ -173,6 +173,8 @@ func fastIndex(in fastValue, key string) (fastValue, fastStatus) {
 			return fastValue{}, sBail
 		}
 		return v, sOK
+	case in.kind == kObject:
+		return fastLookupComputed(in.obj, key)
 	}
 	return fastValue{}, sBail
 }
@@ -225,8 +227,8 @@ func fastLength(in fastValue) (fastValue, fastStatus) {
 		}
 		return fastValue{kind: kNumber, num: jqNumber{isInt: true, i: int64(utf8.RuneCount(s))}}, sOK
 	case kArray:
-		if in.raw == nil {
-			return fastValue{}, sBail
+		if in.arr != nil {
+			return fastInt(int64(len(in.arr.elems))), sOK
 		}
 		n, ok := fastCountElements(in.raw)
 		if !ok {
@@ -235,6 +237,9 @@ func fastLength(in fastValue) (fastValue, fastStatus) {
 		return fastValue{kind: kNumber, num: jqNumber{isInt: true, i: int64(n)}}, sOK
 	case kObject:
 		if in.raw == nil {
+			if in.obj.from == nil {
+				return fastInt(int64(len(in.obj.keys))), sOK
+			}
 			return fastValue{}, sBail
 		}
 		var keys []string

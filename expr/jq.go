@@ -19,6 +19,9 @@ type Program struct {
 	code *gojq.Code
 	fast *fastProgram // nil when the expression is outside the fast path's subset
 	out  []byte       // the fast path's output, reused
+	// slowWhy says why the expression is outside the fast path's subset.
+	slowWhy string
+	stats   PathStats
 }
 
 // Compile parses and compiles expr. An expression that does not parse or
@@ -37,7 +40,8 @@ func Compile(expr string) (*Program, error) {
 	if err != nil {
 		return nil, &CompileError{Expr: expr, Err: err}
 	}
-	return &Program{src: expr, code: code, fast: compileFast(q)}, nil
+	fast, why := compileFast(q)
+	return &Program{src: expr, code: code, fast: fast, slowWhy: why}, nil
 }
 
 // run decodes payload and calls yield with each output of the expression. A
