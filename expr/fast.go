@@ -47,6 +47,7 @@ type fastCtx struct {
 	// expression uses more of it than its top-level fields.
 	valid   bool
 	checked uint64
+	vars    []fastValue // the values of the expression's variables, by slot
 }
 
 // fastProgram is an expression compiled for the fast path. It is not safe
@@ -159,7 +160,9 @@ func (p *fastProgram) appendProjection(dst, payload []byte, valid bool) (out []b
 type fastCompiler struct {
 	keys    []string
 	rootUse bool
-	why     string // the first reason an expression is not in the subset
+	why     string   // the first reason an expression is not in the subset
+	vars    []string // the variables in scope, by slot
+	nvars   int      // slots needed
 }
 
 // use notes that a node's output is consumed: when that output is the
@@ -193,6 +196,7 @@ func compileFast(q *gojq.Query) (*fastProgram, string) {
 	}
 	p.ctx.keys = c.keys
 	p.ctx.slots = make([][]byte, len(c.keys))
+	p.ctx.vars = make([]fastValue, c.nvars)
 	return p, ""
 }
 

@@ -17,11 +17,23 @@ import (
 // query compiles q. root says whether q's input is the payload itself;
 // outRoot whether q's output is its input unchanged (., select).
 func (c *fastCompiler) query(q *gojq.Query, root bool) (n fastNode, outRoot, ok bool) {
-	if q == nil || q.Meta != nil || len(q.Imports) > 0 || len(q.FuncDefs) > 0 || len(q.Patterns) > 0 {
+	if q == nil || q.Meta != nil || len(q.Imports) > 0 || len(q.FuncDefs) > 0 {
+		c.fail("a definition or import")
 		return nil, false, false
+	}
+	if len(q.Patterns) > 0 {
+		return c.bind(q, root)
 	}
 	if q.Term != nil {
 		return c.term(q.Term, root)
+	}
+	switch q.Op {
+	case gojq.OpAssign, gojq.OpModify, gojq.OpUpdateAdd, gojq.OpUpdateSub, gojq.OpUpdateMul,
+		gojq.OpUpdateDiv, gojq.OpUpdateMod, gojq.OpUpdateAlt:
+		return c.assign(q, root)
+	case gojq.OpComma:
+		c.fail("several outputs (,) inside an expression of one output")
+		return nil, false, false
 	}
 	if q.Op == gojq.OpPipe {
 		l, lroot, ok := c.query(q.Left, root)

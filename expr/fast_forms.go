@@ -2,6 +2,7 @@ package expr
 
 import (
 	"math"
+	"strings"
 
 	"github.com/itchyny/gojq"
 )
@@ -212,8 +213,12 @@ var fastMathFuncs = map[string]func(float64) float64{
 
 // builtin compiles the builtins of the extended subset.
 func (c *fastCompiler) builtin(f *gojq.Func, root bool) (fastNode, bool, bool) {
-	c.use(root) // they all look at their input
 	name, arity := f.Name, len(f.Args)
+	if arity == 0 && strings.HasPrefix(name, "$") {
+		n, ok := c.variable(name)
+		return n, false, ok
+	}
+	c.use(root) // they all look at their input
 	if arity == 0 {
 		if m, ok := fastMathFuncs[name]; ok {
 			return unaryFn(func(v fastValue) (fastValue, fastStatus) { return fastMath(v, m) }), false, true

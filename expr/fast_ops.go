@@ -47,6 +47,8 @@ func fastCmpTest(op gojq.Operator) func(int) bool {
 func fastArith(op gojq.Operator, a, b fastValue) (fastValue, fastStatus) {
 	if op == gojq.OpAdd {
 		switch {
+		case a.kind == kObject && b.kind == kObject:
+			return fastAddObjects(a, b)
 		case a.kind == kNull:
 			return parsedNumber(b)
 		case b.kind == kNull:

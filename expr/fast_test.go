@@ -158,8 +158,8 @@ func TestFastPathTable(t *testing.T) {
 }
 
 func TestFastPathFallsBack(t *testing.T) {
-	for _, e := range []string{`.a as $x | $x`, `def f: 1; f`, `{(.k): 1}`, `{a: .b[]}`, `.[.a]`, `.a[1.5]`, `@base64 "\(.a)"`,
-		`.a |= 1`, `1e1000`, `100000000000000000000`, `test("(")`, `.a | test(.b)`, `del(.a.b)`} {
+	for _, e := range []string{`. as [$x] | $x`, `$ENV`, `def f: 1; f`, `{(.k): 1}`, `{a: .b[]}`, `.[.a]`, `.a[1.5]`, `@base64 "\(.a)"`,
+		`.a[] = 1`, `.[0] = 1`, `(.a, .b) = 1`, `1e1000`, `100000000000000000000`, `test("(")`, `.a | test(.b)`, `del(.a.b)`} {
 		p, err := Compile(e)
 		if err != nil {
 			t.Fatalf("%s: %v", e, err)
@@ -255,7 +255,16 @@ func (g *exprGen) extended(depth int) string {
 		return genStrArgs[g.pick(len(genStrArgs))]
 	}
 	idx := []string{"0", "1", "-1", "2", "-3", "10"}
-	switch g.pick(22) {
+	switch g.pick(26) {
+	case 22:
+		ops := []string{"=", "|=", "+=", "-=", "*=", "/=", "%=", "//="}
+		lhs := []string{".a", ".b", ".a.b", ".x.c", `.["a b"]`, ".amount"}
+		return "(" + lhs[g.pick(len(lhs))] + " " + ops[g.pick(len(ops))] + " " + e() + ")"
+	case 23:
+		return "(" + e() + " as $v | " + []string{"$v", "[$v, .a]", "($v | " + e() + ")", e()}[g.pick(4)] + ")"
+	case 24:
+		objs := []string{".", "{a: 1}", "{b: .a}", ".a", "{}", "null", "del(.a)", "(.c = 2)"}
+		return "(" + objs[g.pick(len(objs))] + " + " + objs[g.pick(len(objs))] + ")"
 	case 0:
 		return "(if " + e() + " then " + e() + " else " + e() + " end)"
 	case 1:
