@@ -189,6 +189,7 @@ func (c *fastCompiler) term(t *gojq.Term, root bool) (n fastNode, outRoot, ok bo
 			continue // transparent: the fast path answers only where nothing fails
 		}
 		if s.Iter || s.Index == nil {
+			c.fail("several outputs (.[]) where one is expected: " + t.String())
 			return nil, false, false
 		}
 		if key, ok := jqIndexKey(s.Index); ok {
@@ -334,6 +335,7 @@ func (c *fastCompiler) baseTerm(t *gojq.Term, root bool) (n fastNode, outRoot, o
 	case gojq.TermTypeArray:
 		return c.array(t.Array, root)
 	}
+	c.fail("the form " + t.String())
 	return nil, false, false
 }
 

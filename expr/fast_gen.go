@@ -17,12 +17,11 @@ type fastGen func(c *fastCtx, in fastValue, yield func(fastValue) bool) fastStat
 
 // gen compiles q as a generator.
 func (c *fastCompiler) gen(q *gojq.Query, root bool) (fastGen, bool) {
-	why := c.why
+	// The first reason a form is refused stays the one --explain gives.
 	if n, outRoot, ok := c.query(q, root); ok {
 		c.use(outRoot)
 		return fastGenOf(n), true
 	}
-	c.why = why
 	if q == nil || q.Meta != nil || len(q.Imports) > 0 || len(q.FuncDefs) > 0 || len(q.Patterns) > 0 {
 		return nil, false
 	}

@@ -15,14 +15,23 @@ var filterSpec = runner.Spec{
 output of EXPR is true (anything but false and null), like jq's select(EXPR).
 The kept event's bytes pass through unchanged. An event for which EXPR
 yields no output is dropped; an event on which EXPR fails (e.g. comparing a
-string with .x.y of a number) goes to the error lane with the error message.`,
+string with .x.y of a number) goes to the error lane with the error message.
+Common expressions run on a fast path that reads only the fields they use
+from the event's bytes, with gojq's results; --explain says whether EXPR
+does (and why not), --stats how many events each path answered
+(docs/expressions.md).`,
 	Examples: `obz read testdata/orders.csv --infer | obz filter '.amount > 50' -r
 obz read testdata/orders.ndjson | obz filter '.country == "DE" and (.tags | index("vip"))' -r
-cat testdata/orders.ndjson | obz filter 'has("coupon") | not' -r`,
-	New: newFilter,
+cat testdata/orders.ndjson | obz filter 'has("coupon") | not' -r
+obz filter --explain '.tags | any(. == "vip")'`,
+	Flags: []runner.Flag{explainFlag},
+	New:   newFilter,
 }
 
-type filter struct{ prog *expr.Program }
+type filter struct {
+	exprPath
+	prog *expr.Program
+}
 
 func newFilter(o runner.Options) (runner.Stage, error) {
 	args := o.Args()
@@ -33,7 +42,7 @@ func newFilter(o runner.Options) (runner.Stage, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &filter{prog: prog}, nil
+	return &filter{exprPath: newExprPath("filter", prog, o), prog: prog}, nil
 }
 
 func (f *filter) Event(ev *wire.Frame, em *runner.Emitter) error {
@@ -46,5 +55,3 @@ func (f *filter) Event(ev *wire.Frame, em *runner.Emitter) error {
 	}
 	return nil
 }
-
-func (f *filter) Finish(*runner.Emitter, wire.EOFKind) error { return nil }

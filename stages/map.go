@@ -16,14 +16,23 @@ order: one event can become none ("empty", "select(...)"), one, or many
 (".items[]"). Outputs are encoded as jq does (gojq): object keys sorted,
 numbers from the input kept as written, computed numbers in shortest form.
 An event on which EXPR fails goes to the error lane with the error message;
-outputs it produced before failing are kept.`,
+outputs it produced before failing are kept.
+Common expressions run on a fast path that reads only the fields they use
+from the event's bytes, with gojq's results; --explain says whether EXPR
+does (and why not), --stats how many events each path answered
+(docs/expressions.md).`,
 	Examples: `obz read testdata/orders.csv --infer | obz map '{id, country, amount}' -r
 obz read testdata/orders.ndjson | obz map '.amount_eur = (.amount * 0.92)' -r
-obz read testdata/orders.ndjson | obz map '.tags[]? | {tag: .}' -r`,
-	New: newMap,
+obz read testdata/orders.ndjson | obz map '.tags[]? | {tag: .}' -r
+obz map --explain 'if .amount > 50 then "high" else "low" end'`,
+	Flags: []runner.Flag{explainFlag},
+	New:   newMap,
 }
 
-type mapStage struct{ prog *expr.Program }
+type mapStage struct {
+	exprPath
+	prog *expr.Program
+}
 
 func newMap(o runner.Options) (runner.Stage, error) {
 	args := o.Args()
@@ -34,11 +43,9 @@ func newMap(o runner.Options) (runner.Stage, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &mapStage{prog: prog}, nil
+	return &mapStage{exprPath: newExprPath("map", prog, o), prog: prog}, nil
 }
 
 func (m *mapStage) Event(ev *wire.Frame, em *runner.Emitter) error {
 	return exprEventError(m.prog.Outputs(ev.Payload, ev.Bare, em.Emit))
 }
-
-func (m *mapStage) Finish(*runner.Emitter, wire.EOFKind) error { return nil }
