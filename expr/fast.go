@@ -239,10 +239,7 @@ func (p *fastProgram) keep(payload []byte) (keep, ok bool) { return p.keepEvent(
 // (a frame's payload).
 func (p *fastProgram) keepEvent(payload []byte, valid bool) (keep, ok bool) {
 	if p.gen != nil {
-		// Every output is looked at: an error after a true one is
-		// still the event's error.
-		st := p.each(payload, valid, func(v fastValue) bool { keep = keep || fastTruthy(v); return true })
-		return keep, st == sOK
+		return p.keepEach(payload, valid)
 	}
 	v, st := p.eval(payload, valid)
 	switch st {
@@ -269,17 +266,7 @@ func (p *fastProgram) appendEvent(dst, payload []byte, valid bool) (out []byte, 
 		}
 	}
 	if p.gen != nil {
-		p.ends = p.ends[:0]
-		start, ok := len(dst), true
-		st := p.each(payload, valid, func(v fastValue) bool {
-			dst, ok = appendFastValue(dst, v)
-			p.ends = append(p.ends, len(dst))
-			return ok
-		})
-		if st != sOK || !ok {
-			return dst[:start], 0, false
-		}
-		return dst, len(p.ends), true
+		return p.appendEach(dst, payload, valid)
 	}
 	v, st := p.eval(payload, valid)
 	switch st {
@@ -290,4 +277,29 @@ func (p *fastProgram) appendEvent(dst, payload []byte, valid bool) (out []byte, 
 		return dst, 0, true
 	}
 	return dst, 0, false
+}
+
+// keepEach is keepEvent for an expression of several outputs (kept apart
+// so that its closure does not move keepEvent's variables to the heap).
+func (p *fastProgram) keepEach(payload []byte, valid bool) (keep, ok bool) {
+	// Every output is looked at: an error after a true one is still the
+	// event's error.
+	st := p.each(payload, valid, func(v fastValue) bool { keep = keep || fastTruthy(v); return true })
+	return keep, st == sOK
+}
+
+// appendEach is appendEvent for an expression of several outputs: p.ends
+// records where each ends.
+func (p *fastProgram) appendEach(dst, payload []byte, valid bool) (out []byte, n int, ok bool) {
+	p.ends = p.ends[:0]
+	start, ok := len(dst), true
+	st := p.each(payload, valid, func(v fastValue) bool {
+		dst, ok = appendFastValue(dst, v)
+		p.ends = append(p.ends, len(dst))
+		return ok
+	})
+	if st != sOK || !ok {
+		return dst[:start], 0, false
+	}
+	return dst, len(p.ends), true
 }
