@@ -17,7 +17,18 @@ type fastGen func(c *fastCtx, in fastValue, yield func(fastValue) bool) fastStat
 
 // gen compiles q as a generator.
 func (c *fastCompiler) gen(q *gojq.Query, root bool) (fastGen, bool) {
-	// The first reason a form is refused stays the one --explain gives.
+	// Where q compiles as a generator, the reason it did not as a node is
+	// not one; where it does not, the first reason is the one --explain
+	// gives.
+	why := c.why
+	g, ok := c.genOf(q, root)
+	if ok {
+		c.why = why
+	}
+	return g, ok
+}
+
+func (c *fastCompiler) genOf(q *gojq.Query, root bool) (fastGen, bool) {
 	if n, outRoot, ok := c.query(q, root); ok {
 		c.use(outRoot)
 		return fastGenOf(n), true
