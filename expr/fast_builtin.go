@@ -489,6 +489,22 @@ var entryNames = []string{"key", "value"}
 // fastToEntries is to_entries: [{key, value}] in key order (for arrays,
 // the indexes).
 func fastToEntries(v fastValue) (fastValue, fastStatus) {
+	if v.kind == kObject && v.raw != nil {
+		// One scan: the members in key order hold the values too.
+		ms, ok := fastMembers(v.raw)
+		if !ok {
+			return fastValue{}, sBail
+		}
+		es := make([]fastValue, len(ms))
+		vals := make([]fastValue, 2*len(ms))
+		objs := make([]fastObject, len(ms))
+		for i, m := range ms {
+			vals[2*i], vals[2*i+1] = fastValue{kind: kString, str: m.key}, fastRaw(m.val)
+			objs[i] = fastObject{keys: entryKeys, names: entryNames, vals: vals[2*i : 2*i+2]}
+			es[i] = fastValue{kind: kObject, obj: &objs[i]}
+		}
+		return fastValue{kind: kArray, arr: &fastArray{elems: es}}, sOK
+	}
 	ks, st := fastKeys(v)
 	if st != sOK {
 		return ks, st
