@@ -203,13 +203,19 @@ func compileFast(q *gojq.Query) (*fastProgram, string) {
 // eval runs the program on one payload; valid says whether the payload is
 // known to be valid JSON.
 func (p *fastProgram) eval(payload []byte, valid bool) (fastValue, fastStatus) {
-	if !p.start(payload, valid) {
-		return fastValue{}, sBail // gojq reports the parse error
+	c := &p.ctx
+	c.payload, c.extracted, c.valid, c.checked = payload, false, valid, 0
+	if !valid && p.rootUse {
+		if !wire.Valid(payload) {
+			return fastValue{}, sBail // gojq reports the parse error
+		}
+		c.valid = true
 	}
-	return p.root(&p.ctx, fastRaw(payload))
+	return p.root(c, fastRaw(payload))
 }
 
-// start resets the per-event state; false when the payload must be valid
+// start resets the per-event state, as eval does (which keeps its own copy
+// for the commonest expressions); false when the payload must be valid
 // JSON and is not.
 func (p *fastProgram) start(payload []byte, valid bool) bool {
 	c := &p.ctx

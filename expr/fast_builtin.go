@@ -66,8 +66,8 @@ func fastEach(raw []byte, yield func(fastValue) bool) bool {
 
 // fastElems returns the elements of an array value.
 func fastElems(v fastValue) ([]fastValue, bool) {
-	if v.arr != nil {
-		return v.arr.elems, true
+	if v.obj != nil {
+		return v.obj.elems, true
 	}
 	var es []fastValue
 	if !fastEach(v.raw, func(e fastValue) bool { es = append(es, e); return true }) {
@@ -111,8 +111,8 @@ func fastMembers(raw []byte) ([]fastMember, bool) {
 // yield returns false to stop early.
 func fastIterate(v fastValue, yield func(fastValue) bool) bool {
 	switch {
-	case v.kind == kArray && v.arr != nil:
-		for _, e := range v.arr.elems {
+	case v.kind == kArray && v.obj != nil:
+		for _, e := range v.obj.elems {
 			if !yield(e) {
 				break
 			}
@@ -193,7 +193,7 @@ func fastSlice(in fastValue, start, end *int64) (fastValue, fastStatus) {
 			return fastValue{}, sBail
 		}
 		s, e := bounds(int64(len(es)))
-		return fastValue{kind: kArray, arr: &fastArray{elems: es[s:e]}}, sOK
+		return fastValue{kind: kArray, obj: &fastObject{elems: es[s:e]}}, sOK
 	case kString:
 		b, ok := fastStringOf(in)
 		if !ok {
@@ -393,7 +393,7 @@ func fastSplit(v, sep fastValue) (fastValue, fastStatus) {
 			es[i] = fastValue{kind: kString, str: p}
 		}
 	}
-	return fastValue{kind: kArray, arr: &fastArray{elems: es}}, sOK
+	return fastValue{kind: kArray, obj: &fastObject{elems: es}}, sOK
 }
 
 // fastIndexOf is index/1: on strings, the code point offset of the first
@@ -462,7 +462,7 @@ func fastKeys(v fastValue) (fastValue, fastStatus) {
 		for i := range ks {
 			ks[i] = fastInt(int64(i))
 		}
-		return fastValue{kind: kArray, arr: &fastArray{elems: ks}}, sOK
+		return fastValue{kind: kArray, obj: &fastObject{elems: ks}}, sOK
 	case v.kind == kObject && v.raw != nil:
 		ms, ok := fastMembers(v.raw)
 		if !ok {
@@ -472,13 +472,13 @@ func fastKeys(v fastValue) (fastValue, fastStatus) {
 		for i, m := range ms {
 			ks[i] = fastValue{kind: kString, str: m.key}
 		}
-		return fastValue{kind: kArray, arr: &fastArray{elems: ks}}, sOK
+		return fastValue{kind: kArray, obj: &fastObject{elems: ks}}, sOK
 	case v.kind == kObject && v.obj.from == nil:
 		ks := make([]fastValue, len(v.obj.names))
 		for i, k := range v.obj.names {
 			ks[i] = fastValue{kind: kString, str: k}
 		}
-		return fastValue{kind: kArray, arr: &fastArray{elems: ks}}, sOK
+		return fastValue{kind: kArray, obj: &fastObject{elems: ks}}, sOK
 	}
 	return fastValue{}, sBail
 }
@@ -503,15 +503,15 @@ func fastToEntries(v fastValue) (fastValue, fastStatus) {
 			objs[i] = fastObject{keys: entryKeys, names: entryNames, vals: vals[2*i : 2*i+2]}
 			es[i] = fastValue{kind: kObject, obj: &objs[i]}
 		}
-		return fastValue{kind: kArray, arr: &fastArray{elems: es}}, sOK
+		return fastValue{kind: kArray, obj: &fastObject{elems: es}}, sOK
 	}
 	ks, st := fastKeys(v)
 	if st != sOK {
 		return ks, st
 	}
-	es := make([]fastValue, len(ks.arr.elems))
+	es := make([]fastValue, len(ks.obj.elems))
 	vals := make([]fastValue, 2*len(es))
-	for i, k := range ks.arr.elems {
+	for i, k := range ks.obj.elems {
 		var x fastValue
 		if k.kind == kString {
 			x, st = fastIndex(v, k.str)
@@ -524,7 +524,7 @@ func fastToEntries(v fastValue) (fastValue, fastStatus) {
 		vals[2*i], vals[2*i+1] = k, x
 		es[i] = fastValue{kind: kObject, obj: &fastObject{keys: entryKeys, names: entryNames, vals: vals[2*i : 2*i+2]}}
 	}
-	return fastValue{kind: kArray, arr: &fastArray{elems: es}}, sOK
+	return fastValue{kind: kArray, obj: &fastObject{elems: es}}, sOK
 }
 
 // fastLookupComputed is .key on an object the expression built.

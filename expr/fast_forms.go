@@ -169,7 +169,7 @@ func (c *fastCompiler) interpolation(s *gojq.String, root bool) (fastNode, bool,
 func (c *fastCompiler) array(a *gojq.Array, root bool) (fastNode, bool, bool) {
 	if a.Query == nil {
 		return func(*fastCtx, fastValue) (fastValue, fastStatus) {
-			return fastValue{kind: kArray, arr: &fastArray{}}, sOK
+			return fastValue{kind: kArray, obj: &fastObject{}}, sOK
 		}, false, true
 	}
 	g, ok := c.gen(a.Query, root)

@@ -192,7 +192,7 @@ func fastCollect(c *fastCtx, in fastValue, g fastGen) (fastValue, fastStatus) {
 	if g(c, in, func(v fastValue) bool { es = append(es, fastOwn(v)); return true }) == sBail {
 		return fastValue{}, sBail
 	}
-	return fastValue{kind: kArray, arr: &fastArray{elems: es}}, sOK
+	return fastValue{kind: kArray, obj: &fastObject{elems: es}}, sOK
 }
 
 // mapArray compiles map(f), which is [.[] | f].
@@ -210,7 +210,7 @@ func (c *fastCompiler) mapArray(f *gojq.Query) (fastNode, bool, bool) {
 		}) || st == sBail {
 			return fastValue{}, sBail
 		}
-		return fastValue{kind: kArray, arr: &fastArray{elems: es}}, sOK
+		return fastValue{kind: kArray, obj: &fastObject{elems: es}}, sOK
 	}, false, true
 }
 

@@ -229,8 +229,8 @@ func fastLength(in fastValue) (fastValue, fastStatus) {
 		}
 		return fastValue{kind: kNumber, num: jqNumber{isInt: true, i: int64(utf8.RuneCount(s))}}, sOK
 	case kArray:
-		if in.arr != nil {
-			return fastInt(int64(len(in.arr.elems))), sOK
+		if in.obj != nil {
+			return fastInt(int64(len(in.obj.elems))), sOK
 		}
 		n, ok := fastCountElements(in.raw)
 		if !ok {

@@ -48,17 +48,10 @@ type fastValue struct {
 	raw  []byte      // JSON text from the input; nil for a computed value
 	num  jqNumber    // computed number
 	str  string      // computed string
-	obj  *fastObject // computed object (construction, del, assignment)
-	arr  *fastArray  // computed array
+	obj  *fastObject // computed object (construction, del, assignment) or array
 }
 
-// fastArray is an array the expression built (a literal, map, split, a
-// slice, keys ...). It is made afresh on each evaluation.
-type fastArray struct {
-	elems []fastValue
-}
-
-// fastObject is an object the expression built. Its parts live in the node that
+// fastObject is an object (or an array) the expression built. Its parts live in the node that
 // built it and are overwritten by the next event.
 type fastObject struct {
 	keys  [][]byte    // encoded `"key":` in output order
@@ -69,6 +62,11 @@ type fastObject struct {
 	from []byte
 	drop []string
 	set  []fastSet
+	// or, for kArray: an array the expression built (a literal, map,
+	// split, a slice, keys ...), made afresh on each evaluation. (One
+	// pointer for both keeps fastValue small: it is passed by value on
+	// every node.)
+	elems []fastValue
 }
 
 // fastSet is one key an assignment sets on an input object.
@@ -329,7 +327,7 @@ func appendFastValue(dst []byte, v fastValue) ([]byte, bool) {
 		return appendJQString(dst, v.str), true
 	case kArray:
 		dst = append(dst, '[')
-		for i, e := range v.arr.elems {
+		for i, e := range v.obj.elems {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
