@@ -109,7 +109,7 @@ func Create(path string, opts *WriterOptions) (*Writer, error) {
 func NewWriter(out io.Writer, opts *WriterOptions) (*Writer, error) {
 	o := opts.defaults()
 	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(o.Level), zstd.WithEncoderConcurrency(o.Workers),
-		zstd.WithEncoderCRC(true), zstd.WithZeroFrames(true))
+		zstd.WithEncoderCRC(false), zstd.WithZeroFrames(true))
 	if err != nil {
 		return nil, err
 	}
