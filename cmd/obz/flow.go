@@ -183,6 +183,13 @@ func superviseFlow(c *cli.Context, t *flow.Topology, opts flow.Options, after fu
 		after(res)
 	}
 	res.Summary(c.App.ErrWriter)
+	if t.Retention != nil {
+		base := t.RunDir
+		if opts.RunDir != "" {
+			base = opts.RunDir
+		}
+		applyRetention(c.App.ErrWriter, base, *t.Retention, res.RunDir)
+	}
 	switch {
 	case res.Failed != "":
 		return &flowFailedError{stage: res.Failed}

@@ -366,10 +366,12 @@ func permuteArgs(args []string, app *cli.App) ([]string, error) {
 		return args, nil
 	}
 	if cmd != nil && len(cmd.Subcommands) > 0 {
-		cmd, head = nil, 3
-		for _, sub := range app.Command(args[1]).Subcommands {
+		// A subcommand's flags, or the command's own when args[2] names
+		// none (obz runs DIR --json).
+		for _, sub := range cmd.Subcommands {
 			if sub.HasName(args[2]) {
-				cmd = sub
+				cmd, head = sub, 3
+				break
 			}
 		}
 	}
