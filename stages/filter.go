@@ -7,10 +7,11 @@ import (
 )
 
 var filterSpec = runner.Spec{
-	Name:      "filter",
-	Family:    runner.FamilyTransform,
-	Summary:   "keep the events for which a jq expression is true",
-	ArgsUsage: "EXPR",
+	Name:           "filter",
+	Family:         runner.FamilyTransform,
+	PassesPayloads: true,
+	Summary:        "keep the events for which a jq expression is true",
+	ArgsUsage:      "EXPR",
 	Description: `Evaluates the jq expression EXPR on each event and keeps the event when an
 output of EXPR is true (anything but false and null), like jq's select(EXPR).
 The kept event's bytes pass through unchanged. An event for which EXPR

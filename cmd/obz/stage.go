@@ -43,7 +43,8 @@ func runnerFlags(spec *runner.Spec) []cli.Flag {
 			&cli.BoolFlag{Name: "resume-continue", Usage: "with --resume-from: the events that match the journal are not written out, the consumers have them (used by obz flow to restart a failed source)", Hidden: true},
 			&cli.BoolFlag{Name: "journal-flush", Usage: "write each batch to the journal file before the outputs see it, so that a restart knows what was delivered (used by obz flow for restartable sources)", Hidden: true})
 	} else {
-		fs = append(fs, &cli.StringFlag{Name: "merge-order", Usage: "consume several inputs in the order this journal of a recorded run says (used by obz replay RUN_DIR)", Hidden: true})
+		fs = append(fs, &cli.StringFlag{Name: "merge-order", Usage: "consume several inputs in the order this journal of a recorded run says (used by obz replay RUN_DIR)", Hidden: true},
+			&cli.BoolFlag{Name: "journal-refs", Usage: "with --journal: journal the events passed on unchanged as references to their upstream writer's journal, WRITER.zst in the same directory, not as bytes again (obz flow sets it)"})
 	}
 	return fs
 }
@@ -143,6 +144,7 @@ func runStage(c *cli.Context, spec *runner.Spec) error {
 		return fmt.Errorf("--journal: %w", err)
 	}
 	env.Journal = jw
+	env.JournalRefs = spec.Family != runner.FamilySource && c.Bool("journal-refs")
 	if c.Bool("journal-flush") {
 		env.Journal = flushingJournal{jw}
 	}
