@@ -28,7 +28,7 @@ mkdir -p "$WORK/bin"
 # obz flow makes a run directory per run: none is kept.
 RUNDIR=$WORK/runs
 rm -rf "$RUNDIR"
-trap 'rm -rf "$RUNDIR"' EXIT
+trap 'rm -rf "$RUNDIR" "$WORK/filter.zst" "$WORK/head.zst" "$WORK/tee.zst"' EXIT
 
 go build -trimpath -o "$WORK/bin/obz" ./cmd/obz
 go build -trimpath -o "$WORK/bin/linecopy" ./scripts/linecopy
@@ -41,8 +41,10 @@ if [ ! -s "$F" ]; then
   echo "bench: generating $N events" >&2
   "$OBZ" gen --count "$N" --seed 1 -r > "$F.tmp" && mv "$F.tmp" "$F"
 fi
-if [ ! -s "$FR" ] || [ "$F" -nt "$FR" ]; then
-  "$OBZ" gen --count "$N" --seed 1 > "$FR.tmp" && mv "$FR.tmp" "$FR"
+# gen.zst is the journal of the events in $FR (writer gen): the journals of
+# the h-journal rows refer to it (--journal-refs).
+if [ ! -s "$FR" ] || [ "$F" -nt "$FR" ] || [ ! -s "$WORK/gen.zst" ]; then
+  "$OBZ" gen --count "$N" --seed 1 --journal "$WORK/gen.zst" > "$FR.tmp" && mv "$FR.tmp" "$FR"
 fi
 cat "$F" "$FR" > /dev/null
 BYTES=$(wc -c < "$F")
@@ -78,6 +80,15 @@ g-4stage :: obz flow read→filter→map→agg→write (journaled, default) :: o
 g-4stage :: obz flow read→filter→map→agg→write --no-journal :: obz :: obz flow --run-dir "\$WORK/runs" --no-journal "\$WORK/flow.toml"
 g-4stage :: obz shell pipeline, same stages :: obz :: obz read "\$F" | obz filter '.amount > 50' | obz map '{id, country, amount}' | obz agg --by country --count --sum amount | obz write /dev/null
 g-4stage :: jq | jq | jq :: jq :: cat "\$F" | jq -c 'select(.amount > 50)' | jq -c '{id, country, amount}' | jq -n -c '$JQ_REDUCE'
+h-journal :: obz filter (framed), no journal :: obz :: cat "\$FR" | obz filter '.amount > 50'
+h-journal :: obz filter --journal (bytes) :: obz :: cat "\$FR" | obz filter '.amount > 50' --journal "\$WORK/filter.zst"
+h-journal :: obz filter --journal --journal-refs :: obz :: cat "\$FR" | obz filter '.amount > 50' --journal-refs --journal "\$WORK/filter.zst"
+h-journal :: obz head (framed), no journal :: obz :: cat "\$FR" | obz head -n 2000000000
+h-journal :: obz head --journal (bytes) :: obz :: cat "\$FR" | obz head -n 2000000000 --journal "\$WORK/head.zst"
+h-journal :: obz head --journal --journal-refs :: obz :: cat "\$FR" | obz head -n 2000000000 --journal-refs --journal "\$WORK/head.zst"
+h-journal :: obz tee (framed), no journal :: obz :: cat "\$FR" | obz tee /dev/null
+h-journal :: obz tee --journal (bytes) :: obz :: cat "\$FR" | obz tee /dev/null --journal "\$WORK/tee.zst"
+h-journal :: obz tee --journal --journal-refs :: obz :: cat "\$FR" | obz tee /dev/null --journal-refs --journal "\$WORK/tee.zst"
 EOW
 )
 # The 4-stage flow of workload g (read, filter, map, agg, write).
