@@ -64,6 +64,13 @@ type Spec struct {
 	// Effects say what the stage does beyond its output stream, for
 	// resume, replay and verify.
 	Effects Effects
+	// PassesPayloads says that the payloads of the data events the stage
+	// emits are, as a rule, its input events' payloads unchanged (filter,
+	// head, tee): with Env.JournalRefs its journal records those events
+	// as references to the upstream events instead of their bytes. The
+	// runner checks each event (the payload must be the input event's
+	// own bytes) and journals any other event in full.
+	PassesPayloads bool
 	// New checks the options and builds the stage: a Source or a Processor.
 	// It returns a *UsageError for bad flags or arguments.
 	New func(o Options) (Stage, error)

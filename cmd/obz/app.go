@@ -67,7 +67,7 @@ func newApp(reg stages.Registry, stdin io.Reader, stdout, stderr io.Writer, cmdN
 	for _, spec := range reg {
 		app.Commands = append(app.Commands, stageCommand(spec, runStage, cmdName, runErr))
 	}
-	app.Commands = append(app.Commands, flowCommand(reg, cmdName, runErr))
+	app.Commands = append(app.Commands, flowCommand(reg, cmdName, runErr), runsCommand(cmdName, runErr))
 	app.Commands = append(app.Commands, journalCommand(cmdName, runErr), replayCommand(cmdName, runErr), diffCommand(cmdName, runErr), reportCommand(cmdName, runErr))
 	app.Commands = append(app.Commands, &cli.Command{
 		Name:  "version",
@@ -180,6 +180,7 @@ Output is pretty on a terminal, framed into a pipe or file.
 	b.WriteString(`
 OTHER COMMANDS:
    flow      run a topology of stages (a DAG) as supervised processes
+   runs      list run directories (flow, start, status, size); runs prune removes old ones
    journal   inspect journals: obz journal cat|stat|verify|recover FILE.zst
    replay    stream a journal's frames to stdout, to feed any stage
    diff      compare two journals event by event
