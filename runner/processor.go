@@ -59,6 +59,7 @@ type processorRun struct {
 	mg    *merger       // the recorded merge order, if replaying one
 
 	errSink ErrorSink
+	inOrder InOrder
 	waker   Waker
 	ticker  Ticker
 
@@ -141,6 +142,7 @@ func (r *processorRun) start() {
 		go readInput(edge, in.Name, r.ch, r.frees[i], r.done)
 	}
 	r.errSink, _ = r.p.(ErrorSink)
+	r.inOrder, _ = r.p.(InOrder)
 	if r.waker, _ = r.p.(Waker); r.waker != nil {
 		r.wake = r.waker.Wake()
 	}
@@ -305,7 +307,9 @@ func (r *processorRun) process(b *batch, lo, hi int) {
 			} else {
 				em.cur = f
 			}
-			if r.errSink != nil {
+			if r.inOrder != nil {
+				err = r.inOrder.InOrder(f, em)
+			} else if r.errSink != nil {
 				r.env.Counters.countKind(f.Err.Kind)
 				err = r.errSink.ErrorEvent(f, em)
 			} else {
@@ -316,7 +320,11 @@ func (r *processorRun) process(b *batch, lo, hi int) {
 		case wire.KindOrder:
 			// Journal-only: an upstream's merge order is its own.
 		default:
-			err = em.forward(f)
+			if r.inOrder != nil {
+				err = r.inOrder.InOrder(f, em)
+			} else {
+				err = em.forward(f)
+			}
 		}
 		if err != nil {
 			i++

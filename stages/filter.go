@@ -19,7 +19,8 @@ string with .x.y of a number) goes to the error lane with the error message.`,
 	Examples: `obz read testdata/orders.csv --infer | obz filter '.amount > 50' -r
 obz read testdata/orders.ndjson | obz filter '.country == "DE" and (.tags | index("vip"))' -r
 cat testdata/orders.ndjson | obz filter 'has("coupon") | not' -r`,
-	New: newFilter,
+	PerEvent: func(runner.Options) error { return nil },
+	New:      newFilter,
 }
 
 type filter struct{ prog *expr.Program }

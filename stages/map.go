@@ -20,7 +20,8 @@ outputs it produced before failing are kept.`,
 	Examples: `obz read testdata/orders.csv --infer | obz map '{id, country, amount}' -r
 obz read testdata/orders.ndjson | obz map '.amount_eur = (.amount * 0.92)' -r
 obz read testdata/orders.ndjson | obz map '.tags[]? | {tag: .}' -r`,
-	New: newMap,
+	PerEvent: func(runner.Options) error { return nil },
+	New:      newMap,
 }
 
 type mapStage struct{ prog *expr.Program }

@@ -102,6 +102,12 @@ func runStage(c *cli.Context, spec *runner.Spec) error {
 	if err != nil {
 		return err
 	}
+	return runBuilt(c, spec, st)
+}
+
+// runBuilt runs a stage built from the command line c with the runner
+// flags of c: its streams, inherited fds, resume, merge order, journal.
+func runBuilt(c *cli.Context, spec *runner.Spec, st runner.Stage) error {
 	env, err := stageEnv(c, spec)
 	if err != nil {
 		return err
