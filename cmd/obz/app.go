@@ -64,7 +64,7 @@ func newApp(reg stages.Registry, stdin io.Reader, stdout, stderr io.Writer, cmdN
 	for _, spec := range reg {
 		app.Commands = append(app.Commands, stageCommand(spec, runStage, cmdName, runErr))
 	}
-	app.Commands = append(app.Commands, parallelCommand(reg, cmdName, runErr))
+	app.Commands = append(app.Commands, parallelCommand(reg, runParallel, cmdName, runErr))
 	app.Commands = append(app.Commands, flowCommand(reg, cmdName, runErr))
 	app.Commands = append(app.Commands, journalCommand(cmdName, runErr), replayCommand(cmdName, runErr), diffCommand(cmdName, runErr))
 	app.Commands = append(app.Commands, &cli.Command{

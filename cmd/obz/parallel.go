@@ -71,7 +71,9 @@ func parallelSpec(inner *runner.Spec) *runner.Spec {
 	return &runner.Spec{Name: inner.Name, Family: inner.Family, Effects: inner.Effects}
 }
 
-func parallelCommand(reg stages.Registry, cmdName *string, runErr *error) *cli.Command {
+// parallelCommand is the command obz parallel; do runs it (runParallel) or
+// only checks it (checkParallel, for obz flow's check of replicas = N).
+func parallelCommand(reg stages.Registry, do func(*cli.Context, stages.Registry) error, cmdName *string, runErr *error) *cli.Command {
 	flags := []cli.Flag{
 		&cli.IntFlag{Name: "replicas", Aliases: []string{"j"}, Value: runtime.NumCPU(), Usage: "number of replica processes"},
 		&cli.StringFlag{Name: "by", Usage: "partition field: each value goes to one replica (for agg --by, top --group, dedupe --key)"},
@@ -91,36 +93,52 @@ func parallelCommand(reg stages.Registry, cmdName *string, runErr *error) *cli.C
 		},
 		Action: func(c *cli.Context) error {
 			*cmdName = "parallel"
-			*runErr = runParallel(c, reg)
+			*runErr = do(c, reg)
 			return nil
 		},
 	}
 }
 
 func runParallel(c *cli.Context, reg stages.Registry) error {
+	spec, st, err := buildParallel(c, reg)
+	if err != nil {
+		return err
+	}
+	return runBuilt(c, spec, st)
+}
+
+// checkParallel checks obz parallel's command line as runParallel would
+// run it, without starting anything.
+func checkParallel(c *cli.Context, reg stages.Registry) error {
+	_, _, err := buildParallel(c, reg)
+	return err
+}
+
+// buildParallel checks the command line and makes the coordinator.
+func buildParallel(c *cli.Context, reg stages.Registry) (*runner.Spec, *parallel.Stage, error) {
 	args := c.Args().Slice()
 	if len(args) == 0 {
-		return &usageError{msg: "parallel needs a stage to run: obz parallel -j N -- STAGE [ARGS...]"}
+		return nil, nil, &usageError{msg: "parallel needs a stage to run: obz parallel -j N -- STAGE [ARGS...]"}
 	}
 	n := c.Int("replicas")
 	if n < 1 {
-		return &usageError{msg: fmt.Sprintf("--replicas must be 1 or more, not %d", n)}
+		return nil, nil, &usageError{msg: fmt.Sprintf("--replicas must be 1 or more, not %d", n)}
 	}
 	if c.Int("batch") < 1 {
-		return &usageError{msg: fmt.Sprintf("--batch must be 1 or more, not %d", c.Int("batch"))}
+		return nil, nil, &usageError{msg: fmt.Sprintf("--batch must be 1 or more, not %d", c.Int("batch"))}
 	}
 	inner, err := checkReplicated(reg, args[0], args[1:], c.String("by"))
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	spec := parallelSpec(inner)
 	env, err := stageEnv(c, spec)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	exe, err := selfPath()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	name := c.String("name")
 	if name == "" {
@@ -128,7 +146,7 @@ func runParallel(c *cli.Context, reg stages.Registry) error {
 	}
 	st := parallel.New(parallel.Config{Exe: exe, Stage: inner.Name, Args: args[1:], Replicas: n,
 		By: c.String("by"), Name: name, MaxLine: env.MaxLine, Batch: c.Int("batch")})
-	return runBuilt(c, spec, st)
+	return spec, st, nil
 }
 
 // checkReplicated parses STAGE ARGS as obz would, builds the stage (which
@@ -142,7 +160,7 @@ func checkReplicated(reg stages.Registry, command string, args []string, by stri
 	}
 	check := func(c *cli.Context, spec *runner.Spec) error {
 		if _, err := spec.New(cliOptions{c}); err != nil {
-			return err
+			return fmt.Errorf("%s: %w", command, err)
 		}
 		for _, f := range runnerFlags(spec) {
 			if name := f.Names()[0]; c.IsSet(name) {
@@ -162,7 +180,8 @@ func checkReplicated(reg stages.Registry, command string, args []string, by stri
 			}
 			msg := fmt.Sprintf("%s cannot run as replicas dealt round robin: %v", command, perEvent)
 			if spec.PartitionKeys != nil && len(spec.PartitionKeys(o)) > 0 {
-				msg += fmt.Sprintf("; partition it by one of its keys: obz parallel --by %s -- %s ...", spec.PartitionKeys(o)[0], command)
+				k := spec.PartitionKeys(o)[0]
+				msg += fmt.Sprintf("; partition it by one of its keys: obz parallel --by %s (partition_by = %q in a flow)", k, k)
 			}
 			return &usageError{msg: msg}
 		}
@@ -196,7 +215,7 @@ func checkReplicated(reg stages.Registry, command string, args []string, by stri
 		var ue *usageError
 		var se *runner.UsageError
 		if errors.As(err, &ue) || errors.As(err, &se) {
-			return nil, &usageError{msg: command + ": " + err.Error()}
+			return nil, &usageError{msg: err.Error()}
 		}
 		return nil, err
 	}
