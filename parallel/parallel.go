@@ -216,6 +216,7 @@ func (s *Stage) feedFailed(r *replica) error {
 // replicas' output has come; with block set it waits for every answer.
 func (s *Stage) merge(em *runner.Emitter, block bool) error {
 	defer em.SetParent(nil)
+	defer s.compact()
 	for s.head < len(s.slots) {
 		sl := &s.slots[s.head]
 		if sl.rep < 0 {
@@ -236,13 +237,17 @@ func (s *Stage) merge(em *runner.Emitter, block bool) error {
 		}
 		s.head++
 	}
-	// Drop what the merge is done with, without moving a long queue often.
-	if s.head > 4096 && s.head*2 > len(s.slots) {
+	return nil
+}
+
+// compact drops the slots the merge is done with, without moving a long
+// queue often: the queue stays as long as the events in flight.
+func (s *Stage) compact() {
+	if s.head > 1024 && s.head*2 > len(s.slots) {
 		n := copy(s.slots, s.slots[s.head:])
 		clear(s.slots[n:])
 		s.slots, s.head = s.slots[:n], 0
 	}
-	return nil
 }
 
 // answer passes on r's answers to the event of sl, and says whether they
