@@ -31,6 +31,7 @@
 // partition field, each event goes to the replica its key hashes to (FNV-1a
 // of the value's canonical JSON, so "D\u0045" and "DE" are one key), and a
 // marker goes to each replica that got events of the batch. What replicas
-// write at the end of their input (an aggregate's groups) comes after the
-// last event's answers, replica 1's first, then replica 2's, and so on.
+// write at the end of their input (an aggregate's groups) is merged in the
+// order one process meets their keys: the first event of each key that the
+// stage took without an error answer, read back from each result.
 package parallel

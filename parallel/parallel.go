@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"math"
+	"strings"
 	"time"
 
 	"github.com/obz-dev/obz/expr"
@@ -45,6 +47,7 @@ type slot struct {
 	line  int64 // its line in the coordinator's input
 	rline int64 // its line in the replica's input
 	held  *wire.Frame
+	key   uint64 // partitioned: the hash of its key
 }
 
 // Stage is the coordinator: a runner.Processor that deals its input to the
@@ -65,6 +68,19 @@ type Stage struct {
 	x    *expr.Extractor
 	vals [][]byte
 	kbuf []byte
+	key  uint64 // the hash of the last event's key
+
+	// Partitioned: the index of the first event of each key (by hash)
+	// that the stage took without an error, in input order: the order in
+	// which one process would have met its groups. nDone counts the
+	// events merged; failed says the event being merged got an error
+	// answer.
+	first  map[uint64]uint64
+	nDone  uint64
+	failed bool
+	// Reading the key back from an end-of-input result: the field as a
+	// path (top's events), or as one flat name (agg writes "a.b").
+	outX, flatX *expr.Extractor
 
 	parent  wire.Frame
 	started bool
@@ -79,7 +95,9 @@ func New(cfg Config) *Stage {
 	s := &Stage{cfg: cfg, ready: make(chan struct{}, 1), quit: make(chan struct{})}
 	if cfg.By != "" {
 		s.x = expr.NewExtractor([]expr.Path{expr.ParsePath(cfg.By)})
+		s.flatX = expr.NewExtractor([]expr.Path{{strings.TrimPrefix(cfg.By, ".")}})
 		s.vals = make([][]byte, 1)
+		s.first = map[uint64]uint64{}
 	}
 	return s
 }
@@ -114,7 +132,7 @@ func (s *Stage) Event(ev *wire.Frame, em *runner.Emitter) error {
 	r.lines++
 	r.dealt = true
 	r.buf = r.enc.Append(r.buf, r.local, wire.Ref{}, ev.Payload)
-	s.slots = append(s.slots, slot{rep: int32(i), local: r.local, ref: wire.Ref{Writer: ev.Writer, Seq: ev.Seq}, line: ev.Line, rline: r.lines})
+	s.slots = append(s.slots, slot{rep: int32(i), local: r.local, ref: wire.Ref{Writer: ev.Writer, Seq: ev.Seq}, line: ev.Line, rline: r.lines, key: s.key})
 	if s.open++; s.open >= s.cfg.Batch {
 		return s.endBatch(em)
 	}
@@ -125,14 +143,33 @@ func (s *Stage) Event(ev *wire.Frame, em *runner.Emitter) error {
 // JSON of its partition field (absent is null, as agg, top and dedupe
 // read keys).
 func (s *Stage) partition(p []byte) int {
+	s.key = s.keyHash(s.x, p)
+	return int(s.key % uint64(len(s.reps)))
+}
+
+// keyHash is the FNV-1a hash of the canonical JSON of the field x reads
+// from p (null when absent).
+func (s *Stage) keyHash(x *expr.Extractor, p []byte) uint64 {
 	v := []byte("null")
-	if s.x.Extract(p, s.vals) && s.vals[0] != nil {
+	if x.Extract(p, s.vals) && s.vals[0] != nil {
 		v = s.vals[0]
 	}
 	s.kbuf = expr.AppendCanonical(s.kbuf[:0], v)
 	h := fnv.New64a()
 	h.Write(s.kbuf)
-	return int(h.Sum64() % uint64(len(s.reps)))
+	return h.Sum64()
+}
+
+// done notes that the event of sl is merged: the first of its key that
+// the stage took without an error marks where one process met the key.
+func (s *Stage) done(sl *slot) {
+	if s.first != nil && !s.failed {
+		if _, ok := s.first[sl.key]; !ok {
+			s.first[sl.key] = s.nDone
+		}
+	}
+	s.nDone++
+	s.failed = false
 }
 
 // InOrder keeps an error event or a control frame of the input in its
@@ -235,6 +272,7 @@ func (s *Stage) merge(em *runner.Emitter, block bool) error {
 		if !done {
 			return nil
 		}
+		s.done(sl)
 		s.head++
 	}
 	return nil
@@ -256,7 +294,7 @@ func (s *Stage) answer(r *replica, sl *slot, em *runner.Emitter, block bool) (bo
 	for {
 		f, ended := r.peek(block)
 		if ended {
-			return false, s.ended(r, "ended its output before answering every event")
+			return false, s.broke(r, "ended its output before answering every event")
 		}
 		if f == nil {
 			return false, nil
@@ -290,7 +328,7 @@ func (s *Stage) answer(r *replica, sl *slot, em *runner.Emitter, block bool) (bo
 			r.take()
 		case wire.KindEOF:
 			r.take()
-			return false, s.ended(r, "ended its output before answering every event")
+			return false, s.broke(r, "ended its output before answering every event")
 		default:
 			r.take()
 		}
@@ -304,6 +342,7 @@ func (s *Stage) emit(f *wire.Frame, sl *slot, em *runner.Emitter) error {
 	if f.Kind == wire.KindData {
 		return em.Emit(f.Payload)
 	}
+	s.failed = true
 	info := *f.Err
 	if info.Line == sl.rline && info.Stage == s.cfg.Name {
 		// The stage's own error on the event names its line in the
@@ -313,8 +352,8 @@ func (s *Stage) emit(f *wire.Frame, sl *slot, em *runner.Emitter) error {
 	return em.EmitError(&info, f.Payload)
 }
 
-// ended is the failure of a replica whose output ended too soon or broke.
-func (s *Stage) ended(r *replica, what string) error {
+// broke is the failure of a replica whose output ended too soon or broke.
+func (s *Stage) broke(r *replica, what string) error {
 	problems := r.checked.Problems()
 	if r.readErr != nil {
 		problems = append(problems, r.readErr.Error())
@@ -371,8 +410,11 @@ func (s *Stage) Finish(em *runner.Emitter, end wire.EOFKind) error {
 	if err := s.merge(em, true); err != nil {
 		return err
 	}
+	if err := s.results(em); err != nil {
+		return err
+	}
 	for _, r := range s.reps {
-		if err := s.rest(r, em); err != nil {
+		if err := s.ended(r); err != nil {
 			return err
 		}
 	}
@@ -380,36 +422,98 @@ func (s *Stage) Finish(em *runner.Emitter, end wire.EOFKind) error {
 	return nil
 }
 
-// rest passes on what r wrote after its answers, up to its EOF, and
-// checks how it ended.
-func (s *Stage) rest(r *replica, em *runner.Emitter) error {
+// results passes on what the replicas wrote after their answers (an
+// aggregate's groups): replica by replica, or partitioned in the order one
+// process meets their keys (the key's first event taken without an error);
+// a result whose key cannot be read back comes after those that can.
+func (s *Stage) results(em *runner.Emitter) error {
 	em.SetParent(nil)
+	order := make([]uint64, len(s.reps))
+	known := make([]bool, len(s.reps))
+	for {
+		best := -1
+		for i, r := range s.reps {
+			f, err := s.result(r, em)
+			if err != nil {
+				return err
+			}
+			if f == nil {
+				continue
+			}
+			if s.first == nil {
+				best = i
+				break
+			}
+			if !known[i] {
+				order[i], known[i] = s.resultOrder(f), true
+			}
+			if best < 0 || order[i] < order[best] {
+				best = i
+			}
+		}
+		if best < 0 {
+			return nil
+		}
+		r := s.reps[best]
+		f := &r.cur.frames[r.pos]
+		var err error
+		if f.Kind == wire.KindData {
+			err = em.Emit(f.Payload)
+		} else {
+			err = em.EmitError(f.Err, f.Payload)
+		}
+		if err != nil {
+			return err
+		}
+		r.take()
+		known[best] = false
+	}
+}
+
+// result returns r's next result (a data or error frame), passing on or
+// taking what comes before it; nil at the end of r's output.
+func (s *Stage) result(r *replica, em *runner.Emitter) (*wire.Frame, error) {
 	for {
 		f, ended := r.peek(true)
 		if ended {
-			break
+			return nil, nil
 		}
 		switch f.Kind {
-		case wire.KindData:
-			if err := em.Emit(f.Payload); err != nil {
-				return err
-			}
-		case wire.KindError:
-			if err := em.EmitError(f.Err, f.Payload); err != nil {
-				return err
-			}
+		case wire.KindData, wire.KindError:
+			return f, nil
 		case wire.KindWatermark:
 			if f.Writer != DealWriter {
 				if err := em.PassOn(f); err != nil {
-					return err
+					return nil, err
 				}
 			}
 		}
 		r.take()
 	}
+}
+
+// resultOrder is where one process would have put the result f: the index
+// of the first event of its key, read back from it.
+func (s *Stage) resultOrder(f *wire.Frame) uint64 {
+	if f.Kind != wire.KindData {
+		return math.MaxUint64
+	}
+	for _, x := range []*expr.Extractor{s.x, s.flatX} {
+		if !x.Extract(f.Payload, s.vals) || s.vals[0] == nil {
+			continue
+		}
+		if i, ok := s.first[s.keyHash(x, f.Payload)]; ok {
+			return i
+		}
+	}
+	return math.MaxUint64
+}
+
+// ended checks how r ended: its EOF, its output's contract, its exit.
+func (s *Stage) ended(r *replica) error {
 	kind := r.checked.End(io.EOF)
 	if r.readErr != nil || kind >= wire.Truncated || r.eof == nil {
-		return s.ended(r, "broke its output")
+		return s.broke(r, "broke its output")
 	}
 	<-r.exited
 	if r.waitErr != nil {

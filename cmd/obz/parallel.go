@@ -38,9 +38,10 @@ DESCRIPTION:
    one of their key fields give the results one process gives. FIELD must
    be one of the stage's key fields. Order: answers to events (dedupe's
    passes) come in input order; results written at the end of input (agg's
-   groups, top's leaderboards) come replica by replica, each replica's in
-   the order one process would give them (first seen); the key-to-replica
-   hash is fixed, so the order is the same on every run with the same N.
+   groups, top's leaderboards) come in the order one process meets their
+   keys, so with FIELD as the whole key the output is byte for byte one
+   process's; with a key of several fields, groups follow the first event
+   of their FIELD value (the same order on every run).
    dedupe --last N holds up to N keys per replica.
 
    obz's own options (-r, --journal, --name, --on-error, --stats ...) go
