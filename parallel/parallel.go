@@ -344,7 +344,14 @@ func (s *Stage) emit(f *wire.Frame, sl *slot, em *runner.Emitter) error {
 	}
 	s.failed = true
 	info := *f.Err
-	if info.Line == sl.rline && info.Stage == s.cfg.Name {
+	switch {
+	case info.Stage != s.cfg.Name:
+	case info.Kind == "exec-output" && info.Line == int64(sl.local):
+		// exec --one-to-one numbers its program's output lines, one per
+		// event given to it: one process would have given this event as
+		// the nDone+1-th (error events are not given to the program).
+		info.Line = int64(s.nDone + 1)
+	case info.Line == sl.rline:
 		// The stage's own error on the event names its line in the
 		// replica's input: give the line in ours, as one process would.
 		info.Line = sl.line
