@@ -310,7 +310,8 @@ func (r *processorRun) process(b *batch, lo, hi int) {
 			if r.inOrder != nil {
 				err = r.inOrder.InOrder(f, em)
 			} else if r.errSink != nil {
-				r.env.Counters.countKind(f.Err.Kind)
+				// The sink counts the event (by kind too) where it
+				// ends it: EmitError, ReportError or CountError.
 				err = r.errSink.ErrorEvent(f, em)
 			} else {
 				err = em.EmitError(f.Err, f.Payload)

@@ -28,6 +28,7 @@ var importRules = map[string][]string{
 	"flow":              {"wire", "journal", "exitstatus"},
 	"replay":            {"wire", "journal", "flow", "runner", "exitstatus"},
 	"parallel":          {"wire", "runner", "expr", "journal", "exitstatus"},
+	"report":            {"wire", "journal", "flow", "exitstatus"},
 	"cmd/obz":           {"*"},
 	"scripts/linecopy":  {},
 }
