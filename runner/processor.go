@@ -124,8 +124,12 @@ func (r *processorRun) start() {
 		if env.Journal != nil {
 			r.em.order = newOrderRecorder(len(inputs))
 		}
-		if env.MergeOrder != nil {
+		switch {
+		case env.MergeOrder != nil:
 			r.mg = newMerger(env.MergeOrder, len(inputs), r.em.Warnf)
+			r.stall = r.every(stallCheck)
+		case env.OrderedMerge:
+			r.mg = newCanonicalMerger(len(inputs), r.em.Warnf)
 			r.stall = r.every(stallCheck)
 		}
 	}

@@ -42,6 +42,7 @@ func runnerFlags(spec *runner.Spec) []cli.Flag {
 			&cli.BoolFlag{Name: "resume-continue", Usage: "with --resume-from: the events that match the journal are not written out, the consumers have them (used by obz flow to restart a failed source)", Hidden: true},
 			&cli.BoolFlag{Name: "journal-flush", Usage: "write each batch to the journal file before the outputs see it, so that a restart knows what was delivered (used by obz flow for restartable sources)", Hidden: true})
 	} else {
+		fs = append(fs, &cli.StringFlag{Name: "merge", Value: "arrival", Usage: "how several inputs (fan-in) merge: arrival (as events come) or ordered (by seq, waiting for every input: the same order on every run)"})
 		fs = append(fs, &cli.StringFlag{Name: "merge-order", Usage: "consume several inputs in the order this journal of a recorded run says (used by obz replay RUN_DIR)", Hidden: true})
 	}
 	return fs
@@ -174,6 +175,13 @@ func stageEnv(c *cli.Context, spec *runner.Spec) (*runner.Env, error) {
 		env.OnError = runner.ErrorsFail
 	default:
 		return nil, &usageError{msg: fmt.Sprintf("--on-error must be continue or fail, not %q", c.String("on-error"))}
+	}
+	switch c.String("merge") {
+	case "", "arrival": // "" for sources, which have no inputs
+	case "ordered":
+		env.OrderedMerge = true
+	default:
+		return nil, &usageError{msg: fmt.Sprintf("--merge must be arrival or ordered, not %q", c.String("merge"))}
 	}
 	maxLine, err := parseSize(c.String("max-line"))
 	if err != nil {
