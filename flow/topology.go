@@ -53,6 +53,11 @@ type Stage struct {
 	MaxRestarts int
 	Backoff     time.Duration
 	restartKeys bool // any of restart, max_restarts, backoff was given
+	// Replicas, if above 0, runs the stage as that many replica processes
+	// under obz parallel, merged back in input order; PartitionBy deals
+	// its events by that field instead of round robin (docs/parallel.md).
+	Replicas    int
+	PartitionBy string
 }
 
 // Restart policy defaults.
@@ -123,6 +128,8 @@ type rawStage struct {
 	Restart     string            `toml:"restart"`
 	MaxRestarts *int              `toml:"max_restarts"`
 	Backoff     string            `toml:"backoff"`
+	Replicas    *int              `toml:"replicas"`
+	PartitionBy string            `toml:"partition_by"`
 }
 
 var safeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
@@ -278,6 +285,7 @@ func parse(file string, data []byte, cmds Commands, check StageCheck) (*Topology
 			s.Argv = s.Argv[1:]
 		}
 		v.restartPolicy(s, rs)
+		v.replicas(s, rs)
 	}
 	sort.Slice(t.Stages, func(i, j int) bool { return t.Stages[i].Line < t.Stages[j].Line })
 
@@ -356,6 +364,20 @@ func (v *validator) restartPolicy(s *Stage, rs rawStage) {
 		} else {
 			s.Backoff = d
 		}
+	}
+}
+
+// replicas reads replicas and partition_by.
+func (v *validator) replicas(s *Stage, rs rawStage) {
+	if rs.Replicas != nil {
+		s.Replicas = *rs.Replicas
+		if s.Replicas < 1 {
+			v.add(s.Line, "stage %q: replicas must be 1 or more, not %d", s.Name, s.Replicas)
+		}
+	}
+	s.PartitionBy = rs.PartitionBy
+	if s.PartitionBy != "" && rs.Replicas == nil {
+		v.add(s.Line, "stage %q: partition_by needs replicas = N", s.Name)
 	}
 }
 

@@ -393,6 +393,27 @@ func (em *Emitter) forward(f *wire.Frame) error {
 	return nil
 }
 
+// PassOn passes on an input error event or control frame that the stage
+// held back (InOrder): an error event as this stage's own, with f as its
+// parent (none for an unreadable input line) and its error and payload
+// unchanged; a control frame as it is.
+func (em *Emitter) PassOn(f *wire.Frame) error {
+	if f.Kind != wire.KindError {
+		if em.err != nil {
+			return em.err
+		}
+		return em.forward(f)
+	}
+	cur := em.cur
+	em.cur = f
+	if f.Writer == localError {
+		em.cur = nil
+	}
+	err := em.EmitError(f.Err, f.Payload)
+	em.cur = cur
+	return err
+}
+
 // Receipt records that this stage (a sink) delivered the event of, with
 // status ok or failed (docs/wire.md). Receipts are control frames: they take
 // no sequence number. In framed mode they go to the outputs; in any mode to

@@ -97,6 +97,14 @@ type Env struct {
 	// order a recorded run journaled: the inputs are consumed in that
 	// order, then in arrival order (mergeorder.go).
 	MergeOrder MergeOrder
+	// OrderedMerge makes a stage with several inputs merge them in the
+	// canonical order (--merge ordered): every input that has not ended
+	// has an event queued, and the smallest seq goes first, the first
+	// input on a tie. The order depends on the inputs' contents only, so a
+	// live run, its replay and a replay of the replay agree; the cost is
+	// latency: the stage waits for its slowest input. A recorded
+	// MergeOrder takes precedence (it is the same order).
+	OrderedMerge bool
 }
 
 // Run runs one stage to completion: it reads the inputs, checks every edge's

@@ -39,8 +39,9 @@ C=DE obz filter '.country == $ENV.C' testdata/orders.ndjson -r
 obz filter '.amount > $min' --argjson min 50 testdata/orders.ndjson -r
 obz filter '.id as $id | any($vips[]; . == $id)' --slurpfile vips testdata/vips.json testdata/orders.ndjson -r
 obz filter --explain '.tags | any(. == "vip")'`,
-	Flags: append([]runner.Flag{explainFlag}, jqFlags...),
-	New:   newFilter,
+	Flags:    append([]runner.Flag{explainFlag}, jqFlags...),
+	PerEvent: exprPerEvent,
+	New:      newFilter,
 }
 
 type filter struct {
