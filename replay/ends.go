@@ -73,7 +73,11 @@ func (e *endDependence) firstOf(stage string) (uint64, error) {
 	)
 	for {
 		err := r.Next(&f)
-		if err == io.EOF || errors.Is(err, journal.ErrTorn) {
+		// A reference the upstream's journal cannot resolve ends what can be
+		// read, as a torn tail does: the upstream journaled less (a kill -9
+		// lost its last block, or it journaled nothing and starts over), and
+		// this stage runs again from what the upstream reproduces.
+		if err == io.EOF || errors.Is(err, journal.ErrTorn) || errors.Is(err, journal.ErrUnresolved) {
 			break
 		}
 		if err != nil {
