@@ -146,10 +146,10 @@ func TestReadCSVBadRows(t *testing.T) {
 	}
 	want := []ev{
 		{data: `{"a":1,"b":2}`},
-		{msg: "bad.csv:3: 3 fields, but the header has 2", raw: "1,2,3", line: 3},
+		{msg: "bad.csv:3: 3 fields, but the header has 2 (--allow-ragged reads such rows)", raw: "1,2,3", line: 3},
 		{data: `{"a":"multi\nline","b":"x"}`},
 		{msg: `bad.csv:6: bare " in non-quoted-field (column 5)`, raw: `bare"quote,y`, line: 6},
-		{msg: "bad.csv:7: 1 fields, but the header has 2", raw: "4", line: 7},
+		{msg: "bad.csv:7: 1 fields, but the header has 2 (--allow-ragged reads such rows)", raw: "4", line: 7},
 		{kind: "utf8", msg: "bad.csv:8: invalid UTF-8 (convert the file, e.g. iconv -f latin1 -t utf-8)", raw: "M\ufffdller,z", line: 8},
 		{data: `{"a":5,"b":6}`},
 	}
