@@ -250,7 +250,8 @@ func SafeNumber(s string) bool {
 		n, err := strconv.ParseInt(s, 10, 64)
 		return err == nil && n >= -maxSafeInt && n <= maxSafeInt
 	}
-	digits, exp, ok := decimal(s, nil)
+	var dbuf, fbuf [32]byte
+	digits, exp, ok := decimal(s, dbuf[:0])
 	switch {
 	case len(digits) == 0:
 		return true // a zero
@@ -264,7 +265,7 @@ func SafeNumber(s string) bool {
 		return false
 	}
 	var buf [32]byte
-	fdigits, fexp, _ := decimal(strconv.AppendFloat(buf[:0], f, 'e', -1, 64), nil)
+	fdigits, fexp, _ := decimal(strconv.AppendFloat(buf[:0], f, 'e', -1, 64), fbuf[:0])
 	return fexp == exp && string(fdigits) == string(digits)
 }
 

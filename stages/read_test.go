@@ -429,36 +429,3 @@ func (b *readSignalBuffer) String() string {
 	defer func() { <-b.mu }()
 	return b.buf.String()
 }
-
-func BenchmarkReadCSV(b *testing.B) {
-	var in strings.Builder
-	in.WriteString("id,ts,customer,country,device,amount\n")
-	for i := range 10000 {
-		in.WriteString("12345,2026-03-02T08:12:25Z,c006,ES,ios,16.75\n")
-		_ = i
-	}
-	p := filepath.Join(b.TempDir(), "bench.csv")
-	if err := os.WriteFile(p, []byte(in.String()), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	for _, infer := range []bool{false, true} {
-		name := "strings"
-		flags := []string{}
-		if infer {
-			name, flags = "infer", []string{"infer"}
-		}
-		b.Run(name, func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(in.Len()))
-			for b.Loop() {
-				st, err := readSpec.New(readOpts([]string{p}, flags...))
-				if err != nil {
-					b.Fatal(err)
-				}
-				if err := runner.Run(context.Background(), &readSpec, st, &runner.Env{Stdout: io.Discard, Stderr: io.Discard}); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
-}
