@@ -75,6 +75,7 @@ type CSVOptions struct {
 	Comma      rune     // the field separator; 0: ',' for CSV, tab for TSV
 	LazyQuotes bool     // CSV: accept a bare " in a field and unescaped quotes in a quoted one
 	Ragged     bool     // a row may have fewer fields (absent keys) or more (keys "N", N its position)
+	RaggedHint string   // added to the message of a ragged row: how to read it, e.g. "--allow-ragged reads such rows"
 }
 
 // Record is one record of an input: an event's payload, or a problem.

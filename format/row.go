@@ -36,7 +36,11 @@ func (b *rowBuilder) row(fields []string, line int64, raw []byte, p *Problem) Re
 	}
 	n := len(fields)
 	if n != len(b.keys) && !b.opt.Ragged {
-		*p = Problem{Kind: "csv", Msg: fmt.Sprintf("%d fields, but %s (--allow-ragged reads such rows)", n, b.countWant()), Raw: raw}
+		msg := fmt.Sprintf("%d fields, but %s", n, b.countWant())
+		if b.opt.RaggedHint != "" {
+			msg += " (" + b.opt.RaggedHint + ")"
+		}
+		*p = Problem{Kind: "csv", Msg: msg, Raw: raw}
 		return Record{Line: line, Problem: p}
 	}
 	dst := append(b.buf[:0], '{')

@@ -34,7 +34,7 @@ func TestTSVDecode(t *testing.T) {
 		"4\n" + // ragged
 		"5\t\"unclosed\n" +
 		"6\tlast" // no newline
-	got := decodeAll(t, in, TSV, Options{Name: "t", MaxLine: 30})
+	got := decodeAll(t, in, TSV, Options{Name: "t", MaxLine: 30, CSV: CSVOptions{RaggedHint: "--allow-ragged reads such rows"}})
 	want := []string{
 		`{"a":1,"b":"says \"hi\" there"}`,
 		`4 too-long: line of 42 bytes exceeds the limit of 30 bytes (raise it with --max-line)`,

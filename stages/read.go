@@ -388,7 +388,8 @@ func (k *readSink) take(rec *format.Record) error {
 
 // parseCSVOptions reads read's CSV/TSV flags.
 func parseCSVOptions(o runner.Options) (format.CSVOptions, error) {
-	c := format.CSVOptions{NoHeader: o.Bool("no-header"), LazyQuotes: o.Bool("lazy-quotes"), Ragged: o.Bool("allow-ragged")}
+	c := format.CSVOptions{NoHeader: o.Bool("no-header"), LazyQuotes: o.Bool("lazy-quotes"), Ragged: o.Bool("allow-ragged"),
+		RaggedHint: "--allow-ragged reads such rows"}
 	switch {
 	case o.Bool("strings") && o.Bool("infer"):
 		return c, runner.Usagef("--strings and --infer contradict each other: --strings keeps every field a string")
