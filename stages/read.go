@@ -22,7 +22,12 @@ var readSpec = runner.Spec{
 	ArgsUsage: "[FILE...|-]",
 	Description: `Reads the files in order, one event per record, then ends with a natural
 EOF. "-" or no FILE reads stdin. Every file is checked before anything is
-written: one that cannot be opened stops obz with no output at all.
+written: one that cannot be opened stops obz with no output at all. A FIFO,
+a pipe (<(cmd), /dev/fd/N) or a device is opened once, at that check, and
+read from that one open (a FIFO opened twice would drop its writer); its
+name's .gz or .zst is checked when its first bytes arrive. SIGINT or
+SIGTERM stops reading at the next chunk of input, also from input that
+never pauses (/dev/zero) or that blocks (a FIFO, stdin): a stopped EOF.
 
 FORMAT: --format ndjson|json|csv|tsv|text for every input, or else by
 extension: .json is JSON, .csv CSV, .tsv TSV, .txt and .log text, anything
@@ -46,12 +51,7 @@ JSON: if the first non-space byte is "[", each element of the top-level
 array is an event (further top-level arrays may follow: their elements
 too); otherwise the input is JSON values one after another, separated by
 whitespace or not ({..}{..}, pretty-printed objects, NDJSON), each an
-event. --entries reads a top-level object as a map of records
-({"pkg":{...},...}): each member NAME:V becomes an event {"key":NAME,...}
-with V's fields after the key (jq: to_entries[] | {key} + .value), or
-{"key":NAME,"value":V} when V is no object; --entries-key names the key
-field. A member whose object has that field already is an error event
-(kind entries). The object is held whole, up to --max-line bytes. Values are streamed, one at a time in memory (at most --max-line
+event. Values are streamed, one at a time in memory (at most --max-line
 bytes each), and written compactly. A syntax error becomes one error event
 (kind parse; too-long for a value over --max-line) holding the first 1 KiB
 of what is skipped, and reading resumes at the next line that starts with
@@ -59,6 +59,13 @@ of what is skipped, and reading resumes at the next line that starts with
 line of NDJSON or a bad object of jq output costs only itself; with no
 such line the rest of the file is skipped. Its message gives FILE:LINE,
 the bytes skipped and where reading resumed.
+
+JSON maps: --entries reads a top-level object as a map of records
+({"pkg":{...},...}): each member NAME:V becomes an event {"key":NAME,...}
+with V's fields after the key (jq: to_entries[] | {key} + .value), or
+{"key":NAME,"value":V} when V is no object; --entries-key names the key
+field. A member whose object has that field already is an error event
+(kind entries). The object is held whole, up to --max-line bytes.
 
 TEXT: each line is an event {"line":"...","n":N}, N its line number in
 that file (from 1). Blank lines are events too; "\n" or "\r\n" ends a line,
@@ -162,6 +169,12 @@ type readStage struct {
 	follow  time.Duration // --follow: the poll interval; 0 = no follow
 	in      inCounter
 	sink    readSink // the input being read
+	// held are the inputs that are not regular files (a FIFO, a pipe
+	// given as /dev/fd/N, a device), by their index in files: opened once,
+	// by newRead, and read from that one open. Opening a FIFO again drops
+	// the writer that connected to the first open.
+	held     map[int]*os.File
+	progress readProgress
 }
 
 // inCounter keeps a source's In and BytesIn counters (--stats, the status
@@ -214,42 +227,72 @@ func newRead(o runner.Options) (runner.Stage, error) {
 		}
 	}
 	// Check every file now, before the runner writes anything: a typo must
-	// not leave a half-written stream behind. Files are opened again, one at
-	// a time, while reading (so that thousands of files need not all be open).
-	for _, name := range r.files {
+	// not leave a half-written stream behind. Regular files are opened
+	// again, one at a time, while reading (so that thousands of files need
+	// not all be open); anything else stays open from here.
+	for i, name := range r.files {
 		if name == stdinName {
 			continue
 		}
-		if err := checkReadable(name, r.follow > 0); err != nil {
+		f, err := openReadable(name, r.follow > 0)
+		if err != nil {
+			r.Close()
 			return nil, err
+		}
+		if f != nil {
+			if r.held == nil {
+				r.held = map[int]*os.File{}
+			}
+			r.held[i] = f
 		}
 	}
 	return r, nil
 }
 
-// checkReadable opens name: a file to read, not a directory; one named
-// .gz or .zst must be compressed so (or empty); one to follow must be a
-// regular file.
-func checkReadable(name string, follow bool) error {
+// openReadable checks name: a file to read, not a directory; a regular
+// file named .gz or .zst must be compressed so (or empty); one to follow
+// must be a regular file. A regular file is closed again (nil is
+// returned); anything else (a FIFO, a pipe, a device) is returned open,
+// unread: its data can be read only once, and a FIFO opened twice loses
+// its writer.
+func openReadable(name string, follow bool) (*os.File, error) {
 	f, err := os.Open(name)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return err
+		f.Close()
+		return nil, err
 	}
 	if fi.IsDir() {
-		return fmt.Errorf("%s: is a directory", name)
+		f.Close()
+		return nil, fmt.Errorf("%s: is a directory", name)
 	}
 	if follow && !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s: --follow needs a regular file (a pipe or device already waits for more: obz read %s)", name, name)
+		f.Close()
+		return nil, fmt.Errorf("%s: --follow needs a regular file (a pipe or device already waits for more: obz read %s)", name, name)
 	}
+	if !fi.Mode().IsRegular() {
+		return f, nil
+	}
+	defer f.Close()
 	if c, _ := format.CompressionOf(name); c != format.None && !format.Matches(f, c) {
-		return fmt.Errorf("%s: not %s data (the name says %s; rename the file or use --format)", name, c, c)
+		return nil, errNotCompressed(name, c)
 	}
-	return nil
+	return nil, nil
+}
+
+func errNotCompressed(name string, c format.Compression) error {
+	return fmt.Errorf("%s: not %s data (the name says %s; rename the file or use --format)", name, c, c)
+}
+
+// Close closes the inputs newRead held open and has not read yet.
+func (r *readStage) Close() {
+	for i, f := range r.held {
+		f.Close()
+		delete(r.held, i)
+	}
 }
 
 // formatOf returns the format of one input: --format, or the extension of
@@ -262,45 +305,62 @@ func (r *readStage) formatOf(name string) format.Format {
 }
 
 func (r *readStage) Produce(ctx context.Context, em *runner.Emitter) error {
+	defer r.Close()
 	r.in = inCounter{c: em.Counters()}
 	if r.follow > 0 {
 		return r.readFollow(ctx, em, r.files[0])
 	}
-	for _, name := range r.files {
+	for i, name := range r.files {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if err := r.readOne(ctx, em, name); err != nil {
+		if err := r.readOne(ctx, em, i, name); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// readOne reads one file, or stdin, decompressing it if it starts with the
-// gzip or zstd magic number.
-func (r *readStage) readOne(ctx context.Context, em *runner.Emitter, name string) error {
+// readOne reads one file (files[i]), or stdin, decompressing it if it
+// starts with the gzip or zstd magic number. A stop signal ends the read
+// at the next chunk of input, also when input never pauses (/dev/zero)
+// or when a read blocks (a pipe, a FIFO, stdin).
+func (r *readStage) readOne(ctx context.Context, em *runner.Emitter, i int, name string) error {
 	var src io.Reader
-	if name == stdinName {
+	held := r.held[i]
+	switch {
+	case name == stdinName:
 		if em.Stdin() == nil {
 			return errors.New("no stdin to read")
 		}
-		pump := newStdinPump(ctx, em.Stdin(), func() { em.Flush() })
+		pump := newPump(ctx, em.Stdin(), func() { em.Flush() })
 		defer pump.Close()
 		src = pump
-	} else {
+	case held != nil:
+		delete(r.held, i)
+		defer held.Close()
+		pump := newPump(ctx, held, func() { em.Flush() })
+		defer pump.Close()
+		src = pump
+	default:
 		f, err := os.Open(name)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		src = f
+		src = r.progress.counted(stopReader{ctx: ctx, r: f})
 	}
 	f := r.formatOf(name)
 	if name == stdinName {
 		name = "stdin" // for messages
 	}
 	c, src := format.Sniff(src)
+	if held != nil {
+		// Checked here, not by newRead: its first bytes can be read once.
+		if want, _ := format.CompressionOf(name); want != format.None && c != want && !emptyInput(&src) {
+			return errNotCompressed(name, want)
+		}
+	}
 	src, release, err := format.Decompress(c, src)
 	if err != nil {
 		if ctx.Err() != nil {

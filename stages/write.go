@@ -368,7 +368,7 @@ func (s *writeStage) errorEvent(em *runner.Emitter, info *wire.ErrorInfo, writer
 		em.ReportError(info, payload)
 		return nil
 	}
-	em.CountError()
+	em.CountError(info.Kind)
 	if _, err := s.deadW.Write(appendDeadLetter(nil, info, writer, seq, payload)); err != nil {
 		return fmt.Errorf("writing %s: %w", s.deadPath, err)
 	}
