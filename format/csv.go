@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/obz-dev/obz/wire"
@@ -24,9 +25,10 @@ type csvDecoder struct {
 	n    int
 	rec  Record
 	p    Problem
+	rb   rowBuilder
 }
 
-func newCSVDecoder(in endReader, f Format, o Options) *csvDecoder {
+func newCSVDecoder(in endReader, o Options) *csvDecoder {
 	d := &csvDecoder{in: in, o: o}
 	br := bufio.NewReaderSize(&d.in, 64<<10)
 	if b, _ := br.Peek(len(utf8BOM)); bytes.Equal(b, utf8BOM) {
@@ -38,13 +40,11 @@ func newCSVDecoder(in endReader, f Format, o Options) *csvDecoder {
 	cr.ReuseRecord = true
 	cr.LazyQuotes = o.CSV.LazyQuotes
 	cr.Comma = ','
-	if f == TSV {
-		cr.Comma = '\t'
-	}
 	if o.CSV.Comma != 0 {
 		cr.Comma = o.CSV.Comma
 	}
 	d.tape, d.cr = tape, cr
+	d.rb = newRowBuilder(o.CSV)
 	return d
 }
 
@@ -56,13 +56,7 @@ func (d *csvDecoder) Pos() (int, int64) { return d.n, d.cr.InputOffset() }
 // trusted.
 func (d *csvDecoder) Decode(yield func(*Record) error) error {
 	in, name, cr, tape, opt := &d.in, d.o.Name, d.cr, d.tape, d.o.CSV
-	var keys [][]byte // `"name":` for each field
-	switch {
-	case opt.Header != nil:
-		keys = fieldKeys(opt.Header)
-	case opt.NoHeader:
-		// numbered from the first row
-	default:
+	if opt.Header == nil && !opt.NoHeader {
 		rec, err := cr.Read()
 		if in.err != nil {
 			return in.end(name) // stopped (or failed) before a whole header row
@@ -76,11 +70,10 @@ func (d *csvDecoder) Decode(yield func(*Record) error) error {
 		if err != nil {
 			return fmt.Errorf("reading %s: %w", name, csvErr(err))
 		}
-		keys = fieldKeys(headerNames(rec))
+		d.rb.setHeader(headerNames(rec))
 		tape.release(cr.InputOffset())
 	}
 
-	var buf []byte
 	out := &d.rec
 	for ; ; d.n++ {
 		start := cr.InputOffset()
@@ -94,23 +87,18 @@ func (d *csvDecoder) Decode(yield func(*Record) error) error {
 		switch {
 		case err == nil:
 			line, _ := cr.FieldPos(0)
-			if keys == nil {
-				keys = fieldKeys(numberedNames(len(rec)))
-			}
-			if len(rec) != len(keys) {
-				d.p = Problem{Kind: "csv", Msg: fmt.Sprintf("%d fields, but %s", len(rec), countWant(len(keys), opt)),
-					Raw: tape.text(start, cr.InputOffset())}
-				*out = Record{Line: int64(line), Problem: &d.p}
-				break
-			}
 			if !validRow(rec) {
 				d.p = Problem{Kind: "utf8", Msg: "invalid UTF-8 (convert the file, e.g. iconv -f latin1 -t utf-8)",
 					Raw: tape.text(start, cr.InputOffset())}
 				*out = Record{Line: int64(line), Problem: &d.p}
 				break
 			}
-			buf = appendRow(buf[:0], keys, rec, opt.Values)
-			*out = Record{Payload: buf, Line: int64(line)}
+			*out = d.rb.row(rec, int64(line), nil, &d.p)
+			if out.Problem != nil {
+				out.Problem.Raw = tape.text(start, cr.InputOffset())
+			} else if opt.LazyQuotes {
+				out.Note = lazyLineBreak(rec, line, func() []byte { return tape.text(start, cr.InputOffset()) })
+			}
 		case isParseError(err):
 			pe := err.(*csv.ParseError)
 			d.p = Problem{Kind: "csv", Msg: csvErr(pe).Error(), Raw: tape.text(start, cr.InputOffset())}
@@ -125,21 +113,24 @@ func (d *csvDecoder) Decode(yield func(*Record) error) error {
 	}
 }
 
+// lazyLineBreak says, for a row read with --lazy-quotes, whether one of
+// its fields holds a line break: legal in a quoted field, but also what a
+// stray quote does when it swallows the rows after it. raw is the row's text.
+func lazyLineBreak(rec []string, line int, raw func() []byte) string {
+	for i, f := range rec {
+		if strings.IndexByte(f, '\n') >= 0 {
+			last := line + bytes.Count(raw(), []byte{'\n'})
+			return fmt.Sprintf("field %d holds a line break: lines %d-%d are one row (with --lazy-quotes a stray quote swallows the lines after it)", i+1, line, last)
+		}
+	}
+	return ""
+}
+
 // isParseError reports whether err is a bad row that the CSV reader can go
 // on after (encoding/csv returns *csv.ParseError itself, never wrapped).
 func isParseError(err error) bool {
 	_, ok := err.(*csv.ParseError)
 	return ok
-}
-
-func countWant(n int, o CSVOptions) string {
-	switch {
-	case o.Header != nil:
-		return fmt.Sprintf("--header names %d", n)
-	case o.NoHeader:
-		return fmt.Sprintf("the first row has %d", n)
-	}
-	return fmt.Sprintf("the header has %d", n)
 }
 
 // csvErr drops encoding/csv's "record on line N" prefix: obz says FILE:LINE.
@@ -202,19 +193,6 @@ func validRow(rec []string) bool {
 	return true
 }
 
-// appendRow appends the JSON object of one row, keys in header order.
-func appendRow(dst []byte, keys [][]byte, rec []string, mode Values) []byte {
-	dst = append(dst, '{')
-	for i, v := range rec {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, keys[i]...)
-		dst = appendValue(dst, v, mode)
-	}
-	return append(dst, '}')
-}
-
 // maxSafeInt is the largest integer a float64 (jq, JavaScript) holds exactly.
 const maxSafeInt = 1 << 53
 
@@ -272,7 +250,8 @@ func SafeNumber(s string) bool {
 		n, err := strconv.ParseInt(s, 10, 64)
 		return err == nil && n >= -maxSafeInt && n <= maxSafeInt
 	}
-	digits, exp, ok := decimal(s, nil)
+	var dbuf, fbuf [32]byte
+	digits, exp, ok := decimal(s, dbuf[:0])
 	switch {
 	case len(digits) == 0:
 		return true // a zero
@@ -286,7 +265,7 @@ func SafeNumber(s string) bool {
 		return false
 	}
 	var buf [32]byte
-	fdigits, fexp, _ := decimal(strconv.AppendFloat(buf[:0], f, 'e', -1, 64), nil)
+	fdigits, fexp, _ := decimal(strconv.AppendFloat(buf[:0], f, 'e', -1, 64), fbuf[:0])
 	return fexp == exp && string(fdigits) == string(digits)
 }
 

@@ -1,6 +1,7 @@
 package format
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
@@ -17,15 +18,18 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// CSVEncoder turns JSON objects into CSV (or TSV) rows. The header is the
+// CSVEncoder turns JSON objects into CSV or TSV rows. The header is the
 // keys of the first object, in their order in its bytes. A later object
 // fills the header's columns by key: a key it lacks is an empty cell, a key
 // the header lacks makes it a problem (csv-keys). Strings are written raw,
 // numbers as written, true/false, null as an empty cell, arrays and
-// objects as compact JSON.
+// objects as compact JSON. TSV fields are escaped as Miller does (\t, \n,
+// \r, \\), never quoted.
 type CSVEncoder struct {
-	w      *csv.Writer
-	header bool // write the header line before the first row
+	w      *csv.Writer // CSV
+	tsv    io.Writer   // TSV
+	line   []byte      // TSV: the row being written
+	header bool        // write the header line before the first row
 
 	keys  []string // the header; nil until the first object
 	index map[string]int
@@ -46,6 +50,23 @@ func NewCSVEncoder(w io.Writer, comma rune, header bool) *CSVEncoder {
 	cw := csv.NewWriter(w)
 	cw.Comma = comma
 	return &CSVEncoder{w: cw, header: header, index: map[string]int{}, it: jsoniter.NewIterator(iterConfig)}
+}
+
+// NewTSVEncoder writes TSV rows to w, the header line first if header is
+// set. w should be buffered (a *bufio.Writer): each row is one Write, and
+// Flush flushes w if it has a Flush method.
+func NewTSVEncoder(w io.Writer, header bool) *CSVEncoder {
+	return &CSVEncoder{tsv: w, header: header, index: map[string]int{}, it: jsoniter.NewIterator(iterConfig)}
+}
+
+// writeRow writes one row of fields.
+func (c *CSVEncoder) writeRow(fields []string) error {
+	if c.tsv == nil {
+		return c.w.Write(fields)
+	}
+	c.line = appendTSVRow(c.line[:0], fields)
+	_, err := c.tsv.Write(c.line)
+	return err
 }
 
 // Encode writes payload as one row. A payload that cannot be a row comes
@@ -105,12 +126,12 @@ func (c *CSVEncoder) Encode(payload []byte) (bad *Problem, err error) {
 			c.keys = []string{} // an empty first object: an empty header
 		}
 		if c.header {
-			if err := c.w.Write(c.keys); err != nil {
+			if err := c.writeRow(c.keys); err != nil {
 				return nil, err
 			}
 		}
 	}
-	return nil, c.w.Write(c.row)
+	return nil, c.writeRow(c.row)
 }
 
 // cell reads one value as CSV text: strings raw, numbers as written,
@@ -138,6 +159,12 @@ func (c *CSVEncoder) cell(it *jsoniter.Iterator) string {
 
 // Flush writes the buffered rows out.
 func (c *CSVEncoder) Flush() error {
+	if c.tsv != nil {
+		if f, ok := c.tsv.(interface{ Flush() error }); ok {
+			return f.Flush()
+		}
+		return nil
+	}
 	c.w.Flush()
 	return c.w.Error()
 }
@@ -175,7 +202,7 @@ func (c *CSVEncoder) WriteHeader() error {
 	if !c.header || c.keys == nil {
 		return nil
 	}
-	return c.w.Write(c.keys)
+	return c.writeRow(c.keys)
 }
 
 // ReadCSVHeader reads the header line of the CSV or TSV file path,
@@ -209,10 +236,18 @@ func ReadCSVHeader(path string, c Compression, f Format) ([]string, error) {
 		defer zr.Close()
 		r = zr
 	}
-	cr := csv.NewReader(r)
 	if f == TSV {
-		cr.Comma = '\t'
+		line, err := bufio.NewReader(r).ReadString('\n')
+		if err != nil && err != io.EOF {
+			return nil, fmt.Errorf("reading its header: %w", err)
+		}
+		line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+		if line == "" {
+			return nil, nil
+		}
+		return splitTSV(nil, strings.TrimPrefix(line, string(utf8BOM)), "\t"), nil
 	}
+	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	keys, err := cr.Read()
 	if err == io.EOF {

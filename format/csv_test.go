@@ -125,3 +125,32 @@ func TestHeaderNames(t *testing.T) {
 		t.Errorf("headerNames = %q, want %q", got, want)
 	}
 }
+
+func TestSafeNumberAllocs(t *testing.T) {
+	for _, s := range []string{"16.75", "12345", "9007199254740992", "3.14159265358979323846"} {
+		if n := testing.AllocsPerRun(100, func() { SafeNumber(s) }); n != 0 {
+			t.Errorf("SafeNumber(%q): %v allocations, want 0", s, n)
+		}
+	}
+}
+
+// BenchmarkDecodeCSV: decoding alone, by value mode (go test -bench DecodeCSV).
+func BenchmarkDecodeCSV(b *testing.B) {
+	in := "id,ts,customer,country,device,amount,ok,ref\n" +
+		strings.Repeat("12345,2026-03-02T08:12:25Z,c006,ES,ios,16.75,true,9007199254740993\n", 10000)
+	for _, m := range []struct {
+		name string
+		v    Values
+	}{{"numbers", Numbers}, {"strings", Strings}, {"infer", Scalars}} {
+		b.Run(m.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(in)))
+			for b.Loop() {
+				err := NewDecoder(strings.NewReader(in), CSV, Options{Name: "b", CSV: CSVOptions{Values: m.v}}).Decode(func(*Record) error { return nil })
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

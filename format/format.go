@@ -61,6 +61,10 @@ type Options struct {
 	MaxLine int
 	// CSV applies to CSV and TSV.
 	CSV CSVOptions
+	// Entries, if set, makes each member of a top-level JSON object a
+	// record (a map of records, {"pkg":{...},...}): the member's name goes
+	// under this key, before the fields of its object (or "value": V).
+	Entries string
 }
 
 // CSVOptions say how to read CSV and TSV.
@@ -69,7 +73,9 @@ type CSVOptions struct {
 	NoHeader   bool     // there is no header row: the fields are c1, c2, ...
 	Header     []string // the field names; there is no header row
 	Comma      rune     // the field separator; 0: ',' for CSV, tab for TSV
-	LazyQuotes bool     // accept a bare " in a field and unescaped quotes in a quoted one
+	LazyQuotes bool     // CSV: accept a bare " in a field and unescaped quotes in a quoted one
+	Ragged     bool     // a row may have fewer fields (absent keys) or more (keys "N", N its position)
+	RaggedHint string   // added to the message of a ragged row: how to read it, e.g. "--allow-ragged reads such rows"
 }
 
 // Record is one record of an input: an event's payload, or a problem.
@@ -89,6 +95,9 @@ type Record struct {
 	// Replaced reports (text) that invalid UTF-8 in the line was
 	// replaced by U+FFFD: the record is still an event.
 	Replaced bool
+	// Note, if set, is a warning about a record that is still an event
+	// (CSV with --lazy-quotes: a field holds a line break).
+	Note string
 }
 
 // Problem says why a record cannot be read.
@@ -117,8 +126,10 @@ func NewDecoder(in io.Reader, f Format, o Options) Decoder {
 	}
 	e := endReader{r: in, last: '\n'}
 	switch f {
-	case CSV, TSV:
-		return newCSVDecoder(e, f, o)
+	case CSV:
+		return newCSVDecoder(e, o)
+	case TSV:
+		return newTSVDecoder(e, o)
 	case JSON:
 		return &jsonDecoder{in: e, o: o}
 	case Text:

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"unicode/utf8"
+
+	"github.com/obz-dev/obz/wire"
 )
 
 // errValueTooLarge stops the JSON decoder at a value longer than --max-line.
@@ -23,6 +25,7 @@ type jsonItem struct {
 	Kind       string // for errors: parse, utf8, too-long
 	Msg        string
 	Raw        []byte // for errors: the first 1 KiB of the stretch, valid UTF-8
+	Element    bool   // the value is an element of a top-level array
 }
 
 // scanJSON reads in, a top-level array (its first non-space byte is "[")
@@ -141,7 +144,7 @@ func (s *jsonScan) session(from int64, resumed bool) (int64, error) {
 // value yields s.raw, which ends at offset end.
 func (s *jsonScan) value(end int64) error {
 	it := &s.item
-	*it = jsonItem{Start: end - int64(len(s.raw)), End: end}
+	*it = jsonItem{Start: end - int64(len(s.raw)), End: end, Element: s.array}
 	it.Line = s.t.lineAt(it.Start)
 	if int64(len(s.raw)) > s.t.max {
 		it.Kind, it.Raw = "too-long", validUTF8Prefix(s.raw)
@@ -283,6 +286,10 @@ func (d *jsonDecoder) Decode(yield func(*Record) error) error {
 		d.n++
 		d.consumed = it.End
 		rec := &d.rec
+		if it.Kind == "" && d.o.Entries != "" && !it.Element && len(it.Value) > 0 && it.Value[0] == '{' {
+			yerr = d.entries(it, yield)
+			return yerr
+		}
 		if it.Kind == "" {
 			*rec = Record{Payload: it.Value, Line: it.Line}
 		} else {
@@ -296,4 +303,64 @@ func (d *jsonDecoder) Decode(yield func(*Record) error) error {
 		return d.in.end(d.o.Name)
 	}
 	return err
+}
+
+// entries yields the members of a top-level object as records (--entries):
+// {KEY:name, ...value} for a member whose value is an object,
+// {KEY:name,"value":value} for any other, KEY being Options.Entries. A
+// member whose object already has a KEY field is a problem (kind entries).
+func (d *jsonDecoder) entries(it *jsonItem, yield func(*Record) error) error {
+	dec := json.NewDecoder(bytes.NewReader(it.Value))
+	dec.Token() // the "{": the value is valid JSON
+	key := wire.AppendString(nil, d.o.Entries)
+	var raw json.RawMessage
+	var buf []byte
+	for dec.More() {
+		tok, _ := dec.Token()
+		name := tok.(string)
+		if err := dec.Decode(&raw); err != nil {
+			return fmt.Errorf("reading %s: %w", d.o.Name, err) // cannot happen: the value was checked
+		}
+		rec := &d.rec
+		buf = append(append(append(append(buf[:0], '{'), key...), ':'), wire.AppendString(nil, name)...)
+		switch {
+		case raw[0] != '{':
+			buf = append(append(append(buf, `,"value":`...), raw...), '}')
+			*rec = Record{Payload: buf, Line: it.Line}
+		case hasKey(raw, d.o.Entries):
+			d.p = Problem{Kind: "entries", Msg: fmt.Sprintf("member %s: its object has a %s field already (name the key field with --entries-key)",
+				wire.AppendString(nil, name), wire.AppendString(nil, d.o.Entries)), Raw: validUTF8Prefix(raw)}
+			*rec = Record{Line: it.Line, Problem: &d.p}
+		case len(raw) == 2: // {}
+			buf = append(buf, '}')
+			*rec = Record{Payload: buf, Line: it.Line}
+		default:
+			buf = append(append(buf, ','), raw[1:]...)
+			*rec = Record{Payload: buf, Line: it.Line}
+		}
+		if err := yield(rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// hasKey reports whether the JSON object obj has a member named name.
+func hasKey(obj []byte, name string) bool {
+	dec := json.NewDecoder(bytes.NewReader(obj))
+	dec.Token()
+	var skip json.RawMessage
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		if tok == name {
+			return true
+		}
+		if dec.Decode(&skip) != nil {
+			return false
+		}
+	}
+	return false
 }

@@ -26,8 +26,13 @@ into a hash table on its key, the last row winning per key. Then the stream
 --ref FILE is read as obz read reads it: NDJSON or obz frames, JSON, CSV,
 TSV or text, by extension (.json, .csv, .tsv, .txt/.log; anything else is
 NDJSON) or --ref-format, plain or gzip/zstd compressed (recognised by its
-first bytes; customers.csv.gz is gzipped CSV). CSV and TSV values are
-strings, the first row names the fields.
+first bytes; customers.csv.gz is gzipped CSV). CSV and TSV are read as
+read reads them: the first row names the fields, TSV has no quoting (mlr's
+escapes), and a field that is already an exact JSON number is that number
+(docs/formats.md), so a CSV reference keyed by 1001 matches a stream whose
+key is the number 1001, as read from CSV. --ref-strings keeps every field
+of a CSV/TSV reference a string, to match a stream whose keys are strings
+("1001").
 
 --on KEY joins the stream's KEY to the reference's KEY; --on KEY=OTHER joins
 the stream's KEY to the reference's OTHER. Keys compare as jq compares values
@@ -64,6 +69,7 @@ obz read testdata/customers.csv > /tmp/customers.ndjson && obz read testdata/ord
 	Flags: []runner.Flag{
 		{Name: "ref", Usage: "reference `FILE`: NDJSON, obz frames, JSON, CSV, TSV or text, maybe compressed (- is not allowed: stdin is the stream)", Default: ""},
 		{Name: "ref-format", Usage: "`FORMAT` of the --ref FILE: ndjson, json, csv, tsv or text (default: by extension, as obz read)", Default: ""},
+		{Name: "ref-strings", Usage: "a CSV/TSV --ref FILE: every field is a string (as obz read --strings)", Default: false},
 		{Name: "ref-fd", Usage: "read the reference from this file descriptor (used by obz flow)", Default: 0, Hidden: true},
 		{Name: "on", Usage: "KEY or KEY=REFKEY: the stream's key field and the reference's", Default: ""},
 		{Name: "inner", Usage: "drop stream events without a match (the default)", Default: false},
@@ -93,6 +99,7 @@ type refRow struct {
 type join struct {
 	refPath, onName, refOnName string
 	refFormat                  format.Format // --ref-format; "": by extension
+	refValues                  format.Values // --ref-strings: format.Strings
 	refFD                      int
 	mode                       joinMode
 	only                       map[string]bool // --ref-fields; nil = all
@@ -141,6 +148,12 @@ func newJoin(o runner.Options) (runner.Stage, error) {
 		if j.refFD != 0 {
 			return nil, runner.Usagef("--ref-format applies to --ref FILE only")
 		}
+	}
+	if o.Bool("ref-strings") {
+		if j.refFD != 0 {
+			return nil, runner.Usagef("--ref-strings applies to --ref FILE only")
+		}
+		j.refValues = format.Strings
 	}
 	on := o.String("on")
 	if on == "" {

@@ -107,7 +107,7 @@ func (j *join) readRefFrames(ctx context.Context, em *runner.Emitter, l *refLoad
 // readRefRecords reads a reference of JSON, CSV, TSV or text: records that
 // cannot be read go to the error lane, like the stream's.
 func (j *join) readRefRecords(ctx context.Context, em *runner.Emitter, l *refLoad, ft format.Format, r io.Reader) error {
-	dec := format.NewDecoder(r, ft, format.Options{Name: j.refPath, MaxLine: em.MaxLine()})
+	dec := format.NewDecoder(r, ft, format.Options{Name: j.refPath, MaxLine: em.MaxLine(), CSV: format.CSVOptions{Values: j.refValues}})
 	var yerr error
 	err := dec.Decode(func(rec *format.Record) error {
 		yerr = j.refRecord(ctx, em, l, rec)

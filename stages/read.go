@@ -60,6 +60,13 @@ line of NDJSON or a bad object of jq output costs only itself; with no
 such line the rest of the file is skipped. Its message gives FILE:LINE,
 the bytes skipped and where reading resumed.
 
+JSON maps: --entries reads a top-level object as a map of records
+({"pkg":{...},...}): each member NAME:V becomes an event {"key":NAME,...}
+with V's fields after the key (jq: to_entries[] | {key} + .value), or
+{"key":NAME,"value":V} when V is no object; --entries-key names the key
+field. A member whose object has that field already is an error event
+(kind entries). The object is held whole, up to --max-line bytes.
+
 TEXT: each line is an event {"line":"...","n":N}, N its line number in
 that file (from 1). Blank lines are events too; "\n" or "\r\n" ends a line,
 a BOM at the start is dropped. Invalid UTF-8 is replaced by U+FFFD (the
@@ -70,9 +77,21 @@ an object with those keys. Empty header names become c<N> (N the column,
 from 1); a repeated name gets _2, _3 ... appended. --no-header names the
 fields c1, c2, ... and --header a,b,c names them a, b, c; with either, the
 file has no header row and every row is data. Every row must have as many
-fields as the header (or, without one, as the first row). Quoted fields may
-hold the delimiter, "" and newlines (RFC 4180); a UTF-8 BOM is dropped;
-TSV is the same with a tab as delimiter.
+fields as the header (or, without one, as the first row), unless
+--allow-ragged: then a shorter row lacks the missing keys and a longer
+one keeps the extra fields under keys "4", "5" ... (their position, as mlr
+--allow-ragged-csv-input names them; c4, c5 ... with --no-header). Blank
+lines are skipped; a UTF-8 BOM is dropped.
+
+CSV is RFC 4180: quoted fields may hold the delimiter, "" and newlines.
+--lazy-quotes accepts a bare " in a field; a row whose field then holds a
+line break is reported on stderr (FILE:LINE, the lines it spans), as a stray
+quote swallows the rows after it.
+
+TSV is IANA text/tab-separated-values, as mlr reads and writes it: one row
+per line, fields split at every tab, no quoting (a " is an ordinary
+character). In a field, \t, \n, \r and \\ stand for a tab, a newline, a
+carriage return and a backslash; any other backslash is itself.
 
 NUMBERS: a CSV or TSV field becomes a JSON number only when its text
 already is one that a float64 (jq's and JavaScript's numbers) holds without
@@ -98,7 +117,8 @@ or compressed files.
 ERRORS: a bad line or row becomes an error event and reading goes on:
 invalid JSON (kind parse), invalid UTF-8 (utf8), a line over --max-line
 (too-long), a broken frame (frame), a CSV row with the wrong number of
-fields or bad quoting (csv), a CSV row that is not UTF-8 (utf8). Its message starts with FILE:LINE (stdin:LINE
+fields or bad quoting (csv), a CSV row that is not UTF-8 (utf8), a TSV line
+over --max-line (too-long). Its message starts with FILE:LINE (stdin:LINE
 for stdin), its line is the line within that file, and it keeps the raw
 text of the line or row. Two CSV problems end the stage instead (exit 1),
 as no later row could be trusted: a header row that does not parse, and a
@@ -110,6 +130,10 @@ obz read testdata/customers.csv testdata/orders.csv --stats > /dev/null
 cat testdata/orders.ndjson | obz read - | obz head -n 2 -r
 tail -n 3 testdata/orders.csv | obz read --format csv --header id,ts,customer,country,device,amount -r
 obz read testdata/orders.json -r | head -n 2
+obz read testdata/packages.tsv -r | head -n 2
+obz read testdata/ubuntu.csv --allow-ragged -r | tail -n 2
+obz read testdata/checksums.csv --header module,version,hash -r | head -n 2
+obz read testdata/packages.json --entries --entries-key name -r | head -n 2
 obz read testdata/orders.csv.gz -r | head -n 2
 gzip -c testdata/orders.ndjson | obz read -r | head -n 2
 obz read --format text README.md -r | head -n 2
@@ -123,7 +147,10 @@ obz read -f testdata/orders.ndjson | obz filter '.amount > 100' -r   # then wait
 		{Name: "no-header", Usage: "CSV/TSV: there is no header row; name the fields c1, c2, ...", Default: false},
 		{Name: "header", Usage: "CSV/TSV: there is no header row; name the fields `a,b,c`", Default: []string{}},
 		{Name: "delimiter", Usage: "CSV/TSV: field separator `CHAR`, one character (\"tab\" or \\t for a tab)", Default: ""},
-		{Name: "lazy-quotes", Usage: "CSV/TSV: accept a bare \" in a field and unescaped quotes in a quoted field", Default: false},
+		{Name: "lazy-quotes", Usage: "CSV: accept a bare \" in a field and unescaped quotes in a quoted field (a field that then holds a line break is reported)", Default: false},
+		{Name: "entries", Usage: "JSON: a top-level object is a map of records: each member NAME:{...} becomes an event {\"key\":NAME,...} (see JSON)", Default: false},
+		{Name: "entries-key", Usage: "--entries: the `FIELD` that holds each member's name", Default: "key"},
+		{Name: "allow-ragged", Usage: "CSV/TSV: a row may have fewer fields than the header (the missing keys are absent) or more (kept under keys \"4\", \"5\" ... by position, as mlr --allow-ragged-csv-input)", Default: false},
 	},
 	New: newRead,
 }
@@ -135,12 +162,13 @@ const stdinName = "-"
 const ctxCheckEvery = 256
 
 type readStage struct {
-	files  []string      // "-" is stdin
-	format format.Format // "": by extension
-	csv    format.CSVOptions
-	follow time.Duration // --follow: the poll interval; 0 = no follow
-	in     inCounter
-	sink   readSink // the input being read
+	files   []string      // "-" is stdin
+	format  format.Format // "": by extension
+	csv     format.CSVOptions
+	entries string        // --entries: the key field; "" = off
+	follow  time.Duration // --follow: the poll interval; 0 = no follow
+	in      inCounter
+	sink    readSink // the input being read
 	// held are the inputs that are not regular files (a FIFO, a pipe
 	// given as /dev/fd/N, a device), by their index in files: opened once,
 	// by newRead, and read from that one open. Opening a FIFO again drops
@@ -185,6 +213,13 @@ func newRead(o runner.Options) (runner.Stage, error) {
 	var err error
 	if r.csv, err = parseCSVOptions(o); err != nil {
 		return nil, err
+	}
+	if o.Bool("entries") {
+		if r.entries = o.String("entries-key"); r.entries == "" {
+			return nil, runner.Usagef("--entries-key needs a field name")
+		}
+	} else if o.IsSet("entries-key") {
+		return nil, runner.Usagef("--entries-key applies with --entries only")
 	}
 	if o.Bool("follow") {
 		if r.follow, err = followOptions(o, r.files); err != nil {
@@ -339,12 +374,15 @@ func (r *readStage) readOne(ctx context.Context, em *runner.Emitter, i int, name
 
 // parse emits the events of in, read as f.
 func (r *readStage) parse(ctx context.Context, em *runner.Emitter, name string, f format.Format, in io.Reader) error {
-	dec := format.NewDecoder(in, f, format.Options{Name: name, MaxLine: em.MaxLine(), CSV: r.csv})
+	dec := format.NewDecoder(in, f, format.Options{Name: name, MaxLine: em.MaxLine(), CSV: r.csv, Entries: r.entries})
 	r.sink = readSink{ctx: ctx, em: em, in: &r.in, name: name, dec: dec}
 	err := dec.Decode(r.sink.take)
 	r.in.done(dec.Pos())
 	if k := &r.sink; k.invalid > 0 {
 		em.Warnf("%s: %d line(s) of invalid UTF-8 (the first is line %d): bytes replaced by U+FFFD", name, k.invalid, k.firstInvalid)
+	}
+	if k := &r.sink; k.notes > maxNotes {
+		em.Warnf("%s: %d row(s) with a field that holds a line break in all (%d shown)", name, k.notes, maxNotes)
 	}
 	if err != nil && stoppedInput(ctx, err) {
 		return nil // the runner writes a stopped EOF
@@ -374,7 +412,11 @@ type readSink struct {
 	dec                   format.Decoder
 	n                     int
 	invalid, firstInvalid int64 // text lines with invalid UTF-8
+	notes                 int   // records with a warning (Record.Note)
 }
+
+// maxNotes is how many record warnings read prints; the rest are counted.
+const maxNotes = 10
 
 func (k *readSink) take(rec *format.Record) error {
 	if k.n%ctxCheckEvery == 0 {
@@ -396,13 +438,18 @@ func (k *readSink) take(rec *format.Record) error {
 		if k.invalid++; k.invalid == 1 {
 			k.firstInvalid = rec.Line
 		}
+	case rec.Note != "":
+		if k.notes++; k.notes <= maxNotes {
+			k.em.Warnf("%s:%d: %s", k.name, rec.Line, rec.Note)
+		}
 	}
 	return k.em.Emit(rec.Payload)
 }
 
 // parseCSVOptions reads read's CSV/TSV flags.
 func parseCSVOptions(o runner.Options) (format.CSVOptions, error) {
-	c := format.CSVOptions{NoHeader: o.Bool("no-header"), LazyQuotes: o.Bool("lazy-quotes")}
+	c := format.CSVOptions{NoHeader: o.Bool("no-header"), LazyQuotes: o.Bool("lazy-quotes"), Ragged: o.Bool("allow-ragged"),
+		RaggedHint: "--allow-ragged reads such rows"}
 	switch {
 	case o.Bool("strings") && o.Bool("infer"):
 		return c, runner.Usagef("--strings and --infer contradict each other: --strings keeps every field a string")

@@ -39,3 +39,25 @@ func BenchmarkReadJSON(b *testing.B)   { benchRead(b, "bench.json", "", benchRea
 func BenchmarkReadText(b *testing.B) {
 	benchRead(b, "bench.log", "", "2026-03-02T08:12:25Z INFO served /orders in 12ms\n")
 }
+
+// BenchmarkReadCSV and BenchmarkReadTSV compare the default number rule
+// (numbers), --strings (no inference) and --infer (numbers, booleans, null).
+const (
+	benchCSVHead = "id,ts,customer,country,device,amount,ok,ref\n"
+	benchCSVLine = "12345,2026-03-02T08:12:25Z,c006,ES,ios,16.75,true,9007199254740993\n"
+)
+
+func BenchmarkReadCSV(b *testing.B) { benchValues(b, "bench.csv", benchCSVHead, benchCSVLine) }
+func BenchmarkReadTSV(b *testing.B) {
+	benchValues(b, "bench.tsv", strings.ReplaceAll(benchCSVHead, ",", "\t"), strings.ReplaceAll(benchCSVLine, ",", "\t"))
+}
+
+func benchValues(b *testing.B, name, head, line string) {
+	for _, mode := range []string{"numbers", "strings", "infer"} {
+		var flags []string
+		if mode != "numbers" {
+			flags = []string{mode}
+		}
+		b.Run(mode, func(b *testing.B) { benchRead(b, name, head, line, flags...) })
+	}
+}

@@ -146,10 +146,10 @@ func TestReadCSVBadRows(t *testing.T) {
 	}
 	want := []ev{
 		{data: `{"a":1,"b":2}`},
-		{msg: "bad.csv:3: 3 fields, but the header has 2", raw: "1,2,3", line: 3},
+		{msg: "bad.csv:3: 3 fields, but the header has 2 (--allow-ragged reads such rows)", raw: "1,2,3", line: 3},
 		{data: `{"a":"multi\nline","b":"x"}`},
 		{msg: `bad.csv:6: bare " in non-quoted-field (column 5)`, raw: `bare"quote,y`, line: 6},
-		{msg: "bad.csv:7: 1 fields, but the header has 2", raw: "4", line: 7},
+		{msg: "bad.csv:7: 1 fields, but the header has 2 (--allow-ragged reads such rows)", raw: "4", line: 7},
 		{kind: "utf8", msg: "bad.csv:8: invalid UTF-8 (convert the file, e.g. iconv -f latin1 -t utf-8)", raw: "M\ufffdller,z", line: 8},
 		{data: `{"a":5,"b":6}`},
 	}
@@ -429,37 +429,4 @@ func (b *readSignalBuffer) String() string {
 	b.mu <- struct{}{}
 	defer func() { <-b.mu }()
 	return b.buf.String()
-}
-
-func BenchmarkReadCSV(b *testing.B) {
-	var in strings.Builder
-	in.WriteString("id,ts,customer,country,device,amount\n")
-	for i := range 10000 {
-		in.WriteString("12345,2026-03-02T08:12:25Z,c006,ES,ios,16.75\n")
-		_ = i
-	}
-	p := filepath.Join(b.TempDir(), "bench.csv")
-	if err := os.WriteFile(p, []byte(in.String()), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	for _, infer := range []bool{false, true} {
-		name := "strings"
-		flags := []string{}
-		if infer {
-			name, flags = "infer", []string{"infer"}
-		}
-		b.Run(name, func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(in.Len()))
-			for b.Loop() {
-				st, err := readSpec.New(readOpts([]string{p}, flags...))
-				if err != nil {
-					b.Fatal(err)
-				}
-				if err := runner.Run(context.Background(), &readSpec, st, &runner.Env{Stdout: io.Discard, Stderr: io.Discard}); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
 }

@@ -269,7 +269,7 @@ func (s *writeStage) open(em *runner.Emitter) error {
 	case "csv":
 		s.csv = format.NewCSVEncoder(s.w, ',', s.header)
 	case "tsv":
-		s.csv = format.NewCSVEncoder(s.w, '\t', s.header)
+		s.csv = format.NewTSVEncoder(s.w, s.header)
 	}
 	if s.csv != nil && s.csvHeader != nil {
 		s.csv.UseHeader(s.csvHeader)

@@ -49,7 +49,9 @@ compressed stdout unfinished, so that the reader sees it is cut short.
 
 Formats: ndjson (the default), csv and tsv, chosen by --format or else by
 FILE's extension (.csv, .tsv). NDJSON copies the payload bytes as they are.
-CSV and TSV (CSV with tabs) take JSON objects:
+CSV (RFC 4180, quoted where needed) and TSV (IANA text/tab-separated-values,
+never quoted: a tab, newline, carriage return or backslash in a field is
+written \t, \n, \r or \\, as mlr writes TSV) take JSON objects:
   - the header is the keys of the first object, in their order there;
   - a later object without one of those keys gets an empty cell;
   - an object with a key that is not in the header is not written: it becomes
