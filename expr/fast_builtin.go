@@ -77,18 +77,25 @@ func fastElems(v fastValue) ([]fastValue, bool) {
 }
 
 // fastMembers returns the members of a raw object in gojq's order (keys
-// sorted), a repeated key's last value kept.
+// sorted), a repeated key's last value kept. A key without escapes is a
+// string over the payload's bytes (valid while the event is evaluated, as
+// every value of the fast path is).
 func fastMembers(raw []byte) ([]fastMember, bool) {
-	var ms []fastMember
+	ms := make([]fastMember, 0, 16)
 	m := MemberScanner{b: raw, i: 1}
 	for {
 		ks, ke, vs, ve, more := m.Next()
 		if !more {
 			break
 		}
-		k, ok := fastDecodeKey(raw[ks:ke])
-		if !ok {
-			return nil, false
+		var k string
+		if inner := raw[ks+1 : ke-1]; bytes.IndexByte(inner, '\\') < 0 {
+			k = bytesString(inner)
+		} else {
+			var ok bool
+			if k, ok = fastDecodeKey(raw[ks:ke]); !ok {
+				return nil, false
+			}
 		}
 		ms = append(ms, fastMember{key: k, val: raw[vs:ve]})
 	}

@@ -436,16 +436,22 @@ func appendJQObject(dst, obj []byte, drop []string) ([]byte, bool) {
 // appendJQObjectSet is appendJQObject with the keys of set added (their
 // keys must be in drop, so that the input's own members of those keys go).
 func appendJQObjectSet(dst, obj []byte, drop []string, set []fastSet) ([]byte, bool) {
-	var ms []fastMember
+	ms := make([]fastMember, 0, 16)
 	m := MemberScanner{b: obj, i: 1}
 	for {
 		ks, ke, vs, ve, more := m.Next()
 		if !more {
 			break
 		}
-		k, ok := fastDecodeKey(obj[ks:ke])
-		if !ok {
-			return dst, false
+		// A key without escapes is used in place (it is only written out).
+		var k string
+		if inner := obj[ks+1 : ke-1]; bytes.IndexByte(inner, '\\') < 0 {
+			k = bytesString(inner)
+		} else {
+			var ok bool
+			if k, ok = fastDecodeKey(obj[ks:ke]); !ok {
+				return dst, false
+			}
 		}
 		if !slices.Contains(drop, k) {
 			ms = append(ms, fastMember{key: k, val: obj[vs:ve]})
