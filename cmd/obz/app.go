@@ -69,6 +69,7 @@ func newApp(reg stages.Registry, stdin io.Reader, stdout, stderr io.Writer, cmdN
 	}
 	app.Commands = append(app.Commands, flowCommand(reg, cmdName, runErr))
 	app.Commands = append(app.Commands, journalCommand(cmdName, runErr), replayCommand(cmdName, runErr), diffCommand(cmdName, runErr))
+	app.Commands = append(app.Commands, completionCommand(cmdName, runErr), manCommand(cmdName, runErr))
 	app.Commands = append(app.Commands, &cli.Command{
 		Name:  "version",
 		Usage: "print obz's version",
@@ -91,7 +92,8 @@ func baseApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		ErrWriter:              stderr,
 		HideVersion:            true,
 		ExitErrHandler:         func(*cli.Context, error) {},
-		UseShortOptionHandling: false,
+		UseShortOptionHandling: false, // permuteArgs splits -rn1 as getopt does
+		EnableBashCompletion:   true,
 		// Stages split list values themselves: choice:a,b,c must stay one value.
 		DisableSliceFlagSeparator: true,
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
@@ -184,6 +186,8 @@ OTHER COMMANDS:
    replay    stream a journal's frames to stdout, to feed any stage
    diff      compare two journals event by event
    version   print obz's version, VCS revision and protocol (also obz --version, obz -V)
+   completion  print a shell completion script: obz completion bash|zsh|fish
+   man       print the manual page (roff): obz man | man -l -
    help      this text; obz help CMD for one command
 
 EXAMPLES:
