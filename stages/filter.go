@@ -16,7 +16,7 @@ output of EXPR is true (anything but false and null), like jq's select(EXPR).
 The kept event's bytes pass through unchanged. An event for which EXPR
 yields no output is dropped; an event on which EXPR fails (e.g. comparing a
 string with .x.y of a number) goes to the error lane with the error message.`,
-	Examples: `obz read testdata/orders.csv --infer | obz filter '.amount > 50' -r
+	Examples: `obz read testdata/orders.csv | obz filter '.amount > 50' -r
 obz read testdata/orders.ndjson | obz filter '.country == "DE" and (.tags | index("vip"))' -r
 cat testdata/orders.ndjson | obz filter 'has("coupon") | not' -r`,
 	New: newFilter,

@@ -17,7 +17,7 @@ order: one event can become none ("empty", "select(...)"), one, or many
 numbers from the input kept as written, computed numbers in shortest form.
 An event on which EXPR fails goes to the error lane with the error message;
 outputs it produced before failing are kept.`,
-	Examples: `obz read testdata/orders.csv --infer | obz map '{id, country, amount}' -r
+	Examples: `obz read testdata/orders.csv | obz map '{id, country, amount}' -r
 obz read testdata/orders.ndjson | obz map '.amount_eur = (.amount * 0.92)' -r
 obz read testdata/orders.ndjson | obz map '.tags[]? | {tag: .}' -r`,
 	New: newMap,

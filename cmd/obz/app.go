@@ -68,7 +68,7 @@ func newApp(reg stages.Registry, stdin io.Reader, stdout, stderr io.Writer, cmdN
 		app.Commands = append(app.Commands, stageCommand(spec, runStage, cmdName, runErr))
 	}
 	app.Commands = append(app.Commands, flowCommand(reg, cmdName, runErr))
-	app.Commands = append(app.Commands, journalCommand(cmdName, runErr), replayCommand(cmdName, runErr), diffCommand(cmdName, runErr))
+	app.Commands = append(app.Commands, journalCommand(cmdName, runErr), replayCommand(cmdName, runErr), diffCommand(cmdName, runErr), reportCommand(cmdName, runErr))
 	app.Commands = append(app.Commands, completionCommand(cmdName, runErr), manCommand(cmdName, runErr))
 	app.Commands = append(app.Commands, &cli.Command{
 		Name:  "version",
@@ -185,13 +185,14 @@ OTHER COMMANDS:
    journal   inspect journals: obz journal cat|stat|verify|recover FILE.zst
    replay    stream a journal's frames to stdout, to feed any stage
    diff      compare two journals event by event
+   report    write a run of obz flow as one self-contained HTML page
    version   print obz's version, VCS revision and protocol (also obz --version, obz -V)
    completion  print a shell completion script: obz completion bash|zsh|fish
    man       print the manual page (roff): obz man | man -l -
    help      this text; obz help CMD for one command
 
 EXAMPLES:
-   obz read testdata/orders.csv --infer | obz filter '.amount > 50' | obz write big.ndjson
+   obz read testdata/orders.csv | obz filter '.amount > 50' | obz write big.ndjson
    obz read testdata/orders.ndjson | obz map '{id, country}' | obz head -n 5 -r
    obz flow testdata/flows/orders.toml
 

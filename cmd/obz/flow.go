@@ -187,11 +187,18 @@ func superviseFlow(c *cli.Context, t *flow.Topology, opts flow.Options, after fu
 		after(res)
 	}
 	res.Summary(c.App.ErrWriter)
+	var dirErr error
+	if res.RunDirErr != nil {
+		dirErr = fmt.Errorf("%s is incomplete: %w (its manifest may be stale: the run cannot be resumed or verified)", res.RunDir, res.RunDirErr)
+	}
 	switch {
 	case res.Failed != "":
+		if dirErr != nil {
+			fmt.Fprintf(c.App.ErrWriter, "obz flow: %v\n", dirErr)
+		}
 		return &flowFailedError{stage: res.Failed}
-	case res.ManifestErr != nil:
-		return fmt.Errorf("%s: %w (the run cannot be resumed or verified)", res.RunDir, res.ManifestErr)
+	case dirErr != nil:
+		return dirErr
 	case res.ErrorEvents():
 		return errFlowErrorEvents
 	}

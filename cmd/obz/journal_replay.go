@@ -181,8 +181,8 @@ func replayRun(c *cli.Context, runDir string) error {
 	}
 	res := r.Result
 	res.Summary(c.App.ErrWriter)
-	if res.ManifestErr != nil {
-		return fmt.Errorf("%s: %w (the replay cannot be verified again)", res.RunDir, res.ManifestErr)
+	if res.RunDirErr != nil {
+		return fmt.Errorf("%s is incomplete: %w (the replay cannot be verified again)", res.RunDir, res.RunDirErr)
 	}
 	if !verify {
 		if res.Failed != "" {
@@ -195,6 +195,9 @@ func replayRun(c *cli.Context, runDir string) error {
 		return err
 	}
 	v.Print(c.App.Writer)
+	if err := v.Save(); err != nil {
+		return fmt.Errorf("keeping the verdict beside the replay: %w", err)
+	}
 	switch {
 	case v.Diverged > 0:
 		return replay.ErrDiverged

@@ -27,7 +27,7 @@ func runnerFlags(spec *runner.Spec) []cli.Flag {
 	}
 	fs = append(fs,
 		&cli.StringFlag{Name: "on-error", Value: "continue", Usage: "what an error event does: continue (pass it on in the error lane) or fail (exit 1)"},
-		&cli.StringFlag{Name: "max-line", Value: "16MiB", Usage: "longest input line accepted; longer lines become error events"},
+		&cli.StringFlag{Name: "max-line", Value: "16MiB", Usage: "longest payload accepted (a bare input line, or the payload of a frame); longer ones become error events"},
 		&cli.BoolFlag{Name: "stats", Usage: "print counters (in, out, errors, bytes, time) on stderr at the end"},
 		&cli.StringFlag{Name: "name", Usage: "writer name in output frames (default: the stage name)"},
 		&cli.DurationFlag{Name: "drain-timeout", Value: 10 * time.Second, Usage: "after SIGINT/SIGTERM, how long to wait for input to end"},
