@@ -146,21 +146,25 @@ func manPage(app *cli.App) (string, error) {
 	page := *app
 	page.Description = manDescription
 	page.Flags = append(append([]cli.Flag{}, app.Flags...), versionFlag)
-	page.Commands = nil
-	for _, c := range app.Commands {
-		page.Commands = append(page.Commands, manCommandPage(c))
-	}
+	page.Commands = manCommands(app.Commands)
 	return page.ToManWithSection(1)
 }
 
-func manCommandPage(c *cli.Command) *cli.Command {
-	mc := *c
-	mc.UsageText = helpForMan(c.CustomHelpTemplate)
-	mc.Subcommands = nil
-	for _, s := range c.Subcommands {
-		mc.Subcommands = append(mc.Subcommands, manCommandPage(s))
+// manCommands are the commands' sections of the page, without urfave's
+// help command: a package variable that urfave mutates as it runs (it
+// becomes its own subcommand), and obz help is described at the top.
+func manCommands(cmds []*cli.Command) []*cli.Command {
+	var out []*cli.Command
+	for _, c := range cmds {
+		if c.Name == "help" {
+			continue
+		}
+		mc := *c
+		mc.UsageText = helpForMan(c.CustomHelpTemplate)
+		mc.Subcommands = manCommands(c.Subcommands)
+		out = append(out, &mc)
 	}
-	return &mc
+	return out
 }
 
 var (
