@@ -109,18 +109,27 @@ var versionFlag = &cli.BoolFlag{Name: "version", Aliases: []string{"V"}, Usage: 
 // checkCommand rejects an unknown command, or an unknown subcommand of one
 // that has them (obz journal), before urfave sees it, with a suggestion.
 func checkCommand(args []string, app *cli.App) error {
+	isHelp := func(s string) bool { return s == "help" || s == "h" }
 	if len(args) < 2 || strings.HasPrefix(args[1], "-") {
 		return nil
 	}
+	if isHelp(args[1]) {
+		// obz help CMD [SUB]: the same check for what help is asked about.
+		return checkCommand(append([]string{args[0]}, args[2:]...), app)
+	}
 	cmd := app.Command(args[1])
-	if cmd == nil && args[1] != "help" && args[1] != "h" {
+	if cmd == nil {
 		return unknownCommand("", args[1], app.Commands)
 	}
-	if cmd == nil || len(cmd.Subcommands) == 0 || len(args) < 3 || strings.HasPrefix(args[2], "-") {
+	if len(cmd.Subcommands) == 0 || len(args) < 3 || strings.HasPrefix(args[2], "-") {
 		return nil
 	}
-	if cmd.Command(args[2]) == nil && args[2] != "help" && args[2] != "h" {
-		return unknownCommand(cmd.Name+" ", args[2], cmd.Subcommands)
+	sub := args[2]
+	if isHelp(sub) && len(args) > 3 {
+		sub = args[3]
+	}
+	if cmd.Command(sub) == nil && !isHelp(sub) {
+		return unknownCommand(cmd.Name+" ", sub, cmd.Subcommands)
 	}
 	return nil
 }
