@@ -196,13 +196,20 @@ func startProgress(env *Env, name string, st Stage, start time.Time) (io.Writer,
 	// With ProgressShared the terminal may be shared by the other stages
 	// of a pipeline: a stage draws only while it holds the terminal's lock.
 	// A source tries from the first tick, the others from the second, so
-	// the head of a pipeline, which knows how far its input is read, wins.
+	// the head of a pipeline, which knows how far its input is read, wins;
+	// later ticks take the line over when its holder ended. A final line
+	// is drawn by the holder, or by a source that ended before its first
+	// tick (a short run), not by one that never had the line.
 	var lock *termLock
 	owned := !env.ProgressShared
 	ticks := 0
 	draw := func(now time.Time, final bool) {
 		ticks++
-		if !owned && (source || ticks > 1 || final) {
+		try := source || ticks > 1
+		if final {
+			try = source && ticks == 1
+		}
+		if !owned && try {
 			if lock == nil {
 				lock = newTermLock(env.Stderr)
 			}
