@@ -322,9 +322,9 @@ DESCRIPTION:
    names, so two stages' outputs can be compared.
 
 EXAMPLES:
-   obz read testdata/orders.csv | obz filter '.amount > 50' --journal a.zst > /dev/null
-   obz read testdata/orders.csv | obz filter '.amount > 60' --journal b.zst > /dev/null
-   obz diff a.zst b.zst   # exit 1: b.zst lacks the orders of 50 to 60
+   obz read testdata/orders.csv --strings --journal a.zst > /dev/null
+   obz read testdata/orders.csv --journal b.zst > /dev/null
+   obz diff a.zst b.zst   # exit 1: the amounts are strings in a.zst, numbers in b.zst
 
 EXIT STATUS:
    0    the journals hold the same events and EOF
