@@ -122,7 +122,9 @@ func checkCommand(args []string, app *cli.App) error {
 	if cmd == nil {
 		return unknownCommand("", args[1], app.Commands)
 	}
-	if len(cmd.Subcommands) == 0 || len(args) < 3 || strings.HasPrefix(args[2], "-") {
+	// A command with an action of its own takes arguments besides its
+	// subcommands (obz runs DIR, obz runs prune).
+	if len(cmd.Subcommands) == 0 || cmd.Action != nil || len(args) < 3 || strings.HasPrefix(args[2], "-") {
 		return nil
 	}
 	sub := args[2]
