@@ -334,6 +334,7 @@ func parse(file string, data []byte, cmds Commands, check StageCheck) (*Topology
 	v.checkStages(t, cmds)
 	if check != nil {
 		v.checkCommands(t, cmds, check, true)
+		v.checkDirs(t, raw.Dir != "")
 	}
 	if len(v.problems) > 0 {
 		return nil, &ValidationError{Problems: v.problems}
@@ -453,4 +454,27 @@ func splitCommand(s string) ([]string, error) {
 		args = append(args, cur.String())
 	}
 	return args, nil
+}
+
+// checkDirs reports a working directory that is not there: the flow's
+// (its dir key) and each stage's. A stage cannot start in it, and the
+// error of a failed start would not say why.
+func (v *validator) checkDirs(t *Topology, flowKey bool) {
+	isDir := func(d string) bool {
+		fi, err := os.Stat(d)
+		return err == nil && fi.IsDir()
+	}
+	if !isDir(t.Dir) {
+		line := 0
+		if flowKey {
+			line = v.keyLine("dir")
+		}
+		v.add(line, "dir %s is not a directory (stages run there; relative paths start at the topology's directory)", t.Dir)
+		return
+	}
+	for _, s := range t.Stages {
+		if s.Dir != t.Dir && !isDir(s.Dir) {
+			v.add(s.Line, "stage %q: dir %s is not a directory", s.Name, s.Dir)
+		}
+	}
 }

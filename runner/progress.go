@@ -196,13 +196,24 @@ func startProgress(env *Env, name string, st Stage, start time.Time) (io.Writer,
 	// With ProgressShared the terminal may be shared by the other stages
 	// of a pipeline: a stage draws only while it holds the terminal's lock.
 	// A source tries from the first tick, the others from the second, so
-	// the head of a pipeline, which knows how far its input is read, wins.
+	// the head of a pipeline, which knows how far its input is read, wins;
+	// later ticks take the line over when its holder ended. A final line
+	// is drawn by the holder, or by a stage that ended before its first
+	// try (a short run), not by one that tried and never had the line.
 	var lock *termLock
 	owned := !env.ProgressShared
 	ticks := 0
 	draw := func(now time.Time, final bool) {
 		ticks++
-		if !owned && (source || ticks > 1 || final) {
+		first := 2 // the tick of a stage's first try
+		if source {
+			first = 1
+		}
+		try := ticks >= first
+		if final {
+			try = ticks <= first
+		}
+		if !owned && try {
 			if lock == nil {
 				lock = newTermLock(env.Stderr)
 			}

@@ -70,6 +70,7 @@ func newApp(reg stages.Registry, stdin io.Reader, stdout, stderr io.Writer, cmdN
 	app.Commands = append(app.Commands, parallelCommand(reg, runParallel, cmdName, runErr))
 	app.Commands = append(app.Commands, flowCommand(reg, cmdName, runErr), runsCommand(cmdName, runErr))
 	app.Commands = append(app.Commands, journalCommand(cmdName, runErr), replayCommand(cmdName, runErr), diffCommand(cmdName, runErr), reportCommand(cmdName, runErr), whyCommand(cmdName, runErr))
+	app.Commands = append(app.Commands, completionCommand(cmdName, runErr), manCommand(cmdName, runErr))
 	app.Commands = append(app.Commands, &cli.Command{
 		Name:  "version",
 		Usage: "print obz's version",
@@ -92,7 +93,8 @@ func baseApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		ErrWriter:              stderr,
 		HideVersion:            true,
 		ExitErrHandler:         func(*cli.Context, error) {},
-		UseShortOptionHandling: false,
+		UseShortOptionHandling: false, // permuteArgs splits -rn1 as getopt does
+		EnableBashCompletion:   true,
 		// Stages split list values themselves: choice:a,b,c must stay one value.
 		DisableSliceFlagSeparator: true,
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
@@ -108,20 +110,29 @@ var versionFlag = &cli.BoolFlag{Name: "version", Aliases: []string{"V"}, Usage: 
 // checkCommand rejects an unknown command, or an unknown subcommand of one
 // that has them (obz journal), before urfave sees it, with a suggestion.
 func checkCommand(args []string, app *cli.App) error {
+	isHelp := func(s string) bool { return s == "help" || s == "h" }
 	if len(args) < 2 || strings.HasPrefix(args[1], "-") {
 		return nil
 	}
+	if isHelp(args[1]) {
+		// obz help CMD [SUB]: the same check for what help is asked about.
+		return checkCommand(append([]string{args[0]}, args[2:]...), app)
+	}
 	cmd := app.Command(args[1])
-	if cmd == nil && args[1] != "help" && args[1] != "h" {
+	if cmd == nil {
 		return unknownCommand("", args[1], app.Commands)
 	}
-	// A command with subcommands and an action of its own (obz runs DIR)
-	// takes arguments there; one without (obz journal) only subcommands.
-	if cmd == nil || len(cmd.Subcommands) == 0 || cmd.Action != nil || len(args) < 3 || strings.HasPrefix(args[2], "-") {
+	// A command with an action of its own takes arguments besides its
+	// subcommands (obz runs DIR, obz runs prune).
+	if len(cmd.Subcommands) == 0 || cmd.Action != nil || len(args) < 3 || strings.HasPrefix(args[2], "-") {
 		return nil
 	}
-	if cmd.Command(args[2]) == nil && args[2] != "help" && args[2] != "h" {
-		return unknownCommand(cmd.Name+" ", args[2], cmd.Subcommands)
+	sub := args[2]
+	if isHelp(sub) && len(args) > 3 {
+		sub = args[3]
+	}
+	if cmd.Command(sub) == nil && !isHelp(sub) {
+		return unknownCommand(cmd.Name+" ", sub, cmd.Subcommands)
 	}
 	return nil
 }
@@ -192,6 +203,8 @@ OTHER COMMANDS:
    report    write a run of obz flow as one self-contained HTML page
    why       follow an output event of a run back to the source event it came from
    version   print obz's version, VCS revision and protocol (also obz --version, obz -V)
+   completion  print a shell completion script: obz completion bash|zsh|fish
+   man       print the manual page (roff): obz man | man -l -
    help      this text; obz help CMD for one command
 
 EXAMPLES:

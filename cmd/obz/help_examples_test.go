@@ -67,7 +67,7 @@ func examplesSection(help string) []string {
 var (
 	exampleExit = regexp.MustCompile(`#.*\bexit (\d+)`)
 	// Programs some examples use that a machine may lack.
-	optionalTools = []string{"python3", "jq", "dot"}
+	optionalTools = []string{"python3", "jq", "dot", "man"}
 )
 
 // TestHelpExamples runs every example of every command's --help, as pasted

@@ -24,6 +24,8 @@ func TestPermuteJournalArgs(t *testing.T) {
 		{"obz replay j.zst --speed 1x", "obz replay --speed 1x -- j.zst"},
 		{"obz replay runs/x --verify --topology new.toml", "obz replay --verify --topology new.toml -- runs/x"},
 		{"obz diff a.zst b.zst", "obz diff -- a.zst b.zst"},
+		// An unknown subcommand is refused before (checkCommand); its
+		// words are permuted as the command's own (obz runs DIR --json).
 		{"obz journal nosuch x -r", "obz journal nosuch x -r"},
 		{"obz journal", "obz journal"},
 		{"obz filter .a -r", "obz filter -r -- .a"},

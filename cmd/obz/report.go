@@ -52,6 +52,7 @@ EXIT STATUS:
    1    the run directory or the page could not be read or written
    2    usage error
 `,
+		OnUsageError: onUsageError(cmdName, "report"),
 		Action: func(c *cli.Context) error {
 			*cmdName = "report"
 			*runErr = runReport(c)

@@ -443,7 +443,11 @@ func permuteArgs(args []string, app *cli.App) ([]string, error) {
 	rest := args[head:]
 	for i := 0; i < len(rest); i++ {
 		a := rest[i]
-		if short, needsValue := splitShort(a, takesValue); short != nil {
+		short, needsValue, err := splitShort(a, takesValue)
+		if err != nil {
+			return nil, err
+		}
+		if short != nil {
 			flags = append(flags, short...)
 			if needsValue {
 				if i+1 == len(rest) {
@@ -503,30 +507,34 @@ func permuteArgs(args []string, app *cli.App) ([]string, error) {
 // (coreutils: head -n1, sort -rn): -rn is -r -n, and the first letter that
 // takes a value takes the rest of the word (-n1, -rn1) or, at the end of
 // the word, the next argument (needsValue). It returns nil when a is not
-// such a cluster: a known name, a long option, or a letter the command
-// does not have (urfave then reports it).
-func splitShort(a string, takesValue map[string]bool) (short []string, needsValue bool) {
+// such a cluster: a known name, a long option, or a word whose first
+// letter is no option of the command (urfave then reports it); an unknown
+// letter after a known one is an error here.
+func splitShort(a string, takesValue map[string]bool) (short []string, needsValue bool, err error) {
 	if len(a) < 3 || a[0] != '-' || a[1] == '-' || strings.Contains(a, "=") {
-		return nil, false
+		return nil, false, nil
 	}
 	if _, known := takesValue[a[1:]]; known {
-		return nil, false
+		return nil, false, nil
 	}
 	for i := 1; i < len(a); i++ {
 		letter := a[i : i+1]
 		tv, known := takesValue[letter]
+		if !known && i == 1 {
+			return nil, false, nil
+		}
 		if !known {
-			return nil, false
+			return nil, false, &usageError{msg: fmt.Sprintf("unknown flag -%s in %s", letter, a)}
 		}
 		short = append(short, "-"+letter)
 		if tv {
 			if i+1 < len(a) {
-				return append(short, a[i+1:]), false
+				return append(short, a[i+1:]), false, nil
 			}
-			return short, true
+			return short, true, nil
 		}
 	}
-	return short, false
+	return short, false, nil
 }
 
 // flushingJournal writes each batch to the journal file before it returns
