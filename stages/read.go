@@ -22,7 +22,8 @@ var readSpec = runner.Spec{
 	ArgsUsage: "[FILE...|-]",
 	Description: `Reads the files in order, one event per record, then ends with a natural
 EOF. "-" or no FILE reads stdin. Every file is checked before anything is
-written: one that cannot be opened stops obz with no output at all. A FIFO,
+written: one that cannot be opened stops obz with no events at all (only
+the poison EOF every failed stage leaves on framed output). A FIFO,
 a pipe (<(cmd), /dev/fd/N) or a device is opened once, at that check, and
 read from that one open (a FIFO opened twice would drop its writer); its
 name's .gz or .zst is checked when its first bytes arrive. SIGINT or

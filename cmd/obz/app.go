@@ -42,19 +42,29 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // which stop signal came, if one did.
 func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, signalled func() os.Signal) int {
 	reg := stages.All()
-	if err := checkCommand(args, reg); err != nil {
-		return exitCode(err, "", nil, stderr)
-	}
 	var cmdName string
 	var runErr error
 	app := newApp(reg, stdin, stdout, stderr, &cmdName, &runErr)
+	// A stage that fails before its runner wrote an EOF leaves its
+	// consumers a poison EOF (verdict.go).
+	verdict := func(err error) {
+		if t, ok := stageVerdictTarget(args, reg, app); ok && needsVerdict(err) {
+			leaveVerdict(t, stdout)
+		}
+	}
+	if err := checkCommand(args, reg); err != nil {
+		verdict(err)
+		return exitCode(err, "", nil, stderr)
+	}
 	permuted, err := permuteArgs(args, app)
 	if err != nil {
+		verdict(err)
 		return exitCode(err, args[1], nil, stderr)
 	}
 	if err := app.RunContext(ctx, permuted); err != nil && runErr == nil {
 		runErr = err
 	}
+	verdict(runErr)
 	return exitCode(runErr, cmdName, signalled(), stderr)
 }
 
@@ -147,8 +157,10 @@ Each stage reads and writes framed NDJSON: every event carries its writer
 and sequence number, and every stream ends with an EOF frame holding the
 count, so each stage checks that nothing was lost and that its upstream did
 not crash. Bad lines become error events that flow to the sink instead of
-vanishing. Bare NDJSON is accepted as input; -r writes bare NDJSON for jq.
-Output is pretty on a terminal, framed into a pipe or file.
+vanishing. A stage that fails (a missing file, a bad expression) ends its
+framed output with a poison EOF, so the stages after it fail too. Bare
+NDJSON is accepted as input; -r writes bare NDJSON for jq. Output is
+pretty on a terminal, framed into a pipe or file.
 `)
 	for _, fam := range familyOrder {
 		first := true

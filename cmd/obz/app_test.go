@@ -68,7 +68,7 @@ func TestPermuteArgs(t *testing.T) {
 		}
 	}
 	code, stdout, stderr := runObz(t, "{\"a\":1}\n", "filter", ".a", "--name")
-	if code != 2 || stdout != "" || !strings.Contains(stderr, "obz filter: flag needs an argument: --name") {
+	if code != 2 || stdout != poisonEOF("filter") || !strings.Contains(stderr, "obz filter: flag needs an argument: --name") {
 		t.Errorf("obz filter .a --name: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 }
@@ -212,11 +212,18 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"filter", ".a", "--max-line", "lots"}, "--max-line: bad size"},
 		{[]string{"filter", ".a", "--color", "pink"}, "--color must be auto, always or never"},
 	} {
+		// The stage failed before it ran: its only output is its verdict
+		// for a consumer, a poison EOF.
 		code, stdout, stderr := runObz(t, "", tt.args...)
-		if code != 2 || !strings.Contains(stderr, tt.msg) || stdout != "" {
-			t.Errorf("obz %q: exit %d, stdout %q, stderr %q; want exit 2 and %q", tt.args, code, stdout, stderr, tt.msg)
+		if code != 2 || !strings.Contains(stderr, tt.msg) || stdout != poisonEOF(tt.args[0]) {
+			t.Errorf("obz %q: exit %d, stdout %q, stderr %q; want exit 2, %q and a poison EOF", tt.args, code, stdout, stderr, tt.msg)
 		}
 	}
+}
+
+// poisonEOF is the EOF a failed stage w leaves with no events.
+func poisonEOF(w string) string {
+	return `{"obz":1,"t":"eof","w":"` + w + `","n":0,"kind":"poison"}` + "\n"
 }
 
 // buildObz builds the obz binary for tests that need a real process

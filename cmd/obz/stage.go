@@ -136,7 +136,7 @@ func runStage(c *cli.Context, spec *runner.Spec) error {
 	}
 	path := c.String("journal")
 	if path == "" {
-		return runner.Run(c.Context, spec, st, env)
+		return ranStage(runner.Run(c.Context, spec, st, env))
 	}
 	jw, err := journal.Create(path, nil)
 	if err != nil {
@@ -150,7 +150,16 @@ func runStage(c *cli.Context, spec *runner.Spec) error {
 	if cerr := jw.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("journal %s: %w", path, cerr)
 	}
-	return err
+	return ranStage(err)
+}
+
+// ranStage marks the error of a stage whose runner ran, and so wrote its
+// EOF: no verdict is owed (verdict.go).
+func ranStage(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &runnerEnded{err}
 }
 
 // stageEnv turns the runner flags into a runner.Env, without its inherited
