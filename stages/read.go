@@ -75,11 +75,17 @@ fields c1, c2, ... and --header a,b,c names them a, b, c; with either, the
 file has no header row and every row is data. Every row must have as many
 fields as the header (or, without one, as the first row). Quoted fields may
 hold the delimiter, "" and newlines (RFC 4180); a UTF-8 BOM is dropped;
-TSV is the same with a tab as delimiter. Values are strings unless --infer:
-then an empty field is null, true and false are booleans, and a field
-written exactly as a JSON number (-12, 0, 3.5, 1e-3) is that number, except
-integers beyond +-2^53 (they would lose digits). Everything else stays a
-string: 007, +5, 1., .5, " 42", NaN, TRUE, null.
+TSV is the same with a tab as delimiter.
+
+NUMBERS: a CSV or TSV field becomes a JSON number only when its text
+already is one that a float64 (jq's and JavaScript's numbers) holds without
+losing a digit, and it is written byte for byte: 42, -0.5, 1.50 (stays
+1.50), 1e-3. Everything else stays a string, so reading never changes a
+value: 007, +3, 1., .5, " 42", 0x1F, 1e5x, NaN, integers beyond +-2^53
+(16-digit and longer ids such as 9007199254740993) and numbers with more
+digits than a float64 keeps. true, false and empty fields stay strings.
+--strings keeps every field a string; --infer also makes true and false
+booleans and an empty field null.
 
 FOLLOW: -f/--follow reads one regular FILE from its start, then waits for
 it to grow (polling every --poll), like tail -F, until SIGINT or SIGTERM
@@ -101,12 +107,13 @@ text of the line or row. Two CSV problems end the stage instead (exit 1),
 as no later row could be trusted: a header row that does not parse, and a
 row that runs past --max-line (an unclosed quote, most likely).`,
 	Examples: `obz read testdata/orders.ndjson -r
-obz read testdata/orders.csv --infer | obz filter '.amount > 50' -r
-obz read testdata/customers.csv testdata/orders.csv --infer --stats > /dev/null
+obz read testdata/orders.csv | obz filter '.amount > 50' -r
+obz read testdata/orders.csv --strings | obz head -n 2 -r
+obz read testdata/customers.csv testdata/orders.csv --stats > /dev/null
 cat testdata/orders.ndjson | obz read - | obz head -n 2 -r
 tail -n 3 testdata/orders.csv | obz read --format csv --header id,ts,customer,country,device,amount -r
 obz read testdata/orders.json -r | head -n 2
-obz read testdata/orders.csv.gz --infer -r | head -n 2
+obz read testdata/orders.csv.gz -r | head -n 2
 gzip -c testdata/orders.ndjson | obz read -r | head -n 2
 obz read --format text README.md -r | head -n 2
 obz read -f testdata/orders.ndjson | obz filter '.amount > 100' -r   # then waits for more lines, until Ctrl-C`,
@@ -114,7 +121,8 @@ obz read -f testdata/orders.ndjson | obz filter '.amount > 100' -r   # then wait
 		{Name: "format", Usage: "input `FORMAT` of every file: ndjson, json, csv, tsv or text (default: by extension; stdin is ndjson)", Default: ""},
 		{Name: "follow", Short: "f", Usage: "wait for FILE to grow, following rotation, until stopped (like tail -F)", Default: false},
 		{Name: "poll", Usage: "--follow: how often to look for more input", Default: defaultPoll},
-		{Name: "infer", Usage: "CSV/TSV: numbers, true/false and empty (null) instead of strings (see DESCRIPTION)", Default: false},
+		{Name: "strings", Usage: "CSV/TSV: every field is a string (no numbers; see NUMBERS)", Default: false},
+		{Name: "infer", Usage: "CSV/TSV: also true/false as booleans and empty fields as null (see NUMBERS)", Default: false},
 		{Name: "no-header", Usage: "CSV/TSV: there is no header row; name the fields c1, c2, ...", Default: false},
 		{Name: "header", Usage: "CSV/TSV: there is no header row; name the fields `a,b,c`", Default: []string{}},
 		{Name: "delimiter", Usage: "CSV/TSV: field separator `CHAR`, one character (\"tab\" or \\t for a tab)", Default: ""},
@@ -145,7 +153,8 @@ type readStage struct {
 	// one waits for a writer, who may wait for the files before it).
 	// Opening a FIFO twice drops the writer that connected to the first
 	// open.
-	fifo map[int]bool
+	fifo     map[int]bool
+	progress readProgress
 }
 
 // inCounter keeps a source's In and BytesIn counters (--stats, the status
@@ -331,7 +340,7 @@ func (r *readStage) readOne(ctx context.Context, em *runner.Emitter, i int, name
 			return err
 		}
 		defer f.Close()
-		src = stopReader{ctx: ctx, r: f}
+		src = r.progress.counted(stopReader{ctx: ctx, r: f})
 	}
 	f := r.formatOf(name)
 	if name == stdinName {
@@ -420,7 +429,15 @@ func (k *readSink) take(rec *format.Record) error {
 
 // parseCSVOptions reads read's CSV/TSV flags.
 func parseCSVOptions(o runner.Options) (format.CSVOptions, error) {
-	c := format.CSVOptions{Infer: o.Bool("infer"), NoHeader: o.Bool("no-header"), LazyQuotes: o.Bool("lazy-quotes")}
+	c := format.CSVOptions{NoHeader: o.Bool("no-header"), LazyQuotes: o.Bool("lazy-quotes")}
+	switch {
+	case o.Bool("strings") && o.Bool("infer"):
+		return c, runner.Usagef("--strings and --infer contradict each other: --strings keeps every field a string")
+	case o.Bool("strings"):
+		c.Values = format.Strings
+	case o.Bool("infer"):
+		c.Values = format.Scalars
+	}
 	if o.IsSet("header") {
 		seen := map[string]bool{}
 		for _, h := range o.Strings("header") {
