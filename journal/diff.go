@@ -132,7 +132,7 @@ func refText(r wire.Ref) string {
 	if r.IsZero() {
 		return "none"
 	}
-	return fmt.Sprintf("%s/%d", r.Writer, r.Seq)
+	return fmt.Sprintf("%s/%d", wire.Printable(r.Writer), r.Seq)
 }
 
 func describe(f *wire.Frame) string {
@@ -142,7 +142,7 @@ func describe(f *wire.Frame) string {
 	case wire.KindError:
 		msg := ""
 		if f.Err != nil {
-			msg = f.Err.Kind + ": " + f.Err.Msg + " "
+			msg = wire.Printable(f.Err.Kind) + ": " + wire.Printable(f.Err.Msg) + " "
 		}
 		return "error event " + msg + string(cmpPayload(f))
 	}

@@ -314,7 +314,7 @@ func (em *Emitter) showError(info *wire.ErrorInfo, payload []byte) {
 	if em.reported > show {
 		return
 	}
-	where := info.Stage
+	where := wire.Printable(info.Stage)
 	if info.Line > 0 {
 		where += fmt.Sprintf(" line %d", info.Line)
 	}
@@ -325,7 +325,8 @@ func (em *Emitter) showError(info *wire.ErrorInfo, payload []byte) {
 	if len(text) > 200 {
 		text = append(text[:200:200], "..."...)
 	}
-	fmt.Fprintf(em.stderr, "obz %s: error event from %s (%s): %s: %s\n", em.name, where, info.Kind, info.Msg, strings.TrimSpace(string(text)))
+	fmt.Fprintf(em.stderr, "obz %s: error event from %s (%s): %s: %s\n", em.name, where, wire.Printable(info.Kind), wire.Printable(info.Msg),
+		wire.Printable(strings.TrimSpace(string(text))))
 	if em.reported == show {
 		fmt.Fprintf(em.stderr, "obz %s: further error events are counted, not shown\n", em.name)
 	}

@@ -139,13 +139,13 @@ func (e *edge) event(f *wire.Frame) bool {
 		return false
 	}
 	if w.eof {
-		e.problem("input from '%s' sent event seq %d after its EOF", w.name, f.Seq)
+		e.problem("input from %s sent event seq %d after its EOF", wire.ShowName(w.name), f.Seq)
 	}
 	if f.Seq != w.seq+1 {
 		if f.Seq <= w.seq {
-			e.problem("input from '%s' repeated or reordered seq %d after %d", w.name, f.Seq, w.seq)
+			e.problem("input from %s repeated or reordered seq %d after %d", wire.ShowName(w.name), f.Seq, w.seq)
 		} else {
-			e.problem("input from '%s' has a gap: seq %d..%d missing", w.name, w.seq+1, f.Seq-1)
+			e.problem("input from %s has a gap: seq %d..%d missing", wire.ShowName(w.name), w.seq+1, f.Seq-1)
 			w.gapped = true
 		}
 	}
@@ -163,11 +163,11 @@ func (e *edge) eof(f *wire.Frame) {
 			e.dups++
 			return
 		}
-		e.problem("input from '%s' sent a second EOF", w.name)
+		e.problem("input from %s sent a second EOF", wire.ShowName(w.name))
 	}
 	w.eof, w.kind, w.n = true, f.EOF, f.Count
 	if f.Count != w.count {
-		e.problem("input from '%s' ended with an EOF count of %d but %d events arrived", w.name, f.Count, w.count)
+		e.problem("input from %s ended with an EOF count of %d but %d events arrived", wire.ShowName(w.name), f.Count, w.count)
 	}
 }
 
@@ -187,13 +187,13 @@ func (e *edge) end(err error) wire.EOFKind {
 		case w.name == wire.BareWriter && !w.eof:
 			// Bare NDJSON has no EOF frame: the end of the stream is its end.
 		case !w.eof:
-			e.problem("input from '%s' ended without EOF after %d events", w.name, w.count)
+			e.problem("input from %s ended without EOF after %d events", wire.ShowName(w.name), w.count)
 			kind = max(kind, wire.Truncated)
 		case w.kind == wire.Truncated:
-			e.problem("input from '%s' is truncated: it lost its own input after %d events", w.name, w.count)
+			e.problem("input from %s is truncated: it lost its own input after %d events", wire.ShowName(w.name), w.count)
 			kind = max(kind, w.kind)
 		case w.kind == wire.Poison:
-			e.problem("upstream '%s' failed (poison EOF after %d events)", w.name, w.count)
+			e.problem("upstream %s failed (poison EOF after %d events)", wire.ShowName(w.name), w.count)
 			kind = max(kind, w.kind)
 		default:
 			kind = max(kind, w.kind)

@@ -175,17 +175,17 @@ func (m *merger) next() (b *batch, lo, hi int) {
 		in, ok := m.writers[m.run.Writer]
 		switch {
 		case m.shared[m.run.Writer]:
-			m.giveUp("writer '%s' of the recorded merge order is on several inputs", m.run.Writer)
+			m.giveUp("writer %s of the recorded merge order is on several inputs", wire.ShowName(m.run.Writer))
 			continue
 		case !ok:
 			if m.allEnded() {
-				m.giveUp("the recorded merge order takes events from '%s', which is on none of the inputs", m.run.Writer)
+				m.giveUp("the recorded merge order takes events from %s, which is on none of the inputs", wire.ShowName(m.run.Writer))
 				continue
 			}
 			return nil, 0, 0
 		case len(m.queues[in]) == 0:
 			if m.ended[in] {
-				m.giveUp("the recorded merge order takes %d more events from '%s', but its input ended", m.left, m.run.Writer)
+				m.giveUp("the recorded merge order takes %d more events from %s, but its input ended", m.left, wire.ShowName(m.run.Writer))
 				continue
 			}
 			return nil, 0, 0
@@ -334,6 +334,6 @@ func (m *merger) check(now time.Time, frees []chan *batch) {
 	case now.Sub(m.stalled) >= stallLimit && m.canon:
 		m.giveUp("waited %v for an event on every input (--merge ordered) while some inputs' buffers were full", stallLimit)
 	case now.Sub(m.stalled) >= stallLimit:
-		m.giveUp("waited %v for events of '%s' while the other inputs' buffers were full", stallLimit, m.run.Writer)
+		m.giveUp("waited %v for events of %s while the other inputs' buffers were full", stallLimit, wire.ShowName(m.run.Writer))
 	}
 }

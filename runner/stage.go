@@ -236,7 +236,7 @@ func (e *EventFailedError) Error() string {
 		where = fmt.Sprintf("line %d: ", e.Info.Line)
 	}
 	if e.Info.Stage != "" {
-		where = "from '" + e.Info.Stage + "' " + where
+		where = "from " + wire.ShowName(e.Info.Stage) + " " + where
 	}
-	return fmt.Sprintf("error event %s(%s) %s (--on-error fail)", where, e.Info.Kind, e.Info.Msg)
+	return fmt.Sprintf("error event %s(%s) %s (--on-error fail)", where, wire.Printable(e.Info.Kind), wire.Printable(e.Info.Msg))
 }

@@ -265,7 +265,7 @@ func (j *join) Event(ev *wire.Frame, em *runner.Emitter) error {
 		case joinLeft:
 			return em.Emit(p)
 		case joinStrict:
-			return fmt.Errorf("strict join: no reference row for %s=%s (stream event %d from '%s')", j.onName, clip(j.buf), ev.Seq, ev.Writer)
+			return fmt.Errorf("strict join: no reference row for %s=%s (stream event %d from %s)", j.onName, clip(j.buf), ev.Seq, wire.ShowName(ev.Writer))
 		}
 		j.dropped++
 		return nil

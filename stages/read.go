@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -22,12 +23,14 @@ var readSpec = runner.Spec{
 	ArgsUsage: "[FILE...|-]",
 	Description: `Reads the files in order, one event per record, then ends with a natural
 EOF. "-" or no FILE reads stdin. Every file is checked before anything is
-written: one that cannot be opened stops obz with no output at all. A FIFO,
-a pipe (<(cmd), /dev/fd/N) or a device is opened once, at that check, and
-read from that one open (a FIFO opened twice would drop its writer); its
-name's .gz or .zst is checked when its first bytes arrive. SIGINT or
-SIGTERM stops reading at the next chunk of input, also from input that
-never pauses (/dev/zero) or that blocks (a FIFO, stdin): a stopped EOF.
+written: one that cannot be opened stops obz with no events at all (only
+the poison EOF every failed stage leaves on framed output). A FIFO or pipe
+(mkfifo, <(cmd)) is opened once, when its turn comes (the open waits for
+a writer), a device once at the check, and each is read from that one
+open; their name's .gz or .zst is checked when the first bytes arrive.
+SIGINT or SIGTERM stops reading at the next chunk of input, also from
+input that never pauses (/dev/zero) or that blocks (stdin, a FIFO without
+a writer): a stopped EOF.
 
 FORMAT: --format ndjson|json|csv|tsv|text for every input, or else by
 extension: .json is JSON, .csv CSV, .tsv TSV, .txt and .log text, anything
@@ -169,11 +172,16 @@ type readStage struct {
 	follow  time.Duration // --follow: the poll interval; 0 = no follow
 	in      inCounter
 	sink    readSink // the input being read
-	// held are the inputs that are not regular files (a FIFO, a pipe
-	// given as /dev/fd/N, a device), by their index in files: opened once,
-	// by newRead, and read from that one open. Opening a FIFO again drops
-	// the writer that connected to the first open.
-	held     map[int]*os.File
+	// held are the inputs that are neither regular files nor FIFOs (a
+	// device, a socket), by their index in files: opened once, by newRead,
+	// and read from that one open, since their data can be read only once.
+	held map[int]*os.File
+	// fifo marks the inputs that are FIFOs (named pipes, and the pipes of
+	// <(cmd) as /dev/fd/N): opened once, when their turn comes (opening
+	// one waits for a writer, who may wait for the files before it).
+	// Opening a FIFO twice drops the writer that connected to the first
+	// open.
+	fifo     map[int]bool
 	progress readProgress
 }
 
@@ -229,17 +237,23 @@ func newRead(o runner.Options) (runner.Stage, error) {
 	// Check every file now, before the runner writes anything: a typo must
 	// not leave a half-written stream behind. Regular files are opened
 	// again, one at a time, while reading (so that thousands of files need
-	// not all be open); anything else stays open from here.
+	// not all be open); FIFOs are only looked at, devices stay open.
 	for i, name := range r.files {
 		if name == stdinName {
 			continue
 		}
-		f, err := openReadable(name, r.follow > 0)
+		f, fifo, err := openReadable(name, r.follow > 0)
 		if err != nil {
 			r.Close()
 			return nil, err
 		}
-		if f != nil {
+		switch {
+		case fifo:
+			if r.fifo == nil {
+				r.fifo = map[int]bool{}
+			}
+			r.fifo[i] = true
+		case f != nil:
 			if r.held == nil {
 				r.held = map[int]*os.File{}
 			}
@@ -252,35 +266,38 @@ func newRead(o runner.Options) (runner.Stage, error) {
 // openReadable checks name: a file to read, not a directory; a regular
 // file named .gz or .zst must be compressed so (or empty); one to follow
 // must be a regular file. A regular file is closed again (nil is
-// returned); anything else (a FIFO, a pipe, a device) is returned open,
-// unread: its data can be read only once, and a FIFO opened twice loses
-// its writer.
-func openReadable(name string, follow bool) (*os.File, error) {
-	f, err := os.Open(name)
+// returned). A FIFO is not opened (fifo is true): opening one waits for a
+// writer. Anything else (a device, a socket) is returned open, unread: its
+// data can be read only once.
+func openReadable(name string, follow bool) (f *os.File, fifo bool, err error) {
+	fi, err := os.Stat(name)
 	if err != nil {
-		return nil, err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			pe.Op = "open" // what reading it needs: "open x.csv: no such file or directory"
+		}
+		return nil, false, err
 	}
 	if fi.IsDir() {
-		f.Close()
-		return nil, fmt.Errorf("%s: is a directory", name)
+		return nil, false, fmt.Errorf("%s: is a directory", name)
 	}
 	if follow && !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Errorf("%s: --follow needs a regular file (a pipe or device already waits for more: obz read %s)", name, name)
+		return nil, false, fmt.Errorf("%s: --follow needs a regular file (a pipe or device already waits for more: obz read %s)", name, name)
+	}
+	if fi.Mode()&os.ModeNamedPipe != 0 {
+		return nil, true, nil
+	}
+	if f, err = os.Open(name); err != nil {
+		return nil, false, err
 	}
 	if !fi.Mode().IsRegular() {
-		return f, nil
+		return f, false, nil
 	}
 	defer f.Close()
 	if c, _ := format.CompressionOf(name); c != format.None && !format.Matches(f, c) {
-		return nil, errNotCompressed(name, c)
+		return nil, false, errNotCompressed(name, c)
 	}
-	return nil, nil
+	return nil, false, nil
 }
 
 func errNotCompressed(name string, c format.Compression) error {
@@ -328,6 +345,16 @@ func (r *readStage) Produce(ctx context.Context, em *runner.Emitter) error {
 func (r *readStage) readOne(ctx context.Context, em *runner.Emitter, i int, name string) error {
 	var src io.Reader
 	held := r.held[i]
+	if r.fifo[i] {
+		f, err := openFIFO(ctx, name, func() { em.Flush() })
+		if err != nil {
+			if errors.Is(err, errStopped) {
+				return nil
+			}
+			return err
+		}
+		held = f
+	}
 	switch {
 	case name == stdinName:
 		if em.Stdin() == nil {
@@ -497,4 +524,33 @@ func parseDelimiter(s string) (rune, error) {
 		return 0, runner.Usagef("--delimiter must be one character other than a quote or newline, not %q", s)
 	}
 	return r, nil
+}
+
+// openFIFO opens a FIFO, which waits until a writer opens it too; a stop
+// signal ends the wait (errStopped). flush runs first: downstream sees
+// what was read before the wait.
+func openFIFO(ctx context.Context, name string, flush func()) (*os.File, error) {
+	flush()
+	type opened struct {
+		f   *os.File
+		err error
+	}
+	ch := make(chan opened, 1)
+	go func() {
+		f, err := os.Open(name)
+		ch <- opened{f, err}
+	}()
+	select {
+	case o := <-ch:
+		return o.f, o.err
+	case <-ctx.Done():
+		// The open stays blocked until a writer comes or the process
+		// ends; if a writer comes, the file is closed.
+		go func() {
+			if o := <-ch; o.f != nil {
+				o.f.Close()
+			}
+		}()
+		return nil, errStopped
+	}
 }

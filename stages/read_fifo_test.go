@@ -102,3 +102,55 @@ func TestReadFIFONotCompressed(t *testing.T) {
 		t.Fatalf("Run = %v, want a refusal: not gzip data", err)
 	}
 }
+
+// TestReadFIFOsInTurn: FIFOs are opened when their turn comes. One writer
+// that fills the first FIFO (more than a pipe holds) before it opens the
+// second must not wait for a reader that waits in the second's open.
+func TestReadFIFOsInTurn(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.ndjson"), filepath.Join(dir, "b.ndjson")
+	for _, p := range []string{a, b} {
+		if err := syscall.Mkfifo(p, 0o600); err != nil {
+			t.Skip("mkfifo:", err)
+		}
+	}
+	const perFile = 20000 // about 200 KB each
+	wrote := make(chan error, 1)
+	go func() {
+		for _, p := range []string{a, b} {
+			f, err := os.OpenFile(p, os.O_WRONLY, 0)
+			if err != nil {
+				wrote <- err
+				return
+			}
+			var s strings.Builder
+			for i := 1; i <= perFile; i++ {
+				fmt.Fprintf(&s, `{"file":%q,"i":%d}`+"\n", filepath.Base(p), i)
+			}
+			_, err = f.Write([]byte(s.String()))
+			f.Close()
+			if err != nil {
+				wrote <- err
+				return
+			}
+		}
+		wrote <- nil
+	}()
+	done := make(chan error, 1)
+	var lines []string
+	go func() {
+		st := runnertest.New(t, &readSpec, []string{a, b}, nil)
+		var res runnertest.Result
+		lines, res = runnertest.Raw(t, st, "")
+		done <- res.Err
+	}()
+	if err := runnertest.Wait(t, done); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-wrote; err != nil {
+		t.Fatal("writer:", err)
+	}
+	if len(lines) != 2*perFile || !strings.Contains(lines[perFile], `"b.ndjson","i":1}`) {
+		t.Fatalf("read %d events, want %d, a's then b's", len(lines), 2*perFile)
+	}
+}

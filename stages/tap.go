@@ -109,7 +109,7 @@ func (t *tap) ErrorEvent(ev *wire.Frame, em *runner.Emitter) error {
 		if text == nil {
 			text = ev.Err.Raw
 		}
-		t.show(em, ev, fmt.Sprintf("error from %s (%s): %s: ", ev.Err.Stage, ev.Err.Kind, ev.Err.Msg), text)
+		t.show(em, ev, fmt.Sprintf("error from %s (%s): %s: ", wire.Printable(ev.Err.Stage), wire.Printable(ev.Err.Kind), wire.Printable(ev.Err.Msg)), text)
 	}
 	return em.EmitError(ev.Err, ev.Payload)
 }
@@ -127,19 +127,21 @@ func (t *tap) show(em *runner.Emitter, ev *wire.Frame, note string, text []byte)
 	b = strconv.AppendUint(b, n, 10)
 	if ev.Writer != "" && ev.Writer != runner.LocalErrorWriter {
 		b = append(b, ' ')
-		b = append(b, ev.Writer...)
+		b = append(b, wire.Printable(ev.Writer)...)
 		b = append(b, '/')
 		b = strconv.AppendUint(b, ev.Seq, 10)
 	}
 	b = append(b, "] "...)
 	b = append(b, note...)
+	// A payload is valid JSON, but JSON allows DEL, C1 controls and
+	// bidi overrides raw in strings, and an error's raw text is anything.
 	if t.width > 0 && len(text) > t.width {
-		b = append(b, text[:t.width]...)
+		b = append(b, wire.Printable(string(text[:t.width]))...)
 		b = append(b, "... ("...)
 		b = strconv.AppendInt(b, int64(len(text)), 10)
 		b = append(b, " bytes)"...)
 	} else {
-		b = append(b, text...)
+		b = append(b, wire.Printable(string(text))...)
 	}
 	b = append(b, '\n')
 	em.Stderr().Write(b)

@@ -46,11 +46,20 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	var cmdName string
 	var runErr error
 	app := newApp(reg, stdin, stdout, stderr, &cmdName, &runErr)
+	// A stage that fails before its runner wrote an EOF leaves its
+	// consumers a poison EOF (verdict.go).
+	verdict := func(err error) {
+		if t, ok := stageVerdictTarget(args, reg, app); ok && needsVerdict(err) {
+			leaveVerdict(t, stdout)
+		}
+	}
 	if err := checkCommand(args, app); err != nil {
+		verdict(err)
 		return exitCode(err, "", nil, stderr)
 	}
 	permuted, err := permuteArgs(args, app)
 	if err != nil {
+		verdict(err)
 		return exitCode(err, args[1], nil, stderr)
 	}
 	if err := app.RunContext(ctx, permuted); err != nil && runErr == nil {
@@ -58,6 +67,7 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		// is a command line it could not parse.
 		runErr = &usageError{msg: err.Error()}
 	}
+	verdict(runErr)
 	return exitCode(runErr, cmdName, signalled(), stderr)
 }
 
@@ -176,8 +186,10 @@ Each stage reads and writes framed NDJSON: every event carries its writer
 and sequence number, and every stream ends with an EOF frame holding the
 count, so each stage checks that nothing was lost and that its upstream did
 not crash. Bad lines become error events that flow to the sink instead of
-vanishing. Bare NDJSON is accepted as input; -r writes bare NDJSON for jq.
-Output is pretty on a terminal, framed into a pipe or file.
+vanishing. A stage that fails (a missing file, a bad expression) ends its
+framed output with a poison EOF, so the stages after it fail too. Bare
+NDJSON is accepted as input; -r writes bare NDJSON for jq. Output is
+pretty on a terminal, framed into a pipe or file.
 `)
 	for _, fam := range familyOrder {
 		first := true

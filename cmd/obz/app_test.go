@@ -69,7 +69,7 @@ func TestPermuteArgs(t *testing.T) {
 		}
 	}
 	code, stdout, stderr := runObz(t, "{\"a\":1}\n", "filter", ".a", "--name")
-	if code != 2 || stdout != "" || !strings.Contains(stderr, "obz filter: flag needs an argument: --name") {
+	if code != 2 || stdout != poisonEOF("filter") || !strings.Contains(stderr, "obz filter: flag needs an argument: --name") {
 		t.Errorf("obz filter .a --name: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 }
@@ -219,11 +219,22 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"filter", ".a", "--max-line", "lots"}, "--max-line: bad size"},
 		{[]string{"filter", ".a", "--color", "pink"}, "--color must be auto, always or never"},
 	} {
+		// A stage that failed before it ran leaves only its verdict for a
+		// consumer, a poison EOF; other commands leave nothing.
+		want := ""
+		if stages.All().Lookup(tt.args[0]) != nil {
+			want = poisonEOF(tt.args[0])
+		}
 		code, stdout, stderr := runObz(t, "", tt.args...)
-		if code != 2 || !strings.Contains(stderr, tt.msg) || stdout != "" {
-			t.Errorf("obz %q: exit %d, stdout %q, stderr %q; want exit 2 and %q", tt.args, code, stdout, stderr, tt.msg)
+		if code != 2 || !strings.Contains(stderr, tt.msg) || stdout != want {
+			t.Errorf("obz %q: exit %d, stdout %q (want %q), stderr %q; want exit 2 and %q", tt.args, code, stdout, want, stderr, tt.msg)
 		}
 	}
+}
+
+// poisonEOF is the EOF a failed stage w leaves with no events.
+func poisonEOF(w string) string {
+	return `{"obz":1,"t":"eof","w":"` + w + `","n":0,"kind":"poison"}` + "\n"
 }
 
 // buildObz builds the obz binary for tests that need a real process

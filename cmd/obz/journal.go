@@ -157,7 +157,7 @@ func journalStat(c *cli.Context) error {
 		fmt.Fprintf(w, "%s:\n", path)
 		fmt.Fprintf(w, "  frames     %d (%s)\n", s.Frames, kindCounts(s.Kinds))
 		if s.FirstSeq > 0 {
-			fmt.Fprintf(w, "  seq        %d..%d (writer %s)\n", s.FirstSeq, s.LastSeq, s.Writer)
+			fmt.Fprintf(w, "  seq        %d..%d (writer %s)\n", s.FirstSeq, s.LastSeq, wire.Printable(s.Writer))
 		} else {
 			fmt.Fprintf(w, "  seq        none\n")
 		}

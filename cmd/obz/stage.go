@@ -154,7 +154,7 @@ func runBuilt(c *cli.Context, spec *runner.Spec, st runner.Stage) error {
 	}
 	path := c.String("journal")
 	if path == "" {
-		return runner.Run(c.Context, spec, st, env)
+		return ranStage(runner.Run(c.Context, spec, st, env))
 	}
 	jw, err := journal.Create(path, nil)
 	if err != nil {
@@ -169,7 +169,16 @@ func runBuilt(c *cli.Context, spec *runner.Spec, st runner.Stage) error {
 	if cerr := jw.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("journal %s: %w", path, cerr)
 	}
-	return err
+	return ranStage(err)
+}
+
+// ranStage marks the error of a stage whose runner ran, and so wrote its
+// EOF: no verdict is owed (verdict.go).
+func ranStage(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &runnerEnded{err}
 }
 
 // stageEnv turns the runner flags into a runner.Env, without its inherited
