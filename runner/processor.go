@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/obz-dev/obz/wire"
@@ -59,8 +60,10 @@ type processorRun struct {
 	mg    *merger       // the recorded merge order, if replaying one
 
 	errSink ErrorSink
-	waker   Waker
-	ticker  Ticker
+
+	receiptsFrom map[string]bool // writers of the receipts dropped from the inputs
+	waker        Waker
+	ticker       Ticker
 
 	// What the read loop waits on besides input; nil channels never fire.
 	stop   <-chan struct{}  // the context, until its stop signal is seen
@@ -316,6 +319,12 @@ func (r *processorRun) process(b *batch, lo, hi int) {
 			e.eof(f)
 		case wire.KindOrder:
 			// Journal-only: an upstream's merge order is its own.
+		case wire.KindReceipt:
+			// A receipt stays with the sink that wrote it: one on an
+			// input (forged, or a sink's --receipts) is not passed on
+			// or journaled, where resume would take it for this
+			// stage's or a downstream sink's.
+			r.dropReceipt(f)
 		default:
 			err = em.forward(f)
 		}
@@ -464,6 +473,19 @@ func (r *processorRun) close() error {
 		return r.finErr
 	}
 	return r.em.errorEvents()
+}
+
+// dropReceipt notes, once per writer, that a receipt frame arrived on an
+// input and was dropped.
+func (r *processorRun) dropReceipt(f *wire.Frame) {
+	if r.receiptsFrom == nil {
+		r.receiptsFrom = map[string]bool{}
+	}
+	if r.receiptsFrom[f.Writer] {
+		return
+	}
+	r.receiptsFrom[f.Writer] = true
+	fmt.Fprintf(r.em.stderr, "obz %s: dropped receipt frames of %q on its input: a receipt belongs to the sink that wrote it, and is not passed on\n", r.name, f.Writer)
 }
 
 // eventError turns an *EventError from a stage into an error event; other
