@@ -96,6 +96,7 @@ type Emitter struct {
 	buf    []byte
 	seq    uint64
 	cur    *wire.Frame // the input event being handled, the parent of what is emitted
+	in     int         // the input the event being handled came from
 	frame  wire.Frame  // scratch
 	err    error       // sticky output error
 
@@ -126,6 +127,10 @@ type Emitter struct {
 	// Flush journals the batch and drops it instead of writing it out.
 	silent bool
 }
+
+// Input is the index (from 0, in the order of the stage's inputs) of the
+// input that the event being handled came from.
+func (em *Emitter) Input() int { return em.in }
 
 // Name is the stage's writer name.
 func (em *Emitter) Name() string { return em.name }

@@ -60,6 +60,7 @@ type processorRun struct {
 	mg    *merger       // the recorded merge order, if replaying one
 
 	errSink ErrorSink
+	tracker InputTracker
 
 	receiptsFrom map[string]bool // writers of the receipts dropped from the inputs
 	waker        Waker
@@ -144,6 +145,9 @@ func (r *processorRun) start() {
 		go readInput(edge, in.Name, r.ch, r.frees[i], r.done)
 	}
 	r.errSink, _ = r.p.(ErrorSink)
+	if r.tracker, _ = r.p.(InputTracker); r.tracker != nil {
+		r.tracker.Inputs(len(inputs))
+	}
 	if r.waker, _ = r.p.(Waker); r.waker != nil {
 		r.wake = r.waker.Wake()
 	}
@@ -277,6 +281,7 @@ func (r *processorRun) drainTimedOut() {
 func (r *processorRun) process(b *batch, lo, hi int) {
 	em, e, p := r.em, r.edges[b.in], r.p
 	nIn, dups := r.nIn, e.dups
+	em.in = b.in
 	var err error
 	i := lo
 	for ; i < hi; i++ {
@@ -356,7 +361,13 @@ func (r *processorRun) process(b *batch, lo, hi int) {
 	c.BytesIn.Store(r.bytesIn)
 	if b.end != nil && r.reading() {
 		r.open--
-		r.endKind = max(r.endKind, e.end(b.end))
+		end := e.end(b.end)
+		r.endKind = max(r.endKind, end)
+		if r.tracker != nil {
+			if err := r.tracker.InputEnded(b.in, end, em); err != nil {
+				r.fail(err)
+			}
+		}
 	}
 	r.frees[b.in] <- b
 }

@@ -122,6 +122,17 @@ type Ticker interface {
 	Tick(now time.Time, em *Emitter) error
 }
 
+// InputTracker is implemented by processors whose results depend on which
+// input an event came from: event-time windows over a fan-in keep a
+// watermark per input (Emitter.Input tells an event's input). Inputs is
+// called once, before any event, with the number of inputs; InputEnded when
+// input i has ended, with how (natural, stopped, truncated, poison), before
+// Finish for the last one. InputEnded may emit.
+type InputTracker interface {
+	Inputs(n int)
+	InputEnded(i int, end wire.EOFKind, em *Emitter) error
+}
+
 // ErrorSink is implemented by processors that consume error events
 // themselves (a sink's dead-letter file). Other processors never see error
 // events: the runner forwards them downstream untouched.
