@@ -225,6 +225,12 @@ func (em *Emitter) EmitError(info *wire.ErrorInfo, payload []byte) error {
 	if em.failFirst {
 		return &EventFailedError{Info: *info}
 	}
+	if em.mode == Framed && info.Stage != "" && info.Stage != em.name {
+		// Passing on an error event raised upstream: say it came this way.
+		via := info.Via
+		info = new(*info)
+		info.Via = append(via[:len(via):len(via)], em.name)
+	}
 	if em.resume != nil {
 		if err := em.resumeEvent(wire.KindError, info, payload); err != nil {
 			return err
@@ -267,6 +273,12 @@ func (em *Emitter) showError(info *wire.ErrorInfo, payload []byte) {
 	where := info.Stage
 	if info.Line > 0 {
 		where += fmt.Sprintf(" line %d", info.Line)
+	}
+	if !info.Event.IsZero() {
+		where += fmt.Sprintf(" on event %s/%d", info.Event.Writer, info.Event.Seq)
+	}
+	if len(info.Via) > 0 {
+		where += " via " + strings.Join(info.Via, ", ")
 	}
 	text := payload
 	if text == nil {

@@ -505,7 +505,16 @@ func (r *processorRun) dropReceipt(f *wire.Frame) {
 func eventError(err error, em *Emitter, name string, f *wire.Frame) error {
 	var ee *EventError
 	if errors.As(err, &ee) {
-		return em.EmitError(&wire.ErrorInfo{Kind: ee.Kind, Msg: ee.Msg, Stage: name, Line: f.Line}, f.Payload)
+		info := &wire.ErrorInfo{Kind: ee.Kind, Msg: ee.Msg, Stage: name}
+		if f.Bare {
+			info.Line = f.Line // a bare line: its line is where it came from
+		} else {
+			// A framed event is named by its writer and seq: its line
+			// on this stage's input says nothing of where it came from,
+			// and two merged inputs share line numbers.
+			info.Event = wire.Ref{Writer: f.Writer, Seq: f.Seq}
+		}
+		return em.EmitError(info, f.Payload)
 	}
 	return err
 }
