@@ -345,6 +345,9 @@ func (em *Emitter) errorEvents() error {
 	return nil
 }
 
+// Forward passes an upstream control frame (a watermark) on as is.
+func (em *Emitter) Forward(f *wire.Frame) error { return em.forward(f) }
+
 // forward re-emits an upstream control frame (watermark, receipt) as is.
 func (em *Emitter) forward(f *wire.Frame) error {
 	if em.mode != Framed {

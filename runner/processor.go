@@ -61,6 +61,7 @@ type processorRun struct {
 
 	errSink ErrorSink
 	tracker InputTracker
+	wmSink  WatermarkSink
 
 	receiptsFrom map[string]bool // writers of the receipts dropped from the inputs
 	waker        Waker
@@ -145,6 +146,7 @@ func (r *processorRun) start() {
 		go readInput(edge, in.Name, r.ch, r.frees[i], r.done)
 	}
 	r.errSink, _ = r.p.(ErrorSink)
+	r.wmSink, _ = r.p.(WatermarkSink)
 	if r.tracker, _ = r.p.(InputTracker); r.tracker != nil {
 		r.tracker.Inputs(len(inputs))
 	}
@@ -324,6 +326,13 @@ func (r *processorRun) process(b *batch, lo, hi int) {
 			e.eof(f)
 		case wire.KindOrder:
 			// Journal-only: an upstream's merge order is its own.
+		case wire.KindWatermark:
+			if r.wmSink != nil {
+				em.cur = nil
+				err = r.wmSink.Watermark(f, em)
+			} else {
+				err = em.forward(f)
+			}
 		case wire.KindReceipt:
 			// A receipt stays with the sink that wrote it: one on an
 			// input (forged, or a sink's --receipts) is not passed on

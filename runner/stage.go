@@ -133,6 +133,14 @@ type InputTracker interface {
 	InputEnded(i int, end wire.EOFKind, em *Emitter) error
 }
 
+// WatermarkSink is implemented by processors that take watermark frames
+// of their inputs into account (event-time windows): Watermark is called
+// for each one, with Emitter.Input telling its input, instead of passing it
+// on. A stage that does not consume it passes it on with Emitter.Forward.
+type WatermarkSink interface {
+	Watermark(wm *wire.Frame, em *Emitter) error
+}
+
 // ErrorSink is implemented by processors that consume error events
 // themselves (a sink's dead-letter file). Other processors never see error
 // events: the runner forwards them downstream untouched.

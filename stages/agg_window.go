@@ -39,7 +39,23 @@ type windower struct {
 type inputTime struct {
 	maxT  int64
 	seen  bool
+	wm    int64 // the latest watermark frame's time
+	wmSet bool
 	ended bool // ended naturally: it holds no window back
+}
+
+// mark is the input's watermark: its latest event time minus the
+// lateness, or its latest watermark frame if that is later.
+func (in *inputTime) mark(lateness int64) (int64, bool) {
+	switch {
+	case in.seen && in.wmSet:
+		return max(in.maxT-lateness, in.wm), true
+	case in.seen:
+		return in.maxT - lateness, true
+	case in.wmSet:
+		return in.wm, true
+	}
+	return 0, false
 }
 
 func newWindower(o runner.Options) (*windower, error) {
@@ -83,16 +99,20 @@ func floorDiv(a, b int64) int64 {
 // while a live input has seen no event (nothing is complete yet) and when
 // no input is live (every input ended: Finish closes what is open).
 func (w *windower) watermark() (wm int64, ok bool) {
-	for _, in := range w.inputs {
-		switch {
-		case in.ended:
-		case !in.seen:
+	for i := range w.inputs {
+		in := &w.inputs[i]
+		if in.ended {
+			continue
+		}
+		m, seen := in.mark(w.lateness)
+		if !seen {
 			return 0, false
-		case !ok || in.maxT < wm:
-			wm, ok = in.maxT, true
+		}
+		if !ok || m < wm {
+			wm, ok = m, true
 		}
 	}
-	return wm - w.lateness, ok
+	return wm, ok
 }
 
 // advance closes the windows that the watermark has passed. The watermark
@@ -218,7 +238,7 @@ func (g *agg) windowEvent(em *runner.Emitter) error {
 		// window is complete and no event counts in some windows only.
 		if first := (floorDiv(t-w.size, w.slide) + 1) * w.slide; w.closed && first+w.size <= w.closedTo {
 			wm := w.closedTo
-			return runner.EventErrorf("late", "event time %s falls in window [%s, %s), already closed by the watermark %s (the least latest event time over the live inputs, minus --lateness %v)",
+			return runner.EventErrorf("late", "event time %s falls in window [%s, %s), already closed by the watermark %s (the least over the live inputs of their latest event time minus --lateness %v, or of their watermark frame)",
 				fmtTime(t), fmtTime(first), fmtTime(first+w.size), fmtTime(wm), time.Duration(w.lateness))
 		}
 	}
@@ -252,6 +272,22 @@ func (g *agg) Tick(now time.Time, em *runner.Emitter) error {
 }
 
 var _ runner.Ticker = (*agg)(nil)
+
+// Watermark takes a watermark frame of an input (runner.WatermarkSink): no
+// event older than its time is to come on that input, so with event-time
+// windows it may close windows. Otherwise it is passed on.
+func (g *agg) Watermark(f *wire.Frame, em *runner.Emitter) error {
+	w := g.win
+	if w == nil || w.processing {
+		return em.Forward(f)
+	}
+	const maxSeconds = 9e9 // as eventTime, and within int64 nanoseconds
+	in := &w.inputs[min(em.Input(), len(w.inputs)-1)]
+	if t := int64(min(max(f.Time, -maxSeconds), maxSeconds) * 1e9); !in.wmSet || t > in.wm {
+		in.wm, in.wmSet = t, true
+	}
+	return w.advance(g.emitWindow(em, false))
+}
 
 // Inputs sets up one watermark per input (runner.InputTracker).
 func (g *agg) Inputs(n int) {
