@@ -78,6 +78,8 @@ type Result struct {
 	Stages      []*StageResult `json:"stages"`
 	Topology    string         `json:"topology"`
 	ResumedFrom string         `json:"resumed_from,omitempty"`
+	// Events is the run's event record (events.ndjson), relative to RunDir.
+	Events string `json:"events,omitempty"`
 	// RunDirErr is the first error writing the run directory (manifest.json
 	// or a stage's log, on a full disk for instance): its record is
 	// incomplete (manifest.json may still say "running"), and resume and
@@ -103,9 +105,12 @@ type proc struct {
 	// the write ends of its output pipes, so that its consumers do not see
 	// the end of their input when it dies, and starts it again with them.
 	restartable bool
-	argv        []string    // its command line, without the obz binary
-	keep        []*os.File  // the kept write ends, closed when it ends for good
-	timer       *time.Timer // the backoff of a pending restart
+	// ready is closed when the process has written its first status line
+	// (or ended): from then on it handles signals.
+	ready chan struct{}
+	argv  []string    // its command line, without the obz binary
+	keep  []*os.File  // the kept write ends, closed when it ends for good
+	timer *time.Timer // the backoff of a pending restart
 }
 
 const tailLines = 12
@@ -145,12 +150,28 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 		}
 	}
 	topo, _ := os.ReadFile(t.File)
-	res := &Result{Flow: t.Name, File: t.File, Version: opts.Version, RunDir: runDir, Started: start, Topology: string(topo), ResumedFrom: opts.ResumedFrom}
+	res := &Result{Flow: t.Name, File: cmp.Or(t.Path, t.File), Version: opts.Version, RunDir: runDir, Started: start, Topology: string(topo), ResumedFrom: opts.ResumedFrom}
+	events, err := openEventLog(runDir)
+	if err != nil {
+		return nil, fmt.Errorf("creating run directory: %w", err)
+	}
+	defer events.close()
+	res.Events = EventsFile
+	var names []string
+	for _, s := range t.Order() {
+		names = append(names, s.Name)
+	}
+	begin := map[string]any{"flow": t.Name, "run_dir": runDir, "topology_file": t.File, "stages": names}
+	if opts.ResumedFrom != "" {
+		begin["resumed_from"] = opts.ResumedFrom
+	}
+	events.record("flow_started", "", begin)
 
 	procs := map[string]*proc{}
 	order := t.Order()
 	for _, s := range order {
 		p := &proc{st: s, source: len(s.AllInputs()) == 0}
+		p.lifecycle.events, p.runDir = events, runDir
 		p.res = &StageResult{Name: s.Name, Argv: s.Argv, Inputs: s.AllInputs(), State: StatePending, Log: filepath.Join("logs", s.Name+".log")}
 		if !opts.NoJournal {
 			p.res.Journal = filepath.Join("journals", s.Name+".zst")
@@ -233,7 +254,7 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 		p.cmd = newCmd(opts, s, argv, p.files[:len(p.files):len(p.files)], ew)
 		p.files = append(p.files, ew)
 	}
-	sup := &supervisor{opts: opts, res: res, procs: procs, order: order}
+	sup := &supervisor{opts: opts, res: res, procs: procs, order: order, events: events}
 	sup.writeManifest()
 	for _, n := range notes {
 		sup.say("%s", n)
@@ -261,7 +282,8 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 		p.start(p.cmd.Process.Pid)
 		p.readers.Add(2)
 		go sup.readStderr(p)
-		go sup.readStatus(p)
+		p.ready = make(chan struct{})
+		go sup.readStatus(p, p.ready)
 	}
 	started = true
 	cleanup() // the children hold their ends now
@@ -269,6 +291,10 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 
 	sup.wait(ctx)
 	res.Ended = time.Now().UTC()
+	events.record("flow_ended", "", map[string]any{"failed_stage": res.Failed, "interrupted": res.Interrupted, "duration_s": res.Ended.Sub(res.Started).Seconds()})
+	if err := events.close(); err != nil {
+		sup.runDirError(EventsFile, fmt.Errorf("the run's event record: %w", err))
+	}
 	sup.writeManifest()
 	return res, nil
 }
@@ -302,6 +328,7 @@ type supervisor struct {
 	outMu  sync.Mutex
 	live   int // lines of the live block on screen
 	failed bool
+	events *eventLog
 
 	errMu    sync.Mutex
 	badFiles map[string]bool // run directory files already reported unwritable
@@ -346,6 +373,7 @@ func (s *supervisor) wait(ctx context.Context) {
 		if p.failure() && !s.failed {
 			s.failed = true
 			s.say("obz flow: stage %q exited with status %d; draining the other stages", p.st.Name, p.res.ExitCode)
+			s.events.record("flow_draining", "", map[string]any{"why": "stage failed", "failed_stage": p.st.Name})
 			drain()
 		}
 	}
@@ -368,7 +396,7 @@ func (s *supervisor) wait(ctx context.Context) {
 				giveUp(p)
 			}
 			if p.source && p.stop() {
-				p.cmd.Process.Signal(syscall.SIGTERM)
+				p.signalWhenReady(syscall.SIGTERM)
 			}
 		}
 		drainTimer = time.After(s.opts.DrainTimeout)
@@ -412,6 +440,7 @@ func (s *supervisor) wait(ctx context.Context) {
 		case <-ctxDone:
 			ctxDone = nil
 			s.res.Interrupted = true
+			s.events.record("flow_draining", "", map[string]any{"why": "signal"})
 			s.say("obz flow: stopping: draining stages (sources stop first; %s at most)", s.opts.DrainTimeout)
 			drain()
 		case <-drainTimer:
@@ -555,7 +584,8 @@ func (s *supervisor) restart(p *proc) error {
 	p.restarted(cmd.Process.Pid)
 	p.readers.Add(2)
 	go s.readStderr(p)
-	go s.readStatus(p)
+	p.ready = make(chan struct{})
+	go s.readStatus(p, p.ready)
 	return nil
 }
 
@@ -614,18 +644,43 @@ func (s *supervisor) readStderr(p *proc) {
 }
 
 // readStatus follows a stage's status channel.
-func (s *supervisor) readStatus(p *proc) {
+func (s *supervisor) readStatus(p *proc, ready chan struct{}) {
 	defer p.readers.Done()
 	defer p.status.Close()
+	var once sync.Once
+	isReady := func() { once.Do(func() { close(ready) }) }
+	defer isReady()
 	dec := json.NewDecoder(p.status)
 	for {
 		var st wire.Status
 		if err := dec.Decode(&st); err != nil {
 			return
 		}
+		isReady()
 		p.mu.Lock()
 		p.res.Status = st
 		p.mu.Unlock()
+	}
+}
+
+// signalWhenReady sends sig to the stage's process once it is ready: its
+// first status line says that it handles signals (obz installs its handlers
+// before anything else). A SIGTERM that came before, while the process was
+// still starting, would kill it before it wrote its EOF, and its consumers
+// would see a broken edge where the user asked for a clean stop (Ctrl-C in
+// the first moments of a run, on a loaded machine).
+func (p *proc) signalWhenReady(sig os.Signal) {
+	proc, ready := p.cmd.Process, p.ready
+	select {
+	case <-ready:
+		proc.Signal(sig)
+	default:
+		// Closed by the first status line, or when the status channel
+		// ends with the process.
+		go func() {
+			<-ready
+			proc.Signal(sig)
+		}()
 	}
 }
 

@@ -97,6 +97,7 @@ type Emitter struct {
 	seq    uint64
 	cur    *wire.Frame // the input event being handled, the parent of what is emitted
 	in     int         // the input the event being handled came from
+	inFile string      // the file the input event was read from ("" for a stream)
 	frame  wire.Frame  // scratch
 	err    error       // sticky output error
 
@@ -131,6 +132,11 @@ type Emitter struct {
 // Input is the index (from 0, in the order of the stage's inputs) of the
 // input that the event being handled came from.
 func (em *Emitter) Input() int { return em.in }
+
+// InputFile is the name of the file the event being handled was read from
+// (an argument of a stage that takes input files, see FileInputs), or ""
+// when it came from a stream: stdin, a flow edge.
+func (em *Emitter) InputFile() string { return em.inFile }
 
 // Name is the stage's writer name.
 func (em *Emitter) Name() string { return em.name }

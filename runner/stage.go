@@ -31,6 +31,11 @@ type Flag struct {
 	Usage   string
 	Default any
 	Hidden  bool
+	// Arity is how many arguments the flag takes, for a []string flag
+	// that takes more than one (--arg NAME VALUE: 2). Each occurrence adds
+	// its arguments to the list in order, so Strings gives NAME, VALUE,
+	// NAME, VALUE... 0 means one.
+	Arity int
 }
 
 // Options is how a stage's constructor sees its parsed flags and arguments.
@@ -84,6 +89,15 @@ type Processor interface {
 	// EOF: the moment to emit end-of-input results and commit output. It is
 	// not called when an input broke: see Aborter.
 	Finish(em *Emitter, end wire.EOFKind) error
+}
+
+// FileInputs is implemented by processors that take input files as
+// arguments, as jq and mlr do (obz map EXPR FILE...): Run reads the files
+// one after another, in order, instead of stdin ("-" is stdin), each file
+// an input edge of its own with its own contract, and Emitter.InputFile
+// names the file of the event being handled.
+type FileInputs interface {
+	InputFiles() []string
 }
 
 // Aborter is implemented by processors that must clean up when the input
