@@ -63,6 +63,7 @@ type processorRun struct {
 	errSink ErrorSink
 	tracker InputTracker
 	wmSink  WatermarkSink
+	inOrder InOrder
 
 	receiptsFrom map[string]bool // writers of the receipts dropped from the inputs
 	waker        Waker
@@ -130,8 +131,12 @@ func (r *processorRun) start() {
 		if env.Journal != nil {
 			r.em.order = newOrderRecorder(len(inputs))
 		}
-		if env.MergeOrder != nil {
+		switch {
+		case env.MergeOrder != nil:
 			r.mg = newMerger(env.MergeOrder, len(inputs), r.em.Warnf)
+			r.stall = r.every(stallCheck)
+		case env.OrderedMerge:
+			r.mg = newCanonicalMerger(len(inputs), r.em.Warnf)
 			r.stall = r.every(stallCheck)
 		}
 	}
@@ -162,6 +167,7 @@ func (r *processorRun) start() {
 	if r.tracker, _ = r.p.(InputTracker); r.tracker != nil {
 		r.tracker.Inputs(len(inputs))
 	}
+	r.inOrder, _ = r.p.(InOrder)
 	if r.waker, _ = r.p.(Waker); r.waker != nil {
 		r.wake = r.waker.Wake()
 	}
@@ -365,7 +371,9 @@ func (r *processorRun) process(b *batch, lo, hi int) {
 			} else {
 				em.cur = f
 			}
-			if r.errSink != nil {
+			if r.inOrder != nil {
+				err = r.inOrder.InOrder(f, em)
+			} else if r.errSink != nil {
 				// The sink counts the event (by kind too) where it
 				// ends it: EmitError, ReportError or CountError.
 				err = r.errSink.ErrorEvent(f, em)
@@ -377,10 +385,13 @@ func (r *processorRun) process(b *batch, lo, hi int) {
 		case wire.KindOrder:
 			// Journal-only: an upstream's merge order is its own.
 		case wire.KindWatermark:
-			if r.wmSink != nil {
+			switch {
+			case r.wmSink != nil:
 				em.cur = nil
 				err = r.wmSink.Watermark(f, em)
-			} else {
+			case r.inOrder != nil:
+				err = r.inOrder.InOrder(f, em)
+			default:
 				err = em.forward(f)
 			}
 		case wire.KindReceipt:
@@ -390,7 +401,11 @@ func (r *processorRun) process(b *batch, lo, hi int) {
 			// stage's or a downstream sink's.
 			r.dropReceipt(f)
 		default:
-			err = em.forward(f)
+			if r.inOrder != nil {
+				err = r.inOrder.InOrder(f, em)
+			} else {
+				err = em.forward(f)
+			}
 		}
 		if err != nil {
 			i++

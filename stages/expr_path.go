@@ -60,3 +60,13 @@ func (x exprPath) Finish(em *runner.Emitter, _ wire.EOFKind) error {
 	x.report(em)
 	return nil
 }
+
+// exprPerEvent is filter's and map's PerEvent: each event is answered on its
+// own, unless the stage reads input files itself (replicas read the events
+// dealt to them on stdin: each would read the files whole).
+func exprPerEvent(o runner.Options) error {
+	if len(o.Args()) > 1 {
+		return fmt.Errorf("it reads its input files itself: read them with obz read FILE... | obz parallel ... instead")
+	}
+	return nil
+}

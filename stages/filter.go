@@ -9,10 +9,11 @@ import (
 )
 
 var filterSpec = runner.Spec{
-	Name:      "filter",
-	Family:    runner.FamilyTransform,
-	Summary:   "keep the events for which a jq expression is true",
-	ArgsUsage: "EXPR [FILE...]",
+	Name:           "filter",
+	Family:         runner.FamilyTransform,
+	PassesPayloads: true,
+	Summary:        "keep the events for which a jq expression is true",
+	ArgsUsage:      "EXPR [FILE...]",
 	Description: `Evaluates the jq expression EXPR on each event and keeps the event when an
 output of EXPR is true (anything but false and null). The kept event's bytes
 pass through unchanged. An event for which EXPR yields no output is dropped;
@@ -38,8 +39,9 @@ C=DE obz filter '.country == $ENV.C' testdata/orders.ndjson -r
 obz filter '.amount > $min' --argjson min 50 testdata/orders.ndjson -r
 obz filter '.id as $id | any($vips[]; . == $id)' --slurpfile vips testdata/vips.json testdata/orders.ndjson -r
 obz filter --explain '.tags | any(. == "vip")'`,
-	Flags: append([]runner.Flag{explainFlag}, jqFlags...),
-	New:   newFilter,
+	Flags:    append([]runner.Flag{explainFlag}, jqFlags...),
+	PerEvent: exprPerEvent,
+	New:      newFilter,
 }
 
 type filter struct {

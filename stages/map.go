@@ -32,8 +32,9 @@ obz map '.tags[]? | {tag: .}' testdata/orders.ndjson -r
 obz map '{id, src: input_filename, by: $user}' --arg user "$USER" testdata/orders.ndjson -r
 obz map '{id, note: $note}' --rawfile note README.md testdata/orders.ndjson -r | head -n 1
 obz map --explain 'if .amount > 50 then "high" else "low" end'`,
-	Flags: append([]runner.Flag{explainFlag}, jqFlags...),
-	New:   newMap,
+	Flags:    append([]runner.Flag{explainFlag}, jqFlags...),
+	PerEvent: exprPerEvent,
+	New:      newMap,
 }
 
 type mapStage struct {
