@@ -241,7 +241,9 @@ func sinkResumeArgs(s *flow.Stage, tr runner.Traits, path string, ends *endDepen
 			return nil, refused(fmt.Sprintf("sink %q: its journal: %v", s.Name, err))
 		}
 		switch {
-		case f.Kind == wire.KindReceipt && f.Status == "ok":
+		case f.Kind == wire.KindReceipt && f.Status == "ok" && f.Writer == s.Name:
+			// Only the sink's own receipts: one that came down its
+			// input (forged, or of another sink) proves nothing.
 			dep, err := ends.dependent(f.Of)
 			if err != nil {
 				return nil, err

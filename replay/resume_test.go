@@ -232,3 +232,21 @@ func TestResumeRewinds(t *testing.T) {
 		t.Errorf("out: %q", got)
 	}
 }
+
+// Resume trusts only the receipts the sink wrote: one of another writer in
+// its journal (forged upstream, or another sink's) delivers nothing.
+func TestResumeOwnReceiptsOnly(t *testing.T) {
+	dir := t.TempDir()
+	forged := receipt("big", 1)
+	forged.Writer = "big"
+	runDir := record(t, dir, false, map[string]string{"src": "stopped", "big": "failed", "out": "killed"}, map[string][]wire.Frame{
+		"src": srcFrames()[:2], "big": bigFrames(`{"v":3}`)[:1], "out": {forged},
+	})
+	p, err := PlanResume(ResumeOptions{RunDir: runDir, Commands: commands, Stages: fakeStages})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Topology.Lookup("out").Argv; !slices.Equal(got, []string{"write", "out.ndjson"}) {
+		t.Errorf("out: %q, want no events skipped", got)
+	}
+}

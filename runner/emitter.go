@@ -97,6 +97,7 @@ type Emitter struct {
 	buf    []byte
 	seq    uint64
 	cur    *wire.Frame // the input event being handled, the parent of what is emitted
+	in     int         // the input the event being handled came from
 	inFile string      // the file the input event was read from ("" for a stream)
 	frame  wire.Frame  // scratch
 	err    error       // sticky output error
@@ -137,6 +138,10 @@ type Emitter struct {
 	// Flush journals the batch and drops it instead of writing it out.
 	silent bool
 }
+
+// Input is the index (from 0, in the order of the stage's inputs) of the
+// input that the event being handled came from.
+func (em *Emitter) Input() int { return em.in }
 
 // InputFile is the name of the file the event being handled was read from
 // (an argument of a stage that takes input files, see FileInputs), or ""
@@ -274,6 +279,12 @@ func (em *Emitter) EmitError(info *wire.ErrorInfo, payload []byte) error {
 	if em.failFirst {
 		return &EventFailedError{Info: *info}
 	}
+	if em.mode == Framed && info.Stage != "" && info.Stage != em.name {
+		// Passing on an error event raised upstream: say it came this way.
+		via := info.Via
+		info = new(*info)
+		info.Via = append(via[:len(via):len(via)], em.name)
+	}
 	if em.resume != nil {
 		if err := em.resumeEvent(wire.KindError, info, payload); err != nil {
 			return err
@@ -317,6 +328,12 @@ func (em *Emitter) showError(info *wire.ErrorInfo, payload []byte) {
 	where := wire.Printable(info.Stage)
 	if info.Line > 0 {
 		where += fmt.Sprintf(" line %d", info.Line)
+	}
+	if !info.Event.IsZero() {
+		where += fmt.Sprintf(" on event %s/%d", info.Event.Writer, info.Event.Seq)
+	}
+	if len(info.Via) > 0 {
+		where += " via " + strings.Join(info.Via, ", ")
 	}
 	text := payload
 	if text == nil {
@@ -383,6 +400,9 @@ func (em *Emitter) errorEvents() error {
 	}
 	return nil
 }
+
+// Forward passes an upstream control frame (a watermark) on as is.
+func (em *Emitter) Forward(f *wire.Frame) error { return em.forward(f) }
 
 // forward re-emits an upstream control frame (watermark, receipt) as is.
 func (em *Emitter) forward(f *wire.Frame) error {

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"time"
 
@@ -60,9 +61,13 @@ type processorRun struct {
 	mg    *merger       // the recorded merge order, if replaying one
 
 	errSink ErrorSink
+	tracker InputTracker
+	wmSink  WatermarkSink
 	inOrder InOrder
-	waker   Waker
-	ticker  Ticker
+
+	receiptsFrom map[string]bool // writers of the receipts dropped from the inputs
+	waker        Waker
+	ticker       Ticker
 
 	// What the read loop waits on besides input; nil channels never fire.
 	stop   <-chan struct{}  // the context, until its stop signal is seen
@@ -158,6 +163,10 @@ func (r *processorRun) start() {
 		go r.readInOrder(inputs)
 	}
 	r.errSink, _ = r.p.(ErrorSink)
+	r.wmSink, _ = r.p.(WatermarkSink)
+	if r.tracker, _ = r.p.(InputTracker); r.tracker != nil {
+		r.tracker.Inputs(len(inputs))
+	}
 	r.inOrder, _ = r.p.(InOrder)
 	if r.waker, _ = r.p.(Waker); r.waker != nil {
 		r.wake = r.waker.Wake()
@@ -330,6 +339,7 @@ func (r *processorRun) process(b *batch, lo, hi int) {
 	em, e, p := r.em, r.edges[b.in], r.p
 	em.inFile = e.file
 	nIn, dups := r.nIn, e.dups
+	em.in = b.in
 	var err error
 	i := lo
 	for ; i < hi; i++ {
@@ -374,6 +384,22 @@ func (r *processorRun) process(b *batch, lo, hi int) {
 			e.eof(f)
 		case wire.KindOrder:
 			// Journal-only: an upstream's merge order is its own.
+		case wire.KindWatermark:
+			switch {
+			case r.wmSink != nil:
+				em.cur = nil
+				err = r.wmSink.Watermark(f, em)
+			case r.inOrder != nil:
+				err = r.inOrder.InOrder(f, em)
+			default:
+				err = em.forward(f)
+			}
+		case wire.KindReceipt:
+			// A receipt stays with the sink that wrote it: one on an
+			// input (forged, or a sink's --receipts) is not passed on
+			// or journaled, where resume would take it for this
+			// stage's or a downstream sink's.
+			r.dropReceipt(f)
 		default:
 			if r.inOrder != nil {
 				err = r.inOrder.InOrder(f, em)
@@ -409,7 +435,13 @@ func (r *processorRun) process(b *batch, lo, hi int) {
 	c.BytesIn.Store(r.bytesIn)
 	if b.end != nil && r.reading() {
 		r.open--
-		r.endKind = max(r.endKind, e.end(b.end))
+		end := e.end(b.end)
+		r.endKind = max(r.endKind, end)
+		if r.tracker != nil {
+			if err := r.tracker.InputEnded(b.in, end, em); err != nil {
+				r.fail(err)
+			}
+		}
 	}
 	r.frees[b.in] <- b
 }
@@ -528,13 +560,35 @@ func (r *processorRun) close() error {
 	return r.em.errorEvents()
 }
 
+// dropReceipt notes, once per writer, that a receipt frame arrived on an
+// input and was dropped.
+func (r *processorRun) dropReceipt(f *wire.Frame) {
+	if r.receiptsFrom == nil {
+		r.receiptsFrom = map[string]bool{}
+	}
+	if r.receiptsFrom[f.Writer] {
+		return
+	}
+	r.receiptsFrom[f.Writer] = true
+	fmt.Fprintf(r.em.stderr, "obz %s: dropped receipt frames of %q on its input: a receipt belongs to the sink that wrote it, and is not passed on\n", r.name, f.Writer)
+}
+
 // eventError turns an *EventError from a stage into an error event; other
 // errors are returned as they are. It is out of the event loop so that the
 // loop does not allocate the errors.As target for every event.
 func eventError(err error, em *Emitter, name string, f *wire.Frame) error {
 	var ee *EventError
 	if errors.As(err, &ee) {
-		return em.EmitError(&wire.ErrorInfo{Kind: ee.Kind, Msg: ee.Msg, Stage: name, Line: f.Line}, f.Payload)
+		info := &wire.ErrorInfo{Kind: ee.Kind, Msg: ee.Msg, Stage: name}
+		if f.Bare {
+			info.Line = f.Line // a bare line: its line is where it came from
+		} else {
+			// A framed event is named by its writer and seq: its line
+			// on this stage's input says nothing of where it came from,
+			// and two merged inputs share line numbers.
+			info.Event = wire.Ref{Writer: f.Writer, Seq: f.Seq}
+		}
+		return em.EmitError(info, f.Payload)
 	}
 	return err
 }

@@ -152,6 +152,25 @@ type Ticker interface {
 	Tick(now time.Time, em *Emitter) error
 }
 
+// InputTracker is implemented by processors whose results depend on which
+// input an event came from: event-time windows over a fan-in keep a
+// watermark per input (Emitter.Input tells an event's input). Inputs is
+// called once, before any event, with the number of inputs; InputEnded when
+// input i has ended, with how (natural, stopped, truncated, poison), before
+// Finish for the last one. InputEnded may emit.
+type InputTracker interface {
+	Inputs(n int)
+	InputEnded(i int, end wire.EOFKind, em *Emitter) error
+}
+
+// WatermarkSink is implemented by processors that take watermark frames
+// of their inputs into account (event-time windows): Watermark is called
+// for each one, with Emitter.Input telling its input, instead of passing it
+// on. A stage that does not consume it passes it on with Emitter.Forward.
+type WatermarkSink interface {
+	Watermark(wm *wire.Frame, em *Emitter) error
+}
+
 // InOrder is implemented by processors whose answers to an event may come
 // after Event returns (an external program, replicas): the runner hands
 // them the error events and control frames (watermarks, receipts) of their

@@ -58,8 +58,13 @@ Emission (one schedule per run):
                      length D starting every S. Window events begin with
                      window_start and window_end (RFC 3339, UTC).
 Event time: windows are aligned to the epoch. The watermark is the latest
-event time seen minus --lateness; a window [start, end) is emitted, complete,
-once the watermark reaches its end. An event is late only when a window it
+event time seen minus --lateness; with several inputs (a fan-in) each input
+has its own, and the stage's is the least over the inputs that have not
+ended (nothing closes before every input has sent an event; an input that
+ends naturally holds nothing back), so ordered inputs give the same windows
+however they interleave. A watermark frame on an input (docs/wire.md) moves
+that input's watermark on without an event. A window [start, end) is
+emitted, complete, once the watermark reaches its end. An event is late only when a window it
 belongs to was already emitted (its end at or before the watermark): it goes
 to the error lane (kind "late") and counts in no window. An event older than
 the latest one but whose windows are still open counts as usual. An event

@@ -7,6 +7,7 @@ import (
 
 	"github.com/obz-dev/obz/expr"
 	"github.com/obz-dev/obz/runner"
+	"github.com/obz-dev/obz/wire"
 )
 
 // windower holds agg's open windows: one table of groups per window, keyed
@@ -20,8 +21,41 @@ type windower struct {
 
 	panes  map[int64]*aggTable
 	starts []int64 // open windows' starts, ascending
-	maxT   int64
-	seen   bool
+
+	// One watermark per input: the latest event time seen on it. The
+	// stage's watermark is the least over the live inputs (those that
+	// have not ended naturally), minus the lateness, so that a fan-in of
+	// ordered inputs gives the same windows however their events
+	// interleave on arrival.
+	inputs []inputTime
+	// closedTo is the watermark the windows were last closed up to
+	// (closed: whether they were): an event whose window ends at or
+	// before it is late.
+	closedTo int64
+	closed   bool
+}
+
+// inputTime is the event time seen so far on one input.
+type inputTime struct {
+	maxT  int64
+	seen  bool
+	wm    int64 // the latest watermark frame's time
+	wmSet bool
+	ended bool // ended naturally: it holds no window back
+}
+
+// mark is the input's watermark: its latest event time minus the
+// lateness, or its latest watermark frame if that is later.
+func (in *inputTime) mark(lateness int64) (int64, bool) {
+	switch {
+	case in.seen && in.wmSet:
+		return max(in.maxT-lateness, in.wm), true
+	case in.seen:
+		return in.maxT - lateness, true
+	case in.wmSet:
+		return in.wm, true
+	}
+	return 0, false
 }
 
 func newWindower(o runner.Options) (*windower, error) {
@@ -49,7 +83,7 @@ func newWindower(o runner.Options) (*windower, error) {
 		slide = size
 	}
 	return &windower{size: int64(size), slide: int64(slide), lateness: int64(late), processing: proc,
-		now: time.Now, panes: map[int64]*aggTable{}}, nil
+		now: time.Now, panes: map[int64]*aggTable{}, inputs: make([]inputTime, 1)}, nil
 }
 
 func floorDiv(a, b int64) int64 {
@@ -60,8 +94,37 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-// watermark is the time before which windows are complete.
-func (w *windower) watermark() int64 { return w.maxT - w.lateness }
+// watermark is the time before which windows are complete: the least
+// latest event time over the live inputs, minus the lateness. ok is false
+// while a live input has seen no event (nothing is complete yet) and when
+// no input is live (every input ended: Finish closes what is open).
+func (w *windower) watermark() (wm int64, ok bool) {
+	for i := range w.inputs {
+		in := &w.inputs[i]
+		if in.ended {
+			continue
+		}
+		m, seen := in.mark(w.lateness)
+		if !seen {
+			return 0, false
+		}
+		if !ok || m < wm {
+			wm, ok = m, true
+		}
+	}
+	return wm, ok
+}
+
+// advance closes the windows that the watermark has passed. The watermark
+// never goes back.
+func (w *windower) advance(emit func(start, end int64, t *aggTable) error) error {
+	wm, ok := w.watermark()
+	if !ok || w.closed && wm <= w.closedTo {
+		return nil
+	}
+	w.closedTo, w.closed = wm, true
+	return w.closeUpTo(wm, emit)
+}
 
 // pane returns the table of the window starting at start, opening it.
 func (w *windower) pane(start int64) *aggTable {
@@ -138,9 +201,16 @@ func appendBounds(dst []byte, start, end int64) []byte {
 }
 
 // emitWindow returns the function that writes a closed window's groups.
+// They have no parent: a window derives from all its events, and which
+// event (or input's end) happened to close it depends on how the inputs of
+// a fan-in interleaved, so it is left out to keep the output the same on
+// every run.
 func (g *agg) emitWindow(em *runner.Emitter, partial bool) func(start, end int64, t *aggTable) error {
 	return func(start, end int64, t *aggTable) error {
 		g.bounds = appendBounds(g.bounds[:0], start, end)
+		cur := em.Parent()
+		em.SetParent(nil)
+		defer em.SetParent(cur)
 		return g.emitTable(em, t, g.bounds, partial)
 	}
 }
@@ -166,15 +236,17 @@ func (g *agg) windowEvent(em *runner.Emitter) error {
 		// Windows close in order, so the event's first window tells; a
 		// late event counts in none of its windows, so that every emitted
 		// window is complete and no event counts in some windows only.
-		if first := (floorDiv(t-w.size, w.slide) + 1) * w.slide; w.seen && first+w.size <= w.watermark() {
-			return runner.EventErrorf("late", "event time %s falls in window [%s, %s), already closed by the watermark %s (latest event time minus --lateness %v)",
-				fmtTime(t), fmtTime(first), fmtTime(first+w.size), fmtTime(w.watermark()), time.Duration(w.lateness))
+		if first := (floorDiv(t-w.size, w.slide) + 1) * w.slide; w.closed && first+w.size <= w.closedTo {
+			wm := w.closedTo
+			return runner.EventErrorf("late", "event time %s falls in window [%s, %s), already closed by the watermark %s (the least over the live inputs of their latest event time minus --lateness %v, or of their watermark frame)",
+				fmtTime(t), fmtTime(first), fmtTime(first+w.size), fmtTime(wm), time.Duration(w.lateness))
 		}
 	}
-	if !w.seen || t > w.maxT {
-		w.maxT, w.seen = t, true
+	in := &w.inputs[min(em.Input(), len(w.inputs)-1)]
+	if !in.seen || t > in.maxT {
+		in.maxT, in.seen = t, true
 	}
-	if err := w.closeUpTo(w.watermark(), g.emitWindow(em, false)); err != nil {
+	if err := w.advance(g.emitWindow(em, false)); err != nil {
 		return err
 	}
 	for k := floorDiv(t-w.size, w.slide) + 1; k*w.slide <= t; k++ {
@@ -200,3 +272,38 @@ func (g *agg) Tick(now time.Time, em *runner.Emitter) error {
 }
 
 var _ runner.Ticker = (*agg)(nil)
+
+// Watermark takes a watermark frame of an input (runner.WatermarkSink): no
+// event older than its time is to come on that input, so with event-time
+// windows it may close windows. Otherwise it is passed on.
+func (g *agg) Watermark(f *wire.Frame, em *runner.Emitter) error {
+	w := g.win
+	if w == nil || w.processing {
+		return em.Forward(f)
+	}
+	const maxSeconds = 9e9 // as eventTime, and within int64 nanoseconds
+	in := &w.inputs[min(em.Input(), len(w.inputs)-1)]
+	if t := int64(min(max(f.Time, -maxSeconds), maxSeconds) * 1e9); !in.wmSet || t > in.wm {
+		in.wm, in.wmSet = t, true
+	}
+	return w.advance(g.emitWindow(em, false))
+}
+
+// Inputs sets up one watermark per input (runner.InputTracker).
+func (g *agg) Inputs(n int) {
+	if g.win != nil && n > 1 {
+		g.win.inputs = make([]inputTime, n)
+	}
+}
+
+// InputEnded takes an input that ended naturally out of the watermark: it
+// holds no window back any more. One that stopped or broke keeps its
+// watermark: the windows after it are not complete.
+func (g *agg) InputEnded(i int, end wire.EOFKind, em *runner.Emitter) error {
+	w := g.win
+	if w == nil || w.processing || end != wire.Natural || i >= len(w.inputs) {
+		return nil
+	}
+	w.inputs[i].ended = true
+	return w.advance(g.emitWindow(em, false))
+}

@@ -119,3 +119,38 @@ func TestAggWindowOracle(t *testing.T) {
 		}
 	}
 }
+
+// TestAggWindowWatermarkFrames: a watermark frame on the input says no
+// older event is to come, so it closes the windows it passes (before the
+// input ends), and an event older than it is late. Without --window, agg
+// passes watermarks on.
+func TestAggWindowWatermarkFrames(t *testing.T) {
+	in := strings.Join([]string{
+		`{"obz":1,"t":"data","w":"src","s":1,"d":{"ts":5}}`,
+		`{"obz":1,"t":"wm","w":"src","at":20}`,
+		`{"obz":1,"t":"data","w":"src","s":2,"d":{"ts":7}}`,
+		`{"obz":1,"t":"data","w":"src","s":3,"d":{"ts":25}}`,
+		`{"obz":1,"t":"eof","w":"src","n":3,"kind":"natural"}`,
+	}, "\n") + "\n"
+	out, _, err := stageRun(t, &aggSpec, map[string]any{"count": true, "window": 10 * time.Second, "time-field": "ts"}, in, runner.Framed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`{"obz":1,"t":"data","w":"agg","s":1,"d":{"window_start":"1970-01-01T00:00:00Z","window_end":"1970-01-01T00:00:10Z","count":1}}`,
+		`{"obz":1,"t":"error","w":"agg","s":2,"p":["src",2],"err":{"kind":"late","msg":"event time 1970-01-01T00:00:07Z falls in window [1970-01-01T00:00:00Z, 1970-01-01T00:00:10Z), already closed by the watermark 1970-01-01T00:00:20Z (the least over the live inputs of their latest event time minus --lateness 0s, or of their watermark frame)","stage":"agg","event":["src",2]},"d":{"ts":7}}`,
+		`{"obz":1,"t":"data","w":"agg","s":3,"d":{"window_start":"1970-01-01T00:00:20Z","window_end":"1970-01-01T00:00:30Z","count":1}}`,
+		`{"obz":1,"t":"eof","w":"agg","n":3,"kind":"natural"}`,
+	}
+	if !slices.Equal(out, want) {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(out, "\n"), strings.Join(want, "\n"))
+	}
+
+	out, _, err = stageRun(t, &aggSpec, map[string]any{"count": true}, in, runner.Framed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(out, `{"obz":1,"t":"wm","w":"src","at":20}`) {
+		t.Errorf("agg without --window did not pass the watermark on:\n%s", strings.Join(out, "\n"))
+	}
+}

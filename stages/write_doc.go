@@ -66,8 +66,13 @@ first 20, then counted) or, with --dead-letter FILE, written there, one JSON
 object per line:
   {"stage":"read","kind":"parse","msg":"...","line":7,"writer":"read","seq":7,"raw":"..."}
 with "payload":<the event> instead of "raw" when the event was valid JSON.
-"writer" and "seq" name the frame that carried the event; they are absent for
-input lines this stage could not read itself, "line" when it is not known.
+"stage" raised the error; "line" is the line of a bare input line it could
+not take (absent when not from a line); "event":[WRITER,SEQ] is the framed
+event the stage failed on (an expression error, say), which tells merged
+inputs apart: a source's seq is its record number; "via" lists the stages
+that passed the error on after "stage". "writer" and "seq" name the frame
+that carried the event here; they are absent for input lines this stage could
+not read itself.
 The dead-letter file is written like
 FILE (temporary name, renamed at the end; .partial on a stop) and always
 replaced, empty when there were no error events, so a stale one never lingers.

@@ -196,6 +196,23 @@ func appendDeadLetter(dst []byte, info *wire.ErrorInfo, writer string, seq uint6
 		dst = append(dst, `,"line":`...)
 		dst = strconv.AppendInt(dst, info.Line, 10)
 	}
+	if e := info.Event; !e.IsZero() {
+		dst = append(dst, `,"event":[`...)
+		dst = wire.AppendString(dst, e.Writer)
+		dst = append(dst, ',')
+		dst = strconv.AppendUint(dst, e.Seq, 10)
+		dst = append(dst, ']')
+	}
+	if len(info.Via) > 0 {
+		dst = append(dst, `,"via":[`...)
+		for i, v := range info.Via {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = wire.AppendString(dst, v)
+		}
+		dst = append(dst, ']')
+	}
 	if writer != "" {
 		dst = append(dst, `,"writer":`...)
 		dst = wire.AppendString(dst, writer)

@@ -638,15 +638,25 @@ func (s *scanner) errInfo(prev *ErrorInfo) (*ErrorInfo, error) {
 		return nil, err
 	}
 	var v struct {
-		Kind  string `json:"kind"`
-		Msg   string `json:"msg"`
-		Stage string `json:"stage"`
-		Line  int64  `json:"line"`
+		Kind  string          `json:"kind"`
+		Msg   string          `json:"msg"`
+		Stage string          `json:"stage"`
+		Line  int64           `json:"line"`
+		Event json.RawMessage `json:"event"`
+		Via   []string        `json:"via"`
 	}
 	if err := json.Unmarshal(s.b[start:s.i], &v); err != nil {
 		return nil, fmt.Errorf("bad err object: %w", err)
 	}
-	e := &ErrorInfo{Kind: v.Kind, Msg: v.Msg, Stage: v.Stage, Line: v.Line}
+	e := &ErrorInfo{Kind: v.Kind, Msg: v.Msg, Stage: v.Stage, Line: v.Line, Via: v.Via}
+	if len(v.Event) > 0 {
+		es := scanner{b: v.Event}
+		ref, err := es.ref()
+		if err != nil || es.i != len(es.b) || ref.Seq == 0 {
+			return nil, fmt.Errorf(`bad err object: "event" is not [writer, seq]`)
+		}
+		e.Event = ref
+	}
 	if prev != nil {
 		e.Raw = prev.Raw
 	}

@@ -83,6 +83,20 @@ func appendErrInfo(dst []byte, e *ErrorInfo) []byte {
 		dst = append(dst, `,"line":`...)
 		dst = strconv.AppendInt(dst, e.Line, 10)
 	}
+	if !e.Event.IsZero() {
+		dst = append(dst, `,"event":`...)
+		dst = appendRef(dst, e.Event)
+	}
+	if len(e.Via) > 0 {
+		dst = append(dst, `,"via":[`...)
+		for i, v := range e.Via {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = AppendString(dst, v)
+		}
+		dst = append(dst, ']')
+	}
 	return append(dst, '}')
 }
 

@@ -98,6 +98,13 @@ type ErrorInfo struct {
 	Msg   string
 	Stage string // the stage that raised the error
 	Line  int64  // 1-based line number in that stage's input, 0 if not from a line
+	// Event is the input event the stage failed on (an expression error,
+	// say): its writer and seq, which name it even among merged inputs.
+	// Zero when the error came from a line (Line) or from no event.
+	Event Ref
+	// Via lists the stages that passed the error event on after Stage
+	// raised it, in order.
+	Via []string
 	// Raw holds the input text when it was not valid JSON (then the frame has
 	// no Payload). Raw is valid UTF-8: invalid bytes are replaced by U+FFFD.
 	Raw []byte

@@ -87,3 +87,29 @@ func TestDecodeHead(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorOriginRoundTrip: an error's event and via survive encoding, and
+// a bad "event" is a malformed frame.
+func TestErrorOriginRoundTrip(t *testing.T) {
+	in := Frame{Kind: KindError, Writer: "f", Seq: 3, Parent: Ref{Writer: "m", Seq: 2},
+		Err:     &ErrorInfo{Kind: "expr", Msg: "boom", Stage: "m", Event: Ref{Writer: "b", Seq: 2}, Via: []string{"f"}},
+		Payload: []byte(`{"id":2}`)}
+	line := AppendFrame(nil, &in)
+	want := `{"obz":1,"t":"error","w":"f","s":3,"p":["m",2],"err":{"kind":"expr","msg":"boom","stage":"m","event":["b",2],"via":["f"]},"d":{"id":2}}` + "\n"
+	if string(line) != want {
+		t.Fatalf("encoded\n%s\nwant\n%s", line, want)
+	}
+	var f Frame
+	if err := Decode(line[:len(line)-1], &f); err != nil {
+		t.Fatal(err)
+	}
+	if f.Err.Event != in.Err.Event || len(f.Err.Via) != 1 || f.Err.Via[0] != "f" {
+		t.Fatalf("decoded %+v", *f.Err)
+	}
+	for _, bad := range []string{`["b"]`, `["b",0]`, `"b"`, `["b",2,3]`} {
+		l := `{"obz":1,"t":"error","w":"f","s":3,"err":{"kind":"expr","msg":"","stage":"m","event":` + bad + `},"d":1}`
+		if err := Decode([]byte(l), &f); err == nil {
+			t.Errorf("event %s: decoded", bad)
+		}
+	}
+}
