@@ -232,12 +232,10 @@ func (em *Emitter) EmitError(info *wire.ErrorInfo, payload []byte) error {
 		}
 	}
 	em.seq++
-	em.nErr++
-	if em.counters != nil {
-		em.counters.countKind(info.Kind)
-	}
+	em.countKind(info.Kind)
 	switch em.mode {
 	case Framed:
+		em.nErr++
 		f := &em.frame
 		*f = wire.Frame{Kind: wire.KindError, Writer: em.name, Seq: em.seq, Payload: payload, Err: info}
 		if em.cur != nil {
@@ -248,7 +246,9 @@ func (em *Emitter) EmitError(info *wire.ErrorInfo, payload []byte) error {
 			return em.Flush()
 		}
 	default:
-		em.reportError(info, payload)
+		// The event ends here, on stderr: counted once, as reported.
+		em.reported++
+		em.showError(info, payload)
 		em.frame = wire.Frame{Kind: wire.KindError, Writer: em.name, Seq: em.seq, Payload: payload, Err: info}
 		em.teeFrame(&em.frame)
 		if len(em.jbuf) >= batchSize {
@@ -258,9 +258,9 @@ func (em *Emitter) EmitError(info *wire.ErrorInfo, payload []byte) error {
 	return nil
 }
 
-// reportError prints an error event on stderr (raw, pretty and sink modes).
-func (em *Emitter) reportError(info *wire.ErrorInfo, payload []byte) {
-	em.reported++
+// showError prints an error event on stderr (raw, pretty and sink modes);
+// the caller counts it.
+func (em *Emitter) showError(info *wire.ErrorInfo, payload []byte) {
 	const show = 20
 	if em.reported > show {
 		return
@@ -489,12 +489,26 @@ func (em *Emitter) Delivered() { em.nOut++ }
 // fails the stage.
 func (em *Emitter) FailOnError() bool { return em.failFirst }
 
-// ReportError shows an error event on stderr (at most 20, then counts).
-func (em *Emitter) ReportError(info *wire.ErrorInfo, payload []byte) { em.reportError(info, payload) }
+// ReportError shows an error event that ends at this stage on stderr (at
+// most 20, then counts) and counts it, by kind too.
+func (em *Emitter) ReportError(info *wire.ErrorInfo, payload []byte) {
+	em.reported++
+	em.countKind(info.Kind)
+	em.showError(info, payload)
+}
 
-// CountError counts one error event that ended at this stage (a sink's
-// dead-letter file) without being emitted.
-func (em *Emitter) CountError() { em.nErr++ }
+// CountError counts one error event of the given kind that ended at this
+// stage (a sink's dead-letter file) without being emitted.
+func (em *Emitter) CountError(kind string) {
+	em.nErr++
+	em.countKind(kind)
+}
+
+func (em *Emitter) countKind(kind string) {
+	if em.counters != nil {
+		em.counters.countKind(kind)
+	}
+}
 
 // NewRawEmitter returns an emitter that writes bare payloads to w, outside
 // Run: for benchmarks and tests that drive a stage's methods directly.

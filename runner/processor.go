@@ -356,7 +356,8 @@ func (r *processorRun) process(b *batch, lo, hi int) {
 				em.cur = f
 			}
 			if r.errSink != nil {
-				r.env.Counters.countKind(f.Err.Kind)
+				// The sink counts the event (by kind too) where it
+				// ends it: EmitError, ReportError or CountError.
 				err = r.errSink.ErrorEvent(f, em)
 			} else {
 				err = em.EmitError(f.Err, f.Payload)

@@ -61,6 +61,14 @@ type Env struct {
 	// Progress shows a progress line on stderr while the stage runs (see
 	// progress.go); cmd/obz sets it only when stderr is a terminal.
 	Progress bool
+	// ProgressShared says that other processes (the stages of a shell
+	// pipeline) may draw on the same terminal: the line is drawn only by
+	// the one that holds the terminal's lock (progress_lock_linux.go).
+	ProgressShared bool
+	// ProgressHold: the stage's data goes to that terminal. It draws
+	// nothing and holds the terminal's lock, so that the other stages of
+	// its pipeline do not draw over the data either.
+	ProgressHold bool
 
 	// Resume, if set on a source, is its output recorded by a run that was
 	// killed: the source's first events are checked against it (resume.go).

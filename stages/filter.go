@@ -26,7 +26,7 @@ the event once where jq 'select(.tags[])' prints it twice; for jq's
 behaviour, write map 'select(.tags[])'.
 
 ` + jqHelp,
-	Examples: `obz read testdata/orders.csv --infer | obz filter '.amount > 50' -r
+	Examples: `obz read testdata/orders.csv | obz filter '.amount > 50' -r
 obz read testdata/orders.ndjson | obz filter '.country == "DE" and (.tags | index("vip"))' -r
 obz filter 'has("coupon") | not' testdata/orders.ndjson -r
 C=DE obz filter '.country == $ENV.C' testdata/orders.ndjson -r

@@ -21,7 +21,7 @@ An event on which EXPR fails goes to the error lane with the error message;
 outputs it produced before failing are kept.
 
 ` + jqHelp,
-	Examples: `obz read testdata/orders.csv --infer | obz map '{id, country, amount}' -r
+	Examples: `obz read testdata/orders.csv | obz map '{id, country, amount}' -r
 obz read testdata/orders.ndjson | obz map '.amount_eur = (.amount * 0.92)' -r
 obz map '.tags[]? | {tag: .}' testdata/orders.ndjson -r
 obz map '{id, src: input_filename, by: $user}' --arg user "$USER" testdata/orders.ndjson -r

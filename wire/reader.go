@@ -16,6 +16,12 @@ const BareWriter = "-"
 // rawPrefixLimit bounds the raw text kept from a line over the size limit.
 const rawPrefixLimit = 1024
 
+// FrameSlack is the room a frame's line has beyond the size limit for its
+// envelope (type, writer, seq, parent, error information): the limit is on
+// payloads, so an event that one stage accepted fits the next one's limit
+// too, framed.
+const FrameSlack = 64 << 10
+
 // Reader reads frames from a stream of lines. A stream is framed or bare,
 // as its first non-blank line says: a framed stream starts with a frame
 // ({"obz": and a version number) and carries frames only, which are
@@ -33,7 +39,11 @@ const rawPrefixLimit = 1024
 //   - a line longer than the limit yields a *LineError wrapping
 //     ErrFrameTooLarge, holding the first 1 KiB; the rest is skipped. The
 //     limit counts the line's bytes without its "\n" or "\r\n" (and
-//     without the BOM on the first line), however the input is chunked;
+//     without the BOM on the first line), however the input is chunked.
+//     It is a limit on payloads: a frame's line may have FrameSlack bytes
+//     more, and its payload is held to the limit. A data or error frame
+//     over the limit becomes an error frame of its writer and seq (kind
+//     too-long), so that the edge's contract holds;
 //   - the last line needs no newline.
 //
 // After a *LineError the Reader can go on with the next line.
@@ -153,6 +163,11 @@ func (r *Reader) Next(f *Frame) error {
 	for {
 		line, err := r.readLine()
 		if err != nil {
+			var le *LineError
+			if errors.As(err, &le) && le.Kind == "too-long" && r.framing != bareStream && r.frameTooLong(le, f) {
+				r.framing = framedStream
+				return nil
+			}
 			return err
 		}
 		if len(line) == 0 || isBlank(line) {
@@ -176,10 +191,17 @@ func (r *Reader) Next(f *Frame) error {
 				return &LineError{Line: r.line, Kind: kind, Msg: msg + err.Error(), Raw: validUTF8(line), Size: int64(len(line))}
 			}
 			f.Line = r.line
+			if len(line) > r.max {
+				r.checkPayloadSize(f)
+			}
 			if !r.TrustPayloads {
 				r.checkPayload(f)
 			}
 			return nil
+		}
+		if len(line) > r.max {
+			// A first line that looked like a frame had a frame's slack.
+			return r.tooLong(rawPrefix(line), int64(len(line)))
 		}
 		if !validUTF8JSON(line) {
 			if !utf8.Valid(line) && r.ReplaceInvalidUTF8 {
@@ -277,6 +299,10 @@ func (r *Reader) overLimit() bool {
 	limit := r.max
 	if r.line == 0 && len(b) > 0 && bytes.HasPrefix(b, []byte(bom[:min(len(b), len(bom))])) {
 		limit += len(bom)
+		b = b[min(len(b), len(bom)):]
+	}
+	if n := min(len(b), len(framePrefix)); r.framing != bareStream && bytes.Equal(b[:n], framePrefix[:n]) {
+		limit += FrameSlack // it may be a frame
 	}
 	return len(b) > limit+1 || len(b) == limit+1 && b[len(b)-1] != '\r'
 }
@@ -289,7 +315,7 @@ func (r *Reader) finish(line []byte) ([]byte, error) {
 	if n := len(line); n > 0 && line[n-1] == '\r' {
 		line = line[:n-1]
 	}
-	if len(line) > r.max {
+	if len(line) > r.max && (r.framing == bareStream || !IsFrame(line) || len(line) > r.max+FrameSlack) {
 		return nil, r.tooLong(rawPrefix(line), int64(len(line)))
 	}
 	return line, nil
@@ -309,7 +335,7 @@ func (r *Reader) fill() {
 	}
 	// Room for a line at the limit plus BOM, "\r" and "\n"; overLimit stops
 	// reading a line before the buffer is full at that size.
-	if size := min(2*len(r.buf), r.max+len(bom)+2); r.end == len(r.buf) && size > len(r.buf) {
+	if size := min(2*len(r.buf), r.max+FrameSlack+len(bom)+2); r.end == len(r.buf) && size > len(r.buf) {
 		nb := make([]byte, size)
 		copy(nb, r.buf[:r.end])
 		r.buf = nb
@@ -366,6 +392,43 @@ func (r *Reader) skipLong() error {
 	r.line++
 	r.bytes += consumed
 	return r.tooLong(rawPrefix(keep[:min(int64(len(keep)), size)]), size)
+}
+
+// frameTooLong turns the *LineError of a data or error frame over the limit
+// into an error frame of the same writer and seq, read from the line's
+// start (le.Raw). It reports false when the line does not start as one.
+func (r *Reader) frameTooLong(le *LineError, f *Frame) bool {
+	if !decodeHead(le.Raw, f) {
+		return false
+	}
+	f.Err = &ErrorInfo{Kind: "too-long", Stage: r.Stage, Line: le.Line, Raw: le.Raw,
+		Msg: "frame of " + strconv.FormatInt(le.Size, 10) + " bytes from " + f.Writer + " (seq " + strconv.FormatUint(f.Seq, 10) +
+			") exceeds the limit of " + strconv.Itoa(r.max+FrameSlack) + " bytes for a frame (--max-line " + strconv.Itoa(r.max) +
+			" for its payload plus " + strconv.Itoa(FrameSlack) + " for the rest; raise it with --max-line)"}
+	f.Kind, f.Line = KindError, le.Line
+	return true
+}
+
+// checkPayloadSize holds the payload of a frame whose line is over the
+// limit to the limit: a payload over it makes the frame an error frame of
+// the same writer and seq (kind too-long) holding its first 1 KiB.
+func (r *Reader) checkPayloadSize(f *Frame) {
+	if (f.Kind != KindData && f.Kind != KindError) || len(f.Payload) <= r.max {
+		return
+	}
+	msg := "a payload of " + strconv.Itoa(len(f.Payload)) + " bytes from " + f.Writer + " (seq " + strconv.FormatUint(f.Seq, 10) +
+		") exceeds the limit of " + strconv.Itoa(r.max) + " bytes (raise it with --max-line)"
+	raw := rawPrefix(validUTF8(f.Payload))
+	if f.Kind == KindError {
+		// An error event keeps its error; its payload is cut.
+		info := *f.Err
+		info.Msg += "; its " + msg
+		info.Raw = raw
+		f.Err, f.Payload = &info, nil
+		return
+	}
+	f.Err = &ErrorInfo{Kind: "too-long", Msg: msg, Stage: r.Stage, Line: r.line, Raw: raw}
+	f.Kind, f.Payload = KindError, nil
 }
 
 func (r *Reader) tooLong(prefix []byte, size int64) error {

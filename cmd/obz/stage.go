@@ -6,7 +6,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -23,16 +22,16 @@ func runnerFlags(spec *runner.Spec) []cli.Flag {
 	if spec.Family != runner.FamilySink {
 		fs = append(fs,
 			&cli.BoolFlag{Name: "raw", Aliases: []string{"r"}, Usage: "write bare payload NDJSON (for jq and friends) instead of frames"},
-			&cli.StringFlag{Name: "color", Value: "auto", Usage: "colour pretty output on a terminal: auto, always or never (NO_COLOR is honoured)"},
+			&cli.StringFlag{Name: "color", Value: "auto", Usage: "auto: pretty, coloured output on a terminal (unless NO_COLOR is set); always: also into a pipe or file (less -R); never"},
 		)
 	}
 	fs = append(fs,
 		&cli.StringFlag{Name: "on-error", Value: "continue", Usage: "what an error event does: continue (pass it on in the error lane) or fail (exit 1)"},
-		&cli.StringFlag{Name: "max-line", Value: "16MiB", Usage: "longest input line accepted; longer lines become error events"},
+		&cli.StringFlag{Name: "max-line", Value: "16MiB", Usage: "longest payload accepted (a bare input line, or the payload of a frame); longer ones become error events"},
 		&cli.BoolFlag{Name: "stats", Usage: "print counters (in, out, errors, bytes, time) on stderr at the end"},
 		&cli.StringFlag{Name: "name", Usage: "writer name in output frames (default: the stage name)"},
 		&cli.DurationFlag{Name: "drain-timeout", Value: 10 * time.Second, Usage: "after SIGINT/SIGTERM, how long to wait for input to end"},
-		&cli.StringFlag{Name: "progress", Value: "auto", Usage: "a progress line on stderr when it is a terminal: auto (the first stage of an interactive pipeline), always or never"},
+		&cli.StringFlag{Name: "progress", Value: "auto", Usage: "a progress line on stderr when it is a terminal: auto (one stage of a pipeline draws it, the source first; a read of files shows a percentage and an ETA), always or never"},
 		&cli.StringFlag{Name: "journal", Usage: "also write the output frames to this zstd journal FILE.zst (see obz journal, obz replay)"},
 		&cli.IntSliceFlag{Name: "in-fd", Usage: "read input from this file descriptor (repeat for fan-in; used by obz flow)", Hidden: true},
 		&cli.IntSliceFlag{Name: "out-fd", Usage: "write output to this file descriptor (repeat for fan-out; used by obz flow)", Hidden: true},
@@ -99,10 +98,7 @@ func stageCommand(spec *runner.Spec, do func(*cli.Context, *runner.Spec) error, 
 		Category:           string(spec.Family),
 		Flags:              stageFlags(spec),
 		CustomHelpTemplate: helpTemplate(spec),
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			*cmdName = spec.Name
-			return &usageError{msg: err.Error()}
-		},
+		OnUsageError:       onUsageError(cmdName, spec.Name),
 		Action: func(c *cli.Context) error {
 			*cmdName = spec.Name
 			*runErr = do(c, spec)
@@ -217,14 +213,18 @@ func stageEnv(c *cli.Context, spec *runner.Spec) (*runner.Env, error) {
 		if f, ok := stdout.(*os.File); ok && isTerminal(f) {
 			onTerminal = true
 		}
+		// --color always asks for colour where auto would not give it: on
+		// a terminal despite NO_COLOR, and into a pipe or file (pretty, as
+		// jq -C: for less -R). Not into obz flow's pipes (--out-fd), where
+		// the next stage reads frames; -r stays bare NDJSON.
 		switch {
 		case c.Bool("raw"):
 			env.Output = runner.Raw
 		case onTerminal:
 			env.Output = runner.Pretty
-			env.Color = color != "never" && os.Getenv("NO_COLOR") == ""
-		}
-		if color == "always" && env.Output == runner.Pretty {
+			env.Color = color == "always" || color == "auto" && os.Getenv("NO_COLOR") == ""
+		case color == "always" && len(c.IntSlice("out-fd")) == 0:
+			env.Output = runner.Pretty
 			env.Color = true
 		}
 	}
@@ -277,10 +277,10 @@ func inheritedFile(fd int, name string) *os.File {
 }
 
 // setProgress turns the progress line on (--progress) when stderr is a
-// terminal. With auto only the first stage of a pipeline that a shell runs
-// as a job shows it (it leads the process group), so that the stages of one
-// pipeline do not draw over each other, and not when the data goes to the
-// same terminal.
+// terminal. With auto the stages of a pipeline share the terminal: one at
+// a time draws (runner.Env.ProgressShared; the source first), and a stage
+// whose data goes to the same terminal draws nothing and keeps the others
+// from drawing (runner.Env.ProgressHold).
 func setProgress(c *cli.Context, spec *runner.Spec, env *runner.Env) error {
 	mode := c.String("progress")
 	if mode != "auto" && mode != "always" && mode != "never" {
@@ -291,11 +291,13 @@ func setProgress(c *cli.Context, spec *runner.Spec, env *runner.Env) error {
 		return nil
 	}
 	dataOnTerminal := false
-	if out, ok := c.App.Writer.(*os.File); ok && isTerminal(out) {
+	if out, ok := c.App.Writer.(*os.File); ok && isTerminal(out) && len(c.IntSlice("out-fd")) == 0 {
 		// A sink writing FILE leaves stdout alone.
 		dataOnTerminal = spec.Family != runner.FamilySink || c.Args().First() == "" || c.Args().First() == "-"
 	}
-	env.Progress = mode == "always" || (syscall.Getpgrp() == syscall.Getpid() && !dataOnTerminal)
+	env.Progress = mode == "always" || !dataOnTerminal
+	env.ProgressShared = mode == "auto"
+	env.ProgressHold = mode == "auto" && dataOnTerminal
 	return nil
 }
 
@@ -363,7 +365,8 @@ func helpTemplate(spec *runner.Spec) string {
 		fmt.Fprintf(&b, "EXAMPLES:\n%s\n\n", esc(indent(spec.Examples)))
 	}
 	b.WriteString("OPTIONS:\n{{range .VisibleFlags}}   {{.}}\n{{end}}\n")
-	b.WriteString("   Options may come before or after arguments; -- ends the options; - is stdin/stdout.\n\n")
+	b.WriteString("   Options may come before or after arguments; one-letter options combine as in\n")
+	b.WriteString("   coreutils (-rn 5, -n5); -- ends the options; - is stdin/stdout.\n\n")
 	b.WriteString("EXIT STATUS:\n" + exitstatus.Help + "\n")
 	if spec.ExitStatus != "" {
 		b.WriteString(esc(indent(spec.ExitStatus)) + "\n")
@@ -416,6 +419,17 @@ func permuteArgs(args []string, app *cli.App) ([]string, error) {
 	rest := args[head:]
 	for i := 0; i < len(rest); i++ {
 		a := rest[i]
+		if short, needsValue := splitShort(a, takesValue); short != nil {
+			flags = append(flags, short...)
+			if needsValue {
+				if i+1 == len(rest) {
+					return nil, &usageError{msg: "flag needs an argument: " + short[len(short)-1]}
+				}
+				i++
+				flags = append(flags, rest[i])
+			}
+			continue
+		}
 		switch {
 		case a == "--":
 			positional = append(positional, rest[i+1:]...)
@@ -459,6 +473,36 @@ func permuteArgs(args []string, app *cli.App) ([]string, error) {
 		out = append(out, positional...)
 	}
 	return out, nil
+}
+
+// splitShort reads a cluster of one-letter options as getopt does
+// (coreutils: head -n1, sort -rn): -rn is -r -n, and the first letter that
+// takes a value takes the rest of the word (-n1, -rn1) or, at the end of
+// the word, the next argument (needsValue). It returns nil when a is not
+// such a cluster: a known name, a long option, or a letter the command
+// does not have (urfave then reports it).
+func splitShort(a string, takesValue map[string]bool) (short []string, needsValue bool) {
+	if len(a) < 3 || a[0] != '-' || a[1] == '-' || strings.Contains(a, "=") {
+		return nil, false
+	}
+	if _, known := takesValue[a[1:]]; known {
+		return nil, false
+	}
+	for i := 1; i < len(a); i++ {
+		letter := a[i : i+1]
+		tv, known := takesValue[letter]
+		if !known {
+			return nil, false
+		}
+		short = append(short, "-"+letter)
+		if tv {
+			if i+1 < len(a) {
+				return append(short, a[i+1:]), false
+			}
+			return short, true
+		}
+	}
+	return short, false
 }
 
 // flushingJournal writes each batch to the journal file before it returns
