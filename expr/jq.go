@@ -25,6 +25,9 @@ type Program struct {
 
 	stderr    io.Writer // where debug and stderr write; io.Discard until SetStderr
 	inputName string    // what input_filename gives; "" is null
+	// slowWhy says why the expression is outside the fast path's subset.
+	slowWhy string
+	stats   PathStats
 }
 
 // Env is what an expression sees besides its input event.
@@ -57,7 +60,8 @@ func CompileEnv(expr string, env Env) (*Program, error) {
 	if bad := inputCall(q); bad != "" {
 		return nil, &CompileError{Expr: expr, Err: fmt.Errorf("%s is not available: the expression runs on each event by itself, so there is no next input to read; combine events with a stateful stage (agg, top, dedupe) or pipe obz's -r output to jq -n", bad)}
 	}
-	p := &Program{src: expr, stderr: io.Discard, fast: compileFast(q)}
+	fast, why := compileFast(q)
+	p := &Program{src: expr, stderr: io.Discard, fast: fast, slowWhy: why}
 	// After the fast path has seen the expression as written: the rewrite
 	// is for gojq's compiler only (gojqfix.go).
 	avoidConstAfterBranch(q)

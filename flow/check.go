@@ -19,6 +19,7 @@ const (
 	flagOutFD          = "--out-fd"          // one per output edge
 	flagJournal        = "--journal"         // RUN_DIR/journals/STAGE.zst
 	flagJournalFlush   = "--journal-flush"   // a restartable source's journal
+	flagJournalRefs    = "--journal-refs"    // a stage with inputs: payloads passed on are references
 	flagResumeFrom     = "--resume-from"     // obz flow --resume, a restart
 	flagResumeContinue = "--resume-continue" // a restart
 )
@@ -34,6 +35,7 @@ var managedFlags = [...]struct{ flag, instead string }{
 	{flagOutFD, "use inputs or a flow chain in the stages that read it"},
 	{flagJournal, "every stage is journaled in its run directory; obz flow --no-journal turns that off"},
 	{flagJournalFlush, "a source with restart = \"on-failure\" gets it"},
+	{flagJournalRefs, "every stage with inputs gets it with its journal"},
 	{flagResumeFrom, "use obz flow --resume RUN_DIR"},
 	{flagResumeContinue, "a source with restart = \"on-failure\" gets it"},
 }
@@ -107,15 +109,16 @@ func (v *validator) checkCommands(t *Topology, cmds Commands, check StageCheck, 
 		if len(s.Argv) == 0 {
 			continue
 		}
-		if _, ok := cmds[s.Command()]; cmds != nil && !ok {
-			continue
+		family, ok := cmds[s.Command()]
+		if cmds != nil && (!ok || s.Replicas > 0 && family != "transform" && family != "stateful") {
+			continue // checkStages reports it
 		}
 		journal := ""
 		if journals {
 			journal = filepath.Join("journals", s.Name+".zst")
 		}
 		argv := t.commandLine(s, edges[s.Name], journal, journal != "" && s.Restartable() && len(s.AllInputs()) == 0)
-		if err := check(s.Command(), argv[1:]); err != nil {
+		if err := check(argv[0], argv[1:]); err != nil {
 			v.add(s.Line, "stage %q (%s): %v", s.Name, s.Command(), err)
 		}
 	}
@@ -147,17 +150,44 @@ func edgeArgs(order []*Stage) map[string][]string {
 // the flags obz flow sets (its name, on_error, its status fd, which follows
 // its edges' fds, its edges, its journal unless "", flushed for a source
 // that restarts), then the run's arguments.
+//
+// A stage with replicas runs as obz parallel: the flags above go to the
+// coordinator, which writes the stage's merged output and journal as one
+// writer, and the stage's own command line follows "--".
 func (t *Topology) commandLine(s *Stage, edges []string, journal string, flush bool) []string {
 	statusFD := 3 + len(edges)/2
-	argv := []string{s.Argv[0], flagName, s.Name, flagOnError, t.OnError, flagStatusFD, strconv.Itoa(statusFD)}
+	command, inner := s.Argv[0], s.Argv
+	var head []string
+	if s.Replicas > 0 {
+		command = "parallel"
+		head = []string{"--replicas", strconv.Itoa(s.Replicas)}
+		if s.PartitionBy != "" {
+			head = append(head, "--by", s.PartitionBy)
+		}
+		// Runner flags that obz replay puts right after the command
+		// (--merge-order JOURNAL) are the coordinator's.
+		for len(inner) >= 3 && inner[1] == "--merge-order" {
+			head = append(head, inner[1], inner[2])
+			inner = append([]string{inner[0]}, inner[3:]...)
+		}
+	}
+	argv := append([]string{command}, head...)
+	argv = append(argv, flagName, s.Name, flagOnError, t.OnError, flagStatusFD, strconv.Itoa(statusFD))
 	argv = append(argv, edges...)
 	if journal != "" {
 		argv = append(argv, flagJournal, journal)
+		if len(s.AllInputs()) > 0 {
+			// The stages upstream journal in the same directory.
+			argv = append(argv, flagJournalRefs)
+		}
 		if flush {
 			// What the journal file holds is at least what was
 			// delivered: a restart continues after it.
 			argv = append(argv, flagJournalFlush)
 		}
+	}
+	if s.Replicas > 0 {
+		return append(append(argv, "--"), inner...)
 	}
 	return append(argv, s.Argv[1:]...)
 }

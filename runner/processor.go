@@ -60,6 +60,7 @@ type processorRun struct {
 	mg    *merger       // the recorded merge order, if replaying one
 
 	errSink ErrorSink
+	inOrder InOrder
 	waker   Waker
 	ticker  Ticker
 
@@ -125,8 +126,12 @@ func (r *processorRun) start() {
 		if env.Journal != nil {
 			r.em.order = newOrderRecorder(len(inputs))
 		}
-		if env.MergeOrder != nil {
+		switch {
+		case env.MergeOrder != nil:
 			r.mg = newMerger(env.MergeOrder, len(inputs), r.em.Warnf)
+			r.stall = r.every(stallCheck)
+		case env.OrderedMerge:
+			r.mg = newCanonicalMerger(len(inputs), r.em.Warnf)
 			r.stall = r.every(stallCheck)
 		}
 	}
@@ -153,6 +158,7 @@ func (r *processorRun) start() {
 		go r.readInOrder(inputs)
 	}
 	r.errSink, _ = r.p.(ErrorSink)
+	r.inOrder, _ = r.p.(InOrder)
 	if r.waker, _ = r.p.(Waker); r.waker != nil {
 		r.wake = r.waker.Wake()
 	}
@@ -355,7 +361,9 @@ func (r *processorRun) process(b *batch, lo, hi int) {
 			} else {
 				em.cur = f
 			}
-			if r.errSink != nil {
+			if r.inOrder != nil {
+				err = r.inOrder.InOrder(f, em)
+			} else if r.errSink != nil {
 				// The sink counts the event (by kind too) where it
 				// ends it: EmitError, ReportError or CountError.
 				err = r.errSink.ErrorEvent(f, em)
@@ -367,7 +375,11 @@ func (r *processorRun) process(b *batch, lo, hi int) {
 		case wire.KindOrder:
 			// Journal-only: an upstream's merge order is its own.
 		default:
-			err = em.forward(f)
+			if r.inOrder != nil {
+				err = r.inOrder.InOrder(f, em)
+			} else {
+				err = em.forward(f)
+			}
 		}
 		if err != nil {
 			i++

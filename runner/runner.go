@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/obz-dev/obz/journal"
 	"github.com/obz-dev/obz/wire"
 )
 
@@ -85,11 +86,25 @@ type Env struct {
 	// A stage with several inputs also journals the order it merged them
 	// in (order frames, mergeorder.go).
 	Journal io.Writer
+	// JournalRefs makes a stage whose spec says PassesPayloads journal the
+	// data events it passes on unchanged as references to its upstream
+	// writers' events (journal.AppendRef) instead of their bytes: a
+	// reader resolves them in WRITER.zst beside the stage's journal, as
+	// obz flow's run directory has them.
+	JournalRefs bool
 
 	// MergeOrder, if set on a stage with several inputs, is the merge
 	// order a recorded run journaled: the inputs are consumed in that
 	// order, then in arrival order (mergeorder.go).
 	MergeOrder MergeOrder
+	// OrderedMerge makes a stage with several inputs merge them in the
+	// canonical order (--merge ordered): every input that has not ended
+	// has an event queued, and the smallest seq goes first, the first
+	// input on a tie. The order depends on the inputs' contents only, so a
+	// live run, its replay and a replay of the replay agree; the cost is
+	// latency: the stage waits for its slowest input. A recorded
+	// MergeOrder takes precedence (it is the same order).
+	OrderedMerge bool
 }
 
 // Run runs one stage to completion: it reads the inputs, checks every edge's
@@ -132,6 +147,7 @@ func Run(ctx context.Context, spec *Spec, st Stage, env *Env) error {
 	em := &Emitter{ctx: ctx, name: name, mode: mode, color: env.Color, outs: slices.Clone(outs),
 		stdout: env.Stdout, stderr: stderr, stdin: env.Stdin, buf: make([]byte, 0, batchSize+batchSize/4),
 		counters: env.Counters, failFirst: env.OnError == ErrorsFail, maxLine: env.MaxLine, journal: env.Journal}
+	em.refs = env.Journal != nil && env.JournalRefs && spec.PassesPayloads && journal.RefName(name)
 
 	stopStatus := startStatus(env, name, start)
 	var err error

@@ -64,6 +64,22 @@ type Spec struct {
 	// Effects say what the stage does beyond its output stream, for
 	// resume, replay and verify.
 	Effects Effects
+	// PassesPayloads says that the payloads of the data events the stage
+	// emits are, as a rule, its input events' payloads unchanged (filter,
+	// head, tee): with Env.JournalRefs its journal records those events
+	// as references to the upstream events instead of their bytes. The
+	// runner checks each event (the payload must be the input event's
+	// own bytes) and journals any other event in full.
+	PassesPayloads bool
+	// PerEvent, if set, says the stage answers each event on its own, so
+	// that it can run as replicas (obz parallel, replicas = N in a flow)
+	// with their outputs merged back in input order. It returns why these
+	// options make it not so (exec without --one-to-one), or nil.
+	PerEvent func(o Options) error
+	// PartitionKeys, if set, are the fields the stage keeps its state by
+	// with these options (agg --by, top --group, dedupe --key): it can run
+	// as replicas partitioned by one of them, each key on one replica.
+	PartitionKeys func(o Options) []string
 	// New checks the options and builds the stage: a Source or a Processor.
 	// It returns a *UsageError for bad flags or arguments.
 	New func(o Options) (Stage, error)
@@ -134,6 +150,17 @@ type Waker interface {
 type Ticker interface {
 	Interval() time.Duration
 	Tick(now time.Time, em *Emitter) error
+}
+
+// InOrder is implemented by processors whose answers to an event may come
+// after Event returns (an external program, replicas): the runner hands
+// them the error events and control frames (watermarks, receipts) of their
+// input instead of passing them on itself, so that the stage can pass them
+// on in their place, behind the answers to the events before them, with
+// Emitter.PassOn. f is valid during the call only. It takes precedence
+// over ErrorSink.
+type InOrder interface {
+	InOrder(f *wire.Frame, em *Emitter) error
 }
 
 // ErrorSink is implemented by processors that consume error events

@@ -99,6 +99,12 @@ obz gen --count 1000 | obz agg --by country --every 500 --count -r`,
 		{Name: "lateness", Usage: "allowed lateness of event time before an event is late", Default: time.Duration(0)},
 		{Name: "processing-time", Usage: "windows on the clock instead of event time", Default: false},
 	},
+	PartitionKeys: func(o runner.Options) []string {
+		if o.Int("every") > 0 || o.Duration("window") > 0 {
+			return nil // running states and windows follow the whole stream, not one key
+		}
+		return splitList(o.Strings("by"))
+	},
 	New: newAgg,
 }
 

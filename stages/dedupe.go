@@ -10,9 +10,10 @@ import (
 )
 
 var dedupeSpec = runner.Spec{
-	Name:    "dedupe",
-	Family:  runner.FamilyStateful,
-	Summary: "drop repeated events (by key) within a bounded memory window",
+	Name:           "dedupe",
+	Family:         runner.FamilyStateful,
+	PassesPayloads: true,
+	Summary:        "drop repeated events (by key) within a bounded memory window",
 	Description: `Passes the first event of each key and drops its repeats. The key is the
 values of the --key fields (comma-separated; absent = null, values compare
 as jq compares them), or the whole event when --key is not given (compared
@@ -42,7 +43,8 @@ obz read testdata/orders.csv | obz dedupe --key customer --within 1h --time-fiel
 		{Name: "within", Usage: "remember keys for this long in event time (needs --time-field)", Default: time.Duration(0)},
 		{Name: "time-field", Usage: "event time field for --within (RFC 3339 or epoch seconds)", Default: ""},
 	},
-	New: newDedupe,
+	PartitionKeys: func(o runner.Options) []string { return splitList(o.Strings("key")) },
+	New:           newDedupe,
 }
 
 // dedupeEntry is one remembered key: in the LRU order (--last) or in the

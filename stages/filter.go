@@ -9,10 +9,11 @@ import (
 )
 
 var filterSpec = runner.Spec{
-	Name:      "filter",
-	Family:    runner.FamilyTransform,
-	Summary:   "keep the events for which a jq expression is true",
-	ArgsUsage: "EXPR [FILE...]",
+	Name:           "filter",
+	Family:         runner.FamilyTransform,
+	PassesPayloads: true,
+	Summary:        "keep the events for which a jq expression is true",
+	ArgsUsage:      "EXPR [FILE...]",
 	Description: `Evaluates the jq expression EXPR on each event and keeps the event when an
 output of EXPR is true (anything but false and null). The kept event's bytes
 pass through unchanged. An event for which EXPR yields no output is dropped;
@@ -25,18 +26,26 @@ event once per true output, so on {"tags":["a","b"]}, filter '.tags[]' keeps
 the event once where jq 'select(.tags[])' prints it twice; for jq's
 behaviour, write map 'select(.tags[])'.
 
+Common expressions run on a fast path that reads only the fields they use
+from the event's bytes, with gojq's results; --explain says whether EXPR
+does (and why not), --stats how many events each path answered
+(docs/expressions.md).
+
 ` + jqHelp,
 	Examples: `obz read testdata/orders.csv | obz filter '.amount > 50' -r
 obz read testdata/orders.ndjson | obz filter '.country == "DE" and (.tags | index("vip"))' -r
 obz filter 'has("coupon") | not' testdata/orders.ndjson -r
 C=DE obz filter '.country == $ENV.C' testdata/orders.ndjson -r
 obz filter '.amount > $min' --argjson min 50 testdata/orders.ndjson -r
-obz filter '.id as $id | any($vips[]; . == $id)' --slurpfile vips testdata/vips.json testdata/orders.ndjson -r`,
-	Flags: jqFlags,
-	New:   newFilter,
+obz filter '.id as $id | any($vips[]; . == $id)' --slurpfile vips testdata/vips.json testdata/orders.ndjson -r
+obz filter --explain '.tags | any(. == "vip")'`,
+	Flags:    append([]runner.Flag{explainFlag}, jqFlags...),
+	PerEvent: exprPerEvent,
+	New:      newFilter,
 }
 
 type filter struct {
+	exprPath
 	prog  *expr.Program
 	files []string
 }
@@ -50,7 +59,7 @@ func newFilter(o runner.Options) (runner.Stage, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &filter{prog: prog, files: slices.Clone(args[1:])}, nil
+	return &filter{exprPath: newExprPath("filter", prog, o), prog: prog, files: slices.Clone(args[1:])}, nil
 }
 
 // InputFiles makes filter read its FILE arguments (runner.FileInputs).
@@ -67,5 +76,3 @@ func (f *filter) Event(ev *wire.Frame, em *runner.Emitter) error {
 	}
 	return exprEventError(err)
 }
-
-func (f *filter) Finish(*runner.Emitter, wire.EOFKind) error { return nil }

@@ -20,17 +20,25 @@ numbers from the input kept as written, computed numbers in shortest form.
 An event on which EXPR fails goes to the error lane with the error message;
 outputs it produced before failing are kept.
 
+Common expressions run on a fast path that reads only the fields they use
+from the event's bytes, with gojq's results; --explain says whether EXPR
+does (and why not), --stats how many events each path answered
+(docs/expressions.md).
+
 ` + jqHelp,
 	Examples: `obz read testdata/orders.csv | obz map '{id, country, amount}' -r
 obz read testdata/orders.ndjson | obz map '.amount_eur = (.amount * 0.92)' -r
 obz map '.tags[]? | {tag: .}' testdata/orders.ndjson -r
 obz map '{id, src: input_filename, by: $user}' --arg user "$USER" testdata/orders.ndjson -r
-obz map '{id, note: $note}' --rawfile note README.md testdata/orders.ndjson -r | head -n 1`,
-	Flags: jqFlags,
-	New:   newMap,
+obz map '{id, note: $note}' --rawfile note README.md testdata/orders.ndjson -r | head -n 1
+obz map --explain 'if .amount > 50 then "high" else "low" end'`,
+	Flags:    append([]runner.Flag{explainFlag}, jqFlags...),
+	PerEvent: exprPerEvent,
+	New:      newMap,
 }
 
 type mapStage struct {
+	exprPath
 	prog  *expr.Program
 	files []string
 }
@@ -44,7 +52,7 @@ func newMap(o runner.Options) (runner.Stage, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &mapStage{prog: prog, files: slices.Clone(args[1:])}, nil
+	return &mapStage{exprPath: newExprPath("map", prog, o), prog: prog, files: slices.Clone(args[1:])}, nil
 }
 
 // InputFiles makes map read its FILE arguments (runner.FileInputs).
@@ -55,5 +63,3 @@ func (m *mapStage) Event(ev *wire.Frame, em *runner.Emitter) error {
 	m.prog.SetInputName(em.InputFile())
 	return exprEventError(m.prog.Outputs(ev.Payload, ev.Bare, em.Emit))
 }
-
-func (m *mapStage) Finish(*runner.Emitter, wire.EOFKind) error { return nil }

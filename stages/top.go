@@ -41,6 +41,12 @@ obz gen --count 10000 | obz top -n 5 --by amount --asc --rank-field place -r`,
 		{Name: "every", Usage: "write the running leaderboards every N events", Default: 0},
 		{Name: "rank-field", Usage: `name of the rank field added to each event ("" for none)`, Default: "rank"},
 	},
+	PartitionKeys: func(o runner.Options) []string {
+		if g := o.String("group"); g != "" && o.Int("every") == 0 {
+			return []string{g}
+		}
+		return nil
+	},
 	New: newTop,
 }
 

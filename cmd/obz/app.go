@@ -67,7 +67,8 @@ func newApp(reg stages.Registry, stdin io.Reader, stdout, stderr io.Writer, cmdN
 	for _, spec := range reg {
 		app.Commands = append(app.Commands, stageCommand(spec, runStage, cmdName, runErr))
 	}
-	app.Commands = append(app.Commands, flowCommand(reg, cmdName, runErr))
+	app.Commands = append(app.Commands, parallelCommand(reg, runParallel, cmdName, runErr))
+	app.Commands = append(app.Commands, flowCommand(reg, cmdName, runErr), runsCommand(cmdName, runErr))
 	app.Commands = append(app.Commands, journalCommand(cmdName, runErr), replayCommand(cmdName, runErr), diffCommand(cmdName, runErr), reportCommand(cmdName, runErr))
 	app.Commands = append(app.Commands, &cli.Command{
 		Name:  "version",
@@ -155,6 +156,7 @@ USAGE:
    obz STAGE [options] [args]             one stage: reads stdin, writes stdout
    obz read FILE | obz STAGE ... | obz write OUT
    obz flow TOPOLOGY.toml                 a DAG of stages as supervised processes
+   obz parallel -j N -- STAGE [args]      one stage as N replicas, output in input order
    obz STAGE --help                       options and examples of one command
 
 Each stage reads and writes framed NDJSON: every event carries its writer
@@ -179,7 +181,9 @@ Output is pretty on a terminal, framed into a pipe or file.
 	}
 	b.WriteString(`
 OTHER COMMANDS:
+   parallel  run a stage as N replica processes, merged back in input order
    flow      run a topology of stages (a DAG) as supervised processes
+   runs      list run directories (flow, start, status, size); runs prune removes old ones
    journal   inspect journals: obz journal cat|stat|verify|recover FILE.zst
    replay    stream a journal's frames to stdout, to feed any stage
    diff      compare two journals event by event

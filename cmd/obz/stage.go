@@ -42,8 +42,10 @@ func runnerFlags(spec *runner.Spec) []cli.Flag {
 			&cli.BoolFlag{Name: "resume-continue", Usage: "with --resume-from: the events that match the journal are not written out, the consumers have them (used by obz flow to restart a failed source)", Hidden: true},
 			&cli.BoolFlag{Name: "journal-flush", Usage: "write each batch to the journal file before the outputs see it, so that a restart knows what was delivered (used by obz flow for restartable sources)", Hidden: true})
 	} else {
+		fs = append(fs, &cli.StringFlag{Name: "merge", Value: "arrival", Usage: "how several inputs (fan-in) merge: arrival (as events come) or ordered (by seq, waiting for every input: the same order on every run)"})
 		fs = append(fs, &cli.StringFlag{Name: "merge-order", Usage: "consume several inputs in the order this journal of a recorded run says (used by obz replay RUN_DIR)", Hidden: true},
-			&cli.StringFlag{Name: "invalid-utf8", Value: "error", Usage: "a bare input line that is not valid UTF-8: error (the error lane) or replace (U+FFFD for each bad byte, as jq reads it)"})
+			&cli.StringFlag{Name: "invalid-utf8", Value: "error", Usage: "a bare input line that is not valid UTF-8: error (the error lane) or replace (U+FFFD for each bad byte, as jq reads it)"},
+			&cli.BoolFlag{Name: "journal-refs", Usage: "with --journal: journal the events passed on unchanged as references to their upstream writer's journal, WRITER.zst in the same directory, not as bytes again (obz flow sets it)"})
 	}
 	return fs
 }
@@ -126,6 +128,12 @@ func runStage(c *cli.Context, spec *runner.Spec) error {
 	if err != nil {
 		return err
 	}
+	return runBuilt(c, spec, st)
+}
+
+// runBuilt runs a stage built from the command line c with the runner
+// flags of c: its streams, inherited fds, resume, merge order, journal.
+func runBuilt(c *cli.Context, spec *runner.Spec, st runner.Stage) error {
 	env, err := stageEnv(c, spec)
 	if err != nil {
 		return err
@@ -167,6 +175,7 @@ func runStage(c *cli.Context, spec *runner.Spec) error {
 		return fmt.Errorf("--journal: %w", err)
 	}
 	env.Journal = jw
+	env.JournalRefs = spec.Family != runner.FamilySource && c.Bool("journal-refs")
 	if c.Bool("journal-flush") {
 		env.Journal = flushingJournal{jw}
 	}
@@ -203,6 +212,13 @@ func stageEnv(c *cli.Context, spec *runner.Spec) (*runner.Env, error) {
 		env.ReplaceInvalidUTF8 = true
 	default:
 		return nil, &usageError{msg: fmt.Sprintf("--invalid-utf8 must be error or replace, not %q", c.String("invalid-utf8"))}
+	}
+	switch c.String("merge") {
+	case "", "arrival": // "" for sources, which have no inputs
+	case "ordered":
+		env.OrderedMerge = true
+	default:
+		return nil, &usageError{msg: fmt.Sprintf("--merge must be arrival or ordered, not %q", c.String("merge"))}
 	}
 	maxLine, err := parseSize(c.String("max-line"))
 	if err != nil {
@@ -404,10 +420,12 @@ func permuteArgs(args []string, app *cli.App) ([]string, error) {
 		return args, nil
 	}
 	if cmd != nil && len(cmd.Subcommands) > 0 {
-		cmd, head = nil, 3
-		for _, sub := range app.Command(args[1]).Subcommands {
+		// A subcommand's flags, or the command's own when args[2] names
+		// none (obz runs DIR --json).
+		for _, sub := range cmd.Subcommands {
 			if sub.HasName(args[2]) {
-				cmd = sub
+				cmd, head = sub, 3
+				break
 			}
 		}
 	}
