@@ -136,6 +136,7 @@ type lifecycle struct {
 	retrying bool // failed, restarted when its backoff ends
 	events   *eventLog
 	runDir   string
+	stall    stallWatch // its progress, from its status lines (under mu)
 }
 
 // start: pending -> running.
@@ -156,7 +157,9 @@ func (l *lifecycle) exited(ps *os.ProcessState, waitErr error) Ending {
 	if cause != "" {
 		l.res.Cause = cause
 	}
-	l.events.record("stage_ended", l.res.Name, wide(l.res, l.runDir))
+	rec := wide(l.res, l.runDir)
+	rec["stalls"] = l.stall.stalls
+	l.events.record("stage_ended", l.res.Name, rec)
 	return end
 }
 

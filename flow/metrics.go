@@ -24,6 +24,8 @@ var (
 	descExit     = prometheus.NewDesc("obz_stage_exit_code", "Exit status of a stage that has ended.", []string{"flow", "stage"}, nil)
 	descUp       = prometheus.NewDesc("obz_flow_running", "1 while the flow runs.", []string{"flow"}, nil)
 	descKinds    = prometheus.NewDesc("obz_stage_error_events_by_kind_total", "Error events a stage has written, forwarded or reported, by kind (parse, expr, late ...).", []string{"flow", "stage", "kind"}, nil)
+	descLiveness = prometheus.NewDesc("obz_stage_liveness", "1 for what a running stage's progress says: live, stalled (input to work on, no progress for obz flow --stall-after) or backpressured (blocked writing for that long).", []string{"flow", "stage", "liveness"}, nil)
+	descStalls   = prometheus.NewDesc("obz_stage_stalls_total", "Times a stage was reported stalled or backpressured.", []string{"flow", "stage"}, nil)
 	descBroken   = prometheus.NewDesc("obz_stage_input_broken", "1 when a stage ended because an input edge broke its contract (no EOF, a gap, a wrong count, a failed upstream).", []string{"flow", "stage"}, nil)
 )
 
@@ -43,6 +45,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		p := c.s.procs[st.Name]
 		p.mu.Lock()
 		r := *p.res
+		live, stalls := p.stall.state, p.stall.stalls
 		p.mu.Unlock()
 		counter := func(d *prometheus.Desc, v uint64) {
 			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), flow, st.Name)
@@ -59,6 +62,16 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			}
 			ch <- prometheus.MustNewConstMetric(descState, prometheus.GaugeValue, v, flow, st.Name, state.String())
 		}
+		if r.State == StateRunning {
+			for l := Live; l <= Backpressured; l++ {
+				v := 0.0
+				if l == live {
+					v = 1
+				}
+				ch <- prometheus.MustNewConstMetric(descLiveness, prometheus.GaugeValue, v, flow, st.Name, l.String())
+			}
+		}
+		ch <- prometheus.MustNewConstMetric(descStalls, prometheus.CounterValue, float64(stalls), flow, st.Name)
 		for kind, n := range r.Status.ErrorKinds {
 			ch <- prometheus.MustNewConstMetric(descKinds, prometheus.CounterValue, float64(n), flow, st.Name, kind)
 		}

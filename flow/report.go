@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/obz-dev/obz/exitstatus"
 )
@@ -46,6 +47,7 @@ func (s *supervisor) redraw() {
 		p.prev = cur
 		state := p.res.State
 		restarts := p.res.Restarts
+		stall := p.stall.note(time.Now())
 		p.mu.Unlock()
 		rate, note := 0.0, ""
 		if dt := cur.Elapsed - prev.Elapsed; dt > 0 {
@@ -57,6 +59,9 @@ func (s *supervisor) redraw() {
 		}
 		if restarts > 0 {
 			note += fmt.Sprintf("  restarts %d", restarts)
+		}
+		if stall != "" {
+			note += "  " + strings.ToUpper(stall[:1]) + stall[1:]
 		}
 		fmt.Fprintf(&b, "  %-16s %-8s in %10d  out %10d  %9.0f/s  errors %d%s\n", st.Name, state, cur.In, cur.Out, rate, cur.Errors, note)
 	}

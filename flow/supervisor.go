@@ -38,6 +38,11 @@ type Options struct {
 	// ResumedFrom is the run directory this run resumes (obz flow --resume),
 	// recorded in the manifest.
 	ResumedFrom string
+	// StallAfter is how long a running stage may make no progress before
+	// it is reported stalled or backpressured (live view, metrics,
+	// events.ndjson); 0 is DefaultStallAfter, a negative value turns the
+	// reports off.
+	StallAfter time.Duration
 	// Check, if set, checks every stage's command line before anything
 	// starts or a run directory is made (Topology.Check): Run returns its
 	// *ValidationError.
@@ -171,6 +176,7 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 	order := t.Order()
 	for _, s := range order {
 		p := &proc{st: s, source: len(s.AllInputs()) == 0}
+		p.stall.after = cmp.Or(opts.StallAfter, DefaultStallAfter)
 		p.lifecycle.events, p.runDir = events, runDir
 		p.res = &StageResult{Name: s.Name, Argv: s.Argv, Inputs: s.AllInputs(), State: StatePending, Log: filepath.Join("logs", s.Name+".log")}
 		if !opts.NoJournal {
@@ -657,9 +663,45 @@ func (s *supervisor) readStatus(p *proc, ready chan struct{}) {
 			return
 		}
 		isReady()
+		now := time.Now()
+		// Events its inputs have written that it has not read: with none,
+		// a stage without progress is idle, not stalled. (Each upstream is
+		// locked on its own: lockAll holds them all.)
+		var sent uint64
+		for _, in := range p.st.AllInputs() {
+			up := s.procs[in]
+			up.mu.Lock()
+			sent += up.res.Status.Out + up.res.Status.Errors
+			up.mu.Unlock()
+		}
 		p.mu.Lock()
 		p.res.Status = st
+		live, changed := Live, false
+		if s.opts.StallAfter >= 0 && st.State == "running" {
+			live, changed = p.stall.observe(st, now, !p.source && sent > st.In)
+		}
+		note := p.stall.note(now)
 		p.mu.Unlock()
+		if changed {
+			s.stallChanged(p, live, note)
+		}
+	}
+}
+
+// stallChanged reports a change of a stage's liveness: a line on stderr
+// and an event in events.ndjson.
+func (s *supervisor) stallChanged(p *proc, live Liveness, note string) {
+	if live == Live {
+		s.events.record("stage_progressing", p.st.Name, nil)
+		s.say("obz flow: stage %q makes progress again", p.st.Name)
+		return
+	}
+	s.events.record("stage_"+live.String(), p.st.Name, map[string]any{"after_s": p.stall.after.Seconds()})
+	switch live {
+	case Stalled:
+		s.say("obz flow: stage %q is stalled: it has input but made no progress for %s (it keeps running; Ctrl-C stops the flow)", p.st.Name, p.stall.after)
+	case Backpressured:
+		s.say("obz flow: stage %q made no progress for %s: it is blocked writing to %s", p.st.Name, p.stall.after, strings.Join(p.st.Outputs, ", "))
 	}
 }
 

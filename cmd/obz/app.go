@@ -69,7 +69,7 @@ func newApp(reg stages.Registry, stdin io.Reader, stdout, stderr io.Writer, cmdN
 	}
 	app.Commands = append(app.Commands, parallelCommand(reg, runParallel, cmdName, runErr))
 	app.Commands = append(app.Commands, flowCommand(reg, cmdName, runErr), runsCommand(cmdName, runErr))
-	app.Commands = append(app.Commands, journalCommand(cmdName, runErr), replayCommand(cmdName, runErr), diffCommand(cmdName, runErr), reportCommand(cmdName, runErr))
+	app.Commands = append(app.Commands, journalCommand(cmdName, runErr), replayCommand(cmdName, runErr), diffCommand(cmdName, runErr), reportCommand(cmdName, runErr), whyCommand(cmdName, runErr))
 	app.Commands = append(app.Commands, &cli.Command{
 		Name:  "version",
 		Usage: "print obz's version",
@@ -115,7 +115,9 @@ func checkCommand(args []string, app *cli.App) error {
 	if cmd == nil && args[1] != "help" && args[1] != "h" {
 		return unknownCommand("", args[1], app.Commands)
 	}
-	if cmd == nil || len(cmd.Subcommands) == 0 || len(args) < 3 || strings.HasPrefix(args[2], "-") {
+	// A command with subcommands and an action of its own (obz runs DIR)
+	// takes arguments there; one without (obz journal) only subcommands.
+	if cmd == nil || len(cmd.Subcommands) == 0 || cmd.Action != nil || len(args) < 3 || strings.HasPrefix(args[2], "-") {
 		return nil
 	}
 	if cmd.Command(args[2]) == nil && args[2] != "help" && args[2] != "h" {
@@ -188,6 +190,7 @@ OTHER COMMANDS:
    replay    stream a journal's frames to stdout, to feed any stage
    diff      compare two journals event by event
    report    write a run of obz flow as one self-contained HTML page
+   why       follow an output event of a run back to the source event it came from
    version   print obz's version, VCS revision and protocol (also obz --version, obz -V)
    help      this text; obz help CMD for one command
 

@@ -100,6 +100,7 @@ func flowCommand(reg stages.Registry, cmdName *string, runErr *error) *cli.Comma
 			&cli.StringFlag{Name: "run-dir", Usage: "base directory for run directories (default: the topology's run_dir, else .obz/runs here)"},
 			&cli.StringFlag{Name: "metrics-addr", Usage: "serve Prometheus metrics on this address (e.g. :9090 or 127.0.0.1:0); overrides metrics_addr"},
 			&cli.DurationFlag{Name: "drain-timeout", Value: 10 * time.Second, Usage: "after a failure or a stop signal, how long stages may drain before they are killed"},
+			&cli.DurationFlag{Name: "stall-after", Value: flow.DefaultStallAfter, Usage: "report a running stage that makes no progress for this long as stalled (it has input) or backpressured (blocked writing): a message, the live view, metrics and events.ndjson; never a failure; 0 turns it off"},
 			&cli.BoolFlag{Name: "no-journal", Usage: "do not journal the stages' output (RUN_DIR/journals/STAGE.zst, for obz replay)"},
 			&cli.BoolFlag{Name: "resume", Usage: "continue the killed run in RUN_DIR, the argument (obz flow --resume RUN_DIR; see docs/journal.md, Resume)"},
 			&cli.BoolFlag{Name: "force", Usage: "--resume: resume although the topology file changed, or a sink's output may get events twice"},
@@ -173,6 +174,9 @@ func superviseFlow(c *cli.Context, t *flow.Topology, opts flow.Options, after fu
 		opts.Live = true
 	}
 	opts.DrainTimeout = c.Duration("drain-timeout")
+	if opts.StallAfter = c.Duration("stall-after"); opts.StallAfter <= 0 {
+		opts.StallAfter = -1
+	}
 	opts.MetricsAddr = c.String("metrics-addr")
 	opts.Check = stageChecker(stages.All())
 	res, err := flow.Run(c.Context, t, opts)

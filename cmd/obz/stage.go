@@ -421,12 +421,18 @@ func permuteArgs(args []string, app *cli.App) ([]string, error) {
 	}
 	if cmd != nil && len(cmd.Subcommands) > 0 {
 		// A subcommand's flags, or the command's own when args[2] names
-		// none (obz runs DIR --json).
+		// none and the command runs by itself (obz runs DIR --json); an
+		// unknown subcommand of a group (obz journal nosuch) is left as it
+		// is, for the usage error.
+		group := cmd.Action == nil
 		for _, sub := range cmd.Subcommands {
 			if sub.HasName(args[2]) {
-				cmd, head = sub, 3
+				cmd, head, group = sub, 3, false
 				break
 			}
+		}
+		if group {
+			return args, nil
 		}
 	}
 	if cmd == nil || len(args) <= head {
