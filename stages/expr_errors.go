@@ -13,10 +13,12 @@ import (
 // jqFlags are the options of the stages that take a jq expression: named
 // arguments as jq takes them.
 var jqFlags = []runner.Flag{
-	{Name: "arg", Usage: "--arg NAME VALUE: $NAME is the string VALUE in EXPR (repeatable; all are in $ARGS.named)", Default: []string{}, Arity: 2},
-	{Name: "argjson", Usage: "--argjson NAME JSON: $NAME is the JSON value JSON", Default: []string{}, Arity: 2},
-	{Name: "slurpfile", Usage: "--slurpfile NAME FILE: $NAME is the array of the JSON values in FILE", Default: []string{}, Arity: 2},
-	{Name: "rawfile", Usage: "--rawfile NAME FILE: $NAME is the text of FILE, as a string", Default: []string{}, Arity: 2},
+	// Usage names the arguments after NAME (VALUE, JSON, FILE) as the help
+	// shows them: --arg NAME VALUE.
+	{Name: "arg", Usage: "$NAME is the string VALUE in EXPR (repeatable, as the others; all are in $ARGS.named)", Default: []string{}, Arity: 2},
+	{Name: "argjson", Usage: "$NAME is the JSON value JSON", Default: []string{}, Arity: 2},
+	{Name: "slurpfile", Usage: "$NAME is the array of the values in FILE, JSON values separated by whitespace", Default: []string{}, Arity: 2},
+	{Name: "rawfile", Usage: "$NAME is the text of FILE, as a string", Default: []string{}, Arity: 2},
 }
 
 // jqHelp is the part of a jq stage's description about what EXPR sees.

@@ -164,7 +164,8 @@ func (r *Reader) Next(f *Frame) error {
 		line, err := r.readLine()
 		if err != nil {
 			var le *LineError
-			if errors.As(err, &le) && le.Kind == "too-long" && r.frameTooLong(le, f) {
+			if errors.As(err, &le) && le.Kind == "too-long" && r.framing != bareStream && r.frameTooLong(le, f) {
+				r.framing = framedStream
 				return nil
 			}
 			return err
@@ -197,6 +198,10 @@ func (r *Reader) Next(f *Frame) error {
 				r.checkPayload(f)
 			}
 			return nil
+		}
+		if len(line) > r.max {
+			// A first line that looked like a frame had a frame's slack.
+			return r.tooLong(rawPrefix(line), int64(len(line)))
 		}
 		if !validUTF8JSON(line) {
 			if !utf8.Valid(line) && r.ReplaceInvalidUTF8 {
@@ -296,7 +301,7 @@ func (r *Reader) overLimit() bool {
 		limit += len(bom)
 		b = b[min(len(b), len(bom)):]
 	}
-	if n := min(len(b), len(framePrefix)); bytes.Equal(b[:n], framePrefix[:n]) {
+	if n := min(len(b), len(framePrefix)); r.framing != bareStream && bytes.Equal(b[:n], framePrefix[:n]) {
 		limit += FrameSlack // it may be a frame
 	}
 	return len(b) > limit+1 || len(b) == limit+1 && b[len(b)-1] != '\r'
@@ -310,7 +315,7 @@ func (r *Reader) finish(line []byte) ([]byte, error) {
 	if n := len(line); n > 0 && line[n-1] == '\r' {
 		line = line[:n-1]
 	}
-	if len(line) > r.max && (!IsFrame(line) || len(line) > r.max+FrameSlack) {
+	if len(line) > r.max && (r.framing == bareStream || !IsFrame(line) || len(line) > r.max+FrameSlack) {
 		return nil, r.tooLong(rawPrefix(line), int64(len(line)))
 	}
 	return line, nil

@@ -366,3 +366,15 @@ func TestReaderReplaceInvalidUTF8(t *testing.T) {
 		t.Errorf("without the option: %q", got)
 	}
 }
+
+// TestReaderBareFrameShapedLimit: in a bare stream, a frame-shaped line is
+// data, held to the limit of bare lines (no frame slack), and its
+// too-long error belongs to no writer.
+func TestReaderBareFrameShapedLimit(t *testing.T) {
+	big := `{"obz":1,"t":"data","w":"x","s":1,"d":"` + strings.Repeat("a", 200) + `"}`
+	r := NewReader(strings.NewReader("1\n"+big+"\n2\n"), 100)
+	got := readAll(t, r, 10)
+	if len(got) != 3 || !strings.HasPrefix(got[1], "ERR too-long line=2") || got[2] != "data - 2 line=3 d=2" {
+		t.Errorf("got %q", got)
+	}
+}

@@ -58,6 +58,20 @@ type multiArgFlag struct {
 	arity int
 }
 
+// String is the flag's line in --help: "--arg NAME VALUE", the names of
+// the arguments after NAME taken from the usage's first upper-case word
+// after $NAME.
+func (m *multiArgFlag) String() string {
+	val := "VALUE"
+	for _, w := range strings.Fields(m.Usage)[1:] {
+		if w = strings.Trim(w, ".,;:()"); w != "" && w == strings.ToUpper(w) && w != strings.ToLower(w) {
+			val = w
+			break
+		}
+	}
+	return fmt.Sprintf("--%s NAME %s\t%s", m.Name, val, m.Usage)
+}
+
 func stageFlags(spec *runner.Spec) []cli.Flag {
 	var fs []cli.Flag
 	for _, f := range spec.Flags {
