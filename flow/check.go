@@ -109,15 +109,16 @@ func (v *validator) checkCommands(t *Topology, cmds Commands, check StageCheck, 
 		if len(s.Argv) == 0 {
 			continue
 		}
-		if _, ok := cmds[s.Command()]; cmds != nil && !ok {
-			continue
+		family, ok := cmds[s.Command()]
+		if cmds != nil && (!ok || s.Replicas > 0 && family != "transform" && family != "stateful") {
+			continue // checkStages reports it
 		}
 		journal := ""
 		if journals {
 			journal = filepath.Join("journals", s.Name+".zst")
 		}
 		argv := t.commandLine(s, edges[s.Name], journal, journal != "" && s.Restartable() && len(s.AllInputs()) == 0)
-		if err := check(s.Command(), argv[1:]); err != nil {
+		if err := check(argv[0], argv[1:]); err != nil {
 			v.add(s.Line, "stage %q (%s): %v", s.Name, s.Command(), err)
 		}
 	}
@@ -149,9 +150,29 @@ func edgeArgs(order []*Stage) map[string][]string {
 // the flags obz flow sets (its name, on_error, its status fd, which follows
 // its edges' fds, its edges, its journal unless "", flushed for a source
 // that restarts), then the run's arguments.
+//
+// A stage with replicas runs as obz parallel: the flags above go to the
+// coordinator, which writes the stage's merged output and journal as one
+// writer, and the stage's own command line follows "--".
 func (t *Topology) commandLine(s *Stage, edges []string, journal string, flush bool) []string {
 	statusFD := 3 + len(edges)/2
-	argv := []string{s.Argv[0], flagName, s.Name, flagOnError, t.OnError, flagStatusFD, strconv.Itoa(statusFD)}
+	command, inner := s.Argv[0], s.Argv
+	var head []string
+	if s.Replicas > 0 {
+		command = "parallel"
+		head = []string{"--replicas", strconv.Itoa(s.Replicas)}
+		if s.PartitionBy != "" {
+			head = append(head, "--by", s.PartitionBy)
+		}
+		// Runner flags that obz replay puts right after the command
+		// (--merge-order JOURNAL) are the coordinator's.
+		for len(inner) >= 3 && inner[1] == "--merge-order" {
+			head = append(head, inner[1], inner[2])
+			inner = append([]string{inner[0]}, inner[3:]...)
+		}
+	}
+	argv := append([]string{command}, head...)
+	argv = append(argv, flagName, s.Name, flagOnError, t.OnError, flagStatusFD, strconv.Itoa(statusFD))
 	argv = append(argv, edges...)
 	if journal != "" {
 		argv = append(argv, flagJournal, journal)
@@ -164,6 +185,9 @@ func (t *Topology) commandLine(s *Stage, edges []string, journal string, flush b
 			// delivered: a restart continues after it.
 			argv = append(argv, flagJournalFlush)
 		}
+	}
+	if s.Replicas > 0 {
+		return append(append(argv, "--"), inner...)
 	}
 	return append(argv, s.Argv[1:]...)
 }

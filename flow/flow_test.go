@@ -34,7 +34,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-var testCommands = Commands{"gen": "source", "read": "source", "filter": "transform", "map": "transform", "write": "sink", "join": "join"}
+var testCommands = Commands{"gen": "source", "tap": "observer", "read": "source", "filter": "transform", "map": "transform", "write": "sink", "join": "join"}
 
 func TestSplitCommand(t *testing.T) {
 	for _, tc := range []struct {

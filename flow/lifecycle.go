@@ -134,6 +134,8 @@ type lifecycle struct {
 	stopping bool // SIGTERM sent by the drain
 	killed   bool // SIGKILL sent at the drain timeout
 	retrying bool // failed, restarted when its backoff ends
+	events   *eventLog
+	runDir   string
 }
 
 // start: pending -> running.
@@ -141,6 +143,7 @@ func (l *lifecycle) start(pid int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.res.State, l.res.Started, l.res.PID = StateRunning, time.Now().UTC(), pid
+	l.events.record("stage_started", l.res.Name, map[string]any{"pid": pid})
 }
 
 // exited: running -> done, stopped, failed or killed, as classifyExit says.
@@ -153,6 +156,7 @@ func (l *lifecycle) exited(ps *os.ProcessState, waitErr error) Ending {
 	if cause != "" {
 		l.res.Cause = cause
 	}
+	l.events.record("stage_ended", l.res.Name, wide(l.res, l.runDir))
 	return end
 }
 
@@ -163,6 +167,7 @@ func (l *lifecycle) stop() bool {
 		return false
 	}
 	l.stopping = true
+	l.events.record("stage_stopping", l.res.Name, map[string]any{"signal": "SIGTERM"})
 	return true
 }
 
@@ -173,6 +178,7 @@ func (l *lifecycle) kill() bool {
 		return false
 	}
 	l.killed = true
+	l.events.record("stage_killing", l.res.Name, map[string]any{"signal": "SIGKILL", "why": "drain timeout"})
 	return true
 }
 
@@ -183,6 +189,7 @@ func (l *lifecycle) retry() int {
 	defer l.mu.Unlock()
 	l.retrying = true
 	l.res.Restarts++
+	l.events.record("stage_restart_due", l.res.Name, map[string]any{"restart": l.res.Restarts})
 	return l.res.Restarts
 }
 
@@ -192,10 +199,14 @@ func (l *lifecycle) restarted(pid int) {
 	defer l.mu.Unlock()
 	l.retrying, l.stopping, l.killed, l.end = false, false, false, 0
 	l.res.State, l.res.PID, l.res.ExitCode, l.res.Cause = StateRunning, pid, 0, ""
+	l.events.record("stage_restarted", l.res.Name, map[string]any{"pid": pid, "restart": l.res.Restarts})
 }
 
 // giveUp: retrying -> failed for good.
-func (l *lifecycle) giveUp() { l.retrying = false }
+func (l *lifecycle) giveUp() {
+	l.retrying = false
+	l.events.record("stage_not_restarted", l.res.Name, nil)
+}
 
 // failure answers "did it fail": it failed, or a signal killed it that
 // was not the drain timeout's. A stage done with dead letters did not

@@ -39,30 +39,33 @@ type manifest struct {
 
 // WriteManifest writes r to r.RunDir/manifest.json, through a temporary
 // file renamed over it, so a reader never sees half a manifest.
-func WriteManifest(r *Result) error {
+func WriteManifest(r *Result) error { return writeManifestWith(r, openFile) }
+
+// writeManifestWith is WriteManifest with the temporary file opened by
+// open. When it cannot be written whole (a full disk) it is removed, and
+// manifest.json keeps its previous content.
+func writeManifestWith(r *Result, open openFunc) error {
 	b, err := json.MarshalIndent(manifest{Version: ManifestVersion, Result: r}, "", "  ")
 	if err != nil {
 		return fmt.Errorf("manifest: %w", err)
 	}
 	tmp := filepath.Join(r.RunDir, ".manifest.json.tmp")
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("manifest: %w", err)
+	f, err := open(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("writing manifest.json: %w", err)
 	}
-	if err := os.Rename(tmp, filepath.Join(r.RunDir, "manifest.json")); err != nil {
+	_, err = f.Write(append(b, '\n'))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(r.RunDir, "manifest.json"))
+	}
+	if err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("manifest: %w", err)
+		return fmt.Errorf("writing manifest.json: %w", err)
 	}
 	return nil
-}
-
-// writeManifest is WriteManifest for the supervisor, which goes on when the
-// manifest cannot be written (the stages run already) and keeps the first
-// error in r.ManifestErr for the caller to report.
-func writeManifest(r *Result) {
-	if err := WriteManifest(r); err != nil && r.ManifestErr == nil {
-		r.ManifestErr = err
-	}
 }
 
 // ReadManifest reads runDir/manifest.json. It returns an error wrapping

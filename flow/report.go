@@ -87,6 +87,8 @@ func (r *Result) Outcome() string {
 	switch {
 	case r.Failed != "":
 		return "failed (stage " + r.Failed + ")"
+	case r.RunDirErr != nil:
+		return "failed (its run directory could not be written)"
 	case r.Interrupted:
 		return "stopped"
 	case r.ErrorEvents():

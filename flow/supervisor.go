@@ -42,6 +42,9 @@ type Options struct {
 	// starts or a run directory is made (Topology.Check): Run returns its
 	// *ValidationError.
 	Check StageCheck
+
+	// open opens the files of the run directory; nil is os.OpenFile.
+	open openFunc
 }
 
 // StageResult is how one stage ended.
@@ -75,9 +78,13 @@ type Result struct {
 	Stages      []*StageResult `json:"stages"`
 	Topology    string         `json:"topology"`
 	ResumedFrom string         `json:"resumed_from,omitempty"`
-	// ManifestErr is the first error writing manifest.json: the run
-	// directory's record is incomplete, and resume and verify may refuse it.
-	ManifestErr error `json:"-"`
+	// Events is the run's event record (events.ndjson), relative to RunDir.
+	Events string `json:"events,omitempty"`
+	// RunDirErr is the first error writing the run directory (manifest.json
+	// or a stage's log, on a full disk for instance): its record is
+	// incomplete (manifest.json may still say "running"), and resume and
+	// verify may refuse it. The caller fails the run.
+	RunDirErr error `json:"-"`
 }
 
 // proc is one stage under the supervisor: its lifecycle, its process and
@@ -90,7 +97,7 @@ type proc struct {
 	files   []*os.File // the child's ends, closed in the parent after start
 	stderr  *os.File   // parent's read end
 	status  *os.File   // parent's read end
-	log     *os.File
+	log     io.WriteCloser
 	readers sync.WaitGroup
 	prev    wire.Status // at the last redraw, for rates
 
@@ -98,9 +105,12 @@ type proc struct {
 	// the write ends of its output pipes, so that its consumers do not see
 	// the end of their input when it dies, and starts it again with them.
 	restartable bool
-	argv        []string    // its command line, without the obz binary
-	keep        []*os.File  // the kept write ends, closed when it ends for good
-	timer       *time.Timer // the backoff of a pending restart
+	// ready is closed when the process has written its first status line
+	// (or ended): from then on it handles signals.
+	ready chan struct{}
+	argv  []string    // its command line, without the obz binary
+	keep  []*os.File  // the kept write ends, closed when it ends for good
+	timer *time.Timer // the backoff of a pending restart
 }
 
 const tailLines = 12
@@ -119,13 +129,19 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 	if opts.DrainTimeout <= 0 {
 		opts.DrainTimeout = 10 * time.Second
 	}
+	if opts.open == nil {
+		opts.open = openFile
+	}
 	base := t.RunDir
 	if opts.RunDir != "" {
 		base = opts.RunDir
 	}
 	start := time.Now().UTC()
-	runDir := filepath.Join(base, t.Name+"-"+start.Format("20060102T150405.000Z"))
-	if err := os.MkdirAll(filepath.Join(runDir, "logs"), 0o755); err != nil {
+	runDir, err := makeRunDir(base, t.Name, start)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Mkdir(filepath.Join(runDir, "logs"), 0o755); err != nil {
 		return nil, fmt.Errorf("creating run directory: %w", err)
 	}
 	if !opts.NoJournal {
@@ -134,12 +150,28 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 		}
 	}
 	topo, _ := os.ReadFile(t.File)
-	res := &Result{Flow: t.Name, File: t.File, Version: opts.Version, RunDir: runDir, Started: start, Topology: string(topo), ResumedFrom: opts.ResumedFrom}
+	res := &Result{Flow: t.Name, File: cmp.Or(t.Path, t.File), Version: opts.Version, RunDir: runDir, Started: start, Topology: string(topo), ResumedFrom: opts.ResumedFrom}
+	events, err := openEventLog(runDir)
+	if err != nil {
+		return nil, fmt.Errorf("creating run directory: %w", err)
+	}
+	defer events.close()
+	res.Events = EventsFile
+	var names []string
+	for _, s := range t.Order() {
+		names = append(names, s.Name)
+	}
+	begin := map[string]any{"flow": t.Name, "run_dir": runDir, "topology_file": t.File, "stages": names}
+	if opts.ResumedFrom != "" {
+		begin["resumed_from"] = opts.ResumedFrom
+	}
+	events.record("flow_started", "", begin)
 
 	procs := map[string]*proc{}
 	order := t.Order()
 	for _, s := range order {
 		p := &proc{st: s, source: len(s.AllInputs()) == 0}
+		p.lifecycle.events, p.runDir = events, runDir
 		p.res = &StageResult{Name: s.Name, Argv: s.Argv, Inputs: s.AllInputs(), State: StatePending, Log: filepath.Join("logs", s.Name+".log")}
 		if !opts.NoJournal {
 			p.res.Journal = filepath.Join("journals", s.Name+".zst")
@@ -202,7 +234,7 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 			return nil, err
 		}
 		p.stderr = er
-		log, err := os.Create(filepath.Join(runDir, p.res.Log))
+		log, err := opts.open(filepath.Join(runDir, p.res.Log), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 		if err != nil {
 			cleanup()
 			return nil, err
@@ -222,9 +254,8 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 		p.cmd = newCmd(opts, s, argv, p.files[:len(p.files):len(p.files)], ew)
 		p.files = append(p.files, ew)
 	}
-	writeManifest(res)
-
-	sup := &supervisor{opts: opts, res: res, procs: procs, order: order}
+	sup := &supervisor{opts: opts, res: res, procs: procs, order: order, events: events}
+	sup.writeManifest()
 	for _, n := range notes {
 		sup.say("%s", n)
 	}
@@ -251,15 +282,20 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 		p.start(p.cmd.Process.Pid)
 		p.readers.Add(2)
 		go sup.readStderr(p)
-		go sup.readStatus(p)
+		p.ready = make(chan struct{})
+		go sup.readStatus(p, p.ready)
 	}
 	started = true
 	cleanup() // the children hold their ends now
-	sup.lockAll(func() { writeManifest(res) })
+	sup.writeManifest()
 
 	sup.wait(ctx)
 	res.Ended = time.Now().UTC()
-	writeManifest(res)
+	events.record("flow_ended", "", map[string]any{"failed_stage": res.Failed, "interrupted": res.Interrupted, "duration_s": res.Ended.Sub(res.Started).Seconds()})
+	if err := events.close(); err != nil {
+		sup.runDirError(EventsFile, fmt.Errorf("the run's event record: %w", err))
+	}
+	sup.writeManifest()
 	return res, nil
 }
 
@@ -292,6 +328,10 @@ type supervisor struct {
 	outMu  sync.Mutex
 	live   int // lines of the live block on screen
 	failed bool
+	events *eventLog
+
+	errMu    sync.Mutex
+	badFiles map[string]bool // run directory files already reported unwritable
 }
 
 func (s *supervisor) wait(ctx context.Context) {
@@ -333,6 +373,7 @@ func (s *supervisor) wait(ctx context.Context) {
 		if p.failure() && !s.failed {
 			s.failed = true
 			s.say("obz flow: stage %q exited with status %d; draining the other stages", p.st.Name, p.res.ExitCode)
+			s.events.record("flow_draining", "", map[string]any{"why": "stage failed", "failed_stage": p.st.Name})
 			drain()
 		}
 	}
@@ -355,7 +396,7 @@ func (s *supervisor) wait(ctx context.Context) {
 				giveUp(p)
 			}
 			if p.source && p.stop() {
-				p.cmd.Process.Signal(syscall.SIGTERM)
+				p.signalWhenReady(syscall.SIGTERM)
 			}
 		}
 		drainTimer = time.After(s.opts.DrainTimeout)
@@ -399,6 +440,7 @@ func (s *supervisor) wait(ctx context.Context) {
 		case <-ctxDone:
 			ctxDone = nil
 			s.res.Interrupted = true
+			s.events.record("flow_draining", "", map[string]any{"why": "signal"})
 			s.say("obz flow: stopping: draining stages (sources stop first; %s at most)", s.opts.DrainTimeout)
 			drain()
 		case <-drainTimer:
@@ -516,7 +558,7 @@ func (s *supervisor) restart(p *proc) error {
 		sw.Close()
 		return err
 	}
-	log, err := os.OpenFile(filepath.Join(s.res.RunDir, p.res.Log), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	log, err := s.opts.open(filepath.Join(s.res.RunDir, p.res.Log), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		sr.Close()
 		sw.Close()
@@ -542,13 +584,19 @@ func (s *supervisor) restart(p *proc) error {
 	p.restarted(cmd.Process.Pid)
 	p.readers.Add(2)
 	go s.readStderr(p)
-	go s.readStatus(p)
+	p.ready = make(chan struct{})
+	go s.readStatus(p, p.ready)
 	return nil
 }
 
-// writeManifest writes manifest.json while the stages run.
+// writeManifest writes manifest.json; a failure is reported once and kept
+// in s.res.RunDirErr.
 func (s *supervisor) writeManifest() {
-	s.lockAll(func() { writeManifest(s.res) })
+	var err error
+	s.lockAll(func() { err = writeManifestWith(s.res, s.opts.open) })
+	if err != nil {
+		s.runDirError("manifest.json", err)
+	}
 }
 
 func (s *supervisor) killAll() {
@@ -566,12 +614,25 @@ func (s *supervisor) killAll() {
 func (s *supervisor) readStderr(p *proc) {
 	defer p.readers.Done()
 	defer p.stderr.Close()
-	defer p.log.Close()
+	log := p.log
+	defer func() {
+		if err := log.Close(); err != nil {
+			s.runDirError(p.res.Log, fmt.Errorf("the log of stage %q: %w", p.st.Name, err))
+		}
+	}()
+	logOK := true
 	sc := bufio.NewScanner(p.stderr)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		fmt.Fprintln(p.log, line)
+		if logOK {
+			// After a failed write the log stops: a later line that
+			// fits would leave a log with a hole in it.
+			if _, err := fmt.Fprintln(log, line); err != nil {
+				logOK = false
+				s.runDirError(p.res.Log, fmt.Errorf("the log of stage %q: %w", p.st.Name, err))
+			}
+		}
 		p.mu.Lock()
 		p.res.tail = append(p.res.tail, line)
 		if len(p.res.tail) > tailLines {
@@ -583,18 +644,43 @@ func (s *supervisor) readStderr(p *proc) {
 }
 
 // readStatus follows a stage's status channel.
-func (s *supervisor) readStatus(p *proc) {
+func (s *supervisor) readStatus(p *proc, ready chan struct{}) {
 	defer p.readers.Done()
 	defer p.status.Close()
+	var once sync.Once
+	isReady := func() { once.Do(func() { close(ready) }) }
+	defer isReady()
 	dec := json.NewDecoder(p.status)
 	for {
 		var st wire.Status
 		if err := dec.Decode(&st); err != nil {
 			return
 		}
+		isReady()
 		p.mu.Lock()
 		p.res.Status = st
 		p.mu.Unlock()
+	}
+}
+
+// signalWhenReady sends sig to the stage's process once it is ready: its
+// first status line says that it handles signals (obz installs its handlers
+// before anything else). A SIGTERM that came before, while the process was
+// still starting, would kill it before it wrote its EOF, and its consumers
+// would see a broken edge where the user asked for a clean stop (Ctrl-C in
+// the first moments of a run, on a loaded machine).
+func (p *proc) signalWhenReady(sig os.Signal) {
+	proc, ready := p.cmd.Process, p.ready
+	select {
+	case <-ready:
+		proc.Signal(sig)
+	default:
+		// Closed by the first status line, or when the status channel
+		// ends with the process.
+		go func() {
+			<-ready
+			proc.Signal(sig)
+		}()
 	}
 }
 

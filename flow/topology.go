@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -16,8 +17,16 @@ import (
 
 // Topology is a parsed and validated flow: a DAG of stages.
 type Topology struct {
-	File        string
-	Name        string
+	File string // as given: it names the file in messages
+	// Path is File made absolute when it was loaded, for the run's
+	// manifest: a resume or replay finds the file, and so the directory
+	// its stages ran in, from any working directory.
+	Path string
+	Name string
+	// Dir is the flow's directory, absolute: the topology file's directory,
+	// or its dir key resolved against it. Stages run there, and every
+	// relative path of the file (a stage's dir, run_dir) starts there.
+	Dir         string
 	RunDir      string // base directory of run directories
 	OnError     string // continue or fail, passed to every stage
 	MetricsAddr string
@@ -35,8 +44,8 @@ type Stage struct {
 	Reference string   // a join's reference input (read to its EOF first)
 	Outputs   []string // stages that read it (derived)
 	Env       map[string]string
-	Dir       string
-	Line      int // line of its table in the file
+	Dir       string // the working directory of its process, absolute
+	Line      int    // line of its table in the file
 	// Restart is a source's restart policy: "never" (the default) or
 	// "on-failure": restarted up to MaxRestarts times, after Backoff,
 	// doubled each time up to MaxBackoff (docs/topology.md).
@@ -44,6 +53,11 @@ type Stage struct {
 	MaxRestarts int
 	Backoff     time.Duration
 	restartKeys bool // any of restart, max_restarts, backoff was given
+	// Replicas, if above 0, runs the stage as that many replica processes
+	// under obz parallel, merged back in input order; PartitionBy deals
+	// its events by that field instead of round robin (docs/parallel.md).
+	Replicas    int
+	PartitionBy string
 }
 
 // Restart policy defaults.
@@ -82,9 +96,15 @@ func (t *Topology) Lookup(name string) *Stage {
 	return nil
 }
 
+// DefaultRunDir is where run directories are made when neither the
+// topology (run_dir) nor the command line (--run-dir) says: relative to
+// the directory obz flow runs in.
+const DefaultRunDir = ".obz/runs"
+
 type rawTopology struct {
 	Name        string              `toml:"name"`
 	Flow        any                 `toml:"flow"`
+	Dir         string              `toml:"dir"`
 	RunDir      string              `toml:"run_dir"`
 	OnError     string              `toml:"on_error"`
 	MetricsAddr string              `toml:"metrics_addr"`
@@ -108,6 +128,8 @@ type rawStage struct {
 	Restart     string            `toml:"restart"`
 	MaxRestarts *int              `toml:"max_restarts"`
 	Backoff     string            `toml:"backoff"`
+	Replicas    *int              `toml:"replicas"`
+	PartitionBy string            `toml:"partition_by"`
 }
 
 var safeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
@@ -153,7 +175,7 @@ func parse(file string, data []byte, cmds Commands, check StageCheck) (*Topology
 	}
 	v := &validator{file: file, lines: indexLines(data)}
 	for _, k := range md.Undecoded() {
-		known := []string{"name", "flow", "run_dir", "on_error", "metrics_addr", "stages", "retention"}
+		known := []string{"name", "flow", "dir", "run_dir", "on_error", "metrics_addr", "stages", "retention"}
 		if len(k) == 2 && k[0] == "retention" {
 			known = []string{"keep", "older_than", "max_size", "force"}
 		}
@@ -174,8 +196,20 @@ func parse(file string, data []byte, cmds Commands, check StageCheck) (*Topology
 	if !safeName.MatchString(t.Name) {
 		v.add(v.keyLine("name"), "flow name %q is not safe as a file name (letters, digits, _ . -)", t.Name)
 	}
-	if t.RunDir == "" {
-		t.RunDir = ".obz/runs"
+	if t.Path, err = filepath.Abs(file); err != nil {
+		return nil, err
+	}
+	t.Dir = filepath.Join(filepath.Dir(t.Path), raw.Dir)
+	if filepath.IsAbs(raw.Dir) {
+		t.Dir = filepath.Clean(raw.Dir)
+	}
+	switch {
+	case t.RunDir == "":
+		// A run directory is the record of an invocation: by default it is
+		// made where obz flow runs, found there by obz replay and --resume.
+		t.RunDir = DefaultRunDir
+	case !filepath.IsAbs(t.RunDir):
+		t.RunDir = filepath.Join(t.Dir, t.RunDir)
 	}
 	if r := raw.Retention; r != nil {
 		t.Retention = &PruneOptions{Keep: r.Keep, Force: r.Force}
@@ -216,7 +250,13 @@ func parse(file string, data []byte, cmds Commands, check StageCheck) (*Topology
 	}
 	for _, name := range names {
 		rs := raw.Stages[name]
-		s := &Stage{Name: name, Inputs: rs.Inputs, Reference: rs.Reference, Env: rs.Env, Dir: rs.Dir, Line: v.tableLine(name)}
+		s := &Stage{Name: name, Inputs: rs.Inputs, Reference: rs.Reference, Env: rs.Env, Dir: t.Dir, Line: v.tableLine(name)}
+		if rs.Dir != "" {
+			s.Dir = filepath.Join(t.Dir, rs.Dir)
+			if filepath.IsAbs(rs.Dir) {
+				s.Dir = filepath.Clean(rs.Dir)
+			}
+		}
 		t.Stages = append(t.Stages, s)
 		if !safeName.MatchString(name) {
 			v.add(s.Line, "stage name %q is not safe as a file name (letters, digits, _ . -)", name)
@@ -245,6 +285,7 @@ func parse(file string, data []byte, cmds Commands, check StageCheck) (*Topology
 			s.Argv = s.Argv[1:]
 		}
 		v.restartPolicy(s, rs)
+		v.replicas(s, rs)
 	}
 	sort.Slice(t.Stages, func(i, j int) bool { return t.Stages[i].Line < t.Stages[j].Line })
 
@@ -323,6 +364,20 @@ func (v *validator) restartPolicy(s *Stage, rs rawStage) {
 		} else {
 			s.Backoff = d
 		}
+	}
+}
+
+// replicas reads replicas and partition_by.
+func (v *validator) replicas(s *Stage, rs rawStage) {
+	if rs.Replicas != nil {
+		s.Replicas = *rs.Replicas
+		if s.Replicas < 1 {
+			v.add(s.Line, "stage %q: replicas must be 1 or more, not %d", s.Name, s.Replicas)
+		}
+	}
+	s.PartitionBy = rs.PartitionBy
+	if s.PartitionBy != "" && rs.Replicas == nil {
+		v.add(s.Line, "stage %q: partition_by needs replicas = N", s.Name)
 	}
 }
 

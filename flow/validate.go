@@ -49,6 +49,9 @@ func (v *validator) checkStages(t *Topology, cmds Commands) {
 		case family != "source" && len(s.AllInputs()) == 0:
 			v.add(s.Line, "stage %q reads nothing: give it inputs = [\"...\"] or put it in a flow chain", s.Name)
 		}
+		if s.Replicas > 0 && family != "transform" && family != "stateful" {
+			v.add(s.Line, "stage %q: replicas are for transform and stateful stages, and %q is a %s", s.Name, s.Command(), family)
+		}
 		if s.restartKeys && family != "source" {
 			v.add(s.Line, "stage %q: restart, max_restarts and backoff are only for sources, and %q is a %s", s.Name, s.Command(), family)
 		}

@@ -109,7 +109,7 @@ func (d *csvDecoder) Decode(yield func(*Record) error) error {
 				*out = Record{Line: int64(line), Problem: &d.p}
 				break
 			}
-			buf = appendRow(buf[:0], keys, rec, opt.Infer)
+			buf = appendRow(buf[:0], keys, rec, opt.Values)
 			*out = Record{Payload: buf, Line: int64(line)}
 		case isParseError(err):
 			pe := err.(*csv.ParseError)
@@ -203,18 +203,14 @@ func validRow(rec []string) bool {
 }
 
 // appendRow appends the JSON object of one row, keys in header order.
-func appendRow(dst []byte, keys [][]byte, rec []string, infer bool) []byte {
+func appendRow(dst []byte, keys [][]byte, rec []string, mode Values) []byte {
 	dst = append(dst, '{')
 	for i, v := range rec {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, keys[i]...)
-		if infer {
-			dst = appendInferred(dst, v)
-		} else {
-			dst = wire.AppendString(dst, v)
-		}
+		dst = appendValue(dst, v, mode)
 	}
 	return append(dst, '}')
 }
@@ -222,26 +218,131 @@ func appendRow(dst []byte, keys [][]byte, rec []string, infer bool) []byte {
 // maxSafeInt is the largest integer a float64 (jq, JavaScript) holds exactly.
 const maxSafeInt = 1 << 53
 
-// appendInferred appends v as null, a boolean, a number or a string (--infer).
-func appendInferred(dst []byte, v string) []byte {
-	switch v {
-	case "":
-		return append(dst, "null"...)
-	case "true", "false":
+// Values says which JSON values a CSV or TSV field may become.
+type Values int
+
+// The value modes of CSVOptions.
+const (
+	// Numbers (the default): a field that is exactly a JSON number that
+	// a float64 holds without losing a digit is that number, written as
+	// it is; every other field is a string. See SafeNumber.
+	Numbers Values = iota
+	// Strings: every field is a string.
+	Strings
+	// Scalars: as Numbers, and true/false are booleans, an empty field null.
+	Scalars
+)
+
+// appendValue appends field v as JSON, as mode says.
+func appendValue(dst []byte, v string, mode Values) []byte {
+	switch mode {
+	case Strings:
+		return wire.AppendString(dst, v)
+	case Scalars:
+		switch v {
+		case "":
+			return append(dst, "null"...)
+		case "true", "false":
+			return append(dst, v...)
+		}
+	}
+	if SafeNumber(v) {
 		return append(dst, v...)
 	}
-	if isInt, ok := jsonNumber(v); ok {
-		if !isInt {
-			return append(dst, v...)
+	return wire.AppendString(dst, v)
+}
+
+// SafeNumber reports whether s becomes a JSON number when read from CSV
+// or TSV: s is exactly a JSON number (no sign "+", no leading zero, no
+// "1." or ".5", no spaces, hex or underscores), and a float64, the number
+// type of jq and JavaScript, holds it without losing a digit: an integer
+// within +-2^53, any other number that converts to a float64 and back to
+// the same digits (trailing zeros aside: 1.50 is 1.5). Anything else (007,
+// +3, 1e5x, 0x1F, 1., 9007199254740993, 1e400) stays a string, so reading
+// never changes a value.
+func SafeNumber(s string) bool {
+	isInt, ok := jsonNumber(s)
+	if !ok {
+		return false
+	}
+	if isInt {
+		if len(s) <= 15 { // at most 15 digits: always exact
+			return true
 		}
-		if len(v) <= 15 { // at most 15 digits: always safe
-			return append(dst, v...)
+		n, err := strconv.ParseInt(s, 10, 64)
+		return err == nil && n >= -maxSafeInt && n <= maxSafeInt
+	}
+	digits, exp, ok := decimal(s, nil)
+	switch {
+	case len(digits) == 0:
+		return true // a zero
+	case !ok:
+		return false
+	case len(digits) <= 15 && exp > -290 && exp < 290:
+		return true // 15 significant digits survive a float64, well inside its range
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil { // out of range: it would become +-Inf or 0
+		return false
+	}
+	var buf [32]byte
+	fdigits, fexp, _ := decimal(strconv.AppendFloat(buf[:0], f, 'e', -1, 64), nil)
+	return fexp == exp && string(fdigits) == string(digits)
+}
+
+// decimal returns the significant digits of a JSON number (no leading or
+// trailing zeros; none for zero) and its exponent e, the number being
+// 0.DIGITS times 10^e; ok is false for an exponent beyond +-10^8
+// (then e is not known). The
+// digits are appended to dst.
+func decimal[T string | []byte](s T, dst []byte) (digits []byte, exp int, ok bool) {
+	ok = true
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	point := -1 // digits before the decimal point
+	lead := 0   // leading zeros dropped
+	for ; i < len(s); i++ {
+		c := s[i]
+		if c == '.' {
+			point = len(dst) + lead
+			continue
 		}
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= -maxSafeInt && n <= maxSafeInt {
-			return append(dst, v...)
+		if c < '0' || c > '9' {
+			break
+		}
+		if c == '0' && len(dst) == 0 {
+			lead++
+			continue
+		}
+		dst = append(dst, c)
+	}
+	if point < 0 {
+		point = len(dst) + lead
+	}
+	e := 0
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		neg := false
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			neg = s[i] == '-'
+			i++
+		}
+		for ; i < len(s); i++ {
+			if e = e*10 + int(s[i]-'0'); e > 1e8 {
+				ok = false
+				e = 0
+			}
+		}
+		if neg {
+			e = -e
 		}
 	}
-	return wire.AppendString(dst, v)
+	for len(dst) > 0 && dst[len(dst)-1] == '0' {
+		dst = dst[:len(dst)-1]
+	}
+	return dst, point - lead + e, ok
 }
 
 // jsonNumber reports whether s is exactly a JSON number, and whether it is

@@ -55,7 +55,7 @@ func TestCSVRoundTrip(t *testing.T) {
 	enc.Flush()
 	w.Flush()
 	var got []string
-	err := NewDecoder(&out, TSV, Options{Name: "t"}).Decode(func(r *Record) error {
+	err := NewDecoder(&out, TSV, Options{Name: "t", CSV: CSVOptions{Values: Strings}}).Decode(func(r *Record) error {
 		if r.Problem != nil {
 			t.Fatalf("problem %+v", r.Problem)
 		}

@@ -65,7 +65,7 @@ type Options struct {
 
 // CSVOptions say how to read CSV and TSV.
 type CSVOptions struct {
-	Infer      bool     // numbers, true/false and null (empty) instead of strings
+	Values     Values   // which JSON values a field may become: Numbers (the default), Strings or Scalars
 	NoHeader   bool     // there is no header row: the fields are c1, c2, ...
 	Header     []string // the field names; there is no header row
 	Comma      rune     // the field separator; 0: ',' for CSV, tab for TSV

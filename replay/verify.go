@@ -1,8 +1,10 @@
 package replay
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -31,9 +33,9 @@ const (
 
 // StageVerdict is one stage's line of a verification.
 type StageVerdict struct {
-	Stage   string
-	Verdict Verdict
-	Detail  string
+	Stage   string  `json:"stage"`
+	Verdict Verdict `json:"verdict"`
+	Detail  string  `json:"detail,omitempty"`
 }
 
 // Verification compares each stage of a replay with its recording.
@@ -137,6 +139,45 @@ func (v *Verification) Print(w io.Writer) {
 	default:
 		fmt.Fprintf(w, "verdict: match (%d stages compared)\n", v.Compared)
 	}
+}
+
+// VerifyFile is where Save keeps a verification, in the replay's run
+// directory; obz report shows it with the recorded run.
+const VerifyFile = "verify.json"
+
+// Save writes the verification to the replay's run directory (VerifyFile).
+func (v *Verification) Save() error {
+	rec := struct {
+		Verdict     string         `json:"verdict"`
+		RecordedDir string         `json:"recorded_dir"`
+		Compared    int            `json:"compared"`
+		Diverged    int            `json:"diverged"`
+		Uncertified int            `json:"uncertified"`
+		Failed      string         `json:"failed_stage,omitempty"`
+		Stages      []StageVerdict `json:"stages"`
+	}{v.verdict(), v.RecordedDir, v.Compared, v.Diverged, v.Uncertified, v.Failed, v.Stages}
+	b, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(v.ReplayDir, VerifyFile)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// verdict is the verification in a word: match, diverged or failed.
+func (v *Verification) verdict() string {
+	switch {
+	case v.Diverged > 0:
+		return string(Diverged)
+	case v.Failed != "":
+		return "failed"
+	}
+	return string(Match)
 }
 
 func orNone(s string) string {

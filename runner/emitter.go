@@ -97,6 +97,7 @@ type Emitter struct {
 	buf    []byte
 	seq    uint64
 	cur    *wire.Frame // the input event being handled, the parent of what is emitted
+	inFile string      // the file the input event was read from ("" for a stream)
 	frame  wire.Frame  // scratch
 	err    error       // sticky output error
 
@@ -136,6 +137,11 @@ type Emitter struct {
 	// Flush journals the batch and drops it instead of writing it out.
 	silent bool
 }
+
+// InputFile is the name of the file the event being handled was read from
+// (an argument of a stage that takes input files, see FileInputs), or ""
+// when it came from a stream: stdin, a flow edge.
+func (em *Emitter) InputFile() string { return em.inFile }
 
 // Name is the stage's writer name.
 func (em *Emitter) Name() string { return em.name }
@@ -274,12 +280,10 @@ func (em *Emitter) EmitError(info *wire.ErrorInfo, payload []byte) error {
 		}
 	}
 	em.seq++
-	em.nErr++
-	if em.counters != nil {
-		em.counters.countKind(info.Kind)
-	}
+	em.countKind(info.Kind)
 	switch em.mode {
 	case Framed:
+		em.nErr++
 		f := &em.frame
 		*f = wire.Frame{Kind: wire.KindError, Writer: em.name, Seq: em.seq, Payload: payload, Err: info}
 		if em.cur != nil {
@@ -291,7 +295,9 @@ func (em *Emitter) EmitError(info *wire.ErrorInfo, payload []byte) error {
 			return em.Flush()
 		}
 	default:
-		em.reportError(info, payload)
+		// The event ends here, on stderr: counted once, as reported.
+		em.reported++
+		em.showError(info, payload)
 		em.frame = wire.Frame{Kind: wire.KindError, Writer: em.name, Seq: em.seq, Payload: payload, Err: info}
 		em.teeFrame(&em.frame)
 		if len(em.jbuf) >= batchSize {
@@ -301,9 +307,9 @@ func (em *Emitter) EmitError(info *wire.ErrorInfo, payload []byte) error {
 	return nil
 }
 
-// reportError prints an error event on stderr (raw, pretty and sink modes).
-func (em *Emitter) reportError(info *wire.ErrorInfo, payload []byte) {
-	em.reported++
+// showError prints an error event on stderr (raw, pretty and sink modes);
+// the caller counts it.
+func (em *Emitter) showError(info *wire.ErrorInfo, payload []byte) {
 	const show = 20
 	if em.reported > show {
 		return
@@ -385,6 +391,27 @@ func (em *Emitter) forward(f *wire.Frame) error {
 	}
 	em.buf = wire.AppendFrame(em.buf, f)
 	return nil
+}
+
+// PassOn passes on an input error event or control frame that the stage
+// held back (InOrder): an error event as this stage's own, with f as its
+// parent (none for an unreadable input line) and its error and payload
+// unchanged; a control frame as it is.
+func (em *Emitter) PassOn(f *wire.Frame) error {
+	if f.Kind != wire.KindError {
+		if em.err != nil {
+			return em.err
+		}
+		return em.forward(f)
+	}
+	cur := em.cur
+	em.cur = f
+	if f.Writer == localError {
+		em.cur = nil
+	}
+	err := em.EmitError(f.Err, f.Payload)
+	em.cur = cur
+	return err
 }
 
 // Receipt records that this stage (a sink) delivered the event of, with
@@ -533,12 +560,26 @@ func (em *Emitter) Delivered() { em.nOut++ }
 // fails the stage.
 func (em *Emitter) FailOnError() bool { return em.failFirst }
 
-// ReportError shows an error event on stderr (at most 20, then counts).
-func (em *Emitter) ReportError(info *wire.ErrorInfo, payload []byte) { em.reportError(info, payload) }
+// ReportError shows an error event that ends at this stage on stderr (at
+// most 20, then counts) and counts it, by kind too.
+func (em *Emitter) ReportError(info *wire.ErrorInfo, payload []byte) {
+	em.reported++
+	em.countKind(info.Kind)
+	em.showError(info, payload)
+}
 
-// CountError counts one error event that ended at this stage (a sink's
-// dead-letter file) without being emitted.
-func (em *Emitter) CountError() { em.nErr++ }
+// CountError counts one error event of the given kind that ended at this
+// stage (a sink's dead-letter file) without being emitted.
+func (em *Emitter) CountError(kind string) {
+	em.nErr++
+	em.countKind(kind)
+}
+
+func (em *Emitter) countKind(kind string) {
+	if em.counters != nil {
+		em.counters.countKind(kind)
+	}
+}
 
 // NewRawEmitter returns an emitter that writes bare payloads to w, outside
 // Run: for benchmarks and tests that drive a stage's methods directly.

@@ -94,6 +94,7 @@ func (r *orderRecorder) appendFrame(dst []byte, writer string, all bool) []byte 
 // waits stallLimit more, then gives up the recorded order.
 type merger struct {
 	order MergeOrder
+	canon bool // the canonical order instead of a recorded one (nextCanonical)
 	warn  func(format string, args ...any)
 
 	run  wire.Run // the current run
@@ -122,6 +123,14 @@ func newMerger(order MergeOrder, inputs int, warn func(string, ...any)) *merger 
 		ended: make([]bool, inputs), extra: make([]int, inputs), writers: map[string]int{}, shared: map[string]bool{}}
 }
 
+// newCanonicalMerger returns a merger of inputs in the canonical order
+// (Env.OrderedMerge): it does not depend on when batches arrive.
+func newCanonicalMerger(inputs int, warn func(string, ...any)) *merger {
+	m := newMerger(nil, inputs, warn)
+	m.canon = true
+	return m
+}
+
 // add queues a batch that arrived and learns which input its writers are on.
 func (m *merger) add(b *batch) {
 	m.arrived = true
@@ -147,6 +156,9 @@ func (m *merger) add(b *batch) {
 // next returns the next segment to process, frames [lo, hi) of b, or a nil
 // b when it must wait for input. hi == len(b.Frames) when b is done with.
 func (m *merger) next() (b *batch, lo, hi int) {
+	if m.canon && !m.done {
+		return m.nextCanonical()
+	}
 	for !m.done {
 		if m.left == 0 {
 			r, err := m.order.Next()
@@ -200,6 +212,64 @@ func (m *merger) next() (b *batch, lo, hi int) {
 		}
 	}
 	return nil, 0, 0
+}
+
+// nextCanonical is the ordered merge: it waits until every input that has
+// not ended has a frame queued, then takes the input whose next data or
+// error frame has the smallest seq, the first input on a tie, for as long
+// as that stays so. Control frames (watermarks, EOFs) and the reader's own
+// error frames go with the frames before them. The choice depends only on
+// what the inputs carry, never on timing.
+func (m *merger) nextCanonical() (*batch, int, int) {
+	best, second := -1, -1
+	var bk, sk uint64
+	for in, q := range m.queues {
+		if len(q) == 0 {
+			if m.ended[in] {
+				continue
+			}
+			return nil, 0, 0
+		}
+		b, pos := q[0], m.pos[in]
+		if pos == len(b.Frames) {
+			// The input's end, with no frame left before it.
+			m.pop(in)
+			return b, pos, pos
+		}
+		k := orderKey(&b.Frames[pos])
+		switch {
+		case best < 0 || k < bk:
+			second, sk = best, bk
+			best, bk = in, k
+		case second < 0 || k < sk:
+			second, sk = in, k
+		}
+	}
+	if best < 0 {
+		return nil, 0, 0
+	}
+	b, lo := m.queues[best][0], m.pos[best]
+	hi := lo + 1
+	for ; hi < len(b.Frames); hi++ {
+		if k := orderKey(&b.Frames[hi]); second >= 0 && (k > sk || k == sk && best > second) {
+			break
+		}
+	}
+	if hi == len(b.Frames) {
+		m.pop(best)
+	} else {
+		m.pos[best] = hi
+	}
+	return b, lo, hi
+}
+
+// orderKey is a frame's place in the canonical merge: a data or error
+// frame's seq; 0 (at once) for control frames and unreadable lines.
+func orderKey(f *wire.Frame) uint64 {
+	if (f.Kind == wire.KindData || f.Kind == wire.KindError) && f.Writer != localError {
+		return f.Seq
+	}
+	return 0
 }
 
 func (m *merger) pop(in int) {
@@ -261,6 +331,8 @@ func (m *merger) check(now time.Time, frees []chan *batch) {
 		m.stalled = time.Time{}
 	case m.stalled.IsZero():
 		m.stalled = now
+	case now.Sub(m.stalled) >= stallLimit && m.canon:
+		m.giveUp("waited %v for an event on every input (--merge ordered) while some inputs' buffers were full", stallLimit)
 	case now.Sub(m.stalled) >= stallLimit:
 		m.giveUp("waited %v for events of '%s' while the other inputs' buffers were full", stallLimit, m.run.Writer)
 	}

@@ -9,12 +9,14 @@ import (
 )
 
 // Sizer is implemented by sources that know the size of their whole input
-// (read of regular files). The progress display then shows a bar and an
-// ETA: Counters.BytesIn against TotalBytes, so both must count the same
-// bytes (on disk, for compressed files).
+// (read of regular files). The progress line then shows a bar, a
+// percentage and an ETA.
 type Sizer interface {
-	// TotalBytes is the size of the whole input in bytes; 0 if unknown.
-	TotalBytes() int64
+	// InputProgress returns how many bytes of its input the source has
+	// consumed and the size of the whole input, counted the same way (on
+	// disk, for compressed files); total is 0 if unknown. It is called from
+	// another goroutine than Produce's.
+	InputProgress() (read, total int64)
 }
 
 // progressEvery is how often the progress line is redrawn.
@@ -179,6 +181,11 @@ func (p *progressOut) show(line string, final bool) {
 // returns the stderr for the stage, and a func that draws the final line
 // and stops. It reads the counters only: it stays out of the data path.
 func startProgress(env *Env, name string, st Stage, start time.Time) (io.Writer, func()) {
+	if env.ProgressHold {
+		lock := newTermLock(env.Stderr)
+		lock.try()
+		return env.Stderr, lock.release
+	}
 	if !env.Progress {
 		return env.Stderr, func() {}
 	}
@@ -186,11 +193,32 @@ func startProgress(env *Env, name string, st Stage, start time.Time) (io.Writer,
 	_, source := st.(Source)
 	m := &progressMeter{stage: name, source: source, start: start}
 	sizer, _ := st.(Sizer)
+	// With ProgressShared the terminal may be shared by the other stages
+	// of a pipeline: a stage draws only while it holds the terminal's lock.
+	// A source tries from the first tick, the others from the second, so
+	// the head of a pipeline, which knows how far its input is read, wins.
+	var lock *termLock
+	owned := !env.ProgressShared
+	ticks := 0
 	draw := func(now time.Time, final bool) {
-		if sizer != nil && m.total == 0 {
-			m.total = sizer.TotalBytes() // known once the source opened its input
+		ticks++
+		if !owned && (source || ticks > 1 || final) {
+			if lock == nil {
+				lock = newTermLock(env.Stderr)
+			}
+			owned = lock.try()
 		}
-		out.show(renderProgress(m.view(m.sample(env.Counters, now), final)), final)
+		smp := m.sample(env.Counters, now)
+		if sizer != nil {
+			read, total := sizer.InputProgress()
+			if total > 0 {
+				m.total, smp.bytes = total, uint64(read)
+			}
+		}
+		v := m.view(smp, final)
+		if owned {
+			out.show(renderProgress(v), final)
+		}
 	}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -212,5 +240,6 @@ func startProgress(env *Env, name string, st Stage, start time.Time) (io.Writer,
 		close(stop)
 		wg.Wait()
 		draw(time.Now(), true)
+		lock.release()
 	}
 }

@@ -72,7 +72,7 @@ func (s sizedSource) Produce(ctx context.Context, em *Emitter) error {
 	em.counters.BytesIn.Store(uint64(s.total))
 	return em.Emit([]byte(`{}`))
 }
-func (s sizedSource) TotalBytes() int64 { return s.total }
+func (s sizedSource) InputProgress() (int64, int64) { return s.total, s.total }
 
 // TestProgressOnlyOnStderr: with Env.Progress the data on stdout is the
 // same as without; the progress goes to stderr, ending with the final line.

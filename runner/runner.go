@@ -28,17 +28,24 @@ const (
 // Env is everything a stage runs with besides its options: its streams and
 // the shared runner settings. cmd/obz fills it from the command line.
 type Env struct {
-	Name    string // writer name in frames; the stage name if empty
-	Stdin   io.Reader
-	Stdout  io.Writer
-	Stderr  io.Writer
-	Inputs  []Input    // input edges; stdin if empty (fan-in when several)
+	Name   string // writer name in frames; the stage name if empty
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Inputs []Input // input edges; stdin if empty (fan-in when several)
+	// InOrder reads the inputs one after another, each to its end, instead
+	// of merging them as they come (set by Run for a FileInputs stage).
+	InOrder bool
 	Outputs []Outbound // output edges; stdout if empty (fan-out when several)
 
 	Output  OutputMode
 	Color   bool
 	OnError ErrorPolicy
 	MaxLine int // longest accepted input line; wire.DefaultMaxLine if 0
+	// ReplaceInvalidUTF8 reads bare input lines that are not valid UTF-8
+	// as jq does, with U+FFFD for each bad byte, instead of sending them
+	// to the error lane (wire.Reader.ReplaceInvalidUTF8).
+	ReplaceInvalidUTF8 bool
 
 	// InputIsTerminal makes a stop signal end input at once instead of
 	// draining it: a user typing events has nothing to drain.
@@ -55,6 +62,14 @@ type Env struct {
 	// Progress shows a progress line on stderr while the stage runs (see
 	// progress.go); cmd/obz sets it only when stderr is a terminal.
 	Progress bool
+	// ProgressShared says that other processes (the stages of a shell
+	// pipeline) may draw on the same terminal: the line is drawn only by
+	// the one that holds the terminal's lock (progress_lock_linux.go).
+	ProgressShared bool
+	// ProgressHold: the stage's data goes to that terminal. It draws
+	// nothing and holds the terminal's lock, so that the other stages of
+	// its pipeline do not draw over the data either.
+	ProgressHold bool
 
 	// Resume, if set on a source, is its output recorded by a run that was
 	// killed: the source's first events are checked against it (resume.go).
@@ -82,6 +97,14 @@ type Env struct {
 	// order a recorded run journaled: the inputs are consumed in that
 	// order, then in arrival order (mergeorder.go).
 	MergeOrder MergeOrder
+	// OrderedMerge makes a stage with several inputs merge them in the
+	// canonical order (--merge ordered): every input that has not ended
+	// has an event queued, and the smallest seq goes first, the first
+	// input on a tie. The order depends on the inputs' contents only, so a
+	// live run, its replay and a replay of the replay agree; the cost is
+	// latency: the stage waits for its slowest input. A recorded
+	// MergeOrder takes precedence (it is the same order).
+	OrderedMerge bool
 }
 
 // Run runs one stage to completion: it reads the inputs, checks every edge's
@@ -92,6 +115,21 @@ func Run(ctx context.Context, spec *Spec, st Stage, env *Env) error {
 	name := env.Name
 	if name == "" {
 		name = spec.Name
+	}
+	if fi, ok := st.(FileInputs); ok && len(fi.InputFiles()) > 0 {
+		if len(env.Inputs) > 0 {
+			return &UsageError{Msg: spec.Name + " reads its input files or its input edges, not both"}
+		}
+		e := *env
+		e.Inputs, e.InOrder = nil, true
+		for _, name := range fi.InputFiles() {
+			if name == "-" {
+				e.Inputs = append(e.Inputs, Input{Name: "stdin", R: env.Stdin})
+			} else {
+				e.Inputs = append(e.Inputs, Input{Name: name, Path: name})
+			}
+		}
+		env = &e
 	}
 	if env.Counters == nil {
 		env.Counters = new(Counters)

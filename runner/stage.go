@@ -31,6 +31,11 @@ type Flag struct {
 	Usage   string
 	Default any
 	Hidden  bool
+	// Arity is how many arguments the flag takes, for a []string flag
+	// that takes more than one (--arg NAME VALUE: 2). Each occurrence adds
+	// its arguments to the list in order, so Strings gives NAME, VALUE,
+	// NAME, VALUE... 0 means one.
+	Arity int
 }
 
 // Options is how a stage's constructor sees its parsed flags and arguments.
@@ -66,6 +71,15 @@ type Spec struct {
 	// runner checks each event (the payload must be the input event's
 	// own bytes) and journals any other event in full.
 	PassesPayloads bool
+	// PerEvent, if set, says the stage answers each event on its own, so
+	// that it can run as replicas (obz parallel, replicas = N in a flow)
+	// with their outputs merged back in input order. It returns why these
+	// options make it not so (exec without --one-to-one), or nil.
+	PerEvent func(o Options) error
+	// PartitionKeys, if set, are the fields the stage keeps its state by
+	// with these options (agg --by, top --group, dedupe --key): it can run
+	// as replicas partitioned by one of them, each key on one replica.
+	PartitionKeys func(o Options) []string
 	// New checks the options and builds the stage: a Source or a Processor.
 	// It returns a *UsageError for bad flags or arguments.
 	New func(o Options) (Stage, error)
@@ -91,6 +105,15 @@ type Processor interface {
 	// EOF: the moment to emit end-of-input results and commit output. It is
 	// not called when an input broke: see Aborter.
 	Finish(em *Emitter, end wire.EOFKind) error
+}
+
+// FileInputs is implemented by processors that take input files as
+// arguments, as jq and mlr do (obz map EXPR FILE...): Run reads the files
+// one after another, in order, instead of stdin ("-" is stdin), each file
+// an input edge of its own with its own contract, and Emitter.InputFile
+// names the file of the event being handled.
+type FileInputs interface {
+	InputFiles() []string
 }
 
 // Aborter is implemented by processors that must clean up when the input
@@ -127,6 +150,17 @@ type Waker interface {
 type Ticker interface {
 	Interval() time.Duration
 	Tick(now time.Time, em *Emitter) error
+}
+
+// InOrder is implemented by processors whose answers to an event may come
+// after Event returns (an external program, replicas): the runner hands
+// them the error events and control frames (watermarks, receipts) of their
+// input instead of passing them on itself, so that the stage can pass them
+// on in their place, behind the answers to the events before them, with
+// Emitter.PassOn. f is valid during the call only. It takes precedence
+// over ErrorSink.
+type InOrder interface {
+	InOrder(f *wire.Frame, em *Emitter) error
 }
 
 // ErrorSink is implemented by processors that consume error events

@@ -70,9 +70,9 @@ A stop (Ctrl-C of an infinite source, a stopped EOF) emits the state so far,
 every event marked "partial":true. A truncated or poisoned input (an upstream
 broke) emits nothing at the end: no partial result passes for a complete
 one; the stage writes a truncated EOF and exits 1.`,
-	Examples: `obz read testdata/orders.csv --infer | obz agg --by country --count --sum amount -r
-obz read testdata/orders.csv --infer | obz filter '.amount > 20' | obz agg --by country,device --mean amount --max amount -r
-obz read testdata/orders.csv --infer | obz agg --by country --window 1h --time-field ts --p90 amount -r
+	Examples: `obz read testdata/orders.csv | obz agg --by country --count --sum amount -r
+obz read testdata/orders.csv | obz filter '.amount > 20' | obz agg --by country,device --mean amount --max amount -r
+obz read testdata/orders.csv | obz agg --by country --window 1h --time-field ts --p90 amount -r
 obz gen --count 100000 | obz agg --by device --approx-distinct user --percentile amount:0.999 -r
 obz gen --count 1000 | obz agg --by country --every 500 --count -r`,
 	Flags: []runner.Flag{
@@ -98,6 +98,12 @@ obz gen --count 1000 | obz agg --by country --every 500 --count -r`,
 		{Name: "time-field", Usage: "event time field for --window (RFC 3339 or epoch seconds)", Default: ""},
 		{Name: "lateness", Usage: "allowed lateness of event time before an event is late", Default: time.Duration(0)},
 		{Name: "processing-time", Usage: "windows on the clock instead of event time", Default: false},
+	},
+	PartitionKeys: func(o runner.Options) []string {
+		if o.Int("every") > 0 || o.Duration("window") > 0 {
+			return nil // running states and windows follow the whole stream, not one key
+		}
+		return splitList(o.Strings("by"))
 	},
 	New: newAgg,
 }

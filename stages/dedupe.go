@@ -43,7 +43,8 @@ obz read testdata/orders.csv | obz dedupe --key customer --within 1h --time-fiel
 		{Name: "within", Usage: "remember keys for this long in event time (needs --time-field)", Default: time.Duration(0)},
 		{Name: "time-field", Usage: "event time field for --within (RFC 3339 or epoch seconds)", Default: ""},
 	},
-	New: newDedupe,
+	PartitionKeys: func(o runner.Options) []string { return splitList(o.Strings("key")) },
+	New:           newDedupe,
 }
 
 // dedupeEntry is one remembered key: in the LRU order (--last) or in the

@@ -33,9 +33,9 @@ does. obz's own options (-r, --name ...) go before the --.
   - An output line that is not JSON (or not UTF-8, or over --max-line) is an
     error event of kind exec-output with the raw text; its "line" is the
     line number in the program's output.
-  - Error events on input are not shown to the program: they are passed on
-    as they come, so their order among the program's output is approximate
-    (exact with --one-to-one).
+  - Error events and watermarks on input are not shown to the program: they
+    are passed on as they come, so their order among the program's output
+    is approximate (exact with --one-to-one).
   - The program's stderr goes to stderr, each line prefixed with [NAME].
   - The program starts before input is read (one that cannot start fails
     the stage at once) and gets EOF when input ends; obz then passes on the
@@ -83,6 +83,12 @@ obz gen --count 1000 | obz exec -- jq -c '{id, amount}' | obz write amounts.ndjs
 		},
 		Replay: runner.ReplayAsRecorded,
 	},
+	PerEvent: func(o runner.Options) error {
+		if !o.Bool("one-to-one") {
+			return errors.New("exec's outputs are tied to their input events only with --one-to-one (without it the program may answer any event at any time)")
+		}
+		return nil
+	},
 	New: newExec,
 }
 
@@ -125,10 +131,10 @@ type execStage struct {
 }
 
 // execPending is an event given to the program (--one-to-one), or an error
-// event waiting for the answers to the events before it.
+// event or control frame waiting for the answers to the events before it.
 type execPending struct {
-	ref   wire.Ref
-	errEv *wire.Frame
+	ref  wire.Ref
+	held *wire.Frame
 }
 
 func newExec(o runner.Options) (runner.Stage, error) {
@@ -241,32 +247,31 @@ func (e *execStage) emitBatch(b *execBatch, em *runner.Emitter) error {
 	return e.queuedErrors(em)
 }
 
-// ErrorEvent passes an error event on without showing it to the program:
-// at once, or with --one-to-one once the events before it are answered.
-func (e *execStage) ErrorEvent(ev *wire.Frame, em *runner.Emitter) error {
+// InOrder passes an error event or a control frame (a watermark) on
+// without showing it to the program: at once, or with --one-to-one once the
+// events before it are answered, so that it keeps its place.
+func (e *execStage) InOrder(ev *wire.Frame, em *runner.Emitter) error {
 	if !e.oneToOne || len(e.queue) == 0 {
-		return em.EmitError(ev.Err, ev.Payload)
+		return em.PassOn(ev)
 	}
-	f := &wire.Frame{Kind: wire.KindError, Writer: ev.Writer, Seq: ev.Seq, Payload: bytes.Clone(ev.Payload)}
+	f := *ev
+	f.Payload = bytes.Clone(ev.Payload)
 	if ev.Err != nil {
 		info := *ev.Err
 		info.Raw = bytes.Clone(info.Raw)
 		f.Err = &info
 	}
-	e.queue = append(e.queue, execPending{errEv: f})
+	e.queue = append(e.queue, execPending{held: &f})
 	return nil
 }
 
-// queuedErrors passes on the error events at the head of the queue.
+// queuedErrors passes on the error events and control frames at the head
+// of the queue.
 func (e *execStage) queuedErrors(em *runner.Emitter) error {
-	for len(e.queue) > 0 && e.queue[0].errEv != nil {
-		f := e.queue[0].errEv
+	for len(e.queue) > 0 && e.queue[0].held != nil {
+		f := e.queue[0].held
 		e.queue = e.queue[1:]
-		em.SetParent(f)
-		if f.Writer == runner.LocalErrorWriter {
-			em.SetParent(nil)
-		}
-		if err := em.EmitError(f.Err, f.Payload); err != nil {
+		if err := em.PassOn(f); err != nil {
 			return err
 		}
 	}
@@ -433,7 +438,7 @@ func (e *execStage) Finish(em *runner.Emitter, kind wire.EOFKind) error {
 // stoppedQueue passes on the error events still queued (--one-to-one)
 // after a stop: the events the program was not given have no answer.
 func (e *execStage) stoppedQueue(em *runner.Emitter) error {
-	e.queue = slices.DeleteFunc(e.queue, func(p execPending) bool { return p.errEv == nil })
+	e.queue = slices.DeleteFunc(e.queue, func(p execPending) bool { return p.held == nil })
 	return e.queuedErrors(em)
 }
 

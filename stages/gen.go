@@ -42,7 +42,7 @@ they are made, so a downstream stage sees each one at once.`,
 	Examples: `obz gen --count 5 -r
 obz gen --count 1000000 --seed 7 | obz filter '.amount > 50' --stats | obz write big.ndjson
 obz gen --count 3 --field id=seq --field level=choice:info,warn,error --field at=time:2026-01-01T00:00:00Z/5s -r
-obz gen --rate 10/s | obz map '{id, amount}'`,
+obz gen --rate 10/s | obz map '{id, amount}'   # until Ctrl-C`,
 	Flags: []runner.Flag{
 		{Name: "count", Short: "n", Usage: "number of events; 0 = without end", Default: 0},
 		{Name: "seed", Usage: "random seed: the same seed gives the same events", Default: 1},

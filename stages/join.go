@@ -58,7 +58,7 @@ stage then ends stopped like any other.`,
 	Examples: `obz read testdata/orders.csv | obz join --ref <(obz read testdata/customers.csv) --on customer -r
 obz read testdata/orders.csv | obz join --ref <(obz read testdata/customers.csv) --on customer --left --ref-fields name,tier -r
 obz read testdata/orders.csv | obz join --ref testdata/customers.csv --on customer -r
-obz read testdata/customers.csv > /tmp/customers.ndjson && obz read testdata/orders.csv | obz join --ref /tmp/customers.ndjson --on customer=customer --strict -r`,
+obz read testdata/customers.csv > /tmp/customers.ndjson && obz read testdata/orders.csv | obz join --ref /tmp/customers.ndjson --on customer=customer --strict -r   # exit 1: c099 has no reference row`,
 	ExitStatus: `1    also: --strict and a stream event without a match (the key is named),
      more than --max-ref reference events, a broken reference input`,
 	Flags: []runner.Flag{

@@ -22,7 +22,12 @@ var readSpec = runner.Spec{
 	ArgsUsage: "[FILE...|-]",
 	Description: `Reads the files in order, one event per record, then ends with a natural
 EOF. "-" or no FILE reads stdin. Every file is checked before anything is
-written: one that cannot be opened stops obz with no output at all.
+written: one that cannot be opened stops obz with no output at all. A FIFO,
+a pipe (<(cmd), /dev/fd/N) or a device is opened once, at that check, and
+read from that one open (a FIFO opened twice would drop its writer); its
+name's .gz or .zst is checked when its first bytes arrive. SIGINT or
+SIGTERM stops reading at the next chunk of input, also from input that
+never pauses (/dev/zero) or that blocks (a FIFO, stdin): a stopped EOF.
 
 FORMAT: --format ndjson|json|csv|tsv|text for every input, or else by
 extension: .json is JSON, .csv CSV, .tsv TSV, .txt and .log text, anything
@@ -67,11 +72,17 @@ fields c1, c2, ... and --header a,b,c names them a, b, c; with either, the
 file has no header row and every row is data. Every row must have as many
 fields as the header (or, without one, as the first row). Quoted fields may
 hold the delimiter, "" and newlines (RFC 4180); a UTF-8 BOM is dropped;
-TSV is the same with a tab as delimiter. Values are strings unless --infer:
-then an empty field is null, true and false are booleans, and a field
-written exactly as a JSON number (-12, 0, 3.5, 1e-3) is that number, except
-integers beyond +-2^53 (they would lose digits). Everything else stays a
-string: 007, +5, 1., .5, " 42", NaN, TRUE, null.
+TSV is the same with a tab as delimiter.
+
+NUMBERS: a CSV or TSV field becomes a JSON number only when its text
+already is one that a float64 (jq's and JavaScript's numbers) holds without
+losing a digit, and it is written byte for byte: 42, -0.5, 1.50 (stays
+1.50), 1e-3. Everything else stays a string, so reading never changes a
+value: 007, +3, 1., .5, " 42", 0x1F, 1e5x, NaN, integers beyond +-2^53
+(16-digit and longer ids such as 9007199254740993) and numbers with more
+digits than a float64 keeps. true, false and empty fields stay strings.
+--strings keeps every field a string; --infer also makes true and false
+booleans and an empty field null.
 
 FOLLOW: -f/--follow reads one regular FILE from its start, then waits for
 it to grow (polling every --poll), like tail -F, until SIGINT or SIGTERM
@@ -93,12 +104,13 @@ text of the line or row. Two CSV problems end the stage instead (exit 1),
 as no later row could be trusted: a header row that does not parse, and a
 row that runs past --max-line (an unclosed quote, most likely).`,
 	Examples: `obz read testdata/orders.ndjson -r
-obz read testdata/orders.csv --infer | obz filter '.amount > 50' -r
-obz read testdata/customers.csv testdata/orders.csv --infer --stats > /dev/null
+obz read testdata/orders.csv | obz filter '.amount > 50' -r
+obz read testdata/orders.csv --strings | obz head -n 2 -r
+obz read testdata/customers.csv testdata/orders.csv --stats > /dev/null
 cat testdata/orders.ndjson | obz read - | obz head -n 2 -r
 tail -n 3 testdata/orders.csv | obz read --format csv --header id,ts,customer,country,device,amount -r
 obz read testdata/orders.json -r | head -n 2
-obz read testdata/orders.csv.gz --infer -r | head -n 2
+obz read testdata/orders.csv.gz -r | head -n 2
 gzip -c testdata/orders.ndjson | obz read -r | head -n 2
 obz read --format text README.md -r | head -n 2
 obz read -f testdata/orders.ndjson | obz filter '.amount > 100' -r   # then waits for more lines, until Ctrl-C`,
@@ -106,7 +118,8 @@ obz read -f testdata/orders.ndjson | obz filter '.amount > 100' -r   # then wait
 		{Name: "format", Usage: "input `FORMAT` of every file: ndjson, json, csv, tsv or text (default: by extension; stdin is ndjson)", Default: ""},
 		{Name: "follow", Short: "f", Usage: "wait for FILE to grow, following rotation, until stopped (like tail -F)", Default: false},
 		{Name: "poll", Usage: "--follow: how often to look for more input", Default: defaultPoll},
-		{Name: "infer", Usage: "CSV/TSV: numbers, true/false and empty (null) instead of strings (see DESCRIPTION)", Default: false},
+		{Name: "strings", Usage: "CSV/TSV: every field is a string (no numbers; see NUMBERS)", Default: false},
+		{Name: "infer", Usage: "CSV/TSV: also true/false as booleans and empty fields as null (see NUMBERS)", Default: false},
 		{Name: "no-header", Usage: "CSV/TSV: there is no header row; name the fields c1, c2, ...", Default: false},
 		{Name: "header", Usage: "CSV/TSV: there is no header row; name the fields `a,b,c`", Default: []string{}},
 		{Name: "delimiter", Usage: "CSV/TSV: field separator `CHAR`, one character (\"tab\" or \\t for a tab)", Default: ""},
@@ -128,6 +141,12 @@ type readStage struct {
 	follow time.Duration // --follow: the poll interval; 0 = no follow
 	in     inCounter
 	sink   readSink // the input being read
+	// held are the inputs that are not regular files (a FIFO, a pipe
+	// given as /dev/fd/N, a device), by their index in files: opened once,
+	// by newRead, and read from that one open. Opening a FIFO again drops
+	// the writer that connected to the first open.
+	held     map[int]*os.File
+	progress readProgress
 }
 
 // inCounter keeps a source's In and BytesIn counters (--stats, the status
@@ -173,42 +192,72 @@ func newRead(o runner.Options) (runner.Stage, error) {
 		}
 	}
 	// Check every file now, before the runner writes anything: a typo must
-	// not leave a half-written stream behind. Files are opened again, one at
-	// a time, while reading (so that thousands of files need not all be open).
-	for _, name := range r.files {
+	// not leave a half-written stream behind. Regular files are opened
+	// again, one at a time, while reading (so that thousands of files need
+	// not all be open); anything else stays open from here.
+	for i, name := range r.files {
 		if name == stdinName {
 			continue
 		}
-		if err := checkReadable(name, r.follow > 0); err != nil {
+		f, err := openReadable(name, r.follow > 0)
+		if err != nil {
+			r.Close()
 			return nil, err
+		}
+		if f != nil {
+			if r.held == nil {
+				r.held = map[int]*os.File{}
+			}
+			r.held[i] = f
 		}
 	}
 	return r, nil
 }
 
-// checkReadable opens name: a file to read, not a directory; one named
-// .gz or .zst must be compressed so (or empty); one to follow must be a
-// regular file.
-func checkReadable(name string, follow bool) error {
+// openReadable checks name: a file to read, not a directory; a regular
+// file named .gz or .zst must be compressed so (or empty); one to follow
+// must be a regular file. A regular file is closed again (nil is
+// returned); anything else (a FIFO, a pipe, a device) is returned open,
+// unread: its data can be read only once, and a FIFO opened twice loses
+// its writer.
+func openReadable(name string, follow bool) (*os.File, error) {
 	f, err := os.Open(name)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return err
+		f.Close()
+		return nil, err
 	}
 	if fi.IsDir() {
-		return fmt.Errorf("%s: is a directory", name)
+		f.Close()
+		return nil, fmt.Errorf("%s: is a directory", name)
 	}
 	if follow && !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s: --follow needs a regular file (a pipe or device already waits for more: obz read %s)", name, name)
+		f.Close()
+		return nil, fmt.Errorf("%s: --follow needs a regular file (a pipe or device already waits for more: obz read %s)", name, name)
 	}
+	if !fi.Mode().IsRegular() {
+		return f, nil
+	}
+	defer f.Close()
 	if c, _ := format.CompressionOf(name); c != format.None && !format.Matches(f, c) {
-		return fmt.Errorf("%s: not %s data (the name says %s; rename the file or use --format)", name, c, c)
+		return nil, errNotCompressed(name, c)
 	}
-	return nil
+	return nil, nil
+}
+
+func errNotCompressed(name string, c format.Compression) error {
+	return fmt.Errorf("%s: not %s data (the name says %s; rename the file or use --format)", name, c, c)
+}
+
+// Close closes the inputs newRead held open and has not read yet.
+func (r *readStage) Close() {
+	for i, f := range r.held {
+		f.Close()
+		delete(r.held, i)
+	}
 }
 
 // formatOf returns the format of one input: --format, or the extension of
@@ -221,45 +270,62 @@ func (r *readStage) formatOf(name string) format.Format {
 }
 
 func (r *readStage) Produce(ctx context.Context, em *runner.Emitter) error {
+	defer r.Close()
 	r.in = inCounter{c: em.Counters()}
 	if r.follow > 0 {
 		return r.readFollow(ctx, em, r.files[0])
 	}
-	for _, name := range r.files {
+	for i, name := range r.files {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if err := r.readOne(ctx, em, name); err != nil {
+		if err := r.readOne(ctx, em, i, name); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// readOne reads one file, or stdin, decompressing it if it starts with the
-// gzip or zstd magic number.
-func (r *readStage) readOne(ctx context.Context, em *runner.Emitter, name string) error {
+// readOne reads one file (files[i]), or stdin, decompressing it if it
+// starts with the gzip or zstd magic number. A stop signal ends the read
+// at the next chunk of input, also when input never pauses (/dev/zero)
+// or when a read blocks (a pipe, a FIFO, stdin).
+func (r *readStage) readOne(ctx context.Context, em *runner.Emitter, i int, name string) error {
 	var src io.Reader
-	if name == stdinName {
+	held := r.held[i]
+	switch {
+	case name == stdinName:
 		if em.Stdin() == nil {
 			return errors.New("no stdin to read")
 		}
-		pump := newStdinPump(ctx, em.Stdin(), func() { em.Flush() })
+		pump := newPump(ctx, em.Stdin(), func() { em.Flush() })
 		defer pump.Close()
 		src = pump
-	} else {
+	case held != nil:
+		delete(r.held, i)
+		defer held.Close()
+		pump := newPump(ctx, held, func() { em.Flush() })
+		defer pump.Close()
+		src = pump
+	default:
 		f, err := os.Open(name)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		src = f
+		src = r.progress.counted(stopReader{ctx: ctx, r: f})
 	}
 	f := r.formatOf(name)
 	if name == stdinName {
 		name = "stdin" // for messages
 	}
 	c, src := format.Sniff(src)
+	if held != nil {
+		// Checked here, not by newRead: its first bytes can be read once.
+		if want, _ := format.CompressionOf(name); want != format.None && c != want && !emptyInput(&src) {
+			return errNotCompressed(name, want)
+		}
+	}
 	src, release, err := format.Decompress(c, src)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -336,7 +402,15 @@ func (k *readSink) take(rec *format.Record) error {
 
 // parseCSVOptions reads read's CSV/TSV flags.
 func parseCSVOptions(o runner.Options) (format.CSVOptions, error) {
-	c := format.CSVOptions{Infer: o.Bool("infer"), NoHeader: o.Bool("no-header"), LazyQuotes: o.Bool("lazy-quotes")}
+	c := format.CSVOptions{NoHeader: o.Bool("no-header"), LazyQuotes: o.Bool("lazy-quotes")}
+	switch {
+	case o.Bool("strings") && o.Bool("infer"):
+		return c, runner.Usagef("--strings and --infer contradict each other: --strings keeps every field a string")
+	case o.Bool("strings"):
+		c.Values = format.Strings
+	case o.Bool("infer"):
+		c.Values = format.Scalars
+	}
 	if o.IsSet("header") {
 		seen := map[string]bool{}
 		for _, h := range o.Strings("header") {

@@ -138,12 +138,12 @@ func TestReadFollowFramedAndCSV(t *testing.T) {
 	frame := func(seq, payload string) string {
 		return `{"obz":1,"t":"data","w":"read","s":` + seq + `,"d":` + payload + "}\n"
 	}
-	want := frame("1", `{"a":"1","b":"2"}`)
+	want := frame("1", `{"a":1,"b":2}`)
 	f.waitFor(want)
 	// The new file has its own header row.
 	os.Rename(path, path+".old")
 	appendFile(t, path, "b,a\n3,4\n")
-	want += frame("2", `{"b":"3","a":"4"}`)
+	want += frame("2", `{"b":3,"a":4}`)
 	f.waitFor(want)
 	cancel()
 	if err := <-done; err != nil {

@@ -43,7 +43,7 @@ header. With --json each report is one JSON object per line instead of a
 table. A report after a broken input is marked incomplete.`,
 	Examples: `obz read testdata/orders.ndjson | obz stats > /dev/null
 obz gen --count 100000 | obz stats --json -r | obz head -n 1 -r > /dev/null
-obz gen --rate 1000/s | obz stats --interval 5s | obz write orders.ndjson`,
+obz gen --rate 1000/s | obz stats --interval 5s | obz write stats.ndjson   # until Ctrl-C`,
 	Flags: []runner.Flag{
 		{Name: "interval", Usage: "also print a report every `DURATION` while events flow (0: only at the end)", Default: time.Duration(0)},
 		{Name: "json", Usage: "print reports as JSON lines instead of tables", Default: false},

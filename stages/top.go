@@ -30,8 +30,8 @@ An event whose --by field is absent, null or not a number goes to the error
 lane (kind "type"): it cannot be ranked. Memory is -n payloads per group.
 A stop (stopped EOF) writes the leaderboards of what came, a broken input
 none (exit 1), as for agg.`,
-	Examples: `obz read testdata/orders.csv --infer | obz top -n 3 --by amount -r
-obz read testdata/orders.csv --infer | obz top -n 1 --by amount --group country -r
+	Examples: `obz read testdata/orders.csv | obz top -n 3 --by amount -r
+obz read testdata/orders.csv | obz top -n 1 --by amount --group country -r
 obz gen --count 10000 | obz top -n 5 --by amount --asc --rank-field place -r`,
 	Flags: []runner.Flag{
 		{Name: "n", Usage: "events per leaderboard", Default: 10},
@@ -40,6 +40,12 @@ obz gen --count 10000 | obz top -n 5 --by amount --asc --rank-field place -r`,
 		{Name: "asc", Usage: "least values first", Default: false},
 		{Name: "every", Usage: "write the running leaderboards every N events", Default: 0},
 		{Name: "rank-field", Usage: `name of the rank field added to each event ("" for none)`, Default: "rank"},
+	},
+	PartitionKeys: func(o runner.Options) []string {
+		if g := o.String("group"); g != "" && o.Int("every") == 0 {
+			return []string{g}
+		}
+		return nil
 	},
 	New: newTop,
 }

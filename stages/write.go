@@ -19,7 +19,7 @@ var writeSpec = runner.Spec{
 	ArgsUsage:   "[FILE|-]",
 	Description: writeDescription,
 	Examples: `obz read testdata/orders.ndjson | obz write orders-copy.ndjson
-obz read testdata/orders.csv --infer | obz filter '.amount > 50' | obz write big.csv
+obz read testdata/orders.csv | obz filter '.amount > 50' | obz write big.csv
 obz read testdata/orders.ndjson | obz map '{id, country, amount}' | obz write orders.tsv.gz
 obz read testdata/orders.ndjson | obz write orders.csv --dead-letter bad.ndjson  # exit 4: rows with tags or coupon keys are in bad.ndjson
 obz gen --count 100000 | obz write events.ndjson.zst --split-every 25000   # events-000001.ndjson.zst ... events-000004.ndjson.zst
@@ -368,7 +368,7 @@ func (s *writeStage) errorEvent(em *runner.Emitter, info *wire.ErrorInfo, writer
 		em.ReportError(info, payload)
 		return nil
 	}
-	em.CountError()
+	em.CountError(info.Kind)
 	if _, err := s.deadW.Write(appendDeadLetter(nil, info, writer, seq, payload)); err != nil {
 		return fmt.Errorf("writing %s: %w", s.deadPath, err)
 	}

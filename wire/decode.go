@@ -216,6 +216,62 @@ loop:
 	return nil
 }
 
+// decodeHead reads the head of a data or error frame from the start of its
+// line (all there is of a line over the size limit): the type, writer, seq
+// and parent, which AppendFrame writes before anything long. It reports
+// whether it found a data or error frame with a writer and a positive seq;
+// f then holds them (f.Kind is the frame's type).
+func decodeHead(prefix []byte, f *Frame) bool {
+	*f = Frame{}
+	if !IsFrame(prefix) {
+		return false
+	}
+	s := scanner{b: prefix, i: len(framePrefix)}
+	s.ws()
+	if _, err := s.version(); err != nil {
+		return false
+	}
+	var typ []byte
+	for {
+		s.ws()
+		if !s.expect(',') {
+			break
+		}
+		s.ws()
+		key, ok := s.str()
+		s.ws()
+		if !ok || !s.expect(':') {
+			break
+		}
+		s.ws()
+		var err error
+		switch string(key) {
+		case "t":
+			typ, err = s.strErr()
+		case "w":
+			f.Writer, err = s.name()
+		case "s":
+			f.Seq, err = s.uint()
+		case "p":
+			f.Parent, err = s.ref()
+		default:
+			err = errors.New("the rest is not head")
+		}
+		if err != nil {
+			break
+		}
+	}
+	switch string(typ) {
+	case "data":
+		f.Kind = KindData
+	case "error":
+		f.Kind = KindError
+	default:
+		return false
+	}
+	return f.Writer != "" && f.Seq > 0
+}
+
 // dataPrefix starts a data frame in its canonical encoding.
 const dataPrefix = `{"obz":1,"t":"data","w":"`
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -15,20 +16,34 @@ const BareWriter = "-"
 // rawPrefixLimit bounds the raw text kept from a line over the size limit.
 const rawPrefixLimit = 1024
 
-// Reader reads frames from a stream of lines. Obz frames are decoded; any
-// other non-blank line is a bare NDJSON event and becomes a data frame with
-// writer "-". The rules for odd input (docs/wire.md):
+// FrameSlack is the room a frame's line has beyond the size limit for its
+// envelope (type, writer, seq, parent, error information): the limit is on
+// payloads, so an event that one stage accepted fits the next one's limit
+// too, framed.
+const FrameSlack = 64 << 10
+
+// Reader reads frames from a stream of lines. A stream is framed or bare,
+// as its first non-blank line says: a framed stream starts with a frame
+// ({"obz": and a version number) and carries frames only, which are
+// decoded; in a bare stream every non-blank line is a bare NDJSON event,
+// frame-shaped or not, and becomes a data frame with writer "-". The rules
+// for odd input (docs/wire.md):
 //
 //   - blank and whitespace-only lines are skipped (they are not events);
 //   - a trailing "\r" is removed (CRLF input);
 //   - a UTF-8 byte order mark at the very start of the stream is removed;
-//   - a bare line that is not valid JSON, or not valid UTF-8, and a frame
-//     that does not decode, yield a *LineError (kind parse, utf8, frame, or
-//     version for a frame of a newer protocol);
+//   - a bare line that is not valid JSON, or not valid UTF-8, a frame
+//     that does not decode and a line of a framed stream that is not a
+//     frame yield a *LineError (kind parse, utf8, frame, or version for a
+//     frame of a newer protocol);
 //   - a line longer than the limit yields a *LineError wrapping
 //     ErrFrameTooLarge, holding the first 1 KiB; the rest is skipped. The
 //     limit counts the line's bytes without its "\n" or "\r\n" (and
-//     without the BOM on the first line), however the input is chunked;
+//     without the BOM on the first line), however the input is chunked.
+//     It is a limit on payloads: a frame's line may have FrameSlack bytes
+//     more, and its payload is held to the limit. A data or error frame
+//     over the limit becomes an error frame of its writer and seq (kind
+//     too-long), so that the edge's contract holds;
 //   - the last line needs no newline.
 //
 // After a *LineError the Reader can go on with the next line.
@@ -44,6 +59,8 @@ type Reader struct {
 	eof   error // sticky error from r
 	empty int   // consecutive reads that returned nothing
 
+	framing framing // decided by the stream's first non-blank line
+
 	// BeforeFill, if set, is called before each read of the underlying
 	// reader that happens because no complete line is buffered: the moment
 	// to flush output, since the read may block.
@@ -58,6 +75,36 @@ type Reader struct {
 	// Stage names the reading stage in the error events of payloads it
 	// rejects.
 	Stage string
+	// ReplaceInvalidUTF8 reads a bare line that is not valid UTF-8 as jq
+	// does: each byte that is not part of a valid sequence becomes U+FFFD.
+	// Unset, the line is a utf8 error.
+	ReplaceInvalidUTF8 bool
+}
+
+// framing says whether a stream carries frames or bare events. It is
+// decided once per stream, by its first non-blank line, never per line from
+// the data: in a bare stream a line that looks like a frame is data, and in
+// a framed stream a line that is not a frame is an error.
+type framing uint8
+
+const (
+	undecided framing = iota
+	framedStream
+	bareStream
+)
+
+// announcesFrame reports whether the first line of a stream makes it a
+// framed stream: it starts like a frame, {"obz": followed by a version
+// number (1-9 first: 0, a string or an object are a user's data).
+func announcesFrame(line []byte) bool {
+	if !IsFrame(line) {
+		return false
+	}
+	rest := line[len(framePrefix):]
+	for len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\t' || rest[0] == '\r' || rest[0] == '\n') {
+		rest = rest[1:]
+	}
+	return len(rest) > 0 && rest[0] >= '1' && rest[0] <= '9'
 }
 
 // ReadBuffer is the size of a Reader's buffer (and of its reads) until a
@@ -94,7 +141,7 @@ func (r *Reader) Swap(spare []byte) []byte {
 // Reset makes r read src from the start, as a new Reader would, keeping its
 // buffer, limit and BeforeFill.
 func (r *Reader) Reset(src io.Reader) {
-	*r = Reader{r: src, buf: r.buf, max: r.max, BeforeFill: r.BeforeFill, dec: r.dec, TrustPayloads: r.TrustPayloads, Stage: r.Stage}
+	*r = Reader{r: src, buf: r.buf, max: r.max, BeforeFill: r.BeforeFill, dec: r.dec, TrustPayloads: r.TrustPayloads, Stage: r.Stage, ReplaceInvalidUTF8: r.ReplaceInvalidUTF8}
 }
 
 // BytesRead returns the number of bytes consumed so far.
@@ -116,12 +163,25 @@ func (r *Reader) Next(f *Frame) error {
 	for {
 		line, err := r.readLine()
 		if err != nil {
+			var le *LineError
+			if errors.As(err, &le) && le.Kind == "too-long" && r.frameTooLong(le, f) {
+				return nil
+			}
 			return err
 		}
 		if len(line) == 0 || isBlank(line) {
 			continue
 		}
-		if IsFrame(line) {
+		if r.framing == undecided {
+			r.framing = bareStream
+			if announcesFrame(line) {
+				r.framing = framedStream
+			}
+		}
+		if r.framing == framedStream {
+			if !IsFrame(line) {
+				return &LineError{Line: r.line, Kind: "frame", Msg: "not a frame, in a framed stream (a stream whose first line is a frame carries frames only)", Raw: validUTF8(line), Size: int64(len(line))}
+			}
 			if err := r.dec.Decode(line, f); err != nil {
 				kind, msg := "frame", "malformed frame: "
 				if errors.Is(err, ErrVersion) {
@@ -130,14 +190,27 @@ func (r *Reader) Next(f *Frame) error {
 				return &LineError{Line: r.line, Kind: kind, Msg: msg + err.Error(), Raw: validUTF8(line), Size: int64(len(line))}
 			}
 			f.Line = r.line
+			if len(line) > r.max {
+				r.checkPayloadSize(f)
+			}
 			if !r.TrustPayloads {
 				r.checkPayload(f)
 			}
 			return nil
 		}
 		if !validUTF8JSON(line) {
+			if !utf8.Valid(line) && r.ReplaceInvalidUTF8 {
+				// A new slice: the frame must stay valid as long as one
+				// pointing into the buffer would (see Swap).
+				line = replaceInvalidUTF8(line)
+				if validUTF8JSON(line) {
+					r.bare++
+					*f = Frame{Kind: KindData, Writer: BareWriter, Seq: r.bare, Payload: trimJSONSpace(line), Bare: true, Line: r.line}
+					return nil
+				}
+			}
 			if !utf8.Valid(line) {
-				return &LineError{Line: r.line, Kind: "utf8", Msg: "invalid UTF-8", Raw: validUTF8(line), Size: int64(len(line))}
+				return &LineError{Line: r.line, Kind: "utf8", Msg: "invalid UTF-8 (--invalid-utf8 replace reads it as jq does, with U+FFFD for each bad byte)", Raw: validUTF8(line), Size: int64(len(line))}
 			}
 			return &LineError{Line: r.line, Kind: "parse", Msg: "invalid JSON" + parseHint(line), Raw: line, Size: int64(len(line))}
 		}
@@ -173,7 +246,14 @@ func parseHint(line []byte) string {
 	err := json.Unmarshal(line, &v)
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		return ": " + se.Error()
+		msg := se.Error()
+		if strings.Contains(msg, "after top-level value") || strings.Contains(msg, "unexpected end of JSON input") ||
+			strings.HasPrefix(msg, "invalid character '}'") || strings.HasPrefix(msg, "invalid character ']'") {
+			// Several values on a line, or one value across lines: JSON,
+			// not NDJSON.
+			msg += " (NDJSON is one value per line; obz read --format json reads pretty-printed JSON and several values on a line)"
+		}
+		return ": " + msg
 	}
 	return ""
 }
@@ -214,6 +294,10 @@ func (r *Reader) overLimit() bool {
 	limit := r.max
 	if r.line == 0 && len(b) > 0 && bytes.HasPrefix(b, []byte(bom[:min(len(b), len(bom))])) {
 		limit += len(bom)
+		b = b[min(len(b), len(bom)):]
+	}
+	if n := min(len(b), len(framePrefix)); bytes.Equal(b[:n], framePrefix[:n]) {
+		limit += FrameSlack // it may be a frame
 	}
 	return len(b) > limit+1 || len(b) == limit+1 && b[len(b)-1] != '\r'
 }
@@ -226,7 +310,7 @@ func (r *Reader) finish(line []byte) ([]byte, error) {
 	if n := len(line); n > 0 && line[n-1] == '\r' {
 		line = line[:n-1]
 	}
-	if len(line) > r.max {
+	if len(line) > r.max && (!IsFrame(line) || len(line) > r.max+FrameSlack) {
 		return nil, r.tooLong(rawPrefix(line), int64(len(line)))
 	}
 	return line, nil
@@ -246,7 +330,7 @@ func (r *Reader) fill() {
 	}
 	// Room for a line at the limit plus BOM, "\r" and "\n"; overLimit stops
 	// reading a line before the buffer is full at that size.
-	if size := min(2*len(r.buf), r.max+len(bom)+2); r.end == len(r.buf) && size > len(r.buf) {
+	if size := min(2*len(r.buf), r.max+FrameSlack+len(bom)+2); r.end == len(r.buf) && size > len(r.buf) {
 		nb := make([]byte, size)
 		copy(nb, r.buf[:r.end])
 		r.buf = nb
@@ -305,6 +389,43 @@ func (r *Reader) skipLong() error {
 	return r.tooLong(rawPrefix(keep[:min(int64(len(keep)), size)]), size)
 }
 
+// frameTooLong turns the *LineError of a data or error frame over the limit
+// into an error frame of the same writer and seq, read from the line's
+// start (le.Raw). It reports false when the line does not start as one.
+func (r *Reader) frameTooLong(le *LineError, f *Frame) bool {
+	if !decodeHead(le.Raw, f) {
+		return false
+	}
+	f.Err = &ErrorInfo{Kind: "too-long", Stage: r.Stage, Line: le.Line, Raw: le.Raw,
+		Msg: "frame of " + strconv.FormatInt(le.Size, 10) + " bytes from " + f.Writer + " (seq " + strconv.FormatUint(f.Seq, 10) +
+			") exceeds the limit of " + strconv.Itoa(r.max+FrameSlack) + " bytes for a frame (--max-line " + strconv.Itoa(r.max) +
+			" for its payload plus " + strconv.Itoa(FrameSlack) + " for the rest; raise it with --max-line)"}
+	f.Kind, f.Line = KindError, le.Line
+	return true
+}
+
+// checkPayloadSize holds the payload of a frame whose line is over the
+// limit to the limit: a payload over it makes the frame an error frame of
+// the same writer and seq (kind too-long) holding its first 1 KiB.
+func (r *Reader) checkPayloadSize(f *Frame) {
+	if (f.Kind != KindData && f.Kind != KindError) || len(f.Payload) <= r.max {
+		return
+	}
+	msg := "a payload of " + strconv.Itoa(len(f.Payload)) + " bytes from " + f.Writer + " (seq " + strconv.FormatUint(f.Seq, 10) +
+		") exceeds the limit of " + strconv.Itoa(r.max) + " bytes (raise it with --max-line)"
+	raw := rawPrefix(validUTF8(f.Payload))
+	if f.Kind == KindError {
+		// An error event keeps its error; its payload is cut.
+		info := *f.Err
+		info.Msg += "; its " + msg
+		info.Raw = raw
+		f.Err, f.Payload = &info, nil
+		return
+	}
+	f.Err = &ErrorInfo{Kind: "too-long", Msg: msg, Stage: r.Stage, Line: r.line, Raw: raw}
+	f.Kind, f.Payload = KindError, nil
+}
+
 func (r *Reader) tooLong(prefix []byte, size int64) error {
 	return &LineError{Line: r.line, Kind: "too-long", Msg: "line of " + strconv.FormatInt(size, 10) + " bytes exceeds the limit of " + strconv.Itoa(r.max) + " bytes (raise it with --max-line)", Raw: rawPrefix(validUTF8(prefix)), Size: size}
 }
@@ -341,6 +462,22 @@ func rawPrefix(b []byte) []byte {
 		}
 	}
 	return b[:n]
+}
+
+// replaceInvalidUTF8 returns a copy of b with U+FFFD for each byte that is
+// not part of a valid UTF-8 sequence, as jq reads its input.
+func replaceInvalidUTF8(b []byte) []byte {
+	out := make([]byte, 0, len(b)+8)
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if r == utf8.RuneError && n == 1 {
+			out = append(out, "\uFFFD"...)
+		} else {
+			out = append(out, b[:n]...)
+		}
+		b = b[n:]
+	}
+	return out
 }
 
 func validUTF8(b []byte) []byte {

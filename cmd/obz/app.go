@@ -5,15 +5,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
-	"runtime/debug"
 	"strings"
 
 	"github.com/obz-dev/obz/exitstatus"
 	"github.com/obz-dev/obz/flow"
 	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/stages"
-	"github.com/obz-dev/obz/wire"
 	"github.com/urfave/cli/v2"
 )
 
@@ -41,19 +38,25 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // runCommand parses args and runs the command they name. signalled says
 // which stop signal came, if one did.
 func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, signalled func() os.Signal) int {
-	reg := stages.All()
-	if err := checkCommand(args, reg); err != nil {
-		return exitCode(err, "", nil, stderr)
+	if len(args) >= 2 && (args[1] == "--version" || args[1] == "-V") {
+		fmt.Fprintln(stdout, readBuildVersion().long())
+		return exitstatus.OK
 	}
+	reg := stages.All()
 	var cmdName string
 	var runErr error
 	app := newApp(reg, stdin, stdout, stderr, &cmdName, &runErr)
+	if err := checkCommand(args, app); err != nil {
+		return exitCode(err, "", nil, stderr)
+	}
 	permuted, err := permuteArgs(args, app)
 	if err != nil {
 		return exitCode(err, args[1], nil, stderr)
 	}
 	if err := app.RunContext(ctx, permuted); err != nil && runErr == nil {
-		runErr = err
+		// Every action reports through runErr: what urfave returns itself
+		// is a command line it could not parse.
+		runErr = &usageError{msg: err.Error()}
 	}
 	return exitCode(runErr, cmdName, signalled(), stderr)
 }
@@ -64,13 +67,14 @@ func newApp(reg stages.Registry, stdin io.Reader, stdout, stderr io.Writer, cmdN
 	for _, spec := range reg {
 		app.Commands = append(app.Commands, stageCommand(spec, runStage, cmdName, runErr))
 	}
+	app.Commands = append(app.Commands, parallelCommand(reg, runParallel, cmdName, runErr))
 	app.Commands = append(app.Commands, flowCommand(reg, cmdName, runErr), runsCommand(cmdName, runErr))
-	app.Commands = append(app.Commands, journalCommand(cmdName, runErr), replayCommand(cmdName, runErr), diffCommand(cmdName, runErr))
+	app.Commands = append(app.Commands, journalCommand(cmdName, runErr), replayCommand(cmdName, runErr), diffCommand(cmdName, runErr), reportCommand(cmdName, runErr))
 	app.Commands = append(app.Commands, &cli.Command{
 		Name:  "version",
 		Usage: "print obz's version",
 		Action: func(c *cli.Context) error {
-			fmt.Fprintf(c.App.Writer, "obz %s (%s, protocol %d)\n", version(), runtime.Version(), wire.Version)
+			fmt.Fprintln(c.App.Writer, readBuildVersion().long())
 			return nil
 		},
 	})
@@ -91,40 +95,51 @@ func baseApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		UseShortOptionHandling: false,
 		// Stages split list values themselves: choice:a,b,c must stay one value.
 		DisableSliceFlagSeparator: true,
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return &usageError{msg: err.Error()}
+		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			return flagUsageError(err, append(c.App.Flags, versionFlag))
 		},
 	}
 }
 
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
+// versionFlag is obz --version and -V, answered before urfave parses
+// anything (urfave's own version flag is a package variable).
+var versionFlag = &cli.BoolFlag{Name: "version", Aliases: []string{"V"}, Usage: "print obz's version"}
+
+// checkCommand rejects an unknown command, or an unknown subcommand of one
+// that has them (obz journal), before urfave sees it, with a suggestion.
+func checkCommand(args []string, app *cli.App) error {
+	if len(args) < 2 || strings.HasPrefix(args[1], "-") {
+		return nil
 	}
-	return "dev"
+	cmd := app.Command(args[1])
+	if cmd == nil && args[1] != "help" && args[1] != "h" {
+		return unknownCommand("", args[1], app.Commands)
+	}
+	if cmd == nil || len(cmd.Subcommands) == 0 || len(args) < 3 || strings.HasPrefix(args[2], "-") {
+		return nil
+	}
+	if cmd.Command(args[2]) == nil && args[2] != "help" && args[2] != "h" {
+		return unknownCommand(cmd.Name+" ", args[2], cmd.Subcommands)
+	}
+	return nil
 }
 
-// checkCommand rejects an unknown command before urfave sees it, with a
-// suggestion.
-func checkCommand(args []string, reg stages.Registry) error {
-	if len(args) < 2 {
-		return nil
+// unknownCommand is the usage error for a command (parent "") or a
+// subcommand (parent "journal ") that does not exist: it suggests the
+// closest name, or lists the subcommands.
+func unknownCommand(parent, name string, cmds []*cli.Command) error {
+	var known []string
+	for _, c := range cmds {
+		known = append(known, c.Names()...)
 	}
-	name := args[1]
-	if strings.HasPrefix(name, "-") {
-		return nil
+	msg := fmt.Sprintf("unknown command %q", parent+name)
+	switch s := flow.Closest(name, append(known, "help")); {
+	case s != "":
+		msg += fmt.Sprintf(" (did you mean %q?)", parent+s)
+	case parent != "":
+		msg += fmt.Sprintf(" (%scommands: %s)", parent, strings.Join(known, ", "))
 	}
-	known := append(reg.Names(), "flow", "runs", "journal", "replay", "diff", "help", "h", "version")
-	for _, k := range known {
-		if k == name {
-			return nil
-		}
-	}
-	msg := fmt.Sprintf("unknown command %q", name)
-	if s := flow.Closest(name, known); s != "" {
-		msg += fmt.Sprintf(" (did you mean %q?)", s)
-	}
-	return &usageError{msg: msg + "; run 'obz help' for the list"}
+	return &usageError{msg: msg + fmt.Sprintf("; run 'obz %shelp' for the list", parent)}
 }
 
 // familyOrder is the order of stage families in `obz help`: the way
@@ -141,6 +156,7 @@ USAGE:
    obz STAGE [options] [args]             one stage: reads stdin, writes stdout
    obz read FILE | obz STAGE ... | obz write OUT
    obz flow TOPOLOGY.toml                 a DAG of stages as supervised processes
+   obz parallel -j N -- STAGE [args]      one stage as N replicas, output in input order
    obz STAGE --help                       options and examples of one command
 
 Each stage reads and writes framed NDJSON: every event carries its writer
@@ -165,16 +181,18 @@ Output is pretty on a terminal, framed into a pipe or file.
 	}
 	b.WriteString(`
 OTHER COMMANDS:
+   parallel  run a stage as N replica processes, merged back in input order
    flow      run a topology of stages (a DAG) as supervised processes
    runs      list run directories (flow, start, status, size); runs prune removes old ones
    journal   inspect journals: obz journal cat|stat|verify|recover FILE.zst
    replay    stream a journal's frames to stdout, to feed any stage
    diff      compare two journals event by event
-   version   print obz's version
+   report    write a run of obz flow as one self-contained HTML page
+   version   print obz's version, VCS revision and protocol (also obz --version, obz -V)
    help      this text; obz help CMD for one command
 
 EXAMPLES:
-   obz read testdata/orders.csv --infer | obz filter '.amount > 50' | obz write big.ndjson
+   obz read testdata/orders.csv | obz filter '.amount > 50' | obz write big.ndjson
    obz read testdata/orders.ndjson | obz map '{id, country}' | obz head -n 5 -r
    obz flow testdata/flows/orders.toml
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"testing"
@@ -204,8 +205,14 @@ func TestUsageErrors(t *testing.T) {
 		args []string
 		msg  string
 	}{
-		{[]string{"filter"}, "filter takes exactly one jq expression, got 0"},
-		{[]string{"filter", ".a", "--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"filter"}, "filter takes a jq expression (quote it)"},
+		{[]string{"filter", ".a", "--bogus"}, "unknown flag --bogus"},
+		{[]string{"filter", ".a", "--rwa"}, "unknown flag --rwa (did you mean --raw?)"},
+		{[]string{"journal", "recover", "torn.zst", "fixed.zst"}, "written to -o FILE"},
+		{[]string{"journal", "bogus"}, "unknown command \"journal bogus\" (journal commands: cat, stat, verify, recover)"},
+		{[]string{"journal", "stta", "x.zst"}, "did you mean \"journal stat\"?"},
+		{[]string{"--bogus"}, "unknown flag --bogus"},
+		{[]string{"head", "-n"}, "flag needs an argument: -n"},
 		{[]string{"head", "-n", "x"}, "invalid value \"x\" for flag -n"},
 		{[]string{"head", "5"}, "did you mean -n 5?"},
 		{[]string{"filter", ".a", "--on-error", "maybe"}, "--on-error must be continue or fail"},
@@ -472,6 +479,30 @@ func TestBadFDs(t *testing.T) {
 		code, _, stderr := runObz(t, "", "filter", "true", flag, "97")
 		if code != 2 || !strings.Contains(stderr, flag+" 97 is not an open file descriptor") {
 			t.Errorf("obz filter true %s 97: exit %d, stderr %q", flag, code, stderr)
+		}
+	}
+}
+
+func TestBuildVersion(t *testing.T) {
+	for _, tc := range []struct {
+		bi          debug.BuildInfo
+		short, long string
+	}{
+		{debug.BuildInfo{Main: debug.Module{Version: "v1.2.3"}}, "v1.2.3", "obz v1.2.3 (go"},
+		{debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, "devel", "obz devel (go"},
+		{debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: []debug.BuildSetting{
+			{Key: "vcs.revision", Value: "af57e6e0123456789abcdef"}, {Key: "vcs.time", Value: "2026-12-04T14:00:00Z"}, {Key: "vcs.modified", Value: "true"},
+		}}, "devel+af57e6e01234-modified", "obz devel (revision af57e6e01234, 2026-12-04T14:00:00Z, modified; go"},
+		{debug.BuildInfo{Main: debug.Module{Version: "v0.0.0-20261204140000-af57e6e01234"}, Settings: []debug.BuildSetting{
+			{Key: "vcs.revision", Value: "af57e6e0123456789abcdef"}, {Key: "vcs.modified", Value: "false"},
+		}}, "v0.0.0-20261204140000-af57e6e01234", "obz v0.0.0-20261204140000-af57e6e01234 (revision af57e6e01234; go"},
+	} {
+		v := buildVersionOf(&tc.bi)
+		if got := v.short(); got != tc.short {
+			t.Errorf("%+v: short %q, want %q", tc.bi, got, tc.short)
+		}
+		if got := v.long(); !strings.HasPrefix(got, tc.long) || !strings.HasSuffix(got, ", protocol 1)") {
+			t.Errorf("%+v: long %q, want %q...", tc.bi, got, tc.long)
 		}
 	}
 }

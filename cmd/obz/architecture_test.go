@@ -27,6 +27,8 @@ var importRules = map[string][]string{
 	"stages":            {"wire", "journal", "runner", "expr", "format", "exitstatus"},
 	"flow":              {"wire", "journal", "exitstatus"},
 	"replay":            {"wire", "journal", "flow", "runner", "exitstatus"},
+	"parallel":          {"wire", "runner", "expr", "journal", "exitstatus"},
+	"report":            {"wire", "journal", "flow", "exitstatus"},
 	"cmd/obz":           {"*"},
 	"scripts/linecopy":  {},
 }

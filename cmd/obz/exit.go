@@ -9,7 +9,9 @@ import (
 	"syscall"
 
 	"github.com/obz-dev/obz/exitstatus"
+	"github.com/obz-dev/obz/flow"
 	"github.com/obz-dev/obz/runner"
+	"github.com/urfave/cli/v2"
 )
 
 var longFlagRe = regexp.MustCompile(`flag -([a-z][a-z0-9-]+)`)
@@ -79,4 +81,55 @@ func exitCode(err error, cmd string, sig os.Signal, stderr io.Writer) int {
 		return exitstatus.Interrupted
 	}
 	return code
+}
+
+var undefinedFlagRe = regexp.MustCompile(`^flag provided but not defined: -+(.+)$`)
+
+// onUsageError is every command's OnUsageError: it records the command's
+// name for the message prefix and turns urfave's parse error into a usage
+// error (exit 2), with a suggestion for a misspelt flag.
+func onUsageError(cmdName *string, name string) cli.OnUsageErrorFunc {
+	return func(c *cli.Context, err error, _ bool) error {
+		*cmdName = name
+		var flags []cli.Flag
+		if c != nil && c.Command != nil {
+			flags = c.Command.Flags
+		}
+		return flagUsageError(err, flags)
+	}
+}
+
+// flagUsageError names an unknown flag as it is typed and suggests the
+// closest one the command has.
+func flagUsageError(err error, flags []cli.Flag) error {
+	m := undefinedFlagRe.FindStringSubmatch(err.Error())
+	if m == nil {
+		return &usageError{msg: err.Error()}
+	}
+	msg := "unknown flag " + dashed(m[1])
+	if len(m[1]) > 2 {
+		var names []string
+		for _, f := range flags {
+			if vf, ok := f.(cli.VisibleFlag); ok && !vf.IsVisible() {
+				continue
+			}
+			for _, n := range f.Names() {
+				if len(n) > 1 {
+					names = append(names, n)
+				}
+			}
+		}
+		if s := flow.Closest(m[1], names); s != "" {
+			msg += fmt.Sprintf(" (did you mean %s?)", dashed(s))
+		}
+	}
+	return &usageError{msg: msg}
+}
+
+// dashed writes a flag name as it is typed: -r, --raw.
+func dashed(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
 }

@@ -46,21 +46,28 @@ DESCRIPTION:
    and obz journal; --no-journal turns them off).
    The topology format is described in docs/topology.md.
 
+   Relative paths in the topology start at its own directory (or at its
+   dir key): every stage runs there, so obz flow path/to/flow.toml works
+   from any directory. The run directory is the exception: .obz/runs under
+   the current directory, unless run_dir (relative to the flow) or
+   --run-dir (relative to here) says otherwise.
+
    --resume RUN_DIR continues a run that was killed (kill -9 of obz flow or
    of a stage) in a new run directory beside it: sources re-produce what
    they had journaled (checked against the journal) and go on, the other
    stages run again from the start, and sinks skip what their receipts show
    delivered (write --append cuts its file back to where the run began and
    appends again), so the output is that of an uninterrupted run. A stage
-   that journaled nothing starts from the beginning. Run it from the
-   directory the flow was run from. See docs/journal.md (Resume).
+   that journaled nothing starts from the beginning. See docs/journal.md
+   (Resume).
 
 EXAMPLES:
    obz flow testdata/flows/orders.toml
    obz flow --check testdata/flows/orders.toml
    obz flow --dot testdata/flows/orders.toml | dot -Tsvg > flow.svg
    obz flow --mermaid testdata/flows/orders.toml
-   obz flow --resume .obz/runs/orders-20260101T120000.000Z
+   obz flow testdata/flows/big.toml & sleep 1; kill -9 $!   # a run killed half-way
+   obz flow --resume $(ls -d .obz/runs/big-* | tail -n 1)   # ... continued to its end
 
 OPTIONS:
 {{range .VisibleFlags}}   {{.}}
@@ -90,17 +97,14 @@ func flowCommand(reg stages.Registry, cmdName *string, runErr *error) *cli.Comma
 			&cli.BoolFlag{Name: "check", Usage: "validate the topology and exit"},
 			&cli.BoolFlag{Name: "dot", Usage: "print the graph in Graphviz dot format and exit"},
 			&cli.BoolFlag{Name: "mermaid", Usage: "print the graph as a Mermaid flowchart (for Markdown) and exit"},
-			&cli.StringFlag{Name: "run-dir", Usage: "base directory for run directories (default: the topology's run_dir, else .obz/runs)"},
+			&cli.StringFlag{Name: "run-dir", Usage: "base directory for run directories (default: the topology's run_dir, else .obz/runs here)"},
 			&cli.StringFlag{Name: "metrics-addr", Usage: "serve Prometheus metrics on this address (e.g. :9090 or 127.0.0.1:0); overrides metrics_addr"},
 			&cli.DurationFlag{Name: "drain-timeout", Value: 10 * time.Second, Usage: "after a failure or a stop signal, how long stages may drain before they are killed"},
 			&cli.BoolFlag{Name: "no-journal", Usage: "do not journal the stages' output (RUN_DIR/journals/STAGE.zst, for obz replay)"},
 			&cli.BoolFlag{Name: "resume", Usage: "continue the killed run in RUN_DIR, the argument (obz flow --resume RUN_DIR; see docs/journal.md, Resume)"},
 			&cli.BoolFlag{Name: "force", Usage: "--resume: resume although the topology file changed, or a sink's output may get events twice"},
 		},
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			*cmdName = "flow"
-			return &usageError{msg: err.Error()}
-		},
+		OnUsageError: onUsageError(cmdName, "flow"),
 		Action: func(c *cli.Context) error {
 			*cmdName = "flow"
 			*runErr = runFlow(c, reg)
@@ -190,11 +194,18 @@ func superviseFlow(c *cli.Context, t *flow.Topology, opts flow.Options, after fu
 		}
 		applyRetention(c.App.ErrWriter, base, *t.Retention, res.RunDir)
 	}
+	var dirErr error
+	if res.RunDirErr != nil {
+		dirErr = fmt.Errorf("%s is incomplete: %w (its manifest may be stale: the run cannot be resumed or verified)", res.RunDir, res.RunDirErr)
+	}
 	switch {
 	case res.Failed != "":
+		if dirErr != nil {
+			fmt.Fprintf(c.App.ErrWriter, "obz flow: %v\n", dirErr)
+		}
 		return &flowFailedError{stage: res.Failed}
-	case res.ManifestErr != nil:
-		return fmt.Errorf("%s: %w (the run cannot be resumed or verified)", res.RunDir, res.ManifestErr)
+	case dirErr != nil:
+		return dirErr
 	case res.ErrorEvents():
 		return errFlowErrorEvents
 	}

@@ -20,14 +20,19 @@ import (
 // runs (its dir, an input made by then) is the stage's to report.
 func stageChecker(reg stages.Registry) flow.StageCheck {
 	return func(command string, args []string) error {
-		spec := reg.Lookup(command)
-		if spec == nil {
-			return &usageError{msg: fmt.Sprintf("unknown command %q", command)}
-		}
 		var cmdName string
 		var runErr error
 		app := baseApp(strings.NewReader(""), io.Discard, io.Discard)
-		app.Commands = append(app.Commands, stageCommand(spec, checkStage, &cmdName, &runErr))
+		if command == "parallel" {
+			// A stage with replicas = N runs as obz parallel.
+			app.Commands = append(app.Commands, parallelCommand(reg, checkParallel, &cmdName, &runErr))
+		} else {
+			spec := reg.Lookup(command)
+			if spec == nil {
+				return &usageError{msg: fmt.Sprintf("unknown command %q", command)}
+			}
+			app.Commands = append(app.Commands, stageCommand(spec, checkStage, &cmdName, &runErr))
+		}
 		argv, err := permuteArgs(append([]string{"obz", command}, args...), app)
 		if err == nil {
 			err = app.Run(argv)

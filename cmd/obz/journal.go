@@ -37,10 +37,7 @@ func journalCommand(cmdName *string, runErr *error) *cli.Command {
 			Name: name, Usage: usage, ArgsUsage: args, Flags: flags,
 			CustomHelpTemplate: "NAME:\n   obz journal " + name + " - " + usage + "\n\nUSAGE:\n   obz journal " + name + " [options] " + args + "\n\n" + help +
 				"\nOPTIONS:\n{{range .VisibleFlags}}   {{.}}\n{{end}}\n" + journalExit,
-			OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-				*cmdName = "journal " + name
-				return &usageError{msg: err.Error()}
-			},
+			OnUsageError: onUsageError(cmdName, "journal "+name),
 			Action: func(c *cli.Context) error {
 				*cmdName = "journal " + name
 				if c.NArg() < 1 {
@@ -53,21 +50,22 @@ func journalCommand(cmdName *string, runErr *error) *cli.Command {
 		}
 	}
 	return &cli.Command{
-		Name:     "journal",
-		Usage:    "inspect, check and repair journals (zstd files of a stage's output frames)",
-		Category: "journals",
+		Name:         "journal",
+		Usage:        "inspect, check and repair journals (zstd files of a stage's output frames)",
+		Category:     "journals",
+		OnUsageError: onUsageError(cmdName, "journal"),
 		Subcommands: []*cli.Command{
 			sub("cat", "print a journal's frames (or bare payloads with -r)", "FILE.zst",
-				"EXAMPLES:\n   obz journal cat run/journals/orders.zst | head\n   obz journal cat -r --from-seq 1000 --to-seq 1010 orders.zst | jq .amount\n",
+				"EXAMPLES:\n   obz read testdata/orders.csv --infer --journal orders.zst > /dev/null   # a journal to try\n   obz journal cat orders.zst | head -n 3\n   obz journal cat -r --from-seq 10 --to-seq 12 orders.zst | jq .amount\n",
 				append([]cli.Flag{&cli.BoolFlag{Name: "raw", Aliases: []string{"r"}, Usage: "print data payloads only, one per line (for jq)"}}, seqFlags...), journalCat),
 			sub("stat", "counts per kind, seq and time range, compression ratio, EOF, torn tail", "FILE.zst...",
-				"EXAMPLES:\n   obz journal stat .obz/runs/orders-*/journals/*.zst\n   obz journal stat --json orders.zst | jq .ratio\n",
+				"EXAMPLES:\n   obz flow testdata/flows/orders.toml && obz journal stat $(ls -d .obz/runs/orders-* | tail -n 1)/journals/*.zst\n   obz read testdata/orders.csv --journal orders.zst > /dev/null && obz journal stat --json orders.zst | jq .ratio\n",
 				[]cli.Flag{&cli.BoolFlag{Name: "json", Usage: "one JSON object per journal"}}, journalStat),
 			sub("verify", "check a journal's integrity; report the first bad offset (exit 1 when bad)", "FILE.zst...",
-				"DESCRIPTION:\n   Walks every frame of the file (without trusting the index), checks each\n   block's checksum and header, that every line is a frame, that seqs have no\n   gap and that the EOF count matches, and that the index trailer matches.\n\nEXAMPLES:\n   obz journal verify orders.zst\n", nil, journalVerify),
+				"DESCRIPTION:\n   Walks every frame of the file (without trusting the index), checks each\n   block's checksum and header, that every line is a frame, that seqs have no\n   gap and that the EOF count matches, and that the index trailer matches.\n\nEXAMPLES:\n   obz read testdata/orders.csv --journal orders.zst > /dev/null && obz journal verify orders.zst\n   head -c 300 orders.zst > torn.zst; obz journal verify torn.zst   # exit 1: torn at offset ...\n", nil, journalVerify),
 			sub("recover", "rewrite the good prefix of a torn or corrupt journal to a new file", "FILE.zst",
-				"DESCRIPTION:\n   Copies every block before the first torn or corrupt one, as is, to -o, and\n   writes a new index. The recovered journal has no EOF if the original lost\n   it: replaying it ends with a truncated EOF.\n\nEXAMPLES:\n   obz journal recover crashed.zst -o fixed.zst\n",
-				[]cli.Flag{&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "the new journal file", Required: true}}, journalRecover),
+				"DESCRIPTION:\n   Copies every block before the first torn or corrupt one, as is, to -o, and\n   writes a new index. The recovered journal has no EOF if the original lost\n   it: replaying it ends with a truncated EOF.\n\nEXAMPLES:\n   obz gen --count 100000 --journal big.zst > /dev/null && head -c 1000000 big.zst > crashed.zst\n   obz journal recover crashed.zst -o fixed.zst && obz replay fixed.zst | obz head -n 1 -r\n",
+				[]cli.Flag{&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "the new journal `FILE` (required)"}}, journalRecover),
 		},
 	}
 }
@@ -282,6 +280,9 @@ func eofText(s *journal.Stats) string {
 
 func journalRecover(c *cli.Context) error {
 	src, dst := c.Args().First(), c.String("output")
+	if dst == "" || c.NArg() > 1 {
+		return &usageError{msg: fmt.Sprintf("the recovered journal is written to -o FILE, a new file: obz journal recover %s -o fixed.zst", src)}
+	}
 	if src == dst {
 		return &usageError{msg: "-o must name a new file, not the journal being recovered"}
 	}
@@ -321,13 +322,16 @@ DESCRIPTION:
    names, so two stages' outputs can be compared.
 
 EXAMPLES:
-   obz diff old/journals/enrich.zst new/journals/enrich.zst
+   obz read testdata/orders.csv --strings --journal a.zst > /dev/null
+   obz read testdata/orders.csv --journal b.zst > /dev/null
+   obz diff a.zst b.zst   # exit 1: the amounts are strings in a.zst, numbers in b.zst
 
 EXIT STATUS:
    0    the journals hold the same events and EOF
    1    they differ (or one could not be read to its end)
    2    usage error
 `,
+		OnUsageError: onUsageError(cmdName, "diff"),
 		Action: func(c *cli.Context) error {
 			*cmdName = "diff"
 			*runErr = runDiff(c)

@@ -55,14 +55,17 @@ DESCRIPTION:
    RUN_DIR/replays/FLOW-TIME/.
    With --verify each stage's new journal is compared with the recorded one:
    per stage match, diverged (with the first divergent seq and the fields
-   that differ), skipped (sinks) or new. Run it from the directory the flow
-   was run from (relative paths in the topology are resolved there).
+   that differ), skipped (sinks) or new. The stages run in the directory
+   of the topology file, as under obz flow (docs/topology.md, Paths).
 
 EXAMPLES:
-   obz replay .obz/runs/orders-*/journals/orders.zst | obz filter '.amount > 50' -r
-   obz replay .obz/runs/orders-20260101T120000.000Z --verify --topology orders-new.toml
-   obz replay orders.zst --from-seq 1000 --to-seq 1999 | obz head -n 5 -r
-   obz replay orders.zst --speed 1x | obz map '{id}'
+   obz read testdata/orders.csv --infer --journal orders.zst > /dev/null   # a journal to try
+   obz replay orders.zst --from-seq 10 --to-seq 19 | obz head -n 5 -r
+   obz replay orders.zst --speed 100x | obz map '{id}' -r
+   obz flow testdata/flows/orders.toml                 # a recorded run, in .obz/runs/orders-TIME
+   obz replay $(ls -d .obz/runs/orders-* | tail -n 1)/journals/orders.zst | obz filter '.amount > 50' -r
+   sed 's/> 50/> 60/' testdata/flows/orders.toml > orders-new.toml
+   obz replay $(ls -d .obz/runs/orders-* | tail -n 1) --verify --topology orders-new.toml   # exit 1: big diverges
 
 OPTIONS:
 {{range .VisibleFlags}}   {{.}}
@@ -99,10 +102,7 @@ func replayCommand(cmdName *string, runErr *error) *cli.Command {
 			&cli.IntSliceFlag{Name: "out-fd", Hidden: true},
 			&cli.IntFlag{Name: "status-fd", Hidden: true},
 		),
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			*cmdName = "replay"
-			return &usageError{msg: err.Error()}
-		},
+		OnUsageError: onUsageError(cmdName, "replay"),
 		Action: func(c *cli.Context) error {
 			*cmdName = "replay"
 			*runErr = runReplay(c)
@@ -181,8 +181,8 @@ func replayRun(c *cli.Context, runDir string) error {
 	}
 	res := r.Result
 	res.Summary(c.App.ErrWriter)
-	if res.ManifestErr != nil {
-		return fmt.Errorf("%s: %w (the replay cannot be verified again)", res.RunDir, res.ManifestErr)
+	if res.RunDirErr != nil {
+		return fmt.Errorf("%s is incomplete: %w (the replay cannot be verified again)", res.RunDir, res.RunDirErr)
 	}
 	if !verify {
 		if res.Failed != "" {
@@ -195,6 +195,9 @@ func replayRun(c *cli.Context, runDir string) error {
 		return err
 	}
 	v.Print(c.App.Writer)
+	if err := v.Save(); err != nil {
+		return fmt.Errorf("keeping the verdict beside the replay: %w", err)
+	}
 	switch {
 	case v.Diverged > 0:
 		return replay.ErrDiverged

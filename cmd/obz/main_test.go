@@ -37,6 +37,7 @@ func TestScript(t *testing.T) {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"cutblock": cutBlock,
+			"browse":   browse,
 		},
 	})
 }

@@ -6,7 +6,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -23,16 +22,16 @@ func runnerFlags(spec *runner.Spec) []cli.Flag {
 	if spec.Family != runner.FamilySink {
 		fs = append(fs,
 			&cli.BoolFlag{Name: "raw", Aliases: []string{"r"}, Usage: "write bare payload NDJSON (for jq and friends) instead of frames"},
-			&cli.StringFlag{Name: "color", Value: "auto", Usage: "colour pretty output on a terminal: auto, always or never (NO_COLOR is honoured)"},
+			&cli.StringFlag{Name: "color", Value: "auto", Usage: "auto: pretty, coloured output on a terminal (unless NO_COLOR is set); always: also into a pipe or file (less -R); never"},
 		)
 	}
 	fs = append(fs,
 		&cli.StringFlag{Name: "on-error", Value: "continue", Usage: "what an error event does: continue (pass it on in the error lane) or fail (exit 1)"},
-		&cli.StringFlag{Name: "max-line", Value: "16MiB", Usage: "longest input line accepted; longer lines become error events"},
+		&cli.StringFlag{Name: "max-line", Value: "16MiB", Usage: "longest payload accepted (a bare input line, or the payload of a frame); longer ones become error events"},
 		&cli.BoolFlag{Name: "stats", Usage: "print counters (in, out, errors, bytes, time) on stderr at the end"},
 		&cli.StringFlag{Name: "name", Usage: "writer name in output frames (default: the stage name)"},
 		&cli.DurationFlag{Name: "drain-timeout", Value: 10 * time.Second, Usage: "after SIGINT/SIGTERM, how long to wait for input to end"},
-		&cli.StringFlag{Name: "progress", Value: "auto", Usage: "a progress line on stderr when it is a terminal: auto (the first stage of an interactive pipeline), always or never"},
+		&cli.StringFlag{Name: "progress", Value: "auto", Usage: "a progress line on stderr when it is a terminal: auto (one stage of a pipeline draws it, the source first; a read of files shows a percentage and an ETA), always or never"},
 		&cli.StringFlag{Name: "journal", Usage: "also write the output frames to this zstd journal FILE.zst (see obz journal, obz replay)"},
 		&cli.IntSliceFlag{Name: "in-fd", Usage: "read input from this file descriptor (repeat for fan-in; used by obz flow)", Hidden: true},
 		&cli.IntSliceFlag{Name: "out-fd", Usage: "write output to this file descriptor (repeat for fan-out; used by obz flow)", Hidden: true},
@@ -43,10 +42,20 @@ func runnerFlags(spec *runner.Spec) []cli.Flag {
 			&cli.BoolFlag{Name: "resume-continue", Usage: "with --resume-from: the events that match the journal are not written out, the consumers have them (used by obz flow to restart a failed source)", Hidden: true},
 			&cli.BoolFlag{Name: "journal-flush", Usage: "write each batch to the journal file before the outputs see it, so that a restart knows what was delivered (used by obz flow for restartable sources)", Hidden: true})
 	} else {
+		fs = append(fs, &cli.StringFlag{Name: "merge", Value: "arrival", Usage: "how several inputs (fan-in) merge: arrival (as events come) or ordered (by seq, waiting for every input: the same order on every run)"})
 		fs = append(fs, &cli.StringFlag{Name: "merge-order", Usage: "consume several inputs in the order this journal of a recorded run says (used by obz replay RUN_DIR)", Hidden: true},
+			&cli.StringFlag{Name: "invalid-utf8", Value: "error", Usage: "a bare input line that is not valid UTF-8: error (the error lane) or replace (U+FFFD for each bad byte, as jq reads it)"},
 			&cli.BoolFlag{Name: "journal-refs", Usage: "with --journal: journal the events passed on unchanged as references to their upstream writer's journal, WRITER.zst in the same directory, not as bytes again (obz flow sets it)"})
 	}
 	return fs
+}
+
+// multiArgFlag is a flag of several arguments (runner.Flag.Arity):
+// permuteArgs turns --arg NAME VALUE into --arg=NAME --arg=VALUE, and the
+// stage reads them in pairs.
+type multiArgFlag struct {
+	*cli.StringSliceFlag
+	arity int
 }
 
 func stageFlags(spec *runner.Spec) []cli.Flag {
@@ -68,7 +77,12 @@ func stageFlags(spec *runner.Spec) []cli.Flag {
 		case time.Duration:
 			fs = append(fs, &cli.DurationFlag{Name: f.Name, Aliases: aliases, Usage: f.Usage, Value: d, Hidden: f.Hidden})
 		case []string:
-			fs = append(fs, &cli.StringSliceFlag{Name: f.Name, Aliases: aliases, Usage: f.Usage, Value: cli.NewStringSlice(d...), Hidden: f.Hidden})
+			sf := &cli.StringSliceFlag{Name: f.Name, Aliases: aliases, Usage: f.Usage, Value: cli.NewStringSlice(d...), Hidden: f.Hidden}
+			if f.Arity > 1 {
+				fs = append(fs, &multiArgFlag{StringSliceFlag: sf, arity: f.Arity})
+				continue
+			}
+			fs = append(fs, sf)
 		default:
 			panic(fmt.Sprintf("stage %s flag %s: unsupported default type %T", spec.Name, f.Name, f.Default))
 		}
@@ -86,10 +100,7 @@ func stageCommand(spec *runner.Spec, do func(*cli.Context, *runner.Spec) error, 
 		Category:           string(spec.Family),
 		Flags:              stageFlags(spec),
 		CustomHelpTemplate: helpTemplate(spec),
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			*cmdName = spec.Name
-			return &usageError{msg: err.Error()}
-		},
+		OnUsageError:       onUsageError(cmdName, spec.Name),
 		Action: func(c *cli.Context) error {
 			*cmdName = spec.Name
 			*runErr = do(c, spec)
@@ -103,6 +114,12 @@ func runStage(c *cli.Context, spec *runner.Spec) error {
 	if err != nil {
 		return err
 	}
+	return runBuilt(c, spec, st)
+}
+
+// runBuilt runs a stage built from the command line c with the runner
+// flags of c: its streams, inherited fds, resume, merge order, journal.
+func runBuilt(c *cli.Context, spec *runner.Spec, st runner.Stage) error {
 	env, err := stageEnv(c, spec)
 	if err != nil {
 		return err
@@ -175,6 +192,20 @@ func stageEnv(c *cli.Context, spec *runner.Spec) (*runner.Env, error) {
 	default:
 		return nil, &usageError{msg: fmt.Sprintf("--on-error must be continue or fail, not %q", c.String("on-error"))}
 	}
+	switch c.String("invalid-utf8") {
+	case "", "error":
+	case "replace":
+		env.ReplaceInvalidUTF8 = true
+	default:
+		return nil, &usageError{msg: fmt.Sprintf("--invalid-utf8 must be error or replace, not %q", c.String("invalid-utf8"))}
+	}
+	switch c.String("merge") {
+	case "", "arrival": // "" for sources, which have no inputs
+	case "ordered":
+		env.OrderedMerge = true
+	default:
+		return nil, &usageError{msg: fmt.Sprintf("--merge must be arrival or ordered, not %q", c.String("merge"))}
+	}
 	maxLine, err := parseSize(c.String("max-line"))
 	if err != nil {
 		return nil, &usageError{msg: "--max-line: " + err.Error()}
@@ -198,14 +229,18 @@ func stageEnv(c *cli.Context, spec *runner.Spec) (*runner.Env, error) {
 		if f, ok := stdout.(*os.File); ok && isTerminal(f) {
 			onTerminal = true
 		}
+		// --color always asks for colour where auto would not give it: on
+		// a terminal despite NO_COLOR, and into a pipe or file (pretty, as
+		// jq -C: for less -R). Not into obz flow's pipes (--out-fd), where
+		// the next stage reads frames; -r stays bare NDJSON.
 		switch {
 		case c.Bool("raw"):
 			env.Output = runner.Raw
 		case onTerminal:
 			env.Output = runner.Pretty
-			env.Color = color != "never" && os.Getenv("NO_COLOR") == ""
-		}
-		if color == "always" && env.Output == runner.Pretty {
+			env.Color = color == "always" || color == "auto" && os.Getenv("NO_COLOR") == ""
+		case color == "always" && len(c.IntSlice("out-fd")) == 0:
+			env.Output = runner.Pretty
 			env.Color = true
 		}
 	}
@@ -258,10 +293,10 @@ func inheritedFile(fd int, name string) *os.File {
 }
 
 // setProgress turns the progress line on (--progress) when stderr is a
-// terminal. With auto only the first stage of a pipeline that a shell runs
-// as a job shows it (it leads the process group), so that the stages of one
-// pipeline do not draw over each other, and not when the data goes to the
-// same terminal.
+// terminal. With auto the stages of a pipeline share the terminal: one at
+// a time draws (runner.Env.ProgressShared; the source first), and a stage
+// whose data goes to the same terminal draws nothing and keeps the others
+// from drawing (runner.Env.ProgressHold).
 func setProgress(c *cli.Context, spec *runner.Spec, env *runner.Env) error {
 	mode := c.String("progress")
 	if mode != "auto" && mode != "always" && mode != "never" {
@@ -272,11 +307,13 @@ func setProgress(c *cli.Context, spec *runner.Spec, env *runner.Env) error {
 		return nil
 	}
 	dataOnTerminal := false
-	if out, ok := c.App.Writer.(*os.File); ok && isTerminal(out) {
+	if out, ok := c.App.Writer.(*os.File); ok && isTerminal(out) && len(c.IntSlice("out-fd")) == 0 {
 		// A sink writing FILE leaves stdout alone.
 		dataOnTerminal = spec.Family != runner.FamilySink || c.Args().First() == "" || c.Args().First() == "-"
 	}
-	env.Progress = mode == "always" || (syscall.Getpgrp() == syscall.Getpid() && !dataOnTerminal)
+	env.Progress = mode == "always" || !dataOnTerminal
+	env.ProgressShared = mode == "auto"
+	env.ProgressHold = mode == "auto" && dataOnTerminal
 	return nil
 }
 
@@ -344,7 +381,8 @@ func helpTemplate(spec *runner.Spec) string {
 		fmt.Fprintf(&b, "EXAMPLES:\n%s\n\n", esc(indent(spec.Examples)))
 	}
 	b.WriteString("OPTIONS:\n{{range .VisibleFlags}}   {{.}}\n{{end}}\n")
-	b.WriteString("   Options may come before or after arguments; -- ends the options; - is stdin/stdout.\n\n")
+	b.WriteString("   Options may come before or after arguments; one-letter options combine as in\n")
+	b.WriteString("   coreutils (-rn 5, -n5); -- ends the options; - is stdin/stdout.\n\n")
 	b.WriteString("EXIT STATUS:\n" + exitstatus.Help + "\n")
 	if spec.ExitStatus != "" {
 		b.WriteString(esc(indent(spec.ExitStatus)) + "\n")
@@ -387,17 +425,52 @@ func permuteArgs(args []string, app *cli.App) ([]string, error) {
 			takesValue[n] = !isBool
 		}
 	}
+	// Flags of more than one argument (--arg NAME VALUE): each argument is
+	// handed to urfave as one occurrence of the flag (see runner.Flag.Arity).
+	arity := map[string]int{}
+	for _, f := range cmd.Flags {
+		if m, ok := f.(*multiArgFlag); ok {
+			arity[m.Name] = m.arity
+		}
+	}
 	var flags, positional []string
 	rest := args[head:]
 	for i := 0; i < len(rest); i++ {
 		a := rest[i]
+		if short, needsValue := splitShort(a, takesValue); short != nil {
+			flags = append(flags, short...)
+			if needsValue {
+				if i+1 == len(rest) {
+					return nil, &usageError{msg: "flag needs an argument: " + short[len(short)-1]}
+				}
+				i++
+				flags = append(flags, rest[i])
+			}
+			continue
+		}
 		switch {
 		case a == "--":
 			positional = append(positional, rest[i+1:]...)
 			i = len(rest)
 		case len(a) > 1 && a[0] == '-':
-			flags = append(flags, a)
 			name := strings.TrimLeft(a, "-")
+			if base, inline, has := strings.Cut(name, "="); arity[base] > 1 {
+				var vals []string
+				if has {
+					vals = append(vals, inline)
+				}
+				need := arity[base] - len(vals)
+				if i+need >= len(rest) {
+					return nil, &usageError{msg: fmt.Sprintf("flag --%s takes %d arguments", base, arity[base])}
+				}
+				vals = append(vals, rest[i+1:i+1+need]...)
+				i += need
+				for _, v := range vals {
+					flags = append(flags, "--"+base+"="+v)
+				}
+				continue
+			}
+			flags = append(flags, a)
 			if strings.Contains(name, "=") {
 				continue
 			}
@@ -418,6 +491,36 @@ func permuteArgs(args []string, app *cli.App) ([]string, error) {
 		out = append(out, positional...)
 	}
 	return out, nil
+}
+
+// splitShort reads a cluster of one-letter options as getopt does
+// (coreutils: head -n1, sort -rn): -rn is -r -n, and the first letter that
+// takes a value takes the rest of the word (-n1, -rn1) or, at the end of
+// the word, the next argument (needsValue). It returns nil when a is not
+// such a cluster: a known name, a long option, or a letter the command
+// does not have (urfave then reports it).
+func splitShort(a string, takesValue map[string]bool) (short []string, needsValue bool) {
+	if len(a) < 3 || a[0] != '-' || a[1] == '-' || strings.Contains(a, "=") {
+		return nil, false
+	}
+	if _, known := takesValue[a[1:]]; known {
+		return nil, false
+	}
+	for i := 1; i < len(a); i++ {
+		letter := a[i : i+1]
+		tv, known := takesValue[letter]
+		if !known {
+			return nil, false
+		}
+		short = append(short, "-"+letter)
+		if tv {
+			if i+1 < len(a) {
+				return append(short, a[i+1:]), false
+			}
+			return short, true
+		}
+	}
+	return short, false
 }
 
 // flushingJournal writes each batch to the journal file before it returns

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"strings"
+
+	"github.com/obz-dev/obz/exitstatus"
+	"github.com/obz-dev/obz/parallel"
+	"github.com/obz-dev/obz/runner"
+	"github.com/obz-dev/obz/stages"
+	"github.com/urfave/cli/v2"
+)
+
+const parallelHelp = `NAME:
+   obz parallel - run a stage as N replica processes, merged back in input order
+
+USAGE:
+   obz parallel [options] -- STAGE [STAGE OPTIONS] [ARGS...]
+
+DESCRIPTION:
+   Runs N processes of STAGE (obz STAGE ...) and deals them the input
+   events, so that a stage that costs CPU per event uses N cores. The output
+   is byte for byte what one obz STAGE would write: the same events, in
+   input order, with the same writer, seqs and parents, error events and
+   watermarks in their place, the same EOF.
+
+   Round robin (no --by): batches of --batch events go to the replicas in
+   turn. STAGE must answer each event on its own: filter, map, exec
+   --one-to-one. Stages that keep state across events are refused.
+
+   Partitioned (--by FIELD): each event goes to the replica its FIELD hashes
+   to (its JSON value, compared as jq does; absent is null), so every key is
+   seen by one replica: agg --by, top --group and dedupe --key partitioned by
+   one of their key fields give the results one process gives. FIELD must
+   be one of the stage's key fields. Order: answers to events (dedupe's
+   passes) come in input order; results written at the end of input (agg's
+   groups, top's leaderboards) come in the order one process meets their
+   keys, so with FIELD as the whole key the output is byte for byte one
+   process's; with a key of several fields, groups follow the first event
+   of their FIELD value (the same order on every run).
+   dedupe --last N holds up to N keys per replica.
+
+   obz's own options (-r, --journal, --name, --on-error, --stats ...) go
+   before the --, to obz parallel; STAGE's own options after it. A replica
+   that fails, dies or breaks its output fails the stage (exit 1, poison
+   EOF), as one process failing would. Replicas run in their own process
+   group: a Ctrl-C reaches obz parallel, which drains. In a flow, a stage
+   says replicas = N (and partition_by = "FIELD") instead (docs/topology.md).
+
+EXAMPLES:
+   obz gen --count 100000 | obz parallel -j 2 -r -- map '.user | ascii_downcase' | head -n 3
+   obz gen --count 100000 | obz parallel -j 4 --stats -- filter '.user | test("^u1")' > /dev/null
+   obz gen --count 100000 | obz parallel -j 2 --by user -r -- agg --by user --sum amount | head -n 3
+   obz read testdata/orders.ndjson | obz parallel -j 2 -r -- exec --one-to-one -- python3 -c 'import sys; [print(l, end="") for l in sys.stdin]'
+
+OPTIONS:
+{{range .VisibleFlags}}   {{.}}
+{{end}}
+   Options may come before or after arguments; -- ends obz parallel's options.
+
+EXIT STATUS:
+` + exitstatus.Help + `
+`
+
+// parallelSpec is the coordinator's place in the runner: named after the
+// stage it replicates, so that the output is that stage's.
+func parallelSpec(inner *runner.Spec) *runner.Spec {
+	return &runner.Spec{Name: inner.Name, Family: inner.Family, Effects: inner.Effects}
+}
+
+// parallelCommand is the command obz parallel; do runs it (runParallel) or
+// only checks it (checkParallel, for obz flow's check of replicas = N).
+func parallelCommand(reg stages.Registry, do func(*cli.Context, stages.Registry) error, cmdName *string, runErr *error) *cli.Command {
+	flags := []cli.Flag{
+		&cli.IntFlag{Name: "replicas", Aliases: []string{"j"}, Value: runtime.NumCPU(), Usage: "number of replica processes"},
+		&cli.StringFlag{Name: "by", Usage: "partition field: each value goes to one replica (for agg --by, top --group, dedupe --key)"},
+		&cli.IntFlag{Name: "batch", Value: parallel.DefaultBatch, Usage: "events dealt to a replica at a time (round robin)"},
+	}
+	flags = append(flags, runnerFlags(&runner.Spec{Family: runner.FamilyTransform})...)
+	return &cli.Command{
+		Name:               "parallel",
+		Usage:              "run a stage as N replica processes, merged back in input order",
+		ArgsUsage:          "-- STAGE [ARGS...]",
+		Category:           "flows",
+		CustomHelpTemplate: parallelHelp,
+		Flags:              flags,
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			*cmdName = "parallel"
+			return &usageError{msg: err.Error()}
+		},
+		Action: func(c *cli.Context) error {
+			*cmdName = "parallel"
+			*runErr = do(c, reg)
+			return nil
+		},
+	}
+}
+
+func runParallel(c *cli.Context, reg stages.Registry) error {
+	spec, st, err := buildParallel(c, reg)
+	if err != nil {
+		return err
+	}
+	return runBuilt(c, spec, st)
+}
+
+// checkParallel checks obz parallel's command line as runParallel would
+// run it, without starting anything.
+func checkParallel(c *cli.Context, reg stages.Registry) error {
+	_, _, err := buildParallel(c, reg)
+	return err
+}
+
+// buildParallel checks the command line and makes the coordinator.
+func buildParallel(c *cli.Context, reg stages.Registry) (*runner.Spec, *parallel.Stage, error) {
+	args := c.Args().Slice()
+	if len(args) == 0 {
+		return nil, nil, &usageError{msg: "parallel needs a stage to run: obz parallel -j N -- STAGE [ARGS...]"}
+	}
+	n := c.Int("replicas")
+	if n < 1 {
+		return nil, nil, &usageError{msg: fmt.Sprintf("--replicas must be 1 or more, not %d", n)}
+	}
+	if c.Int("batch") < 1 {
+		return nil, nil, &usageError{msg: fmt.Sprintf("--batch must be 1 or more, not %d", c.Int("batch"))}
+	}
+	inner, err := checkReplicated(reg, args[0], args[1:], c.String("by"))
+	if err != nil {
+		return nil, nil, err
+	}
+	spec := parallelSpec(inner)
+	env, err := stageEnv(c, spec)
+	if err != nil {
+		return nil, nil, err
+	}
+	exe, err := selfPath()
+	if err != nil {
+		return nil, nil, err
+	}
+	name := c.String("name")
+	if name == "" {
+		name = inner.Name
+	}
+	st := parallel.New(parallel.Config{Exe: exe, Stage: inner.Name, Args: args[1:], Replicas: n,
+		By: c.String("by"), Name: name, MaxLine: env.MaxLine, Batch: c.Int("batch")})
+	return spec, st, nil
+}
+
+// checkReplicated parses STAGE ARGS as obz would, builds the stage (which
+// checks its flags and compiles its expressions) and checks that it can run
+// as replicas: per event, or partitioned by one of its key fields. Runner
+// options belong to obz parallel, not to the replicas.
+func checkReplicated(reg stages.Registry, command string, args []string, by string) (*runner.Spec, error) {
+	spec := reg.Lookup(command)
+	if spec == nil {
+		return nil, &usageError{msg: fmt.Sprintf("parallel: unknown stage %q", command)}
+	}
+	check := func(c *cli.Context, spec *runner.Spec) error {
+		if _, err := spec.New(cliOptions{c}); err != nil {
+			return fmt.Errorf("%s: %w", command, err)
+		}
+		for _, f := range runnerFlags(spec) {
+			if name := f.Names()[0]; c.IsSet(name) {
+				return &usageError{msg: fmt.Sprintf("--%s is obz parallel's option: give it before the --, e.g. obz parallel -j 2 --%s ... -- %s ...", name, name, command)}
+			}
+		}
+		o := cliOptions{c}
+		var perEvent error
+		if spec.PerEvent == nil {
+			perEvent = fmt.Errorf("%s keeps state across events", command)
+		} else {
+			perEvent = spec.PerEvent(o)
+		}
+		if by == "" {
+			if perEvent == nil {
+				return nil
+			}
+			msg := fmt.Sprintf("%s cannot run as replicas dealt round robin: %v", command, perEvent)
+			if spec.PartitionKeys != nil && len(spec.PartitionKeys(o)) > 0 {
+				k := spec.PartitionKeys(o)[0]
+				msg += fmt.Sprintf("; partition it by one of its keys: obz parallel --by %s (partition_by = %q in a flow)", k, k)
+			}
+			return &usageError{msg: msg}
+		}
+		if perEvent == nil {
+			return nil
+		}
+		var keys []string
+		if spec.PartitionKeys != nil {
+			keys = spec.PartitionKeys(o)
+		}
+		if slices.Contains(keys, by) || slices.Contains(keys, "."+by) || slices.Contains(keys, strings.TrimPrefix(by, ".")) {
+			return nil
+		}
+		if len(keys) == 0 {
+			return &usageError{msg: fmt.Sprintf("%s with these options cannot be partitioned: %v, and its state is not kept by key (agg --by without --every or --window, top --group without --every, dedupe --key)", command, perEvent)}
+		}
+		return &usageError{msg: fmt.Sprintf("--by %s is not a key of %s (its keys: %s): each key must go to one replica", by, command, strings.Join(keys, ", "))}
+	}
+	var cmdName string
+	var runErr error
+	app := baseApp(strings.NewReader(""), io.Discard, io.Discard)
+	app.Commands = append(app.Commands, stageCommand(spec, check, &cmdName, &runErr))
+	argv, err := permuteArgs(append([]string{"obz", command}, args...), app)
+	if err == nil {
+		err = app.Run(argv)
+	}
+	if err == nil {
+		err = runErr
+	}
+	if err != nil {
+		var ue *usageError
+		var se *runner.UsageError
+		if errors.As(err, &ue) || errors.As(err, &se) {
+			return nil, &usageError{msg: err.Error()}
+		}
+		return nil, err
+	}
+	return spec, nil
+}

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# bench_parallel.sh - obz parallel against one process of the same stage, on
+# the same generated events, side by side in one run. Prints a Markdown
+# table: wall time (median of RUNS), CPU time (user+sys, median) and the
+# speed-up of each row over the stage's one-process row.
+#
+# Usage (from the repo root):
+#   scripts/bench_parallel.sh                 # 1M events, 3 runs each
+#   N=200000 RUNS=1 scripts/bench_parallel.sh
+#   ONLY=map scripts/bench_parallel.sh        # workloads whose id matches
+#
+# Needs bash, go, GNU time (/usr/bin/time); python3 for the exec rows.
+set -euo pipefail
+export LC_ALL=C
+exec </dev/null
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+N=${N:-1000000}
+NEXEC=${NEXEC:-$((N / 5))}
+RUNS=${RUNS:-3}
+ONLY=${ONLY:-}
+WORK=${WORK:-$ROOT/bench-data}
+mkdir -p "$WORK/bin"
+go build -trimpath -o "$WORK/bin/obz" ./cmd/obz
+OBZ=$WORK/bin/obz
+
+FR=$WORK/events-$N.frames
+FX=$WORK/events-$NEXEC.frames
+[ -s "$FR" ] || "$OBZ" gen --count "$N" --seed 1 > "$FR"
+[ -s "$FX" ] || "$OBZ" gen --count "$NEXEC" --seed 1 > "$FX"
+cat "$FR" "$FX" > /dev/null
+
+PY='import sys, json, hashlib; [print(json.dumps(dict(o, h=hashlib.sha256(o["msg"].encode()).hexdigest()[:8]))) for o in map(json.loads, sys.stdin)]'
+MAP='{id, u: (.user | ascii_downcase), m: (.msg | test("order|timeout"))}'
+
+# id :: label :: base (1 = the row the others of its id are compared with) :: command
+WORKLOADS=$(cat <<EOW
+map :: obz map (one process) :: 1 :: obz map '$MAP' < "\$FR"
+map :: obz parallel -j 1 -- map :: 0 :: obz parallel -j 1 -- map '$MAP' < "\$FR"
+map :: obz parallel -j 2 -- map :: 0 :: obz parallel -j 2 -- map '$MAP' < "\$FR"
+map :: obz parallel -j 4 -- map :: 0 :: obz parallel -j 4 -- map '$MAP' < "\$FR"
+pass :: obz filter true (one process) :: 1 :: obz filter true < "\$FR"
+pass :: obz parallel -j 2 -- filter true :: 0 :: obz parallel -j 2 -- filter true < "\$FR"
+agg :: obz agg --by user (one process) :: 1 :: obz agg --by user --sum amount --count < "\$FR"
+agg :: obz parallel -j 2 --by user -- agg --by user :: 0 :: obz parallel -j 2 --by user -- agg --by user --sum amount --count < "\$FR"
+exec :: obz exec --one-to-one python3 (one process, NEXEC events) :: 1 :: obz exec --one-to-one -- python3 -c '$PY' < "\$FX"
+exec :: obz parallel -j 2 -- exec --one-to-one python3 :: 0 :: obz parallel -j 2 -- exec --one-to-one -- python3 -c '$PY' < "\$FX"
+EOW
+)
+
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+echo "obz parallel on $N events ($NEXEC for exec), $(nproc) cores, load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "| workload | wall s | CPU s | speed-up (wall) |"
+echo "|---|---:|---:|---:|"
+declare -A basewall
+while IFS= read -r line; do
+  [ -z "$line" ] && continue
+  id=${line%% ::*}; rest=${line#* :: }
+  label=${rest%% ::*}; rest=${rest#* :: }
+  base=${rest%% ::*}; cmd=${rest#* :: }
+  [ -n "$ONLY" ] && ! [[ $id =~ $ONLY ]] && continue
+  [[ $cmd == *python3* ]] && ! command -v python3 >/dev/null && continue
+  walls=(); cpus=()
+  for _ in $(seq "$RUNS"); do
+    t=$( { /usr/bin/time -f '%e %U %S' env PATH="$WORK/bin:$PATH" FR="$FR" FX="$FX" bash -c "$cmd > /dev/null" ; } 2>&1 | tail -1)
+    walls+=("$(echo "$t" | awk '{print $1}')")
+    cpus+=("$(echo "$t" | awk '{print $2 + $3}')")
+  done
+  w=$(printf '%s\n' "${walls[@]}" | median)
+  c=$(printf '%s\n' "${cpus[@]}" | median)
+  [ "$base" = 1 ] && basewall[$id]=$w
+  sp=$(awk -v b="${basewall[$id]}" -v w="$w" 'BEGIN {printf "%.2f×", b / w}')
+  echo "| $label | $w | $c | $sp |"
+done <<< "$WORKLOADS"
+echo
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
