@@ -115,7 +115,9 @@ func checkCommand(args []string, app *cli.App) error {
 	if cmd == nil && args[1] != "help" && args[1] != "h" {
 		return unknownCommand("", args[1], app.Commands)
 	}
-	if cmd == nil || len(cmd.Subcommands) == 0 || len(args) < 3 || strings.HasPrefix(args[2], "-") {
+	// A command that acts by itself (obz runs DIR) takes arguments that
+	// are no subcommand.
+	if cmd == nil || len(cmd.Subcommands) == 0 || cmd.Action != nil || len(args) < 3 || strings.HasPrefix(args[2], "-") {
 		return nil
 	}
 	if cmd.Command(args[2]) == nil && args[2] != "help" && args[2] != "h" {

@@ -407,8 +407,13 @@ func permuteArgs(args []string, app *cli.App) ([]string, error) {
 	}
 	if cmd != nil && len(cmd.Subcommands) > 0 {
 		// A subcommand's flags, or the command's own when args[2] names
-		// none (obz runs DIR --json).
-		for _, sub := range cmd.Subcommands {
+		// none and the command acts by itself (obz runs DIR --json);
+		// otherwise an unknown subcommand is left for the app to report.
+		parent := cmd
+		if parent.Action == nil {
+			cmd = nil
+		}
+		for _, sub := range parent.Subcommands {
 			if sub.HasName(args[2]) {
 				cmd, head = sub, 3
 				break
