@@ -23,6 +23,11 @@ type ReaderOptions struct {
 	// Scan ignores the index trailer and walks the file's frames, as when
 	// the trailer is missing (verify does this, to check both).
 	Scan bool
+	// NoPayloads leaves reference lines unresolved: the frames they stand
+	// for are returned with a null payload. For readers that need only
+	// kinds, seqs and parents (lineage), which then do not need the
+	// journals the references name.
+	NoPayloads bool
 }
 
 // Reader reads the frames of a journal in order. Frames from complete
@@ -55,6 +60,7 @@ type Reader struct {
 	srcs  map[string]*refSource // those journals, opened as needed
 	exp   expansion             // the reference line being expanded
 	synth []byte                // the frame line made from it
+	noPay bool                  // ReaderOptions.NoPayloads
 }
 
 // Open opens the journal file at path.
@@ -92,7 +98,7 @@ func NewReader(ra io.ReaderAt, size int64, opts *ReaderOptions) (*Reader, error)
 	if err != nil {
 		return nil, err
 	}
-	r := &Reader{ra: ra, size: size, max: o.MaxBlock, dec: dec, cur: -1}
+	r := &Reader{ra: ra, size: size, max: o.MaxBlock, dec: dec, cur: -1, noPay: o.NoPayloads}
 	if !o.Scan {
 		r.blocks = readIndex(ra, size)
 		r.indexed = r.blocks != nil

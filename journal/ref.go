@@ -123,10 +123,11 @@ func parseRef(line []byte) (ref, bool) {
 // refSource is a producer's journal, read forward as references ask for
 // its payloads.
 type refSource struct {
-	path string
-	r    *Reader
-	f    wire.Frame
-	last uint64 // seq of the data frame read last (0: none yet)
+	path  string
+	r     *Reader
+	f     wire.Frame
+	last  uint64 // seq of the data frame read last (0: none yet)
+	ended bool   // its EOF frame was read: its writer finished it
 }
 
 // expansion is a reference line being turned into frames.
@@ -163,11 +164,15 @@ func (r *Reader) resolve(w string, seq uint64) ([]byte, error) {
 		sr.SeekSeq(seq)
 	} else if src.last >= seq {
 		src.r.SeekSeq(seq)
-		src.last = 0
+		src.last, src.ended = 0, false
 	}
 	for {
 		err := src.r.Next(&src.f)
 		switch {
+		case err == io.EOF && !src.ended:
+			// Its writer did not finish (killed): what it had not yet
+			// journaled is lost, and this journal is cut there too.
+			return nil, &Error{Offset: off, Kind: ErrTorn, Msg: fmt.Sprintf("line %d of the block refers to %s's event %d, past the end of %s, whose writer did not finish it (at event %d, no EOF)", r.lineNo, w, seq, src.path, src.last)}
 		case err == io.EOF:
 			return nil, unresolved("line %d of the block refers to %s's event %d, but %s ends before it (at event %d)", r.lineNo, w, seq, src.path, src.last)
 		case errors.Is(err, ErrTorn):
@@ -176,6 +181,9 @@ func (r *Reader) resolve(w string, seq uint64) ([]byte, error) {
 			return nil, &Error{Offset: off, Kind: ErrTorn, Msg: fmt.Sprintf("line %d of the block refers to %s's event %d, past the torn end of %s: %v", r.lineNo, w, seq, src.path, err)}
 		case err != nil:
 			return nil, unresolved("line %d of the block refers to %s's event %d, recorded in %s, which is damaged: %v", r.lineNo, w, seq, src.path, err)
+		}
+		if src.f.Kind == wire.KindEOF {
+			src.ended = true
 		}
 		if src.f.Kind != wire.KindData && src.f.Kind != wire.KindError {
 			continue
@@ -197,9 +205,12 @@ func (r *Reader) resolve(w string, seq uint64) ([]byte, error) {
 // expand returns the next frame line of the reference being expanded.
 func (r *Reader) expand() ([]byte, error) {
 	x := &r.exp
-	payload, err := r.resolve(x.parent.Writer, x.parent.Seq+x.done)
-	if err != nil {
-		return nil, err
+	payload := []byte("null")
+	if !r.noPay {
+		var err error
+		if payload, err = r.resolve(x.parent.Writer, x.parent.Seq+x.done); err != nil {
+			return nil, err
+		}
 	}
 	f := wire.Frame{Kind: wire.KindData, Writer: x.writer, Seq: x.seq + x.done, Parent: wire.Ref{Writer: x.parent.Writer, Seq: x.parent.Seq + x.done}, Payload: payload}
 	r.synth = wire.AppendFrame(r.synth[:0], &f)

@@ -152,6 +152,47 @@ func TestRefUnresolved(t *testing.T) {
 			t.Errorf("what was read is not a prefix of what was written")
 		}
 	})
+	t.Run("unfinished", func(t *testing.T) {
+		dir, want := refFixture(t, 300, nil)
+		// src's writer was killed after 100 events: no EOF, no index.
+		b := frames("src", 100)
+		b = b[:bytes.LastIndex(b[:len(b)-1], []byte("\n"))+1]
+		os.WriteFile(filepath.Join(dir, "src.zst"), write(t, b, 64<<10, nil), 0o644)
+		got, err := readFile(t, filepath.Join(dir, "big.zst"), 0)
+		if !errors.Is(err, ErrTorn) || !strings.Contains(err.Error(), "src's event 101") || !strings.Contains(err.Error(), "whose writer did not finish it") {
+			t.Errorf("err = %v, want ErrTorn at src's event 101", err)
+		}
+		if !bytes.HasPrefix(want, got) || len(got) == 0 {
+			t.Errorf("what was read is not a prefix of what was written")
+		}
+	})
+	t.Run("no payloads needed", func(t *testing.T) {
+		dir, want := refFixture(t, 300, nil)
+		os.Remove(filepath.Join(dir, "src.zst"))
+		r, err := Open(filepath.Join(dir, "big.zst"), &ReaderOptions{NoPayloads: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		var f, w wire.Frame
+		lines := bytes.Split(bytes.TrimSuffix(want, []byte("\n")), []byte("\n"))
+		for i := 0; ; i++ {
+			err := r.Next(&f)
+			if err == io.EOF {
+				if i != len(lines) {
+					t.Errorf("read %d frames, want %d", i, len(lines))
+				}
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			wire.Decode(lines[i], &w)
+			if f.Kind != w.Kind || f.Seq != w.Seq || f.Parent != w.Parent || f.Writer != w.Writer {
+				t.Fatalf("frame %d: %+v, want %+v", i, f, w)
+			}
+		}
+	})
 	t.Run("torn", func(t *testing.T) {
 		dir, want := refFixture(t, 3000, &WriterOptions{MaxLines: 100})
 		p := filepath.Join(dir, "src.zst")

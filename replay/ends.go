@@ -60,7 +60,8 @@ func (e *endDependence) firstOf(stage string) (uint64, error) {
 			return 0, err
 		}
 	}
-	r, err := journal.Open(path, nil)
+	// Lineage only: the payloads of references are not needed.
+	r, err := journal.Open(path, &journal.ReaderOptions{NoPayloads: true})
 	if err != nil {
 		return 0, refused(fmt.Sprintf("stage %q: %v", stage, err))
 	}

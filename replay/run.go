@@ -285,7 +285,7 @@ func mergeOrders(t *flow.Topology, runDir string, recorded map[string]*flow.Stag
 // hasOrderFrames reports whether the journal at path holds an order frame
 // (the first one comes with the journal's first batch).
 func hasOrderFrames(path string) bool {
-	r, err := journal.Open(path, nil)
+	r, err := journal.Open(path, &journal.ReaderOptions{NoPayloads: true})
 	if err != nil {
 		return false
 	}
