@@ -1,6 +1,9 @@
 package expr
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // CompileError is an expression that does not parse or compile. A stage
 // reports it as a usage error: the expression is the user's argument.
@@ -35,3 +38,8 @@ type EvalError struct {
 }
 
 func (e *EvalError) Error() string { return e.Kind + ": " + e.Msg }
+
+// ErrHalt is returned by Test and Outputs when the expression calls halt,
+// which ends jq with status 0. A stage takes it as the end of its input,
+// as head -n does: the outputs before it are kept, no more events are read.
+var ErrHalt = errors.New("halt: the expression stopped the input")

@@ -14,9 +14,11 @@ import (
 func (p *Program) Test(payload []byte, valid bool) (bool, error) {
 	if p.fast != nil {
 		if keep, ok := p.fast.keepEvent(payload, valid); ok {
+			p.stats.Fast++
 			return keep, nil
 		}
 	}
+	p.stats.Gojq++
 	keep := false
 	err := p.run(payload, func(v any) error {
 		if truthy(v) {
@@ -38,12 +40,24 @@ func (p *Program) Outputs(payload []byte, valid bool, emit func(out []byte) erro
 		out, n, ok := p.fast.appendEvent(p.out[:0], payload, valid)
 		p.out = out
 		if ok {
-			if n == 0 {
-				return nil
+			p.stats.Fast++
+			if n <= 1 || p.fast.gen == nil {
+				if n == 0 {
+					return nil
+				}
+				return emit(out)
 			}
-			return emit(out)
+			start := 0
+			for _, end := range p.fast.ends {
+				if err := emit(out[start:end]); err != nil {
+					return err
+				}
+				start = end
+			}
+			return nil
 		}
 	}
+	p.stats.Gojq++
 	return p.run(payload, func(v any) error {
 		b, err := gojq.Marshal(v)
 		if err != nil {

@@ -47,12 +47,15 @@ type fastCtx struct {
 	// expression uses more of it than its top-level fields.
 	valid   bool
 	checked uint64
+	vars    []fastValue // the values of the expression's variables, by slot
 }
 
 // fastProgram is an expression compiled for the fast path. It is not safe
 // for concurrent use (a stage runs one event at a time).
 type fastProgram struct {
 	root fastNode
+	gen  fastGen  // instead of root, for an expression with several outputs
+	ends []int    // where each of map's outputs ends in the output buffer
 	keys []string // top-level fields read from the payload, by slot
 	ctx  fastCtx
 	// rootUse: the expression uses the payload itself, not only its
@@ -157,6 +160,9 @@ func (p *fastProgram) appendProjection(dst, payload []byte, valid bool) (out []b
 type fastCompiler struct {
 	keys    []string
 	rootUse bool
+	why     string   // the first reason an expression is not in the subset
+	vars    []string // the variables in scope, by slot
+	nvars   int      // slots needed
 }
 
 // use notes that a node's output is consumed: when that output is the
@@ -169,22 +175,29 @@ func (c *fastCompiler) use(outRoot bool) {
 
 // compileFast compiles q for the fast path, or returns nil when q is
 // outside the subset.
-func compileFast(q *gojq.Query) *fastProgram {
+func compileFast(q *gojq.Query) (*fastProgram, string) {
 	c := &fastCompiler{}
 	root, outRoot, ok := c.query(q, true)
+	var gen fastGen
 	if !ok {
-		return nil
+		if gen, ok = c.gen(q, true); !ok {
+			if c.why == "" {
+				c.why = "a form outside the subset"
+			}
+			return nil, c.why
+		}
 	}
 	c.use(outRoot) // filter tests it, map writes it
 	// An expression that reads no field (true, 1 == 1) still has gojq
 	// parse the payload, and fail on a bad one: count that as a use.
-	p := &fastProgram{root: root, keys: c.keys, rootUse: c.rootUse || len(c.keys) == 0 || len(c.keys) > 64}
-	if !p.rootUse {
+	p := &fastProgram{root: root, gen: gen, keys: c.keys, rootUse: c.rootUse || len(c.keys) == 0 || len(c.keys) > 64}
+	if !p.rootUse && gen == nil {
 		p.proj = projection(q, c.keys)
 	}
 	p.ctx.keys = c.keys
 	p.ctx.slots = make([][]byte, len(c.keys))
-	return p
+	p.ctx.vars = make([]fastValue, c.nvars)
+	return p, ""
 }
 
 // eval runs the program on one payload; valid says whether the payload is
@@ -201,6 +214,29 @@ func (p *fastProgram) eval(payload []byte, valid bool) (fastValue, fastStatus) {
 	return p.root(c, fastRaw(payload))
 }
 
+// start resets the per-event state, as eval does (which keeps its own copy
+// for the commonest expressions); false when the payload must be valid
+// JSON and is not.
+func (p *fastProgram) start(payload []byte, valid bool) bool {
+	c := &p.ctx
+	c.payload, c.extracted, c.valid, c.checked = payload, false, valid, 0
+	if !valid && p.rootUse {
+		if !wire.Valid(payload) {
+			return false
+		}
+		c.valid = true
+	}
+	return true
+}
+
+// each runs a program of several outputs on one payload.
+func (p *fastProgram) each(payload []byte, valid bool, yield func(fastValue) bool) fastStatus {
+	if !p.start(payload, valid) {
+		return sBail
+	}
+	return p.gen(&p.ctx, fastRaw(payload), yield)
+}
+
 // keep reports whether filter keeps the payload, known to be valid JSON;
 // ok is false when gojq must decide.
 func (p *fastProgram) keep(payload []byte) (keep, ok bool) { return p.keepEvent(payload, true) }
@@ -208,6 +244,9 @@ func (p *fastProgram) keep(payload []byte) (keep, ok bool) { return p.keepEvent(
 // keepEvent is keep for a payload that is known to be valid JSON or not
 // (a frame's payload).
 func (p *fastProgram) keepEvent(payload []byte, valid bool) (keep, ok bool) {
+	if p.gen != nil {
+		return p.keepEach(payload, valid)
+	}
 	v, st := p.eval(payload, valid)
 	switch st {
 	case sOK:
@@ -232,6 +271,9 @@ func (p *fastProgram) appendEvent(dst, payload []byte, valid bool) (out []byte, 
 			return out, 1, ok
 		}
 	}
+	if p.gen != nil {
+		return p.appendEach(dst, payload, valid)
+	}
 	v, st := p.eval(payload, valid)
 	switch st {
 	case sOK:
@@ -241,4 +283,29 @@ func (p *fastProgram) appendEvent(dst, payload []byte, valid bool) (out []byte, 
 		return dst, 0, true
 	}
 	return dst, 0, false
+}
+
+// keepEach is keepEvent for an expression of several outputs (kept apart
+// so that its closure does not move keepEvent's variables to the heap).
+func (p *fastProgram) keepEach(payload []byte, valid bool) (keep, ok bool) {
+	// Every output is looked at: an error after a true one is still the
+	// event's error.
+	st := p.each(payload, valid, func(v fastValue) bool { keep = keep || fastTruthy(v); return true })
+	return keep, st == sOK
+}
+
+// appendEach is appendEvent for an expression of several outputs: p.ends
+// records where each ends.
+func (p *fastProgram) appendEach(dst, payload []byte, valid bool) (out []byte, n int, ok bool) {
+	p.ends = p.ends[:0]
+	start, ok := len(dst), true
+	st := p.each(payload, valid, func(v fastValue) bool {
+		dst, ok = appendFastValue(dst, v)
+		p.ends = append(p.ends, len(dst))
+		return ok
+	})
+	if st != sOK || !ok {
+		return dst[:start], 0, false
+	}
+	return dst, len(p.ends), true
 }

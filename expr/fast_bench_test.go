@@ -97,3 +97,65 @@ func BenchmarkFastOutputs(b *testing.B) {
 		b.Fatal("no output")
 	}
 }
+
+// benchConstructs are the constructs of the extended subset, each on
+// obz gen's event shape (scripts/bench-expr.sh times the same ones as
+// whole stages against jq).
+var benchConstructs = []struct{ name, expr string }{
+	{"if", `if .amount > 50 then "high" else "low" end`},
+	{"index-n", `.tags[0]`},
+	{"slice", `.ts[:10]`},
+	{"try", `try (.amount * 2)`},
+	{"startswith", `.user | startswith("u1")`},
+	{"ascii_downcase", `.country | ascii_downcase`},
+	{"split", `.ts | split("T") | .[0]`},
+	{"ltrimstr", `.user | ltrimstr("u")`},
+	{"tostring", `.amount | tostring`},
+	{"tonumber", `.user | ltrimstr("u") | tonumber`},
+	{"type", `.amount | type`},
+	{"length", `.msg | length`},
+	{"keys", `keys`},
+	{"to_entries", `to_entries | length`},
+	{"map", `.tags | map(ascii_upcase)`},
+	{"select-in-array", `[.tags[] | select(. != "trial")]`},
+	{"any", `.tags | any(. == "vip")`},
+	{"iterate", `.tags[]`},
+	{"interpolation", `"\(.user) from \(.country)"`},
+	{"alt-computed", `.coupon // (.country | ascii_downcase)`},
+	{"array", `[.id, .user]`},
+	{"index", `.tags | index("vip")`},
+	{"floor", `.amount | floor`},
+	{"assign", `.amount_eur = .amount * 0.92`},
+	{"update", `.country |= ascii_downcase`},
+	{"variable", `.amount as $a | {id, double: ($a * 2)}`},
+}
+
+// BenchmarkConstruct runs each construct through map's API on the fast
+// path and on gojq's, side by side.
+func BenchmarkConstruct(b *testing.B) {
+	for _, tc := range benchConstructs {
+		p := benchProgram(b, tc.expr)
+		emit := func([]byte) error { return nil }
+		b.Run(tc.name+"/fast", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(jqBenchPayload)))
+			for b.Loop() {
+				if err := p.Outputs(jqBenchPayload, true, emit); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if p.Stats().Gojq > 0 {
+				b.Fatalf("%s: gojq ran %d events", tc.expr, p.Stats().Gojq)
+			}
+		})
+		b.Run(tc.name+"/gojq", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(jqBenchPayload)))
+			for b.Loop() {
+				if err := p.run(jqBenchPayload, func(v any) error { _, err := gojq.Marshal(v); return err }); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -17,11 +17,23 @@ import (
 // query compiles q. root says whether q's input is the payload itself;
 // outRoot whether q's output is its input unchanged (., select).
 func (c *fastCompiler) query(q *gojq.Query, root bool) (n fastNode, outRoot, ok bool) {
-	if q == nil || q.Meta != nil || len(q.Imports) > 0 || len(q.FuncDefs) > 0 || len(q.Patterns) > 0 {
+	if q == nil || q.Meta != nil || len(q.Imports) > 0 || len(q.FuncDefs) > 0 {
+		c.fail("a definition or import")
 		return nil, false, false
+	}
+	if len(q.Patterns) > 0 {
+		return c.bind(q, root)
 	}
 	if q.Term != nil {
 		return c.term(q.Term, root)
+	}
+	switch q.Op {
+	case gojq.OpAssign, gojq.OpModify, gojq.OpUpdateAdd, gojq.OpUpdateSub, gojq.OpUpdateMul,
+		gojq.OpUpdateDiv, gojq.OpUpdateMod, gojq.OpUpdateAlt:
+		return c.assign(q, root)
+	case gojq.OpComma:
+		c.fail("several outputs (,) inside an expression of one output")
+		return nil, false, false
 	}
 	if q.Op == gojq.OpPipe {
 		l, lroot, ok := c.query(q.Left, root)
@@ -173,19 +185,26 @@ func (c *fastCompiler) term(t *gojq.Term, root bool) (n fastNode, outRoot, ok bo
 		return nil, false, false
 	}
 	for i, s := range t.SuffixList {
-		if s.Iter || s.Optional || s.Index == nil {
+		if s.Optional {
+			continue // transparent: the fast path answers only where nothing fails
+		}
+		if s.Iter || s.Index == nil {
+			c.fail("several outputs (.[]) where one is expected: " + t.String())
 			return nil, false, false
 		}
-		key, ok := jqIndexKey(s.Index)
+		if key, ok := jqIndexKey(s.Index); ok {
+			if i == 0 && outRoot && t.Type == gojq.TermTypeIdentity {
+				n = c.field(key, true)
+				outRoot = false
+				continue
+			}
+		}
+		sn, ok := c.suffix(s.Index)
 		if !ok {
 			return nil, false, false
 		}
-		if i == 0 && outRoot && t.Type == gojq.TermTypeIdentity {
-			n = c.field(key, true)
-		} else {
-			c.use(outRoot)
-			n = fastPipe(n, c.field(key, false))
-		}
+		c.use(outRoot)
+		n = fastPipe(n, sn)
 		outRoot = false
 	}
 	return n, outRoot, true
@@ -287,7 +306,7 @@ func (c *fastCompiler) baseTerm(t *gojq.Term, root bool) (n fastNode, outRoot, o
 	case gojq.TermTypeString:
 		s, ok := jqConstString(t.Str)
 		if !ok {
-			return nil, false, false
+			return c.interpolation(t.Str, root)
 		}
 		return fastConst(fastValue{kind: kString, str: s}), false, true
 	case gojq.TermTypeQuery:
@@ -295,7 +314,12 @@ func (c *fastCompiler) baseTerm(t *gojq.Term, root bool) (n fastNode, outRoot, o
 	case gojq.TermTypeIndex:
 		key, ok := jqIndexKey(t.Index)
 		if !ok {
-			return nil, false, false
+			n, ok := c.suffix(t.Index)
+			if !ok {
+				return nil, false, false
+			}
+			c.use(root)
+			return n, false, true
 		}
 		return c.field(key, root), false, true
 	case gojq.TermTypeUnary:
@@ -304,7 +328,14 @@ func (c *fastCompiler) baseTerm(t *gojq.Term, root bool) (n fastNode, outRoot, o
 		return c.object(t.Object, root)
 	case gojq.TermTypeFunc:
 		return c.function(t.Func, root)
+	case gojq.TermTypeIf:
+		return c.ifThen(t.If, root)
+	case gojq.TermTypeTry:
+		return c.try(t.Try, root)
+	case gojq.TermTypeArray:
+		return c.array(t.Array, root)
 	}
+	c.fail("the form " + t.String())
 	return nil, false, false
 }
 
@@ -401,9 +432,10 @@ func (c *fastCompiler) object(o *gojq.Object, root bool) (fastNode, bool, bool) 
 		}
 	}
 	slices.SortFunc(order, func(a, b int) int { return strings.Compare(es[a].key, es[b].key) })
-	out := &fastObject{keys: make([][]byte, len(order)), vals: make([]fastValue, len(order))}
+	out := &fastObject{keys: make([][]byte, len(order)), names: make([]string, len(order)), vals: make([]fastValue, len(order))}
 	for i, j := range order {
 		out.keys[i] = append(appendJQString(nil, es[j].key), ':')
+		out.names[i] = es[j].key
 	}
 	vals := make([]fastValue, len(es))
 	return func(c *fastCtx, in fastValue) (fastValue, fastStatus) {
@@ -535,7 +567,7 @@ func (c *fastCompiler) function(f *gojq.Func, root bool) (fastNode, bool, bool) 
 			return fastValue{}, sBail
 		}, false, true
 	}
-	return nil, false, false
+	return c.builtin(f, root)
 }
 
 // jqDelKeys collects the keys of del(.a, .b, ...).

@@ -47,6 +47,8 @@ func fastCmpTest(op gojq.Operator) func(int) bool {
 func fastArith(op gojq.Operator, a, b fastValue) (fastValue, fastStatus) {
 	if op == gojq.OpAdd {
 		switch {
+		case a.kind == kObject && b.kind == kObject:
+			return fastAddObjects(a, b)
 		case a.kind == kNull:
 			return parsedNumber(b)
 		case b.kind == kNull:
@@ -173,6 +175,8 @@ func fastIndex(in fastValue, key string) (fastValue, fastStatus) {
 			return fastValue{}, sBail
 		}
 		return v, sOK
+	case in.kind == kObject:
+		return fastLookupComputed(in.obj, key)
 	}
 	return fastValue{}, sBail
 }
@@ -225,8 +229,8 @@ func fastLength(in fastValue) (fastValue, fastStatus) {
 		}
 		return fastValue{kind: kNumber, num: jqNumber{isInt: true, i: int64(utf8.RuneCount(s))}}, sOK
 	case kArray:
-		if in.raw == nil {
-			return fastValue{}, sBail
+		if in.obj != nil {
+			return fastInt(int64(len(in.obj.elems))), sOK
 		}
 		n, ok := fastCountElements(in.raw)
 		if !ok {
@@ -235,6 +239,9 @@ func fastLength(in fastValue) (fastValue, fastStatus) {
 		return fastValue{kind: kNumber, num: jqNumber{isInt: true, i: int64(n)}}, sOK
 	case kObject:
 		if in.raw == nil {
+			if in.obj.from == nil {
+				return fastInt(int64(len(in.obj.keys))), sOK
+			}
 			return fastValue{}, sBail
 		}
 		var keys []string

@@ -48,17 +48,31 @@ type fastValue struct {
 	raw  []byte      // JSON text from the input; nil for a computed value
 	num  jqNumber    // computed number
 	str  string      // computed string
-	obj  *fastObject // computed object (construction or del)
+	obj  *fastObject // computed object (construction, del, assignment) or array
 }
 
-// fastObject is an object the expression built. Its parts live in the node that
+// fastObject is an object (or an array) the expression built. Its parts live in the node that
 // built it and are overwritten by the next event.
 type fastObject struct {
-	keys [][]byte    // encoded `"key":` in output order
-	vals []fastValue // parallel to keys
-	// or: an input object without some keys (del)
+	keys  [][]byte    // encoded `"key":` in output order
+	names []string    // the keys, decoded, parallel to keys
+	vals  []fastValue // parallel to keys
+	// or: an input object without some keys (del), with some keys set
+	// (assignment): from is the raw object; set's keys are in drop too.
 	from []byte
 	drop []string
+	set  []fastSet
+	// or, for kArray: an array the expression built (a literal, map,
+	// split, a slice, keys ...), made afresh on each evaluation. (One
+	// pointer for both keeps fastValue small: it is passed by value on
+	// every node.)
+	elems []fastValue
+}
+
+// fastSet is one key an assignment sets on an input object.
+type fastSet struct {
+	key string
+	val fastValue
 }
 
 var (
@@ -311,10 +325,22 @@ func appendFastValue(dst []byte, v fastValue) ([]byte, bool) {
 		return appendJQFloat(dst, v.num.f), true
 	case kString:
 		return appendJQString(dst, v.str), true
+	case kArray:
+		dst = append(dst, '[')
+		for i, e := range v.obj.elems {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			var ok bool
+			if dst, ok = appendFastValue(dst, e); !ok {
+				return dst, false
+			}
+		}
+		return append(dst, ']'), true
 	case kObject:
 		o := v.obj
 		if o.from != nil {
-			return appendJQObject(dst, o.from, o.drop)
+			return appendJQObjectSet(dst, o.from, o.drop, o.set)
 		}
 		dst = append(dst, '{')
 		for i, k := range o.keys {
@@ -398,11 +424,18 @@ func jqPlainString(raw []byte) bool {
 type fastMember struct {
 	key string
 	val []byte
+	set *fastValue // a value an assignment set, instead of val
 }
 
 // appendJQObject encodes the raw object obj without the keys in drop: keys
 // sorted, a repeated key's last value kept.
 func appendJQObject(dst, obj []byte, drop []string) ([]byte, bool) {
+	return appendJQObjectSet(dst, obj, drop, nil)
+}
+
+// appendJQObjectSet is appendJQObject with the keys of set added (their
+// keys must be in drop, so that the input's own members of those keys go).
+func appendJQObjectSet(dst, obj []byte, drop []string, set []fastSet) ([]byte, bool) {
 	var ms []fastMember
 	m := MemberScanner{b: obj, i: 1}
 	for {
@@ -415,11 +448,14 @@ func appendJQObject(dst, obj []byte, drop []string) ([]byte, bool) {
 			return dst, false
 		}
 		if !slices.Contains(drop, k) {
-			ms = append(ms, fastMember{k, obj[vs:ve]})
+			ms = append(ms, fastMember{key: k, val: obj[vs:ve]})
 		}
 	}
 	if m.bad {
 		return dst, false
+	}
+	for i := range set {
+		ms = append(ms, fastMember{key: set[i].key, set: &set[i].val})
 	}
 	// Stable, so that of equal keys the last one in the input comes last.
 	slices.SortStableFunc(ms, func(a, b fastMember) int { return strings.Compare(a.key, b.key) })
@@ -436,7 +472,12 @@ func appendJQObject(dst, obj []byte, drop []string) ([]byte, bool) {
 		dst = appendJQString(dst, mb.key)
 		dst = append(dst, ':')
 		var ok bool
-		if dst, ok = appendJQCanonical(dst, mb.val); !ok {
+		if mb.set != nil {
+			dst, ok = appendFastValue(dst, *mb.set)
+		} else {
+			dst, ok = appendJQCanonical(dst, mb.val)
+		}
+		if !ok {
 			return dst, false
 		}
 	}

@@ -20,6 +20,7 @@ const (
 	flagOutFD          = "--out-fd"          // one per output edge
 	flagJournal        = "--journal"         // RUN_DIR/journals/STAGE.zst
 	flagJournalFlush   = "--journal-flush"   // a restartable source's journal
+	flagJournalRefs    = "--journal-refs"    // a stage with inputs: payloads passed on are references
 	flagResumeFrom     = "--resume-from"     // obz flow --resume, a restart
 	flagResumeContinue = "--resume-continue" // a restart
 )
@@ -35,6 +36,7 @@ var managedFlags = [...]struct{ flag, instead string }{
 	{flagOutFD, "use inputs or a flow chain in the stages that read it"},
 	{flagJournal, "every stage is journaled in its run directory; obz flow --no-journal turns that off"},
 	{flagJournalFlush, "a source with restart = \"on-failure\" gets it"},
+	{flagJournalRefs, "every stage with inputs gets it with its journal"},
 	{flagResumeFrom, "use obz flow --resume RUN_DIR"},
 	{flagResumeContinue, "a source with restart = \"on-failure\" gets it"},
 }
@@ -189,6 +191,10 @@ func (t *Topology) commandLine(s *Stage, edges []string, journal string, flush b
 	argv = append(argv, edges...)
 	if journal != "" {
 		argv = append(argv, flagJournal, journal)
+		if len(s.AllInputs()) > 0 {
+			// The stages upstream journal in the same directory.
+			argv = append(argv, flagJournalRefs)
+		}
 		if flush {
 			// What the journal file holds is at least what was
 			// delivered: a restart continues after it.

@@ -31,6 +31,9 @@ type Topology struct {
 	OnError     string // continue or fail, passed to every stage
 	MetricsAddr string
 	Stages      []*Stage // in file order
+	// Retention, when the topology has a [retention] table, is what obz
+	// flow prunes from the run directory base after each run.
+	Retention *PruneOptions
 }
 
 // Stage is one node of the flow.
@@ -106,6 +109,14 @@ type rawTopology struct {
 	OnError     string              `toml:"on_error"`
 	MetricsAddr string              `toml:"metrics_addr"`
 	Stages      map[string]rawStage `toml:"stages"`
+	Retention   *rawRetention       `toml:"retention"`
+}
+
+type rawRetention struct {
+	Keep      int    `toml:"keep"`
+	OlderThan string `toml:"older_than"`
+	MaxSize   string `toml:"max_size"`
+	Force     bool   `toml:"force"`
 }
 
 type rawStage struct {
@@ -164,7 +175,10 @@ func parse(file string, data []byte, cmds Commands, check StageCheck) (*Topology
 	}
 	v := &validator{file: file, lines: indexLines(data)}
 	for _, k := range md.Undecoded() {
-		known := []string{"name", "flow", "dir", "run_dir", "on_error", "metrics_addr", "stages"}
+		known := []string{"name", "flow", "dir", "run_dir", "on_error", "metrics_addr", "stages", "retention"}
+		if len(k) == 2 && k[0] == "retention" {
+			known = []string{"keep", "older_than", "max_size", "force"}
+		}
 		if len(k) == 3 && k[0] == "stages" {
 			known = []string{"run", "inputs", "reference", "env", "dir", "restart", "max_restarts", "backoff"}
 		}
@@ -196,6 +210,31 @@ func parse(file string, data []byte, cmds Commands, check StageCheck) (*Topology
 		t.RunDir = DefaultRunDir
 	case !filepath.IsAbs(t.RunDir):
 		t.RunDir = filepath.Join(t.Dir, t.RunDir)
+	}
+	if r := raw.Retention; r != nil {
+		t.Retention = &PruneOptions{Keep: r.Keep, Force: r.Force}
+		line := 0
+		for i, l := range v.lines {
+			if strings.TrimSpace(l) == "[retention]" {
+				line = i + 1
+			}
+		}
+		if r.Keep < 0 {
+			v.add(v.keyLine("keep"), "retention: keep must be at least 1, not %d", r.Keep)
+		}
+		if r.OlderThan != "" {
+			if t.Retention.OlderThan, err = ParseAge(r.OlderThan); err != nil {
+				v.add(v.keyLine("older_than"), "retention: older_than: %v", err)
+			}
+		}
+		if r.MaxSize != "" {
+			if t.Retention.MaxSize, err = ParseSize(r.MaxSize); err != nil {
+				v.add(v.keyLine("max_size"), "retention: max_size: %v", err)
+			}
+		}
+		if t.Retention.Keep == 0 && t.Retention.OlderThan == 0 && t.Retention.MaxSize == 0 {
+			v.add(line, "retention: say what to remove: keep, older_than or max_size")
+		}
 	}
 	switch t.OnError {
 	case "":

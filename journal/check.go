@@ -166,6 +166,10 @@ func Recover(src, dst string, opts *ReaderOptions) (*Stats, error) {
 	if err != nil {
 		return nil, err
 	}
+	if errors.Is(s.Err, ErrUnresolved) {
+		// Its own blocks may be whole: cutting them would lose events.
+		return s, fmt.Errorf("%s cannot be recovered while a journal it refers to cannot be read: %w", src, s.Err)
+	}
 	o := ReaderOptions{Scan: true}
 	if opts != nil {
 		o.MaxBlock = opts.MaxBlock

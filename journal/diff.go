@@ -53,7 +53,9 @@ func Compare(a, b *Reader) (*Diff, error) {
 			if err != nil {
 				done[i] = true
 				var je *Error
-				if err != io.EOF && !errors.As(err, &je) {
+				// A journal that cannot be read whole (its references
+				// cannot be resolved) is no comparison: an error.
+				if err != io.EOF && (!errors.As(err, &je) || errors.Is(err, ErrUnresolved)) {
 					return err
 				}
 				if je != nil {
@@ -295,7 +297,7 @@ func CompareUnordered(a, b *Reader) (*Unordered, error) {
 			err := r.Next(&f)
 			if err != nil {
 				var je *Error
-				if err == io.EOF || errors.As(err, &je) {
+				if err == io.EOF || errors.As(err, &je) && !errors.Is(err, ErrUnresolved) {
 					break
 				}
 				return nil, err

@@ -18,7 +18,9 @@ const (
 )
 
 // FormatVersion is the journal format version written in the header.
-const FormatVersion = 1
+// Version 2 added reference lines (ref.go); a version 1 journal has none and
+// reads the same.
+const FormatVersion = 2
 
 const (
 	headerSize = 8 + 8  // skippable header + "OBZJ" + version u8 + 3 reserved

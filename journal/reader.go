@@ -6,6 +6,7 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/obz-dev/obz/wire"
@@ -49,6 +50,11 @@ type Reader struct {
 	from    uint64 // --from-seq: skip data frames below it
 	gate    uint64 // control frames pass once lastSeq reaches it
 	lastSeq uint64 // highest data seq read so far
+
+	dir   string                // where the journals that references name are
+	srcs  map[string]*refSource // those journals, opened as needed
+	exp   expansion             // the reference line being expanded
+	synth []byte                // the frame line made from it
 }
 
 // Open opens the journal file at path.
@@ -68,6 +74,7 @@ func Open(path string, opts *ReaderOptions) (*Reader, error) {
 		return nil, err
 	}
 	r.file = f
+	r.dir = filepath.Dir(path)
 	return r, nil
 }
 
@@ -98,6 +105,7 @@ func NewReader(ra io.ReaderAt, size int64, opts *ReaderOptions) (*Reader, error)
 
 // Close releases the decoder and closes the file if Open opened it.
 func (r *Reader) Close() error {
+	r.closeSources()
 	r.dec.Close()
 	if r.file != nil {
 		return r.file.Close()
@@ -126,6 +134,7 @@ func (r *Reader) Size() int64 { return r.size }
 func (r *Reader) SeekSeq(n uint64) {
 	r.from, r.gate = n, 0
 	r.next, r.cur, r.data, r.pos, r.err, r.lastSeq = 0, -1, nil, 0, nil, 0
+	r.exp = expansion{}
 	if n <= 1 {
 		return
 	}
@@ -157,7 +166,16 @@ func (r *Reader) SeekSeq(n uint64) {
 // NextLine returns the next line of the journal, without its newline, as
 // stored. It is valid until the next call. It ignores SeekSeq's filter
 // (not its starting block).
+//
+// A reference line (a stage that passed its input's payloads on) is
+// returned as the data frames it stands for, their payloads read from the
+// journal it refers to, beside this one: an error wrapping ErrUnresolved
+// when that journal is missing or damaged, or ErrTorn when it ends torn
+// before the event.
 func (r *Reader) NextLine() ([]byte, error) {
+	if r.exp.done < r.exp.n {
+		return r.nextExpanded()
+	}
 	for r.pos >= len(r.data) {
 		if r.err != nil {
 			return nil, r.err
@@ -179,6 +197,26 @@ func (r *Reader) NextLine() ([]byte, error) {
 	line := r.data[r.pos : r.pos+i]
 	r.pos += i + 1
 	r.lineNo++
+	r.line = line
+	if isRef(line) {
+		x, ok := parseRef(line)
+		if !ok {
+			r.err = corrupt(r.blocks[r.cur].Offset, "line %d of the block is not a valid reference", r.lineNo)
+			return nil, r.err
+		}
+		r.exp = expansion{ref: x}
+		return r.nextExpanded()
+	}
+	return line, nil
+}
+
+func (r *Reader) nextExpanded() ([]byte, error) {
+	line, err := r.expand()
+	if err != nil {
+		r.err = err
+		r.exp = expansion{}
+		return nil, err
+	}
 	r.line = line
 	return line, nil
 }

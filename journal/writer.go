@@ -109,7 +109,7 @@ func Create(path string, opts *WriterOptions) (*Writer, error) {
 func NewWriter(out io.Writer, opts *WriterOptions) (*Writer, error) {
 	o := opts.defaults()
 	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(o.Level), zstd.WithEncoderConcurrency(o.Workers),
-		zstd.WithEncoderCRC(true), zstd.WithZeroFrames(true))
+		zstd.WithEncoderCRC(false), zstd.WithZeroFrames(true))
 	if err != nil {
 		return nil, err
 	}
@@ -423,10 +423,22 @@ func (w *Writer) BytesWritten() int64 {
 // among whole lines; 0, 0 when there is none.
 func seqRange(data []byte) (first, last uint64) {
 	var f wire.Frame
+	// seqs is the seq range of one line: a data or error frame's seq, a
+	// reference line's frames; ok false for other lines.
+	seqs := func(line []byte) (lo, hi uint64, ok bool) {
+		if isRef(line) {
+			x, ok := parseRef(line)
+			return x.seq, x.seq + x.n - 1, ok
+		}
+		if wire.Decode(line, &f) == nil && (f.Kind == wire.KindData || f.Kind == wire.KindError) {
+			return f.Seq, f.Seq, true
+		}
+		return 0, 0, false
+	}
 	for rest := data; len(rest) > 0; {
 		i := bytes.IndexByte(rest, '\n')
-		if wire.Decode(rest[:i], &f) == nil && (f.Kind == wire.KindData || f.Kind == wire.KindError) {
-			first = f.Seq
+		if lo, _, ok := seqs(rest[:i]); ok {
+			first = lo
 			break
 		}
 		rest = rest[i+1:]
@@ -436,8 +448,8 @@ func seqRange(data []byte) (first, last uint64) {
 	}
 	for end := len(data) - 1; end > 0; {
 		i := bytes.LastIndexByte(data[:end], '\n') + 1
-		if wire.Decode(data[i:end], &f) == nil && (f.Kind == wire.KindData || f.Kind == wire.KindError) {
-			return first, f.Seq
+		if _, hi, ok := seqs(data[i:end]); ok {
+			return first, hi
 		}
 		end = i - 1
 	}

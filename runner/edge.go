@@ -78,9 +78,10 @@ type pipeIn struct {
 	f     wire.Frame
 }
 
-func newPipeIn(in Input, stage string, maxLine int) *pipeIn {
+func newPipeIn(in Input, stage string, maxLine int, replaceUTF8 bool) *pipeIn {
 	growPipe(in.R)
 	rd := wire.NewReader(in.R, maxLine)
+	rd.ReplaceInvalidUTF8 = replaceUTF8
 	// A flow edge joins two obz stages: their payloads were checked where
 	// they entered obz. Anything else (a shell pipe, a file) is checked.
 	rd.TrustPayloads, rd.Stage = in.Framed, stage

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/obz-dev/obz/journal"
 	"github.com/obz-dev/obz/wire"
 )
 
@@ -96,6 +97,7 @@ type Emitter struct {
 	buf    []byte
 	seq    uint64
 	cur    *wire.Frame // the input event being handled, the parent of what is emitted
+	inFile string      // the file the input event was read from ("" for a stream)
 	frame  wire.Frame  // scratch
 	err    error       // sticky output error
 
@@ -119,6 +121,15 @@ type Emitter struct {
 
 	enc *wire.DataEncoder // encodes framed output; made on first use
 
+	// refs: data events that pass the input event's payload on are
+	// journaled as references (Env.JournalRefs); ref is the run being
+	// built. The journal then always gets jbuf, in framed mode too.
+	refs bool
+	ref  struct {
+		seq, n uint64
+		parent wire.Ref
+	}
+
 	// resume checks a resumed source's events against its record (resume.go);
 	// nil when not resuming or once the record ended.
 	resume, resumed *resumeCheck
@@ -126,6 +137,11 @@ type Emitter struct {
 	// Flush journals the batch and drops it instead of writing it out.
 	silent bool
 }
+
+// InputFile is the name of the file the event being handled was read from
+// (an argument of a stage that takes input files, see FileInputs), or ""
+// when it came from a stream: stdin, a flow edge.
+func (em *Emitter) InputFile() string { return em.inFile }
 
 // Name is the stage's writer name.
 func (em *Emitter) Name() string { return em.name }
@@ -187,9 +203,13 @@ func (em *Emitter) Emit(payload []byte) error {
 		em.buf = appendPretty(em.buf, payload, em.color)
 		em.buf = append(em.buf, '\n')
 	}
-	if em.journal != nil && em.mode != Framed {
-		em.frame = wire.Frame{Kind: wire.KindData, Writer: em.name, Seq: em.seq, Payload: payload}
-		em.teeFrame(&em.frame)
+	if em.journal != nil && !em.bufIsJournal() {
+		if em.refs && em.passes(payload) {
+			em.addRef(em.seq, wire.Ref{Writer: em.cur.Writer, Seq: em.cur.Seq})
+		} else {
+			em.frame = wire.Frame{Kind: wire.KindData, Writer: em.name, Seq: em.seq, Payload: payload}
+			em.teeFrame(&em.frame)
+		}
 	}
 	if len(em.buf) >= batchSize || len(em.jbuf) >= batchSize {
 		return em.Flush()
@@ -201,13 +221,47 @@ func (em *Emitter) Emit(payload []byte) error {
 // (in framed mode the journal is written the output buffer itself). The
 // parent is the event being handled.
 func (em *Emitter) teeFrame(f *wire.Frame) {
-	if em.journal == nil || em.mode == Framed {
+	if em.journal == nil || em.bufIsJournal() {
 		return
 	}
+	em.endRef()
 	if em.cur != nil && (f.Kind == wire.KindData || f.Kind == wire.KindError) {
 		f.Parent = wire.Ref{Writer: em.cur.Writer, Seq: em.cur.Seq}
 	}
 	em.jbuf = wire.AppendFrame(em.jbuf, f)
+}
+
+// bufIsJournal: the journal is written the output buffer itself (framed
+// output, no references), not jbuf.
+func (em *Emitter) bufIsJournal() bool { return em.mode == Framed && !em.refs }
+
+// passes reports whether payload is the data event being handled's own
+// payload (the same bytes, not a copy), from an upstream writer whose
+// name a reference can hold.
+func (em *Emitter) passes(payload []byte) bool {
+	c := em.cur
+	return c != nil && c.Kind == wire.KindData && len(payload) > 0 && len(payload) == len(c.Payload) &&
+		&payload[0] == &c.Payload[0] && c.Seq > 0 && journal.RefName(c.Writer)
+}
+
+// addRef journals data event seq, whose payload is parent's, as part of a
+// reference run.
+func (em *Emitter) addRef(seq uint64, parent wire.Ref) {
+	r := &em.ref
+	if r.n > 0 && parent.Writer == r.parent.Writer && parent.Seq == r.parent.Seq+r.n && seq == r.seq+r.n {
+		r.n++
+		return
+	}
+	em.endRef()
+	r.seq, r.n, r.parent = seq, 1, parent
+}
+
+// endRef writes the reference run being built to jbuf.
+func (em *Emitter) endRef() {
+	if r := &em.ref; r.n > 0 {
+		em.jbuf = journal.AppendRef(em.jbuf, em.name, r.seq, r.n, r.parent)
+		r.n = 0
+	}
 }
 
 // EmitError writes an error event. payload is the event's JSON value, or nil
@@ -236,7 +290,8 @@ func (em *Emitter) EmitError(info *wire.ErrorInfo, payload []byte) error {
 			f.Parent = wire.Ref{Writer: em.cur.Writer, Seq: em.cur.Seq}
 		}
 		em.buf = wire.AppendFrame(em.buf, f)
-		if len(em.buf) >= batchSize {
+		em.teeFrame(f)
+		if len(em.buf) >= batchSize || len(em.jbuf) >= batchSize {
 			return em.Flush()
 		}
 	default:
@@ -330,8 +385,8 @@ func (em *Emitter) errorEvents() error {
 
 // forward re-emits an upstream control frame (watermark, receipt) as is.
 func (em *Emitter) forward(f *wire.Frame) error {
+	em.teeFrame(f)
 	if em.mode != Framed {
-		em.teeFrame(f)
 		return nil
 	}
 	em.buf = wire.AppendFrame(em.buf, f)
@@ -431,7 +486,8 @@ func (em *Emitter) flushJournal() error {
 		}
 	}
 	b := em.buf
-	if em.mode != Framed {
+	if !em.bufIsJournal() {
+		em.endRef()
 		b = em.jbuf
 	}
 	if len(b) == 0 {

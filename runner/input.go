@@ -20,6 +20,9 @@ type Input struct {
 	// nothing: an empty stream means its writer died before writing.
 	// (stdin may be bare NDJSON, where an empty stream is empty input.)
 	Framed bool
+	// Path is a file to open when the input's turn comes (the inputs of a
+	// FileInputs stage); R and Edge are then unused.
+	Path string
 }
 
 // batch is a run of frames read from one input, owned by the stage loop
@@ -95,6 +98,7 @@ type writerState struct {
 // a duplicate, dropped and counted; the contract holds for the frames kept.
 type edge struct {
 	name     string
+	file     string // the file read, for Emitter.InputFile
 	framed   bool
 	writers  []*writerState
 	last     *writerState

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"os"
 	"time"
 
 	"github.com/obz-dev/obz/wire"
@@ -120,7 +121,8 @@ func (r *processorRun) start() {
 	r.edges = make([]*edge, len(inputs))
 	r.frees = make([]chan *batch, len(inputs))
 	r.open = len(inputs)
-	if len(inputs) > 1 {
+	if len(inputs) > 1 && !env.InOrder {
+		// Inputs read in order have no merge order to record.
 		if env.Journal != nil {
 			r.em.order = newOrderRecorder(len(inputs))
 		}
@@ -133,17 +135,27 @@ func (r *processorRun) start() {
 			r.stall = r.every(stallCheck)
 		}
 	}
+	inOrder := false
 	for i, in := range inputs {
-		r.edges[i] = &edge{name: in.Name, framed: in.Framed}
+		r.edges[i] = &edge{name: in.Name, framed: in.Framed, file: in.Path}
 		r.frees[i] = make(chan *batch, batchesPerIn+maxExtra)
 		for range batchesPerIn {
 			r.frees[i] <- &batch{in: i}
 		}
+		if in.Path != "" {
+			inOrder = true
+			continue
+		}
 		edge := in.Edge
 		if edge == nil {
-			edge = newPipeIn(in, r.name, env.MaxLine)
+			edge = newPipeIn(in, r.name, env.MaxLine, env.ReplaceInvalidUTF8)
 		}
-		go readInput(edge, in.Name, r.ch, r.frees[i], r.done)
+		if !env.InOrder {
+			go readInput(edge, in.Name, r.ch, r.frees[i], r.done)
+		}
+	}
+	if inOrder || env.InOrder {
+		go r.readInOrder(inputs)
 	}
 	r.errSink, _ = r.p.(ErrorSink)
 	r.inOrder, _ = r.p.(InOrder)
@@ -154,6 +166,43 @@ func (r *processorRun) start() {
 		r.tick = r.every(r.ticker.Interval())
 	}
 }
+
+// readInOrder reads the inputs one after another, each to its end, as cat
+// and jq read their files (Env.InOrder). A file that cannot be opened ends
+// its input with that error; the next one is read all the same.
+func (r *processorRun) readInOrder(inputs []Input) {
+	for i, in := range inputs {
+		var f *os.File
+		var edge Inbound
+		switch {
+		case in.Path != "":
+			var err error
+			if f, err = os.Open(in.Path); err != nil {
+				edge = failedInbound{err}
+				break
+			}
+			edge = newPipeIn(Input{Name: in.Name, R: f}, r.name, r.env.MaxLine, r.env.ReplaceInvalidUTF8)
+		case in.Edge != nil:
+			edge = in.Edge
+		default:
+			edge = newPipeIn(in, r.name, r.env.MaxLine, r.env.ReplaceInvalidUTF8)
+		}
+		readInput(edge, in.Name, r.ch, r.frees[i], r.done)
+		if f != nil {
+			f.Close()
+		}
+		select {
+		case <-r.done:
+			return
+		default:
+		}
+	}
+}
+
+// failedInbound is an input that could not be opened.
+type failedInbound struct{ err error }
+
+func (f failedInbound) Read(*InBatch) error { return f.err }
 
 // every returns the channel of a ticker that release stops.
 func (r *processorRun) every(d time.Duration) <-chan time.Time {
@@ -279,6 +328,7 @@ func (r *processorRun) drainTimedOut() {
 // with.
 func (r *processorRun) process(b *batch, lo, hi int) {
 	em, e, p := r.em, r.edges[b.in], r.p
+	em.inFile = e.file
 	nIn, dups := r.nIn, e.dups
 	var err error
 	i := lo

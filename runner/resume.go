@@ -190,8 +190,7 @@ func (em *Emitter) journalRest() error {
 		em.seq = rc.f.Seq
 		if em.mode == Framed {
 			em.buf = wire.AppendFrame(em.buf, &rc.f)
-		} else {
-			em.teeFrame(&rc.f)
 		}
+		em.teeFrame(&rc.f)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/obz-dev/obz/journal"
 	"github.com/obz-dev/obz/wire"
 )
 
@@ -27,17 +28,24 @@ const (
 // Env is everything a stage runs with besides its options: its streams and
 // the shared runner settings. cmd/obz fills it from the command line.
 type Env struct {
-	Name    string // writer name in frames; the stage name if empty
-	Stdin   io.Reader
-	Stdout  io.Writer
-	Stderr  io.Writer
-	Inputs  []Input    // input edges; stdin if empty (fan-in when several)
+	Name   string // writer name in frames; the stage name if empty
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Inputs []Input // input edges; stdin if empty (fan-in when several)
+	// InOrder reads the inputs one after another, each to its end, instead
+	// of merging them as they come (set by Run for a FileInputs stage).
+	InOrder bool
 	Outputs []Outbound // output edges; stdout if empty (fan-out when several)
 
 	Output  OutputMode
 	Color   bool
 	OnError ErrorPolicy
 	MaxLine int // longest accepted input line; wire.DefaultMaxLine if 0
+	// ReplaceInvalidUTF8 reads bare input lines that are not valid UTF-8
+	// as jq does, with U+FFFD for each bad byte, instead of sending them
+	// to the error lane (wire.Reader.ReplaceInvalidUTF8).
+	ReplaceInvalidUTF8 bool
 
 	// InputIsTerminal makes a stop signal end input at once instead of
 	// draining it: a user typing events has nothing to drain.
@@ -78,6 +86,12 @@ type Env struct {
 	// A stage with several inputs also journals the order it merged them
 	// in (order frames, mergeorder.go).
 	Journal io.Writer
+	// JournalRefs makes a stage whose spec says PassesPayloads journal the
+	// data events it passes on unchanged as references to its upstream
+	// writers' events (journal.AppendRef) instead of their bytes: a
+	// reader resolves them in WRITER.zst beside the stage's journal, as
+	// obz flow's run directory has them.
+	JournalRefs bool
 
 	// MergeOrder, if set on a stage with several inputs, is the merge
 	// order a recorded run journaled: the inputs are consumed in that
@@ -102,6 +116,21 @@ func Run(ctx context.Context, spec *Spec, st Stage, env *Env) error {
 	if name == "" {
 		name = spec.Name
 	}
+	if fi, ok := st.(FileInputs); ok && len(fi.InputFiles()) > 0 {
+		if len(env.Inputs) > 0 {
+			return &UsageError{Msg: spec.Name + " reads its input files or its input edges, not both"}
+		}
+		e := *env
+		e.Inputs, e.InOrder = nil, true
+		for _, name := range fi.InputFiles() {
+			if name == "-" {
+				e.Inputs = append(e.Inputs, Input{Name: "stdin", R: env.Stdin})
+			} else {
+				e.Inputs = append(e.Inputs, Input{Name: name, Path: name})
+			}
+		}
+		env = &e
+	}
 	if env.Counters == nil {
 		env.Counters = new(Counters)
 	}
@@ -118,6 +147,7 @@ func Run(ctx context.Context, spec *Spec, st Stage, env *Env) error {
 	em := &Emitter{ctx: ctx, name: name, mode: mode, color: env.Color, outs: slices.Clone(outs),
 		stdout: env.Stdout, stderr: stderr, stdin: env.Stdin, buf: make([]byte, 0, batchSize+batchSize/4),
 		counters: env.Counters, failFirst: env.OnError == ErrorsFail, maxLine: env.MaxLine, journal: env.Journal}
+	em.refs = env.Journal != nil && env.JournalRefs && spec.PassesPayloads && journal.RefName(name)
 
 	stopStatus := startStatus(env, name, start)
 	var err error

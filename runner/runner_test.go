@@ -805,7 +805,8 @@ func TestRunStats(t *testing.T) {
 }
 
 func TestRunRawMode(t *testing.T) {
-	in := "{\"a\":1}\nnot json\n" + runnertest.ErrFrame("up", 1, wire.ErrorInfo{Kind: "expr", Msg: "boom", Stage: "map", Line: 4}, `{"a":2}`) + runnertest.EOF("up", 1, wire.Natural) + "{\"a\":3}"
+	in := runnertest.Data("up", 1, `{"a":1}`) + "not json\n" + runnertest.ErrFrame("up", 2, wire.ErrorInfo{Kind: "expr", Msg: "boom", Stage: "map", Line: 4}, `{"a":2}`) +
+		runnertest.Data("up", 3, `{"a":3}`) + runnertest.EOF("up", 3, wire.Natural)
 	res := runnertest.Run(t, rtSpec, &rtRecorder{}, in, func(e *runner.Env) { e.Output = runner.Raw })
 	var ee *runner.ErrorEventsError
 	if !errors.As(res.Err, &ee) || ee.Count != 2 || ee.Where != "stderr" {
@@ -814,7 +815,7 @@ func TestRunRawMode(t *testing.T) {
 	if string(res.Out) != "{\"a\":1}\n{\"a\":3}\n" {
 		t.Errorf("raw output %q", res.Out)
 	}
-	for _, want := range []string{"error event from rec line 2 (parse)", "not json", "error event from map line 4 (expr): boom: {\"a\":2}"} {
+	for _, want := range []string{"error event from rec line 2 (frame)", "not json", "error event from map line 4 (expr): boom: {\"a\":2}"} {
 		if !strings.Contains(res.Stderr, want) {
 			t.Errorf("stderr %q lacks %q", res.Stderr, want)
 		}

@@ -31,6 +31,11 @@ type Flag struct {
 	Usage   string
 	Default any
 	Hidden  bool
+	// Arity is how many arguments the flag takes, for a []string flag
+	// that takes more than one (--arg NAME VALUE: 2). Each occurrence adds
+	// its arguments to the list in order, so Strings gives NAME, VALUE,
+	// NAME, VALUE... 0 means one.
+	Arity int
 }
 
 // Options is how a stage's constructor sees its parsed flags and arguments.
@@ -59,6 +64,13 @@ type Spec struct {
 	// Effects say what the stage does beyond its output stream, for
 	// resume, replay and verify.
 	Effects Effects
+	// PassesPayloads says that the payloads of the data events the stage
+	// emits are, as a rule, its input events' payloads unchanged (filter,
+	// head, tee): with Env.JournalRefs its journal records those events
+	// as references to the upstream events instead of their bytes. The
+	// runner checks each event (the payload must be the input event's
+	// own bytes) and journals any other event in full.
+	PassesPayloads bool
 	// PerEvent, if set, says the stage answers each event on its own, so
 	// that it can run as replicas (obz parallel, replicas = N in a flow)
 	// with their outputs merged back in input order. It returns why these
@@ -93,6 +105,15 @@ type Processor interface {
 	// EOF: the moment to emit end-of-input results and commit output. It is
 	// not called when an input broke: see Aborter.
 	Finish(em *Emitter, end wire.EOFKind) error
+}
+
+// FileInputs is implemented by processors that take input files as
+// arguments, as jq and mlr do (obz map EXPR FILE...): Run reads the files
+// one after another, in order, instead of stdin ("-" is stdin), each file
+// an input edge of its own with its own contract, and Emitter.InputFile
+// names the file of the event being handled.
+type FileInputs interface {
+	InputFiles() []string
 }
 
 // Aborter is implemented by processors that must clean up when the input

@@ -25,6 +25,10 @@ RUNS=${RUNS:-3}
 ONLY=${ONLY:-}
 WORK=${WORK:-$ROOT/bench-data}
 mkdir -p "$WORK/bin"
+# obz flow makes a run directory per run: none is kept.
+RUNDIR=$WORK/runs
+rm -rf "$RUNDIR"
+trap 'rm -rf "$RUNDIR" "$WORK/filter.zst" "$WORK/head.zst" "$WORK/tee.zst"' EXIT
 
 go build -trimpath -o "$WORK/bin/obz" ./cmd/obz
 go build -trimpath -o "$WORK/bin/linecopy" ./scripts/linecopy
@@ -37,8 +41,10 @@ if [ ! -s "$F" ]; then
   echo "bench: generating $N events" >&2
   "$OBZ" gen --count "$N" --seed 1 -r > "$F.tmp" && mv "$F.tmp" "$F"
 fi
-if [ ! -s "$FR" ] || [ "$F" -nt "$FR" ]; then
-  "$OBZ" gen --count "$N" --seed 1 > "$FR.tmp" && mv "$FR.tmp" "$FR"
+# gen.zst is the journal of the events in $FR (writer gen): the journals of
+# the h-journal rows refer to it (--journal-refs).
+if [ ! -s "$FR" ] || [ "$F" -nt "$FR" ] || [ ! -s "$WORK/gen.zst" ]; then
+  "$OBZ" gen --count "$N" --seed 1 --journal "$WORK/gen.zst" > "$FR.tmp" && mv "$FR.tmp" "$FR"
 fi
 cat "$F" "$FR" > /dev/null
 BYTES=$(wc -c < "$F")
@@ -70,9 +76,19 @@ f-group :: obz agg (bare in, -r) :: obz :: cat "\$F" | obz agg --by country --co
 f-group :: jq reduce :: jq :: cat "\$F" | jq -n -c '$JQ_REDUCE'
 f-group :: mlr stats1 :: mlr :: cat "\$F" | $MLR stats1 -a count,sum -f amount -g country
 f-group :: mawk :: mawk :: cat "\$F" | mawk -F'"country":"|","device":"[a-z]*","amount":|,"tags"' '$AWK_GROUP'
-g-4stage :: obz flow read→filter→map→agg→write :: obz :: obz flow --run-dir "\$WORK/runs" --no-journal "\$WORK/flow.toml"
+g-4stage :: obz flow read→filter→map→agg→write (journaled, default) :: obz :: obz flow --run-dir "\$WORK/runs" "\$WORK/flow.toml"
+g-4stage :: obz flow read→filter→map→agg→write --no-journal :: obz :: obz flow --run-dir "\$WORK/runs" --no-journal "\$WORK/flow.toml"
 g-4stage :: obz shell pipeline, same stages :: obz :: obz read "\$F" | obz filter '.amount > 50' | obz map '{id, country, amount}' | obz agg --by country --count --sum amount | obz write /dev/null
 g-4stage :: jq | jq | jq :: jq :: cat "\$F" | jq -c 'select(.amount > 50)' | jq -c '{id, country, amount}' | jq -n -c '$JQ_REDUCE'
+h-journal :: obz filter (framed), no journal :: obz :: cat "\$FR" | obz filter '.amount > 50'
+h-journal :: obz filter --journal (bytes) :: obz :: cat "\$FR" | obz filter '.amount > 50' --journal "\$WORK/filter.zst"
+h-journal :: obz filter --journal --journal-refs :: obz :: cat "\$FR" | obz filter '.amount > 50' --journal-refs --journal "\$WORK/filter.zst"
+h-journal :: obz head (framed), no journal :: obz :: cat "\$FR" | obz head -n 2000000000
+h-journal :: obz head --journal (bytes) :: obz :: cat "\$FR" | obz head -n 2000000000 --journal "\$WORK/head.zst"
+h-journal :: obz head --journal --journal-refs :: obz :: cat "\$FR" | obz head -n 2000000000 --journal-refs --journal "\$WORK/head.zst"
+h-journal :: obz tee (framed), no journal :: obz :: cat "\$FR" | obz tee /dev/null
+h-journal :: obz tee --journal (bytes) :: obz :: cat "\$FR" | obz tee /dev/null --journal "\$WORK/tee.zst"
+h-journal :: obz tee --journal --journal-refs :: obz :: cat "\$FR" | obz tee /dev/null --journal-refs --journal "\$WORK/tee.zst"
 EOW
 )
 # The 4-stage flow of workload g (read, filter, map, agg, write).
@@ -98,9 +114,21 @@ timed() {
   local times=() t0 t1
   for _ in $(seq "$RUNS"); do
     t0=$(now); bash -c "$1 > /dev/null"; t1=$(now)
+    rm -rf "$RUNDIR"
     times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.4f", b-a}')")
   done
   printf '%s\n' "${times[@]}" | median
+}
+# journal_sizes: "stage bytes" per journal of the one run in $RUNDIR, then the total.
+journal_sizes() {
+  local total=0 f n
+  for f in "$RUNDIR"/*/journals/*.zst; do
+    [ -e "$f" ] || continue
+    n=$(stat -c %s "$f")
+    total=$((total + n))
+    printf '%s %s\n' "$(basename "$f" .zst)" "$n"
+  done
+  printf 'total %s\n' "$total"
 }
 
 # PIPE=1: how throughput falls as a pipeline of framed passthrough stages
@@ -151,6 +179,7 @@ EOR
 fi
 
 rows=()
+jrows=()
 printf 'bench: %s events, %s bytes, %s runs each\n' "$N" "$BYTES" "$RUNS" >&2
 while IFS= read -r line; do
   [ -z "$line" ] && continue
@@ -160,10 +189,18 @@ while IFS= read -r line; do
   cmd=$(echo "$line" | awk -F' :: ' '{for (i=4;i<=NF;i++) printf "%s%s", (i>4?" :: ":""), $i}')
   if [ -n "$ONLY" ] && ! [[ "$id $tool" =~ $ONLY ]]; then continue; fi
   if ! have "$need"; then echo "bench: skip $id/$tool ($need not installed)" >&2; continue; fi
+  rm -rf "$RUNDIR"
   out=$(bash -c "$cmd" | wc -l)
+  if [[ "$cmd" == *"obz flow"* && "$cmd" != *--no-journal* ]]; then
+    while read -r stage n; do
+      jrows+=("$tool"$'\t'"$stage"$'\t'"$n")
+    done < <(journal_sizes)
+  fi
+  rm -rf "$RUNDIR"
   times=()
   for _ in $(seq "$RUNS"); do
     t0=$(now); bash -c "$cmd > /dev/null"; t1=$(now)
+    rm -rf "$RUNDIR"
     times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.4f", b-a}')")
   done
   med=$(printf '%s\n' "${times[@]}" | median)
@@ -172,6 +209,7 @@ while IFS= read -r line; do
     # Peak RSS of the largest process in the pipeline.
     rss=$(bash -c "$(echo "$cmd" | sed 's#\(^\|| \)\(obz\|jq\|mlr\|mawk\|linecopy\|cat\)\b#\1/usr/bin/time -f %M -a -o $WORK/rss \2#g')" > /dev/null 2>&1; sort -n "$WORK/rss" | tail -1; rm -f "$WORK/rss")
     rss=$(awk -v k="$rss" 'BEGIN {printf "%.1f", k/1024}')
+    rm -rf "$RUNDIR"
   fi
   mbs=$(awk -v b="$BYTES" -v t="$med" 'BEGIN {printf "%.0f", b/1e6/t}')
   printf 'bench: %-14s %-40s %7.3fs %6s MB/s  %s MiB\n' "$id" "$tool" "$med" "$mbs" "$rss" >&2
@@ -190,6 +228,20 @@ table=$(
     printf '| %s | %s | %.3f | %s | %s | %s | %s |\n' "$id" "${tool//|/\\|}" "$med" "$mbs" "$rss" "$out" "$ratio"
   done
 )
+jtable=""
+if [ "${#jrows[@]}" -gt 0 ]; then
+  jtable=$(
+    echo
+    echo "Journal bytes on disk (compressed) per stage of the journaled flow:"
+    echo
+    echo "| flow | stage | journal bytes | MB |"
+    echo "|---|---|--:|--:|"
+    for r in "${jrows[@]}"; do
+      IFS=$'\t' read -r tool stage n <<< "$r"
+      printf '| %s | %s | %s | %.1f |\n' "${tool//|/\\|}" "$stage" "$n" "$(awk -v n="$n" 'BEGIN {print n/1e6}')"
+    done
+  )
+fi
 machine="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr), $(go version | awk '{print $3}')"
 peers="jq: $(jq --version 2>/dev/null || echo absent); mlr: $(mlr --version 2>/dev/null || echo absent); mawk: $(mawk -W version 2>&1 | head -1 || echo absent)"
 report=$(cat <<EOR
@@ -198,6 +250,7 @@ Machine: $machine. Peers: $peers.
 Command: \`N=$N RUNS=$RUNS scripts/bench.sh\`. MB/s is bare NDJSON input bytes per second (framed rows read more bytes).
 
 $table
+$jtable
 EOR
 )
 echo "$report"

@@ -10,9 +10,10 @@ import (
 )
 
 var dedupeSpec = runner.Spec{
-	Name:    "dedupe",
-	Family:  runner.FamilyStateful,
-	Summary: "drop repeated events (by key) within a bounded memory window",
+	Name:           "dedupe",
+	Family:         runner.FamilyStateful,
+	PassesPayloads: true,
+	Summary:        "drop repeated events (by key) within a bounded memory window",
 	Description: `Passes the first event of each key and drops its repeats. The key is the
 values of the --key fields (comma-separated; absent = null, values compare
 as jq compares them), or the whole event when --key is not given (compared

@@ -109,18 +109,37 @@ func TestFilterBadPayload(t *testing.T) {
 }
 
 func TestFilterUsage(t *testing.T) {
-	runnertest.Usage(t, &filterSpec, nil, nil, "exactly one jq expression, got 0")
-	runnertest.Usage(t, &filterSpec, []string{".a", ".b"}, nil, "got 2 arguments")
+	runnertest.Usage(t, &filterSpec, nil, nil, "filter takes a jq expression")
 	runnertest.Usage(t, &filterSpec, []string{".a >"}, nil, "bad jq expression")
 	runnertest.Usage(t, &filterSpec, []string{"nosuchfunc(1)"}, nil, "bad jq expression")
+	runnertest.Usage(t, &filterSpec, []string{"input"}, nil, "runs on each event by itself")
+	runnertest.Usage(t, &filterSpec, []string{"$x"}, map[string]any{"arg": []string{"x"}}, "takes two arguments")
+	runnertest.Usage(t, &filterSpec, []string{"$x"}, map[string]any{"argjson": []string{"x", "{"}}, "--argjson x")
 }
 
-// TestFilterNoEnv: $ENV and env are empty, so that results do not depend on
-// the environment a flow runs in.
-func TestFilterNoEnv(t *testing.T) {
-	t.Setenv("OBZ_TEST_SECRET", "x")
-	got, _ := runnertest.Raw(t, runnertest.New(t, &filterSpec, []string{`$ENV.OBZ_TEST_SECRET == null`}, nil), "1\n")
-	if len(got) != 1 {
-		t.Errorf("$ENV leaks the environment into expressions")
+// TestFilterEnv: $ENV and env are the process environment, as in jq;
+// --arg and --argjson are variables.
+func TestFilterEnv(t *testing.T) {
+	t.Setenv("OBZ_TEST_C", "DE")
+	st := runnertest.New(t, &filterSpec, []string{`.c == $ENV.OBZ_TEST_C and .n > $min and env.OBZ_TEST_C == $c`},
+		map[string]any{"argjson": []string{"min", "1"}, "arg": []string{"c", "DE"}})
+	got, _ := runnertest.Raw(t, st, `{"c":"DE","n":2}`+"\n"+`{"c":"FR","n":2}`+"\n"+`{"c":"DE","n":1}`+"\n")
+	if len(got) != 1 || got[0] != `{"c":"DE","n":2}` {
+		t.Errorf("kept %q, want the first event only", got)
+	}
+}
+
+// TestFilterSeveralOutputs: filter keeps an event once, whatever the
+// number of true outputs (filter --help says how jq's select differs);
+// a failure after a true output sends the event to the error lane.
+func TestFilterSeveralOutputs(t *testing.T) {
+	got, _ := runnertest.Raw(t, runnertest.New(t, &filterSpec, []string{`.tags[]`}, nil), `{"tags":["a","b"]}`+"\n"+`{"tags":[null,false]}`+"\n"+`{"tags":[false,"x"]}`+"\n")
+	if len(got) != 2 || got[0] != `{"tags":["a","b"]}` || got[1] != `{"tags":[false,"x"]}` {
+		t.Errorf("kept %q, want the first and the last event once each", got)
+	}
+	res := runnertest.Run(t, &filterSpec, runnertest.New(t, &filterSpec, []string{`(true, error("late"))`}, nil), `{"a":1}`+"\n", nil)
+	fs := runnertest.Frames(t, res.Out)
+	if len(fs) != 2 || fs[0].Kind != wire.KindError || fs[0].Err.Msg != "late" {
+		t.Errorf("frames %+v, want the event in the error lane", fs)
 	}
 }

@@ -8,9 +8,10 @@ import (
 )
 
 var headSpec = runner.Spec{
-	Name:    "head",
-	Family:  runner.FamilyTransform,
-	Summary: "pass the first N data events, then end",
+	Name:           "head",
+	Family:         runner.FamilyTransform,
+	PassesPayloads: true,
+	Summary:        "pass the first N data events, then end",
 	Description: `Passes the first N data events through unchanged, writes a natural EOF and
 stops reading: upstream stages see their output closed and end quietly.
 Error events are passed on as always and do not count towards N.`,

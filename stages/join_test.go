@@ -143,7 +143,7 @@ func TestJoinFramedReferenceErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	all := strings.Join(out, "\n")
-	for _, s := range []string{`"kind":"expr","msg":"boom"`, `"kind":"parse"`, `"d":{"customer":"c1","n":1}`} {
+	for _, s := range []string{`"kind":"expr","msg":"boom"`, `"kind":"frame","msg":"reference ` + ref + `: not a frame, in a framed stream`, `"d":{"customer":"c1","n":1}`} {
 		if !strings.Contains(all, s) {
 			t.Errorf("output lacks %s:\n%s", s, all)
 		}

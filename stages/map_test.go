@@ -141,7 +141,7 @@ func TestMapErrorMessages(t *testing.T) {
 }
 
 func TestMapUsage(t *testing.T) {
-	runnertest.Usage(t, &mapSpec, nil, nil, "exactly one jq expression, got 0")
-	runnertest.Usage(t, &mapSpec, []string{"{", "}"}, nil, "got 2 arguments")
+	runnertest.Usage(t, &mapSpec, nil, nil, "map takes a jq expression")
+	runnertest.Usage(t, &mapSpec, []string{"[inputs]"}, nil, "runs on each event by itself")
 	runnertest.Usage(t, &mapSpec, []string{"{a:"}, nil, "bad jq expression")
 }

@@ -17,9 +17,10 @@ import (
 )
 
 var statsSpec = runner.Spec{
-	Name:    "stats",
-	Family:  runner.FamilyObserver,
-	Summary: "pass events through; profile their fields on stderr",
+	Name:           "stats",
+	Family:         runner.FamilyObserver,
+	PassesPayloads: true,
+	Summary:        "pass events through; profile their fields on stderr",
 	Description: `Passes every event through unchanged and prints a profile of the stream's
 fields on stderr at the end (and every --interval while events flow): for
 each top-level field of the event objects, in the order first seen,

@@ -10,9 +10,10 @@ import (
 )
 
 var tapSpec = runner.Spec{
-	Name:    "tap",
-	Family:  runner.FamilyObserver,
-	Summary: "pass events through; print samples and a running rate on stderr",
+	Name:           "tap",
+	Family:         runner.FamilyObserver,
+	PassesPayloads: true,
+	Summary:        "pass events through; print samples and a running rate on stderr",
 	Description: `Passes every event through unchanged (error events too) and shows on stderr
 what goes by, never on stdout:
 

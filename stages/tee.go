@@ -12,10 +12,11 @@ import (
 )
 
 var teeSpec = runner.Spec{
-	Name:      "tee",
-	Family:    runner.FamilyObserver,
-	Summary:   "pass events through and write a copy of their payloads to FILE",
-	ArgsUsage: "FILE",
+	Name:           "tee",
+	Family:         runner.FamilyObserver,
+	PassesPayloads: true,
+	Summary:        "pass events through and write a copy of their payloads to FILE",
+	ArgsUsage:      "FILE",
 	Description: `Passes every event through unchanged and writes each data event's payload,
 one per line (bare NDJSON), to FILE: the shell's tee for obz streams.
 

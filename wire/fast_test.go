@@ -106,12 +106,9 @@ func TestReaderSwap(t *testing.T) {
 	for i := range 3000 {
 		p := fmt.Sprintf(`{"i":%d,"pad":"%s"}`, i, strings.Repeat("x", i%300))
 		want = append(want, p)
-		if i%2 == 0 {
-			in = append(in, p...)
-		} else {
-			in = AppendFrame(in, &Frame{Kind: KindData, Writer: "w", Seq: uint64(i/2 + 1), Payload: []byte(p)})
-			in = in[:len(in)-1]
-		}
+		// A stream is framed or bare throughout: frames of two writers.
+		in = AppendFrame(in, &Frame{Kind: KindData, Writer: []string{"v", "w"}[i%2], Seq: uint64(i/2 + 1), Payload: []byte(p)})
+		in = in[:len(in)-1]
 		in = append(in, '\n')
 	}
 	for _, chunk := range []int{1, 7, 4096, 1 << 20} {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -21,16 +22,20 @@ const rawPrefixLimit = 1024
 // too, framed.
 const FrameSlack = 64 << 10
 
-// Reader reads frames from a stream of lines. Obz frames are decoded; any
-// other non-blank line is a bare NDJSON event and becomes a data frame with
-// writer "-". The rules for odd input (docs/wire.md):
+// Reader reads frames from a stream of lines. A stream is framed or bare,
+// as its first non-blank line says: a framed stream starts with a frame
+// ({"obz": and a version number) and carries frames only, which are
+// decoded; in a bare stream every non-blank line is a bare NDJSON event,
+// frame-shaped or not, and becomes a data frame with writer "-". The rules
+// for odd input (docs/wire.md):
 //
 //   - blank and whitespace-only lines are skipped (they are not events);
 //   - a trailing "\r" is removed (CRLF input);
 //   - a UTF-8 byte order mark at the very start of the stream is removed;
-//   - a bare line that is not valid JSON, or not valid UTF-8, and a frame
-//     that does not decode, yield a *LineError (kind parse, utf8, frame, or
-//     version for a frame of a newer protocol);
+//   - a bare line that is not valid JSON, or not valid UTF-8, a frame
+//     that does not decode and a line of a framed stream that is not a
+//     frame yield a *LineError (kind parse, utf8, frame, or version for a
+//     frame of a newer protocol);
 //   - a line longer than the limit yields a *LineError wrapping
 //     ErrFrameTooLarge, holding the first 1 KiB; the rest is skipped. The
 //     limit counts the line's bytes without its "\n" or "\r\n" (and
@@ -54,6 +59,8 @@ type Reader struct {
 	eof   error // sticky error from r
 	empty int   // consecutive reads that returned nothing
 
+	framing framing // decided by the stream's first non-blank line
+
 	// BeforeFill, if set, is called before each read of the underlying
 	// reader that happens because no complete line is buffered: the moment
 	// to flush output, since the read may block.
@@ -68,6 +75,36 @@ type Reader struct {
 	// Stage names the reading stage in the error events of payloads it
 	// rejects.
 	Stage string
+	// ReplaceInvalidUTF8 reads a bare line that is not valid UTF-8 as jq
+	// does: each byte that is not part of a valid sequence becomes U+FFFD.
+	// Unset, the line is a utf8 error.
+	ReplaceInvalidUTF8 bool
+}
+
+// framing says whether a stream carries frames or bare events. It is
+// decided once per stream, by its first non-blank line, never per line from
+// the data: in a bare stream a line that looks like a frame is data, and in
+// a framed stream a line that is not a frame is an error.
+type framing uint8
+
+const (
+	undecided framing = iota
+	framedStream
+	bareStream
+)
+
+// announcesFrame reports whether the first line of a stream makes it a
+// framed stream: it starts like a frame, {"obz": followed by a version
+// number (1-9 first: 0, a string or an object are a user's data).
+func announcesFrame(line []byte) bool {
+	if !IsFrame(line) {
+		return false
+	}
+	rest := line[len(framePrefix):]
+	for len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\t' || rest[0] == '\r' || rest[0] == '\n') {
+		rest = rest[1:]
+	}
+	return len(rest) > 0 && rest[0] >= '1' && rest[0] <= '9'
 }
 
 // ReadBuffer is the size of a Reader's buffer (and of its reads) until a
@@ -104,7 +141,7 @@ func (r *Reader) Swap(spare []byte) []byte {
 // Reset makes r read src from the start, as a new Reader would, keeping its
 // buffer, limit and BeforeFill.
 func (r *Reader) Reset(src io.Reader) {
-	*r = Reader{r: src, buf: r.buf, max: r.max, BeforeFill: r.BeforeFill, dec: r.dec, TrustPayloads: r.TrustPayloads, Stage: r.Stage}
+	*r = Reader{r: src, buf: r.buf, max: r.max, BeforeFill: r.BeforeFill, dec: r.dec, TrustPayloads: r.TrustPayloads, Stage: r.Stage, ReplaceInvalidUTF8: r.ReplaceInvalidUTF8}
 }
 
 // BytesRead returns the number of bytes consumed so far.
@@ -135,7 +172,16 @@ func (r *Reader) Next(f *Frame) error {
 		if len(line) == 0 || isBlank(line) {
 			continue
 		}
-		if IsFrame(line) {
+		if r.framing == undecided {
+			r.framing = bareStream
+			if announcesFrame(line) {
+				r.framing = framedStream
+			}
+		}
+		if r.framing == framedStream {
+			if !IsFrame(line) {
+				return &LineError{Line: r.line, Kind: "frame", Msg: "not a frame, in a framed stream (a stream whose first line is a frame carries frames only)", Raw: validUTF8(line), Size: int64(len(line))}
+			}
 			if err := r.dec.Decode(line, f); err != nil {
 				kind, msg := "frame", "malformed frame: "
 				if errors.Is(err, ErrVersion) {
@@ -153,8 +199,18 @@ func (r *Reader) Next(f *Frame) error {
 			return nil
 		}
 		if !validUTF8JSON(line) {
+			if !utf8.Valid(line) && r.ReplaceInvalidUTF8 {
+				// A new slice: the frame must stay valid as long as one
+				// pointing into the buffer would (see Swap).
+				line = replaceInvalidUTF8(line)
+				if validUTF8JSON(line) {
+					r.bare++
+					*f = Frame{Kind: KindData, Writer: BareWriter, Seq: r.bare, Payload: trimJSONSpace(line), Bare: true, Line: r.line}
+					return nil
+				}
+			}
 			if !utf8.Valid(line) {
-				return &LineError{Line: r.line, Kind: "utf8", Msg: "invalid UTF-8", Raw: validUTF8(line), Size: int64(len(line))}
+				return &LineError{Line: r.line, Kind: "utf8", Msg: "invalid UTF-8 (--invalid-utf8 replace reads it as jq does, with U+FFFD for each bad byte)", Raw: validUTF8(line), Size: int64(len(line))}
 			}
 			return &LineError{Line: r.line, Kind: "parse", Msg: "invalid JSON" + parseHint(line), Raw: line, Size: int64(len(line))}
 		}
@@ -190,7 +246,14 @@ func parseHint(line []byte) string {
 	err := json.Unmarshal(line, &v)
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		return ": " + se.Error()
+		msg := se.Error()
+		if strings.Contains(msg, "after top-level value") || strings.Contains(msg, "unexpected end of JSON input") ||
+			strings.HasPrefix(msg, "invalid character '}'") || strings.HasPrefix(msg, "invalid character ']'") {
+			// Several values on a line, or one value across lines: JSON,
+			// not NDJSON.
+			msg += " (NDJSON is one value per line; obz read --format json reads pretty-printed JSON and several values on a line)"
+		}
+		return ": " + msg
 	}
 	return ""
 }
@@ -399,6 +462,22 @@ func rawPrefix(b []byte) []byte {
 		}
 	}
 	return b[:n]
+}
+
+// replaceInvalidUTF8 returns a copy of b with U+FFFD for each byte that is
+// not part of a valid UTF-8 sequence, as jq reads its input.
+func replaceInvalidUTF8(b []byte) []byte {
+	out := make([]byte, 0, len(b)+8)
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if r == utf8.RuneError && n == 1 {
+			out = append(out, "\uFFFD"...)
+		} else {
+			out = append(out, b[:n]...)
+		}
+		b = b[n:]
+	}
+	return out
 }
 
 func validUTF8(b []byte) []byte {

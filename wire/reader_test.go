@@ -104,9 +104,16 @@ func TestReader(t *testing.T) {
 		{"two values on a line", "1 2\n", 0, []string{"ERR parse line=1 raw=1 2"}},
 		{"frames and bare lines mixed",
 			"{\"obz\":1,\"t\":\"data\",\"w\":\"up\",\"s\":1,\"d\":{\"a\":1}}\n7\n{\"obz\":1,\"t\":\"eof\",\"w\":\"up\",\"n\":1,\"kind\":\"natural\"}\n",
-			0, []string{"data up 1 line=1 d={\"a\":1}", "data - 1 line=2 d=7", "eof up 0 line=3 d="}},
+			0, []string{"data up 1 line=1 d={\"a\":1}", "ERR frame line=2 raw=7", "eof up 0 line=3 d="}},
 		{"broken frame", "{\"obz\":1,\"t\":\"data\"}\n1\n", 0,
-			[]string{"ERR frame line=1 raw={\"obz\":1,\"t\":\"data\"}", "data - 1 line=2 d=1"}},
+			[]string{"ERR frame line=1 raw={\"obz\":1,\"t\":\"data\"}", "ERR frame line=2 raw=1"}},
+		{"frame-shaped lines in a bare stream are data",
+			"1\n{\"obz\":1,\"t\":\"eof\",\"w\":\"up\",\"n\":0,\"kind\":\"natural\"}\n{\"obz\":\"yes\"}\n",
+			0, []string{"data - 1 line=1 d=1", "data - 2 line=2 d={\"obz\":1,\"t\":\"eof\",\"w\":\"up\",\"n\":0,\"kind\":\"natural\"}", "data - 3 line=3 d={\"obz\":\"yes\"}"}},
+		{"a first line without a version number makes a bare stream",
+			"\n{\"obz\":\"yes\",\"id\":2}\n{\"obz\":0}\n", 0, []string{"data - 1 line=2 d={\"obz\":\"yes\",\"id\":2}", "data - 2 line=3 d={\"obz\":0}"}},
+		{"a first frame with a space before its version",
+			"{\"obz\": 1,\"t\":\"eof\",\"w\":\"a\",\"n\":0,\"kind\":\"natural\"}\n", 0, []string{"eof a 0 line=1 d="}},
 		{"newer version", "{\"obz\":2,\"t\":\"new\"}\n", 0, []string{"ERR version line=1 raw={\"obz\":2,\"t\":\"new\"}"}},
 		{"frame with invalid UTF-8", "{\"obz\":1,\"t\":\"\xff\"}\n", 0, []string{"ERR frame line=1 raw={\"obz\":1,\"t\":\"\ufffd\"}"}},
 		{"too long then next line", long + "\n1\n", 100,
@@ -337,5 +344,25 @@ func TestReaderBuffered(t *testing.T) {
 	}
 	if r = NewReader(strings.NewReader("{\"a\":1}\n\n  \n{\"a\""), 0); r.Next(&f) != nil || r.Buffered() {
 		t.Error("Buffered is true with only blank lines and a partial one buffered")
+	}
+}
+
+// TestReaderReplaceInvalidUTF8: with ReplaceInvalidUTF8 a bare line with bad
+// bytes is read as jq reads it, U+FFFD for each bad byte; without, it is a
+// utf8 error. Frames are not touched.
+func TestReaderReplaceInvalidUTF8(t *testing.T) {
+	in := "{\"a\":\"x\xff\xfey\",\"b\xc3\":1}\n\xff\n2\n"
+	for _, ch := range chunkings {
+		r := NewReader(ch.wrap(strings.NewReader(in)), 0)
+		r.ReplaceInvalidUTF8 = true
+		got := readAll(t, r, 10)
+		want := []string{"data - 1 line=1 d={\"a\":\"x\ufffd\ufffdy\",\"b\ufffd\":1}", "ERR parse line=2 raw=\ufffd", "data - 2 line=3 d=2"}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s: got %q, want %q", ch.name, got, want)
+		}
+	}
+	got := readAll(t, NewReader(strings.NewReader(in), 0), 10)
+	if len(got) != 3 || !strings.HasPrefix(got[0], "ERR utf8 line=1") {
+		t.Errorf("without the option: %q", got)
 	}
 }

@@ -68,7 +68,7 @@ func newApp(reg stages.Registry, stdin io.Reader, stdout, stderr io.Writer, cmdN
 		app.Commands = append(app.Commands, stageCommand(spec, runStage, cmdName, runErr))
 	}
 	app.Commands = append(app.Commands, parallelCommand(reg, runParallel, cmdName, runErr))
-	app.Commands = append(app.Commands, flowCommand(reg, cmdName, runErr))
+	app.Commands = append(app.Commands, flowCommand(reg, cmdName, runErr), runsCommand(cmdName, runErr))
 	app.Commands = append(app.Commands, journalCommand(cmdName, runErr), replayCommand(cmdName, runErr), diffCommand(cmdName, runErr), reportCommand(cmdName, runErr))
 	app.Commands = append(app.Commands, &cli.Command{
 		Name:  "version",
@@ -183,6 +183,7 @@ Output is pretty on a terminal, framed into a pipe or file.
 OTHER COMMANDS:
    parallel  run a stage as N replica processes, merged back in input order
    flow      run a topology of stages (a DAG) as supervised processes
+   runs      list run directories (flow, start, status, size); runs prune removes old ones
    journal   inspect journals: obz journal cat|stat|verify|recover FILE.zst
    replay    stream a journal's frames to stdout, to feed any stage
    diff      compare two journals event by event

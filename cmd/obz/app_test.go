@@ -205,7 +205,7 @@ func TestUsageErrors(t *testing.T) {
 		args []string
 		msg  string
 	}{
-		{[]string{"filter"}, "filter takes exactly one jq expression, got 0"},
+		{[]string{"filter"}, "filter takes a jq expression (quote it)"},
 		{[]string{"filter", ".a", "--bogus"}, "unknown flag --bogus"},
 		{[]string{"filter", ".a", "--rwa"}, "unknown flag --rwa (did you mean --raw?)"},
 		{[]string{"journal", "recover", "torn.zst", "fixed.zst"}, "written to -o FILE"},

@@ -187,6 +187,13 @@ func superviseFlow(c *cli.Context, t *flow.Topology, opts flow.Options, after fu
 		after(res)
 	}
 	res.Summary(c.App.ErrWriter)
+	if t.Retention != nil {
+		base := t.RunDir
+		if opts.RunDir != "" {
+			base = opts.RunDir
+		}
+		applyRetention(c.App.ErrWriter, base, *t.Retention, res.RunDir)
+	}
 	var dirErr error
 	if res.RunDirErr != nil {
 		dirErr = fmt.Errorf("%s is incomplete: %w (its manifest may be stale: the run cannot be resumed or verified)", res.RunDir, res.RunDirErr)

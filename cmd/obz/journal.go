@@ -322,8 +322,8 @@ DESCRIPTION:
    names, so two stages' outputs can be compared.
 
 EXAMPLES:
-   obz read testdata/orders.csv --journal a.zst > /dev/null
-   obz read testdata/orders.csv --infer --journal b.zst > /dev/null
+   obz read testdata/orders.csv --strings --journal a.zst > /dev/null
+   obz read testdata/orders.csv --journal b.zst > /dev/null
    obz diff a.zst b.zst   # exit 1: the amounts are strings in a.zst, numbers in b.zst
 
 EXIT STATUS:

@@ -44,8 +44,8 @@ OPTIONS:
                             default RUN_DIR/report.html
 
 EXAMPLES:
-   obz flow testdata/flows/demo.toml && obz report .obz/runs/$(ls -t .obz/runs | head -1)
-   obz report .obz/runs/demo-20261204T101500.000Z -o /tmp/demo.html
+   obz flow testdata/flows/demo.toml && obz report $(ls -d .obz/runs/demo-* | tail -n 1)
+   obz report $(ls -d .obz/runs/demo-* | tail -n 1) -o .obz/demo-report.html
 
 EXIT STATUS:
    0    the page was written

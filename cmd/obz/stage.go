@@ -43,9 +43,19 @@ func runnerFlags(spec *runner.Spec) []cli.Flag {
 			&cli.BoolFlag{Name: "journal-flush", Usage: "write each batch to the journal file before the outputs see it, so that a restart knows what was delivered (used by obz flow for restartable sources)", Hidden: true})
 	} else {
 		fs = append(fs, &cli.StringFlag{Name: "merge", Value: "arrival", Usage: "how several inputs (fan-in) merge: arrival (as events come) or ordered (by seq, waiting for every input: the same order on every run)"})
-		fs = append(fs, &cli.StringFlag{Name: "merge-order", Usage: "consume several inputs in the order this journal of a recorded run says (used by obz replay RUN_DIR)", Hidden: true})
+		fs = append(fs, &cli.StringFlag{Name: "merge-order", Usage: "consume several inputs in the order this journal of a recorded run says (used by obz replay RUN_DIR)", Hidden: true},
+			&cli.StringFlag{Name: "invalid-utf8", Value: "error", Usage: "a bare input line that is not valid UTF-8: error (the error lane) or replace (U+FFFD for each bad byte, as jq reads it)"},
+			&cli.BoolFlag{Name: "journal-refs", Usage: "with --journal: journal the events passed on unchanged as references to their upstream writer's journal, WRITER.zst in the same directory, not as bytes again (obz flow sets it)"})
 	}
 	return fs
+}
+
+// multiArgFlag is a flag of several arguments (runner.Flag.Arity):
+// permuteArgs turns --arg NAME VALUE into --arg=NAME --arg=VALUE, and the
+// stage reads them in pairs.
+type multiArgFlag struct {
+	*cli.StringSliceFlag
+	arity int
 }
 
 func stageFlags(spec *runner.Spec) []cli.Flag {
@@ -67,7 +77,12 @@ func stageFlags(spec *runner.Spec) []cli.Flag {
 		case time.Duration:
 			fs = append(fs, &cli.DurationFlag{Name: f.Name, Aliases: aliases, Usage: f.Usage, Value: d, Hidden: f.Hidden})
 		case []string:
-			fs = append(fs, &cli.StringSliceFlag{Name: f.Name, Aliases: aliases, Usage: f.Usage, Value: cli.NewStringSlice(d...), Hidden: f.Hidden})
+			sf := &cli.StringSliceFlag{Name: f.Name, Aliases: aliases, Usage: f.Usage, Value: cli.NewStringSlice(d...), Hidden: f.Hidden}
+			if f.Arity > 1 {
+				fs = append(fs, &multiArgFlag{StringSliceFlag: sf, arity: f.Arity})
+				continue
+			}
+			fs = append(fs, sf)
 		default:
 			panic(fmt.Sprintf("stage %s flag %s: unsupported default type %T", spec.Name, f.Name, f.Default))
 		}
@@ -146,6 +161,7 @@ func runBuilt(c *cli.Context, spec *runner.Spec, st runner.Stage) error {
 		return fmt.Errorf("--journal: %w", err)
 	}
 	env.Journal = jw
+	env.JournalRefs = spec.Family != runner.FamilySource && c.Bool("journal-refs")
 	if c.Bool("journal-flush") {
 		env.Journal = flushingJournal{jw}
 	}
@@ -175,6 +191,13 @@ func stageEnv(c *cli.Context, spec *runner.Spec) (*runner.Env, error) {
 		env.OnError = runner.ErrorsFail
 	default:
 		return nil, &usageError{msg: fmt.Sprintf("--on-error must be continue or fail, not %q", c.String("on-error"))}
+	}
+	switch c.String("invalid-utf8") {
+	case "", "error":
+	case "replace":
+		env.ReplaceInvalidUTF8 = true
+	default:
+		return nil, &usageError{msg: fmt.Sprintf("--invalid-utf8 must be error or replace, not %q", c.String("invalid-utf8"))}
 	}
 	switch c.String("merge") {
 	case "", "arrival": // "" for sources, which have no inputs
@@ -383,10 +406,12 @@ func permuteArgs(args []string, app *cli.App) ([]string, error) {
 		return args, nil
 	}
 	if cmd != nil && len(cmd.Subcommands) > 0 {
-		cmd, head = nil, 3
-		for _, sub := range app.Command(args[1]).Subcommands {
+		// A subcommand's flags, or the command's own when args[2] names
+		// none (obz runs DIR --json).
+		for _, sub := range cmd.Subcommands {
 			if sub.HasName(args[2]) {
-				cmd = sub
+				cmd, head = sub, 3
+				break
 			}
 		}
 	}
@@ -398,6 +423,14 @@ func permuteArgs(args []string, app *cli.App) ([]string, error) {
 		_, isBool := f.(*cli.BoolFlag)
 		for _, n := range f.Names() {
 			takesValue[n] = !isBool
+		}
+	}
+	// Flags of more than one argument (--arg NAME VALUE): each argument is
+	// handed to urfave as one occurrence of the flag (see runner.Flag.Arity).
+	arity := map[string]int{}
+	for _, f := range cmd.Flags {
+		if m, ok := f.(*multiArgFlag); ok {
+			arity[m.Name] = m.arity
 		}
 	}
 	var flags, positional []string
@@ -420,8 +453,24 @@ func permuteArgs(args []string, app *cli.App) ([]string, error) {
 			positional = append(positional, rest[i+1:]...)
 			i = len(rest)
 		case len(a) > 1 && a[0] == '-':
-			flags = append(flags, a)
 			name := strings.TrimLeft(a, "-")
+			if base, inline, has := strings.Cut(name, "="); arity[base] > 1 {
+				var vals []string
+				if has {
+					vals = append(vals, inline)
+				}
+				need := arity[base] - len(vals)
+				if i+need >= len(rest) {
+					return nil, &usageError{msg: fmt.Sprintf("flag --%s takes %d arguments", base, arity[base])}
+				}
+				vals = append(vals, rest[i+1:i+1+need]...)
+				i += need
+				for _, v := range vals {
+					flags = append(flags, "--"+base+"="+v)
+				}
+				continue
+			}
+			flags = append(flags, a)
 			if strings.Contains(name, "=") {
 				continue
 			}

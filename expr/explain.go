@@ -1,0 +1,24 @@
+package expr
+
+import "fmt"
+
+// PathStats counts the events a Program answered on each path.
+type PathStats struct {
+	Fast uint64 // answered by the fast path
+	Gojq uint64 // run by gojq: the expression is outside the fast path's subset, or the fast path was unsure of the event
+}
+
+// Stats returns how many events the program answered on each path so far.
+func (p *Program) Stats() PathStats { return p.stats }
+
+// Fast reports whether the expression compiled to the fast path.
+func (p *Program) Fast() bool { return p.fast != nil }
+
+// Explain says which path runs the expression, and why it is not on the
+// fast path when it is not, in a few lines for --explain.
+func (p *Program) Explain() string {
+	if p.fast != nil {
+		return fmt.Sprintf("expression: %s\npath: fast (answers from the payload's bytes; an event it is not sure of, such as one on which the expression fails, is run by gojq)\n", p.src)
+	}
+	return fmt.Sprintf("expression: %s\npath: gojq (every event): not in the fast path's subset: %s\n", p.src, p.slowWhy)
+}

@@ -1,0 +1,602 @@
+package expr
+
+import (
+	"bytes"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Run-time operations of the extended subset (fast_forms.go compiles to
+// them): indexes and slices, iteration, builtins on strings, numbers,
+// arrays and objects, each with gojq's semantics (func.go of gojq
+// v0.12.20). Where gojq would fail, or where the answer depends on
+// something the fast path does not model, they bail.
+
+// fastOwn returns v with its computed parts copied: a node that builds an
+// object keeps it in scratch space it overwrites on its next run, and
+// inside map, any and array constructors a node runs once per element.
+func fastOwn(v fastValue) fastValue {
+	if v.obj != nil {
+		o := *v.obj
+		o.vals = make([]fastValue, len(v.obj.vals))
+		for i, x := range v.obj.vals {
+			o.vals[i] = fastOwn(x)
+		}
+		if o.set != nil {
+			o.set = slices.Clone(o.set)
+			for i := range o.set {
+				o.set[i].val = fastOwn(o.set[i].val)
+			}
+		}
+		v.obj = &o
+	}
+	return v
+}
+
+// fastEach calls yield with each element of a raw array; false when the
+// array is not well formed.
+func fastEach(raw []byte, yield func(fastValue) bool) bool {
+	i := wsSkip(raw, 1)
+	if i < len(raw) && raw[i] == ']' {
+		return true
+	}
+	for {
+		e, ok := valueEnd(raw, i)
+		if !ok {
+			return false
+		}
+		if !yield(fastRaw(raw[i:e])) {
+			return true
+		}
+		i = wsSkip(raw, e)
+		switch {
+		case i >= len(raw):
+			return false
+		case raw[i] == ']':
+			return true
+		case raw[i] != ',':
+			return false
+		}
+		i = wsSkip(raw, i+1)
+	}
+}
+
+// fastElems returns the elements of an array value.
+func fastElems(v fastValue) ([]fastValue, bool) {
+	if v.obj != nil {
+		return v.obj.elems, true
+	}
+	var es []fastValue
+	if !fastEach(v.raw, func(e fastValue) bool { es = append(es, e); return true }) {
+		return nil, false
+	}
+	return es, true
+}
+
+// fastMembers returns the members of a raw object in gojq's order (keys
+// sorted), a repeated key's last value kept.
+func fastMembers(raw []byte) ([]fastMember, bool) {
+	var ms []fastMember
+	m := MemberScanner{b: raw, i: 1}
+	for {
+		ks, ke, vs, ve, more := m.Next()
+		if !more {
+			break
+		}
+		k, ok := fastDecodeKey(raw[ks:ke])
+		if !ok {
+			return nil, false
+		}
+		ms = append(ms, fastMember{key: k, val: raw[vs:ve]})
+	}
+	if m.bad {
+		return nil, false
+	}
+	slices.SortStableFunc(ms, func(a, b fastMember) int { return strings.Compare(a.key, b.key) })
+	out := ms[:0]
+	for i, mb := range ms {
+		if i+1 < len(ms) && ms[i+1].key == mb.key {
+			continue
+		}
+		out = append(out, mb)
+	}
+	return out, true
+}
+
+// fastIterate is .[]: the elements of an array, the values of an object in
+// key order; anything else bails (gojq's "cannot iterate over" error).
+// yield returns false to stop early.
+func fastIterate(v fastValue, yield func(fastValue) bool) bool {
+	switch {
+	case v.kind == kArray && v.obj != nil:
+		for _, e := range v.obj.elems {
+			if !yield(e) {
+				break
+			}
+		}
+		return true
+	case v.kind == kArray:
+		return fastEach(v.raw, yield)
+	case v.kind == kObject && v.raw != nil:
+		ms, ok := fastMembers(v.raw)
+		if !ok {
+			return false
+		}
+		for _, m := range ms {
+			if !yield(fastRaw(m.val)) {
+				break
+			}
+		}
+		return true
+	case v.kind == kObject && v.obj.from == nil:
+		for _, e := range v.obj.vals {
+			if !yield(e) {
+				break
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// fastIndexNum is .[n] for an integer n: null on null, an element (or null
+// out of range) on an array; anything else bails.
+func fastIndexNum(in fastValue, n int64) (fastValue, fastStatus) {
+	switch in.kind {
+	case kNull:
+		return vNull, sOK
+	case kArray:
+		es, ok := fastElems(in)
+		if !ok {
+			return fastValue{}, sBail
+		}
+		i := jqClampIndex(n, -1, int64(len(es)))
+		if 0 <= i && i < int64(len(es)) {
+			return es[i], sOK
+		}
+		return vNull, sOK
+	}
+	return fastValue{}, sBail
+}
+
+// jqClampIndex is gojq's clampIndex.
+func jqClampIndex(i, lo, hi int64) int64 {
+	if i < 0 {
+		i += hi
+	}
+	return min(max(i, lo), hi)
+}
+
+// fastSlice is .[start:end] with integer bounds (nil: open): on null, null;
+// on arrays, the elements; on strings, the code points.
+func fastSlice(in fastValue, start, end *int64) (fastValue, fastStatus) {
+	bounds := func(l int64) (int64, int64) {
+		var s, e int64
+		if start != nil {
+			s = jqClampIndex(*start, 0, l)
+		}
+		e = l
+		if end != nil {
+			e = jqClampIndex(*end, s, l)
+		}
+		return s, e
+	}
+	switch in.kind {
+	case kNull:
+		return vNull, sOK
+	case kArray:
+		es, ok := fastElems(in)
+		if !ok {
+			return fastValue{}, sBail
+		}
+		s, e := bounds(int64(len(es)))
+		return fastValue{kind: kArray, obj: &fastObject{elems: es[s:e]}}, sOK
+	case kString:
+		b, ok := fastStringOf(in)
+		if !ok {
+			return fastValue{}, sBail
+		}
+		str := string(b)
+		s, e := bounds(int64(utf8.RuneCountInString(str)))
+		return fastValue{kind: kString, str: str[runeOffset(str, s):runeOffset(str, e)]}, sOK
+	}
+	return fastValue{}, sBail
+}
+
+// runeOffset is the byte offset of the n-th code point of s (as Go's range
+// over a string counts them: an invalid byte is one).
+func runeOffset(s string, n int64) int {
+	for i := range s {
+		if n == 0 {
+			return i
+		}
+		n--
+	}
+	return len(s)
+}
+
+// fastTypeName is gojq's type.
+func fastTypeName(v fastValue) string {
+	switch v.kind {
+	case kNull:
+		return "null"
+	case kFalse, kTrue:
+		return "boolean"
+	case kNumber:
+		return "number"
+	case kString:
+		return "string"
+	case kArray:
+		return "array"
+	}
+	return "object"
+}
+
+// fastString returns a string value's text, or ok false for any other
+// value and for text that is not valid UTF-8 (where gojq's string
+// functions would replace bytes, the fast path does not follow).
+func fastString(v fastValue) (string, bool) {
+	if v.kind != kString {
+		return "", false
+	}
+	if v.raw == nil {
+		return v.str, utf8.ValidString(v.str)
+	}
+	b, ok := fastStringOf(v)
+	if !ok || !utf8.Valid(b) {
+		return "", false
+	}
+	return string(b), true
+}
+
+// fastToString is gojq's tostring: a string as it is, anything else as
+// its JSON text (gojq.Marshal).
+func fastToString(v fastValue) (fastValue, fastStatus) {
+	if v.kind == kString {
+		if v.raw == nil {
+			return v, sOK
+		}
+		b, ok := fastStringOf(v)
+		if !ok {
+			return fastValue{}, sBail
+		}
+		return fastValue{kind: kString, str: string(b)}, sOK
+	}
+	b, ok := appendFastValue(nil, v)
+	if !ok {
+		return fastValue{}, sBail
+	}
+	return fastValue{kind: kString, str: string(b)}, sOK
+}
+
+// fastToNumber is gojq's tonumber: a number as it is; a string written as
+// a JSON number, parsed as gojq parses it. Other strings gojq's lexer
+// accepts (+1, .5, 1.) bail, as do big integers.
+func fastToNumber(v fastValue) (fastValue, fastStatus) {
+	switch v.kind {
+	case kNumber:
+		return v, sOK
+	case kString:
+		s, ok := fastString(v)
+		if !ok || !jsonNumberText(s) {
+			return fastValue{}, sBail
+		}
+		n, ok := parseJQNumber([]byte(s))
+		if !ok {
+			return fastValue{}, sBail
+		}
+		return fastValue{kind: kNumber, num: n}, sOK
+	}
+	return fastValue{}, sBail
+}
+
+// jsonNumberText reports whether s is -?digits(.digits)?([eE][+-]?digits)?
+// (leading zeros allowed, as gojq's lexer allows them).
+func jsonNumberText(s string) bool {
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	digits := func() bool {
+		j := i
+		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+			i++
+		}
+		return i > j
+	}
+	if !digits() {
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if !digits() {
+			return false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return false
+		}
+	}
+	return i == len(s)
+}
+
+// fastMath is gojq's mathFunc: the function of the number as a float64
+// (a float result, formatted as gojq formats floats).
+func fastMath(v fastValue, f func(float64) float64) (fastValue, fastStatus) {
+	if v.kind != kNumber {
+		return fastValue{}, sBail
+	}
+	n, ok := fastNumberOf(v)
+	if !ok {
+		return fastValue{}, sBail
+	}
+	return fastValue{kind: kNumber, num: jqNumber{f: f(n.float())}}, sOK
+}
+
+// fastASCIICase is ascii_downcase (down) or ascii_upcase.
+func fastASCIICase(v fastValue, down bool) (fastValue, fastStatus) {
+	s, ok := fastString(v)
+	if !ok {
+		return fastValue{}, sBail
+	}
+	lo, hi := byte('A'), byte('Z')
+	if !down {
+		lo, hi = 'a', 'z'
+	}
+	i := strings.IndexFunc(s, func(r rune) bool { return rune(lo) <= r && r <= rune(hi) })
+	if i < 0 {
+		if v.raw == nil {
+			return v, sOK
+		}
+		return fastValue{kind: kString, str: s}, sOK
+	}
+	b := []byte(s)
+	for j := i; j < len(b); j++ {
+		if lo <= b[j] && b[j] <= hi {
+			b[j] ^= 0x20
+		}
+	}
+	return fastValue{kind: kString, str: string(b)}, sOK
+}
+
+// fastStrings returns the strings of v and arg for a function of two
+// strings; ok is false where gojq fails.
+func fastStrings(v, arg fastValue) (s, t string, ok bool) {
+	if s, ok = fastString(v); !ok {
+		return "", "", false
+	}
+	if t, ok = fastString(arg); !ok {
+		return "", "", false
+	}
+	return s, t, true
+}
+
+// fastSplit is split/1 on strings.
+func fastSplit(v, sep fastValue) (fastValue, fastStatus) {
+	s, t, ok := fastStrings(v, sep)
+	if !ok {
+		return fastValue{}, sBail
+	}
+	var es []fastValue
+	if s != "" {
+		parts := strings.Split(s, t)
+		es = make([]fastValue, len(parts))
+		for i, p := range parts {
+			es[i] = fastValue{kind: kString, str: p}
+		}
+	}
+	return fastValue{kind: kArray, obj: &fastObject{elems: es}}, sOK
+}
+
+// fastIndexOf is index/1: on strings, the code point offset of the first
+// occurrence (null when none or the argument is ""); on arrays, the first
+// position of the argument (an element, or a sub-array); null on null.
+func fastIndexOf(v, x fastValue) (fastValue, fastStatus) {
+	switch v.kind {
+	case kNull:
+		return vNull, sOK
+	case kString:
+		s, t, ok := fastStrings(v, x)
+		if !ok {
+			return fastValue{}, sBail
+		}
+		if t == "" {
+			return vNull, sOK
+		}
+		i := strings.Index(s, t)
+		if i < 0 {
+			return vNull, sOK
+		}
+		return fastInt(int64(utf8.RuneCountInString(s[:i]))), sOK
+	case kArray:
+		es, ok := fastElems(v)
+		if !ok {
+			return fastValue{}, sBail
+		}
+		xs := []fastValue{x}
+		if x.kind == kArray {
+			if xs, ok = fastElems(x); !ok {
+				return fastValue{}, sBail
+			}
+			if len(xs) == 0 {
+				return vNull, sOK
+			}
+		}
+	outer:
+		for i := 0; i+len(xs) <= len(es); i++ {
+			for j, w := range xs {
+				n, ok := fastCompare(es[i+j], w)
+				if !ok {
+					return fastValue{}, sBail
+				}
+				if n != 0 {
+					continue outer
+				}
+			}
+			return fastInt(int64(i)), sOK
+		}
+		return vNull, sOK
+	}
+	return fastValue{}, sBail
+}
+
+func fastInt(i int64) fastValue { return fastValue{kind: kNumber, num: jqNumber{isInt: true, i: i}} }
+
+// fastKeys is keys: an object's keys sorted, an array's indexes.
+func fastKeys(v fastValue) (fastValue, fastStatus) {
+	switch {
+	case v.kind == kArray:
+		es, ok := fastElems(v)
+		if !ok {
+			return fastValue{}, sBail
+		}
+		ks := make([]fastValue, len(es))
+		for i := range ks {
+			ks[i] = fastInt(int64(i))
+		}
+		return fastValue{kind: kArray, obj: &fastObject{elems: ks}}, sOK
+	case v.kind == kObject && v.raw != nil:
+		ms, ok := fastMembers(v.raw)
+		if !ok {
+			return fastValue{}, sBail
+		}
+		ks := make([]fastValue, len(ms))
+		for i, m := range ms {
+			ks[i] = fastValue{kind: kString, str: m.key}
+		}
+		return fastValue{kind: kArray, obj: &fastObject{elems: ks}}, sOK
+	case v.kind == kObject && v.obj.from == nil:
+		ks := make([]fastValue, len(v.obj.names))
+		for i, k := range v.obj.names {
+			ks[i] = fastValue{kind: kString, str: k}
+		}
+		return fastValue{kind: kArray, obj: &fastObject{elems: ks}}, sOK
+	}
+	return fastValue{}, sBail
+}
+
+var entryKeys = [][]byte{[]byte(`"key":`), []byte(`"value":`)}
+var entryNames = []string{"key", "value"}
+
+// fastToEntries is to_entries: [{key, value}] in key order (for arrays,
+// the indexes).
+func fastToEntries(v fastValue) (fastValue, fastStatus) {
+	if v.kind == kObject && v.raw != nil {
+		// One scan: the members in key order hold the values too.
+		ms, ok := fastMembers(v.raw)
+		if !ok {
+			return fastValue{}, sBail
+		}
+		es := make([]fastValue, len(ms))
+		vals := make([]fastValue, 2*len(ms))
+		objs := make([]fastObject, len(ms))
+		for i, m := range ms {
+			vals[2*i], vals[2*i+1] = fastValue{kind: kString, str: m.key}, fastRaw(m.val)
+			objs[i] = fastObject{keys: entryKeys, names: entryNames, vals: vals[2*i : 2*i+2]}
+			es[i] = fastValue{kind: kObject, obj: &objs[i]}
+		}
+		return fastValue{kind: kArray, obj: &fastObject{elems: es}}, sOK
+	}
+	ks, st := fastKeys(v)
+	if st != sOK {
+		return ks, st
+	}
+	es := make([]fastValue, len(ks.obj.elems))
+	vals := make([]fastValue, 2*len(es))
+	for i, k := range ks.obj.elems {
+		var x fastValue
+		if k.kind == kString {
+			x, st = fastIndex(v, k.str)
+		} else {
+			x, st = fastIndexNum(v, k.num.i)
+		}
+		if st != sOK {
+			return fastValue{}, sBail
+		}
+		vals[2*i], vals[2*i+1] = k, x
+		es[i] = fastValue{kind: kObject, obj: &fastObject{keys: entryKeys, names: entryNames, vals: vals[2*i : 2*i+2]}}
+	}
+	return fastValue{kind: kArray, obj: &fastObject{elems: es}}, sOK
+}
+
+// fastLookupComputed is .key on an object the expression built.
+func fastLookupComputed(o *fastObject, key string) (fastValue, fastStatus) {
+	if o.from == nil {
+		if i := slices.Index(o.names, key); i >= 0 {
+			return o.vals[i], sOK
+		}
+		return vNull, sOK
+	}
+	for i := len(o.set) - 1; i >= 0; i-- {
+		if o.set[i].key == key {
+			return o.set[i].val, sOK
+		}
+	}
+	if slices.Contains(o.drop, key) {
+		return vNull, sOK
+	}
+	v, ok := fastLookup(o.from, key)
+	if !ok {
+		return fastValue{}, sBail
+	}
+	return v, sOK
+}
+
+// fastInterp is one interpolated part of a string: the string itself, or
+// the JSON text of any other value.
+func fastInterp(b []byte, v fastValue) ([]byte, bool) {
+	if v.kind == kString {
+		s, ok := fastStringOf(v)
+		return append(b, s...), ok
+	}
+	return appendFastValue(b, v)
+}
+
+// fastIntLiteral is the integer an index or slice bound is written as.
+func fastIntLiteral(s string) (int64, bool) {
+	i, err := strconv.ParseInt(s, 10, 64)
+	return i, err == nil && i > math.MinInt32 && i < math.MaxInt32
+}
+
+// fastStartsEnds is startswith (start) or endswith.
+func fastStartsEnds(v, x fastValue, start bool) (fastValue, fastStatus) {
+	if v.kind != kString || x.kind != kString {
+		return fastValue{}, sBail
+	}
+	s, ok1 := fastStringOf(v)
+	t, ok2 := fastStringOf(x)
+	if !ok1 || !ok2 {
+		return fastValue{}, sBail
+	}
+	if start {
+		return fastBool(bytes.HasPrefix(s, t)), sOK
+	}
+	return fastBool(bytes.HasSuffix(s, t)), sOK
+}
+
+// fastTrimStr is ltrimstr (left) or rtrimstr.
+func fastTrimStr(v, x fastValue, left bool) (fastValue, fastStatus) {
+	if v.kind != kString || x.kind != kString {
+		return fastValue{}, sBail
+	}
+	s, ok1 := fastStringOf(v)
+	t, ok2 := fastStringOf(x)
+	if !ok1 || !ok2 {
+		return fastValue{}, sBail
+	}
+	if left && bytes.HasPrefix(s, t) {
+		return fastValue{kind: kString, str: string(s[len(t):])}, sOK
+	}
+	if !left && bytes.HasSuffix(s, t) {
+		return fastValue{kind: kString, str: string(s[:len(s)-len(t)])}, sOK
+	}
+	return v, sOK
+}

@@ -1,0 +1,361 @@
+package expr
+
+import (
+	"github.com/itchyny/gojq"
+)
+
+// Generators: the forms of the subset with any number of outputs (.[],
+// `f, g`, and pipes of them). They are compiled to fastGen, which calls
+// yield with each output in gojq's order; they appear at the top of an
+// expression (map emits every output) and inside [...], map, any, all and
+// first, which consume them. A bail anywhere hands the whole event to
+// gojq, before anything is emitted.
+
+// fastGen runs a generator on its input; yield returns false to stop it.
+// It returns sBail when gojq must decide, sOK otherwise.
+type fastGen func(c *fastCtx, in fastValue, yield func(fastValue) bool) fastStatus
+
+// gen compiles q as a generator.
+func (c *fastCompiler) gen(q *gojq.Query, root bool) (fastGen, bool) {
+	// Where q compiles as a generator, the reason it did not as a node is
+	// not one; where it does not, the first reason is the one --explain
+	// gives.
+	why := c.why
+	g, ok := c.genOf(q, root)
+	if ok {
+		c.why = why
+	}
+	return g, ok
+}
+
+func (c *fastCompiler) genOf(q *gojq.Query, root bool) (fastGen, bool) {
+	if n, outRoot, ok := c.query(q, root); ok {
+		c.use(outRoot)
+		return fastGenOf(n), true
+	}
+	if q == nil || q.Meta != nil || len(q.Imports) > 0 || len(q.FuncDefs) > 0 || len(q.Patterns) > 0 {
+		return nil, false
+	}
+	switch {
+	case q.Term != nil:
+		return c.termGen(q.Term, root)
+	case q.Op == gojq.OpPipe:
+		l, ok := c.gen(q.Left, root)
+		if !ok {
+			return nil, false
+		}
+		// The right side sees the left's outputs: not the payload itself
+		// (where the left passes it on, it was used as a whole already).
+		r, ok := c.gen(q.Right, false)
+		if !ok {
+			return nil, false
+		}
+		return func(c *fastCtx, in fastValue, yield func(fastValue) bool) fastStatus {
+			st, stop := sOK, false
+			lst := l(c, in, func(v fastValue) bool {
+				st = r(c, v, func(w fastValue) bool {
+					stop = !yield(w)
+					return !stop
+				})
+				return st == sOK && !stop
+			})
+			if lst == sBail || st == sBail {
+				return sBail
+			}
+			return sOK
+		}, true
+	case q.Op == gojq.OpComma:
+		l, ok1 := c.gen(q.Left, root)
+		r, ok2 := c.gen(q.Right, root)
+		if !ok1 || !ok2 {
+			return nil, false
+		}
+		return func(c *fastCtx, in fastValue, yield func(fastValue) bool) fastStatus {
+			stop := false
+			if l(c, in, func(v fastValue) bool { stop = !yield(v); return !stop }) == sBail {
+				return sBail
+			}
+			if stop {
+				return sOK
+			}
+			return r(c, in, yield)
+		}, true
+	}
+	c.fail("the operator " + q.Op.String() + " on several outputs")
+	return nil, false
+}
+
+// fastGenOf makes a node of one output a generator.
+func fastGenOf(n fastNode) fastGen {
+	return func(c *fastCtx, in fastValue, yield func(fastValue) bool) fastStatus {
+		v, st := n(c, in)
+		if st == sOK {
+			yield(v)
+		}
+		if st == sBail {
+			return sBail
+		}
+		return sOK
+	}
+}
+
+// termGen compiles a term with .[] among its suffixes (.tags[], .items[].sku,
+// .[]?) or a parenthesised generator.
+func (c *fastCompiler) termGen(t *gojq.Term, root bool) (fastGen, bool) {
+	k := -1
+	for i, s := range t.SuffixList {
+		if s.Iter {
+			k = i
+			break
+		}
+	}
+	var g fastGen
+	switch {
+	case k >= 0:
+		head := *t
+		head.SuffixList = t.SuffixList[:k]
+		n, outRoot, ok := c.term(&head, root)
+		if !ok {
+			return nil, false
+		}
+		c.use(outRoot)
+		g = func(c *fastCtx, in fastValue, yield func(fastValue) bool) fastStatus {
+			v, st := n(c, in)
+			switch st {
+			case sBail:
+				return sBail
+			case sEmpty:
+				return sOK
+			}
+			if !fastIterate(v, yield) {
+				return sBail
+			}
+			return sOK
+		}
+	case t.Type == gojq.TermTypeQuery && len(t.SuffixList) == 0:
+		return c.gen(t.Query, root)
+	default:
+		c.fail("a term with several outputs: " + t.String())
+		return nil, false
+	}
+	for _, s := range t.SuffixList[k+1:] {
+		switch {
+		case s.Optional:
+			continue
+		case s.Iter:
+			prev := g
+			g = func(c *fastCtx, in fastValue, yield func(fastValue) bool) fastStatus {
+				st, stop := sOK, false
+				pst := prev(c, in, func(v fastValue) bool {
+					if !fastIterate(v, func(w fastValue) bool { stop = !yield(w); return !stop }) {
+						st = sBail
+					}
+					return st == sOK && !stop
+				})
+				if pst == sBail || st == sBail {
+					return sBail
+				}
+				return sOK
+			}
+		default:
+			n, ok := c.suffix(s.Index)
+			if !ok {
+				return nil, false
+			}
+			prev := g
+			g = func(c *fastCtx, in fastValue, yield func(fastValue) bool) fastStatus {
+				st, stop := sOK, false
+				pst := prev(c, in, func(v fastValue) bool {
+					w, wst := n(c, v)
+					switch wst {
+					case sBail:
+						st = sBail
+						return false
+					case sOK:
+						stop = !yield(w)
+					}
+					return !stop
+				})
+				if pst == sBail || st == sBail {
+					return sBail
+				}
+				return sOK
+			}
+		}
+	}
+	return g, true
+}
+
+// fastCollect runs g and collects its outputs into a new array.
+func fastCollect(c *fastCtx, in fastValue, g fastGen) (fastValue, fastStatus) {
+	var es []fastValue
+	if g(c, in, func(v fastValue) bool { es = append(es, fastOwn(v)); return true }) == sBail {
+		return fastValue{}, sBail
+	}
+	return fastValue{kind: kArray, obj: &fastObject{elems: es}}, sOK
+}
+
+// mapArray compiles map(f), which is [.[] | f].
+func (c *fastCompiler) mapArray(f *gojq.Query) (fastNode, bool, bool) {
+	body, ok := c.gen(f, false)
+	if !ok {
+		return nil, false, false
+	}
+	return func(c *fastCtx, in fastValue) (fastValue, fastStatus) {
+		var es []fastValue
+		st := sOK
+		if !fastIterate(in, func(v fastValue) bool {
+			st = body(c, v, func(w fastValue) bool { es = append(es, fastOwn(w)); return true })
+			return st == sOK
+		}) || st == sBail {
+			return fastValue{}, sBail
+		}
+		return fastValue{kind: kArray, obj: &fastObject{elems: es}}, sOK
+	}, false, true
+}
+
+// anyAll compiles any, any(cond), any(gen; cond) and all's forms, which
+// stop at the first output of cond that decides (gojq's isempty(first(...))).
+// gen nil is .[]; cond nil is the element itself.
+func (c *fastCompiler) anyAll(isAny bool, genQ, condQ *gojq.Query, root bool) (fastNode, bool, bool) {
+	var g fastGen
+	if genQ == nil {
+		g = func(c *fastCtx, in fastValue, yield func(fastValue) bool) fastStatus {
+			if !fastIterate(in, yield) {
+				return sBail
+			}
+			return sOK
+		}
+	} else {
+		var ok bool
+		if g, ok = c.gen(genQ, root); !ok {
+			return nil, false, false
+		}
+	}
+	cond := fastGenOf(func(c *fastCtx, in fastValue) (fastValue, fastStatus) { return in, sOK })
+	if condQ != nil {
+		var ok bool
+		if cond, ok = c.gen(condQ, false); !ok {
+			return nil, false, false
+		}
+	}
+	return func(c *fastCtx, in fastValue) (fastValue, fastStatus) {
+		found, st := false, sOK
+		gst := g(c, in, func(v fastValue) bool {
+			st = cond(c, v, func(w fastValue) bool {
+				if fastTruthy(w) == isAny {
+					found = true
+				}
+				return !found
+			})
+			return st == sOK && !found
+		})
+		if gst == sBail || st == sBail {
+			return fastValue{}, sBail
+		}
+		return fastBool(found == isAny), sOK
+	}, false, true
+}
+
+// firstOf compiles first(g): g's first output, or none.
+func (c *fastCompiler) firstOf(q *gojq.Query, root bool) (fastNode, bool, bool) {
+	g, ok := c.gen(q, root)
+	if !ok {
+		return nil, false, false
+	}
+	return func(c *fastCtx, in fastValue) (fastValue, fastStatus) {
+		var out fastValue
+		found := false
+		if g(c, in, func(v fastValue) bool { out, found = v, true; return false }) == sBail {
+			return fastValue{}, sBail
+		}
+		if !found {
+			return fastValue{}, sEmpty
+		}
+		return out, sOK
+	}, false, true
+}
+
+// fastAdd is add: the elements of an array (values of an object) added
+// left to right, nulls skipped; strings concatenated, numbers with gojq's
+// arithmetic. Arrays and objects bail.
+func fastAdd(v fastValue) (fastValue, fastStatus) {
+	acc, st := vNull, sOK
+	var sb []byte
+	str := false
+	if !fastIterate(v, func(x fastValue) bool {
+		switch {
+		case x.kind == kNull:
+			return true
+		case x.kind == kString && (str || acc.kind == kNull):
+			s, ok := fastStringOf(x)
+			if !ok {
+				st = sBail
+				return false
+			}
+			sb, str = append(sb, s...), true
+			return true
+		case x.kind == kNumber && !str:
+			if acc.kind == kNull {
+				acc, st = parsedNumber(x)
+			} else {
+				acc, st = fastArith(gojq.OpAdd, acc, x)
+			}
+			return st == sOK
+		}
+		st = sBail
+		return false
+	}) {
+		return fastValue{}, sBail
+	}
+	if st != sOK {
+		return fastValue{}, sBail
+	}
+	if str {
+		return fastValue{kind: kString, str: string(sb)}, sOK
+	}
+	return acc, sOK
+}
+
+// fastJoin is join(sep) with a string sep: the elements' text (numbers and
+// booleans as JSON, null as nothing) with sep between them.
+func fastJoin(v, sep fastValue) (fastValue, fastStatus) {
+	if sep.kind != kString || (v.kind != kArray && v.kind != kObject) {
+		return fastValue{}, sBail
+	}
+	s, ok := fastStringOf(sep)
+	if !ok {
+		return fastValue{}, sBail
+	}
+	var b []byte
+	n, st := 0, sOK
+	if !fastIterate(v, func(x fastValue) bool {
+		if n > 0 {
+			b = append(b, s...)
+		}
+		n++
+		switch x.kind {
+		case kNull:
+		case kString:
+			t, ok := fastStringOf(x)
+			if !ok {
+				st = sBail
+				return false
+			}
+			b = append(b, t...)
+		case kNumber, kTrue, kFalse:
+			var ok bool
+			if b, ok = appendFastValue(b, x); !ok {
+				st = sBail
+				return false
+			}
+		default:
+			st = sBail
+			return false
+		}
+		return true
+	}) || st != sOK {
+		return fastValue{}, sBail
+	}
+	return fastValue{kind: kString, str: string(b)}, sOK
+}

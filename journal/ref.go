@@ -1,0 +1,215 @@
+package journal
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strconv"
+
+	"github.com/obz-dev/obz/wire"
+)
+
+// A reference line stands for data frames whose payloads are another
+// writer's, recorded in that writer's journal in the same directory
+// (WRITER.zst): a stage that passes its input payloads on unchanged (filter,
+// head, tee, ...) journals what it kept, not the bytes again. The line
+//
+//	{"obz":1,"t":"ref","w":"big","s":5,"n":3,"p":{"w":"src","s":10}}
+//
+// is the data frames big:5, big:6, big:7, whose parents are src:10, src:11,
+// src:12 and whose payloads are those of src:10..12. A Reader opened on a
+// file resolves them and returns the frames, byte for byte as the writer
+// emitted them (canonical encoding, docs/wire.md).
+var refPrefix = []byte(`{"obz":1,"t":"ref",`)
+
+// ErrUnresolved means a reference line of the journal cannot be resolved:
+// the journal it refers to is missing, damaged, or does not hold the
+// referenced events. The frames before it were read; the caller should
+// report the error, which names that journal.
+var ErrUnresolved = errors.New("unresolved reference")
+
+// RefName reports whether a writer name can be written in a reference line
+// as is (no JSON escaping needed): letters, digits and _ . - only, as obz
+// flow's stage names are.
+func RefName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// AppendRef appends the reference line (with its newline) for n data
+// frames of writer from seq on, whose parents are parent.Writer's seqs from
+// parent.Seq on, and whose payloads are those parents'. Both names must
+// pass RefName.
+func AppendRef(dst []byte, writer string, seq, n uint64, parent wire.Ref) []byte {
+	dst = append(dst, refPrefix...)
+	dst = append(dst, `"w":"`...)
+	dst = append(dst, writer...)
+	dst = append(dst, `","s":`...)
+	dst = strconv.AppendUint(dst, seq, 10)
+	dst = append(dst, `,"n":`...)
+	dst = strconv.AppendUint(dst, n, 10)
+	dst = append(dst, `,"p":{"w":"`...)
+	dst = append(dst, parent.Writer...)
+	dst = append(dst, `","s":`...)
+	dst = strconv.AppendUint(dst, parent.Seq, 10)
+	return append(dst, "}}\n"...)
+}
+
+// ref is a parsed reference line.
+type ref struct {
+	writer string
+	seq, n uint64
+	parent wire.Ref
+}
+
+func isRef(line []byte) bool { return bytes.HasPrefix(line, refPrefix) }
+
+// parseRef parses a reference line (without its newline), exactly as
+// AppendRef writes it.
+func parseRef(line []byte) (ref, bool) {
+	var r ref
+	p := line[len(refPrefix):]
+	str := func(key string) (string, bool) {
+		if !bytes.HasPrefix(p, []byte(key)) {
+			return "", false
+		}
+		p = p[len(key):]
+		i := bytes.IndexByte(p, '"')
+		if i < 0 || !RefName(string(p[:i])) {
+			return "", false
+		}
+		s := string(p[:i])
+		p = p[i+1:]
+		return s, true
+	}
+	num := func(key string) (uint64, bool) {
+		if !bytes.HasPrefix(p, []byte(key)) {
+			return 0, false
+		}
+		p = p[len(key):]
+		i := 0
+		for i < len(p) && p[i] >= '0' && p[i] <= '9' {
+			i++
+		}
+		v, err := strconv.ParseUint(string(p[:i]), 10, 64)
+		p = p[i:]
+		return v, err == nil
+	}
+	var ok [5]bool
+	r.writer, ok[0] = str(`"w":"`)
+	r.seq, ok[1] = num(`,"s":`)
+	r.n, ok[2] = num(`,"n":`)
+	r.parent.Writer, ok[3] = str(`,"p":{"w":"`)
+	r.parent.Seq, ok[4] = num(`,"s":`)
+	for _, b := range ok {
+		if !b {
+			return r, false
+		}
+	}
+	return r, string(p) == "}}" && r.seq > 0 && r.n > 0 && r.parent.Seq > 0 &&
+		r.seq+r.n > r.seq && r.parent.Seq+r.n > r.parent.Seq
+}
+
+// refSource is a producer's journal, read forward as references ask for
+// its payloads.
+type refSource struct {
+	path string
+	r    *Reader
+	f    wire.Frame
+	last uint64 // seq of the data frame read last (0: none yet)
+}
+
+// expansion is a reference line being turned into frames.
+type expansion struct {
+	ref
+	done uint64 // frames returned so far
+}
+
+// resolve returns the payload of the data frame of writer w at seq, from
+// w's journal beside this one.
+func (r *Reader) resolve(w string, seq uint64) ([]byte, error) {
+	off := int64(0)
+	if r.cur >= 0 {
+		off = r.blocks[r.cur].Offset
+	}
+	unresolved := func(format string, args ...any) error {
+		return &Error{Offset: off, Kind: ErrUnresolved, Msg: fmt.Sprintf(format, args...)}
+	}
+	if r.dir == "" {
+		return nil, unresolved("line %d of the block refers to %s's event %d, and this journal was not opened from a file, so %s.zst cannot be found beside it", r.lineNo, w, seq, w)
+	}
+	src := r.srcs[w]
+	if src == nil {
+		path := filepath.Join(r.dir, w+".zst")
+		sr, err := Open(path, &ReaderOptions{MaxBlock: r.max})
+		if err != nil {
+			return nil, unresolved("line %d of the block refers to %s's event %d, recorded in %s, which cannot be read: %v", r.lineNo, w, seq, path, err)
+		}
+		if r.srcs == nil {
+			r.srcs = map[string]*refSource{}
+		}
+		src = &refSource{path: path, r: sr}
+		r.srcs[w] = src
+		sr.SeekSeq(seq)
+	} else if src.last >= seq {
+		src.r.SeekSeq(seq)
+		src.last = 0
+	}
+	for {
+		err := src.r.Next(&src.f)
+		switch {
+		case err == io.EOF:
+			return nil, unresolved("line %d of the block refers to %s's event %d, but %s ends before it (at event %d)", r.lineNo, w, seq, src.path, src.last)
+		case errors.Is(err, ErrTorn):
+			// The producer was killed before its journal had the event,
+			// while this stage had it: this journal is cut there too.
+			return nil, &Error{Offset: off, Kind: ErrTorn, Msg: fmt.Sprintf("line %d of the block refers to %s's event %d, past the torn end of %s: %v", r.lineNo, w, seq, src.path, err)}
+		case err != nil:
+			return nil, unresolved("line %d of the block refers to %s's event %d, recorded in %s, which is damaged: %v", r.lineNo, w, seq, src.path, err)
+		}
+		if src.f.Kind != wire.KindData && src.f.Kind != wire.KindError {
+			continue
+		}
+		if src.f.Writer != w {
+			return nil, unresolved("line %d of the block refers to %s's event %d, but %s holds the events of %q", r.lineNo, w, seq, src.path, src.f.Writer)
+		}
+		src.last = src.f.Seq
+		switch {
+		case src.f.Seq < seq:
+			continue
+		case src.f.Seq > seq || src.f.Kind != wire.KindData:
+			return nil, unresolved("line %d of the block refers to %s's data event %d, which %s does not hold", r.lineNo, w, seq, src.path)
+		}
+		return src.f.Payload, nil
+	}
+}
+
+// expand returns the next frame line of the reference being expanded.
+func (r *Reader) expand() ([]byte, error) {
+	x := &r.exp
+	payload, err := r.resolve(x.parent.Writer, x.parent.Seq+x.done)
+	if err != nil {
+		return nil, err
+	}
+	f := wire.Frame{Kind: wire.KindData, Writer: x.writer, Seq: x.seq + x.done, Parent: wire.Ref{Writer: x.parent.Writer, Seq: x.parent.Seq + x.done}, Payload: payload}
+	r.synth = wire.AppendFrame(r.synth[:0], &f)
+	x.done++
+	return r.synth[:len(r.synth)-1], nil
+}
+
+func (r *Reader) closeSources() {
+	for _, s := range r.srcs {
+		s.r.Close()
+	}
+	r.srcs = nil
+}
