@@ -116,12 +116,21 @@ func Load(dir string) (*Run, error) {
 		}
 	}
 	r.layout(byName)
+	r.readEvents()
 	if r.End.IsZero() {
 		// A run that did not end (killed with its supervisor): the axis ends
-		// with the last stage or block seen.
+		// with the last stage, event or journal block seen.
 		for _, s := range r.Stages {
 			if s.Ended.After(r.End) {
 				r.End = s.Ended
+			}
+		}
+		for _, e := range r.Events {
+			var ev struct {
+				Time time.Time `json:"time"`
+			}
+			if json.Unmarshal(e, &ev) == nil && ev.Time.After(r.End) {
+				r.End = ev.Time
 			}
 		}
 	}
@@ -138,7 +147,6 @@ func Load(dir string) (*Run, error) {
 			r.series(s)
 		}
 	}
-	r.readEvents()
 	r.readReplays()
 	return r, nil
 }

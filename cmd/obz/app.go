@@ -69,7 +69,7 @@ func newApp(reg stages.Registry, stdin io.Reader, stdout, stderr io.Writer, cmdN
 	}
 	app.Commands = append(app.Commands, parallelCommand(reg, runParallel, cmdName, runErr))
 	app.Commands = append(app.Commands, flowCommand(reg, cmdName, runErr), runsCommand(cmdName, runErr))
-	app.Commands = append(app.Commands, journalCommand(cmdName, runErr), replayCommand(cmdName, runErr), diffCommand(cmdName, runErr), reportCommand(cmdName, runErr))
+	app.Commands = append(app.Commands, journalCommand(cmdName, runErr), replayCommand(cmdName, runErr), diffCommand(cmdName, runErr), reportCommand(cmdName, runErr), whyCommand(cmdName, runErr))
 	app.Commands = append(app.Commands, &cli.Command{
 		Name:  "version",
 		Usage: "print obz's version",
@@ -188,6 +188,7 @@ OTHER COMMANDS:
    replay    stream a journal's frames to stdout, to feed any stage
    diff      compare two journals event by event
    report    write a run of obz flow as one self-contained HTML page
+   why       follow an output event of a run back to the source event it came from
    version   print obz's version, VCS revision and protocol (also obz --version, obz -V)
    help      this text; obz help CMD for one command
 

@@ -60,7 +60,7 @@ func browse(ts *testscript.TestScript, neg bool, args []string) {
 	defer cancel()
 	ctx, cancel := chromedp.NewContext(actx)
 	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
+	ctx, cancel = context.WithTimeout(ctx, 4*time.Minute) // a guard against a hung browser, not a timing
 	defer cancel()
 
 	// Open the tab first, so that the listener misses nothing of the load.
