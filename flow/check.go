@@ -3,6 +3,7 @@ package flow
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -165,10 +166,24 @@ func (t *Topology) commandLine(s *Stage, edges []string, journal string, flush b
 			head = append(head, "--by", s.PartitionBy)
 		}
 		// Runner flags that obz replay puts right after the command
-		// (--merge-order JOURNAL) are the coordinator's.
+		// (--merge-order JOURNAL) are the coordinator's, and so is a
+		// fan-in's --merge in run: the coordinator reads the inputs.
 		for len(inner) >= 3 && inner[1] == "--merge-order" {
 			head = append(head, inner[1], inner[2])
 			inner = append([]string{inner[0]}, inner[3:]...)
+		}
+		inner = slices.Clone(inner)
+		for i := 1; i < len(inner) && inner[i] != "--"; i++ {
+			switch {
+			case strings.HasPrefix(inner[i], "--merge="):
+				head = append(head, inner[i])
+				inner = slices.Delete(inner, i, i+1)
+				i--
+			case inner[i] == "--merge" && i+1 < len(inner):
+				head = append(head, inner[i], inner[i+1])
+				inner = slices.Delete(inner, i, i+2)
+				i--
+			}
 		}
 	}
 	argv := append([]string{command}, head...)

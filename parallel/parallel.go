@@ -106,8 +106,9 @@ func New(cfg Config) *Stage {
 func (s *Stage) Prepare(_ context.Context, em *runner.Emitter) error {
 	closeOnExec()
 	s.started = true
+	stderr := &lockedWriter{w: em.Stderr()}
 	for i := range s.cfg.Replicas {
-		r, err := start(&s.cfg, i+1, em.Stderr(), s.ready, s.quit)
+		r, err := start(&s.cfg, i+1, stderr, s.ready, s.quit)
 		if err != nil {
 			return err
 		}
@@ -525,6 +526,10 @@ func (s *Stage) ended(r *replica) error {
 	<-r.exited
 	if r.waitErr != nil {
 		return r.failure("failed")
+	}
+	select { // what it said goes out before the stage ends
+	case <-r.logged:
+	case <-time.After(2 * time.Second):
 	}
 	return nil
 }

@@ -1,12 +1,14 @@
 package parallel
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -44,6 +46,7 @@ type replica struct {
 
 	exited  chan struct{} // closed when Wait returned; waitErr is set then
 	waitErr error
+	logged  chan struct{} // closed when its stderr is copied to the end
 }
 
 // outBatch is a run of frames the replica wrote; their bytes live in buf.
@@ -60,37 +63,52 @@ const (
 
 // start starts replica n of cfg, with its input and output pipes and the
 // goroutines that feed it and read it.
-func start(cfg *Config, n int, stderr io.Writer, ready chan struct{}, quit <-chan struct{}) (*replica, error) {
-	inR, inW, err := os.Pipe()
+func start(cfg *Config, n int, stderr *lockedWriter, ready chan struct{}, quit <-chan struct{}) (*replica, error) {
+	var files []*os.File
+	pipe := func() (r, w *os.File, err error) {
+		if r, w, err = os.Pipe(); err == nil {
+			files = append(files, r, w)
+		}
+		return r, w, err
+	}
+	closeAll := func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}
+	inR, inW, err := pipe()
+	if err == nil {
+		_, _, err = pipe()
+	}
+	if err == nil {
+		_, _, err = pipe()
+	}
 	if err != nil {
+		closeAll()
 		return nil, err
 	}
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		inR.Close()
-		inW.Close()
-		return nil, err
-	}
+	outR, outW, errR, errW := files[2], files[3], files[4], files[5]
 	argv := []string{cfg.Stage, "--in-fd", "0", "--name", cfg.Name}
 	if cfg.MaxLine > 0 {
 		argv = append(argv, "--max-line", strconv.Itoa(cfg.MaxLine))
 	}
 	argv = append(argv, cfg.Args...)
 	cmd := exec.Command(cfg.Exe, argv...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, stderr
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errW
 	cmd.SysProcAttr = sysProcAttr()
-	cmd.WaitDelay = 2 * time.Second
 	err = cmd.Start()
 	inR.Close()
 	outW.Close()
+	errW.Close()
 	if err != nil {
 		inW.Close()
 		outR.Close()
+		errR.Close()
 		return nil, fmt.Errorf("cannot start replica %d: %w", n, err)
 	}
 	r := &replica{n: n, of: cfg.Replicas, cmd: cmd, enc: wire.NewDataEncoder(DealWriter),
 		free: make(chan []byte, feedBuffers+1), feed: make(chan []byte, feedBuffers), feedDone: make(chan struct{}),
-		out: make(chan *outBatch, outBatches), outFree: make(chan *outBatch, outBatches+1), exited: make(chan struct{}),
+		out: make(chan *outBatch, outBatches), outFree: make(chan *outBatch, outBatches+1), exited: make(chan struct{}), logged: make(chan struct{}),
 		checked: runner.NewContract(fmt.Sprintf("replica %d", n), true)}
 	for range feedBuffers + 1 {
 		r.free <- make([]byte, 0, 64<<10)
@@ -102,9 +120,35 @@ func start(cfg *Config, n int, stderr io.Writer, ready chan struct{}, quit <-cha
 		r.waitErr = cmd.Wait()
 		close(r.exited)
 	}()
+	go r.log(errR, stderr, fmt.Sprintf("[replica %d/%d] ", n, cfg.Replicas))
 	go r.feeder(inW)
 	go r.reader(outR, cfg.MaxLine, ready, quit)
 	return r, nil
+}
+
+// log copies the replica's stderr, each line prefixed with the replica.
+func (r *replica) log(f *os.File, w *lockedWriter, prefix string) {
+	defer close(r.logged)
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	for sc.Scan() {
+		w.line(prefix, sc.Bytes())
+	}
+}
+
+// lockedWriter writes whole lines from several replicas to one stderr.
+type lockedWriter struct {
+	mu  sync.Mutex
+	w   io.Writer
+	buf []byte
+}
+
+func (l *lockedWriter) line(prefix string, b []byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = append(append(append(l.buf[:0], prefix...), b...), '\n')
+	l.w.Write(l.buf) // best effort: a replica must not fail on our stderr
 }
 
 // feeder writes the batches handed to it to the replica's input, and
@@ -241,11 +285,16 @@ func (r *replica) closeFeed() {
 // exited (within a few seconds), and what broke its output.
 func (r *replica) failure(what string) error {
 	msg := fmt.Sprintf("replica %d of %d %s", r.n, r.of, what)
+	timeout := time.After(3 * time.Second)
 	select {
 	case <-r.exited:
 		msg += "; " + exitText(r.waitErr)
-	case <-time.After(3 * time.Second):
+	case <-timeout:
 		msg += "; it is still running"
+	}
+	select { // its last words come before ours
+	case <-r.logged:
+	case <-timeout:
 	}
 	return errors.New(msg)
 }
