@@ -677,7 +677,9 @@ func (s *supervisor) readStatus(p *proc, ready chan struct{}) {
 		p.mu.Lock()
 		p.res.Status = st
 		live, changed := Live, false
-		if s.opts.StallAfter >= 0 && st.State == "running" {
+		// Every line counts, the last (done, failed) too: a stage that
+		// ends after a stall made progress.
+		if s.opts.StallAfter >= 0 {
 			live, changed = p.stall.observe(st, now, !p.source && sent > st.In)
 		}
 		note := p.stall.note(now)

@@ -352,6 +352,16 @@ func (s *Stage) emit(f *wire.Frame, sl *slot, em *runner.Emitter) error {
 		// event given to it: one process would have given this event as
 		// the nDone+1-th (error events are not given to the program).
 		info.Line = int64(s.nDone + 1)
+	case info.Event.Writer == DealWriter:
+		// The stage named the dealt event it failed on: name the event as
+		// one process would, by its line when it came bare, else by its
+		// writer and seq.
+		info.Event = wire.Ref{}
+		if sl.ref.Writer == wire.BareWriter {
+			info.Line = sl.line
+		} else {
+			info.Event = sl.ref
+		}
 	case info.Line == sl.rline:
 		// The stage's own error on the event names its line in the
 		// replica's input: give the line in ours, as one process would.

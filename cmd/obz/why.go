@@ -94,7 +94,14 @@ func runWhy(c *cli.Context) error {
 			if what == "" {
 				what = strconv.Quote(string(s.Error.Raw))
 			}
-			what = fmt.Sprintf("error event (%s, raised by %s, its input line %d): %s: %s", s.Error.Kind, s.Error.Stage, s.Error.Line, s.Error.Msg, what)
+			at := ""
+			switch {
+			case !s.Error.Event.IsZero():
+				at = fmt.Sprintf(", on %s seq %d", s.Error.Event.Writer, s.Error.Event.Seq)
+			case s.Error.Line > 0:
+				at = fmt.Sprintf(", on its input line %d", s.Error.Line)
+			}
+			what = fmt.Sprintf("error event (%s, raised by %s%s): %s: %s", s.Error.Kind, s.Error.Stage, at, s.Error.Msg, what)
 		}
 		fmt.Fprintf(w, "%s %s seq %d (%s): %s\n", arrow, s.Stage, s.Seq, strings.Join(s.Command, " "), what)
 		if s.End != "" {
