@@ -65,6 +65,10 @@ type Options struct {
 	// record (a map of records, {"pkg":{...},...}): the member's name goes
 	// under this key, before the fields of its object (or "value": V).
 	Entries string
+	// ReplaceInvalidUTF8 reads an NDJSON line that is not valid UTF-8 as
+	// jq does, each bad byte replaced by U+FFFD, instead of reporting it
+	// (wire.Reader.ReplaceInvalidUTF8).
+	ReplaceInvalidUTF8 bool
 }
 
 // CSVOptions say how to read CSV and TSV.

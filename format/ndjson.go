@@ -24,6 +24,7 @@ type ndjsonDecoder struct {
 func newNDJSONDecoder(in endReader, o Options) *ndjsonDecoder {
 	d := &ndjsonDecoder{in: in, o: o}
 	d.rd = wire.NewReader(&d.in, o.MaxLine)
+	d.rd.ReplaceInvalidUTF8 = o.ReplaceInvalidUTF8
 	return d
 }
 

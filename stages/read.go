@@ -153,6 +153,7 @@ obz read -f testdata/orders.ndjson | obz filter '.amount > 100' -r   # then wait
 		{Name: "lazy-quotes", Usage: "CSV: accept a bare \" in a field and unescaped quotes in a quoted field (a field that then holds a line break is reported)", Default: false},
 		{Name: "entries", Usage: "JSON: a top-level object is a map of records: each member NAME:{...} becomes an event {\"key\":NAME,...} (see JSON)", Default: false},
 		{Name: "entries-key", Usage: "--entries: the `FIELD` that holds each member's name", Default: "key"},
+		{Name: "invalid-utf8", Usage: "NDJSON: a line that is not valid UTF-8: error (to the error lane) or replace (each bad byte becomes U+FFFD, as jq reads it)", Default: "error"},
 		{Name: "allow-ragged", Usage: "CSV/TSV: a row may have fewer fields than the header (the missing keys are absent) or more (kept under keys \"4\", \"5\" ... by position, as mlr --allow-ragged-csv-input)", Default: false},
 	},
 	New: newRead,
@@ -169,6 +170,7 @@ type readStage struct {
 	format  format.Format // "": by extension
 	csv     format.CSVOptions
 	entries string        // --entries: the key field; "" = off
+	utf8    bool          // --invalid-utf8 replace
 	follow  time.Duration // --follow: the poll interval; 0 = no follow
 	in      inCounter
 	sink    readSink // the input being read
@@ -221,6 +223,13 @@ func newRead(o runner.Options) (runner.Stage, error) {
 	var err error
 	if r.csv, err = parseCSVOptions(o); err != nil {
 		return nil, err
+	}
+	switch o.String("invalid-utf8") {
+	case "", "error":
+	case "replace":
+		r.utf8 = true
+	default:
+		return nil, runner.Usagef("--invalid-utf8 must be error or replace, not %q", o.String("invalid-utf8"))
 	}
 	if o.Bool("entries") {
 		if r.entries = o.String("entries-key"); r.entries == "" {
@@ -401,7 +410,7 @@ func (r *readStage) readOne(ctx context.Context, em *runner.Emitter, i int, name
 
 // parse emits the events of in, read as f.
 func (r *readStage) parse(ctx context.Context, em *runner.Emitter, name string, f format.Format, in io.Reader) error {
-	dec := format.NewDecoder(in, f, format.Options{Name: name, MaxLine: em.MaxLine(), CSV: r.csv, Entries: r.entries})
+	dec := format.NewDecoder(in, f, format.Options{Name: name, MaxLine: em.MaxLine(), CSV: r.csv, Entries: r.entries, ReplaceInvalidUTF8: r.utf8})
 	r.sink = readSink{ctx: ctx, em: em, in: &r.in, name: name, dec: dec}
 	err := dec.Decode(r.sink.take)
 	r.in.done(dec.Pos())
