@@ -104,7 +104,7 @@ func New(cfg Config) *Stage {
 
 // Prepare starts the replicas.
 func (s *Stage) Prepare(_ context.Context, em *runner.Emitter) error {
-	closeOnExec()
+	runner.CloseOnExecAll()
 	s.started = true
 	stderr := &lockedWriter{w: em.Stderr()}
 	for i := range s.cfg.Replicas {

@@ -95,7 +95,7 @@ func start(cfg *Config, n int, stderr *lockedWriter, ready chan struct{}, quit <
 	argv = append(argv, cfg.Args...)
 	cmd := exec.Command(cfg.Exe, argv...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errW
-	cmd.SysProcAttr = sysProcAttr()
+	cmd.SysProcAttr = runner.ChildProcAttr()
 	err = cmd.Start()
 	inR.Close()
 	outW.Close()

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/obz-dev/obz/runner"
 )
 
 // execGrace is how long the program's process group has between SIGTERM
@@ -62,11 +64,11 @@ func startProgram(argv []string) (p *execProc, stdin, stdout, stderr *os.File, e
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = child[0], child[1], child[2]
-	cmd.SysProcAttr = execSysProcAttr()
+	cmd.SysProcAttr = runner.ChildProcAttr()
 	// Descriptors obz inherited without close-on-exec (under obz flow its
 	// edges and status channel) would go to the program too: a program
 	// holding them keeps obz flow waiting after the stage is gone.
-	closeOnExecAll()
+	runner.CloseOnExecAll()
 	if err = cmd.Start(); err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("cannot start program %s: %w", argv[0], err)
 	}
@@ -128,20 +130,6 @@ func (p *execProc) kill() {
 	p.byUs.Store(true)
 	p.signal(syscall.SIGKILL)
 	p.end()
-}
-
-// closeOnExecUpTo marks every descriptor above stderr close-on-exec, up to
-// the limit on open files: the portable way, for when the open ones cannot
-// be listed.
-func closeOnExecUpTo() {
-	limit := uint64(1 << 16)
-	var rl syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) == nil && rl.Cur < limit {
-		limit = rl.Cur
-	}
-	for fd := 3; uint64(fd) < limit; fd++ {
-		syscall.CloseOnExec(fd)
-	}
 }
 
 // copyStderr copies the program's stderr to w until its end.
