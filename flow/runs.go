@@ -112,15 +112,16 @@ func runStatus(m *Result) string {
 		return RunDone
 	}
 	for _, s := range m.Stages {
-		if s.State == StateRunning && processAlive(s.PID) {
+		if s.State == StateRunning && ProcessAlive(s.PID) {
 			return RunRunning
 		}
 	}
 	return RunKilled
 }
 
-// processAlive reports whether pid is a live process (not a zombie).
-func processAlive(pid int) bool {
+// ProcessAlive reports whether pid is a live process (not a zombie): the
+// stage of a run that still runs.
+func ProcessAlive(pid int) bool {
 	if pid <= 0 || syscall.Kill(pid, 0) != nil {
 		return false
 	}

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/obz-dev/obz/flow"
@@ -184,7 +183,7 @@ func checkResumable(rec *flow.Result, runDir string, force bool) error {
 		if _, err := os.Stat(filepath.Join(runDir, s.Journal)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return refused(fmt.Sprintf("stage %q: %v", s.Name, err))
 		}
-		if rec.Ended.IsZero() && s.State == flow.StateRunning && alive(s.PID) && !force {
+		if rec.Ended.IsZero() && s.State == flow.StateRunning && flow.ProcessAlive(s.PID) && !force {
 			return refused(fmt.Sprintf("stage %q (pid %d) of the run is still running: stop that flow first (--force if the pid is another process now)", s.Name, s.PID))
 		}
 	}
@@ -192,19 +191,6 @@ func checkResumable(rec *flow.Result, runDir string, force bool) error {
 		return refused(fmt.Sprintf("nothing to resume: the run %s finished, every stage done", runDir))
 	}
 	return nil
-}
-
-// alive reports whether pid is a live process (not a zombie).
-func alive(pid int) bool {
-	if pid <= 0 || syscall.Kill(pid, 0) != nil {
-		return false
-	}
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return true
-	}
-	i := strings.LastIndexByte(string(stat), ')')
-	return i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z'
 }
 
 // sinkResumeArgs reads a sink's journal of the killed run and says how the
