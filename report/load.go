@@ -55,6 +55,8 @@ type Stage struct {
 	Ratio        float64 // uncompressed / compressed journal bytes
 	Samples      []DeadLetter
 	EOF          string // how its output ended, from the journal's EOF frame
+
+	blocks []journal.Block // its journal's block metadata, for Series
 }
 
 // DeadLetter is one error event of a stage's output.
@@ -143,9 +145,7 @@ func Load(dir string) (*Run, error) {
 		r.End = r.Start.Add(time.Millisecond)
 	}
 	for _, s := range r.Stages {
-		if s.Journal != "" {
-			r.series(s)
-		}
+		r.series(s)
 	}
 	r.readReplays()
 	return r, nil
@@ -220,6 +220,7 @@ func (r *Run) readJournal(s *Stage) {
 	}
 	defer j.Close()
 	s.JournalBytes = j.Size()
+	s.blocks = j.Blocks()
 	var raw int64
 	for _, b := range j.Blocks() {
 		raw += b.DataSize
@@ -272,15 +273,10 @@ func (r *Run) readJournal(s *Stage) {
 // series spreads each block's events over its write times into the run's
 // buckets, as events per second.
 func (r *Run) series(s *Stage) {
-	j, err := journal.Open(filepath.Join(r.Dir, s.Journal), nil)
-	if err != nil {
-		return
-	}
-	defer j.Close()
 	start, span := r.Start.UnixNano(), r.End.Sub(r.Start).Nanoseconds()
 	width := float64(span) / Buckets
 	counts := make([]float64, Buckets)
-	blocks := j.Blocks()
+	blocks := s.blocks
 	// A sink's journal holds receipts, which have no seq: its events are
 	// its lines (one receipt per event delivered).
 	bySeq := len(blocks) > 0 && blocks[len(blocks)-1].LastSeq > 0
