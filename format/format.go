@@ -102,6 +102,11 @@ type Record struct {
 	// Note, if set, is a warning about a record that is still an event
 	// (CSV with --lazy-quotes: a field holds a line break).
 	Note string
+	// Span, when not 0, says that Payload is the bytes Off..Off+len(Payload)
+	// of the input as it was read, followed by a newline when Span is one
+	// more than the payload (NDJSON lines that are taken as they are): a
+	// source may journal such a record by reference to its file.
+	Off, Span int64
 }
 
 // Problem says why a record cannot be read.

@@ -42,6 +42,9 @@ func (d *ndjsonDecoder) Decode(yield func(*Record) error) error {
 			switch f.Kind {
 			case wire.KindData:
 				*rec = Record{Payload: f.Payload, Line: f.Line}
+				if off, span, ok := rd.Span(&f); ok {
+					rec.Off, rec.Span = off, span
+				}
 			case wire.KindError:
 				*rec = Record{Payload: f.Payload, Line: f.Line, Forward: f.Err}
 				if f.Err == nil {

@@ -166,7 +166,7 @@ func Recover(src, dst string, opts *ReaderOptions) (*Stats, error) {
 	if err != nil {
 		return nil, err
 	}
-	if errors.Is(s.Err, ErrUnresolved) {
+	if errors.Is(s.Err, ErrUnresolved) || errors.Is(s.Err, ErrSourceChanged) {
 		// Its own blocks may be whole: cutting them would lose events.
 		return s, fmt.Errorf("%s cannot be recovered while a journal it refers to cannot be read: %w", src, s.Err)
 	}

@@ -18,9 +18,9 @@ const (
 )
 
 // FormatVersion is the journal format version written in the header.
-// Version 2 added reference lines (ref.go); a version 1 journal has none and
-// reads the same.
-const FormatVersion = 2
+// Version 2 added reference lines (ref.go), version 3 file references
+// (fileref.go); a journal of an older version has none and reads the same.
+const FormatVersion = 3
 
 const (
 	headerSize = 8 + 8  // skippable header + "OBZJ" + version u8 + 3 reserved

@@ -61,6 +61,11 @@ type Reader struct {
 	exp   expansion             // the reference line being expanded
 	synth []byte                // the frame line made from it
 	noPay bool                  // ReaderOptions.NoPayloads
+
+	path  string              // the journal's file, when opened from one
+	files map[string]*fileSrc // the files that file references name
+	fexp  fileExpansion       // the file reference being expanded
+	fbuf  []byte              // its bytes
 }
 
 // Open opens the journal file at path.
@@ -81,6 +86,7 @@ func Open(path string, opts *ReaderOptions) (*Reader, error) {
 	}
 	r.file = f
 	r.dir = filepath.Dir(path)
+	r.path = path
 	return r, nil
 }
 
@@ -112,6 +118,7 @@ func NewReader(ra io.ReaderAt, size int64, opts *ReaderOptions) (*Reader, error)
 // Close releases the decoder and closes the file if Open opened it.
 func (r *Reader) Close() error {
 	r.closeSources()
+	r.closeFiles()
 	r.dec.Close()
 	if r.file != nil {
 		return r.file.Close()
@@ -141,6 +148,7 @@ func (r *Reader) SeekSeq(n uint64) {
 	r.from, r.gate = n, 0
 	r.next, r.cur, r.data, r.pos, r.err, r.lastSeq = 0, -1, nil, 0, nil, 0
 	r.exp = expansion{}
+	r.fexp = fileExpansion{}
 	if n <= 1 {
 		return
 	}
@@ -182,6 +190,45 @@ func (r *Reader) NextLine() ([]byte, error) {
 	if r.exp.done < r.exp.n {
 		return r.nextExpanded()
 	}
+	if r.fexp.done < r.fexp.N {
+		r.line = r.expandFile()
+		return r.line, nil
+	}
+	for {
+		line, err := r.rawLine()
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case isRef(line):
+			x, ok := parseRef(line)
+			if !ok {
+				r.err = corrupt(r.blocks[r.cur].Offset, "line %d of the block is not a valid reference", r.lineNo)
+				return nil, r.err
+			}
+			r.exp = expansion{ref: x}
+			return r.nextExpanded()
+		case isFileRef(line):
+			if err := r.startFileRef(line); err != nil {
+				r.err = err
+				r.fexp = fileExpansion{}
+				return nil, err
+			}
+			r.line = r.expandFile()
+			return r.line, nil
+		case isFileSum(line):
+			if _, ok := parseFileSum(line); !ok {
+				r.err = corrupt(r.blocks[r.cur].Offset, "line %d of the block is not a valid file checksum", r.lineNo)
+				return nil, r.err
+			}
+			continue // not a frame: what the checks of file references read
+		}
+		return line, nil
+	}
+}
+
+// rawLine returns the next line as stored, references unresolved.
+func (r *Reader) rawLine() ([]byte, error) {
 	for r.pos >= len(r.data) {
 		if r.err != nil {
 			return nil, r.err
@@ -204,15 +251,6 @@ func (r *Reader) NextLine() ([]byte, error) {
 	r.pos += i + 1
 	r.lineNo++
 	r.line = line
-	if isRef(line) {
-		x, ok := parseRef(line)
-		if !ok {
-			r.err = corrupt(r.blocks[r.cur].Offset, "line %d of the block is not a valid reference", r.lineNo)
-			return nil, r.err
-		}
-		r.exp = expansion{ref: x}
-		return r.nextExpanded()
-	}
 	return line, nil
 }
 

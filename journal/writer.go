@@ -430,6 +430,10 @@ func seqRange(data []byte) (first, last uint64) {
 			x, ok := parseRef(line)
 			return x.seq, x.seq + x.n - 1, ok
 		}
+		if isFileRef(line) {
+			x, ok := parseFileRef(line)
+			return x.Seq, x.Seq + x.N - 1, ok
+		}
 		if wire.Decode(line, &f) == nil && (f.Kind == wire.KindData || f.Kind == wire.KindError) {
 			return f.Seq, f.Seq, true
 		}

@@ -130,6 +130,13 @@ type Emitter struct {
 		seq, n uint64
 		parent wire.Ref
 	}
+	// fileRefs: a source may journal the lines of the regular files it
+	// reads as references to them (Env.JournalSources, sourcefile.go);
+	// fsrc is set while such a file is read (the journal then gets jbuf),
+	// and fref is the run being built.
+	fileRefs bool
+	fsrc     bool
+	fref     fileRun
 
 	// resume checks a resumed source's events against its record (resume.go);
 	// nil when not resuming or once the record ended.
@@ -180,7 +187,11 @@ func (em *Emitter) Warnf(format string, args ...any) {
 
 // Emit writes one data event whose parent is the event being handled.
 // payload must be one valid JSON value; it is copied.
-func (em *Emitter) Emit(payload []byte) error {
+func (em *Emitter) Emit(payload []byte) error { return em.emit(payload, nil, 0, 0) }
+
+// emit writes one data event; sf, off and span say where in a source file
+// the payload lies (EmitSpan), sf nil when not in one.
+func (em *Emitter) emit(payload []byte, sf *SourceFile, off, span int64) error {
 	if em.err != nil {
 		return em.err
 	}
@@ -209,9 +220,12 @@ func (em *Emitter) Emit(payload []byte) error {
 		em.buf = append(em.buf, '\n')
 	}
 	if em.journal != nil && !em.bufIsJournal() {
-		if em.refs && em.passes(payload) {
+		switch {
+		case sf != nil && sf.on && span > 0 && em.cur == nil:
+			em.addFileRef(sf, payload, off, span)
+		case em.refs && em.passes(payload):
 			em.addRef(em.seq, wire.Ref{Writer: em.cur.Writer, Seq: em.cur.Seq})
-		} else {
+		default:
 			em.frame = wire.Frame{Kind: wire.KindData, Writer: em.name, Seq: em.seq, Payload: payload}
 			em.teeFrame(&em.frame)
 		}
@@ -238,7 +252,7 @@ func (em *Emitter) teeFrame(f *wire.Frame) {
 
 // bufIsJournal: the journal is written the output buffer itself (framed
 // output, no references), not jbuf.
-func (em *Emitter) bufIsJournal() bool { return em.mode == Framed && !em.refs }
+func (em *Emitter) bufIsJournal() bool { return em.mode == Framed && !em.refs && !em.fsrc }
 
 // passes reports whether payload is the data event being handled's own
 // payload (the same bytes, not a copy), from an upstream writer whose
@@ -267,6 +281,7 @@ func (em *Emitter) endRef() {
 		em.jbuf = journal.AppendRef(em.jbuf, em.name, r.seq, r.n, r.parent)
 		r.n = 0
 	}
+	em.endFileRef()
 }
 
 // EmitError writes an error event. payload is the event's JSON value, or nil

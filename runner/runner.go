@@ -92,6 +92,11 @@ type Env struct {
 	// reader resolves them in WRITER.zst beside the stage's journal, as
 	// obz flow's run directory has them.
 	JournalRefs bool
+	// JournalSources makes a source that reads regular files journal the
+	// events that are their lines as they are as references to the files
+	// (path, size, modification time, offsets, checksums: SourceFile)
+	// instead of copies of their bytes.
+	JournalSources bool
 
 	// MergeOrder, if set on a stage with several inputs, is the merge
 	// order a recorded run journaled: the inputs are consumed in that
@@ -148,6 +153,7 @@ func Run(ctx context.Context, spec *Spec, st Stage, env *Env) error {
 		stdout: env.Stdout, stderr: stderr, stdin: env.Stdin, buf: make([]byte, 0, batchSize+batchSize/4),
 		counters: env.Counters, failFirst: env.OnError == ErrorsFail, maxLine: env.MaxLine, journal: env.Journal}
 	em.refs = env.Journal != nil && env.JournalRefs && spec.PassesPayloads && journal.RefName(name)
+	em.fileRefs = env.Journal != nil && env.JournalSources && spec.Family == FamilySource
 
 	stopStatus := startStatus(env, name, start)
 	var err error

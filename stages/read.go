@@ -351,8 +351,14 @@ func (r *readStage) Produce(ctx context.Context, em *runner.Emitter) error {
 // starts with the gzip or zstd magic number. A stop signal ends the read
 // at the next chunk of input, also when input never pauses (/dev/zero)
 // or when a read blocks (a pipe, a FIFO, stdin).
-func (r *readStage) readOne(ctx context.Context, em *runner.Emitter, i int, name string) error {
+func (r *readStage) readOne(ctx context.Context, em *runner.Emitter, i int, name string) (err error) {
 	var src io.Reader
+	var sf *runner.SourceFile
+	defer func() {
+		if cerr := sf.Close(err == nil && ctx.Err() == nil); err == nil {
+			err = cerr
+		}
+	}()
 	held := r.held[i]
 	if r.fifo[i] {
 		f, err := openFIFO(ctx, name, func() { em.Flush() })
@@ -384,13 +390,25 @@ func (r *readStage) readOne(ctx context.Context, em *runner.Emitter, i int, name
 			return err
 		}
 		defer f.Close()
-		src = r.progress.counted(stopReader{ctx: ctx, r: f})
+		// The journal may refer to the lines of an NDJSON file instead of
+		// copying them (other formats' events are not the file's bytes):
+		// the file is hashed as it is read.
+		if r.formatOf(name) == format.NDJSON {
+			sf = em.SourceFile(name, f)
+		}
+		src = r.progress.counted(stopReader{ctx: ctx, r: sf.Reader(f)})
 	}
 	f := r.formatOf(name)
 	if name == stdinName {
 		name = "stdin" // for messages
 	}
 	c, src := format.Sniff(src)
+	if c != format.None {
+		// Its lines are not its bytes: the journal copies them.
+		if err := sf.Close(false); err != nil {
+			return err
+		}
+	}
 	if held != nil {
 		// Checked here, not by newRead: its first bytes can be read once.
 		if want, _ := format.CompressionOf(name); want != format.None && c != want && !emptyInput(&src) {
@@ -405,13 +423,13 @@ func (r *readStage) readOne(ctx context.Context, em *runner.Emitter, i int, name
 		return fmt.Errorf("reading %s: %w", name, err)
 	}
 	defer release()
-	return r.parse(ctx, em, name, f, src)
+	return r.parse(ctx, em, name, f, src, sf)
 }
 
 // parse emits the events of in, read as f.
-func (r *readStage) parse(ctx context.Context, em *runner.Emitter, name string, f format.Format, in io.Reader) error {
+func (r *readStage) parse(ctx context.Context, em *runner.Emitter, name string, f format.Format, in io.Reader, sf *runner.SourceFile) error {
 	dec := format.NewDecoder(in, f, format.Options{Name: name, MaxLine: em.MaxLine(), CSV: r.csv, Entries: r.entries, ReplaceInvalidUTF8: r.utf8})
-	r.sink = readSink{ctx: ctx, em: em, in: &r.in, name: name, dec: dec}
+	r.sink = readSink{ctx: ctx, em: em, in: &r.in, name: name, dec: dec, sf: sf}
 	err := dec.Decode(r.sink.take)
 	r.in.done(dec.Pos())
 	if k := &r.sink; k.invalid > 0 {
@@ -446,6 +464,7 @@ type readSink struct {
 	in                    *inCounter
 	name                  string
 	dec                   format.Decoder
+	sf                    *runner.SourceFile // the file read, when the journal may refer to it
 	n                     int
 	invalid, firstInvalid int64 // text lines with invalid UTF-8
 	notes                 int   // records with a warning (Record.Note)
@@ -479,7 +498,7 @@ func (k *readSink) take(rec *format.Record) error {
 			k.em.Warnf("%s:%d: %s", k.name, rec.Line, rec.Note)
 		}
 	}
-	return k.em.Emit(rec.Payload)
+	return k.em.EmitSpan(rec.Payload, k.sf, rec.Off, rec.Span)
 }
 
 // parseCSVOptions reads read's CSV/TSV flags.

@@ -49,7 +49,7 @@ func (r *readStage) readFollow(ctx context.Context, em *runner.Emitter, path str
 			return err // stopped while the path was missing (nil), or it cannot be opened
 		}
 		fr := &followReader{ctx: ctx, f: file, path: path, poll: r.follow, flush: em.Flush}
-		err = r.parse(ctx, em, path, f, fr)
+		err = r.parse(ctx, em, path, f, fr, nil)
 		file.Close()
 		if err != nil || ctx.Err() != nil {
 			return err

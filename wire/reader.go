@@ -59,6 +59,10 @@ type Reader struct {
 	eof   error // sticky error from r
 	empty int   // consecutive reads that returned nothing
 
+	raw    []byte // the physical line read last, as it was (without "\n")
+	rawOff int64  // its offset in the stream
+	rawNL  bool   // it ended with "\n" (not the end of the stream)
+
 	framing framing // decided by the stream's first non-blank line
 
 	// BeforeFill, if set, is called before each read of the underlying
@@ -146,6 +150,22 @@ func (r *Reader) Reset(src io.Reader) {
 
 // BytesRead returns the number of bytes consumed so far.
 func (r *Reader) BytesRead() int64 { return r.bytes }
+
+// Span says where the payload of a bare data frame that Next returned
+// last lies in the stream, when it is the whole physical line as it was
+// read (no BOM, "\r" or surrounding space removed, no byte replaced): its
+// offset and the bytes the line takes, its "\n" included (none at the
+// end of the stream). ok is false otherwise.
+func (r *Reader) Span(f *Frame) (off, span int64, ok bool) {
+	if !f.Bare || len(f.Payload) == 0 || len(f.Payload) != len(r.raw) || &f.Payload[0] != &r.raw[0] {
+		return 0, 0, false
+	}
+	span = int64(len(r.raw))
+	if r.rawNL {
+		span++
+	}
+	return r.rawOff, span, true
+}
 
 // LineNumber returns the number of physical lines consumed so far.
 func (r *Reader) LineNumber() int64 { return r.line }
@@ -268,6 +288,7 @@ func (r *Reader) readLine() ([]byte, error) {
 	for {
 		if i := bytes.IndexByte(r.buf[r.pos:r.end], '\n'); i >= 0 {
 			line := r.buf[r.pos : r.pos+i]
+			r.raw, r.rawOff, r.rawNL = line, r.bytes, true
 			r.pos += i + 1
 			r.bytes += int64(i + 1)
 			return r.finish(line)
@@ -275,6 +296,7 @@ func (r *Reader) readLine() ([]byte, error) {
 		if r.eof != nil {
 			if r.pos < r.end {
 				line := r.buf[r.pos:r.end]
+				r.raw, r.rawOff, r.rawNL = line, r.bytes, false
 				r.bytes += int64(len(line))
 				r.pos = r.end
 				return r.finish(line)

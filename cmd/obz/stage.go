@@ -40,7 +40,8 @@ func runnerFlags(spec *runner.Spec) []cli.Flag {
 	if spec.Family == runner.FamilySource {
 		fs = append(fs, &cli.StringFlag{Name: "resume-from", Usage: "check the first events against this journal of a killed run, then go on (used by obz flow --resume)", Hidden: true},
 			&cli.BoolFlag{Name: "resume-continue", Usage: "with --resume-from: the events that match the journal are not written out, the consumers have them (used by obz flow to restart a failed source)", Hidden: true},
-			&cli.BoolFlag{Name: "journal-flush", Usage: "write each batch to the journal file before the outputs see it, so that a restart knows what was delivered (used by obz flow for restartable sources)", Hidden: true})
+			&cli.BoolFlag{Name: "journal-flush", Usage: "write each batch to the journal file before the outputs see it, so that a restart knows what was delivered (used by obz flow for restartable sources)", Hidden: true},
+			&cli.StringFlag{Name: "journal-sources", Value: "ref", Usage: "with --journal, the lines of a regular NDJSON file read: ref journals them as references to the file (its path, size, time, offsets, checksums; a replay refuses when the file changed since), copy as bytes (for input files that will not last); stdin, pipes, --follow and compressed files are always copied"})
 	} else {
 		fs = append(fs, &cli.StringFlag{Name: "merge", Value: "arrival", Usage: "how several inputs (fan-in) merge: arrival (as events come) or ordered (by seq, waiting for every input: the same order on every run)"})
 		fs = append(fs, &cli.StringFlag{Name: "merge-order", Usage: "consume several inputs in the order this journal of a recorded run says (used by obz replay RUN_DIR)", Hidden: true},
@@ -176,6 +177,16 @@ func runBuilt(c *cli.Context, spec *runner.Spec, st runner.Stage) error {
 	}
 	env.Journal = jw
 	env.JournalRefs = spec.Family != runner.FamilySource && c.Bool("journal-refs")
+	if spec.Family == runner.FamilySource {
+		switch c.String("journal-sources") {
+		case "ref":
+			env.JournalSources = true
+		case "copy":
+		default:
+			jw.Close()
+			return &usageError{msg: fmt.Sprintf("--journal-sources must be ref or copy, not %q", c.String("journal-sources"))}
+		}
+	}
 	if c.Bool("journal-flush") {
 		env.Journal = flushingJournal{jw}
 	}
