@@ -259,6 +259,10 @@ func FileSums(path string) ([]SourceFile, error) {
 			at[id.Path] = i
 			files = append(files, SourceFile{Opened: id})
 		}
+		if isFileRef(line) {
+			x, _ := parseFileRef(line)
+			files[i].spans = append(files[i].spans, span{x.Off, x.Len, x.CRC})
+		}
 		if isFileSum(line) {
 			files[i].Read, files[i].SHA256, files[i].Sum = s.id, s.sum, true
 		}
@@ -274,12 +278,22 @@ type SourceFile struct {
 	Read   FileID
 	SHA256 [sha256.Size]byte
 	Sum    bool
+
+	spans []span // the bytes its references cover (FileSums)
+}
+
+// span is the bytes of a file that a reference covers.
+type span struct {
+	off, n int64
+	crc    uint32
 }
 
 // Check reports whether the file is still the one the writer read: nil,
 // or an error wrapping ErrUnresolved (it cannot be read) or
 // ErrSourceChanged, naming it. With strict the SHA-256 is always checked
-// (one pass over the file); otherwise only when the size or modification
+// (one pass over the file), or when the writer did not read the file to
+// its end, the CRC-32C of the bytes each reference covers (as FileSums
+// found them); otherwise the SHA-256 only when the size or modification
 // time differ from what was recorded. A file that was only appended to
 // or touched since, whose first bytes are still the ones read, passes.
 func (s *SourceFile) Check(strict bool) error {
@@ -297,6 +311,21 @@ func (s *SourceFile) Check(strict bool) error {
 		id = s.Read
 	}
 	same := st.Size() == id.Size && st.ModTime().UnixNano() == id.MTime
+	if !s.Sum && strict {
+		// No SHA-256 (the writer did not read the file to its end): the
+		// bytes every reference covers are checked.
+		var buf []byte
+		for _, sp := range s.spans {
+			if int64(cap(buf)) < sp.n {
+				buf = make([]byte, sp.n)
+			}
+			b := buf[:sp.n]
+			if _, err := f.ReadAt(b, sp.off); err != nil || FileCRC(0, b) != sp.crc {
+				return changed(s.Opened.Path, id, st, fmt.Sprintf("bytes %d..%d are not the ones read (CRC-32C)", sp.off, sp.off+sp.n))
+			}
+		}
+		return nil
+	}
 	if !s.Sum || same && !strict {
 		if !s.Sum && st.Size() < id.Size {
 			return changed(s.Opened.Path, id, st, "it is shorter")

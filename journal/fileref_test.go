@@ -182,4 +182,15 @@ func TestFileRefsChangedWithoutSum(t *testing.T) {
 	if !strings.HasPrefix(string(want), string(got)) || strings.Contains(string(got), `"id":50,`) {
 		t.Fatalf("not a prefix before the change:\n%s", got)
 	}
+	// Checked before reading (replay, resume): every reference's bytes.
+	files, err := FileSums(filepath.Join(dir, "src.zst"))
+	if err != nil || len(files) != 1 || files[0].Sum {
+		t.Fatalf("sums: %v %+v", err, files)
+	}
+	if err := files[0].Check(false); err != nil {
+		t.Fatalf("not strict: %v", err)
+	}
+	if err := files[0].Check(true); !errors.Is(err, ErrSourceChanged) || !strings.Contains(err.Error(), "CRC-32C") {
+		t.Fatalf("strict: %v", err)
+	}
 }

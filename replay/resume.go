@@ -109,6 +109,9 @@ func PlanResume(o ResumeOptions) (*Resume, error) {
 					p.Notes = append(p.Notes, fmt.Sprintf("source %q journaled nothing (it was killed as it started): it starts from the beginning", s.Name))
 				}
 			default:
+				if err := checkSourceFiles(s.Name, j, "resumed"); err != nil {
+					return nil, err
+				}
 				s.Argv = slices.Insert(s.Argv, 1, resumeFromFlag, j)
 			}
 			continue

@@ -114,6 +114,9 @@ func Prepare(o Options) (*Replay, error) {
 			if err != nil {
 				return nil, err
 			}
+			if err := checkSourceFiles(s.Name, j, "replayed"); err != nil {
+				return nil, err
+			}
 			s.Argv = []string{"replay", j}
 			continue
 		}
@@ -304,6 +307,24 @@ func cmp(a, b string) string {
 		return a
 	}
 	return b
+}
+
+// checkSourceFiles refuses a source whose journal refers to files (it
+// recorded them by reference) that are gone or changed since the run,
+// naming the file: checked before anything runs, the SHA-256 of each
+// file the source read to its end included. A journal that cannot be
+// read is left to the stage that reads it to report.
+func checkSourceFiles(stage, path, what string) error {
+	files, err := journal.FileSums(path)
+	if err != nil {
+		return nil
+	}
+	for _, f := range files {
+		if err := f.Check(true); err != nil {
+			return refused(fmt.Sprintf("source %q cannot be %s from its journal %s: %v", stage, what, path, err))
+		}
+	}
+	return nil
 }
 
 // checkBaseline refuses a recorded run that cannot serve as a baseline for
