@@ -2,10 +2,10 @@ package journal
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/cespare/xxhash/v2"
 	"hash/crc32"
 	"io"
 	"os"
@@ -28,10 +28,10 @@ import (
 // and was modified at m (Unix ns) when the source opened it, and c is the
 // CRC-32C of the l bytes. When the source has read the file to its end,
 //
-//	{"obz":1,"t":"fsum","w":"src","f":"/data/orders.ndjson","z":9120,"m":1764851234000000000,"sha256":"..."}
+//	{"obz":1,"t":"fsum","w":"src","f":"/data/orders.ndjson","z":9120,"m":1764851234000000000,"xxh64":"9c2a31b2e04d8f11"}
 //
-// gives the size read, the modification time then and the SHA-256 of the
-// whole file as the source read it (hashed as read: no second pass). A
+// gives the size read, the modification time then and the XXH64 (xxHash,
+// 64 bits, as xxhsum -H64 prints it) of the whole file as the source read it (hashed as read: no second pass). A
 // reader resolves the references from the file and refuses, naming the
 // file, when it cannot be read (ErrUnresolved) or its content is no longer
 // what the run read (ErrSourceChanged).
@@ -114,15 +114,15 @@ func appendFileID(dst []byte, id *FileID) []byte {
 }
 
 // AppendFileSum appends the line that says writer read the file id (its
-// size and modification time after the read) to its end, and the SHA-256
+// size and modification time after the read) to its end, and the XXH64
 // of its bytes, with its newline.
-func AppendFileSum(dst []byte, writer string, id FileID, sum [sha256.Size]byte) []byte {
+func AppendFileSum(dst []byte, writer string, id FileID, sum [8]byte) []byte {
 	dst = append(dst, fsumPrefix...)
 	dst = append(dst, `"w":"`...)
 	dst = append(dst, writer...)
 	dst = append(dst, '"')
 	dst = appendFileID(dst, &id)
-	dst = append(dst, `,"sha256":"`...)
+	dst = append(dst, `,"xxh64":"`...)
 	dst = hex.AppendEncode(dst, sum[:])
 	return append(dst, "\"}\n"...)
 }
@@ -198,7 +198,7 @@ func parseFileRef(line []byte) (FileRef, bool) {
 type fileSum struct {
 	writer string
 	id     FileID
-	sum    [sha256.Size]byte
+	sum    [8]byte
 }
 
 func parseFileSum(line []byte) (fileSum, bool) {
@@ -206,7 +206,7 @@ func parseFileSum(line []byte) (fileSum, bool) {
 	var s fileSum
 	s.writer = lp.str(`"w":"`, RefName)
 	s.id = lp.fileID()
-	h := lp.str(`,"sha256":"`, func(h string) bool { return len(h) == 2*sha256.Size })
+	h := lp.str(`,"xxh64":"`, func(h string) bool { return len(h) == 16 })
 	if !lp.ok || string(lp.p) != "}" {
 		return s, false
 	}
@@ -216,7 +216,7 @@ func parseFileSum(line []byte) (fileSum, bool) {
 
 // FileSums returns what the journal at path says of the files its writer
 // recorded by reference: each file's identity from its first reference,
-// and the size, time and SHA-256 of its fsum line when the writer read it
+// and the size, time and XXH64 of its fsum line when the writer read it
 // to its end (Sum false otherwise, e.g. a source that was killed). It
 // reads the journal's lines without resolving anything.
 func FileSums(path string) ([]SourceFile, error) {
@@ -264,7 +264,7 @@ func FileSums(path string) ([]SourceFile, error) {
 			files[i].spans = append(files[i].spans, span{x.Off, x.Len, x.CRC})
 		}
 		if isFileSum(line) {
-			files[i].Read, files[i].SHA256, files[i].Sum = s.id, s.sum, true
+			files[i].Read, files[i].XXH64, files[i].Sum = s.id, s.sum, true
 		}
 	}
 }
@@ -272,12 +272,12 @@ func FileSums(path string) ([]SourceFile, error) {
 // SourceFile is a file a journal's writer recorded by reference.
 type SourceFile struct {
 	Opened FileID // as the writer opened it (its first reference)
-	// Read, SHA256: the size read, the modification time after the read
-	// and the SHA-256 of the bytes read, when the writer read it to its
+	// Read, XXH64: the size read, the modification time after the read
+	// and the XXH64 of the bytes read, when the writer read it to its
 	// end (Sum).
-	Read   FileID
-	SHA256 [sha256.Size]byte
-	Sum    bool
+	Read  FileID
+	XXH64 [8]byte
+	Sum   bool
 
 	spans []span // the bytes its references cover (FileSums)
 }
@@ -290,10 +290,10 @@ type span struct {
 
 // Check reports whether the file is still the one the writer read: nil,
 // or an error wrapping ErrUnresolved (it cannot be read) or
-// ErrSourceChanged, naming it. With strict the SHA-256 is always checked
+// ErrSourceChanged, naming it. With strict the XXH64 is always checked
 // (one pass over the file), or when the writer did not read the file to
 // its end, the CRC-32C of the bytes each reference covers (as FileSums
-// found them); otherwise the SHA-256 only when the size or modification
+// found them); otherwise the XXH64 only when the size or modification
 // time differ from what was recorded. A file that was only appended to
 // or touched since, whose first bytes are still the ones read, passes.
 func (s *SourceFile) Check(strict bool) error {
@@ -312,7 +312,7 @@ func (s *SourceFile) Check(strict bool) error {
 	}
 	same := st.Size() == id.Size && st.ModTime().UnixNano() == id.MTime
 	if !s.Sum && strict {
-		// No SHA-256 (the writer did not read the file to its end): the
+		// No XXH64 (the writer did not read the file to its end): the
 		// bytes every reference covers are checked.
 		var buf []byte
 		for _, sp := range s.spans {
@@ -335,16 +335,16 @@ func (s *SourceFile) Check(strict bool) error {
 	if st.Size() < id.Size {
 		return changed(s.Opened.Path, id, st, "it is shorter")
 	}
-	h := sha256.New()
+	h := xxhash.New()
 	if _, err := io.Copy(h, io.LimitReader(f, id.Size)); err != nil {
 		return unreadable(s.Opened.Path, err)
 	}
-	if !bytes.Equal(h.Sum(nil), s.SHA256[:]) {
+	if !bytes.Equal(h.Sum(nil), s.XXH64[:]) {
 		what := "its content differs"
 		if st.Size() > id.Size {
 			what = fmt.Sprintf("its first %d bytes differ", id.Size)
 		}
-		return changed(s.Opened.Path, id, st, what+" (SHA-256)")
+		return changed(s.Opened.Path, id, st, what+" (XXH64)")
 	}
 	return nil
 }
@@ -445,7 +445,7 @@ func (r *Reader) startFileRef(line []byte) error {
 
 // checkFile checks, before the first reference to it is read, that the
 // file is the one the writer read (SourceFile.Check, not strict: the
-// SHA-256 is checked when the size or time differ; the CRC-32C of each
+// XXH64 is checked when the size or time differ; the CRC-32C of each
 // reference's bytes is checked always).
 func (r *Reader) checkFile(id FileID) error {
 	s := SourceFile{Opened: id}

@@ -1,8 +1,7 @@
 package runner
 
 import (
-	"crypto/sha256"
-	"hash"
+	"github.com/cespare/xxhash/v2"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,7 +12,7 @@ import (
 // SourceFile is a regular file a source reads, whose lines its journal
 // records as references to the file (journal.FileRef: path, size,
 // modification time, offsets and a CRC-32C per run of lines, and the
-// file's SHA-256 once it was read to its end) instead of copies of their
+// file's XXH64 once it was read to its end) instead of copies of their
 // bytes (Env.JournalSources). The source reads the file through Reader,
 // which hashes it as it is read (no second pass), emits the events that
 // are lines of it as they are with EmitSpan, and calls Close when it is
@@ -23,7 +22,7 @@ type SourceFile struct {
 	em   *Emitter
 	f    *os.File
 	id   journal.FileID
-	h    hash.Hash
+	h    *xxhash.Digest
 	read int64
 	on   bool // references are being made
 }
@@ -57,7 +56,7 @@ func (em *Emitter) SourceFile(path string, f *os.File) *SourceFile {
 		return nil
 	}
 	em.fsrc = true
-	return &SourceFile{em: em, f: f, id: journal.FileID{Path: abs, Size: st.Size(), MTime: st.ModTime().UnixNano()}, h: sha256.New(), on: true}
+	return &SourceFile{em: em, f: f, id: journal.FileID{Path: abs, Size: st.Size(), MTime: st.ModTime().UnixNano()}, h: xxhash.New(), on: true}
 }
 
 // Reader returns r (the file's bytes, from its start), hashed as it is
@@ -84,7 +83,7 @@ func (h hashingReader) Read(p []byte) (int, error) {
 }
 
 // Close ends the file's references; whole says that the source read the
-// file to its end, and then its size, modification time and SHA-256 are
+// file to its end, and then its size, modification time and XXH64 are
 // journaled. Called early (a compressed file, whose lines are not its
 // bytes), it makes the rest of the file's events journaled as bytes.
 func (sf *SourceFile) Close(whole bool) error {
@@ -99,7 +98,7 @@ func (sf *SourceFile) Close(whole bool) error {
 		if st, err := sf.f.Stat(); err == nil {
 			id.MTime = st.ModTime().UnixNano()
 		}
-		var sum [sha256.Size]byte
+		var sum [8]byte
 		sf.h.Sum(sum[:0])
 		em.jbuf = journal.AppendFileSum(em.jbuf, em.name, id, sum)
 	}
