@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"github.com/obz-dev/obz/wire"
@@ -19,9 +20,16 @@ import (
 //	{"obz":1,"t":"ref","w":"big","s":5,"n":3,"p":{"w":"src","s":10}}
 //
 // is the data frames big:5, big:6, big:7, whose parents are src:10, src:11,
-// src:12 and whose payloads are those of src:10..12. A Reader opened on a
-// file resolves them and returns the frames, byte for byte as the writer
-// emitted them (canonical encoding, docs/wire.md).
+// src:12 and whose payloads are those of src:10..12. A stage that drops
+// events (filter) skips some of its writer's seqs between two parents:
+//
+//	{"obz":1,"t":"ref","w":"big","s":5,"n":3,"p":{"w":"src","s":10},"g":[1,0]}
+//
+// is big:5, big:6, big:7 whose parents are src:10, src:12 and src:13: "g"
+// has, for each frame after the first, how many of the writer's seqs were
+// skipped before its parent (format version 3; without "g", none). A Reader
+// opened on a file resolves them and returns the frames, byte for byte as
+// the writer emitted them (canonical encoding, docs/wire.md).
 var refPrefix = []byte(`{"obz":1,"t":"ref",`)
 
 // ErrUnresolved means a reference line of the journal cannot be resolved:
@@ -65,11 +73,32 @@ func AppendRef(dst []byte, writer string, seq, n uint64, parent wire.Ref) []byte
 	return append(dst, "}}\n"...)
 }
 
+// AppendRefSkips appends the reference line for n data frames of writer
+// from seq on whose parents are parent.Writer's seqs from parent.Seq on,
+// skipping skips[i] of them before the parent of the frame i+1 (len(skips)
+// is n-1, or 0 when none are skipped).
+func AppendRefSkips(dst []byte, writer string, seq, n uint64, parent wire.Ref, skips []uint64) []byte {
+	dst = AppendRef(dst, writer, seq, n, parent)
+	if !slices.ContainsFunc(skips, func(g uint64) bool { return g > 0 }) {
+		return dst
+	}
+	dst = append(dst[:len(dst)-2], `,"g":[`...)
+	for i, g := range skips {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = strconv.AppendUint(dst, g, 10)
+	}
+	return append(dst, "]}\n"...)
+}
+
 // ref is a parsed reference line.
 type ref struct {
 	writer string
 	seq, n uint64
 	parent wire.Ref
+	skips  []byte // the "g" list, "1,0": digits and commas (nil: none)
+	last   uint64 // the parent seq of the frames, to the last one
 }
 
 func isRef(line []byte) bool { return bytes.HasPrefix(line, refPrefix) }
@@ -116,8 +145,39 @@ func parseRef(line []byte) (ref, bool) {
 			return r, false
 		}
 	}
-	return r, string(p) == "}}" && r.seq > 0 && r.n > 0 && r.parent.Seq > 0 &&
-		r.seq+r.n > r.seq && r.parent.Seq+r.n > r.parent.Seq
+	if bytes.HasPrefix(p, []byte(`},"g":[`)) && bytes.HasSuffix(p, []byte("]}")) {
+		r.skips = p[len(`},"g":[`) : len(p)-2]
+		p = []byte("}}")
+	}
+	if string(p) != "}}" || r.seq == 0 || r.n == 0 || r.parent.Seq == 0 || r.seq+r.n <= r.seq {
+		return r, false
+	}
+	// The last parent: the first, n-1 more, and the skips.
+	r.last = r.parent.Seq + r.n - 1
+	if r.skips != nil {
+		k := uint64(0)
+		for rest := r.skips; ; {
+			i := bytes.IndexByte(rest, ',')
+			if i < 0 {
+				i = len(rest)
+			}
+			g := rest[:i]
+			v, err := strconv.ParseUint(string(g), 10, 63)
+			if err != nil || len(g) > 1 && g[0] == '0' || g[0] == '+' || r.last+v < r.last {
+				return r, false
+			}
+			k++
+			r.last += v
+			if i == len(rest) {
+				break
+			}
+			rest = rest[i+1:]
+		}
+		if k != r.n-1 {
+			return r, false
+		}
+	}
+	return r, r.last >= r.parent.Seq
 }
 
 // refSource is a producer's journal, read forward as references ask for
@@ -134,6 +194,7 @@ type refSource struct {
 type expansion struct {
 	ref
 	done uint64 // frames returned so far
+	pseq uint64 // the parent seq of the next frame
 }
 
 // resolve returns the payload of the data frame of writer w at seq, from
@@ -205,14 +266,28 @@ func (r *Reader) resolve(w string, seq uint64) ([]byte, error) {
 // expand returns the next frame line of the reference being expanded.
 func (r *Reader) expand() ([]byte, error) {
 	x := &r.exp
+	if x.done == 0 {
+		x.pseq = x.parent.Seq
+	} else {
+		x.pseq++
+		if len(x.skips) > 0 {
+			i := bytes.IndexByte(x.skips, ',')
+			if i < 0 {
+				i = len(x.skips)
+			}
+			g, _ := strconv.ParseUint(string(x.skips[:i]), 10, 63) // checked by parseRef
+			x.pseq += g
+			x.skips = x.skips[min(i+1, len(x.skips)):]
+		}
+	}
 	payload := []byte("null")
 	if !r.noPay {
 		var err error
-		if payload, err = r.resolve(x.parent.Writer, x.parent.Seq+x.done); err != nil {
+		if payload, err = r.resolve(x.parent.Writer, x.pseq); err != nil {
 			return nil, err
 		}
 	}
-	f := wire.Frame{Kind: wire.KindData, Writer: x.writer, Seq: x.seq + x.done, Parent: wire.Ref{Writer: x.parent.Writer, Seq: x.parent.Seq + x.done}, Payload: payload}
+	f := wire.Frame{Kind: wire.KindData, Writer: x.writer, Seq: x.seq + x.done, Parent: wire.Ref{Writer: x.parent.Writer, Seq: x.pseq}, Payload: payload}
 	r.synth = wire.AppendFrame(r.synth[:0], &f)
 	x.done++
 	return r.synth[:len(r.synth)-1], nil

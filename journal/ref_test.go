@@ -248,3 +248,51 @@ func TestParseRef(t *testing.T) {
 		}
 	}
 }
+
+func TestRefSkips(t *testing.T) {
+	line := AppendRefSkips(nil, "big", 5, 3, wire.Ref{Writer: "src", Seq: 10}, []uint64{1, 0})
+	if string(line) != `{"obz":1,"t":"ref","w":"big","s":5,"n":3,"p":{"w":"src","s":10},"g":[1,0]}`+"\n" {
+		t.Fatalf("line %s", line)
+	}
+	x, ok := parseRef(line[:len(line)-1])
+	if !ok || x.last != 13 || x.n != 3 {
+		t.Fatalf("parsed %+v %v", x, ok)
+	}
+	// No skips: the version 2 line.
+	if got := AppendRefSkips(nil, "big", 5, 3, wire.Ref{Writer: "src", Seq: 10}, []uint64{0, 0}); string(got) != string(AppendRef(nil, "big", 5, 3, wire.Ref{Writer: "src", Seq: 10})) {
+		t.Fatalf("no skips: %s", got)
+	}
+	for _, bad := range []string{
+		`{"obz":1,"t":"ref","w":"big","s":5,"n":3,"p":{"w":"src","s":10},"g":[1]}`,
+		`{"obz":1,"t":"ref","w":"big","s":5,"n":3,"p":{"w":"src","s":10},"g":[1,0,0]}`,
+		`{"obz":1,"t":"ref","w":"big","s":5,"n":3,"p":{"w":"src","s":10},"g":[01,0]}`,
+		`{"obz":1,"t":"ref","w":"big","s":5,"n":3,"p":{"w":"src","s":10},"g":[]}`,
+		`{"obz":1,"t":"ref","w":"big","s":5,"n":3,"p":{"w":"src","s":10},"g":[1,]}`,
+		`{"obz":1,"t":"ref","w":"big","s":5,"n":2,"p":{"w":"src","s":10},"g":[18446744073709551615]}`,
+	} {
+		if _, ok := parseRef([]byte(bad)); ok {
+			t.Errorf("accepted %s", bad)
+		}
+	}
+	// Resolved: src's events 10, 12, 13.
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "src.zst"), write(t, frames("src", 20), 64<<10, nil), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	line = AppendRefSkips(nil, "big", 1, 3, wire.Ref{Writer: "src", Seq: 10}, []uint64{1, 0})
+	eof := wire.AppendFrame(nil, &wire.Frame{Kind: wire.KindEOF, Writer: "big", Count: 3})
+	if err := os.WriteFile(filepath.Join(dir, "big.zst"), write(t, append(line, eof...), 64<<10, nil), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(filepath.Join(dir, "big.zst"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var f wire.Frame
+	for i, want := range []uint64{10, 12, 13} {
+		if err := r.Next(&f); err != nil || f.Seq != uint64(1+i) || f.Parent.Seq != want || !strings.Contains(string(f.Payload), `"id":`+strconv.Itoa(int(want))+`,`) {
+			t.Fatalf("frame %d: %v %+v %s", i, err, f.Parent, f.Payload)
+		}
+	}
+}

@@ -129,6 +129,9 @@ type Emitter struct {
 	ref  struct {
 		seq, n uint64
 		parent wire.Ref
+		last   uint64   // the parent seq of the run's last event
+		skips  []uint64 // upstream seqs skipped before each parent after the first
+		skip   bool     // some skip is not 0
 	}
 	// fileRefs: a source may journal the lines of the regular files it
 	// reads as references to them (Env.JournalSources, sourcefile.go);
@@ -263,22 +266,34 @@ func (em *Emitter) passes(payload []byte) bool {
 		&payload[0] == &c.Payload[0] && c.Seq > 0 && journal.RefName(c.Writer)
 }
 
+// maxRefRun bounds the events of one reference line.
+const maxRefRun = 1 << 16
+
 // addRef journals data event seq, whose payload is parent's, as part of a
-// reference run.
+// reference run: consecutive seqs of this stage whose parents are
+// increasing seqs of one upstream writer (a filter skips some).
 func (em *Emitter) addRef(seq uint64, parent wire.Ref) {
 	r := &em.ref
-	if r.n > 0 && parent.Writer == r.parent.Writer && parent.Seq == r.parent.Seq+r.n && seq == r.seq+r.n {
+	if r.n > 0 && r.n < maxRefRun && parent.Writer == r.parent.Writer && parent.Seq > r.last && seq == r.seq+r.n {
+		g := parent.Seq - r.last - 1
+		r.skips = append(r.skips, g)
+		r.skip = r.skip || g > 0
 		r.n++
+		r.last = parent.Seq
 		return
 	}
 	em.endRef()
-	r.seq, r.n, r.parent = seq, 1, parent
+	r.seq, r.n, r.parent, r.last, r.skips, r.skip = seq, 1, parent, parent.Seq, r.skips[:0], false
 }
 
 // endRef writes the reference run being built to jbuf.
 func (em *Emitter) endRef() {
 	if r := &em.ref; r.n > 0 {
-		em.jbuf = journal.AppendRef(em.jbuf, em.name, r.seq, r.n, r.parent)
+		if r.skip {
+			em.jbuf = journal.AppendRefSkips(em.jbuf, em.name, r.seq, r.n, r.parent, r.skips)
+		} else {
+			em.jbuf = journal.AppendRef(em.jbuf, em.name, r.seq, r.n, r.parent)
+		}
 		r.n = 0
 	}
 	em.endFileRef()
