@@ -35,6 +35,10 @@ type Options struct {
 	MetricsReady func(addr string)
 	// NoJournal turns off the journals (RUN_DIR/journals/STAGE.zst).
 	NoJournal bool
+	// JournalSources, if set, is given to every source with its journal
+	// (--journal-sources ref|copy), before the run's own arguments, which
+	// may set it again.
+	JournalSources string
 	// ResumedFrom is the run directory this run resumes (obz flow --resume),
 	// recorded in the manifest.
 	ResumedFrom string
@@ -256,6 +260,9 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 			}
 		}
 		argv := t.commandLine(s, edges[s.Name], journal, p.restartable)
+		if journal != "" && opts.JournalSources != "" && len(s.AllInputs()) == 0 && s.Replicas == 0 {
+			argv = slices.Insert(argv, 1, "--journal-sources", opts.JournalSources)
+		}
 		p.argv = argv
 		p.cmd = newCmd(opts, s, argv, p.files[:len(p.files):len(p.files)], ew)
 		p.files = append(p.files, ew)

@@ -102,6 +102,7 @@ func flowCommand(reg stages.Registry, cmdName *string, runErr *error) *cli.Comma
 			&cli.DurationFlag{Name: "drain-timeout", Value: 10 * time.Second, Usage: "after a failure or a stop signal, how long stages may drain before they are killed"},
 			&cli.DurationFlag{Name: "stall-after", Value: flow.DefaultStallAfter, Usage: "report a running stage that makes no progress for this long as stalled (it has input) or backpressured (blocked writing): a message, the live view, metrics and events.ndjson; never a failure; 0 turns it off"},
 			&cli.BoolFlag{Name: "no-journal", Usage: "do not journal the stages' output (RUN_DIR/journals/STAGE.zst, for obz replay)"},
+			&cli.StringFlag{Name: "journal-sources", Usage: "how sources journal the lines of the regular NDJSON files they read: ref (the stages' default: by reference to the file, which a replay then needs unchanged) or copy (the bytes, for input files that will not last); a stage's run may set its own"},
 			&cli.BoolFlag{Name: "resume", Usage: "continue the killed run in RUN_DIR, the argument (obz flow --resume RUN_DIR; see docs/journal.md, Resume)"},
 			&cli.BoolFlag{Name: "force", Usage: "--resume: resume although the topology file changed, or a sink's output may get events twice"},
 		},
@@ -156,7 +157,7 @@ func runFlow(c *cli.Context, reg stages.Registry) error {
 		return nil
 	}
 	return superviseFlow(c, t, flow.Options{
-		Stdout: out, RunDir: c.String("run-dir"), NoJournal: c.Bool("no-journal"),
+		Stdout: out, RunDir: c.String("run-dir"), NoJournal: c.Bool("no-journal"), JournalSources: c.String("journal-sources"),
 	}, nil)
 }
 
@@ -165,6 +166,9 @@ func runFlow(c *cli.Context, reg stages.Registry) error {
 // drain timeout, metrics, the check of every stage's command line), prints the summary and maps the outcome to an
 // error for the exit table. after, if set, sees the result first.
 func superviseFlow(c *cli.Context, t *flow.Topology, opts flow.Options, after func(*flow.Result)) error {
+	if js := opts.JournalSources; js != "" && js != "ref" && js != "copy" {
+		return &usageError{msg: fmt.Sprintf("--journal-sources must be ref or copy, not %q", js)}
+	}
 	exe, err := selfPath()
 	if err != nil {
 		return err
