@@ -66,6 +66,7 @@ type Reader struct {
 	files map[string]*fileSrc // the files that file references name
 	fexp  fileExpansion       // the file reference being expanded
 	fbuf  []byte              // its bytes
+	rexp  runExpansion        // the run line being expanded
 }
 
 // Open opens the journal file at path.
@@ -149,6 +150,7 @@ func (r *Reader) SeekSeq(n uint64) {
 	r.next, r.cur, r.data, r.pos, r.err, r.lastSeq = 0, -1, nil, 0, nil, 0
 	r.exp = expansion{}
 	r.fexp = fileExpansion{}
+	r.rexp = runExpansion{}
 	if n <= 1 {
 		return
 	}
@@ -194,6 +196,9 @@ func (r *Reader) NextLine() ([]byte, error) {
 		r.line = r.expandFile()
 		return r.line, nil
 	}
+	if r.rexp.done < r.rexp.n {
+		return r.nextRun()
+	}
 	for {
 		line, err := r.rawLine()
 		if err != nil {
@@ -216,6 +221,14 @@ func (r *Reader) NextLine() ([]byte, error) {
 			}
 			r.line = r.expandFile()
 			return r.line, nil
+		case isRun(line):
+			x, ok := parseRun(line)
+			if !ok {
+				r.err = corrupt(r.blocks[r.cur].Offset, "line %d of the block is not a valid run of frames", r.lineNo)
+				return nil, r.err
+			}
+			r.rexp = x
+			return r.nextRun()
 		case isFileSum(line):
 			if _, ok := parseFileSum(line); !ok {
 				r.err = corrupt(r.blocks[r.cur].Offset, "line %d of the block is not a valid file checksum", r.lineNo)
@@ -250,6 +263,17 @@ func (r *Reader) rawLine() ([]byte, error) {
 	line := r.data[r.pos : r.pos+i]
 	r.pos += i + 1
 	r.lineNo++
+	r.line = line
+	return line, nil
+}
+
+func (r *Reader) nextRun() ([]byte, error) {
+	line, err := r.expandRun()
+	if err != nil {
+		r.err = err
+		r.rexp = runExpansion{}
+		return nil, err
+	}
 	r.line = line
 	return line, nil
 }

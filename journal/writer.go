@@ -434,6 +434,10 @@ func seqRange(data []byte) (first, last uint64) {
 			x, ok := parseFileRef(line)
 			return x.Seq, x.Seq + x.N - 1, ok
 		}
+		if isRun(line) {
+			x, ok := parseRun(line)
+			return x.seq, x.seq + x.n - 1, ok
+		}
 		if wire.Decode(line, &f) == nil && (f.Kind == wire.KindData || f.Kind == wire.KindError) {
 			return f.Seq, f.Seq, true
 		}

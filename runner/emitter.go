@@ -140,6 +140,11 @@ type Emitter struct {
 	fileRefs bool
 	fsrc     bool
 	fref     fileRun
+	// runs: the data events the stage makes are journaled as run lines
+	// (journal.RunLine: payloads without each frame's envelope); jrun is
+	// the run being built.
+	runs bool
+	jrun journal.RunLine
 
 	// resume checks a resumed source's events against its record (resume.go);
 	// nil when not resuming or once the record ended.
@@ -228,12 +233,21 @@ func (em *Emitter) emit(payload []byte, sf *SourceFile, off, span int64) error {
 			em.addFileRef(sf, payload, off, span)
 		case em.refs && em.passes(payload):
 			em.addRef(em.seq, wire.Ref{Writer: em.cur.Writer, Seq: em.cur.Seq})
+		case em.runs && (em.cur == nil || journal.RefName(em.cur.Writer)):
+			var parent wire.Ref
+			if em.cur != nil {
+				parent = wire.Ref{Writer: em.cur.Writer, Seq: em.cur.Seq}
+			}
+			if !em.jrun.Add(em.seq, parent, payload) {
+				em.endRef()
+				em.jrun.Start(em.name, em.seq, parent, payload)
+			}
 		default:
 			em.frame = wire.Frame{Kind: wire.KindData, Writer: em.name, Seq: em.seq, Payload: payload}
 			em.teeFrame(&em.frame)
 		}
 	}
-	if len(em.buf) >= batchSize || len(em.jbuf) >= batchSize {
+	if len(em.buf) >= batchSize || len(em.jbuf) >= batchSize || em.jrun.Len() >= batchSize {
 		return em.Flush()
 	}
 	return nil
@@ -255,7 +269,7 @@ func (em *Emitter) teeFrame(f *wire.Frame) {
 
 // bufIsJournal: the journal is written the output buffer itself (framed
 // output, no references), not jbuf.
-func (em *Emitter) bufIsJournal() bool { return em.mode == Framed && !em.refs && !em.fsrc }
+func (em *Emitter) bufIsJournal() bool { return em.mode == Framed && !em.refs && !em.fsrc && !em.runs }
 
 // passes reports whether payload is the data event being handled's own
 // payload (the same bytes, not a copy), from an upstream writer whose
@@ -297,6 +311,7 @@ func (em *Emitter) endRef() {
 		r.n = 0
 	}
 	em.endFileRef()
+	em.jbuf = em.jrun.Append(em.jbuf)
 }
 
 // EmitError writes an error event. payload is the event's JSON value, or nil

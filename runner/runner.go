@@ -154,6 +154,7 @@ func Run(ctx context.Context, spec *Spec, st Stage, env *Env) error {
 		counters: env.Counters, failFirst: env.OnError == ErrorsFail, maxLine: env.MaxLine, journal: env.Journal}
 	em.refs = env.Journal != nil && env.JournalRefs && spec.PassesPayloads && journal.RefName(name)
 	em.fileRefs = env.Journal != nil && env.JournalSources && spec.Family == FamilySource
+	em.runs = env.Journal != nil && journal.RefName(name)
 
 	stopStatus := startStatus(env, name, start)
 	var err error

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	jrnl "github.com/obz-dev/obz/journal"
 	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/runner/runnertest"
 	"github.com/obz-dev/obz/wire"
@@ -141,7 +142,11 @@ func TestSourceResumeContinue(t *testing.T) {
 		}
 		var out, stderr, journal bytes.Buffer
 		err = runner.Run(ctx, &genSpec, st, &runner.Env{Stdout: &out, Stderr: &stderr, Resume: rec, ResumeContinue: true, Journal: &journal})
-		return out.String(), journal.String(), err
+		frames, jerr := jrnl.Frames(journal.Bytes(), "")
+		if jerr != nil {
+			t.Fatal(jerr)
+		}
+		return out.String(), string(frames), err
 	}
 	flags := map[string]any{"count": 50, "seed": 7}
 	want, err := runGen(t, flags, nil)
