@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/obz-dev/obz/journal"
 	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/runner/runnertest"
 	"github.com/obz-dev/obz/wire"
@@ -79,11 +80,22 @@ func moWant(runs []wire.Run) []string {
 	return want
 }
 
+// journalFrames returns the frames that a stage's journal lines (run
+// lines included) stand for.
+func journalFrames(t *testing.T, lines []byte) []byte {
+	t.Helper()
+	b, err := journal.Frames(lines, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // moJournalRuns returns the order frames' runs in a journal, coalesced.
 func moJournalRuns(t *testing.T, journal []byte) []wire.Run {
 	t.Helper()
 	var runs []wire.Run
-	for _, f := range runnertest.Frames(t, journal) {
+	for _, f := range runnertest.Frames(t, journalFrames(t, journal)) {
 		if f.Kind != wire.KindOrder {
 			continue
 		}
@@ -188,7 +200,7 @@ func TestMergeOrderRecorded(t *testing.T) {
 		t.Errorf("journaled order %v, output order %v", jr, fromOut)
 	}
 	// Order frames come before the EOF, which is the journal's last frame.
-	if fs := runnertest.Frames(t, journal.Bytes()); fs[len(fs)-1].Kind != wire.KindEOF {
+	if fs := runnertest.Frames(t, journalFrames(t, journal.Bytes())); fs[len(fs)-1].Kind != wire.KindEOF {
 		t.Errorf("journal ends with %v", fs[len(fs)-1].Kind)
 	}
 }
