@@ -91,3 +91,35 @@ func FuzzJournalDamage(f *testing.F) {
 		}
 	})
 }
+
+// FuzzJournalLines: any lines, as a stage would journal them (frames,
+// reference lines, file references, run lines), are read back as frames or
+// end with a journal *Error: never a panic, never a frame that is not one.
+func FuzzJournalLines(f *testing.F) {
+	f.Add([]byte(`{"obz":1,"t":"run","w":"m","s":1,"n":2,"p":{"w":"a","s":3},"g":[4],"l":[1,2],"d":[1,"x"]}` + "\n"))
+	f.Add([]byte(`{"obz":1,"t":"run","w":"m","s":1,"n":1,"l":[2],"d":[{}]}` + "\n" + `{"obz":1,"t":"eof","w":"m","n":1,"kind":"natural"}` + "\n"))
+	f.Add([]byte(`{"obz":1,"t":"ref","w":"big","s":1,"n":3,"p":{"w":"src","s":10},"g":[1,0]}` + "\n"))
+	f.Add([]byte(`{"obz":1,"t":"fref","w":"src","s":1,"n":2,"f":"/nonexistent/x","z":10,"m":1,"o":0,"l":10,"c":0}` + "\n"))
+	f.Add([]byte(`{"obz":1,"t":"fsum","w":"src","f":"/nonexistent/x","z":10,"m":1,"xxh64":"0123456789abcdef"}` + "\n"))
+	f.Fuzz(func(t *testing.T, lines []byte) {
+		if len(lines) == 0 || lines[len(lines)-1] != '\n' {
+			lines = append(lines, '\n')
+		}
+		out, err := Frames(lines, "")
+		if err != nil {
+			var je *Error
+			if !errors.As(err, &je) {
+				t.Fatalf("error of an unexpected type: %v", err)
+			}
+		}
+		var fr wire.Frame
+		for _, line := range bytes.SplitAfter(out, []byte{'\n'}) {
+			if len(line) == 0 {
+				continue
+			}
+			if wire.Decode(line[:len(line)-1], &fr) != nil {
+				t.Fatalf("returned a line that is not one frame: %q", line)
+			}
+		}
+	})
+}
