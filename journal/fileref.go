@@ -24,17 +24,18 @@ import (
 //
 // is the data frames src:5, src:6, src:7, without parents, whose payloads
 // are the 3 lines of the file f that bytes o to o+l hold (each ended by a
-// newline, the last one also by the end of the file); the file had z bytes
+// newline, the last one possibly by the end of the file); the file had z bytes
 // and was modified at m (Unix ns) when the source opened it, and c is the
 // CRC-32C of the l bytes. When the source has read the file to its end,
 //
 //	{"obz":1,"t":"fsum","w":"src","f":"/data/orders.ndjson","z":9120,"m":1764851234000000000,"xxh64":"9c2a31b2e04d8f11"}
 //
 // gives the size read, the modification time then and the XXH64 (xxHash,
-// 64 bits, as xxhsum -H64 prints it) of the whole file as the source read it (hashed as read: no second pass). A
-// reader resolves the references from the file and refuses, naming the
-// file, when it cannot be read (ErrUnresolved) or its content is no longer
-// what the run read (ErrSourceChanged).
+// 64 bits, as xxhsum -H64 prints it) of the whole file as the source read
+// it (hashed as read: no second pass). A reader resolves the references
+// from the file and refuses, naming the file, when it cannot be read
+// (ErrUnresolved) or its content is no longer what the run read
+// (ErrSourceChanged).
 var (
 	frefPrefix = []byte(`{"obz":1,"t":"fref",`)
 	fsumPrefix = []byte(`{"obz":1,"t":"fsum",`)
