@@ -383,6 +383,7 @@ type fileSrc struct {
 type fileExpansion struct {
 	FileRef
 	rest []byte // the lines not yet returned
+	pos  int64  // the file offset of rest
 	done uint64
 }
 
@@ -440,7 +441,7 @@ func (r *Reader) startFileRef(line []byte) error {
 	if uint64(lines) != x.N {
 		return corrupt(off, "%s, which hold %d lines, not %d", where, lines, x.N)
 	}
-	r.fexp.rest = b
+	r.fexp.rest, r.fexp.pos = b, x.Off
 	return nil
 }
 
@@ -479,12 +480,25 @@ func (r *Reader) expandFile() []byte {
 		}
 		payload = x.rest[:i]
 		x.rest = x.rest[min(i+1, len(x.rest)):]
+		r.fspan = FileSpan{Path: x.File.Path, Off: x.pos, Len: int64(i)}
+		x.pos += int64(i) + 1
 	}
 	f := wire.Frame{Kind: wire.KindData, Writer: x.Writer, Seq: x.Seq + x.done, Payload: payload}
 	r.synth = wire.AppendFrame(r.synth[:0], &f)
 	x.done++
 	return r.synth[:len(r.synth)-1]
 }
+
+// FileSpan is where in a file a source read an event's payload.
+type FileSpan struct {
+	Path     string
+	Off, Len int64
+}
+
+// FileSpan returns where the frame read last came from when it is the
+// line of a file its writer (a source) recorded by reference: the file,
+// and the payload's offset and length in it.
+func (r *Reader) FileSpan() (FileSpan, bool) { return r.fspan, r.fspan.Path != "" }
 
 func (r *Reader) closeFiles() {
 	for _, f := range r.files {

@@ -67,6 +67,7 @@ type Reader struct {
 	fexp  fileExpansion       // the file reference being expanded
 	fbuf  []byte              // its bytes
 	rexp  runExpansion        // the run line being expanded
+	fspan FileSpan            // where the frame read last is in a file (FileSpan)
 }
 
 // Open opens the journal file at path.
@@ -189,6 +190,7 @@ func (r *Reader) SeekSeq(n uint64) {
 // when that journal is missing or damaged, or ErrTorn when it ends torn
 // before the event.
 func (r *Reader) NextLine() ([]byte, error) {
+	r.fspan.Path = ""
 	if r.exp.done < r.exp.n {
 		return r.nextExpanded()
 	}

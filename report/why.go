@@ -64,7 +64,7 @@ func Why(runDir, stage string, seq uint64) ([]Step, error) {
 			return steps, fmt.Errorf("the parents of %s seq %d loop back to it: the journals are inconsistent", stage, seq)
 		}
 		seen[ref] = true
-		step, parent, err := find(filepath.Join(runDir, st.Journal), st, seq)
+		step, parent, span, err := find(filepath.Join(runDir, st.Journal), st, seq)
 		if err != nil {
 			return steps, err
 		}
@@ -72,6 +72,8 @@ func Why(runDir, stage string, seq uint64) ([]Step, error) {
 		if parent.IsZero() {
 			last := &steps[len(steps)-1]
 			switch {
+			case len(st.Inputs) == 0 && span.Path != "":
+				last.End = fmt.Sprintf("a source's event: the %s event it read or made, bytes %d..%d of %s (its journal refers to the file)", ordinal(seq), span.Off, span.Off+span.Len, span.Path)
 			case len(st.Inputs) == 0:
 				last.End = fmt.Sprintf("a source's event: the %s event it read or made", ordinal(seq))
 			default:
@@ -85,10 +87,13 @@ func Why(runDir, stage string, seq uint64) ([]Step, error) {
 
 // find reads the event seq (data or error) of a stage's journal, or for a
 // sink its seq-th receipt, and returns it with its parent.
-func find(path string, st *flow.StageResult, seq uint64) (Step, wire.Ref, error) {
+// span is where in a file the event was read, when the journal refers to
+// the file (a source's).
+func find(path string, st *flow.StageResult, seq uint64) (Step, wire.Ref, journal.FileSpan, error) {
+	var none journal.FileSpan
 	j, err := journal.Open(path, nil)
 	if err != nil {
-		return Step{}, wire.Ref{}, err
+		return Step{}, wire.Ref{}, none, err
 	}
 	defer j.Close()
 	step := Step{Stage: st.Name, Command: st.Argv, Seq: seq}
@@ -103,19 +108,19 @@ func find(path string, st *flow.StageResult, seq uint64) (Step, wire.Ref, error)
 		err := j.Next(&f)
 		if err == io.EOF {
 			if receipts {
-				return step, wire.Ref{}, fmt.Errorf("stage %q delivered %d events; there is no delivery %d: %w", st.Name, n, seq, ErrNoEvent)
+				return step, wire.Ref{}, none, fmt.Errorf("stage %q delivered %d events; there is no delivery %d: %w", st.Name, n, seq, ErrNoEvent)
 			}
-			return step, wire.Ref{}, fmt.Errorf("stage %q's journal has no event seq %d: %w", st.Name, seq, ErrNoEvent)
+			return step, wire.Ref{}, none, fmt.Errorf("stage %q's journal has no event seq %d: %w", st.Name, seq, ErrNoEvent)
 		}
 		if err != nil {
-			return step, wire.Ref{}, err
+			return step, wire.Ref{}, none, err
 		}
 		switch {
 		case receipts && f.Kind == wire.KindReceipt:
 			if n++; n == seq {
 				of := f.Of
 				step.Kind, step.Of = "receipt", &of
-				return step, of, nil
+				return step, of, none, nil
 			}
 		case !receipts && (f.Kind == wire.KindData || f.Kind == wire.KindError) && f.Seq == seq:
 			step.Kind = f.Kind.String()
@@ -127,9 +132,10 @@ func find(path string, st *flow.StageResult, seq uint64) (Step, wire.Ref, error)
 				e.Raw = append([]byte(nil), e.Raw...)
 				step.Error = &e
 			}
-			return step, f.Parent, nil
+			span, _ := j.FileSpan()
+			return step, f.Parent, span, nil
 		case !receipts && (f.Kind == wire.KindData || f.Kind == wire.KindError) && f.Seq > seq:
-			return step, wire.Ref{}, fmt.Errorf("stage %q's journal has no event seq %d: %w", st.Name, seq, ErrNoEvent)
+			return step, wire.Ref{}, none, fmt.Errorf("stage %q's journal has no event seq %d: %w", st.Name, seq, ErrNoEvent)
 		}
 	}
 }
