@@ -1,7 +1,9 @@
 package runner
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -27,6 +29,9 @@ const (
 	Pretty
 	// None writes nothing to stdout: sinks, which deliver elsewhere.
 	None
+	// Text writes each payload on a line as jq -r does (--text): a string
+	// as its text, unquoted and unescaped; any other value as JSON.
+	Text
 )
 
 // batchSize is the output batch: frames are written out when the buffer
@@ -203,6 +208,9 @@ func (em *Emitter) Emit(payload []byte) error {
 		em.buf = em.enc.Append(em.buf, em.seq, parent, payload)
 	case Raw:
 		em.buf = append(em.buf, payload...)
+		em.buf = append(em.buf, '\n')
+	case Text:
+		em.buf = appendText(em.buf, payload)
 		em.buf = append(em.buf, '\n')
 	case Pretty:
 		em.buf = appendPretty(em.buf, payload, em.color)
@@ -606,4 +614,23 @@ func (em *Emitter) countKind(kind string) {
 // Run: for benchmarks and tests that drive a stage's methods directly.
 func NewRawEmitter(w io.Writer) *Emitter {
 	return &Emitter{ctx: context.Background(), mode: Raw, outs: []Outbound{PipeOutput(w)}, counters: new(Counters), maxLine: wire.DefaultMaxLine}
+}
+
+// appendText appends payload as jq -r writes it: a JSON string as its
+// text (escapes decoded), any other value as it is. A payload here is
+// valid JSON (wire's payload trust), so a string that fails to decode
+// cannot happen; it would be written as JSON.
+func appendText(dst, payload []byte) []byte {
+	if len(payload) < 2 || payload[0] != '"' {
+		return append(dst, payload...)
+	}
+	inner := payload[1 : len(payload)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		return append(dst, inner...)
+	}
+	var s string
+	if err := json.Unmarshal(payload, &s); err != nil {
+		return append(dst, payload...)
+	}
+	return append(dst, s...)
 }
