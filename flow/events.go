@@ -92,6 +92,7 @@ func wide(r *StageResult, runDir string) map[string]any {
 		"wait_in_s":   st.WaitIn,
 		"wait_out_s":  st.WaitOut,
 		"busy":        st.Busy(),
+		"busy_s":      st.BusySeconds(),
 		"restarts":    r.Restarts,
 		"command":     r.Argv,
 		"started":     r.Started.Format(time.RFC3339Nano),

@@ -42,7 +42,7 @@ type view struct {
 	SourceOut  uint64
 	SinkIn     uint64
 	Errors     uint64
-	Bottleneck *Stage
+	Bottleneck *Stage // the stage that worked longest
 	Graph      template.HTML
 	Latency    template.HTML // the latency chart, empty when no stage measured any
 	// EndToEnd is the sink whose events waited longest (p99 of the
@@ -83,7 +83,7 @@ func Write(w io.Writer, r *Run) error {
 		if !consumed[s.Name] {
 			sinks = append(sinks, s)
 		}
-		if v.Bottleneck == nil || s.Status.Busy() > v.Bottleneck.Status.Busy() {
+		if v.Bottleneck == nil || s.Status.BusySeconds() > v.Bottleneck.Status.BusySeconds() {
 			v.Bottleneck = s
 		}
 	}

@@ -48,6 +48,14 @@ func (st Status) Busy() float64 {
 	return max(0, 1-(st.WaitIn+st.WaitOut)/st.Elapsed)
 }
 
+// BusySeconds is the time the stage spent working: its elapsed time less
+// the time it waited for input or for its consumers. Over a run, the stage
+// that worked longest is the bottleneck: a short-lived stage may be busy
+// all of its little time.
+func (st Status) BusySeconds() float64 {
+	return max(0, st.Elapsed-st.WaitIn-st.WaitOut)
+}
+
 // HistBuckets is the number of buckets of a Hist: bucket i counts the
 // durations of at most 2^i microseconds (and more than 2^(i-1)), i = 0 ..
 // HistBuckets-2 (1 µs to 2^30 µs, about 18 minutes); the last one counts
