@@ -111,3 +111,11 @@ func TestHistObserve(t *testing.T) {
 		t.Errorf("snapshot %+v", s)
 	}
 }
+
+// TestHistObserveAllocs: the per-batch update allocates nothing.
+func TestHistObserveAllocs(t *testing.T) {
+	var h runner.Hist
+	if n := testing.AllocsPerRun(100, func() { h.Observe(3 * time.Millisecond) }); n != 0 {
+		t.Errorf("Observe allocates %v times", n)
+	}
+}
