@@ -59,6 +59,10 @@ type Counters struct {
 	// starved by its producer.
 	WaitIn  atomic.Int64
 	WaitOut atomic.Int64
+	// Proc is the processing time of each input batch (the time blocked
+	// writing output left out), E2E the end-to-end latency of the input
+	// events that carry a source time (wire.Frame.TS).
+	Proc, E2E Hist
 
 	kindsMu sync.Mutex
 	kinds   map[string]uint64 // error events by kind
@@ -126,6 +130,13 @@ type Emitter struct {
 	ending  bool // the EOF is being written: journal the whole order
 
 	enc *wire.DataEncoder // encodes framed output; made on first use
+
+	// stamp: this stage is a source whose runs are measured (Env.Status):
+	// some of its data events carry their source time (wire.Frame.TS),
+	// sampled as stampNow says; batchEvents counts the data events of the
+	// output batch being built.
+	stamp       bool
+	batchEvents int
 
 	// refs: data events that pass the input event's payload on are
 	// journaled as references (Env.JournalRefs); ref is the run being
@@ -202,10 +213,17 @@ func (em *Emitter) Emit(payload []byte) error {
 			em.enc = wire.NewDataEncoder(em.name)
 		}
 		var parent wire.Ref
+		var ts uint64
 		if em.cur != nil {
 			parent = wire.Ref{Writer: em.cur.Writer, Seq: em.cur.Seq}
+			ts = em.cur.TS
+		} else if em.stamp {
+			if stampNow(em.batchEvents) {
+				ts = sourceTime(time.Now())
+			}
+			em.batchEvents++
 		}
-		em.buf = em.enc.Append(em.buf, em.seq, parent, payload)
+		em.buf = em.enc.AppendTS(em.buf, em.seq, parent, ts, payload)
 	case Raw:
 		em.buf = append(em.buf, payload...)
 		em.buf = append(em.buf, '\n')
@@ -473,6 +491,7 @@ func (em *Emitter) Flush() error {
 	}
 	if em.silent {
 		em.buf = em.buf[:0]
+		em.batchEvents = 0
 	}
 	if len(em.buf) > 0 {
 		start := time.Now()
@@ -494,6 +513,7 @@ func (em *Emitter) Flush() error {
 		}
 		em.bytesOut += uint64(len(em.buf))
 		em.buf = em.buf[:0]
+		em.batchEvents = 0
 		if em.counters != nil {
 			em.counters.WaitOut.Add(int64(time.Since(start)))
 		}
