@@ -48,8 +48,9 @@ import (
 // A case passes when its outputs equal the expected ones as JSON values
 // (2.0 == 2, key order aside), as jq's own test runner compares them, and
 // it fails (an error on an input, or no compilation) exactly when it is
-// expected to; error messages are not compared (obz's error lane and
-// gojq's stderr word them differently).
+// expected to (in jq's format, an error after the expected outputs is
+// allowed, as jq's runner allows it); error messages are not compared
+// (obz's error lane and gojq's stderr word them differently).
 func TestJQSuite(t *testing.T) {
 	jqPaths, gojqPaths := os.Getenv("OBZ_JQ_TESTS"), os.Getenv("OBZ_GOJQ_TESTS")
 	if jqPaths == "" && gojqPaths == "" {
@@ -180,11 +181,10 @@ type suiteCase struct {
 	prog string
 	// inputs are the events, one per JSON value of the case's input: the
 	// value's bytes, or the error that stopped the reading of the input.
-	inputs    []suiteInput
-	inputName string // what input_filename gives: an input file's name
-	env       []string
-	named     map[string]any
-	want      []string // the expected outputs, as JSON texts
+	inputs []suiteInput
+	env    []string
+	named  map[string]any
+	want   []string // the expected outputs, as JSON texts
 	// wantCompileFail: the program must not compile; wantError: an input
 	// must fail (a runtime error, halt_error, an input that is not JSON).
 	wantCompileFail, wantError bool
@@ -194,6 +194,9 @@ type suiteCase struct {
 	// nullInput runs the program once on null (jq -n; echo null | obz
 	// map); the inputs are then only for input and inputs.
 	nullInput bool
+	// errorOK: an error after the expected outputs is no failure, as in
+	// jq's runner (it compares the outputs before one).
+	errorOK bool
 	// argErr is why obz map (and gojq) refuse a named argument.
 	argErr string
 	skip   string // why obz map cannot express the case
@@ -202,6 +205,7 @@ type suiteCase struct {
 type suiteInput struct {
 	payload []byte
 	err     error
+	file    string // the input file it is read from; "" is stdin
 }
 
 // suiteOutcome is what one engine made of a case.
@@ -278,7 +282,7 @@ func (c *suiteCase) run(eng engine) suiteOutcome {
 	if c.wantCompileFail {
 		return o
 	}
-	o.pass = sameJSON(o.outs, c.want) && (len(o.errs) > 0) == c.wantError &&
+	o.pass = sameJSON(o.outs, c.want) && (c.errorOK || (len(o.errs) > 0) == c.wantError) &&
 		(c.wantStderr == "" || strings.HasPrefix(stderr, c.wantStderr) || strings.HasSuffix(stderr, c.wantStderr))
 	return o
 }
@@ -299,7 +303,6 @@ func obzEngine(c *suiteCase) (outs, errs []string, stderr string, _ error) {
 	}
 	var errw strings.Builder
 	p.SetStderr(&errw)
-	p.SetInputName(c.inputName)
 	events := c.inputs
 	if c.nullInput {
 		events = []suiteInput{{payload: []byte("null")}}
@@ -309,6 +312,7 @@ func obzEngine(c *suiteCase) (outs, errs []string, stderr string, _ error) {
 			errs = append(errs, "input: "+in.err.Error())
 			break
 		}
+		p.SetInputName(in.file)
 		err := p.Outputs(in.payload, true, func(b []byte) error {
 			outs = append(outs, string(b))
 			return nil
@@ -338,22 +342,21 @@ func gojqEngine(c *suiteCase) (outs, errs []string, stderr string, _ error) {
 		return nil, nil, "", err
 	}
 	names, vals := variables(c.named)
-	var inputName any = c.inputName
-	if c.inputName == "" {
-		inputName = "<stdin>"
-		if c.nullInput {
-			inputName = nil
-		}
-	}
+	var inputName any // the file of the input read last
 	var errw strings.Builder
 	next := 0
 	var inputErr error
 	inputs := suiteIter(func() (any, bool) {
 		if next >= len(c.inputs) || inputErr != nil {
+			inputName = nil // as gojq's command has it after the last input
 			return nil, false
 		}
 		in := c.inputs[next]
 		next++
+		inputName = in.file
+		if in.file == "" {
+			inputName = "<stdin>"
+		}
 		if in.err != nil {
 			inputErr = in.err
 			return nil, false
@@ -481,7 +484,7 @@ func floats(v any) any {
 // splitInput turns an input text into events, one per JSON value, as obz
 // read --format json reads them: each value compacted, its numbers as
 // written. Reading stops at the first text that is not JSON.
-func splitInput(text string) []suiteInput {
+func splitInput(text, file string) []suiteInput {
 	d := json.NewDecoder(strings.NewReader(text))
 	var ins []suiteInput
 	for {
@@ -491,13 +494,13 @@ func splitInput(text string) []suiteInput {
 			return ins
 		}
 		if err != nil {
-			return append(ins, suiteInput{err: err})
+			return append(ins, suiteInput{err: err, file: file})
 		}
 		var b bytes.Buffer
 		if err := json.Compact(&b, raw); err != nil {
-			return append(ins, suiteInput{err: err})
+			return append(ins, suiteInput{err: err, file: file})
 		}
-		ins = append(ins, suiteInput{payload: b.Bytes()})
+		ins = append(ins, suiteInput{payload: b.Bytes(), file: file})
 	}
 }
 
@@ -505,7 +508,7 @@ func splitInput(text string) []suiteInput {
 // whitespace.
 func splitOutputs(text string) ([]string, error) {
 	var outs []string
-	for _, in := range splitInput(text) {
+	for _, in := range splitInput(text, "") {
 		if in.err != nil {
 			return nil, in.err
 		}
@@ -518,7 +521,8 @@ func splitOutputs(text string) ([]string, error) {
 // blank lines, each a program, an input and the expected outputs, one per
 // line; "%%FAIL" starts a case of a program that must not compile (its
 // error message, on the next lines, is not compared); lines starting with
-// # are comments. jq's runner sets PAGER=less (the manual's $ENV.PAGER
+// # are comments. As in jq's runner, an error after the expected outputs
+// is no failure. jq's runner sets PAGER=less (the manual's $ENV.PAGER
 // example); the cases see that environment only.
 func readJQTests(path string) ([]suiteCase, error) {
 	f, err := os.Open(path)
@@ -534,7 +538,7 @@ func readJQTests(path string) ([]suiteCase, error) {
 			return
 		}
 		if input != nil {
-			cur.inputs = splitInput(*input)
+			cur.inputs = splitInput(*input, "")
 		}
 		if !cur.wantCompileFail && (strings.Contains(cur.prog, "import ") || strings.Contains(cur.prog, "include ") || strings.Contains(cur.prog, "modulemeta")) {
 			cur.skip = "modules (import, include, modulemeta; jq -L)"
@@ -561,7 +565,7 @@ func readJQTests(path string) ([]suiteCase, error) {
 		}
 		switch {
 		case cur == nil:
-			cur = &suiteCase{file: path, line: n, prog: line, wantCompileFail: fail, env: []string{"PAGER=less"}, want: []string{}}
+			cur = &suiteCase{file: path, line: n, prog: line, wantCompileFail: fail, errorOK: true, env: []string{"PAGER=less"}, want: []string{}}
 			fail = false
 		case cur.wantCompileFail:
 			// the expected error message: not compared
@@ -710,20 +714,24 @@ func gojqCase(path, dir string, tt gojqTest) suiteCase {
 	if strings.Contains(c.prog, "import ") || strings.Contains(c.prog, "include ") {
 		return skip("modules (import, include)")
 	}
-	if len(positional) > 1 {
-		return skip("several input files (input_filename differs between them)")
-	}
 	c.nullInput = nullInput
-	if tt.Input != nil {
-		c.inputs = splitInput(*tt.Input)
+	if len(positional) == 0 {
+		positional = []string{"-"}
 	}
-	if len(positional) == 1 && positional[0] != "-" {
-		b, err := os.ReadFile(filepath.Join(dir, positional[0]))
+	stdin := tt.Input
+	for _, p := range positional {
+		if p == "-" {
+			if stdin != nil { // read whole the first time
+				c.inputs = append(c.inputs, splitInput(*stdin, "")...)
+				stdin = nil
+			}
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, p))
 		if err != nil {
 			return skip("an input file that does not exist")
 		}
-		c.inputs = splitInput(string(b))
-		c.inputName = positional[0]
+		c.inputs = append(c.inputs, splitInput(string(b), p)...)
 	}
 	want, err := splitOutputs(tt.Expected)
 	if err != nil {
