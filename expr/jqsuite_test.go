@@ -635,7 +635,7 @@ func gojqCase(path, dir string, tt gojqTest) suiteCase {
 	var positional []string
 	nullInput := false
 	args := tt.Args
-	named := func(kind string) (string, string, bool) {
+	named := func() (string, string, bool) {
 		if len(args) < 2 {
 			return "", "", false
 		}
@@ -669,7 +669,7 @@ func gojqCase(path, dir string, tt gojqTest) suiteCase {
 			case "-n", "--null-input":
 				nullInput = true
 			case "--arg", "--argjson", "--slurpfile", "--rawfile":
-				name, val, ok := named(f)
+				name, val, ok := named()
 				if !ok {
 					return skip(f + " without NAME and a value")
 				}
