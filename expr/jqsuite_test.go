@@ -41,7 +41,8 @@ import (
 // obz has the same means: the query, --arg, --argjson, --slurpfile,
 // --rawfile, -c (obz's output is compact), -n (a null input: echo null |
 // obz map), input files, the input's JSON values one event each (obz read
-// --format json | obz map). Other options (--slurp, --raw-output, --tab,
+// --format json | obz map), -r (obz map --text: the printed text is
+// compared). Other options (--slurp, --raw-output0, --tab,
 // --indent, --stream, --yaml-*, -L modules, ...) have no equivalent in obz
 // map: such a case is not expressible, and counted by its reason.
 //
@@ -200,6 +201,10 @@ type suiteCase struct {
 	// argErr is why obz map (and gojq) refuse a named argument.
 	argErr string
 	skip   string // why obz map cannot express the case
+	// text: jq -r, obz map --text: the outputs are compared as the text
+	// they print (a string unquoted), with wantText.
+	text     bool
+	wantText string
 }
 
 type suiteInput struct {
@@ -282,9 +287,29 @@ func (c *suiteCase) run(eng engine) suiteOutcome {
 	if c.wantCompileFail {
 		return o
 	}
-	o.pass = sameJSON(o.outs, c.want) && (c.errorOK || (len(o.errs) > 0) == c.wantError) &&
+	outsOK := sameJSON(o.outs, c.want)
+	if c.text {
+		outsOK = asText(o.outs) == c.wantText
+	}
+	o.pass = outsOK && (c.errorOK || (len(o.errs) > 0) == c.wantError) &&
 		(c.wantStderr == "" || strings.HasPrefix(stderr, c.wantStderr) || strings.HasSuffix(stderr, c.wantStderr))
 	return o
+}
+
+// asText is what obz map --text (jq -r) prints for outputs: a string as
+// its text, any other value as JSON, each followed by a newline.
+func asText(outs []string) string {
+	var b strings.Builder
+	for _, o := range outs {
+		var s string
+		if strings.HasPrefix(o, `"`) && json.Unmarshal([]byte(o), &s) == nil {
+			b.WriteString(s)
+		} else {
+			b.WriteString(o)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
 }
 
 func oneLine(s string) string { return strings.ReplaceAll(s, "\n", `\n`) }
@@ -633,7 +658,7 @@ func gojqCase(path, dir string, tt gojqTest) suiteCase {
 		c.wantError = tt.Error != "" || tt.ExitCode != 0
 	}
 	var positional []string
-	nullInput := false
+	nullInput, compact := false, false
 	args := tt.Args
 	named := func() (string, string, bool) {
 		if len(args) < 2 {
@@ -664,10 +689,15 @@ func gojqCase(path, dir string, tt gojqTest) suiteCase {
 		}
 		for _, f := range flags {
 			switch f {
-			case "-c", "--compact-output", "-M", "--monochrome-output":
-				// obz map's output is compact and not coloured.
+			case "-c", "--compact-output":
+				// obz map's output is compact.
+				compact = true
+			case "-M", "--monochrome-output":
+				// and not coloured.
 			case "-n", "--null-input":
 				nullInput = true
+			case "-r", "--raw-output":
+				c.text = true // obz map --text
 			case "--arg", "--argjson", "--slurpfile", "--rawfile":
 				name, val, ok := named()
 				if !ok {
@@ -732,6 +762,13 @@ func gojqCase(path, dir string, tt gojqTest) suiteCase {
 			return skip("an input file that does not exist")
 		}
 		c.inputs = append(c.inputs, splitInput(string(b), p)...)
+	}
+	if c.text {
+		if !compact && strings.Contains(tt.Expected, "\n  ") {
+			return skip("jq -r without -c: other values indented (obz map --text writes them compact, as jq -rc)")
+		}
+		c.wantText, c.want = tt.Expected, []string{}
+		return c
 	}
 	want, err := splitOutputs(tt.Expected)
 	if err != nil {
