@@ -16,7 +16,9 @@ import (
 // is the data frames slim:5, slim:6, slim:7, whose parents are big:9,
 // big:11, big:12 ("p" and "g" as in a reference line; without "p" the
 // frames have no parent) and whose payloads are, in order, the "l"
-// lengths of bytes of "d", separated by commas. A reader returns the
+// lengths of bytes of "d", separated by commas. When some frames carry a
+// source time (wire.Frame.TS), "ts":[0,1764851234000123,0] after "l" has
+// each frame's (0 for none). A reader returns the
 // frames, byte for byte as the stage emitted them (format version 3). The
 // envelope of a frame is about as long as a small payload, and zstd's
 // cost is per byte: a stage's journal costs about half as much CPU so.
@@ -35,24 +37,28 @@ type RunLine struct {
 	skips  []byte // "1,0"
 	lens   []byte // "7,7,2"
 	data   []byte // the payloads, comma separated
+	tss    []byte // "0,123,0": the frames' source times
+	anyTS  bool
 }
 
 // Len returns the bytes of payload the run holds.
 func (r *RunLine) Len() int { return len(r.data) }
 
 // Start starts a run of writer at seq whose first frame's parent is
-// parent (zero for none), with payload.
-func (r *RunLine) Start(writer string, seq uint64, parent wire.Ref, payload []byte) {
+// parent (zero for none), with source time ts (0 for none) and payload.
+func (r *RunLine) Start(writer string, seq uint64, parent wire.Ref, ts uint64, payload []byte) {
 	r.Writer, r.Seq, r.N, r.Parent, r.last, r.skip = writer, seq, 1, parent, parent.Seq, false
-	r.skips, r.lens, r.data = r.skips[:0], r.lens[:0], r.data[:0]
+	r.skips, r.lens, r.data, r.tss = r.skips[:0], r.lens[:0], r.data[:0], r.tss[:0]
 	r.lens = strconv.AppendInt(r.lens, int64(len(payload)), 10)
 	r.data = append(r.data, payload...)
+	r.tss = strconv.AppendUint(r.tss, ts, 10)
+	r.anyTS = ts != 0
 }
 
 // Add adds the frame seq with parent and payload to the run, if it can
 // hold it: the next seq, and a later event of the first frame's parent's
 // writer (or no parent, as the first).
-func (r *RunLine) Add(seq uint64, parent wire.Ref, payload []byte) bool {
+func (r *RunLine) Add(seq uint64, parent wire.Ref, ts uint64, payload []byte) bool {
 	if r.N == 0 || seq != r.Seq+r.N {
 		return false
 	}
@@ -77,6 +83,9 @@ func (r *RunLine) Add(seq uint64, parent wire.Ref, payload []byte) bool {
 	r.lens = strconv.AppendInt(r.lens, int64(len(payload)), 10)
 	r.data = append(r.data, ',')
 	r.data = append(r.data, payload...)
+	r.tss = append(r.tss, ',')
+	r.tss = strconv.AppendUint(r.tss, ts, 10)
+	r.anyTS = r.anyTS || ts != 0
 	return true
 }
 
@@ -106,6 +115,10 @@ func (r *RunLine) Append(dst []byte) []byte {
 	}
 	dst = append(dst, `,"l":[`...)
 	dst = append(dst, r.lens...)
+	if r.anyTS {
+		dst = append(dst, `],"ts":[`...)
+		dst = append(dst, r.tss...)
+	}
 	dst = append(dst, `],"d":[`...)
 	dst = append(dst, r.data...)
 	dst = append(dst, "]}\n"...)
@@ -117,6 +130,7 @@ func (r *RunLine) Append(dst []byte) []byte {
 type runExpansion struct {
 	ref         // writer, seq, n, parent (Writer "" for none), skips
 	lens []byte // the lengths not yet used
+	tss  []byte // the source times not yet used (nil: none)
 	data []byte // the payloads not yet returned
 	done uint64
 	pseq uint64
@@ -166,6 +180,18 @@ func parseRun(line []byte) (runExpansion, bool) {
 		return x, false
 	}
 	lp.p = lp.p[i+1:]
+	if bytes.HasPrefix(lp.p, []byte(`,"ts":[`)) {
+		lp.p = lp.p[len(`,"ts":[`):]
+		i := bytes.IndexByte(lp.p, ']')
+		if i < 0 {
+			return x, false
+		}
+		x.tss = lp.p[:i]
+		if _, ok := sumTimes(x.tss, x.n); !ok {
+			return x, false
+		}
+		lp.p = lp.p[i+1:]
+	}
 	if !lp.key(`,"d":[`) || uint64(len(lp.p)) != total+x.n-1+2 || !bytes.HasSuffix(lp.p, []byte("]}")) {
 		return x, false
 	}
@@ -200,6 +226,28 @@ func sumList(list []byte, n uint64) (uint64, bool) {
 	return sum, k == n
 }
 
+// sumTimes checks a list of n source times (numbers as in sumList, whose
+// sum may overflow).
+func sumTimes(list []byte, n uint64) (uint64, bool) {
+	var k uint64
+	for rest := list; ; {
+		i := bytes.IndexByte(rest, ',')
+		if i < 0 {
+			i = len(rest)
+		}
+		g := rest[:i]
+		if _, err := strconv.ParseUint(string(g), 10, 64); err != nil || len(g) > 1 && g[0] == '0' || g[0] == '+' {
+			return 0, false
+		}
+		k++
+		if i == len(rest) {
+			break
+		}
+		rest = rest[i+1:]
+	}
+	return 0, k == n
+}
+
 // nextNum takes the next number of a list checked by sumList.
 func nextNum(list *[]byte) uint64 {
 	l := *list
@@ -207,7 +255,7 @@ func nextNum(list *[]byte) uint64 {
 	if i < 0 {
 		i = len(l)
 	}
-	v, _ := strconv.ParseUint(string(l[:i]), 10, 63)
+	v, _ := strconv.ParseUint(string(l[:i]), 10, 64)
 	*list = l[min(i+1, len(l)):]
 	return v
 }
@@ -226,6 +274,9 @@ func (r *Reader) expandRun() ([]byte, error) {
 		x.data = x.data[1:]
 	}
 	f := wire.Frame{Kind: wire.KindData, Writer: x.writer, Seq: x.seq + x.done, Payload: payload}
+	if len(x.tss) > 0 {
+		f.TS = nextNum(&x.tss)
+	}
 	if x.parent.Writer != "" {
 		if x.done == 0 {
 			x.pseq = x.parent.Seq

@@ -10,15 +10,18 @@ import (
 func TestRunLines(t *testing.T) {
 	var want, lines []byte
 	var run RunLine
+	var ts uint64
 	add := func(seq uint64, parent wire.Ref, payload string) {
-		want = wire.AppendFrame(want, &wire.Frame{Kind: wire.KindData, Writer: "m", Seq: seq, Parent: parent, Payload: []byte(payload)})
-		if !run.Add(seq, parent, []byte(payload)) {
+		want = wire.AppendFrame(want, &wire.Frame{Kind: wire.KindData, Writer: "m", Seq: seq, Parent: parent, TS: ts, Payload: []byte(payload)})
+		if !run.Add(seq, parent, ts, []byte(payload)) {
 			lines = run.Append(lines)
-			run.Start("m", seq, parent, []byte(payload))
+			run.Start("m", seq, parent, ts, []byte(payload))
 		}
 	}
 	add(1, wire.Ref{Writer: "src", Seq: 3}, `{"a":1}`)
+	ts = 1764851234000123
 	add(2, wire.Ref{Writer: "src", Seq: 4}, `[1,2,"x,y"]`)
+	ts = 0
 	add(3, wire.Ref{Writer: "src", Seq: 9}, `"],\"d\":["`)
 	add(4, wire.Ref{Writer: "other", Seq: 10}, `1`)
 	add(5, wire.Ref{}, `null`)

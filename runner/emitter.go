@@ -226,13 +226,13 @@ func (em *Emitter) emit(payload []byte, sf *SourceFile, off, span int64) error {
 	}
 	em.seq++
 	em.nOut++
+	var ts uint64 // the source time, framed output only
 	switch em.mode {
 	case Framed:
 		if em.enc == nil {
 			em.enc = wire.NewDataEncoder(em.name)
 		}
 		var parent wire.Ref
-		var ts uint64
 		if em.cur != nil {
 			parent = wire.Ref{Writer: em.cur.Writer, Seq: em.cur.Seq}
 			ts = em.cur.TS
@@ -264,9 +264,9 @@ func (em *Emitter) emit(payload []byte, sf *SourceFile, off, span int64) error {
 			if em.cur != nil {
 				parent = wire.Ref{Writer: em.cur.Writer, Seq: em.cur.Seq}
 			}
-			if !em.jrun.Add(em.seq, parent, payload) {
+			if !em.jrun.Add(em.seq, parent, ts, payload) {
 				em.endRef()
-				em.jrun.Start(em.name, em.seq, parent, payload)
+				em.jrun.Start(em.name, em.seq, parent, ts, payload)
 			}
 		default:
 			em.frame = wire.Frame{Kind: wire.KindData, Writer: em.name, Seq: em.seq, Payload: payload}
