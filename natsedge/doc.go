@@ -1,0 +1,24 @@
+// Package natsedge carries a stage's edge over NATS JetStream: one more
+// implementation of the runner's edge seam (runner.Inbound and
+// runner.Outbound), for edges that cross machines.
+//
+// An edge is a subject of a JetStream stream. Out publishes each frame of
+// a batch as one message, its Nats-Msg-Id header the frame's writer:seq
+// (writer:eof for an EOF, writer:seq+n for the n-th control frame after
+// data frame seq), so that a publisher that crashed and publishes again is
+// deduplicated by the server within the stream's duplicate window. Publishing
+// is asynchronous within a bounded window; Ack waits for every PubAck, so a
+// frame counts as delivered once the stream has stored it.
+//
+// In reads the subject with a durable pull consumer and hands the frames
+// over in stream order. It acknowledges nothing by itself: its owner calls
+// Ack once the frames read so far are safely downstream (obz nats sub: once
+// written to its stdout; see docs/nats.md). A consumer that restarts with
+// the same durable name continues after the last frame acknowledged; a
+// frame read but not acknowledged before a crash is delivered again, and
+// dropped as a duplicate by writer:seq by the reading stage's edge check.
+//
+// The frames cross unchanged: the far side sees the writer's own seqs and
+// EOF, so the edge contract (docs/wire.md) holds across machines as on a
+// pipe.
+package natsedge

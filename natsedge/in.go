@@ -1,0 +1,246 @@
+package natsedge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/obz-dev/obz/runner"
+	"github.com/obz-dev/obz/wire"
+)
+
+// InOptions tune an In.
+type InOptions struct {
+	// Writers is how many writers' EOFs end the edge (1 if 0): the
+	// number of stages (or publishers) that write to the subject.
+	Writers int
+	// AckWait is how long the server waits for an acknowledgement before
+	// it delivers a message again (30s if 0).
+	AckWait time.Duration
+	// Prefetch is how many messages the client asks for ahead of the
+	// reader (2 * runner.BatchFrames if 0).
+	Prefetch int
+}
+
+// In is an input edge read from a JetStream subject through a durable
+// consumer: a runner.Inbound. It hands the frames over in stream order and
+// acknowledges them when told to (Ack), so that its owner decides what
+// "safely downstream" is.
+type In struct {
+	subject string
+	durable string
+	opts    InOptions
+	it      jetstream.MessagesContext
+	ch      chan inMsg
+	done    chan struct{} // closed by Close
+	once    sync.Once
+	dec     wire.Decoder
+
+	eofs  map[string]bool   // writers whose EOF was read
+	seqs  map[string]uint64 // per writer: the last seq handed over
+	dups  int64             // frames delivered again and dropped
+	read  []jetstream.Msg   // messages handed over (or dropped), not yet acknowledged
+	ended bool
+	msgs  int64 // messages read (for messages)
+}
+
+type inMsg struct {
+	m   jetstream.Msg
+	err error
+}
+
+// NewIn opens the stream s (created with its limits if it does not exist)
+// and the durable consumer of s.Subject named durable, created if it does
+// not exist, and starts reading.
+func NewIn(ctx context.Context, nc *nats.Conn, s Stream, durable string, opts InOptions) (*In, error) {
+	if opts.Writers <= 0 {
+		opts.Writers = 1
+	}
+	if opts.AckWait <= 0 {
+		opts.AckWait = 30 * time.Second
+	}
+	if opts.Prefetch <= 0 {
+		opts.Prefetch = 2 * runner.BatchFrames
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.Open(ctx, js)
+	if err != nil {
+		return nil, err
+	}
+	cfg := jetstream.ConsumerConfig{
+		Durable: durable, FilterSubject: s.Subject,
+		AckPolicy: jetstream.AckExplicitPolicy, AckWait: opts.AckWait,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		MaxAckPending: 4*opts.Prefetch + runner.BatchFrames,
+	}
+	name := st.CachedInfo().Config.Name
+	if old, err := st.Consumer(ctx, durable); err == nil {
+		// A reader that stopped (or died) holding messages it had not
+		// acknowledged: the server would deliver them again only after
+		// the ack wait, behind newer ones. Start the consumer again at its
+		// ack floor instead, so the frames come in order.
+		info, err := old.Info(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("consumer %s of stream %s: %w", durable, name, err)
+		}
+		if info.NumAckPending > 0 || info.NumRedelivered > 0 {
+			if err := st.DeleteConsumer(ctx, durable); err != nil {
+				return nil, fmt.Errorf("consumer %s of stream %s: restarting it at its ack floor: %w", durable, name, err)
+			}
+			// A work queue holds no acknowledged message: all is from
+			// the ack floor on.
+			if st.CachedInfo().Config.Retention != jetstream.WorkQueuePolicy {
+				cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, info.AckFloor.Stream+1
+			}
+		}
+	} else if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil, fmt.Errorf("consumer %s of stream %s: %w", durable, name, err)
+	}
+	cons, err := st.CreateOrUpdateConsumer(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("consumer %s of stream %s: %w", durable, name, err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(opts.Prefetch))
+	if err != nil {
+		return nil, fmt.Errorf("consumer %s: %w", durable, err)
+	}
+	in := &In{subject: s.Subject, durable: durable, opts: opts, it: it, ch: make(chan inMsg, runner.BatchFrames),
+		done: make(chan struct{}),
+		eofs: map[string]bool{}, seqs: map[string]uint64{}}
+	go in.pull()
+	return in, nil
+}
+
+// pull takes messages off the iterator into ch, so that Read can take
+// those ready without waiting.
+func (in *In) pull() {
+	for {
+		m, err := in.it.Next()
+		select {
+		case in.ch <- inMsg{m, err}:
+		case <-in.done:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// Read hands over the next frames: at least one, waiting for it, then
+// those ready, up to runner.BatchFrames. The edge ends (io.EOF) once the
+// EOFs of Writers writers are read. A frame delivered again (after a
+// restart, or past the ack wait) with a writer and seq already handed over
+// is dropped here and counted (Duplicates); the reading stage's edge check
+// drops any that come after a restart of this process.
+func (in *In) Read(b *runner.InBatch) error {
+	if in.ended {
+		return io.EOF
+	}
+	for len(b.Frames) < runner.BatchFrames {
+		var im inMsg
+		var ok bool
+		if len(b.Frames) == 0 {
+			select {
+			case im, ok = <-in.ch:
+			case <-in.done:
+			}
+		} else {
+			select {
+			case im, ok = <-in.ch:
+			default:
+				return nil
+			}
+		}
+		if !ok {
+			return fmt.Errorf("subject %s: the reading was stopped before the EOF", in.subject)
+		}
+		if im.err != nil {
+			if errors.Is(im.err, jetstream.ErrMsgIteratorClosed) {
+				return fmt.Errorf("subject %s: the consumer was closed before the EOF", in.subject)
+			}
+			return fmt.Errorf("subject %s, consumer %s: %w", in.subject, in.durable, im.err)
+		}
+		in.msgs++
+		data := im.m.Data()
+		var f wire.Frame
+		if err := in.dec.Decode(data, &f); err != nil || f.Kind == 0 {
+			if err == nil {
+				err = fmt.Errorf("a bare line, not a frame")
+			}
+			meta, _ := im.m.Metadata()
+			var at uint64
+			if meta != nil {
+				at = meta.Sequence.Stream
+			}
+			return fmt.Errorf("subject %s: message %d of the stream is not a frame: %w", in.subject, at, err)
+		}
+		in.read = append(in.read, im.m)
+		b.Bytes += int64(len(data) + 1)
+		switch f.Kind {
+		case wire.KindData, wire.KindError:
+			if s, seen := in.seqs[f.Writer]; seen && f.Seq <= s {
+				in.dups++
+				continue
+			}
+			in.seqs[f.Writer] = f.Seq
+		case wire.KindEOF:
+			if in.eofs[f.Writer] {
+				in.dups++
+				continue
+			}
+			in.eofs[f.Writer] = true
+		}
+		b.Frames = append(b.Frames, f)
+		if f.Kind == wire.KindEOF && len(in.eofs) >= in.opts.Writers {
+			in.ended = true
+			in.Close()
+			return io.EOF
+		}
+	}
+	return nil
+}
+
+// Ack acknowledges every frame handed over so far, and waits for the
+// server to confirm the last one: the acks go in order on one connection,
+// so those before it have been applied too. A consumer started again with
+// the same durable name begins after them. (A work-queue stream takes
+// explicit acks only, one per message; they are sent without waiting.)
+func (in *In) Ack(ctx context.Context) error {
+	if len(in.read) == 0 {
+		return nil
+	}
+	last := len(in.read) - 1
+	for _, m := range in.read[:last] {
+		if err := m.Ack(); err != nil {
+			return fmt.Errorf("subject %s, consumer %s: acknowledging: %w", in.subject, in.durable, err)
+		}
+	}
+	if err := in.read[last].DoubleAck(ctx); err != nil {
+		return fmt.Errorf("subject %s, consumer %s: acknowledging: %w", in.subject, in.durable, err)
+	}
+	clear(in.read)
+	in.read = in.read[:0]
+	return nil
+}
+
+// Duplicates is how many frames were delivered again and dropped.
+func (in *In) Duplicates() int64 { return in.dups }
+
+// Close stops reading. Frames handed over but not acknowledged are
+// delivered again to the next reader of the durable consumer.
+func (in *In) Close() {
+	in.once.Do(func() {
+		close(in.done)
+		in.it.Stop()
+	})
+}
