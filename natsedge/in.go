@@ -1,6 +1,7 @@
 package natsedge
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,9 @@ import (
 	"github.com/obz-dev/obz/wire"
 )
 
+// DefaultPrefetch is how many messages an In asks for ahead of its reader.
+const DefaultPrefetch = 32
+
 // InOptions tune an In.
 type InOptions struct {
 	// Writers is how many writers' EOFs end the edge (1 if 0): the
@@ -23,8 +27,8 @@ type InOptions struct {
 	// AckWait is how long the server waits for an acknowledgement before
 	// it delivers a message again (30s if 0).
 	AckWait time.Duration
-	// Prefetch is how many messages the client asks for ahead of the
-	// reader (2 * runner.BatchFrames if 0).
+	// Prefetch is how many messages (of up to MaxMessage bytes) the
+	// client asks for ahead of the reader (DefaultPrefetch if 0).
 	Prefetch int
 }
 
@@ -46,8 +50,11 @@ type In struct {
 	seqs  map[string]uint64 // per writer: the last seq handed over
 	dups  int64             // frames delivered again and dropped
 	read  []jetstream.Msg   // messages handed over (or dropped), not yet acknowledged
+	cur   jetstream.Msg     // the message being handed over
+	rest  []byte            // its frames not handed over yet
+	seq   uint64            // its stream sequence, for messages
+	line  int               // its lines read
 	ended bool
-	msgs  int64 // messages read (for messages)
 }
 
 type inMsg struct {
@@ -66,7 +73,7 @@ func NewIn(ctx context.Context, nc *nats.Conn, s Stream, durable string, opts In
 		opts.AckWait = 30 * time.Second
 	}
 	if opts.Prefetch <= 0 {
-		opts.Prefetch = 2 * runner.BatchFrames
+		opts.Prefetch = DefaultPrefetch
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -80,7 +87,7 @@ func NewIn(ctx context.Context, nc *nats.Conn, s Stream, durable string, opts In
 		Durable: durable, FilterSubject: s.Subject,
 		AckPolicy: jetstream.AckExplicitPolicy, AckWait: opts.AckWait,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
-		MaxAckPending: 4*opts.Prefetch + runner.BatchFrames,
+		MaxAckPending: 4*opts.Prefetch + runner.BatchFrames, // a batch of frames is at most BatchFrames messages
 	}
 	name := st.CachedInfo().Config.Name
 	if old, err := st.Consumer(ctx, durable); err == nil {
@@ -139,53 +146,44 @@ func (in *In) pull() {
 // Read hands over the next frames: at least one, waiting for it, then
 // those ready, up to runner.BatchFrames. The edge ends (io.EOF) once the
 // EOFs of Writers writers are read. A frame delivered again (after a
-// restart, or past the ack wait) with a writer and seq already handed over
-// is dropped here and counted (Duplicates); the reading stage's edge check
-// drops any that come after a restart of this process.
+// restart, past the ack wait, or published again in another batch) with a
+// writer and seq already handed over is dropped here and counted
+// (Duplicates); the reading stage's edge check drops any that come after a
+// restart of this process.
 func (in *In) Read(b *runner.InBatch) error {
 	if in.ended {
 		return io.EOF
 	}
 	for len(b.Frames) < runner.BatchFrames {
-		var im inMsg
-		var ok bool
-		if len(b.Frames) == 0 {
-			select {
-			case im, ok = <-in.ch:
-			case <-in.done:
+		if len(in.rest) == 0 {
+			if in.cur != nil {
+				// Every frame of the message is handed over: it may be
+				// acknowledged.
+				in.read = append(in.read, in.cur)
+				in.cur = nil
 			}
+			if err := in.next(len(b.Frames) == 0); err != nil {
+				return err
+			}
+			if in.cur == nil {
+				return nil // none ready
+			}
+		}
+		line := in.rest
+		if i := bytes.IndexByte(line, '\n'); i >= 0 {
+			line, in.rest = line[:i], line[i+1:]
 		} else {
-			select {
-			case im, ok = <-in.ch:
-			default:
-				return nil
-			}
+			in.rest = nil
 		}
-		if !ok {
-			return fmt.Errorf("subject %s: the reading was stopped before the EOF", in.subject)
-		}
-		if im.err != nil {
-			if errors.Is(im.err, jetstream.ErrMsgIteratorClosed) {
-				return fmt.Errorf("subject %s: the consumer was closed before the EOF", in.subject)
-			}
-			return fmt.Errorf("subject %s, consumer %s: %w", in.subject, in.durable, im.err)
-		}
-		in.msgs++
-		data := im.m.Data()
+		in.line++
 		var f wire.Frame
-		if err := in.dec.Decode(data, &f); err != nil || f.Kind == 0 {
+		if err := in.dec.Decode(line, &f); err != nil || f.Kind == 0 {
 			if err == nil {
 				err = fmt.Errorf("a bare line, not a frame")
 			}
-			meta, _ := im.m.Metadata()
-			var at uint64
-			if meta != nil {
-				at = meta.Sequence.Stream
-			}
-			return fmt.Errorf("subject %s: message %d of the stream is not a frame: %w", in.subject, at, err)
+			return fmt.Errorf("subject %s: message %d of the stream, line %d: %w", in.subject, in.seq, in.line, err)
 		}
-		in.read = append(in.read, im.m)
-		b.Bytes += int64(len(data) + 1)
+		b.Bytes += int64(len(line) + 1)
 		switch f.Kind {
 		case wire.KindData, wire.KindError:
 			if s, seen := in.seqs[f.Writer]; seen && f.Seq <= s {
@@ -203,6 +201,10 @@ func (in *In) Read(b *runner.InBatch) error {
 		b.Frames = append(b.Frames, f)
 		if f.Kind == wire.KindEOF && len(in.eofs) >= in.opts.Writers {
 			in.ended = true
+			if len(in.rest) == 0 {
+				in.read = append(in.read, in.cur)
+				in.cur = nil
+			}
 			in.Close()
 			return io.EOF
 		}
@@ -210,23 +212,60 @@ func (in *In) Read(b *runner.InBatch) error {
 	return nil
 }
 
-// Ack acknowledges every frame handed over so far, and waits for the
-// server to confirm the last one: the acks go in order on one connection,
-// so those before it have been applied too. A consumer started again with
-// the same durable name begins after them. (A work-queue stream takes
-// explicit acks only, one per message; they are sent without waiting.)
-func (in *In) Ack(ctx context.Context) error {
+// next takes the next message: waiting for it with wait, else only if one
+// is ready (in.cur stays nil if none is).
+func (in *In) next(wait bool) error {
+	var im inMsg
+	var ok bool
+	if wait {
+		select {
+		case im, ok = <-in.ch:
+		case <-in.done:
+		}
+	} else {
+		select {
+		case im, ok = <-in.ch:
+		default:
+			return nil
+		}
+	}
+	if !ok {
+		return fmt.Errorf("subject %s: the reading was stopped before the EOF", in.subject)
+	}
+	if im.err != nil {
+		if errors.Is(im.err, jetstream.ErrMsgIteratorClosed) {
+			return fmt.Errorf("subject %s: the consumer was closed before the EOF", in.subject)
+		}
+		return fmt.Errorf("subject %s, consumer %s: %w", in.subject, in.durable, im.err)
+	}
+	in.cur, in.rest, in.line, in.seq = im.m, im.m.Data(), 0, 0
+	if meta, err := im.m.Metadata(); err == nil {
+		in.seq = meta.Sequence.Stream
+	}
+	return nil
+}
+
+// Ack acknowledges every message whose frames were all handed over. The
+// acks go out without waiting; with sync, Ack waits for the server to
+// confirm the last one (the acks go in order on one connection, so those
+// before it were applied too). A consumer started again with the same
+// durable name begins after the last ack applied. (A work-queue stream
+// takes explicit acks only, one per message.)
+func (in *In) Ack(ctx context.Context, sync bool) error {
 	if len(in.read) == 0 {
 		return nil
 	}
 	last := len(in.read) - 1
-	for _, m := range in.read[:last] {
-		if err := m.Ack(); err != nil {
+	for i, m := range in.read {
+		var err error
+		if i == last && sync {
+			err = m.DoubleAck(ctx)
+		} else {
+			err = m.Ack()
+		}
+		if err != nil {
 			return fmt.Errorf("subject %s, consumer %s: acknowledging: %w", in.subject, in.durable, err)
 		}
-	}
-	if err := in.read[last].DoubleAck(ctx); err != nil {
-		return fmt.Errorf("subject %s, consumer %s: acknowledging: %w", in.subject, in.durable, err)
 	}
 	clear(in.read)
 	in.read = in.read[:0]

@@ -100,7 +100,7 @@ func readAll(t *testing.T, in *In) ([]byte, error) {
 		for i := range b.Frames {
 			out = wire.AppendFrame(out, &b.Frames[i])
 		}
-		if aerr := in.Ack(context.Background()); aerr != nil {
+		if aerr := in.Ack(context.Background(), true); aerr != nil {
 			t.Fatal(aerr)
 		}
 		if err != nil {
@@ -157,7 +157,6 @@ func TestDurableRestart(t *testing.T) {
 	s := Stream{Subject: "edge.restart"}
 	all := frames("src", 1, 20000, true) // more than two batches
 	send(t, newOut(t, nc, s, OutOptions{}), all)
-	lines := bytes.SplitAfter(all, []byte("\n"))
 
 	// The first reader has a connection of its own, closed as a process
 	// that dies closes it.
@@ -167,7 +166,7 @@ func TestDurableRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := in.Ack(context.Background()); err != nil {
+	if err := in.Ack(context.Background(), true); err != nil {
 		t.Fatal(err)
 	}
 	// Read on without acknowledging: these come again.
@@ -183,13 +182,17 @@ func TestDurableRestart(t *testing.T) {
 	if err != io.EOF {
 		t.Fatalf("the edge ended with %v, want io.EOF", err)
 	}
+	// The second reader starts after the last message the first one
+	// acknowledged: at the frame after the first's last, or earlier within
+	// the one message the first handed over only in part (those frames
+	// again are the duplicates the next stage drops by writer:seq).
 	k := bytes.Count(first, []byte("\n"))
-	if want := bytes.Join(lines[k:], nil); !bytes.Equal(rest, want) {
-		t.Errorf("after a restart at %d frames acknowledged: read %d frames, want %d (from seq %d)",
-			k, bytes.Count(rest, []byte("\n")), bytes.Count(want, []byte("\n")), k+1)
+	if !bytes.HasSuffix(all, rest) {
+		t.Fatalf("the second reader read %d frames, not a suffix of what was published", bytes.Count(rest, []byte("\n")))
 	}
-	if !bytes.Equal(append(first, rest...), all) {
-		t.Error("the two readers together did not read every frame once")
+	again := len(all) - len(rest) - len(first) // negative: read again
+	if again > 0 || -again > MaxMessage {
+		t.Errorf("after a restart at %d frames acknowledged: the second reader starts %d bytes after them, want 0 or less, by at most one message", k, again)
 	}
 }
 
@@ -276,7 +279,7 @@ func TestNotAFrame(t *testing.T) {
 	in := newIn(t, nc, s, "d")
 	defer in.Close()
 	_, err = readN(t, in, 1)
-	if err == nil || !strings.Contains(err.Error(), "message 1 of the stream is not a frame") {
+	if err == nil || !strings.Contains(err.Error(), "message 1 of the stream, line 1: not a frame") {
 		t.Errorf("Read of a message that is not a frame: %v", err)
 	}
 }

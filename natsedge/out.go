@@ -13,16 +13,16 @@ import (
 	"github.com/obz-dev/obz/wire"
 )
 
-// DefaultWindow is how many frames Out publishes before it waits for the
+// DefaultWindow is how many messages Out publishes before it waits for the
 // first of their PubAcks.
-const DefaultWindow = 4096
+const DefaultWindow = 64
 
 // ackTimeout bounds the wait for one PubAck.
 const ackTimeout = 30 * time.Second
 
 // OutOptions tune an Out.
 type OutOptions struct {
-	// Window is how many frames may wait for their PubAck at once
+	// Window is how many messages may wait for their PubAck at once
 	// (DefaultWindow if 0): publishing runs ahead of the acks by that much.
 	Window int
 	// Warn receives notes on what the edge waits for (a full stream); nil
@@ -47,8 +47,9 @@ type Out struct {
 	dups  int64 // frames the stream had already (a publisher that published again)
 	err   error
 
-	after map[string]uint64 // per writer: the seq of its last data frame published
-	ctrl  map[string]int    // per writer: control frames published since
+	after  map[string]uint64 // per writer: the seq of its last data frame published
+	lastID string            // the id of the last frame
+	ctrl   map[string]int    // per writer: control frames published since
 
 	// Room in a stream that refuses new messages when full (discard new):
 	// its size as last asked, plus what was published since.
@@ -60,9 +61,10 @@ type Out struct {
 }
 
 type pending struct {
-	f    jetstream.PubAckFuture
-	size int64 // bytes on the edge: the frame and its newline
-	id   string
+	f      jetstream.PubAckFuture
+	size   int64 // bytes on the edge: the frames and their newlines
+	id     string
+	frames int
 }
 
 // NewOut opens the stream s (created with its limits if it does not exist)
@@ -96,7 +98,7 @@ func (o *Out) Stream() string { return o.name }
 // earlier publish of the same writer and seq: dropped by the server.
 func (o *Out) Duplicates() int64 { return o.dups }
 
-// msgID is the frame's Nats-Msg-Id: writer:seq for a data or error frame,
+// msgID is a frame's id, of which a message's Nats-Msg-Id is made: writer:seq for a data or error frame,
 // writer:eof for an EOF, writer:seq+n for the n-th control frame after the
 // writer's data frame seq. The same frames published again get the same ids.
 func (o *Out) msgID(f *wire.Frame) string {
@@ -113,20 +115,28 @@ func (o *Out) msgID(f *wire.Frame) string {
 	}
 }
 
-// Send publishes the frames of p, one message each. It waits only when
-// the window of frames waiting for their PubAck is full, or the stream is.
+// MaxMessage is the most frame bytes Out puts in one message (a longer
+// frame goes alone): frames travel in batches, so that the server stores,
+// and the reader acknowledges, one message per batch rather than per frame.
+const MaxMessage = 128 << 10
+
+// Send publishes the frames of p, in messages of up to MaxMessage bytes of
+// whole frames. It waits only when the window of messages waiting for their
+// PubAck is full, or the stream is.
 func (o *Out) Send(p []byte) error {
 	if o.err != nil {
 		return o.err
 	}
 	p = bytes.Clone(p) // the messages point into it until they are acked
-	for n := 1; len(p) > 0; n++ {
-		line := p
-		if i := bytes.IndexByte(p, '\n'); i >= 0 {
-			line, p = p[:i], p[i+1:]
-		} else {
-			p = nil
+	var first string
+	msg, n, frames := 0, 0, 0 // the message: p[msg:end], its frames
+	for end := 0; end < len(p); {
+		line := p[end:]
+		next := len(p)
+		if i := bytes.IndexByte(line, '\n'); i >= 0 {
+			line, next = line[:i], end+i+1
 		}
+		n++
 		var f wire.Frame
 		if err := o.dec.Decode(line, &f); err != nil || f.Kind == 0 {
 			if err == nil {
@@ -135,19 +145,48 @@ func (o *Out) Send(p []byte) error {
 			o.err = fmt.Errorf("subject %s: line %d of the batch: %w (only frames cross a NATS edge)", o.subject, n, err)
 			return o.err
 		}
+		if frames > 0 && next-msg > MaxMessage {
+			if err := o.publish(p[msg:end], first, o.lastID, frames); err != nil {
+				return err
+			}
+			msg, frames = end, 0
+		}
 		id := o.msgID(&f)
-		if err := o.room(int64(len(line)+len(o.subject)+len(id)) + 64); err != nil {
+		if frames == 0 {
+			first = id
+		}
+		o.lastID = id
+		frames++
+		end = next
+	}
+	if frames > 0 {
+		if err := o.publish(p[msg:], first, o.lastID, frames); err != nil {
 			return err
 		}
-		fut, err := o.js.PublishAsync(o.subject, line, jetstream.WithMsgID(id), jetstream.WithStallWait(ackTimeout))
-		if err != nil {
-			o.err = fmt.Errorf("publishing frame %s to %s: %w", id, o.subject, err)
-			return o.err
-		}
-		o.q = append(o.q, pending{f: fut, size: int64(len(line) + 1), id: id})
 	}
 	o.reap(false)
 	return o.err
+}
+
+// publish sends one message of frames (whole lines) with the id of its
+// first and last frames: the same frames batched the same way get the same
+// id, and the server stores them once.
+func (o *Out) publish(data []byte, first, last string, frames int) error {
+	id := first
+	if frames > 1 {
+		id = first + "-" + last
+	}
+	data = bytes.TrimSuffix(data, []byte("\n"))
+	if err := o.room(int64(len(data)+len(o.subject)+len(id)) + 64); err != nil {
+		return err
+	}
+	fut, err := o.js.PublishAsync(o.subject, data, jetstream.WithMsgID(id), jetstream.WithStallWait(ackTimeout))
+	if err != nil {
+		o.err = fmt.Errorf("publishing frames %s to %s: %w", id, o.subject, err)
+		return o.err
+	}
+	o.q = append(o.q, pending{f: fut, size: int64(len(data) + 1), id: id, frames: frames})
+	return nil
 }
 
 // reap takes the PubAcks that came, in order; with wait, all of them.
@@ -186,12 +225,12 @@ func (o *Out) reap(wait bool) {
 func (o *Out) stored(p *pending, a *jetstream.PubAck) {
 	o.acked += p.size
 	if a.Duplicate {
-		o.dups++
+		o.dups += int64(p.frames)
 	}
 }
 
 func (o *Out) failed(p *pending, err error) {
-	o.err = fmt.Errorf("stream %s did not store frame %s (subject %s): %w", o.name, p.id, o.subject, err)
+	o.err = fmt.Errorf("stream %s did not store frames %s (subject %s): %w", o.name, p.id, o.subject, err)
 }
 
 // Ack waits for the PubAck of every frame sent, and returns the bytes the

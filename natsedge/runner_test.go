@@ -64,7 +64,7 @@ func TestRunnerOverJetStream(t *testing.T) {
 type ackingIn struct{ in *In }
 
 func (a ackingIn) Read(b *runner.InBatch) error {
-	if err := a.in.Ack(context.Background()); err != nil {
+	if err := a.in.Ack(context.Background(), true); err != nil {
 		return err
 	}
 	return a.in.Read(b)
@@ -75,7 +75,7 @@ func (a ackingIn) Read(b *runner.InBatch) error {
 // broken, loudly.
 func TestDiscardOldGap(t *testing.T) {
 	nc := testServer(t)
-	s := Stream{Subject: "edge.old", Discard: "old", MaxMsgs: 100, Retention: "limits"}
+	s := Stream{Subject: "edge.old", Discard: "old", MaxMsgs: 3, Retention: "limits"}
 	send(t, newOut(t, nc, s, OutOptions{}), frames("src", 1, 1000, true))
 	in := newIn(t, nc, s, "b")
 	defer in.Close()
@@ -84,9 +84,9 @@ func TestDiscardOldGap(t *testing.T) {
 		Inputs: []runner.Input{{Name: "subject " + s.Subject, Edge: ackingIn{in}, Framed: true}}})
 	var broken *runner.BrokenInputError
 	if !errors.As(err, &broken) {
-		t.Fatalf("a stage reading a stream that dropped 901 frames: %v, want a broken input", err)
+		t.Fatalf("a stage reading a stream that dropped 800 frames (8 messages of 100): %v, want a broken input", err)
 	}
-	if p := strings.Join(broken.Problems, "\n"); !strings.Contains(p, `has a gap: seq 1..901 missing`) {
+	if p := strings.Join(broken.Problems, "\n"); !strings.Contains(p, `has a gap: seq 1..800 missing`) {
 		t.Errorf("problems: %s", p)
 	}
 }

@@ -41,7 +41,7 @@ var natsStreamFlags = []cli.Flag{
 	&cli.StringFlag{Name: "retention", Value: "work", Usage: "work (a frame is removed once read and acknowledged), limits (kept until max-age or a limit removes it) or interest"},
 	&cli.StringFlag{Name: "discard", Value: "new", Usage: "when the stream is full: new (the publisher waits for room) or old (the oldest frames are dropped: a reader behind them sees a gap)"},
 	&cli.StringFlag{Name: "max-bytes", Value: "1GiB", Usage: "the stream's size limit (-1 for none)"},
-	&cli.Int64Flag{Name: "max-msgs", Value: -1, Usage: "the stream's limit in frames (-1 for none)"},
+	&cli.Int64Flag{Name: "max-msgs", Value: -1, Usage: "the stream's limit in messages of up to 128KiB of frames (-1 for none)"},
 	&cli.DurationFlag{Name: "max-age", Usage: "drop frames older than this (0 for never)"},
 	&cli.DurationFlag{Name: "dupe-window", Value: 2 * time.Minute, Usage: "how long the server remembers a frame's writer:seq to drop it when published again"},
 	&cli.BoolFlag{Name: "memory", Usage: "keep the stream in the server's memory instead of files"},
@@ -140,25 +140,29 @@ EXAMPLES:
 				}, natsServe),
 			sub("pub", "publish framed stdin to a JetStream subject (a sink)", "SUBJECT",
 				`DESCRIPTION:
-   Reads frames on stdin (the output of an obz stage) and publishes each one
-   as a message to SUBJECT, unchanged: the reader at the other end (obz nats
-   sub) writes the same frames, writer, seqs and EOF included, so the stage
-   after it checks the edge's contract as on a pipe. A line that is not a
-   frame is refused (exit 1): pipe bare NDJSON through an obz stage first.
+   Reads frames on stdin (the output of an obz stage) and publishes them to
+   SUBJECT unchanged, in messages of up to 128KiB of whole frames: the reader
+   at the other end (obz nats sub) writes the same frames, writer, seqs and
+   EOF included, so the stage after it checks the edge's contract as on a
+   pipe. A line that is not a frame is refused (exit 1): pipe bare NDJSON
+   through an obz stage first.
 
-   Each message's Nats-Msg-Id is the frame's writer:seq (writer:eof for the
-   EOF): a publisher that died and publishes the same frames again, within
-   --dupe-window, stores each frame once (the frames already stored are
-   counted and said on stderr). Publishing runs ahead of the server's
-   acknowledgements by --window frames; pub ends once every frame is
-   acknowledged (stored), and fails if stdin ended without an EOF frame (its
-   writer died: the readers of SUBJECT wait for it; publish again).
+   A message's Nats-Msg-Id is the writer:seq of its first and last frames
+   (writer:eof for the EOF): a publisher that died and publishes the same
+   input again, within --dupe-window, has its messages stored once (the
+   frames already stored are counted and said on stderr); only the last
+   message before the break, cut short, is stored again in full, and the
+   stage after sub drops its frames as duplicates by writer:seq. Publishing
+   runs ahead of the server's acknowledgements by --window messages; pub
+   ends once every frame is acknowledged (stored), and fails if stdin ended
+   without an EOF frame (its writer died: the readers of SUBJECT wait for
+   it; publish again).
 `+natsStreamHelp+`
 EXAMPLES:
    obz nats serve --port -1 --dir .obz/nats-try -- sh -c 'obz gen --count 1000 --seed 1 | obz nats pub orders --stats'
    obz nats serve --port -1 --dir .obz/nats-try -- sh -c 'obz gen --count 10 | obz nats pub orders && obz gen --count 10 | obz nats pub orders --stats'   # the second publish is deduplicated
 `, withStream(
-					&cli.IntFlag{Name: "window", Value: natsedge.DefaultWindow, Usage: "frames published ahead of their acknowledgement"},
+					&cli.IntFlag{Name: "window", Value: natsedge.DefaultWindow, Usage: "messages published ahead of their acknowledgement"},
 					&cli.BoolFlag{Name: "stats", Usage: "print counts on stderr at the end"},
 				), natsPub),
 			sub("sub", "write the frames of a JetStream subject to stdout (a source)", "SUBJECT",
@@ -169,13 +173,14 @@ EXAMPLES:
    stage, which checks the edge's contract: seqs without gaps, the EOF's
    count, no missing EOF.
 
-   A frame is acknowledged once written to stdout: that is where it is
-   safely downstream, as on a pipe. A sub started again with the same
-   --durable continues after the last frame acknowledged: nothing lost.
-   If it died between a write and its acknowledgement (kill -9), the frames
-   of that one batch are written again; the stage reading them drops them
-   as duplicates by writer:seq (--stats counts them), so nothing is
-   duplicated downstream either. One reader per durable name at a time.
+   A message is acknowledged once all its frames are written to stdout:
+   that is where they are safely downstream, as on a pipe. A sub started
+   again with the same --durable continues after the last message
+   acknowledged: nothing lost. If it died between a write and the
+   acknowledgement (kill -9), those frames are written again; the stage
+   reading them drops them as duplicates by writer:seq (--stats counts
+   them), so nothing is duplicated downstream either. One reader per
+   durable name at a time.
 `+natsStreamHelp+`
 EXAMPLES:
    obz nats serve --port -1 --dir .obz/nats-try -- sh -c 'obz gen --count 5 | obz nats pub demo && obz nats sub demo --durable d | obz map -r .amount'
@@ -408,7 +413,7 @@ func natsSub(c *cli.Context) error {
 			frames += int64(len(b.Frames))
 			bytes += int64(len(buf))
 		}
-		if err := in.Ack(ctx); err != nil {
+		if err := in.Ack(ctx, rerr != nil); err != nil {
 			return err
 		}
 		if rerr == io.EOF {
