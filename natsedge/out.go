@@ -98,9 +98,10 @@ func (o *Out) Stream() string { return o.name }
 // earlier publish of the same writer and seq: dropped by the server.
 func (o *Out) Duplicates() int64 { return o.dups }
 
-// msgID is a frame's id, of which a message's Nats-Msg-Id is made: writer:seq for a data or error frame,
-// writer:eof for an EOF, writer:seq+n for the n-th control frame after the
-// writer's data frame seq. The same frames published again get the same ids.
+// msgID is a frame's id, of which a message's Nats-Msg-Id is made:
+// writer:seq for a data or error frame, writer:eof for an EOF,
+// writer:seq+n for the n-th control frame after the writer's data frame
+// seq. The same frames published again get the same ids.
 func (o *Out) msgID(f *wire.Frame) string {
 	w := f.Writer
 	switch f.Kind {
