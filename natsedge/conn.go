@@ -20,6 +20,11 @@ type Conn struct {
 	TLSCA   string // a CA certificate file to verify the server with
 	Context string // a nats CLI context name (~/.config/nats/context/NAME.json)
 	Name    string // the connection's name, shown by the server's monitoring
+	// Warn receives the connection's asynchronous errors (a slow
+	// consumer, a write to a server that went away); nil drops them.
+	// What they cost comes back as an error where it matters: a PubAck
+	// that does not come, a gap the reader sees.
+	Warn func(msg string)
 }
 
 // natsContext is the part of a nats CLI context file that Connect uses.
@@ -82,7 +87,13 @@ func Connect(c Conn) (*nats.Conn, error) {
 	if url == "" {
 		url = nats.DefaultURL
 	}
-	opts := []nats.Option{nats.Name(c.Name), nats.MaxReconnects(-1)}
+	warn := c.Warn
+	opts := []nats.Option{nats.Name(c.Name), nats.MaxReconnects(-1),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			if warn != nil {
+				warn(err.Error())
+			}
+		})}
 	if c.Creds != "" {
 		opts = append(opts, nats.UserCredentials(c.Creds))
 	}

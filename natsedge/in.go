@@ -40,21 +40,27 @@ type In struct {
 	subject string
 	durable string
 	opts    InOptions
+	st      jetstream.Stream
+	name    string // the stream's
 	it      jetstream.MessagesContext
 	ch      chan inMsg
+	stop    chan struct{} // closed when it is replaced (resync)
 	done    chan struct{} // closed by Close
 	once    sync.Once
 	dec     wire.Decoder
 
-	eofs  map[string]bool   // writers whose EOF was read
-	seqs  map[string]uint64 // per writer: the last seq handed over
-	dups  int64             // frames delivered again and dropped
-	read  []jetstream.Msg   // messages handed over (or dropped), not yet acknowledged
-	cur   jetstream.Msg     // the message being handed over
-	rest  []byte            // its frames not handed over yet
-	seq   uint64            // its stream sequence, for messages
-	line  int               // its lines read
-	ended bool
+	eofs map[string]bool   // writers whose EOF was read
+	seqs map[string]uint64 // per writer: the last seq handed over
+	// per writer: the last seq before a gap that made the reader start
+	// again at the ack floor (once per gap)
+	resynced map[string]uint64
+	dups     int64           // frames delivered again and dropped
+	read     []jetstream.Msg // messages handed over (or dropped), not yet acknowledged
+	cur      jetstream.Msg   // the message being handed over
+	rest     []byte          // its frames not handed over yet
+	seq      uint64          // its stream sequence, for messages
+	line     int             // its lines read
+	ended    bool
 }
 
 type inMsg struct {
@@ -83,25 +89,37 @@ func NewIn(ctx context.Context, nc *nats.Conn, s Stream, durable string, opts In
 	if err != nil {
 		return nil, err
 	}
-	cfg := jetstream.ConsumerConfig{
-		Durable: durable, FilterSubject: s.Subject,
-		AckPolicy: jetstream.AckExplicitPolicy, AckWait: opts.AckWait,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		MaxAckPending: 4*opts.Prefetch + runner.BatchFrames, // a batch of frames is at most BatchFrames messages
+	in := &In{subject: s.Subject, durable: durable, opts: opts, st: st, name: st.CachedInfo().Config.Name,
+		done: make(chan struct{}), eofs: map[string]bool{}, seqs: map[string]uint64{}, resynced: map[string]uint64{}}
+	if err := in.start(ctx, false); err != nil {
+		return nil, err
 	}
-	name := st.CachedInfo().Config.Name
+	return in, nil
+}
+
+// start creates the durable consumer, or takes it as it is, and starts
+// reading it. A consumer with messages delivered but not acknowledged (its
+// last reader stopped or died holding them, or they were lost on the way
+// when the connection broke) would deliver them again only after the ack
+// wait, behind newer ones: it is started again at its ack floor instead,
+// so the frames come in order. With restart, that is done whatever the
+// consumer's state.
+func (in *In) start(ctx context.Context, restart bool) error {
+	cfg := jetstream.ConsumerConfig{
+		Durable: in.durable, FilterSubject: in.subject,
+		AckPolicy: jetstream.AckExplicitPolicy, AckWait: in.opts.AckWait,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		MaxAckPending: 4*in.opts.Prefetch + runner.BatchFrames, // a batch of frames is at most BatchFrames messages
+	}
+	st, durable, name := in.st, in.durable, in.name
 	if old, err := st.Consumer(ctx, durable); err == nil {
-		// A reader that stopped (or died) holding messages it had not
-		// acknowledged: the server would deliver them again only after
-		// the ack wait, behind newer ones. Start the consumer again at its
-		// ack floor instead, so the frames come in order.
 		info, err := old.Info(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("consumer %s of stream %s: %w", durable, name, err)
+			return fmt.Errorf("consumer %s of stream %s: %w", durable, name, err)
 		}
-		if info.NumAckPending > 0 || info.NumRedelivered > 0 {
+		if restart || info.NumAckPending > 0 || info.NumRedelivered > 0 {
 			if err := st.DeleteConsumer(ctx, durable); err != nil {
-				return nil, fmt.Errorf("consumer %s of stream %s: restarting it at its ack floor: %w", durable, name, err)
+				return fmt.Errorf("consumer %s of stream %s: restarting it at its ack floor: %w", durable, name, err)
 			}
 			// A work queue holds no acknowledged message: all is from
 			// the ack floor on.
@@ -110,37 +128,56 @@ func NewIn(ctx context.Context, nc *nats.Conn, s Stream, durable string, opts In
 			}
 		}
 	} else if !errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return nil, fmt.Errorf("consumer %s of stream %s: %w", durable, name, err)
+		return fmt.Errorf("consumer %s of stream %s: %w", durable, name, err)
 	}
 	cons, err := st.CreateOrUpdateConsumer(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("consumer %s of stream %s: %w", durable, name, err)
+		return fmt.Errorf("consumer %s of stream %s: %w", durable, name, err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(opts.Prefetch))
+	it, err := cons.Messages(jetstream.PullMaxMessages(in.opts.Prefetch))
 	if err != nil {
-		return nil, fmt.Errorf("consumer %s: %w", durable, err)
+		return fmt.Errorf("consumer %s: %w", durable, err)
 	}
-	in := &In{subject: s.Subject, durable: durable, opts: opts, it: it, ch: make(chan inMsg, runner.BatchFrames),
-		done: make(chan struct{}),
-		eofs: map[string]bool{}, seqs: map[string]uint64{}}
-	go in.pull()
-	return in, nil
+	if in.it != nil {
+		in.it.Stop()
+		close(in.stop)
+	}
+	in.it, in.ch, in.stop = it, make(chan inMsg, runner.BatchFrames), make(chan struct{})
+	go pull(it, in.ch, in.stop, in.done)
+	return nil
 }
 
 // pull takes messages off the iterator into ch, so that Read can take
 // those ready without waiting.
-func (in *In) pull() {
+func pull(it jetstream.MessagesContext, ch chan<- inMsg, stop, done <-chan struct{}) {
 	for {
-		m, err := in.it.Next()
+		m, err := it.Next()
 		select {
-		case in.ch <- inMsg{m, err}:
-		case <-in.done:
+		case ch <- inMsg{m, err}:
+		case <-stop:
+			return
+		case <-done:
 			return
 		}
 		if err != nil {
 			return
 		}
 	}
+}
+
+// resync starts reading again at the consumer's ack floor, after a gap in
+// a writer's seqs: messages lost on the way when the connection broke,
+// which the server would deliver again only after the ack wait. The frames
+// handed over since the last Ack come again, and are dropped as
+// duplicates. A gap that is still there after that (frames the stream
+// dropped, discard old) is handed over: the reading stage reports it.
+func (in *In) resync() error {
+	in.cur, in.rest = nil, nil
+	clear(in.read)
+	in.read = in.read[:0]
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return in.start(ctx, true)
 }
 
 // Read hands over the next frames: at least one, waiting for it, then
@@ -186,9 +223,22 @@ func (in *In) Read(b *runner.InBatch) error {
 		b.Bytes += int64(len(line) + 1)
 		switch f.Kind {
 		case wire.KindData, wire.KindError:
-			if s, seen := in.seqs[f.Writer]; seen && f.Seq <= s {
+			s, seen := in.seqs[f.Writer]
+			if seen && f.Seq <= s {
 				in.dups++
 				continue
+			}
+			if seen && f.Seq > s+1 {
+				if r, ok := in.resynced[f.Writer]; !ok || r != s {
+					in.resynced[f.Writer] = s
+					if err := in.resync(); err != nil {
+						return err
+					}
+					if len(b.Frames) > 0 {
+						return nil
+					}
+					continue
+				}
 			}
 			in.seqs[f.Writer] = f.Seq
 		case wire.KindEOF:

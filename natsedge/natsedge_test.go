@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -281,5 +282,94 @@ func TestNotAFrame(t *testing.T) {
 	_, err = readN(t, in, 1)
 	if err == nil || !strings.Contains(err.Error(), "message 1 of the stream, line 1: not a frame") {
 		t.Errorf("Read of a message that is not a frame: %v", err)
+	}
+}
+
+// TestServerRestart: the server stops and starts again (same port, same
+// store) while frames are published and read. The publisher that fails
+// publishes everything again; the reader, reconnected, gets every frame
+// once.
+func TestServerRestart(t *testing.T) {
+	dir := t.TempDir()
+	srv, err := StartServer(ServerOptions{Port: -1, Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := srv.ClientURL()
+	port := srv.Addr().(*net.TCPAddr).Port
+	defer func() { srv.Shutdown() }()
+	s := Stream{Subject: "edge.restart"}
+	all := frames("src", 1, 100000, true)
+
+	nc := connect(t, url)
+	read := make(chan []byte, 1)
+	go func() {
+		in := newIn(t, connect(t, url), s, "d")
+		defer in.Close()
+		var out []byte
+		for {
+			var b runner.InBatch
+			err := in.Read(&b)
+			for i := range b.Frames {
+				out = wire.AppendFrame(out, &b.Frames[i])
+			}
+			if aerr := in.Ack(context.Background(), false); aerr != nil {
+				t.Log(aerr) // the server is away: the frames come again
+			}
+			if err != nil {
+				if err != io.EOF {
+					t.Error(err)
+				}
+				read <- out
+				return
+			}
+		}
+	}()
+
+	restarted := false
+	publish := func() error {
+		o, err := NewOut(context.Background(), nc, s, OutOptions{AckTimeout: 2 * time.Second})
+		if err != nil {
+			return err
+		}
+		lines := bytes.SplitAfter(all, []byte("\n"))
+		for i := 0; i < len(lines); i += 500 {
+			if err := o.Send(bytes.Join(lines[i:min(i+500, len(lines))], nil)); err != nil {
+				return err
+			}
+			if i == 30000 && !restarted {
+				restarted = true
+				srv.Shutdown()
+				srv.WaitForShutdown()
+				if srv, err = StartServer(ServerOptions{Port: port, Dir: dir}); err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("restarted at %v", time.Now())
+			}
+		}
+		_, err = o.Ack()
+		return err
+	}
+	if err := publish(); err != nil {
+		t.Logf("the publisher failed across the restart (%v): publishing again", err)
+		for try := 0; ; try++ {
+			err := publish()
+			if err == nil {
+				break
+			}
+			t.Logf("try %d at %v: %v", try, time.Now(), err)
+			if try == 5 {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Second)
+		}
+	}
+	select {
+	case got := <-read:
+		if !bytes.Equal(got, all) {
+			t.Errorf("the reader got %d frames, want the %d published, each once, in order", bytes.Count(got, []byte("\n")), bytes.Count(all, []byte("\n")))
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the reader did not get to the EOF within 2 minutes")
 	}
 }

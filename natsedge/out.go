@@ -28,6 +28,9 @@ type OutOptions struct {
 	// Warn receives notes on what the edge waits for (a full stream); nil
 	// for none.
 	Warn func(msg string)
+	// AckTimeout bounds the wait for one PubAck (30s if 0): a message not
+	// acknowledged by then fails the edge.
+	AckTimeout time.Duration
 }
 
 // Out is an output edge published to a JetStream subject: a runner.Outbound.
@@ -73,7 +76,10 @@ func NewOut(ctx context.Context, nc *nats.Conn, s Stream, opts OutOptions) (*Out
 	if opts.Window <= 0 {
 		opts.Window = DefaultWindow
 	}
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(opts.Window), jetstream.WithPublishAsyncTimeout(ackTimeout))
+	if opts.AckTimeout <= 0 {
+		opts.AckTimeout = ackTimeout
+	}
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(opts.Window), jetstream.WithPublishAsyncTimeout(opts.AckTimeout))
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +187,7 @@ func (o *Out) publish(data []byte, first, last string, frames int) error {
 	if err := o.room(int64(len(data)+len(o.subject)+len(id)) + 64); err != nil {
 		return err
 	}
-	fut, err := o.js.PublishAsync(o.subject, data, jetstream.WithMsgID(id), jetstream.WithStallWait(ackTimeout))
+	fut, err := o.js.PublishAsync(o.subject, data, jetstream.WithMsgID(id), jetstream.WithStallWait(o.opts.AckTimeout))
 	if err != nil {
 		o.err = fmt.Errorf("publishing frames %s to %s: %w", id, o.subject, err)
 		return o.err

@@ -63,8 +63,10 @@ const natsStreamHelp = `
 `
 
 func natsConn(c *cli.Context, name string) natsedge.Conn {
+	stderr := c.App.ErrWriter
 	return natsedge.Conn{Server: c.String("server"), Creds: c.String("creds"), TLSCA: c.String("tlsca"),
-		Context: c.String("context"), Name: name}
+		Context: c.String("context"), Name: name,
+		Warn: func(msg string) { fmt.Fprintf(stderr, "obz %s: nats: %s\n", name, msg) }}
 }
 
 func natsStream(c *cli.Context, subject string) (natsedge.Stream, error) {
