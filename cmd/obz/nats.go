@@ -247,7 +247,7 @@ type exitStatusError struct {
 
 func (e *exitStatusError) Error() string { return e.msg }
 
-// natsConnect connects, and closes the connection when ctx is done.
+// natsConnect connects to the server the command line names.
 func natsConnect(c *cli.Context, name string) (*nats.Conn, error) {
 	nc, err := natsedge.Connect(natsConn(c, name))
 	if err != nil {
