@@ -236,9 +236,11 @@ func (c *fastCompiler) builtin(f *gojq.Func, root bool) (fastNode, bool, bool) {
 				return fastValue{kind: kString, str: fastTypeName(v)}, sOK
 			}), false, true
 		case "keys":
-			return unaryFn(fastKeys), false, true
+			a := new(fastLazyArray)
+			return unaryFn(func(v fastValue) (fastValue, fastStatus) { return fastKeys(a, v) }), false, true
 		case "to_entries":
-			return unaryFn(fastToEntries), false, true
+			a := new(fastLazyArray)
+			return unaryFn(func(v fastValue) (fastValue, fastStatus) { return fastToEntries(a, v) }), false, true
 		case "first":
 			return unaryFn(func(v fastValue) (fastValue, fastStatus) { return fastIndexNum(v, 0) }), false, true
 		case "last":

@@ -484,3 +484,52 @@ func FuzzParseDecimal(f *testing.F) {
 		}
 	})
 }
+
+// TestFastPathMembers: keys, to_entries, length and .[] on input objects
+// (read as sorted member offsets, keys and to_entries written out from
+// them) against gojq: many members (past the insertion sort), repeated
+// keys, escaped and non-ASCII keys, and a node's array kept while the node
+// runs again (map, [...], variables, objects).
+func TestFastPathMembers(t *testing.T) {
+	var many strings.Builder
+	many.WriteString("{")
+	for i := range 40 {
+		if i > 0 {
+			many.WriteString(",")
+		}
+		fmt.Fprintf(&many, `"k%d":%d`, (i*17)%23, i) // 23 keys, most twice
+	}
+	many.WriteString(`,"":0,"K":[1,{"b":2,"a":1}],"é":"x\u00e9","z\u007f":1}`)
+	payloads := []string{
+		many.String(),
+		`{"b":1,"a":2,"b":3,"ab":4,"a ":5,"a!":6,"B":7}`,
+		`{"é":1,"e":2,"É":3,"😀":4,"\u00e9x":5,"ﬀ":6,"z":7}`,
+		`{"a\u0062":1,"ab":2,"c":3}`,
+		`{"x\u007fy":1,"\"q":2,"x":{"y":1,"a":2}}`,
+		`{"a":{"c":1,"b":2},"b":{"z":[1,2],"y":null,"z":3},"c":[{"q":1,"p":2},{"n":true}]}`,
+		`{}`, `{"a":1}`, `{"a":1,"a":2}`, `[{"b":1,"a":2},{"c":3,"a":[1]}]`, `[]`, `null`, `1.5`, `"s"`,
+	}
+	exprs := []string{
+		`keys`, `to_entries`, `length`, `.[]`, `keys | length`, `to_entries | length`, `to_entries | map(.key)`,
+		`to_entries[] | .value`, `[.[] | keys]`, `map(keys)`, `map(to_entries)`, `[keys, keys]`, `keys as $k | [$k, keys]`,
+		`to_entries | .[1:]`, `keys[0]`, `keys[-1]`, `{k: keys, e: to_entries}`, `.a | keys`, `.b | to_entries`,
+		`.c | map(to_entries)`, `[.[] | to_entries | length]`, `keys | map(ascii_upcase)`, `to_entries | first`,
+		`keys | index("b")`, `keys | join(",")`, `to_entries | map(.value) | length`, `[.c[] | keys] | length`,
+		`keys | .[]`, `to_entries | .[] | .key`, `"\(keys)"`, `keys | tostring`, `to_entries == to_entries`,
+	}
+	answered := 0
+	for _, e := range exprs {
+		for _, p := range payloads {
+			fast, a := checkFastVsGojq(t, e, []byte(p))
+			if !fast {
+				t.Fatalf("%s is not on the fast path", e)
+			}
+			if a {
+				answered++
+			}
+		}
+	}
+	if answered < len(exprs)*len(payloads)/3 {
+		t.Errorf("the fast path answered %d of %d cases", answered, len(exprs)*len(payloads))
+	}
+}

@@ -67,6 +67,9 @@ type fastObject struct {
 	// pointer for both keeps fastValue small: it is passed by value on
 	// every node.)
 	elems []fastValue
+	// or, for kArray: keys or to_entries of an input object, made into
+	// elems only where an operation needs them (fast_members.go).
+	lazy *fastLazyList
 }
 
 // fastSet is one key an assignment sets on an input object.
@@ -326,6 +329,9 @@ func appendFastValue(dst []byte, v fastValue) ([]byte, bool) {
 	case kString:
 		return appendJQString(dst, v.str), true
 	case kArray:
+		if l := v.obj.lazy; l != nil && v.obj.elems == nil {
+			return l.appendTo(dst)
+		}
 		dst = append(dst, '[')
 		for i, e := range v.obj.elems {
 			if i > 0 {
