@@ -221,7 +221,7 @@ func (c *fastCompiler) builtin(f *gojq.Func, root bool) (fastNode, bool, bool) {
 	c.use(root) // they all look at their input
 	if arity == 0 {
 		if m, ok := fastMathFuncs[name]; ok {
-			return unaryFn(func(v fastValue) (fastValue, fastStatus) { return fastMath(v, m) }), false, true
+			return func(c *fastCtx, in fastValue) (fastValue, fastStatus) { return fastMath(in, m) }, false, true
 		}
 		switch name {
 		case "ascii_downcase", "ascii_upcase":

@@ -533,3 +533,31 @@ func TestFastPathMembers(t *testing.T) {
 		t.Errorf("the fast path answered %d of %d cases", answered, len(exprs)*len(payloads))
 	}
 }
+
+// FuzzJQFloat: appendJQFloat writes a float64 as gojq.Marshal does
+// (integral floats by their integer's digits included).
+func FuzzJQFloat(f *testing.F) {
+	for _, x := range []float64{0, math.Copysign(0, -1), 1, -1, 72, 72.5, 1e15 - 1, 1e15, -1e15 + 1, 1 << 53, 1<<53 + 2, 1e21, 1e-7,
+		123456789012345, 999999999999999.9, -0.5, math.Inf(1), math.NaN(), math.MaxFloat64, 4503599627370497} {
+		f.Add(x)
+	}
+	f.Fuzz(func(t *testing.T, x float64) {
+		want, err := gojq.Marshal(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendJQFloat(nil, x); string(got) != string(want) {
+			t.Fatalf("appendJQFloat(%v) = %s, gojq %s", x, got, want)
+		}
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return
+		}
+		// and the integers near it
+		for _, y := range []float64{math.Floor(x), math.Round(x), math.Ceil(x), math.Floor(x / 1e3), math.Floor(x * 1e3)} {
+			want, _ := gojq.Marshal(y)
+			if got := appendJQFloat(nil, y); string(got) != string(want) {
+				t.Fatalf("appendJQFloat(%v) = %s, gojq %s", y, got, want)
+			}
+		}
+	})
+}

@@ -502,6 +502,14 @@ func appendJQFloat(dst []byte, f float64) []byte {
 	if math.IsNaN(f) {
 		return append(dst, "null"...)
 	}
+	// An integral float below 1e15 (floor, round, sums of cents ...) is
+	// its integer's digits: the shortest form that reads back as f is the
+	// integer itself where the spacing of float64s is at most 1 (below
+	// 2^53), and 'f' format writes it without exponent. Zero is left to
+	// strconv for its sign.
+	if f != 0 && f > -1e15 && f < 1e15 && f == float64(int64(f)) {
+		return strconv.AppendInt(dst, int64(f), 10)
+	}
 	f = min(max(f, -math.MaxFloat64), math.MaxFloat64)
 	format := byte('f')
 	if x := math.Abs(f); x != 0 && x < 1e-6 || x >= 1e21 {
