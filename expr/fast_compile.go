@@ -334,6 +334,16 @@ func (c *fastCompiler) baseTerm(t *gojq.Term, root bool) (n fastNode, outRoot, o
 		return c.try(t.Try, root)
 	case gojq.TermTypeArray:
 		return c.array(t.Array, root)
+	case gojq.TermTypeFormat:
+		// @text and @json on their own are tostring and tojson (gojq's
+		// compiler makes them those calls).
+		if t.Str == nil && (t.Format == "@text" || t.Format == "@json") {
+			c.use(root)
+			if t.Format == "@text" {
+				return unaryFn(fastToString), false, true
+			}
+			return unaryFn(fastToJSON), false, true
+		}
 	}
 	c.fail("the form " + t.String())
 	return nil, false, false

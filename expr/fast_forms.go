@@ -249,6 +249,20 @@ func (c *fastCompiler) builtin(f *gojq.Func, root bool) (fastNode, bool, bool) {
 			return unaryFn(fastAdd), false, true
 		case "any", "all":
 			return c.anyAll(name == "any", nil, nil, root)
+		case "sort":
+			return unaryFn(fastSort), false, true
+		case "unique":
+			return unaryFn(fastUnique), false, true
+		case "min", "max":
+			isMin := name == "min"
+			return unaryFn(func(v fastValue) (fastValue, fastStatus) { return fastMinMax(v, isMin) }), false, true
+		case "reverse":
+			return unaryFn(fastReverse), false, true
+		case "trim", "ltrim", "rtrim":
+			left, right := name != "rtrim", name != "ltrim"
+			return unaryFn(func(v fastValue) (fastValue, fastStatus) { return fastTrim(v, left, right) }), false, true
+		case "tojson":
+			return unaryFn(fastToJSON), false, true
 		}
 	}
 	if arity == 1 {
@@ -266,6 +280,10 @@ func (c *fastCompiler) builtin(f *gojq.Func, root bool) (fastNode, bool, bool) {
 			op = fastIndexOf
 		case "join":
 			op = fastJoin
+		case "contains":
+			op = fastContains
+		case "IN":
+			return c.inSet(f.Args[0], root)
 		case "map":
 			return c.mapArray(f.Args[0])
 		case "any", "all":

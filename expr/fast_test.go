@@ -255,7 +255,16 @@ func (g *exprGen) extended(depth int) string {
 		return genStrArgs[g.pick(len(genStrArgs))]
 	}
 	idx := []string{"0", "1", "-1", "2", "-3", "10"}
-	switch g.pick(26) {
+	switch g.pick(29) {
+	case 26:
+		f := []string{"sort", "unique", "min", "max", "reverse", "trim", "ltrim", "rtrim", "tojson", "@text", "@json"}
+		return "(" + e() + " | " + f[g.pick(len(f))] + ")"
+	case 27:
+		arg := []string{`["a"]`, `["a", "b"]`, `[1]`, `[]`, `[null]`, `[true]`, `[1.0, "é"]`, sarg(), e()}
+		return "(" + e() + " | contains(" + arg[g.pick(len(arg))] + "))"
+	case 28:
+		arg := []string{`"a", "b"`, e() + ", " + e(), g.path() + "[]", `["a", 1, null][]`, e(), `.[]?`}
+		return "(" + e() + " | IN(" + arg[g.pick(len(arg))] + "))"
 	case 22:
 		ops := []string{"=", "|=", "+=", "-=", "*=", "/=", "%=", "//="}
 		lhs := []string{".a", ".b", ".a.b", ".x.c", `.["a b"]`, ".amount"}
@@ -324,7 +333,8 @@ var (
 	genNums = []string{"0", "-0", "1", "50", "51", "-1", "1.5", "1.50", "1e2", "1E2", "12.34", "-12.340", "9007199254740993",
 		"9223372036854775807", "9223372036854775808", "-9223372036854775808", "1e400", "0.1", "2.5e-7", "1e21", "123456789012345678901234567890", "50.0"}
 	genStrs = []string{`""`, `"a"`, `"b"`, `"é"`, `"\u00e9"`, `"a\"b"`, `"\u0000"`, `"x\u007f"`, `"\ud800"`, `"\/"`, `"ab"`, `"B"`, "\"\x7f\"", `"\t"`,
-		`"A,b"`, `"a b,A"`, `"İx"`, `"ǅa"`, `"ÉCOLE"`, `"12"`, `"1.50"`, `"-3"`, `"1e2"`, `"007"`, `" 1"`, `"+1"`, `"1."`, `"a-b-"`, `"--"`, `"2026-01-01T00:00:02Z"`, `"9223372036854775808"`}
+		`"A,b"`, `"a b,A"`, `"İx"`, `"ǅa"`, `"ÉCOLE"`, `"12"`, `"1.50"`, `"-3"`, `"1e2"`, `"007"`, `" 1"`, `"+1"`, `"1."`, `"a-b-"`, `"--"`, `"2026-01-01T00:00:02Z"`, `"9223372036854775808"`,
+		`" a "`, `"\u00a0x\n"`, `"\u2028 "`}
 	genKeyR = []string{`"a"`, `"b"`, `"c"`, `"amount"`, `"a b"`, `"x"`, `"\u0061"`, `"é"`}
 	genWS   = []string{"", "", "", " ", "\n", " \t"}
 )
@@ -560,4 +570,44 @@ func FuzzJQFloat(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestFastPathCollections: sort, unique, min, max, reverse, contains, IN,
+// trim and @text/@json against gojq on arrays of mixed scalars, equal
+// numbers written differently, unicode and white space.
+func TestFastPathCollections(t *testing.T) {
+	payloads := []string{
+		`{"tags":["web","vip","app","vip"],"n":[3,1.0,1,2.5,-0,0,1e2,100],"s":"  pad\t","u":"\u00a0é x\u2028","c":"DE"}`,
+		`{"tags":[],"n":[],"s":"","u":"x","c":"FR"}`,
+		`{"tags":["b",null,true,false,1,"a",null,0.5,"é","e"],"n":[9007199254740993,1],"s":"a\u0000b","c":"XX"}`,
+		`{"tags":["a",["x"],{"y":1}],"n":[1,[2]],"s":5,"u":null,"c":null}`,
+		`{"tags":"vip","n":null,"s":["a"],"c":1}`,
+		`{"tags":["vipx","xvip","v"],"n":[2,2.0,2e0],"s":"\n\n","c":"de"}`,
+	}
+	exprs := []string{
+		`.tags | sort`, `.tags | unique`, `.n | sort`, `.n | unique`, `.n | min`, `.n | max`, `.tags | min`, `.tags | max`,
+		`.tags | reverse`, `.n | reverse`, `.tags | sort | reverse | .[0]`, `[.tags[] | select(. != null)] | unique | length`,
+		`.tags | contains(["vip"])`, `.tags | contains(["vi", "a"])`, `.tags | contains([])`, `.tags | contains([null])`,
+		`.tags | contains([1])`, `.n | contains([1, 2])`, `.s | contains("pa")`, `.s | contains("")`, `.c | contains("E")`,
+		`.c | IN("DE", "FR")`, `.c | IN(.c)`, `.c | IN("x", 1, null)`, `.tags | IN(["vip"][])`, `.c | IN(.tags[]?)`,
+		`select(.c | IN("DE", "FR"))`, `.s | trim`, `.s | ltrim`, `.s | rtrim`, `.u | trim`, `.u | ltrim | length`,
+		`.s | @text`, `.n | @text`, `.tags | @json`, `.s | @json`, `.c | @json | length`, `.n | tojson`, `{t: (.tags | sort)}`,
+		`[.tags, .n] | map(sort)`, `.n | sort | .[0] + 1`, `.tags | unique | join(",")`,
+	}
+	answered := 0
+	for _, e := range exprs {
+		for _, p := range payloads {
+			fast, a := checkFastVsGojq(t, e, []byte(p))
+			if !fast {
+				t.Fatalf("%s is not on the fast path", e)
+			}
+			if a {
+				answered++
+			}
+		}
+	}
+	if answered < len(exprs)*len(payloads)/3 {
+		t.Errorf("the fast path answered %d of %d cases", answered, len(exprs)*len(payloads))
+	}
+	t.Logf("the fast path answered %d of %d cases", answered, len(exprs)*len(payloads))
 }

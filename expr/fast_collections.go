@@ -1,0 +1,232 @@
+package expr
+
+import (
+	"slices"
+	"strings"
+	"unicode"
+
+	"github.com/itchyny/gojq"
+)
+
+// Builtins on arrays of scalars and on strings that realistic expressions
+// use (sort, unique, min, max, reverse, contains, IN, trim, @text, @json),
+// each with gojq's semantics (func.go and builtin.jq of gojq v0.12.20).
+// Where an answer would depend on comparing arrays or objects, or on gojq's
+// error, they bail.
+
+// fastSortedElems returns the elements of an array sorted as gojq's sort
+// does (stable, by gojq's Compare), in a new slice; ok is false for
+// anything else than an array, or where two elements are not comparable
+// by the fast path (arrays, objects, big numbers).
+func fastSortedElems(v fastValue) ([]fastValue, bool) {
+	if v.kind != kArray {
+		return nil, false
+	}
+	es, ok := fastElems(v)
+	if !ok {
+		return nil, false
+	}
+	es = slices.Clone(es) // a built array may be held elsewhere
+	for _, e := range es {
+		if e.kind == kArray || e.kind == kObject {
+			return nil, false
+		}
+	}
+	slices.SortStableFunc(es, func(a, b fastValue) int {
+		n, cmpOK := fastCompare(a, b)
+		ok = ok && cmpOK
+		return n
+	})
+	return es, ok
+}
+
+// fastSort is sort.
+func fastSort(v fastValue) (fastValue, fastStatus) {
+	es, ok := fastSortedElems(v)
+	if !ok {
+		return fastValue{}, sBail
+	}
+	return fastValue{kind: kArray, obj: &fastObject{elems: es}}, sOK
+}
+
+// fastUnique is unique: sorted, of equal elements the first one kept.
+func fastUnique(v fastValue) (fastValue, fastStatus) {
+	es, ok := fastSortedElems(v)
+	if !ok {
+		return fastValue{}, sBail
+	}
+	out := es[:0]
+	for i, e := range es {
+		if i > 0 {
+			if n, _ := fastCompare(out[len(out)-1], e); n == 0 {
+				continue
+			}
+		}
+		out = append(out, e)
+	}
+	return fastValue{kind: kArray, obj: &fastObject{elems: out}}, sOK
+}
+
+// fastMinMax is min (isMin) or max: null for [], else the first minimal
+// or the last maximal element, as gojq's minMaxBy picks them.
+func fastMinMax(v fastValue, isMin bool) (fastValue, fastStatus) {
+	if v.kind != kArray {
+		return fastValue{}, sBail
+	}
+	es, ok := fastElems(v)
+	if !ok {
+		return fastValue{}, sBail
+	}
+	if len(es) == 0 {
+		return vNull, sOK
+	}
+	x := es[0]
+	for _, e := range es {
+		if e.kind == kArray || e.kind == kObject {
+			return fastValue{}, sBail
+		}
+	}
+	for _, e := range es[1:] {
+		n, ok := fastCompare(x, e)
+		if !ok {
+			return fastValue{}, sBail
+		}
+		if n > 0 == isMin {
+			x = e
+		}
+	}
+	return x, sOK
+}
+
+// fastReverse is reverse: an array's elements in reverse order; anything
+// else is gojq's error (null and strings included, in v0.12.20).
+func fastReverse(v fastValue) (fastValue, fastStatus) {
+	if v.kind != kArray {
+		return fastValue{}, sBail
+	}
+	es, ok := fastElems(v)
+	if !ok {
+		return fastValue{}, sBail
+	}
+	rs := make([]fastValue, len(es))
+	for i, e := range es {
+		rs[len(rs)-1-i] = e
+	}
+	return fastValue{kind: kArray, obj: &fastObject{elems: rs}}, sOK
+}
+
+// fastTrim is trim, ltrim (left) or rtrim (right): white space as
+// unicode.IsSpace has it, as gojq trims.
+func fastTrim(v fastValue, left, right bool) (fastValue, fastStatus) {
+	s, ok := fastString(v)
+	if !ok {
+		return fastValue{}, sBail
+	}
+	t := s
+	if left {
+		t = strings.TrimLeftFunc(t, unicode.IsSpace)
+	}
+	if right {
+		t = strings.TrimRightFunc(t, unicode.IsSpace)
+	}
+	if len(t) == len(s) && v.raw != nil {
+		return v, sOK
+	}
+	return fastValue{kind: kString, str: t}, sOK
+}
+
+// fastToJSON is tojson (@json): the value's JSON text as gojq writes it.
+func fastToJSON(v fastValue) (fastValue, fastStatus) {
+	b, ok := appendFastValue(nil, v)
+	if !ok {
+		return fastValue{}, sBail
+	}
+	return fastValue{kind: kString, str: string(b)}, sOK
+}
+
+// fastContains is contains: substrings for strings; for arrays, every
+// element of the argument contained in some element of the input (of
+// scalars: strings by substring, numbers by value, null and booleans by
+// being the same); equal nulls and booleans. Objects, nested arrays and
+// gojq's type errors bail.
+func fastContains(v, x fastValue) (fastValue, fastStatus) {
+	switch {
+	case v.kind == kString && x.kind == kString:
+		s, t, ok := fastStrings(v, x)
+		if !ok {
+			return fastValue{}, sBail
+		}
+		return fastBool(strings.Contains(s, t)), sOK
+	case v.kind == kArray && x.kind == kArray:
+		ls, ok1 := fastElems(v)
+		rs, ok2 := fastElems(x)
+		if !ok1 || !ok2 {
+			return fastValue{}, sBail
+		}
+		for _, e := range slices.Concat(ls, rs) {
+			if e.kind == kArray || e.kind == kObject {
+				return fastValue{}, sBail
+			}
+		}
+	next:
+		for _, r := range rs {
+			for _, l := range ls {
+				in, ok := fastScalarContains(l, r)
+				if !ok {
+					return fastValue{}, sBail
+				}
+				if in {
+					continue next
+				}
+			}
+			return vFalse, sOK
+		}
+		return vTrue, sOK
+	case v.kind == x.kind && (v.kind == kNull || v.kind == kTrue || v.kind == kFalse):
+		return vTrue, sOK
+	}
+	return fastValue{}, sBail
+}
+
+// fastScalarContains is gojq's contains of two scalars inside arrays,
+// where a type error counts as not contained.
+func fastScalarContains(l, r fastValue) (in, ok bool) {
+	if l.kind != r.kind {
+		return false, true
+	}
+	switch l.kind {
+	case kString:
+		s, t, ok := fastStrings(l, r)
+		return ok && strings.Contains(s, t), ok
+	case kNumber:
+		n, ok := fastCompare(l, r)
+		return ok && n == 0, ok
+	}
+	return true, true // null, true, false: the same
+}
+
+// inSet compiles IN(s), which is any(s == .; .): whether some output of
+// s (run on the input) equals the input, stopping at the first that does.
+func (c *fastCompiler) inSet(s *gojq.Query, root bool) (fastNode, bool, bool) {
+	g, ok := c.gen(s, root)
+	if !ok {
+		return nil, false, false
+	}
+	return func(c *fastCtx, in fastValue) (fastValue, fastStatus) {
+		found, bad := false, false
+		st := g(c, in, func(w fastValue) bool {
+			n, ok := fastCompare(w, in)
+			switch {
+			case !ok:
+				bad = true
+			case n == 0:
+				found = true
+			}
+			return !bad && !found
+		})
+		if st == sBail || bad {
+			return fastValue{}, sBail
+		}
+		return fastBool(found), sOK
+	}, false, true
+}
