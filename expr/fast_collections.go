@@ -230,3 +230,72 @@ func (c *fastCompiler) inSet(s *gojq.Query, root bool) (fastNode, bool, bool) {
 		return fastBool(found), sOK
 	}, false, true
 }
+
+// fastFromEntries is from_entries (gojq's `map({(.key // .Key // .name //
+// .Name): if has("value") then .value else .Value end}) | add // {}`) on
+// an array of objects whose "key" is a string: an object of those keys
+// (sorted, a repeated key with its last value). Other keys (null, false,
+// numbers: gojq falls back to .Key ... or fails), and a null "value" where
+// "Value" is not null (has decides), bail.
+func fastFromEntries(v fastValue) (fastValue, fastStatus) {
+	if v.kind != kArray {
+		return fastValue{}, sBail
+	}
+	es, ok := fastElems(v)
+	if !ok {
+		return fastValue{}, sBail
+	}
+	type member struct {
+		name string
+		val  fastValue
+	}
+	ms := make([]member, 0, len(es))
+	for _, e := range es {
+		if e.kind != kObject {
+			return fastValue{}, sBail
+		}
+		k, st := fastIndex(e, "key")
+		if st != sOK || k.kind != kString {
+			return fastValue{}, sBail
+		}
+		name, ok := fastString(k)
+		if !ok {
+			return fastValue{}, sBail
+		}
+		x, st := fastIndex(e, "value")
+		if st != sOK {
+			return fastValue{}, sBail
+		}
+		if x.kind == kNull {
+			if y, st := fastIndex(e, "Value"); st != sOK || y.kind != kNull {
+				return fastValue{}, sBail
+			}
+		}
+		ms = append(ms, member{name, fastOwn(x)})
+	}
+	// Stable, so that of equal keys the last one comes last.
+	slices.SortStableFunc(ms, func(a, b member) int { return strings.Compare(a.name, b.name) })
+	o := &fastObject{}
+	for i, m := range ms {
+		if i+1 < len(ms) && ms[i+1].name == m.name {
+			continue
+		}
+		o.keys = append(o.keys, append(appendJQString(nil, m.name), ':'))
+		o.names = append(o.names, m.name)
+		o.vals = append(o.vals, m.val)
+	}
+	return fastValue{kind: kObject, obj: o}, sOK
+}
+
+// withEntries compiles with_entries(f) as gojq defines it:
+// to_entries | map(f) | from_entries.
+func (c *fastCompiler) withEntries(f *gojq.Query, root bool) (fastNode, bool, bool) {
+	fn := func(name string, args ...*gojq.Query) *gojq.Query {
+		return &gojq.Query{Term: &gojq.Term{Type: gojq.TermTypeFunc, Func: &gojq.Func{Name: name, Args: args}}}
+	}
+	q := &gojq.Query{Left: fn("to_entries"), Op: gojq.OpPipe,
+		Right: &gojq.Query{Left: fn("map", f), Op: gojq.OpPipe, Right: fn("from_entries")}}
+	n, outRoot, ok := c.query(q, root)
+	c.use(outRoot)
+	return n, false, ok
+}

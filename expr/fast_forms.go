@@ -263,6 +263,8 @@ func (c *fastCompiler) builtin(f *gojq.Func, root bool) (fastNode, bool, bool) {
 			return unaryFn(func(v fastValue) (fastValue, fastStatus) { return fastTrim(v, left, right) }), false, true
 		case "tojson":
 			return unaryFn(fastToJSON), false, true
+		case "from_entries":
+			return unaryFn(fastFromEntries), false, true
 		}
 	}
 	if arity == 1 {
@@ -284,6 +286,8 @@ func (c *fastCompiler) builtin(f *gojq.Func, root bool) (fastNode, bool, bool) {
 			op = fastContains
 		case "IN":
 			return c.inSet(f.Args[0], root)
+		case "with_entries":
+			return c.withEntries(f.Args[0], root)
 		case "map":
 			return c.mapArray(f.Args[0])
 		case "any", "all":

@@ -255,7 +255,14 @@ func (g *exprGen) extended(depth int) string {
 		return genStrArgs[g.pick(len(genStrArgs))]
 	}
 	idx := []string{"0", "1", "-1", "2", "-3", "10"}
-	switch g.pick(29) {
+	switch g.pick(30) {
+	case 29:
+		f := []string{"select(" + e() + ")", ".value |= " + e(), "{key: (.key | ascii_upcase), value}", "{key, value: " + e() + "}",
+			"{key: .value, value: .key}", e(), "{k: .key, value}", "{key, Value: .value}", "(.key, .key) as $k | {key: $k, value: 1}"}
+		if g.pick(3) == 0 {
+			return "(" + e() + " | to_entries | map(" + f[g.pick(len(f))] + ") | from_entries)"
+		}
+		return "(" + e() + " | with_entries(" + f[g.pick(len(f))] + "))"
 	case 26:
 		f := []string{"sort", "unique", "min", "max", "reverse", "trim", "ltrim", "rtrim", "tojson", "@text", "@json"}
 		return "(" + e() + " | " + f[g.pick(len(f))] + ")"
@@ -593,6 +600,12 @@ func TestFastPathCollections(t *testing.T) {
 		`select(.c | IN("DE", "FR"))`, `.s | trim`, `.s | ltrim`, `.s | rtrim`, `.u | trim`, `.u | ltrim | length`,
 		`.s | @text`, `.n | @text`, `.tags | @json`, `.s | @json`, `.c | @json | length`, `.n | tojson`, `{t: (.tags | sort)}`,
 		`[.tags, .n] | map(sort)`, `.n | sort | .[0] + 1`, `.tags | unique | join(",")`,
+		`with_entries(select(.value != null))`, `to_entries | map(select(.value != null)) | from_entries`,
+		`with_entries(.value |= tostring)`, `with_entries({key: (.key | ascii_upcase), value})`, `with_entries(.key = "x")`,
+		`with_entries({key: .value, value: .key})`, `with_entries(empty)`, `with_entries({k: .key, value})`,
+		`with_entries({key, Value: .value})`, `with_entries({key, value: null, Value: 1})`, `with_entries(select(.key == "tags") | .value)`,
+		`.n | to_entries | from_entries`, `[{key: "a", value: 1}, {key: "a", value: 2}, {key: "é", value: .c}] | from_entries`,
+		`[] | from_entries`, `.tags | from_entries`, `with_entries(.value = (.value | length))`,
 	}
 	answered := 0
 	for _, e := range exprs {
