@@ -255,7 +255,10 @@ func (g *exprGen) extended(depth int) string {
 		return genStrArgs[g.pick(len(genStrArgs))]
 	}
 	idx := []string{"0", "1", "-1", "2", "-3", "10"}
-	switch g.pick(30) {
+	switch g.pick(31) {
+	case 30:
+		gs := []string{g.path() + "[]", "(" + e() + ", " + e() + ")", e(), ".[]?", "(" + e() + " | .[])"}
+		return "limit(" + []string{"0", "1", "2"}[g.pick(3)] + "; " + gs[g.pick(len(gs))] + ")"
 	case 29:
 		f := []string{"select(" + e() + ")", ".value |= " + e(), "{key: (.key | ascii_upcase), value}", "{key, value: " + e() + "}",
 			"{key: .value, value: .key}", e(), "{k: .key, value}", "{key, Value: .value}", "(.key, .key) as $k | {key: $k, value: 1}"}
@@ -606,6 +609,8 @@ func TestFastPathCollections(t *testing.T) {
 		`with_entries({key, Value: .value})`, `with_entries({key, value: null, Value: 1})`, `with_entries(select(.key == "tags") | .value)`,
 		`.n | to_entries | from_entries`, `[{key: "a", value: 1}, {key: "a", value: 2}, {key: "é", value: .c}] | from_entries`,
 		`[] | from_entries`, `.tags | from_entries`, `with_entries(.value = (.value | length))`,
+		`limit(1; .tags[])`, `limit(2; .tags[])`, `limit(0; .tags[])`, `[limit(3; .n[])]`, `limit(1; .c, (.s | ascii_upcase))`,
+		`limit(1; .s[])`, `first(limit(2; .n[]))`, `[limit(1; .tags[] | select(. == "vip"))]`,
 	}
 	answered := 0
 	for _, e := range exprs {
