@@ -68,6 +68,16 @@ round :: map :: .amount * 10 | round
 .a = v :: map :: .amount_eur = .amount * 0.92
 .a |= f :: map :: .country |= ascii_downcase
 variables :: map :: .amount as $a | {id, double: ($a * 2)}
+sort :: map :: .tags | sort
+unique :: map :: .tags | unique
+max :: map :: .tags | max
+reverse :: map :: .tags | reverse
+contains (string) :: filter :: .msg | contains("timeout")
+contains (array) :: filter :: .tags | contains(["vip"])
+IN :: filter :: .country | IN("DE", "FR")
+@json :: map :: .tags | @json
+with_entries :: map :: with_entries(select(.value != null))
+limit :: map :: limit(1; .tags[])
 EOF2
 )
 
