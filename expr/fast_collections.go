@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"encoding/base64"
 	"slices"
 	"strings"
 	"unicode"
@@ -298,4 +299,28 @@ func (c *fastCompiler) withEntries(f *gojq.Query, root bool) (fastNode, bool, bo
 	n, outRoot, ok := c.query(q, root)
 	c.use(outRoot)
 	return n, false, ok
+}
+
+// fastFormats are the formats of the fast path, by name.
+var fastFormats = map[string]func(fastValue) (fastValue, fastStatus){
+	"@text": fastToString, "@json": fastToJSON, "@base64": fastToBase64,
+}
+
+// fastToBase64 is @base64: the standard encoding, padded, of the input's
+// tostring.
+func fastToBase64(v fastValue) (fastValue, fastStatus) {
+	var b []byte
+	if v.kind == kString {
+		s, ok := fastString(v)
+		if !ok {
+			return fastValue{}, sBail
+		}
+		b = []byte(s)
+	} else {
+		var ok bool
+		if b, ok = appendFastValue(nil, v); !ok {
+			return fastValue{}, sBail
+		}
+	}
+	return fastValue{kind: kString, str: base64.StdEncoding.EncodeToString(b)}, sOK
 }

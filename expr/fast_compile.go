@@ -306,7 +306,7 @@ func (c *fastCompiler) baseTerm(t *gojq.Term, root bool) (n fastNode, outRoot, o
 	case gojq.TermTypeString:
 		s, ok := jqConstString(t.Str)
 		if !ok {
-			return c.interpolation(t.Str, root)
+			return c.interpolation(t.Str, root, nil)
 		}
 		return fastConst(fastValue{kind: kString, str: s}), false, true
 	case gojq.TermTypeQuery:
@@ -335,15 +335,18 @@ func (c *fastCompiler) baseTerm(t *gojq.Term, root bool) (n fastNode, outRoot, o
 	case gojq.TermTypeArray:
 		return c.array(t.Array, root)
 	case gojq.TermTypeFormat:
-		// @text and @json on their own are tostring and tojson (gojq's
-		// compiler makes them those calls).
-		if t.Str == nil && (t.Format == "@text" || t.Format == "@json") {
-			c.use(root)
-			if t.Format == "@text" {
-				return unaryFn(fastToString), false, true
-			}
-			return unaryFn(fastToJSON), false, true
+		// @text, @json and @base64 are tostring, tojson and a base64 of
+		// tostring; with a string, each of its interpolated parts goes
+		// through the format (gojq's compileFormat).
+		f := fastFormats[t.Format]
+		if f == nil {
+			break
 		}
+		if t.Str == nil {
+			c.use(root)
+			return unaryFn(f), false, true
+		}
+		return c.interpolation(t.Str, root, f)
 	}
 	c.fail("the form " + t.String())
 	return nil, false, false

@@ -114,8 +114,8 @@ func (c *fastCompiler) try(e *gojq.Try, root bool) (fastNode, bool, bool) {
 }
 
 // interpolation compiles "text \(q) text": each part's output as
-// tostring gives it, joined.
-func (c *fastCompiler) interpolation(s *gojq.String, root bool) (fastNode, bool, bool) {
+// tostring gives it (or as format does, for @base64 "..."), joined.
+func (c *fastCompiler) interpolation(s *gojq.String, root bool, format func(fastValue) (fastValue, fastStatus)) (fastNode, bool, bool) {
 	type part struct {
 		lit  string
 		node fastNode
@@ -152,6 +152,11 @@ func (c *fastCompiler) interpolation(s *gojq.String, root bool) (fastNode, bool,
 			case sEmpty:
 				empty = true
 				continue
+			}
+			if format != nil {
+				if v, st = format(v); st != sOK {
+					return fastValue{}, sBail
+				}
 			}
 			var ok bool
 			if buf, ok = fastInterp(buf, v); !ok {

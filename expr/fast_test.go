@@ -267,7 +267,8 @@ func (g *exprGen) extended(depth int) string {
 		}
 		return "(" + e() + " | with_entries(" + f[g.pick(len(f))] + "))"
 	case 26:
-		f := []string{"sort", "unique", "min", "max", "reverse", "trim", "ltrim", "rtrim", "tojson", "@text", "@json"}
+		f := []string{"sort", "unique", "min", "max", "reverse", "trim", "ltrim", "rtrim", "tojson", "@text", "@json", "@base64",
+			`@base64 "x\(` + e() + `)-\(.a)"`, `@json "\(` + e() + `)"`, `@text "a\(.b)"`}
 		return "(" + e() + " | " + f[g.pick(len(f))] + ")"
 	case 27:
 		arg := []string{`["a"]`, `["a", "b"]`, `[1]`, `[]`, `[null]`, `[true]`, `[1.0, "é"]`, sarg(), e()}
@@ -611,6 +612,8 @@ func TestFastPathCollections(t *testing.T) {
 		`[] | from_entries`, `.tags | from_entries`, `with_entries(.value = (.value | length))`,
 		`limit(1; .tags[])`, `limit(2; .tags[])`, `limit(0; .tags[])`, `[limit(3; .n[])]`, `limit(1; .c, (.s | ascii_upcase))`,
 		`limit(1; .s[])`, `first(limit(2; .n[]))`, `[limit(1; .tags[] | select(. == "vip"))]`,
+		`.c | @base64`, `.u | @base64`, `.n | @base64`, `.s | @base64`, `@base64 "id \(.c): \(.n)"`, `@json "t=\(.tags)"`,
+		`@text "\(.s)|\(.n)"`, `@base64 "\(empty)x"`,
 	}
 	answered := 0
 	for _, e := range exprs {
