@@ -324,3 +324,67 @@ func fastToBase64(v fastValue) (fastValue, fastStatus) {
 	}
 	return fastValue{kind: kString, str: base64.StdEncoding.EncodeToString(b)}, sOK
 }
+
+// jqIntLiteralArg returns the integer an argument is written as (a
+// literal within fastIntLiteral's range), or nil.
+func jqIntLiteralArg(q *gojq.Query) *int64 {
+	if q == nil || q.Term == nil || q.Term.Type != gojq.TermTypeNumber || len(q.Term.SuffixList) > 0 {
+		return nil
+	}
+	n, ok := fastIntLiteral(q.Term.Number)
+	if !ok {
+		return nil
+	}
+	return &n
+}
+
+// jqConstStringArray appends to keys the strings of an array literal of
+// constant strings (["a", "b"]).
+func jqConstStringArray(q *gojq.Query, keys []string) ([]string, bool) {
+	if q == nil || q.Term == nil || q.Term.Type != gojq.TermTypeArray || len(q.Term.SuffixList) > 0 || q.Term.Array.Query == nil {
+		return nil, false
+	}
+	var walk func(q *gojq.Query) bool
+	walk = func(q *gojq.Query) bool {
+		if q.Op == gojq.OpComma {
+			return walk(q.Left) && walk(q.Right)
+		}
+		k, ok := jqConstStringArg(q)
+		keys = append(keys, k)
+		return ok
+	}
+	ok := walk(q.Term.Array.Query)
+	return keys, ok
+}
+
+// fastHasIndex is has(n) for an integer literal n: on arrays, whether n
+// is an index (0 <= n < length); false on null; anything else is gojq's
+// error.
+func fastHasIndex(n int64) fastNode {
+	return func(c *fastCtx, in fastValue) (fastValue, fastStatus) {
+		switch in.kind {
+		case kNull:
+			return vFalse, sOK
+		case kArray:
+			l, st := fastLength(in)
+			if st != sOK {
+				return fastValue{}, sBail
+			}
+			return fastBool(0 <= n && n < l.num.i), sOK
+		}
+		return fastValue{}, sBail
+	}
+}
+
+// fastExplode is explode: a string's code points.
+func fastExplode(v fastValue) (fastValue, fastStatus) {
+	s, ok := fastString(v)
+	if !ok {
+		return fastValue{}, sBail
+	}
+	es := make([]fastValue, 0, len(s))
+	for _, r := range s {
+		es = append(es, fastInt(int64(r)))
+	}
+	return fastValue{kind: kArray, obj: &fastObject{elems: es}}, sOK
+}

@@ -501,6 +501,26 @@ func (c *fastCompiler) function(f *gojq.Func, root bool) (fastNode, bool, bool) 
 		}, root, true
 	case f.Name == "length" && len(f.Args) == 0:
 		return func(c *fastCtx, in fastValue) (fastValue, fastStatus) { return fastLength(in) }, false, true
+	case f.Name == "has" && len(f.Args) == 1 && jqIntLiteralArg(f.Args[0]) != nil:
+		return fastHasIndex(*jqIntLiteralArg(f.Args[0])), false, true
+	case f.Name == "getpath" && len(f.Args) == 1:
+		keys, ok := jqConstStringArray(f.Args[0], nil)
+		if !ok || len(keys) == 0 {
+			c.fail("getpath of a path that is not of constant keys")
+			return nil, false, false
+		}
+		n := c.field(keys[0], root)
+		for _, k := range keys[1:] {
+			prev := n
+			n = func(c *fastCtx, in fastValue) (fastValue, fastStatus) {
+				v, st := prev(c, in)
+				if st != sOK {
+					return v, st
+				}
+				return fastIndex(v, k)
+			}
+		}
+		return n, false, true
 	case f.Name == "has" && len(f.Args) == 1:
 		key, ok := jqConstStringArg(f.Args[0])
 		if !ok {

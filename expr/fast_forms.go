@@ -270,6 +270,8 @@ func (c *fastCompiler) builtin(f *gojq.Func, root bool) (fastNode, bool, bool) {
 			return unaryFn(fastToJSON), false, true
 		case "from_entries":
 			return unaryFn(fastFromEntries), false, true
+		case "explode":
+			return unaryFn(fastExplode), false, true
 		}
 	}
 	if arity == 1 {

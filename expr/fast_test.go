@@ -255,7 +255,10 @@ func (g *exprGen) extended(depth int) string {
 		return genStrArgs[g.pick(len(genStrArgs))]
 	}
 	idx := []string{"0", "1", "-1", "2", "-3", "10"}
-	switch g.pick(31) {
+	switch g.pick(32) {
+	case 31:
+		f := []string{"has(0)", "has(1)", "has(2)", "explode", "explode | length", `getpath(["a"])`, `getpath(["a", "b"])`, `getpath(["x", "c", "a"])`}
+		return "(" + e() + " | " + f[g.pick(len(f))] + ")"
 	case 30:
 		gs := []string{g.path() + "[]", "(" + e() + ", " + e() + ")", e(), ".[]?", "(" + e() + " | .[])"}
 		return "limit(" + []string{"0", "1", "2"}[g.pick(3)] + "; " + gs[g.pick(len(gs))] + ")"
@@ -614,6 +617,8 @@ func TestFastPathCollections(t *testing.T) {
 		`limit(1; .s[])`, `first(limit(2; .n[]))`, `[limit(1; .tags[] | select(. == "vip"))]`,
 		`.c | @base64`, `.u | @base64`, `.n | @base64`, `.s | @base64`, `@base64 "id \(.c): \(.n)"`, `@json "t=\(.tags)"`,
 		`@text "\(.s)|\(.n)"`, `@base64 "\(empty)x"`,
+		`.tags | has(0)`, `.tags | has(3)`, `.n | has(1)`, `.u | has(0)`, `.s | explode`, `.u | explode | length`, `.c | explode`,
+		`getpath(["tags"])`, `getpath(["n", "x"])`, `getpath(["u", "v", "w"])`, `getpath(["c"]) | ascii_downcase`, `.tags | getpath(["a"])`,
 	}
 	answered := 0
 	for _, e := range exprs {
