@@ -319,10 +319,7 @@ func newCmd(opts Options, s *Stage, argv []string, files []*os.File, stderr *os.
 	for k, v := range s.Env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	// Own process group: a Ctrl-C at the terminal reaches obz flow only,
-	// which drains the stages in order. Pdeathsig: no orphans if obz
-	// flow itself dies.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = stageProcAttr()
 	return cmd
 }
 

@@ -98,7 +98,7 @@ func printCompletion(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		_, err = fmt.Fprint(c.App.Writer, s)
+		_, err = fmt.Fprint(c.App.Writer, dedupeFish(s))
 		return err
 	}
 	return &usageError{msg: fmt.Sprintf("no completion for %q: bash, zsh or fish", c.Args().First())}
@@ -195,3 +195,33 @@ Options may come before or after arguments; one-letter options combine as in cor
 Exit status: 0 success; 1 a stage failed or an input broke; 2 usage error or invalid topology; 3 replay or verify refused; 4 finished, but events went to the error lane; 130 interrupted (143 for SIGTERM).
 
 See README.md and docs/ in the source repository: wire.md (the protocol), topology.md (flows), journal.md (journals, replay, resume).`
+
+// dedupeFish drops what urfave/cli's fish script says twice: the help
+// command and flag, which it adds once for the app and once more for its
+// own default, and the same words in the list of subcommands.
+func dedupeFish(script string) string {
+	var b strings.Builder
+	seen := map[string]bool{}
+	for _, line := range strings.SplitAfter(script, "\n") {
+		if strings.HasPrefix(line, "complete ") {
+			if seen[line] {
+				continue
+			}
+			seen[line] = true
+		}
+		if i := strings.Index(line, "contains -- $i "); i >= 0 {
+			words := strings.Fields(line[i+len("contains -- $i "):])
+			had := map[string]bool{}
+			var kept []string
+			for _, w := range words {
+				if !had[w] {
+					had[w] = true
+					kept = append(kept, w)
+				}
+			}
+			line = line[:i+len("contains -- $i ")] + strings.Join(kept, " ") + "\n"
+		}
+		b.WriteString(line)
+	}
+	return b.String()
+}

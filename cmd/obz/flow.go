@@ -155,7 +155,7 @@ func runFlow(c *cli.Context, reg stages.Registry) error {
 		fmt.Fprintf(out, "%s: ok: flow %q, %d stages, %d edges\n", t.File, t.Name, len(t.Stages), edges)
 		return nil
 	}
-	return superviseFlow(c, t, flow.Options{
+	return superviseFlow(c, reg, t, flow.Options{
 		Stdout: out, RunDir: c.String("run-dir"), NoJournal: c.Bool("no-journal"),
 	}, nil)
 }
@@ -164,7 +164,7 @@ func runFlow(c *cli.Context, reg stages.Registry) error {
 // shares (the binary, the version, stderr, the live view on a terminal, the
 // drain timeout, metrics, the check of every stage's command line), prints the summary and maps the outcome to an
 // error for the exit table. after, if set, sees the result first.
-func superviseFlow(c *cli.Context, t *flow.Topology, opts flow.Options, after func(*flow.Result)) error {
+func superviseFlow(c *cli.Context, reg stages.Registry, t *flow.Topology, opts flow.Options, after func(*flow.Result)) error {
 	exe, err := selfPath()
 	if err != nil {
 		return err
@@ -178,7 +178,7 @@ func superviseFlow(c *cli.Context, t *flow.Topology, opts flow.Options, after fu
 		opts.StallAfter = -1
 	}
 	opts.MetricsAddr = c.String("metrics-addr")
-	opts.Check = stageChecker(stages.All())
+	opts.Check = stageChecker(reg)
 	res, err := flow.Run(c.Context, t, opts)
 	var ve *flow.ValidationError
 	if errors.As(err, &ve) {

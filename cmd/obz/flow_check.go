@@ -23,10 +23,17 @@ func stageChecker(reg stages.Registry) flow.StageCheck {
 		var cmdName string
 		var runErr error
 		app := baseApp(strings.NewReader(""), io.Discard, io.Discard)
-		if command == "parallel" {
+		switch command {
+		case "parallel":
 			// A stage with replicas = N runs as obz parallel.
 			app.Commands = append(app.Commands, parallelCommand(reg, checkParallel, &cmdName, &runErr))
-		} else {
+		case "replay":
+			// obz replay stands in for a source in a replayed or resumed
+			// run: its command line is parsed, nothing is read.
+			cmd := replayCommand(&cmdName, &runErr)
+			cmd.Action = func(*cli.Context) error { return nil }
+			app.Commands = append(app.Commands, cmd)
+		default:
 			spec := reg.Lookup(command)
 			if spec == nil {
 				return &usageError{msg: fmt.Sprintf("unknown command %q", command)}

@@ -38,7 +38,7 @@ func resumeFlow(c *cli.Context, reg stages.Registry) error {
 	if err := p.Begin(); err != nil {
 		return err
 	}
-	return superviseFlow(c, p.Topology, flow.Options{Stdout: c.App.Writer, RunDir: base, ResumedFrom: p.From},
+	return superviseFlow(c, reg, p.Topology, flow.Options{Stdout: c.App.Writer, RunDir: base, ResumedFrom: p.From},
 		func(res *flow.Result) { p.Done(res.RunDir) })
 }
 

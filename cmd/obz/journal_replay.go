@@ -175,7 +175,10 @@ func replayRun(c *cli.Context, runDir string) error {
 	if err != nil {
 		return err
 	}
-	r, err := p.Run(c.Context, flow.Options{Exe: exe, Version: version(), Stderr: c.App.ErrWriter})
+	r, err := p.Run(c.Context, flow.Options{Exe: exe, Version: version(), Stderr: c.App.ErrWriter, Check: stageChecker(reg)})
+	if ve := (*flow.ValidationError)(nil); errors.As(err, &ve) {
+		return invalidTopology(err) // --topology with a stage obz cannot run
+	}
 	if err != nil {
 		return err
 	}

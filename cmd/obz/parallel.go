@@ -88,10 +88,7 @@ func parallelCommand(reg stages.Registry, do func(*cli.Context, stages.Registry)
 		Category:           "flows",
 		CustomHelpTemplate: parallelHelp,
 		Flags:              flags,
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			*cmdName = "parallel"
-			return &usageError{msg: err.Error()}
-		},
+		OnUsageError:       onUsageError(cmdName, "parallel"),
 		Action: func(c *cli.Context) error {
 			*cmdName = "parallel"
 			*runErr = do(c, reg)

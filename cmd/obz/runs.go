@@ -23,12 +23,7 @@ const runsExit = `EXIT STATUS:
 `
 
 func runsCommand(cmdName *string, runErr *error) *cli.Command {
-	usageErr := func(name string) cli.OnUsageErrorFunc {
-		return func(_ *cli.Context, err error, _ bool) error {
-			*cmdName = name
-			return &usageError{msg: err.Error()}
-		}
-	}
+	usageErr := func(name string) cli.OnUsageErrorFunc { return onUsageError(cmdName, name) }
 	return &cli.Command{
 		Name:      "runs",
 		Usage:     "list the run directories of obz flow (flow, start, status, size); prune them",

@@ -15,9 +15,10 @@ import (
 
 func whyCommand(cmdName *string, runErr *error) *cli.Command {
 	return &cli.Command{
-		Name:      "why",
-		Usage:     "follow an output event of a run back to the source event it came from",
-		ArgsUsage: "RUN_DIR STAGE SEQ",
+		Name:         "why",
+		Usage:        "follow an output event of a run back to the source event it came from",
+		ArgsUsage:    "RUN_DIR STAGE SEQ",
+		OnUsageError: onUsageError(cmdName, "why"),
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "one JSON object per step, for tools"},
 		},
