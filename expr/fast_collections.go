@@ -19,18 +19,21 @@ import (
 // does (stable, by gojq's Compare), in a new slice; ok is false for
 // anything else than an array, or where two elements are not comparable
 // by the fast path (arrays, objects, big numbers).
-func fastSortedElems(v fastValue) ([]fastValue, bool) {
+func fastSortedElems(v fastValue) ([]fastValue, *fastObject, bool) {
 	if v.kind != kArray {
-		return nil, false
+		return nil, nil, false
 	}
-	es, ok := fastElems(v)
+	var buf [8]fastValue
+	src, ok := fastElemsInto(buf[:0], v)
 	if !ok {
-		return nil, false
+		return nil, nil, false
 	}
-	es = slices.Clone(es) // a built array may be held elsewhere
+	o := newFastArray(len(src)) // a built array may be held elsewhere: a copy
+	es := append(o.elems, src...)
+	o.elems = es
 	for _, e := range es {
 		if e.kind == kArray || e.kind == kObject {
-			return nil, false
+			return nil, nil, false
 		}
 	}
 	slices.SortStableFunc(es, func(a, b fastValue) int {
@@ -38,21 +41,69 @@ func fastSortedElems(v fastValue) ([]fastValue, bool) {
 		ok = ok && cmpOK
 		return n
 	})
-	return es, ok
+	return es, o, ok
+}
+
+// fastSmallArray is an array of up to 4 elements the expression builds,
+// in one allocation.
+type fastSmallArray struct {
+	obj fastObject
+	buf [4]fastValue
+}
+
+// newFastArray returns an array object with room for n elements (elems
+// empty).
+func newFastArray(n int) *fastObject {
+	if n <= len(fastSmallArray{}.buf) {
+		a := new(fastSmallArray)
+		a.obj.elems = a.buf[:0]
+		return &a.obj
+	}
+	return &fastObject{elems: make([]fastValue, 0, n)}
+}
+
+// fastElemsInto is fastElems appending a raw array's elements to dst
+// (a built array's elements are returned as they are).
+func fastElemsInto(dst []fastValue, v fastValue) ([]fastValue, bool) {
+	if v.obj != nil {
+		return v.obj.array(), true
+	}
+	raw := v.raw
+	i := wsSkip(raw, 1)
+	if i < len(raw) && raw[i] == ']' {
+		return dst, true
+	}
+	for {
+		e, ok := valueEnd(raw, i)
+		if !ok {
+			return nil, false
+		}
+		dst = append(dst, fastRaw(raw[i:e]))
+		i = wsSkip(raw, e)
+		switch {
+		case i >= len(raw):
+			return nil, false
+		case raw[i] == ']':
+			return dst, true
+		case raw[i] != ',':
+			return nil, false
+		}
+		i = wsSkip(raw, i+1)
+	}
 }
 
 // fastSort is sort.
 func fastSort(v fastValue) (fastValue, fastStatus) {
-	es, ok := fastSortedElems(v)
+	_, o, ok := fastSortedElems(v)
 	if !ok {
 		return fastValue{}, sBail
 	}
-	return fastValue{kind: kArray, obj: &fastObject{elems: es}}, sOK
+	return fastValue{kind: kArray, obj: o}, sOK
 }
 
 // fastUnique is unique: sorted, of equal elements the first one kept.
 func fastUnique(v fastValue) (fastValue, fastStatus) {
-	es, ok := fastSortedElems(v)
+	es, o, ok := fastSortedElems(v)
 	if !ok {
 		return fastValue{}, sBail
 	}
@@ -65,7 +116,8 @@ func fastUnique(v fastValue) (fastValue, fastStatus) {
 		}
 		out = append(out, e)
 	}
-	return fastValue{kind: kArray, obj: &fastObject{elems: out}}, sOK
+	o.elems = out
+	return fastValue{kind: kArray, obj: o}, sOK
 }
 
 // fastMinMax is min (isMin) or max: null for [], else the first minimal
@@ -74,7 +126,8 @@ func fastMinMax(v fastValue, isMin bool) (fastValue, fastStatus) {
 	if v.kind != kArray {
 		return fastValue{}, sBail
 	}
-	es, ok := fastElems(v)
+	var buf [8]fastValue
+	es, ok := fastElemsInto(buf[:0], v)
 	if !ok {
 		return fastValue{}, sBail
 	}
@@ -105,15 +158,16 @@ func fastReverse(v fastValue) (fastValue, fastStatus) {
 	if v.kind != kArray {
 		return fastValue{}, sBail
 	}
-	es, ok := fastElems(v)
+	var buf [8]fastValue
+	es, ok := fastElemsInto(buf[:0], v)
 	if !ok {
 		return fastValue{}, sBail
 	}
-	rs := make([]fastValue, len(es))
-	for i, e := range es {
-		rs[len(rs)-1-i] = e
+	o := newFastArray(len(es))
+	for i := range es {
+		o.elems = append(o.elems, es[len(es)-1-i])
 	}
-	return fastValue{kind: kArray, obj: &fastObject{elems: rs}}, sOK
+	return fastValue{kind: kArray, obj: o}, sOK
 }
 
 // fastTrim is trim, ltrim (left) or rtrim (right): white space as
@@ -159,14 +213,17 @@ func fastContains(v, x fastValue) (fastValue, fastStatus) {
 		}
 		return fastBool(strings.Contains(s, t)), sOK
 	case v.kind == kArray && x.kind == kArray:
-		ls, ok1 := fastElems(v)
-		rs, ok2 := fastElems(x)
+		var lbuf, rbuf [8]fastValue
+		ls, ok1 := fastElemsInto(lbuf[:0], v)
+		rs, ok2 := fastElemsInto(rbuf[:0], x)
 		if !ok1 || !ok2 {
 			return fastValue{}, sBail
 		}
-		for _, e := range slices.Concat(ls, rs) {
-			if e.kind == kArray || e.kind == kObject {
-				return fastValue{}, sBail
+		for _, es := range [][]fastValue{ls, rs} {
+			for _, e := range es {
+				if e.kind == kArray || e.kind == kObject {
+					return fastValue{}, sBail
+				}
 			}
 		}
 	next:
@@ -209,6 +266,21 @@ func fastScalarContains(l, r fastValue) (in, ok bool) {
 // inSet compiles IN(s), which is any(s == .; .): whether some output of
 // s (run on the input) equals the input, stopping at the first that does.
 func (c *fastCompiler) inSet(s *gojq.Query, root bool) (fastNode, bool, bool) {
+	if consts, ok := jqConstList(s, nil); ok {
+		// IN("DE", "FR"): the outputs are known; no generator to run.
+		return func(c *fastCtx, in fastValue) (fastValue, fastStatus) {
+			for _, w := range consts {
+				n, ok := fastCompare(w, in)
+				if !ok {
+					return fastValue{}, sBail
+				}
+				if n == 0 {
+					return vTrue, sOK
+				}
+			}
+			return vFalse, sOK
+		}, false, true
+	}
 	g, ok := c.gen(s, root)
 	if !ok {
 		return nil, false, false
@@ -387,4 +459,38 @@ func fastExplode(v fastValue) (fastValue, fastStatus) {
 		es = append(es, fastInt(int64(r)))
 	}
 	return fastValue{kind: kArray, obj: &fastObject{elems: es}}, sOK
+}
+
+// jqConstList appends to vs the values of a comma list of literals
+// ("DE", "FR", 1, null); ok is false for anything else.
+func jqConstList(q *gojq.Query, vs []fastValue) ([]fastValue, bool) {
+	if q == nil {
+		return nil, false
+	}
+	if q.Op == gojq.OpComma {
+		vs, ok := jqConstList(q.Left, vs)
+		if !ok {
+			return nil, false
+		}
+		return jqConstList(q.Right, vs)
+	}
+	t := q.Term
+	if q.Op != 0 || t == nil || len(t.SuffixList) > 0 {
+		return nil, false
+	}
+	switch t.Type {
+	case gojq.TermTypeNull:
+		return append(vs, vNull), true
+	case gojq.TermTypeTrue:
+		return append(vs, vTrue), true
+	case gojq.TermTypeFalse:
+		return append(vs, vFalse), true
+	case gojq.TermTypeNumber:
+		n, ok := jqLiteralNumber(t.Number)
+		return append(vs, fastValue{kind: kNumber, num: n}), ok
+	case gojq.TermTypeString:
+		str, ok := jqConstString(t.Str)
+		return append(vs, fastValue{kind: kString, str: str}), ok
+	}
+	return nil, false
 }

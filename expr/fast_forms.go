@@ -290,6 +290,13 @@ func (c *fastCompiler) builtin(f *gojq.Func, root bool) (fastNode, bool, bool) {
 		case "join":
 			op = fastJoin
 		case "contains":
+			if a := f.Args[0]; a.Term != nil && a.Term.Type == gojq.TermTypeArray && len(a.Term.SuffixList) == 0 && a.Term.Array.Query != nil {
+				// contains(["vip"]): the array is made once (contains
+				// only reads it).
+				if consts, ok := jqConstList(a.Term.Array.Query, nil); ok {
+					return binaryFn(fastConst(fastValue{kind: kArray, obj: &fastObject{elems: consts}}), fastContains), false, true
+				}
+			}
 			op = fastContains
 		case "IN":
 			return c.inSet(f.Args[0], root)

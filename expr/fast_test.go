@@ -603,7 +603,7 @@ func TestFastPathCollections(t *testing.T) {
 		`.tags | reverse`, `.n | reverse`, `.tags | sort | reverse | .[0]`, `[.tags[] | select(. != null)] | unique | length`,
 		`.tags | contains(["vip"])`, `.tags | contains(["vi", "a"])`, `.tags | contains([])`, `.tags | contains([null])`,
 		`.tags | contains([1])`, `.n | contains([1, 2])`, `.s | contains("pa")`, `.s | contains("")`, `.c | contains("E")`,
-		`.c | IN("DE", "FR")`, `.c | IN(.c)`, `.c | IN("x", 1, null)`, `.tags | IN(["vip"][])`, `.c | IN(.tags[]?)`,
+		`.c | IN("DE", "FR")`, `.c | IN(.c)`, `.c | IN("x", 1, null)`, `.n[0]? | IN(1, 1.0, "3", true, false, null)`, `.tags | IN(null, [])`, `.tags | IN(["vip"][])`, `.c | IN(.tags[]?)`,
 		`select(.c | IN("DE", "FR"))`, `.s | trim`, `.s | ltrim`, `.s | rtrim`, `.u | trim`, `.u | ltrim | length`,
 		`.s | @text`, `.n | @text`, `.tags | @json`, `.s | @json`, `.c | @json | length`, `.n | tojson`, `{t: (.tags | sort)}`,
 		`[.tags, .n] | map(sort)`, `.n | sort | .[0] + 1`, `.tags | unique | join(",")`,
