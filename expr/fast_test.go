@@ -158,7 +158,7 @@ func TestFastPathTable(t *testing.T) {
 }
 
 func TestFastPathFallsBack(t *testing.T) {
-	for _, e := range []string{`. as [$x] | $x`, `$ENV`, `def f: 1; f`, `{(.k): 1}`, `{a: .b[]}`, `.[.a]`, `.a[1.5]`, `@base64 "\(.a)"`,
+	for _, e := range []string{`. as [$x] | $x`, `$ENV`, `def f: 1; f`, `{(.k): 1}`, `{a: .b[]}`, `.[.a]`, `.a[1.5]`, `@uri "\(.a)"`,
 		`.a[] = 1`, `.[0] = 1`, `(.a, .b) = 1`, `1e1000`, `100000000000000000000`, `test("(")`, `.a | test(.b)`, `del(.a.b)`} {
 		p, err := Compile(e)
 		if err != nil {
