@@ -81,6 +81,12 @@ func (c *fastCompiler) genOf(q *gojq.Query, root bool) (fastGen, bool) {
 			return r(c, in, yield)
 		}, true
 	}
+	if q.Op == 0 {
+		// No operator (gojq.Operator.String panics on it): a query of
+		// nothing, which CompileEnv refuses before this.
+		c.fail("an empty query")
+		return nil, false
+	}
 	c.fail("the operator " + q.Op.String() + " on several outputs")
 	return nil, false
 }

@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -56,6 +57,11 @@ func CompileEnv(expr string, env Env) (*Program, error) {
 			ce.Token, ce.Offset = pe.Token()
 		}
 		return nil, ce
+	}
+	if emptyQuery(q) {
+		// gojq parses "" and a lone comment to a query of nothing, which
+		// its compiler does not expect; its command says the same.
+		return nil, &CompileError{Expr: expr, Err: errors.New(`missing query (try ".")`)}
 	}
 	if bad := inputCall(q); bad != "" {
 		return nil, &CompileError{Expr: expr, Err: fmt.Errorf("%s is not available: the expression runs on each event by itself, so there is no next input to read; combine events with a stateful stage (agg, top, dedupe) or pipe obz's -r output to jq -n", bad)}
@@ -128,6 +134,13 @@ func (p *Program) inputFilename(any, []any) any {
 		return nil
 	}
 	return p.inputName
+}
+
+// emptyQuery reports whether q is the query of an expression with nothing
+// but white space and comments.
+func emptyQuery(q *gojq.Query) bool {
+	return q.Term == nil && q.Op == 0 && q.Left == nil && q.Right == nil && q.Meta == nil &&
+		len(q.Imports) == 0 && len(q.FuncDefs) == 0 && len(q.Patterns) == 0
 }
 
 // inputCall returns "input" or "inputs" when q calls one of them (and does

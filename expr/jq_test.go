@@ -203,3 +203,18 @@ func TestGojqConstAfterBranch(t *testing.T) {
 	// Where the fast path takes the expression, both paths agree.
 	checkFastVsGojq(t, `select((.amount > 50 or .vip) | "x")`, []byte(in))
 }
+
+// An expression of nothing but white space and comments is refused as
+// gojq's command refuses it (it used to crash the fast path's compiler).
+func TestEmptyQuery(t *testing.T) {
+	for _, e := range []string{``, `  `, "# comment", "# comment\n", "\n# a\n# b\n"} {
+		_, err := Compile(e)
+		var ce *CompileError
+		if !errors.As(err, &ce) || !strings.Contains(err.Error(), `missing query (try ".")`) {
+			t.Errorf("%q: err = %v, want missing query", e, err)
+		}
+	}
+	if _, err := Compile("# comment\n."); err != nil {
+		t.Errorf("comment, then .: %v", err)
+	}
+}

@@ -3,10 +3,13 @@ package flow
 import (
 	"bufio"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/obz-dev/obz/wire"
 )
 
 // EventsFile is the run directory's record of what happened in the run, one
@@ -89,11 +92,18 @@ func wide(r *StageResult, runDir string) map[string]any {
 		"wait_in_s":   st.WaitIn,
 		"wait_out_s":  st.WaitOut,
 		"busy":        st.Busy(),
+		"busy_s":      st.BusySeconds(),
 		"restarts":    r.Restarts,
 		"command":     r.Argv,
 		"started":     r.Started.Format(time.RFC3339Nano),
 		"duration_s":  r.Ended.Sub(r.Started).Seconds(),
 		"broken_edge": st.Broken,
+	}
+	if st.Proc != nil {
+		m["proc"] = percentiles(st.Proc)
+	}
+	if st.E2E != nil {
+		m["e2e"] = percentiles(st.E2E)
 	}
 	if len(st.ErrorKinds) > 0 {
 		m["error_kinds"] = st.ErrorKinds
@@ -113,4 +123,18 @@ func wide(r *StageResult, runDir string) map[string]any {
 		}
 	}
 	return m
+}
+
+// percentiles summarizes a histogram of the status channel for the wide
+// record: how many, the total, and p50, p90, p99 and max, in seconds.
+func percentiles(h *wire.Hist) map[string]any {
+	us := func(s float64) float64 { return math.Round(s*1e6) / 1e6 }
+	return map[string]any{
+		"n":     h.N,
+		"sum_s": us(h.Sum),
+		"p50_s": us(h.Quantile(0.5)),
+		"p90_s": us(h.Quantile(0.9)),
+		"p99_s": us(h.Quantile(0.99)),
+		"max_s": us(h.Max),
+	}
 }

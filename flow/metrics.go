@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/obz-dev/obz/wire"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -26,6 +27,8 @@ var (
 	descKinds    = prometheus.NewDesc("obz_stage_error_events_by_kind_total", "Error events a stage has written, forwarded or reported, by kind (parse, expr, late ...).", []string{"flow", "stage", "kind"}, nil)
 	descLiveness = prometheus.NewDesc("obz_stage_liveness", "1 for what a running stage's progress says: live, stalled (input to work on, no progress for obz flow --stall-after) or backpressured (blocked writing for that long).", []string{"flow", "stage", "liveness"}, nil)
 	descStalls   = prometheus.NewDesc("obz_stage_stalls_total", "Times a stage was reported stalled or backpressured.", []string{"flow", "stage"}, nil)
+	descProc     = prometheus.NewDesc("obz_stage_batch_processing_seconds", "Processing time of a stage's input batches (up to 2048 frames each), the time blocked writing output left out.", []string{"flow", "stage"}, nil)
+	descE2E      = prometheus.NewDesc("obz_stage_end_to_end_latency_seconds", "End-to-end latency of the events a stage processed that carry a source time (the first event of each of the source's output batches, and what derives from it): from the source's emitting it to this stage's having processed it.", []string{"flow", "stage"}, nil)
 	descBroken   = prometheus.NewDesc("obz_stage_input_broken", "1 when a stage ended because an input edge broke its contract (no EOF, a gap, a wrong count, a failed upstream).", []string{"flow", "stage"}, nil)
 )
 
@@ -33,7 +36,7 @@ var (
 type collector struct{ s *supervisor }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descIn, descOut, descErrors, descBytesIn, descBytesOut, descState, descExit, descUp, descKinds, descBroken} {
+	for _, d := range []*prometheus.Desc{descIn, descOut, descErrors, descBytesIn, descBytesOut, descState, descExit, descUp, descKinds, descLiveness, descStalls, descProc, descE2E, descBroken} {
 		ch <- d
 	}
 }
@@ -72,6 +75,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 		ch <- prometheus.MustNewConstMetric(descStalls, prometheus.CounterValue, float64(stalls), flow, st.Name)
+		histogram(ch, descProc, r.Status.Proc, flow, st.Name)
+		histogram(ch, descE2E, r.Status.E2E, flow, st.Name)
 		for kind, n := range r.Status.ErrorKinds {
 			ch <- prometheus.MustNewConstMetric(descKinds, prometheus.CounterValue, float64(n), flow, st.Name, kind)
 		}
@@ -84,6 +89,23 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descBroken, prometheus.GaugeValue, broken, flow, st.Name)
 		}
 	}
+}
+
+// histogram sends h as a Prometheus histogram with the fixed buckets of
+// wire.Hist (nothing before a stage reported one).
+func histogram(ch chan<- prometheus.Metric, d *prometheus.Desc, h *wire.Hist, labels ...string) {
+	if h == nil {
+		return
+	}
+	buckets := make(map[float64]uint64, wire.HistBuckets-1)
+	var cum uint64
+	for i := range wire.HistBuckets - 1 {
+		if i < len(h.Buckets) {
+			cum += h.Buckets[i]
+		}
+		buckets[wire.HistBound(i)] = cum
+	}
+	ch <- prometheus.MustNewConstHistogram(d, h.N, h.Sum, buckets, labels...)
 }
 
 // serveMetrics listens on addr and serves /metrics until the returned stop

@@ -44,8 +44,9 @@ type slot struct {
 	rep   int32  // the replica that got it; -1 for a held frame
 	local uint64 // its seq in the replica's input
 	ref   wire.Ref
-	line  int64 // its line in the coordinator's input
-	rline int64 // its line in the replica's input
+	ts    uint64 // its source time (wire.Frame.TS), passed on to its answers
+	line  int64  // its line in the coordinator's input
+	rline int64  // its line in the replica's input
 	held  *wire.Frame
 	key   uint64 // partitioned: the hash of its key
 }
@@ -133,7 +134,7 @@ func (s *Stage) Event(ev *wire.Frame, em *runner.Emitter) error {
 	r.lines++
 	r.dealt = true
 	r.buf = r.enc.Append(r.buf, r.local, wire.Ref{}, ev.Payload)
-	s.slots = append(s.slots, slot{rep: int32(i), local: r.local, ref: wire.Ref{Writer: ev.Writer, Seq: ev.Seq}, line: ev.Line, rline: r.lines, key: s.key})
+	s.slots = append(s.slots, slot{rep: int32(i), local: r.local, ref: wire.Ref{Writer: ev.Writer, Seq: ev.Seq}, ts: ev.TS, line: ev.Line, rline: r.lines, key: s.key})
 	if s.open++; s.open >= s.cfg.Batch {
 		return s.endBatch(em)
 	}
@@ -338,7 +339,7 @@ func (s *Stage) answer(r *replica, sl *slot, em *runner.Emitter, block bool) (bo
 
 // emit passes on one answer to the event of sl, with the event as parent.
 func (s *Stage) emit(f *wire.Frame, sl *slot, em *runner.Emitter) error {
-	s.parent = wire.Frame{Writer: sl.ref.Writer, Seq: sl.ref.Seq}
+	s.parent = wire.Frame{Writer: sl.ref.Writer, Seq: sl.ref.Seq, TS: sl.ts}
 	em.SetParent(&s.parent)
 	if f.Kind == wire.KindData {
 		return em.Emit(f.Payload)

@@ -23,6 +23,8 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"secs":    secs,
 	"pct":     func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
 	"chart":   chart,
+	"latency": latency,
+	"dur":     dur,
 	"when":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.000 UTC") },
 	"css":     func() template.CSS { return template.CSS(pageCSS) },
 	"state":   stateClass,
@@ -40,11 +42,15 @@ type view struct {
 	SourceOut  uint64
 	SinkIn     uint64
 	Errors     uint64
-	Bottleneck *Stage
+	Bottleneck *Stage // the stage that worked longest
 	Graph      template.HTML
-	Kinds      []kindCount
-	Rows       []eventRow
-	Generated  time.Time
+	Latency    template.HTML // the latency chart, empty when no stage measured any
+	// EndToEnd is the sink whose events waited longest (p99 of the
+	// end-to-end latency), nil when no sink measured any.
+	EndToEnd  *Stage
+	Kinds     []kindCount
+	Rows      []eventRow
+	Generated time.Time
 }
 
 type kindCount struct {
@@ -77,7 +83,7 @@ func Write(w io.Writer, r *Run) error {
 		if !consumed[s.Name] {
 			sinks = append(sinks, s)
 		}
-		if v.Bottleneck == nil || s.Status.Busy() > v.Bottleneck.Status.Busy() {
+		if v.Bottleneck == nil || s.Status.BusySeconds() > v.Bottleneck.Status.BusySeconds() {
 			v.Bottleneck = s
 		}
 	}
@@ -88,6 +94,9 @@ func Write(w io.Writer, r *Run) error {
 	// passes on the error events of its inputs, so summing every stage
 	// would count one several times.
 	for _, s := range sinks {
+		if h := s.Status.E2E; h != nil && h.N > 0 && (v.EndToEnd == nil || h.Quantile(0.99) > v.EndToEnd.Status.E2E.Quantile(0.99)) {
+			v.EndToEnd = s
+		}
 		v.SinkIn += s.Status.In
 		v.Errors += s.Status.Errors
 		for k, n := range s.Status.ErrorKinds {
@@ -100,6 +109,7 @@ func Write(w io.Writer, r *Run) error {
 	sort.Slice(v.Kinds, func(i, j int) bool { return v.Kinds[i].Count > v.Kinds[j].Count })
 	v.Verdict, v.Class = verdict(r)
 	v.Graph = graphSVG(r)
+	v.Latency = latencyChart(r.Stages)
 	for _, e := range r.Events {
 		v.Rows = append(v.Rows, eventRowOf(e, r.Start))
 	}

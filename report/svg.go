@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/obz-dev/obz/flow"
+	"github.com/obz-dev/obz/wire"
 )
 
 // The graph's geometry, in SVG units.
@@ -140,3 +141,85 @@ func stateClass(s *Stage) string {
 }
 
 func esc(s string) string { return html.EscapeString(s) }
+
+// latencyChart draws, for each stage that measured any, its end-to-end
+// latency and its batch processing time on one logarithmic axis: a bar
+// from p50 to p99, a dot at p50 and a tick at the max. A stage whose
+// bar ends far right is where events waited.
+func latencyChart(stages []*Stage) template.HTML {
+	lo, hi := math.Inf(1), 0.0
+	var rows []*Stage
+	for _, s := range stages {
+		any := false
+		for _, h := range []*wire.Hist{s.Status.E2E, s.Status.Proc} {
+			if h != nil && h.N > 0 {
+				any = true
+				lo = min(lo, h.Quantile(0.5))
+				hi = max(hi, h.Max)
+			}
+		}
+		if any {
+			rows = append(rows, s)
+		}
+	}
+	if len(rows) == 0 {
+		return ""
+	}
+	// Whole decades around the values, at least 1 µs.
+	lo = math.Pow(10, math.Floor(math.Log10(max(lo, 1e-6))))
+	hi = math.Pow(10, math.Ceil(math.Log10(max(hi, lo*10))))
+	const w, left, rowH, top = 720, 120, 34, 14
+	pw := w - left - 16
+	h := top + len(rows)*rowH + 24
+	x := func(v float64) float64 {
+		v = min(max(v, lo), hi)
+		return float64(left) + float64(pw)*math.Log10(v/lo)/math.Log10(hi/lo)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="latency" viewBox="0 0 %d %d" width="100%%" role="img" aria-label="latency per stage">`, w, h)
+	for d := lo; d <= hi*1.001; d *= 10 {
+		fmt.Fprintf(&b, `<line class="grid" x1="%.1f" y1="%d" x2="%.1f" y2="%d"/>`, x(d), top-4, x(d), h-20)
+		fmt.Fprintf(&b, `<text class="tick" x="%.1f" y="%d" text-anchor="middle">%s</text>`, x(d), h-6, dur(d))
+	}
+	for i, s := range rows {
+		y := top + i*rowH
+		fmt.Fprintf(&b, `<text class="name" x="%d" y="%d" text-anchor="end">%s</text>`, left-8, y+15, esc(s.Name))
+		for j, m := range []struct {
+			h     *wire.Hist
+			class string
+			what  string
+		}{{s.Status.E2E, "e2e", "end to end"}, {s.Status.Proc, "proc", "batch processing"}} {
+			if m.h == nil || m.h.N == 0 {
+				continue
+			}
+			by := y + 4 + j*12
+			p50, p99 := m.h.Quantile(0.5), m.h.Quantile(0.99)
+			fmt.Fprintf(&b, `<g class="%s"><title>%s, %s: p50 %s, p90 %s, p99 %s, max %s (%s measured)</title>`,
+				m.class, esc(s.Name), m.what, dur(p50), dur(m.h.Quantile(0.9)), dur(p99), dur(m.h.Max), count(m.h.N))
+			fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="8" rx="4"/>`, x(p50), by, max(x(p99)-x(p50), 2))
+			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%d" r="4"/>`, x(p50), by+4)
+			fmt.Fprintf(&b, `<line class="max" x1="%.1f" y1="%d" x2="%.1f" y2="%d"/></g>`, x(m.h.Max), by-1, x(m.h.Max), by+9)
+		}
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
+}
+
+// dur writes a duration in seconds as µs, ms or s.
+func dur(s float64) string {
+	switch {
+	case s < 1e-3:
+		return fmt.Sprintf("%.0fµs", s*1e6)
+	case s < 1:
+		return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.1f", s*1e3), "0"), ".") + "ms"
+	}
+	return secs(s)
+}
+
+// latency writes a histogram's p50 and p99 for a table cell.
+func latency(h *wire.Hist) string {
+	if h == nil || h.N == 0 {
+		return ""
+	}
+	return dur(h.Quantile(0.5)) + " · " + dur(h.Quantile(0.99))
+}

@@ -1,7 +1,9 @@
 package runner
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -27,6 +29,9 @@ const (
 	Pretty
 	// None writes nothing to stdout: sinks, which deliver elsewhere.
 	None
+	// Text writes each payload on a line as jq -r does (--text): a string
+	// as its text, unquoted and unescaped; any other value as JSON.
+	Text
 )
 
 // batchSize is the output batch: frames are written out when the buffer
@@ -54,6 +59,10 @@ type Counters struct {
 	// starved by its producer.
 	WaitIn  atomic.Int64
 	WaitOut atomic.Int64
+	// Proc is the processing time of each input batch (the time blocked
+	// writing output left out), E2E the end-to-end latency of the input
+	// events that carry a source time (wire.Frame.TS).
+	Proc, E2E Hist
 
 	kindsMu sync.Mutex
 	kinds   map[string]uint64 // error events by kind
@@ -121,6 +130,13 @@ type Emitter struct {
 	ending  bool // the EOF is being written: journal the whole order
 
 	enc *wire.DataEncoder // encodes framed output; made on first use
+
+	// stamp: this stage is a source whose runs are measured (Env.Status):
+	// some of its data events carry their source time (wire.Frame.TS),
+	// sampled as stampNow says; batchEvents counts the data events of the
+	// output batch being built.
+	stamp       bool
+	batchEvents int
 
 	// refs: data events that pass the input event's payload on are
 	// journaled as references (Env.JournalRefs); ref is the run being
@@ -197,12 +213,22 @@ func (em *Emitter) Emit(payload []byte) error {
 			em.enc = wire.NewDataEncoder(em.name)
 		}
 		var parent wire.Ref
+		var ts uint64
 		if em.cur != nil {
 			parent = wire.Ref{Writer: em.cur.Writer, Seq: em.cur.Seq}
+			ts = em.cur.TS
+		} else if em.stamp {
+			if stampNow(em.batchEvents) {
+				ts = sourceTime(time.Now())
+			}
+			em.batchEvents++
 		}
-		em.buf = em.enc.Append(em.buf, em.seq, parent, payload)
+		em.buf = em.enc.AppendTS(em.buf, em.seq, parent, ts, payload)
 	case Raw:
 		em.buf = append(em.buf, payload...)
+		em.buf = append(em.buf, '\n')
+	case Text:
+		em.buf = appendText(em.buf, payload)
 		em.buf = append(em.buf, '\n')
 	case Pretty:
 		em.buf = appendPretty(em.buf, payload, em.color)
@@ -465,6 +491,7 @@ func (em *Emitter) Flush() error {
 	}
 	if em.silent {
 		em.buf = em.buf[:0]
+		em.batchEvents = 0
 	}
 	if len(em.buf) > 0 {
 		start := time.Now()
@@ -486,6 +513,7 @@ func (em *Emitter) Flush() error {
 		}
 		em.bytesOut += uint64(len(em.buf))
 		em.buf = em.buf[:0]
+		em.batchEvents = 0
 		if em.counters != nil {
 			em.counters.WaitOut.Add(int64(time.Since(start)))
 		}
@@ -606,4 +634,23 @@ func (em *Emitter) countKind(kind string) {
 // Run: for benchmarks and tests that drive a stage's methods directly.
 func NewRawEmitter(w io.Writer) *Emitter {
 	return &Emitter{ctx: context.Background(), mode: Raw, outs: []Outbound{PipeOutput(w)}, counters: new(Counters), maxLine: wire.DefaultMaxLine}
+}
+
+// appendText appends payload as jq -r writes it: a JSON string as its
+// text (escapes decoded), any other value as it is. A payload here is
+// valid JSON (wire's payload trust), so a string that fails to decode
+// cannot happen; it would be written as JSON.
+func appendText(dst, payload []byte) []byte {
+	if len(payload) < 2 || payload[0] != '"' {
+		return append(dst, payload...)
+	}
+	inner := payload[1 : len(payload)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		return append(dst, inner...)
+	}
+	var s string
+	if err := json.Unmarshal(payload, &s); err != nil {
+		return append(dst, payload...)
+	}
+	return append(dst, s...)
 }

@@ -340,6 +340,9 @@ func (r *processorRun) process(b *batch, lo, hi int) {
 	em.inFile = e.file
 	nIn, dups := r.nIn, e.dups
 	em.in = b.in
+	c := r.env.Counters
+	start, waitOut := time.Now(), c.WaitOut.Load()
+	stamped := 0 // events of the segment with a source time
 	var err error
 	i := lo
 	for ; i < hi; i++ {
@@ -351,6 +354,9 @@ func (r *processorRun) process(b *batch, lo, hi int) {
 				continue
 			}
 			nIn++
+			if f.TS != 0 {
+				stamped++
+			}
 			em.cur = f
 			if err = p.Event(f, em); err != nil {
 				err = eventError(err, em, r.name, f)
@@ -412,6 +418,9 @@ func (r *processorRun) process(b *batch, lo, hi int) {
 			break
 		}
 	}
+	if nIn > r.nIn {
+		r.measure(b.Frames[lo:i], start, waitOut, stamped)
+	}
 	r.nIn = nIn
 	if e.dups > dups {
 		r.env.Counters.Duplicates.Add(e.dups - dups)
@@ -429,7 +438,6 @@ func (r *processorRun) process(b *batch, lo, hi int) {
 	if hi < len(b.Frames) && r.reading() {
 		return // the rest of the batch waits its turn in the recorded order
 	}
-	c := r.env.Counters
 	r.bytesIn += uint64(b.Bytes)
 	c.In.Store(r.nIn)
 	c.BytesIn.Store(r.bytesIn)
@@ -444,6 +452,21 @@ func (r *processorRun) process(b *batch, lo, hi int) {
 		}
 	}
 	r.frees[b.in] <- b
+}
+
+// measure records the processing time of a segment of input that started
+// at start, when the time blocked writing output stood at waitOut, and the
+// end-to-end latency of its events with a source time (stamped of them).
+func (r *processorRun) measure(frames []wire.Frame, start time.Time, waitOut int64, stamped int) {
+	c := r.env.Counters
+	now := time.Now()
+	c.Proc.Observe(now.Sub(start) - time.Duration(c.WaitOut.Load()-waitOut))
+	for i := 0; stamped > 0 && i < len(frames); i++ {
+		if f := &frames[i]; f.Kind == wire.KindData && f.TS != 0 {
+			c.E2E.Observe(sinceSource(f.TS, now))
+			stamped--
+		}
+	}
 }
 
 // kindDuplicate marks a frame of a batch dropped as a duplicate, so that

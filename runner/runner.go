@@ -153,6 +153,9 @@ func Run(ctx context.Context, spec *Spec, st Stage, env *Env) error {
 	var err error
 	switch s := st.(type) {
 	case Source:
+		// Under obz flow (a status channel), the source stamps its
+		// events' source time, for the end-to-end latency downstream.
+		em.stamp = env.Status != nil
 		em.startResume(env.Resume, env.ResumeContinue)
 		err = runSource(ctx, s, em)
 	case Processor:
@@ -213,7 +216,7 @@ func startStatus(env *Env, name string, start time.Time) func(error) {
 		s := wire.Status{Stage: name, State: state, In: c.In.Load(), Out: c.Out.Load(), Errors: c.Errors.Load(),
 			BytesIn: c.BytesIn.Load(), BytesOut: c.BytesOut.Load(), Duplicates: c.Duplicates.Load(), Elapsed: time.Since(start).Seconds(),
 			WaitIn: time.Duration(c.WaitIn.Load()).Seconds(), WaitOut: time.Duration(c.WaitOut.Load()).Seconds(),
-			ErrorKinds: c.ErrorKinds()}
+			ErrorKinds: c.ErrorKinds(), Proc: c.Proc.Snapshot(), E2E: c.E2E.Snapshot()}
 		if err != nil {
 			s.Error = err.Error()
 			var broken *BrokenInputError

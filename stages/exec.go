@@ -134,6 +134,7 @@ type execStage struct {
 // event or control frame waiting for the answers to the events before it.
 type execPending struct {
 	ref  wire.Ref
+	ts   uint64 // the event's source time, passed on to its answer
 	held *wire.Frame
 }
 
@@ -225,7 +226,7 @@ func (e *execStage) emitBatch(b *execBatch, em *runner.Emitter) error {
 			if len(e.queue) == 0 {
 				return fmt.Errorf("program %s wrote more lines than it was given (--one-to-one)", e.argv[0])
 			}
-			e.parent = wire.Frame{Writer: e.queue[0].ref.Writer, Seq: e.queue[0].ref.Seq}
+			e.parent = wire.Frame{Writer: e.queue[0].ref.Writer, Seq: e.queue[0].ref.Seq, TS: e.queue[0].ts}
 			e.queue = e.queue[1:]
 			em.SetParent(&e.parent)
 		}
@@ -307,7 +308,7 @@ func (e *execStage) Event(ev *wire.Frame, em *runner.Emitter) error {
 	}
 	e.fed++
 	if e.oneToOne {
-		e.queue = append(e.queue, execPending{ref: wire.Ref{Writer: ev.Writer, Seq: ev.Seq}})
+		e.queue = append(e.queue, execPending{ref: wire.Ref{Writer: ev.Writer, Seq: ev.Seq}, ts: ev.TS})
 	}
 	execNotify(e.wake)
 	for e.out != nil && len(e.out) > 0 { // pass on the output that is there

@@ -380,11 +380,11 @@ func TestExecDownstreamGone(t *testing.T) {
 	}
 }
 
-// --one-to-one gives each output its input as parent and keeps error events
-// in their place.
+// --one-to-one gives each output its input as parent (and its source time)
+// and keeps error events in their place.
 func TestExecOneToOne(t *testing.T) {
 	needProgram(t, "cat")
-	in := runnertest.Data("up", 1, `{"a":1}`) +
+	in := `{"obz":1,"t":"data","w":"up","s":1,"ts":42,"d":{"a":1}}` + "\n" +
 		runnertest.ErrFrame("up", 2, wire.ErrorInfo{Kind: "parse", Msg: "bad", Stage: "read", Line: 2, Raw: []byte("oops")}, "") +
 		runnertest.Data("up", 3, `{"a":3}`) + runnertest.EOF("up", 3, wire.Natural)
 	st, err := execSpec.New(runnertest.Options{Spec: &execSpec, Argv: []string{"cat"}, Flags: map[string]any{"one-to-one": true}})
@@ -407,6 +407,9 @@ func TestExecOneToOne(t *testing.T) {
 		if fs[i].Kind != w.kind || fs[i].Parent.Seq != w.parent || w.parent > 0 && fs[i].Parent.Writer != "up" {
 			t.Errorf("frame %d: %+v, want %v with parent up/%d", i, fs[i], w.kind, w.parent)
 		}
+	}
+	if fs[0].TS != 42 || fs[2].TS != 0 {
+		t.Errorf("source times %d and %d, want 42 (the input's) and none", fs[0].TS, fs[2].TS)
 	}
 }
 

@@ -36,9 +36,12 @@ stdin.`
 // compileJQ compiles a stage's jq expression with the stage's named
 // arguments and the process environment. An expression that does not
 // compile, or a bad argument, is a usage error (exit 2); a file of
-// --slurpfile or --rawfile that cannot be read is a failure (exit 1).
+// --slurpfile or --rawfile that cannot be read is a failure (exit 1). A
+// NAME given twice is a usage error: jq takes the first one on the
+// command line, which the options, read kind by kind, do not say.
 func compileJQ(o runner.Options, src string) (*expr.Program, error) {
 	named := map[string]any{}
+	given := map[string]string{} // NAME: the option that gave it
 	for _, kind := range []string{"arg", "argjson", "slurpfile", "rawfile"} {
 		vals := o.Strings(kind)
 		if len(vals)%2 != 0 {
@@ -49,6 +52,10 @@ func compileJQ(o runner.Options, src string) (*expr.Program, error) {
 			if err := expr.CheckName(name); err != nil {
 				return nil, runner.Usagef("--%s: %v", kind, err)
 			}
+			if first, ok := given[name]; ok {
+				return nil, runner.Usagef("$%s is given twice (--%s %s, --%s %s): give each NAME once", name, first, name, kind, name)
+			}
+			given[name] = kind
 			var v any
 			switch kind {
 			case "arg":

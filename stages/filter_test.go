@@ -115,6 +115,9 @@ func TestFilterUsage(t *testing.T) {
 	runnertest.Usage(t, &filterSpec, []string{"input"}, nil, "runs on each event by itself")
 	runnertest.Usage(t, &filterSpec, []string{"$x"}, map[string]any{"arg": []string{"x"}}, "takes two arguments")
 	runnertest.Usage(t, &filterSpec, []string{"$x"}, map[string]any{"argjson": []string{"x", "{"}}, "--argjson x")
+	// jq takes the first of two; obz cannot tell which came first.
+	runnertest.Usage(t, &filterSpec, []string{"$x"}, map[string]any{"arg": []string{"x", "1"}, "argjson": []string{"x", "1"}}, "$x is given twice (--arg x, --argjson x)")
+	runnertest.Usage(t, &filterSpec, []string{"$x"}, map[string]any{"arg": []string{"x", "1", "x", "2"}}, "$x is given twice (--arg x, --arg x)")
 }
 
 // TestFilterEnv: $ENV and env are the process environment, as in jq;

@@ -25,10 +25,15 @@ from the event's bytes, with gojq's results; --explain says whether EXPR
 does (and why not), --stats how many events each path answered
 (docs/expressions.md).
 
+Strings come out as JSON, quoted: --text writes them as jq -r does, as
+their text (no quotes, escapes decoded), for sort, cut and the like; -r
+writes bare NDJSON instead of frames.
+
 ` + jqHelp,
 	Examples: `obz read testdata/orders.csv | obz map '{id, country, amount}' -r
 obz read testdata/orders.ndjson | obz map '.amount_eur = (.amount * 0.92)' -r
 obz map '.tags[]? | {tag: .}' testdata/orders.ndjson -r
+obz map '"\(.customer)\t\(.country)"' testdata/orders.ndjson --text | sort -u | head -n 3
 obz map '{id, src: input_filename, by: $user}' --arg user "$USER" testdata/orders.ndjson -r
 obz map '{id, note: $note}' --rawfile note README.md testdata/orders.ndjson -r | head -n 1
 obz map --explain 'if .amount > 50 then "high" else "low" end'`,

@@ -113,6 +113,8 @@ loop:
 			seen |= seenSeq
 		case "p":
 			f.Parent, err = s.ref()
+		case "ts":
+			f.TS, err = s.uint()
 		case "of":
 			f.Of, err = s.ref()
 			seen |= seenOf
@@ -181,13 +183,13 @@ loop:
 			if f.Payload == nil {
 				return errors.New(`data frame without payload "d"`)
 			}
-			*f = Frame{Kind: KindData, Writer: f.Writer, Seq: f.Seq, Parent: f.Parent, Payload: f.Payload}
+			*f = Frame{Kind: KindData, Writer: f.Writer, Seq: f.Seq, Parent: f.Parent, TS: f.TS, Payload: f.Payload}
 			return nil
 		}
 		if seen&seenErr == 0 {
 			return errors.New(`error frame without "err"`)
 		}
-		*f = Frame{Kind: KindError, Writer: f.Writer, Seq: f.Seq, Parent: f.Parent, Payload: f.Payload, Err: f.Err}
+		*f = Frame{Kind: KindError, Writer: f.Writer, Seq: f.Seq, Parent: f.Parent, TS: f.TS, Payload: f.Payload, Err: f.Err}
 	case "eof":
 		if seen&(seenCount|seenEOF) != seenCount|seenEOF {
 			return errors.New(`eof frame without count "n" and "kind"`)
@@ -305,6 +307,12 @@ func decodeData(line []byte, f *Frame, nm *names) bool {
 		parent = Ref{Writer: nm.intern(pw), Seq: pseq}
 		i = j + 1
 	}
+	var ts uint64
+	if hasAt(line, i, `,"ts":`) {
+		if ts, i, ok = plainUint(line, i+len(`,"ts":`)); !ok {
+			return false
+		}
+	}
 	if !hasAt(line, i, `,"d":`) {
 		return false
 	}
@@ -312,7 +320,7 @@ func decodeData(line []byte, f *Frame, nm *names) bool {
 	if len(payload) == 0 {
 		return false
 	}
-	*f = Frame{Kind: KindData, Writer: nm.intern(w), Seq: seq, Parent: parent, Payload: payload}
+	*f = Frame{Kind: KindData, Writer: nm.intern(w), Seq: seq, Parent: parent, TS: ts, Payload: payload}
 	return true
 }
 

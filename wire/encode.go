@@ -22,6 +22,10 @@ func AppendFrame(dst []byte, f *Frame) []byte {
 			dst = append(dst, `,"p":`...)
 			dst = appendRef(dst, f.Parent)
 		}
+		if f.TS != 0 {
+			dst = append(dst, `,"ts":`...)
+			dst = strconv.AppendUint(dst, f.TS, 10)
+		}
 		if f.Kind == KindError {
 			e := f.Err
 			if e == nil {
@@ -165,6 +169,11 @@ func NewDataEncoder(writer string) *DataEncoder {
 // Append appends the data frame of seq with parent and payload to dst, as
 // AppendFrame does.
 func (e *DataEncoder) Append(dst []byte, seq uint64, parent Ref, payload []byte) []byte {
+	return e.AppendTS(dst, seq, parent, 0, payload)
+}
+
+// AppendTS is Append for a frame with source time ts (Frame.TS; 0 for none).
+func (e *DataEncoder) AppendTS(dst []byte, seq uint64, parent Ref, ts uint64, payload []byte) []byte {
 	dst = append(dst, e.prefix...)
 	dst = strconv.AppendUint(dst, seq, 10)
 	if !parent.IsZero() {
@@ -176,6 +185,10 @@ func (e *DataEncoder) Append(dst []byte, seq uint64, parent Ref, payload []byte)
 		dst = append(dst, e.pref...)
 		dst = strconv.AppendUint(dst, parent.Seq, 10)
 		dst = append(dst, ']')
+	}
+	if ts != 0 {
+		dst = append(dst, `,"ts":`...)
+		dst = strconv.AppendUint(dst, ts, 10)
 	}
 	dst = append(dst, `,"d":`...)
 	dst = append(dst, payload...)

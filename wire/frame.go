@@ -117,6 +117,12 @@ type Frame struct {
 	Writer string
 	Seq    uint64 // data and error frames: 1, 2, 3 ... per writer
 	Parent Ref    // data and error frames: the input event this one came from
+	// TS is the source time of a sampled data frame: when the source of
+	// the event's lineage emitted it, in microseconds since the Unix epoch;
+	// 0 for none. It is a measurement, not part of the event: only some
+	// frames carry it, and Compare, verify and resume ignore it
+	// (docs/wire.md, "Source time").
+	TS uint64
 
 	// Payload is the event's JSON value, byte for byte as it arrived. Error
 	// frames carry the original payload here, or Err.Raw when there was none.

@@ -79,6 +79,7 @@ func newApp(reg stages.Registry, stdin io.Reader, stdout, stderr io.Writer, cmdN
 	}
 	app.Commands = append(app.Commands, parallelCommand(reg, runParallel, cmdName, runErr))
 	app.Commands = append(app.Commands, flowCommand(reg, cmdName, runErr), runsCommand(cmdName, runErr))
+	app.Commands = append(app.Commands, natsCommand(cmdName, runErr))
 	app.Commands = append(app.Commands, journalCommand(cmdName, runErr), replayCommand(cmdName, runErr), diffCommand(cmdName, runErr), reportCommand(cmdName, runErr), whyCommand(cmdName, runErr))
 	app.Commands = append(app.Commands, completionCommand(cmdName, runErr), manCommand(cmdName, runErr))
 	app.Commands = append(app.Commands, &cli.Command{

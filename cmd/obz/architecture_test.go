@@ -29,6 +29,7 @@ var importRules = map[string][]string{
 	"replay":            {"wire", "journal", "flow", "runner", "exitstatus"},
 	"parallel":          {"wire", "runner", "expr", "journal", "exitstatus"},
 	"report":            {"wire", "journal", "flow", "exitstatus"},
+	"natsedge":          {"wire", "journal", "runner", "exitstatus"},
 	"cmd/obz":           {"*"},
 	"scripts/linecopy":  {},
 }

@@ -34,7 +34,7 @@ func chromium() string {
 // saves a screenshot (into the script's directory, and when
 // OBZ_TEST_ARTIFACTS is set, there too) and prints what it sees for the
 // script to check: the graph's nodes and edges, the rows of each table,
-// the charts, the verdict.
+// the charts, the latencies, the verdict.
 func browse(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 2 {
 		ts.Fatalf("usage: browse PAGE.html SHOT.png")
@@ -95,6 +95,7 @@ func browse(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	type seen struct {
 		Nodes, Edges, StageRows, Charts, ChartPaths, ErrorRows, ReplayRows, EventRows int
+		LatencyRows, LatencyE2E, LatencyProc, LatencyCells                            int
 		Verdict                                                                       string
 		GraphWidth                                                                    float64
 	}
@@ -106,6 +107,9 @@ func browse(ts *testscript.TestScript, neg bool, args []string) {
 			ChartPaths: n("#throughput svg.chart path.area"),
 			ErrorRows: n("#errors tbody tr"), ReplayRows: n("#replays tbody tr"),
 			EventRows: n("#events tbody tr"),
+			LatencyRows: n("#latency svg .name"), LatencyE2E: n("#latency svg g.e2e rect"),
+			LatencyProc: n("#latency svg g.proc rect"),
+			LatencyCells: [...document.querySelectorAll("#stages tbody td.lat")].filter((td) => /\d/.test(td.textContent)).length,
 			Verdict: document.querySelector("#verdict").textContent,
 			GraphWidth: document.querySelector("#graph svg").getBoundingClientRect().width,
 		};
@@ -129,7 +133,8 @@ func browse(ts *testscript.TestScript, neg bool, args []string) {
 	if got.GraphWidth < 100 {
 		ts.Fatalf("the graph is drawn %.0f px wide", got.GraphWidth)
 	}
-	fmt.Fprintf(ts.Stdout(), "title: %s\nverdict: %s\nnodes: %d\nedges: %d\nstage rows: %d\ncharts: %d (%d drawn)\nerror rows: %d\nreplay rows: %d\nevent rows: %d\n",
-		title, got.Verdict, got.Nodes, got.Edges, got.StageRows, got.Charts, got.ChartPaths, got.ErrorRows, got.ReplayRows, got.EventRows)
+	fmt.Fprintf(ts.Stdout(), "title: %s\nverdict: %s\nnodes: %d\nedges: %d\nstage rows: %d\ncharts: %d (%d drawn)\nerror rows: %d\nreplay rows: %d\nevent rows: %d\nlatency rows: %d (%d end to end, %d batch)\nlatency cells: %d\n",
+		title, got.Verdict, got.Nodes, got.Edges, got.StageRows, got.Charts, got.ChartPaths, got.ErrorRows, got.ReplayRows, got.EventRows,
+		got.LatencyRows, got.LatencyE2E, got.LatencyProc, got.LatencyCells)
 	ts.Logf("screenshot: %s (%d bytes)", ts.MkAbs(args[1]), len(shot))
 }

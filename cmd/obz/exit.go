@@ -40,6 +40,7 @@ func exitCode(err error, cmd string, sig os.Signal, stderr io.Writer) int {
 		failed     *runner.EventFailedError
 		flowFailed *flowFailedError
 		refused    *refusedError
+		status     *exitStatusError
 		code       int
 		message    = true
 	)
@@ -48,6 +49,9 @@ func exitCode(err error, cmd string, sig os.Signal, stderr io.Writer) int {
 		code, message = exitstatus.OK, false
 	case errors.As(err, &usage), errors.As(err, &sUsage):
 		code = exitstatus.Usage
+	case errors.As(err, &status):
+		// A command obz ran (obz nats serve -- CMD) said its own.
+		code, message = status.code, false
 	case errors.As(err, &refused):
 		code = exitstatus.Refused
 	case errors.As(err, &broken):

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/obz-dev/obz/journal"
+	"github.com/obz-dev/obz/natsedge"
 
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -38,8 +39,23 @@ func TestScript(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"cutblock": cutBlock,
 			"browse":   browse,
+			// natsserver starts a NATS server with JetStream for the
+			// script (nats.txtar): in this process, on a free loopback
+			// port, its streams in the script's directory; $NATS_URL is
+			// its URL.
+			"natsserver": natsServer,
 		},
 	})
+}
+
+func natsServer(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: natsserver")
+	}
+	s, err := natsedge.StartServer(natsedge.ServerOptions{Port: -1, Dir: ts.MkAbs(".nats")})
+	ts.Check(err)
+	ts.Defer(s.Shutdown)
+	ts.Setenv("NATS_URL", s.ClientURL())
 }
 
 // cutBlock (testscript: cutblock FILE N) removes block N (from 0) of a

@@ -31,7 +31,8 @@ DESCRIPTION:
    Reads what a run of obz flow left in its run directory (manifest.json, the
    journals, events.ndjson, replays/*/verify.json) and writes one HTML file:
    the flow's graph with the events on each edge, each stage's counts, busy
-   and waiting time and journal size, its throughput over time (from the
+   and waiting time, batch processing time and end-to-end latency (p50, p99,
+   also as a chart) and journal size, its throughput over time (from the
    times the journal's blocks were written), errors by kind with the first
    dead letters of each stage, the verdicts of the run's verified replays,
    and the supervisor's events. The page has its style inline and no script:

@@ -22,6 +22,7 @@ func runnerFlags(spec *runner.Spec) []cli.Flag {
 	if spec.Family != runner.FamilySink {
 		fs = append(fs,
 			&cli.BoolFlag{Name: "raw", Aliases: []string{"r"}, Usage: "write bare payload NDJSON (for jq and friends) instead of frames"},
+			&cli.BoolFlag{Name: "text", Usage: "write results as jq -r does: a string as its text (no quotes, escapes decoded), other values as JSON, one per line"},
 			&cli.StringFlag{Name: "color", Value: "auto", Usage: "auto: pretty, coloured output on a terminal (unless NO_COLOR is set); always: also into a pipe or file (less -R); never"},
 		)
 	}
@@ -256,7 +257,18 @@ func stageEnv(c *cli.Context, spec *runner.Spec) (*runner.Env, error) {
 		// a terminal despite NO_COLOR, and into a pipe or file (pretty, as
 		// jq -C: for less -R). Not into obz flow's pipes (--out-fd), where
 		// the next stage reads frames; -r stays bare NDJSON.
+		if len(c.IntSlice("out-fd")) > 0 {
+			for f, typed := range map[string]string{"raw": "-r", "text": "--text"} {
+				if c.Bool(f) {
+					return nil, &usageError{msg: typed + " writes bare lines, but obz flow's edges carry frames and their contracts: drop it from the stage's run"}
+				}
+			}
+		}
 		switch {
+		case c.Bool("raw") && c.Bool("text"):
+			return nil, &usageError{msg: "-r and --text are two output formats: take one (--text writes strings unquoted, -r writes JSON)"}
+		case c.Bool("text"):
+			env.Output = runner.Text
 		case c.Bool("raw"):
 			env.Output = runner.Raw
 		case onTerminal:

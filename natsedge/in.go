@@ -1,0 +1,335 @@
+package natsedge
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/obz-dev/obz/runner"
+	"github.com/obz-dev/obz/wire"
+)
+
+// DefaultPrefetch is how many messages an In asks for ahead of its reader.
+const DefaultPrefetch = 32
+
+// InOptions tune an In.
+type InOptions struct {
+	// Writers is how many writers' EOFs end the edge (1 if 0): the
+	// number of stages (or publishers) that write to the subject.
+	Writers int
+	// AckWait is how long the server waits for an acknowledgement before
+	// it delivers a message again (30s if 0).
+	AckWait time.Duration
+	// Prefetch is how many messages (of up to MaxMessage bytes) the
+	// client asks for ahead of the reader (DefaultPrefetch if 0).
+	Prefetch int
+}
+
+// In is an input edge read from a JetStream subject through a durable
+// consumer: a runner.Inbound. It hands the frames over in stream order and
+// acknowledges them when told to (Ack), so that its owner decides what
+// "safely downstream" is.
+type In struct {
+	subject string
+	durable string
+	opts    InOptions
+	st      jetstream.Stream
+	name    string // the stream's
+	it      jetstream.MessagesContext
+	ch      chan inMsg
+	stop    chan struct{} // closed when it is replaced (resync)
+	done    chan struct{} // closed by Close
+	once    sync.Once
+	dec     wire.Decoder
+
+	eofs map[string]bool   // writers whose EOF was read
+	seqs map[string]uint64 // per writer: the last seq handed over
+	// per writer: the last seq before a gap that made the reader start
+	// again at the ack floor (once per gap)
+	resynced map[string]uint64
+	dups     int64           // frames delivered again and dropped
+	read     []jetstream.Msg // messages handed over (or dropped), not yet acknowledged
+	cur      jetstream.Msg   // the message being handed over
+	rest     []byte          // its frames not handed over yet
+	seq      uint64          // its stream sequence, for messages
+	line     int             // its lines read
+	ended    bool
+}
+
+type inMsg struct {
+	m   jetstream.Msg
+	err error
+}
+
+// NewIn opens the stream s (created with its limits if it does not exist)
+// and the durable consumer of s.Subject named durable, created if it does
+// not exist, and starts reading.
+func NewIn(ctx context.Context, nc *nats.Conn, s Stream, durable string, opts InOptions) (*In, error) {
+	if opts.Writers <= 0 {
+		opts.Writers = 1
+	}
+	if opts.AckWait <= 0 {
+		opts.AckWait = 30 * time.Second
+	}
+	if opts.Prefetch <= 0 {
+		opts.Prefetch = DefaultPrefetch
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.Open(ctx, js)
+	if err != nil {
+		return nil, err
+	}
+	in := &In{subject: s.Subject, durable: durable, opts: opts, st: st, name: st.CachedInfo().Config.Name,
+		done: make(chan struct{}), eofs: map[string]bool{}, seqs: map[string]uint64{}, resynced: map[string]uint64{}}
+	if err := in.start(ctx, false); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// start creates the durable consumer, or takes it as it is, and starts
+// reading it. A consumer with messages delivered but not acknowledged (its
+// last reader stopped or died holding them, or they were lost on the way
+// when the connection broke) would deliver them again only after the ack
+// wait, behind newer ones: it is started again at its ack floor instead,
+// so the frames come in order. With restart, that is done whatever the
+// consumer's state.
+func (in *In) start(ctx context.Context, restart bool) error {
+	cfg := jetstream.ConsumerConfig{
+		Durable: in.durable, FilterSubject: in.subject,
+		AckPolicy: jetstream.AckExplicitPolicy, AckWait: in.opts.AckWait,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		MaxAckPending: 4*in.opts.Prefetch + runner.BatchFrames, // a batch of frames is at most BatchFrames messages
+	}
+	st, durable, name := in.st, in.durable, in.name
+	if old, err := st.Consumer(ctx, durable); err == nil {
+		info, err := old.Info(ctx)
+		if err != nil {
+			return fmt.Errorf("consumer %s of stream %s: %w", durable, name, err)
+		}
+		if restart || info.NumAckPending > 0 || info.NumRedelivered > 0 {
+			if err := st.DeleteConsumer(ctx, durable); err != nil {
+				return fmt.Errorf("consumer %s of stream %s: restarting it at its ack floor: %w", durable, name, err)
+			}
+			// A work queue holds no acknowledged message: all is from
+			// the ack floor on.
+			if st.CachedInfo().Config.Retention != jetstream.WorkQueuePolicy {
+				cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, info.AckFloor.Stream+1
+			}
+		}
+	} else if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return fmt.Errorf("consumer %s of stream %s: %w", durable, name, err)
+	}
+	cons, err := st.CreateOrUpdateConsumer(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("consumer %s of stream %s: %w", durable, name, err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(in.opts.Prefetch))
+	if err != nil {
+		return fmt.Errorf("consumer %s: %w", durable, err)
+	}
+	if in.it != nil {
+		in.it.Stop()
+		close(in.stop)
+	}
+	in.it, in.ch, in.stop = it, make(chan inMsg, runner.BatchFrames), make(chan struct{})
+	go pull(it, in.ch, in.stop, in.done)
+	return nil
+}
+
+// pull takes messages off the iterator into ch, so that Read can take
+// those ready without waiting.
+func pull(it jetstream.MessagesContext, ch chan<- inMsg, stop, done <-chan struct{}) {
+	for {
+		m, err := it.Next()
+		select {
+		case ch <- inMsg{m, err}:
+		case <-stop:
+			return
+		case <-done:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// resync starts reading again at the consumer's ack floor, after a gap in
+// a writer's seqs: messages lost on the way when the connection broke,
+// which the server would deliver again only after the ack wait. The frames
+// handed over since the last Ack come again, and are dropped as
+// duplicates. A gap that is still there after that (frames the stream
+// dropped, discard old) is handed over: the reading stage reports it.
+func (in *In) resync() error {
+	in.cur, in.rest = nil, nil
+	clear(in.read)
+	in.read = in.read[:0]
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return in.start(ctx, true)
+}
+
+// Read hands over the next frames: at least one, waiting for it, then
+// those ready, up to runner.BatchFrames. The edge ends (io.EOF) once the
+// EOFs of Writers writers are read. A frame delivered again (after a
+// restart, past the ack wait, or published again in another batch) with a
+// writer and seq already handed over is dropped here and counted
+// (Duplicates); the reading stage's edge check drops any that come after a
+// restart of this process.
+func (in *In) Read(b *runner.InBatch) error {
+	if in.ended {
+		return io.EOF
+	}
+	for len(b.Frames) < runner.BatchFrames {
+		if len(in.rest) == 0 {
+			if in.cur != nil {
+				// Every frame of the message is handed over: it may be
+				// acknowledged.
+				in.read = append(in.read, in.cur)
+				in.cur = nil
+			}
+			if err := in.next(len(b.Frames) == 0); err != nil {
+				return err
+			}
+			if in.cur == nil {
+				return nil // none ready
+			}
+		}
+		line := in.rest
+		if i := bytes.IndexByte(line, '\n'); i >= 0 {
+			line, in.rest = line[:i], line[i+1:]
+		} else {
+			in.rest = nil
+		}
+		in.line++
+		var f wire.Frame
+		if err := in.dec.Decode(line, &f); err != nil || f.Kind == 0 {
+			if err == nil {
+				err = fmt.Errorf("a bare line, not a frame")
+			}
+			return fmt.Errorf("subject %s: message %d of the stream, line %d: %w", in.subject, in.seq, in.line, err)
+		}
+		b.Bytes += int64(len(line) + 1)
+		switch f.Kind {
+		case wire.KindData, wire.KindError:
+			s, seen := in.seqs[f.Writer]
+			if seen && f.Seq <= s {
+				in.dups++
+				continue
+			}
+			if seen && f.Seq > s+1 {
+				if r, ok := in.resynced[f.Writer]; !ok || r != s {
+					in.resynced[f.Writer] = s
+					if err := in.resync(); err != nil {
+						return err
+					}
+					if len(b.Frames) > 0 {
+						return nil
+					}
+					continue
+				}
+			}
+			in.seqs[f.Writer] = f.Seq
+		case wire.KindEOF:
+			if in.eofs[f.Writer] {
+				in.dups++
+				continue
+			}
+			in.eofs[f.Writer] = true
+		}
+		b.Frames = append(b.Frames, f)
+		if f.Kind == wire.KindEOF && len(in.eofs) >= in.opts.Writers {
+			in.ended = true
+			if len(in.rest) == 0 {
+				in.read = append(in.read, in.cur)
+				in.cur = nil
+			}
+			in.Close()
+			return io.EOF
+		}
+	}
+	return nil
+}
+
+// next takes the next message: waiting for it with wait, else only if one
+// is ready (in.cur stays nil if none is).
+func (in *In) next(wait bool) error {
+	var im inMsg
+	var ok bool
+	if wait {
+		select {
+		case im, ok = <-in.ch:
+		case <-in.done:
+		}
+	} else {
+		select {
+		case im, ok = <-in.ch:
+		default:
+			return nil
+		}
+	}
+	if !ok {
+		return fmt.Errorf("subject %s: the reading was stopped before the EOF", in.subject)
+	}
+	if im.err != nil {
+		if errors.Is(im.err, jetstream.ErrMsgIteratorClosed) {
+			return fmt.Errorf("subject %s: the consumer was closed before the EOF", in.subject)
+		}
+		return fmt.Errorf("subject %s, consumer %s: %w", in.subject, in.durable, im.err)
+	}
+	in.cur, in.rest, in.line, in.seq = im.m, im.m.Data(), 0, 0
+	if meta, err := im.m.Metadata(); err == nil {
+		in.seq = meta.Sequence.Stream
+	}
+	return nil
+}
+
+// Ack acknowledges every message whose frames were all handed over. The
+// acks go out without waiting; with sync, Ack waits for the server to
+// confirm the last one (the acks go in order on one connection, so those
+// before it were applied too). A consumer started again with the same
+// durable name begins after the last ack applied. (A work-queue stream
+// takes explicit acks only, one per message.)
+func (in *In) Ack(ctx context.Context, sync bool) error {
+	if len(in.read) == 0 {
+		return nil
+	}
+	last := len(in.read) - 1
+	for i, m := range in.read {
+		var err error
+		if i == last && sync {
+			err = m.DoubleAck(ctx)
+		} else {
+			err = m.Ack()
+		}
+		if err != nil {
+			return fmt.Errorf("subject %s, consumer %s: acknowledging: %w", in.subject, in.durable, err)
+		}
+	}
+	clear(in.read)
+	in.read = in.read[:0]
+	return nil
+}
+
+// Duplicates is how many frames were delivered again and dropped.
+func (in *In) Duplicates() int64 { return in.dups }
+
+// Close stops reading. Frames handed over but not acknowledged are
+// delivered again to the next reader of the durable consumer.
+func (in *In) Close() {
+	in.once.Do(func() {
+		close(in.done)
+		in.it.Stop()
+	})
+}

@@ -1,0 +1,299 @@
+package natsedge
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/obz-dev/obz/wire"
+)
+
+// DefaultWindow is how many messages Out publishes before it waits for the
+// first of their PubAcks.
+const DefaultWindow = 64
+
+// ackTimeout bounds the wait for one PubAck.
+const ackTimeout = 30 * time.Second
+
+// OutOptions tune an Out.
+type OutOptions struct {
+	// Window is how many messages may wait for their PubAck at once
+	// (DefaultWindow if 0): publishing runs ahead of the acks by that much.
+	Window int
+	// Warn receives notes on what the edge waits for (a full stream); nil
+	// for none.
+	Warn func(msg string)
+	// AckTimeout bounds the wait for one PubAck (30s if 0): a message not
+	// acknowledged by then fails the edge.
+	AckTimeout time.Duration
+}
+
+// Out is an output edge published to a JetStream subject: a runner.Outbound.
+// A frame is safely downstream once the stream has stored it (its PubAck).
+type Out struct {
+	ctx     context.Context
+	js      jetstream.JetStream
+	stream  jetstream.Stream
+	name    string // the stream's name, for messages
+	subject string
+	opts    OutOptions
+	dec     wire.Decoder
+
+	q     []pending // published, PubAck not yet taken, from q[head]
+	head  int
+	acked int64 // bytes of the frames stored
+	dups  int64 // frames the stream had already (a publisher that published again)
+	err   error
+
+	after  map[string]uint64 // per writer: the seq of its last data frame published
+	lastID string            // the id of the last frame
+	ctrl   map[string]int    // per writer: control frames published since
+
+	// Room in a stream that refuses new messages when full (discard new):
+	// its size as last asked, plus what was published since.
+	limited            bool
+	maxBytes, maxMsgs  int64
+	estBytes, estMsgs  int64
+	waiting            bool
+	retention, discard string
+}
+
+type pending struct {
+	f      jetstream.PubAckFuture
+	size   int64 // bytes on the edge: the frames and their newlines
+	id     string
+	frames int
+}
+
+// NewOut opens the stream s (created with its limits if it does not exist)
+// and returns the edge that publishes to s.Subject over nc.
+func NewOut(ctx context.Context, nc *nats.Conn, s Stream, opts OutOptions) (*Out, error) {
+	if opts.Window <= 0 {
+		opts.Window = DefaultWindow
+	}
+	if opts.AckTimeout <= 0 {
+		opts.AckTimeout = ackTimeout
+	}
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(opts.Window), jetstream.WithPublishAsyncTimeout(opts.AckTimeout))
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.Open(ctx, js)
+	if err != nil {
+		return nil, err
+	}
+	info := st.CachedInfo()
+	o := &Out{ctx: ctx, js: js, stream: st, name: info.Config.Name, subject: s.Subject, opts: opts,
+		after: map[string]uint64{}, ctrl: map[string]int{},
+		maxBytes: info.Config.MaxBytes, maxMsgs: info.Config.MaxMsgs,
+		estBytes: int64(info.State.Bytes), estMsgs: int64(info.State.Msgs)}
+	o.limited = info.Config.Discard == jetstream.DiscardNew && (o.maxBytes > 0 || o.maxMsgs > 0)
+	o.retention, o.discard = info.Config.Retention.String(), info.Config.Discard.String()
+	return o, nil
+}
+
+// Stream is the name of the stream the edge publishes to.
+func (o *Out) Stream() string { return o.name }
+
+// Duplicates is how many frames the stream had stored already, from an
+// earlier publish of the same writer and seq: dropped by the server.
+func (o *Out) Duplicates() int64 { return o.dups }
+
+// msgID is a frame's id, of which a message's Nats-Msg-Id is made:
+// writer:seq for a data or error frame, writer:eof for an EOF,
+// writer:seq+n for the n-th control frame after the writer's data frame
+// seq. The same frames published again get the same ids.
+func (o *Out) msgID(f *wire.Frame) string {
+	w := f.Writer
+	switch f.Kind {
+	case wire.KindData, wire.KindError:
+		o.after[w], o.ctrl[w] = f.Seq, 0
+		return w + ":" + strconv.FormatUint(f.Seq, 10)
+	case wire.KindEOF:
+		return w + ":eof"
+	default:
+		o.ctrl[w]++
+		return w + ":" + strconv.FormatUint(o.after[w], 10) + "+" + strconv.Itoa(o.ctrl[w])
+	}
+}
+
+// MaxMessage is the most frame bytes Out puts in one message (a longer
+// frame goes alone): frames travel in batches, so that the server stores,
+// and the reader acknowledges, one message per batch rather than per frame.
+const MaxMessage = 128 << 10
+
+// Send publishes the frames of p, in messages of up to MaxMessage bytes of
+// whole frames. It waits only when the window of messages waiting for their
+// PubAck is full, or the stream is.
+func (o *Out) Send(p []byte) error {
+	if o.err != nil {
+		return o.err
+	}
+	p = bytes.Clone(p) // the messages point into it until they are acked
+	var first string
+	msg, n, frames := 0, 0, 0 // the message: p[msg:end], its frames
+	for end := 0; end < len(p); {
+		line := p[end:]
+		next := len(p)
+		if i := bytes.IndexByte(line, '\n'); i >= 0 {
+			line, next = line[:i], end+i+1
+		}
+		n++
+		var f wire.Frame
+		if err := o.dec.Decode(line, &f); err != nil || f.Kind == 0 {
+			if err == nil {
+				err = fmt.Errorf("a bare line, not a frame")
+			}
+			o.err = fmt.Errorf("subject %s: line %d of the batch: %w (only frames cross a NATS edge)", o.subject, n, err)
+			return o.err
+		}
+		if frames > 0 && next-msg > MaxMessage {
+			if err := o.publish(p[msg:end], first, o.lastID, frames); err != nil {
+				return err
+			}
+			msg, frames = end, 0
+		}
+		id := o.msgID(&f)
+		if frames == 0 {
+			first = id
+		}
+		o.lastID = id
+		frames++
+		end = next
+	}
+	if frames > 0 {
+		if err := o.publish(p[msg:], first, o.lastID, frames); err != nil {
+			return err
+		}
+	}
+	o.reap(false)
+	return o.err
+}
+
+// publish sends one message of frames (whole lines) with the id of its
+// first and last frames: the same frames batched the same way get the same
+// id, and the server stores them once.
+func (o *Out) publish(data []byte, first, last string, frames int) error {
+	id := first
+	if frames > 1 {
+		id = first + "-" + last
+	}
+	data = bytes.TrimSuffix(data, []byte("\n"))
+	if err := o.room(int64(len(data)+len(o.subject)+len(id)) + 64); err != nil {
+		return err
+	}
+	fut, err := o.js.PublishAsync(o.subject, data, jetstream.WithMsgID(id), jetstream.WithStallWait(o.opts.AckTimeout))
+	if err != nil {
+		o.err = fmt.Errorf("publishing frames %s to %s: %w", id, o.subject, err)
+		return o.err
+	}
+	o.q = append(o.q, pending{f: fut, size: int64(len(data) + 1), id: id, frames: frames})
+	return nil
+}
+
+// reap takes the PubAcks that came, in order; with wait, all of them.
+func (o *Out) reap(wait bool) {
+	for o.head < len(o.q) && o.err == nil {
+		p := &o.q[o.head]
+		if wait {
+			select {
+			case a := <-p.f.Ok():
+				o.stored(p, a)
+			case err := <-p.f.Err():
+				o.failed(p, err)
+			case <-o.ctx.Done():
+				o.err = fmt.Errorf("publishing to %s: %w", o.subject, o.ctx.Err())
+				return
+			}
+		} else {
+			select {
+			case a := <-p.f.Ok():
+				o.stored(p, a)
+			case err := <-p.f.Err():
+				o.failed(p, err)
+			default:
+				return
+			}
+		}
+		*p = pending{}
+		o.head++
+		if o.head == len(o.q) || o.head > 4096 {
+			o.q = append(o.q[:0], o.q[o.head:]...)
+			o.head = 0
+		}
+	}
+}
+
+func (o *Out) stored(p *pending, a *jetstream.PubAck) {
+	o.acked += p.size
+	if a.Duplicate {
+		o.dups += int64(p.frames)
+	}
+}
+
+func (o *Out) failed(p *pending, err error) {
+	o.err = fmt.Errorf("stream %s did not store frames %s (subject %s): %w", o.name, p.id, o.subject, err)
+}
+
+// Ack waits for the PubAck of every frame sent, and returns the bytes the
+// stream stored in all, or why it did not store one.
+func (o *Out) Ack() (int64, error) {
+	o.reap(true)
+	return o.acked, o.err
+}
+
+// room waits, in a stream that refuses new messages when full, until a
+// message of about size bytes fits: backpressure, as from a full pipe.
+// Away from the limits it asks the server nothing.
+func (o *Out) room(size int64) error {
+	if !o.limited {
+		return nil
+	}
+	fits := func() bool {
+		return (o.maxBytes <= 0 || o.estBytes+size <= o.maxBytes) && (o.maxMsgs <= 0 || o.estMsgs+1 <= o.maxMsgs)
+	}
+	for !fits() {
+		// What was published is stored first; then the stream's state is
+		// exact.
+		if _, err := o.Ack(); err != nil {
+			return err
+		}
+		info, err := o.stream.Info(o.ctx)
+		if err != nil {
+			o.err = fmt.Errorf("stream %s: %w", o.name, err)
+			return o.err
+		}
+		o.estBytes, o.estMsgs = int64(info.State.Bytes), int64(info.State.Msgs)
+		if fits() {
+			break
+		}
+		if o.estMsgs == 0 {
+			o.err = fmt.Errorf("stream %s: a frame of %d bytes does not fit in its max-bytes %d", o.name, size, o.maxBytes)
+			return o.err
+		}
+		if !o.waiting && o.opts.Warn != nil {
+			why := "its consumer is behind"
+			if o.retention != "WorkQueue" {
+				why = "retention " + o.retention + ": acknowledged messages stay until max-age removes them"
+			}
+			o.opts.Warn(fmt.Sprintf("stream %s is full (%d messages, %d bytes; max-msgs %d, max-bytes %d, discard new): waiting for room (%s)",
+				o.name, o.estMsgs, o.estBytes, o.maxMsgs, o.maxBytes, why))
+		}
+		o.waiting = true
+		select {
+		case <-time.After(20 * time.Millisecond):
+		case <-o.ctx.Done():
+			o.err = fmt.Errorf("waiting for room in stream %s: %w", o.name, o.ctx.Err())
+			return o.err
+		}
+	}
+	o.waiting = false
+	o.estBytes += size
+	o.estMsgs++
+	return nil
+}
