@@ -128,6 +128,16 @@ var benchConstructs = []struct{ name, expr string }{
 	{"assign", `.amount_eur = .amount * 0.92`},
 	{"update", `.country |= ascii_downcase`},
 	{"variable", `.amount as $a | {id, double: ($a * 2)}`},
+	{"sort", `.tags | sort`},
+	{"unique", `.tags | unique`},
+	{"max", `.tags | max`},
+	{"reverse", `.tags | reverse`},
+	{"contains-string", `.msg | contains("timeout")`},
+	{"contains-array", `.tags | contains(["vip"])`},
+	{"IN", `.country | IN("DE", "FR")`},
+	{"tojson", `.tags | @json`},
+	{"with_entries", `with_entries(select(.value != null))`},
+	{"limit", `limit(1; .tags[])`},
 }
 
 // BenchmarkConstruct runs each construct through map's API on the fast

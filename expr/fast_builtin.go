@@ -21,6 +21,11 @@ import (
 func fastOwn(v fastValue) fastValue {
 	if v.obj != nil {
 		o := *v.obj
+		if o.lazy != nil {
+			l := *o.lazy
+			l.ms = slices.Clone(l.ms)
+			o.lazy = &l
+		}
 		o.vals = make([]fastValue, len(v.obj.vals))
 		for i, x := range v.obj.vals {
 			o.vals[i] = fastOwn(x)
@@ -67,7 +72,7 @@ func fastEach(raw []byte, yield func(fastValue) bool) bool {
 // fastElems returns the elements of an array value.
 func fastElems(v fastValue) ([]fastValue, bool) {
 	if v.obj != nil {
-		return v.obj.elems, true
+		return v.obj.array(), true
 	}
 	var es []fastValue
 	if !fastEach(v.raw, func(e fastValue) bool { es = append(es, e); return true }) {
@@ -119,7 +124,7 @@ func fastMembers(raw []byte) ([]fastMember, bool) {
 func fastIterate(v fastValue, yield func(fastValue) bool) bool {
 	switch {
 	case v.kind == kArray && v.obj != nil:
-		for _, e := range v.obj.elems {
+		for _, e := range v.obj.array() {
 			if !yield(e) {
 				break
 			}
@@ -128,6 +133,18 @@ func fastIterate(v fastValue, yield func(fastValue) bool) bool {
 	case v.kind == kArray:
 		return fastEach(v.raw, yield)
 	case v.kind == kObject && v.raw != nil:
+		var buf [sortMemberSpansInsertion]memberSpan
+		if ss, plain, ok := fastSortedMembers(buf[:0], v.raw); plain {
+			if !ok {
+				return false
+			}
+			for _, s := range ss {
+				if !yield(fastRaw(v.raw[s.vs:s.ve])) {
+					break
+				}
+			}
+			return true
+		}
 		ms, ok := fastMembers(v.raw)
 		if !ok {
 			return false
@@ -457,8 +474,9 @@ func fastIndexOf(v, x fastValue) (fastValue, fastStatus) {
 
 func fastInt(i int64) fastValue { return fastValue{kind: kNumber, num: jqNumber{isInt: true, i: i}} }
 
-// fastKeys is keys: an object's keys sorted, an array's indexes.
-func fastKeys(v fastValue) (fastValue, fastStatus) {
+// fastKeys is keys: an object's keys sorted, an array's indexes. The keys
+// of an input object are a lazy array held in a.
+func fastKeys(a *fastLazyArray, v fastValue) (fastValue, fastStatus) {
 	switch {
 	case v.kind == kArray:
 		es, ok := fastElems(v)
@@ -471,6 +489,12 @@ func fastKeys(v fastValue) (fastValue, fastStatus) {
 		}
 		return fastValue{kind: kArray, obj: &fastObject{elems: ks}}, sOK
 	case v.kind == kObject && v.raw != nil:
+		if a, plain, ok := fastMembersArray(a, v.raw, false); plain {
+			if !ok {
+				return fastValue{}, sBail
+			}
+			return a, sOK
+		}
 		ms, ok := fastMembers(v.raw)
 		if !ok {
 			return fastValue{}, sBail
@@ -494,9 +518,15 @@ var entryKeys = [][]byte{[]byte(`"key":`), []byte(`"value":`)}
 var entryNames = []string{"key", "value"}
 
 // fastToEntries is to_entries: [{key, value}] in key order (for arrays,
-// the indexes).
-func fastToEntries(v fastValue) (fastValue, fastStatus) {
+// the indexes). Those of an input object are a lazy array held in a.
+func fastToEntries(a *fastLazyArray, v fastValue) (fastValue, fastStatus) {
 	if v.kind == kObject && v.raw != nil {
+		if a, plain, ok := fastMembersArray(a, v.raw, true); plain {
+			if !ok {
+				return fastValue{}, sBail
+			}
+			return a, sOK
+		}
 		// One scan: the members in key order hold the values too.
 		ms, ok := fastMembers(v.raw)
 		if !ok {
@@ -512,13 +542,14 @@ func fastToEntries(v fastValue) (fastValue, fastStatus) {
 		}
 		return fastValue{kind: kArray, obj: &fastObject{elems: es}}, sOK
 	}
-	ks, st := fastKeys(v)
+	ks, st := fastKeys(a, v)
 	if st != sOK {
 		return ks, st
 	}
-	es := make([]fastValue, len(ks.obj.elems))
+	kes := ks.obj.array()
+	es := make([]fastValue, len(kes))
 	vals := make([]fastValue, 2*len(es))
-	for i, k := range ks.obj.elems {
+	for i, k := range kes {
 		var x fastValue
 		if k.kind == kString {
 			x, st = fastIndex(v, k.str)

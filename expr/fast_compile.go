@@ -306,7 +306,7 @@ func (c *fastCompiler) baseTerm(t *gojq.Term, root bool) (n fastNode, outRoot, o
 	case gojq.TermTypeString:
 		s, ok := jqConstString(t.Str)
 		if !ok {
-			return c.interpolation(t.Str, root)
+			return c.interpolation(t.Str, root, nil)
 		}
 		return fastConst(fastValue{kind: kString, str: s}), false, true
 	case gojq.TermTypeQuery:
@@ -334,6 +334,19 @@ func (c *fastCompiler) baseTerm(t *gojq.Term, root bool) (n fastNode, outRoot, o
 		return c.try(t.Try, root)
 	case gojq.TermTypeArray:
 		return c.array(t.Array, root)
+	case gojq.TermTypeFormat:
+		// @text, @json and @base64 are tostring, tojson and a base64 of
+		// tostring; with a string, each of its interpolated parts goes
+		// through the format (gojq's compileFormat).
+		f := fastFormats[t.Format]
+		if f == nil {
+			break
+		}
+		if t.Str == nil {
+			c.use(root)
+			return unaryFn(f), false, true
+		}
+		return c.interpolation(t.Str, root, f)
 	}
 	c.fail("the form " + t.String())
 	return nil, false, false
@@ -488,6 +501,26 @@ func (c *fastCompiler) function(f *gojq.Func, root bool) (fastNode, bool, bool) 
 		}, root, true
 	case f.Name == "length" && len(f.Args) == 0:
 		return func(c *fastCtx, in fastValue) (fastValue, fastStatus) { return fastLength(in) }, false, true
+	case f.Name == "has" && len(f.Args) == 1 && jqIntLiteralArg(f.Args[0]) != nil:
+		return fastHasIndex(*jqIntLiteralArg(f.Args[0])), false, true
+	case f.Name == "getpath" && len(f.Args) == 1:
+		keys, ok := jqConstStringArray(f.Args[0], nil)
+		if !ok || len(keys) == 0 {
+			c.fail("getpath of a path that is not of constant keys")
+			return nil, false, false
+		}
+		n := c.field(keys[0], root)
+		for _, k := range keys[1:] {
+			prev := n
+			n = func(c *fastCtx, in fastValue) (fastValue, fastStatus) {
+				v, st := prev(c, in)
+				if st != sOK {
+					return v, st
+				}
+				return fastIndex(v, k)
+			}
+		}
+		return n, false, true
 	case f.Name == "has" && len(f.Args) == 1:
 		key, ok := jqConstStringArg(f.Args[0])
 		if !ok {

@@ -114,8 +114,8 @@ func (c *fastCompiler) try(e *gojq.Try, root bool) (fastNode, bool, bool) {
 }
 
 // interpolation compiles "text \(q) text": each part's output as
-// tostring gives it, joined.
-func (c *fastCompiler) interpolation(s *gojq.String, root bool) (fastNode, bool, bool) {
+// tostring gives it (or as format does, for @base64 "..."), joined.
+func (c *fastCompiler) interpolation(s *gojq.String, root bool, format func(fastValue) (fastValue, fastStatus)) (fastNode, bool, bool) {
 	type part struct {
 		lit  string
 		node fastNode
@@ -152,6 +152,11 @@ func (c *fastCompiler) interpolation(s *gojq.String, root bool) (fastNode, bool,
 			case sEmpty:
 				empty = true
 				continue
+			}
+			if format != nil {
+				if v, st = format(v); st != sOK {
+					return fastValue{}, sBail
+				}
 			}
 			var ok bool
 			if buf, ok = fastInterp(buf, v); !ok {
@@ -221,7 +226,7 @@ func (c *fastCompiler) builtin(f *gojq.Func, root bool) (fastNode, bool, bool) {
 	c.use(root) // they all look at their input
 	if arity == 0 {
 		if m, ok := fastMathFuncs[name]; ok {
-			return unaryFn(func(v fastValue) (fastValue, fastStatus) { return fastMath(v, m) }), false, true
+			return func(c *fastCtx, in fastValue) (fastValue, fastStatus) { return fastMath(in, m) }, false, true
 		}
 		switch name {
 		case "ascii_downcase", "ascii_upcase":
@@ -236,9 +241,11 @@ func (c *fastCompiler) builtin(f *gojq.Func, root bool) (fastNode, bool, bool) {
 				return fastValue{kind: kString, str: fastTypeName(v)}, sOK
 			}), false, true
 		case "keys":
-			return unaryFn(fastKeys), false, true
+			a := new(fastLazyArray)
+			return unaryFn(func(v fastValue) (fastValue, fastStatus) { return fastKeys(a, v) }), false, true
 		case "to_entries":
-			return unaryFn(fastToEntries), false, true
+			a := new(fastLazyArray)
+			return unaryFn(func(v fastValue) (fastValue, fastStatus) { return fastToEntries(a, v) }), false, true
 		case "first":
 			return unaryFn(func(v fastValue) (fastValue, fastStatus) { return fastIndexNum(v, 0) }), false, true
 		case "last":
@@ -247,6 +254,24 @@ func (c *fastCompiler) builtin(f *gojq.Func, root bool) (fastNode, bool, bool) {
 			return unaryFn(fastAdd), false, true
 		case "any", "all":
 			return c.anyAll(name == "any", nil, nil, root)
+		case "sort":
+			return unaryFn(fastSort), false, true
+		case "unique":
+			return unaryFn(fastUnique), false, true
+		case "min", "max":
+			isMin := name == "min"
+			return unaryFn(func(v fastValue) (fastValue, fastStatus) { return fastMinMax(v, isMin) }), false, true
+		case "reverse":
+			return unaryFn(fastReverse), false, true
+		case "trim", "ltrim", "rtrim":
+			left, right := name != "rtrim", name != "ltrim"
+			return unaryFn(func(v fastValue) (fastValue, fastStatus) { return fastTrim(v, left, right) }), false, true
+		case "tojson":
+			return unaryFn(fastToJSON), false, true
+		case "from_entries":
+			return unaryFn(fastFromEntries), false, true
+		case "explode":
+			return unaryFn(fastExplode), false, true
 		}
 	}
 	if arity == 1 {
@@ -264,6 +289,19 @@ func (c *fastCompiler) builtin(f *gojq.Func, root bool) (fastNode, bool, bool) {
 			op = fastIndexOf
 		case "join":
 			op = fastJoin
+		case "contains":
+			if a := f.Args[0]; a.Term != nil && a.Term.Type == gojq.TermTypeArray && len(a.Term.SuffixList) == 0 && a.Term.Array.Query != nil {
+				// contains(["vip"]): the array is made once (contains
+				// only reads it).
+				if consts, ok := jqConstList(a.Term.Array.Query, nil); ok {
+					return binaryFn(fastConst(fastValue{kind: kArray, obj: &fastObject{elems: consts}}), fastContains), false, true
+				}
+			}
+			op = fastContains
+		case "IN":
+			return c.inSet(f.Args[0], root)
+		case "with_entries":
+			return c.withEntries(f.Args[0], root)
 		case "map":
 			return c.mapArray(f.Args[0])
 		case "any", "all":

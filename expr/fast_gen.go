@@ -140,6 +140,8 @@ func (c *fastCompiler) termGen(t *gojq.Term, root bool) (fastGen, bool) {
 		}
 	case t.Type == gojq.TermTypeQuery && len(t.SuffixList) == 0:
 		return c.gen(t.Query, root)
+	case t.Type == gojq.TermTypeFunc && t.Func.Name == "limit" && len(t.Func.Args) == 2 && len(t.SuffixList) == 0:
+		return c.limitGen(t.Func, root)
 	default:
 		c.fail("a term with several outputs: " + t.String())
 		return nil, false
@@ -364,4 +366,34 @@ func fastJoin(v, sep fastValue) (fastValue, fastStatus) {
 		return fastValue{}, sBail
 	}
 	return fastValue{kind: kString, str: string(b)}, sOK
+}
+
+// limitGen compiles limit(n; g) for an integer literal n >= 0: g's first n
+// outputs; g is not run past the n-th (gojq breaks out of its foreach).
+func (c *fastCompiler) limitGen(f *gojq.Func, root bool) (fastGen, bool) {
+	a := f.Args[0]
+	if a.Term == nil || a.Term.Type != gojq.TermTypeNumber || len(a.Term.SuffixList) > 0 {
+		c.fail("limit with a count that is not an integer literal")
+		return nil, false
+	}
+	n, ok := fastIntLiteral(a.Term.Number)
+	if !ok || n < 0 {
+		c.fail("limit with a count that is not an integer literal")
+		return nil, false
+	}
+	c.use(root) // the count is a literal; the input goes to g
+	g, ok := c.gen(f.Args[1], root)
+	if !ok {
+		return nil, false
+	}
+	return func(c *fastCtx, in fastValue, yield func(fastValue) bool) fastStatus {
+		if n == 0 {
+			return sOK
+		}
+		left := n
+		return g(c, in, func(v fastValue) bool {
+			left--
+			return yield(v) && left > 0
+		})
+	}, true
 }

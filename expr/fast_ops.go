@@ -230,7 +230,7 @@ func fastLength(in fastValue) (fastValue, fastStatus) {
 		return fastValue{kind: kNumber, num: jqNumber{isInt: true, i: int64(utf8.RuneCount(s))}}, sOK
 	case kArray:
 		if in.obj != nil {
-			return fastInt(int64(len(in.obj.elems))), sOK
+			return fastInt(int64(in.obj.arrayLen())), sOK
 		}
 		n, ok := fastCountElements(in.raw)
 		if !ok {
@@ -243,6 +243,13 @@ func fastLength(in fastValue) (fastValue, fastStatus) {
 				return fastInt(int64(len(in.obj.keys))), sOK
 			}
 			return fastValue{}, sBail
+		}
+		var buf [sortMemberSpansInsertion]memberSpan
+		if ms, plain, ok := fastSortedMembers(buf[:0], in.raw); plain {
+			if !ok {
+				return fastValue{}, sBail
+			}
+			return fastInt(int64(len(ms))), sOK
 		}
 		var keys []string
 		m := MemberScanner{b: in.raw, i: 1}

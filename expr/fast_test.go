@@ -158,7 +158,7 @@ func TestFastPathTable(t *testing.T) {
 }
 
 func TestFastPathFallsBack(t *testing.T) {
-	for _, e := range []string{`. as [$x] | $x`, `$ENV`, `def f: 1; f`, `{(.k): 1}`, `{a: .b[]}`, `.[.a]`, `.a[1.5]`, `@base64 "\(.a)"`,
+	for _, e := range []string{`. as [$x] | $x`, `$ENV`, `def f: 1; f`, `{(.k): 1}`, `{a: .b[]}`, `.[.a]`, `.a[1.5]`, `@uri "\(.a)"`,
 		`.a[] = 1`, `.[0] = 1`, `(.a, .b) = 1`, `1e1000`, `100000000000000000000`, `test("(")`, `.a | test(.b)`, `del(.a.b)`} {
 		p, err := Compile(e)
 		if err != nil {
@@ -255,7 +255,30 @@ func (g *exprGen) extended(depth int) string {
 		return genStrArgs[g.pick(len(genStrArgs))]
 	}
 	idx := []string{"0", "1", "-1", "2", "-3", "10"}
-	switch g.pick(26) {
+	switch g.pick(32) {
+	case 31:
+		f := []string{"has(0)", "has(1)", "has(2)", "explode", "explode | length", `getpath(["a"])`, `getpath(["a", "b"])`, `getpath(["x", "c", "a"])`}
+		return "(" + e() + " | " + f[g.pick(len(f))] + ")"
+	case 30:
+		gs := []string{g.path() + "[]", "(" + e() + ", " + e() + ")", e(), ".[]?", "(" + e() + " | .[])"}
+		return "limit(" + []string{"0", "1", "2"}[g.pick(3)] + "; " + gs[g.pick(len(gs))] + ")"
+	case 29:
+		f := []string{"select(" + e() + ")", ".value |= " + e(), "{key: (.key | ascii_upcase), value}", "{key, value: " + e() + "}",
+			"{key: .value, value: .key}", e(), "{k: .key, value}", "{key, Value: .value}", "(.key, .key) as $k | {key: $k, value: 1}"}
+		if g.pick(3) == 0 {
+			return "(" + e() + " | to_entries | map(" + f[g.pick(len(f))] + ") | from_entries)"
+		}
+		return "(" + e() + " | with_entries(" + f[g.pick(len(f))] + "))"
+	case 26:
+		f := []string{"sort", "unique", "min", "max", "reverse", "trim", "ltrim", "rtrim", "tojson", "@text", "@json", "@base64",
+			`@base64 "x\(` + e() + `)-\(.a)"`, `@json "\(` + e() + `)"`, `@text "a\(.b)"`}
+		return "(" + e() + " | " + f[g.pick(len(f))] + ")"
+	case 27:
+		arg := []string{`["a"]`, `["a", "b"]`, `[1]`, `[]`, `[null]`, `[true]`, `[1.0, "é"]`, sarg(), e()}
+		return "(" + e() + " | contains(" + arg[g.pick(len(arg))] + "))"
+	case 28:
+		arg := []string{`"a", "b"`, e() + ", " + e(), g.path() + "[]", `["a", 1, null][]`, e(), `.[]?`}
+		return "(" + e() + " | IN(" + arg[g.pick(len(arg))] + "))"
 	case 22:
 		ops := []string{"=", "|=", "+=", "-=", "*=", "/=", "%=", "//="}
 		lhs := []string{".a", ".b", ".a.b", ".x.c", `.["a b"]`, ".amount"}
@@ -324,7 +347,8 @@ var (
 	genNums = []string{"0", "-0", "1", "50", "51", "-1", "1.5", "1.50", "1e2", "1E2", "12.34", "-12.340", "9007199254740993",
 		"9223372036854775807", "9223372036854775808", "-9223372036854775808", "1e400", "0.1", "2.5e-7", "1e21", "123456789012345678901234567890", "50.0"}
 	genStrs = []string{`""`, `"a"`, `"b"`, `"é"`, `"\u00e9"`, `"a\"b"`, `"\u0000"`, `"x\u007f"`, `"\ud800"`, `"\/"`, `"ab"`, `"B"`, "\"\x7f\"", `"\t"`,
-		`"A,b"`, `"a b,A"`, `"İx"`, `"ǅa"`, `"ÉCOLE"`, `"12"`, `"1.50"`, `"-3"`, `"1e2"`, `"007"`, `" 1"`, `"+1"`, `"1."`, `"a-b-"`, `"--"`, `"2026-01-01T00:00:02Z"`, `"9223372036854775808"`}
+		`"A,b"`, `"a b,A"`, `"İx"`, `"ǅa"`, `"ÉCOLE"`, `"12"`, `"1.50"`, `"-3"`, `"1e2"`, `"007"`, `" 1"`, `"+1"`, `"1."`, `"a-b-"`, `"--"`, `"2026-01-01T00:00:02Z"`, `"9223372036854775808"`,
+		`" a "`, `"\u00a0x\n"`, `"\u2028 "`}
 	genKeyR = []string{`"a"`, `"b"`, `"c"`, `"amount"`, `"a b"`, `"x"`, `"\u0061"`, `"é"`}
 	genWS   = []string{"", "", "", " ", "\n", " \t"}
 )
@@ -483,4 +507,133 @@ func FuzzParseDecimal(f *testing.F) {
 			t.Fatalf("parseDecimal(%q) = %v, ParseFloat = %v, %v", s, got, want, err)
 		}
 	})
+}
+
+// TestFastPathMembers: keys, to_entries, length and .[] on input objects
+// (read as sorted member offsets, keys and to_entries written out from
+// them) against gojq: many members (past the insertion sort), repeated
+// keys, escaped and non-ASCII keys, and a node's array kept while the node
+// runs again (map, [...], variables, objects).
+func TestFastPathMembers(t *testing.T) {
+	var many strings.Builder
+	many.WriteString("{")
+	for i := range 40 {
+		if i > 0 {
+			many.WriteString(",")
+		}
+		fmt.Fprintf(&many, `"k%d":%d`, (i*17)%23, i) // 23 keys, most twice
+	}
+	many.WriteString(`,"":0,"K":[1,{"b":2,"a":1}],"é":"x\u00e9","z\u007f":1}`)
+	payloads := []string{
+		many.String(),
+		`{"b":1,"a":2,"b":3,"ab":4,"a ":5,"a!":6,"B":7}`,
+		`{"é":1,"e":2,"É":3,"😀":4,"\u00e9x":5,"ﬀ":6,"z":7}`,
+		`{"a\u0062":1,"ab":2,"c":3}`,
+		`{"x\u007fy":1,"\"q":2,"x":{"y":1,"a":2}}`,
+		`{"a":{"c":1,"b":2},"b":{"z":[1,2],"y":null,"z":3},"c":[{"q":1,"p":2},{"n":true}]}`,
+		`{}`, `{"a":1}`, `{"a":1,"a":2}`, `[{"b":1,"a":2},{"c":3,"a":[1]}]`, `[]`, `null`, `1.5`, `"s"`,
+	}
+	exprs := []string{
+		`keys`, `to_entries`, `length`, `.[]`, `keys | length`, `to_entries | length`, `to_entries | map(.key)`,
+		`to_entries[] | .value`, `[.[] | keys]`, `map(keys)`, `map(to_entries)`, `[keys, keys]`, `keys as $k | [$k, keys]`,
+		`to_entries | .[1:]`, `keys[0]`, `keys[-1]`, `{k: keys, e: to_entries}`, `.a | keys`, `.b | to_entries`,
+		`.c | map(to_entries)`, `[.[] | to_entries | length]`, `keys | map(ascii_upcase)`, `to_entries | first`,
+		`keys | index("b")`, `keys | join(",")`, `to_entries | map(.value) | length`, `[.c[] | keys] | length`,
+		`keys | .[]`, `to_entries | .[] | .key`, `"\(keys)"`, `keys | tostring`, `to_entries == to_entries`,
+	}
+	answered := 0
+	for _, e := range exprs {
+		for _, p := range payloads {
+			fast, a := checkFastVsGojq(t, e, []byte(p))
+			if !fast {
+				t.Fatalf("%s is not on the fast path", e)
+			}
+			if a {
+				answered++
+			}
+		}
+	}
+	if answered < len(exprs)*len(payloads)/3 {
+		t.Errorf("the fast path answered %d of %d cases", answered, len(exprs)*len(payloads))
+	}
+}
+
+// FuzzJQFloat: appendJQFloat writes a float64 as gojq.Marshal does
+// (integral floats by their integer's digits included).
+func FuzzJQFloat(f *testing.F) {
+	for _, x := range []float64{0, math.Copysign(0, -1), 1, -1, 72, 72.5, 1e15 - 1, 1e15, -1e15 + 1, 1 << 53, 1<<53 + 2, 1e21, 1e-7,
+		123456789012345, 999999999999999.9, -0.5, math.Inf(1), math.NaN(), math.MaxFloat64, 4503599627370497} {
+		f.Add(x)
+	}
+	f.Fuzz(func(t *testing.T, x float64) {
+		want, err := gojq.Marshal(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendJQFloat(nil, x); string(got) != string(want) {
+			t.Fatalf("appendJQFloat(%v) = %s, gojq %s", x, got, want)
+		}
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return
+		}
+		// and the integers near it
+		for _, y := range []float64{math.Floor(x), math.Round(x), math.Ceil(x), math.Floor(x / 1e3), math.Floor(x * 1e3)} {
+			want, _ := gojq.Marshal(y)
+			if got := appendJQFloat(nil, y); string(got) != string(want) {
+				t.Fatalf("appendJQFloat(%v) = %s, gojq %s", y, got, want)
+			}
+		}
+	})
+}
+
+// TestFastPathCollections: sort, unique, min, max, reverse, contains, IN,
+// trim and @text/@json against gojq on arrays of mixed scalars, equal
+// numbers written differently, unicode and white space.
+func TestFastPathCollections(t *testing.T) {
+	payloads := []string{
+		`{"tags":["web","vip","app","vip"],"n":[3,1.0,1,2.5,-0,0,1e2,100],"s":"  pad\t","u":"\u00a0é x\u2028","c":"DE"}`,
+		`{"tags":[],"n":[],"s":"","u":"x","c":"FR"}`,
+		`{"tags":["b",null,true,false,1,"a",null,0.5,"é","e"],"n":[9007199254740993,1],"s":"a\u0000b","c":"XX"}`,
+		`{"tags":["a",["x"],{"y":1}],"n":[1,[2]],"s":5,"u":null,"c":null}`,
+		`{"tags":"vip","n":null,"s":["a"],"c":1}`,
+		`{"tags":["vipx","xvip","v"],"n":[2,2.0,2e0],"s":"\n\n","c":"de"}`,
+	}
+	exprs := []string{
+		`.tags | sort`, `.tags | unique`, `.n | sort`, `.n | unique`, `.n | min`, `.n | max`, `.tags | min`, `.tags | max`,
+		`.tags | reverse`, `.n | reverse`, `.tags | sort | reverse | .[0]`, `[.tags[] | select(. != null)] | unique | length`,
+		`.tags | contains(["vip"])`, `.tags | contains(["vi", "a"])`, `.tags | contains([])`, `.tags | contains([null])`,
+		`.tags | contains([1])`, `.n | contains([1, 2])`, `.s | contains("pa")`, `.s | contains("")`, `.c | contains("E")`,
+		`.c | IN("DE", "FR")`, `.c | IN(.c)`, `.c | IN("x", 1, null)`, `.n[0]? | IN(1, 1.0, "3", true, false, null)`, `.tags | IN(null, [])`, `.tags | IN(["vip"][])`, `.c | IN(.tags[]?)`,
+		`select(.c | IN("DE", "FR"))`, `.s | trim`, `.s | ltrim`, `.s | rtrim`, `.u | trim`, `.u | ltrim | length`,
+		`.s | @text`, `.n | @text`, `.tags | @json`, `.s | @json`, `.c | @json | length`, `.n | tojson`, `{t: (.tags | sort)}`,
+		`[.tags, .n] | map(sort)`, `.n | sort | .[0] + 1`, `.tags | unique | join(",")`,
+		`with_entries(select(.value != null))`, `to_entries | map(select(.value != null)) | from_entries`,
+		`with_entries(.value |= tostring)`, `with_entries({key: (.key | ascii_upcase), value})`, `with_entries(.key = "x")`,
+		`with_entries({key: .value, value: .key})`, `with_entries(empty)`, `with_entries({k: .key, value})`,
+		`with_entries({key, Value: .value})`, `with_entries({key, value: null, Value: 1})`, `with_entries(select(.key == "tags") | .value)`,
+		`.n | to_entries | from_entries`, `[{key: "a", value: 1}, {key: "a", value: 2}, {key: "é", value: .c}] | from_entries`,
+		`[] | from_entries`, `.tags | from_entries`, `with_entries(.value = (.value | length))`,
+		`limit(1; .tags[])`, `limit(2; .tags[])`, `limit(0; .tags[])`, `[limit(3; .n[])]`, `limit(1; .c, (.s | ascii_upcase))`,
+		`limit(1; .s[])`, `first(limit(2; .n[]))`, `[limit(1; .tags[] | select(. == "vip"))]`,
+		`.c | @base64`, `.u | @base64`, `.n | @base64`, `.s | @base64`, `@base64 "id \(.c): \(.n)"`, `@json "t=\(.tags)"`,
+		`@text "\(.s)|\(.n)"`, `@base64 "\(empty)x"`,
+		`.tags | has(0)`, `.tags | has(3)`, `.n | has(1)`, `.u | has(0)`, `.s | explode`, `.u | explode | length`, `.c | explode`,
+		`getpath(["tags"])`, `getpath(["n", "x"])`, `getpath(["u", "v", "w"])`, `getpath(["c"]) | ascii_downcase`, `.tags | getpath(["a"])`,
+	}
+	answered := 0
+	for _, e := range exprs {
+		for _, p := range payloads {
+			fast, a := checkFastVsGojq(t, e, []byte(p))
+			if !fast {
+				t.Fatalf("%s is not on the fast path", e)
+			}
+			if a {
+				answered++
+			}
+		}
+	}
+	if answered < len(exprs)*len(payloads)/3 {
+		t.Errorf("the fast path answered %d of %d cases", answered, len(exprs)*len(payloads))
+	}
+	t.Logf("the fast path answered %d of %d cases", answered, len(exprs)*len(payloads))
 }

@@ -67,6 +67,9 @@ type fastObject struct {
 	// pointer for both keeps fastValue small: it is passed by value on
 	// every node.)
 	elems []fastValue
+	// or, for kArray: keys or to_entries of an input object, made into
+	// elems only where an operation needs them (fast_members.go).
+	lazy *fastLazyList
 }
 
 // fastSet is one key an assignment sets on an input object.
@@ -326,6 +329,9 @@ func appendFastValue(dst []byte, v fastValue) ([]byte, bool) {
 	case kString:
 		return appendJQString(dst, v.str), true
 	case kArray:
+		if l := v.obj.lazy; l != nil && v.obj.elems == nil {
+			return l.appendTo(dst)
+		}
 		dst = append(dst, '[')
 		for i, e := range v.obj.elems {
 			if i > 0 {
@@ -495,6 +501,14 @@ func appendJQObjectSet(dst, obj []byte, drop []string, set []fastSet) ([]byte, b
 func appendJQFloat(dst []byte, f float64) []byte {
 	if math.IsNaN(f) {
 		return append(dst, "null"...)
+	}
+	// An integral float below 1e15 (floor, round, sums of cents ...) is
+	// its integer's digits: the shortest form that reads back as f is the
+	// integer itself where the spacing of float64s is at most 1 (below
+	// 2^53), and 'f' format writes it without exponent. Zero is left to
+	// strconv for its sign.
+	if f != 0 && f > -1e15 && f < 1e15 && f == float64(int64(f)) {
+		return strconv.AppendInt(dst, int64(f), 10)
 	}
 	f = min(max(f, -math.MaxFloat64), math.MaxFloat64)
 	format := byte('f')

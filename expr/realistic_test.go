@@ -10,7 +10,7 @@ import (
 
 // realisticMinShare is the share of testdata/realistic.txt that must
 // compile to the fast path, in percent: a floor that only goes up.
-const realisticMinShare = 91
+const realisticMinShare = 97
 
 func readLines(t *testing.T, path string) []string {
 	t.Helper()

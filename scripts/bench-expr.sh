@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench-expr.sh - the jq constructs of the fast path, one per row: obz
 # filter/map against jq on the same generated events, side by side, one
-# run each. Prints a Markdown table (seconds, speed × jq, output lines of
-# both, which must agree).
+# run each. Prints a Markdown table (wall seconds, speed × jq; CPU seconds,
+# user + system, and speed × jq by them, which a shared machine disturbs
+# less; output lines of both, which must agree).
 #
 # Usage (from the repo root):
 #   scripts/bench-expr.sh                 # 1M events
@@ -10,7 +11,7 @@
 #   ONLY='split|index' scripts/bench-expr.sh   # rows whose construct matches
 #   BASE=/path/to/old/obz scripts/bench-expr.sh   # also time another obz binary
 #
-# Needs bash, go, jq (apt-get install -y jq).
+# Needs bash, go, jq (apt-get install -y jq), GNU time (/usr/bin/time).
 set -euo pipefail
 export LC_ALL=C
 exec </dev/null
@@ -68,28 +69,40 @@ round :: map :: .amount * 10 | round
 .a = v :: map :: .amount_eur = .amount * 0.92
 .a |= f :: map :: .country |= ascii_downcase
 variables :: map :: .amount as $a | {id, double: ($a * 2)}
+sort :: map :: .tags | sort
+unique :: map :: .tags | unique
+max :: map :: .tags | max
+reverse :: map :: .tags | reverse
+contains (string) :: filter :: .msg | contains("timeout")
+contains (array) :: filter :: .tags | contains(["vip"])
+IN :: filter :: .country | IN("DE", "FR")
+@json :: map :: .tags | @json
+with_entries :: map :: with_entries(select(.value != null))
+limit :: map :: limit(1; .tags[])
 EOF2
 )
 
 LINES=$(mktemp)
-trap 'rm -f "$LINES"' EXIT
-secs() { # wall seconds of a shell command; its stdout's line count goes to $LINES
+CPU=$(mktemp)
+trap 'rm -f "$LINES" "$CPU"' EXIT
+secs() { # wall seconds of a shell command; its stdout's line count goes to $LINES, its CPU seconds to $CPU
   local start end
   start=$(date +%s.%N)
-  sh -c "$1" | wc -l > "$LINES"
+  /usr/bin/time -f '%U %S' -o "$CPU" sh -c "$1" | wc -l > "$LINES"
   end=$(date +%s.%N)
+  awk '{ printf "%.2f", $1 + $2 }' "$CPU" > "$CPU.s" && mv "$CPU.s" "$CPU"
   awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }'
 }
 
 echo "Run: $(date -u +%Y-%m-%dT%H:%MZ), $N events ($(wc -c < "$F") bytes), one run each; load average at start: $(cut -d' ' -f1-3 /proc/loadavg)."
-echo "Command: \`N=$N scripts/bench-expr.sh\`; jq: $(jq --version)."
+echo "Command: \`${BASE:+BASE=obz-before }N=$N scripts/bench-expr.sh\`; jq: $(jq --version)."
 echo
 if [ -n "$BASE" ]; then
-  echo "| construct | expression | obz s | obz before s | jq s | × jq | out lines obz / jq |"
-  echo "|---|---|--:|--:|--:|--:|--:|"
+  echo "| construct | expression | obz s | obz before s | jq s | × jq | obz CPU s | before CPU s | jq CPU s | × jq CPU | out lines obz / jq |"
+  echo "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
 else
-  echo "| construct | expression | obz s | jq s | × jq | out lines obz / jq |"
-  echo "|---|---|--:|--:|--:|--:|"
+  echo "| construct | expression | obz s | jq s | × jq | obz CPU s | jq CPU s | × jq CPU | out lines obz / jq |"
+  echo "|---|---|--:|--:|--:|--:|--:|--:|--:|"
 fi
 while IFS= read -r row; do
   [ -n "$row" ] || continue
@@ -100,16 +113,17 @@ while IFS= read -r row; do
   jqe=$e
   [ "$stage" = filter ] && jqe="select($e)"
   jqq=$(printf '%s' "$jqe" | sed "s/'/'\\\\''/g")
-  t_obz=$(secs "'$OBZ' $stage '$q' -r < '$F'"); l_obz=$(cat "$LINES")
-  t_base=
-  if [ -n "$BASE" ]; then t_base=$(secs "'$BASE' $stage '$q' -r < '$F'"); fi
-  t_jq=$(secs "jq -c '$jqq' < '$F'"); l_jq=$(cat "$LINES")
+  t_obz=$(secs "'$OBZ' $stage '$q' -r < '$F'"); l_obz=$(cat "$LINES"); c_obz=$(cat "$CPU")
+  t_base= c_base=
+  if [ -n "$BASE" ]; then t_base=$(secs "'$BASE' $stage '$q' -r < '$F'"); c_base=$(cat "$CPU"); fi
+  t_jq=$(secs "jq -c '$jqq' < '$F'"); l_jq=$(cat "$LINES"); c_jq=$(cat "$CPU")
   x=$(awk -v a="$t_obz" -v b="$t_jq" 'BEGIN { printf "%.1f", (a > 0) ? b / a : 0 }')
+  xc=$(awk -v a="$c_obz" -v b="$c_jq" 'BEGIN { printf "%.1f", (a > 0) ? b / a : 0 }')
   ecell=$(printf '%s' "$e" | sed 's/|/\\|/g')
   name=$(printf "%s" "$name" | sed "s/|/\\\\|/g")
   if [ -n "$BASE" ]; then
-    echo "| $name | \`$stage '$ecell'\` | $t_obz | $t_base | $t_jq | $x | $l_obz / $l_jq |"
+    echo "| $name | \`$stage '$ecell'\` | $t_obz | $t_base | $t_jq | $x | $c_obz | $c_base | $c_jq | $xc | $l_obz / $l_jq |"
   else
-    echo "| $name | \`$stage '$ecell'\` | $t_obz | $t_jq | $x | $l_obz / $l_jq |"
+    echo "| $name | \`$stage '$ecell'\` | $t_obz | $t_jq | $x | $c_obz | $c_jq | $xc | $l_obz / $l_jq |"
   fi
 done <<< "$ROWS"

@@ -1,0 +1,496 @@
+package expr
+
+import (
+	"encoding/base64"
+	"slices"
+	"strings"
+	"unicode"
+
+	"github.com/itchyny/gojq"
+)
+
+// Builtins on arrays of scalars and on strings that realistic expressions
+// use (sort, unique, min, max, reverse, contains, IN, trim, @text, @json),
+// each with gojq's semantics (func.go and builtin.jq of gojq v0.12.20).
+// Where an answer would depend on comparing arrays or objects, or on gojq's
+// error, they bail.
+
+// fastSortedElems returns the elements of an array sorted as gojq's sort
+// does (stable, by gojq's Compare), in a new slice; ok is false for
+// anything else than an array, or where two elements are not comparable
+// by the fast path (arrays, objects, big numbers).
+func fastSortedElems(v fastValue) ([]fastValue, *fastObject, bool) {
+	if v.kind != kArray {
+		return nil, nil, false
+	}
+	var buf [8]fastValue
+	src, ok := fastElemsInto(buf[:0], v)
+	if !ok {
+		return nil, nil, false
+	}
+	o := newFastArray(len(src)) // a built array may be held elsewhere: a copy
+	es := append(o.elems, src...)
+	o.elems = es
+	for _, e := range es {
+		if e.kind == kArray || e.kind == kObject {
+			return nil, nil, false
+		}
+	}
+	slices.SortStableFunc(es, func(a, b fastValue) int {
+		n, cmpOK := fastCompare(a, b)
+		ok = ok && cmpOK
+		return n
+	})
+	return es, o, ok
+}
+
+// fastSmallArray is an array of up to 4 elements the expression builds,
+// in one allocation.
+type fastSmallArray struct {
+	obj fastObject
+	buf [4]fastValue
+}
+
+// newFastArray returns an array object with room for n elements (elems
+// empty).
+func newFastArray(n int) *fastObject {
+	if n <= len(fastSmallArray{}.buf) {
+		a := new(fastSmallArray)
+		a.obj.elems = a.buf[:0]
+		return &a.obj
+	}
+	return &fastObject{elems: make([]fastValue, 0, n)}
+}
+
+// fastElemsInto is fastElems appending a raw array's elements to dst
+// (a built array's elements are returned as they are).
+func fastElemsInto(dst []fastValue, v fastValue) ([]fastValue, bool) {
+	if v.obj != nil {
+		return v.obj.array(), true
+	}
+	raw := v.raw
+	i := wsSkip(raw, 1)
+	if i < len(raw) && raw[i] == ']' {
+		return dst, true
+	}
+	for {
+		e, ok := valueEnd(raw, i)
+		if !ok {
+			return nil, false
+		}
+		dst = append(dst, fastRaw(raw[i:e]))
+		i = wsSkip(raw, e)
+		switch {
+		case i >= len(raw):
+			return nil, false
+		case raw[i] == ']':
+			return dst, true
+		case raw[i] != ',':
+			return nil, false
+		}
+		i = wsSkip(raw, i+1)
+	}
+}
+
+// fastSort is sort.
+func fastSort(v fastValue) (fastValue, fastStatus) {
+	_, o, ok := fastSortedElems(v)
+	if !ok {
+		return fastValue{}, sBail
+	}
+	return fastValue{kind: kArray, obj: o}, sOK
+}
+
+// fastUnique is unique: sorted, of equal elements the first one kept.
+func fastUnique(v fastValue) (fastValue, fastStatus) {
+	es, o, ok := fastSortedElems(v)
+	if !ok {
+		return fastValue{}, sBail
+	}
+	out := es[:0]
+	for i, e := range es {
+		if i > 0 {
+			if n, _ := fastCompare(out[len(out)-1], e); n == 0 {
+				continue
+			}
+		}
+		out = append(out, e)
+	}
+	o.elems = out
+	return fastValue{kind: kArray, obj: o}, sOK
+}
+
+// fastMinMax is min (isMin) or max: null for [], else the first minimal
+// or the last maximal element, as gojq's minMaxBy picks them.
+func fastMinMax(v fastValue, isMin bool) (fastValue, fastStatus) {
+	if v.kind != kArray {
+		return fastValue{}, sBail
+	}
+	var buf [8]fastValue
+	es, ok := fastElemsInto(buf[:0], v)
+	if !ok {
+		return fastValue{}, sBail
+	}
+	if len(es) == 0 {
+		return vNull, sOK
+	}
+	x := es[0]
+	for _, e := range es {
+		if e.kind == kArray || e.kind == kObject {
+			return fastValue{}, sBail
+		}
+	}
+	for _, e := range es[1:] {
+		n, ok := fastCompare(x, e)
+		if !ok {
+			return fastValue{}, sBail
+		}
+		if n > 0 == isMin {
+			x = e
+		}
+	}
+	return x, sOK
+}
+
+// fastReverse is reverse: an array's elements in reverse order; anything
+// else is gojq's error (null and strings included, in v0.12.20).
+func fastReverse(v fastValue) (fastValue, fastStatus) {
+	if v.kind != kArray {
+		return fastValue{}, sBail
+	}
+	var buf [8]fastValue
+	es, ok := fastElemsInto(buf[:0], v)
+	if !ok {
+		return fastValue{}, sBail
+	}
+	o := newFastArray(len(es))
+	for i := range es {
+		o.elems = append(o.elems, es[len(es)-1-i])
+	}
+	return fastValue{kind: kArray, obj: o}, sOK
+}
+
+// fastTrim is trim, ltrim (left) or rtrim (right): white space as
+// unicode.IsSpace has it, as gojq trims.
+func fastTrim(v fastValue, left, right bool) (fastValue, fastStatus) {
+	s, ok := fastString(v)
+	if !ok {
+		return fastValue{}, sBail
+	}
+	t := s
+	if left {
+		t = strings.TrimLeftFunc(t, unicode.IsSpace)
+	}
+	if right {
+		t = strings.TrimRightFunc(t, unicode.IsSpace)
+	}
+	if len(t) == len(s) && v.raw != nil {
+		return v, sOK
+	}
+	return fastValue{kind: kString, str: t}, sOK
+}
+
+// fastToJSON is tojson (@json): the value's JSON text as gojq writes it.
+func fastToJSON(v fastValue) (fastValue, fastStatus) {
+	b, ok := appendFastValue(nil, v)
+	if !ok {
+		return fastValue{}, sBail
+	}
+	return fastValue{kind: kString, str: string(b)}, sOK
+}
+
+// fastContains is contains: substrings for strings; for arrays, every
+// element of the argument contained in some element of the input (of
+// scalars: strings by substring, numbers by value, null and booleans by
+// being the same); equal nulls and booleans. Objects, nested arrays and
+// gojq's type errors bail.
+func fastContains(v, x fastValue) (fastValue, fastStatus) {
+	switch {
+	case v.kind == kString && x.kind == kString:
+		s, t, ok := fastStrings(v, x)
+		if !ok {
+			return fastValue{}, sBail
+		}
+		return fastBool(strings.Contains(s, t)), sOK
+	case v.kind == kArray && x.kind == kArray:
+		var lbuf, rbuf [8]fastValue
+		ls, ok1 := fastElemsInto(lbuf[:0], v)
+		rs, ok2 := fastElemsInto(rbuf[:0], x)
+		if !ok1 || !ok2 {
+			return fastValue{}, sBail
+		}
+		for _, es := range [][]fastValue{ls, rs} {
+			for _, e := range es {
+				if e.kind == kArray || e.kind == kObject {
+					return fastValue{}, sBail
+				}
+			}
+		}
+	next:
+		for _, r := range rs {
+			for _, l := range ls {
+				in, ok := fastScalarContains(l, r)
+				if !ok {
+					return fastValue{}, sBail
+				}
+				if in {
+					continue next
+				}
+			}
+			return vFalse, sOK
+		}
+		return vTrue, sOK
+	case v.kind == x.kind && (v.kind == kNull || v.kind == kTrue || v.kind == kFalse):
+		return vTrue, sOK
+	}
+	return fastValue{}, sBail
+}
+
+// fastScalarContains is gojq's contains of two scalars inside arrays,
+// where a type error counts as not contained.
+func fastScalarContains(l, r fastValue) (in, ok bool) {
+	if l.kind != r.kind {
+		return false, true
+	}
+	switch l.kind {
+	case kString:
+		s, t, ok := fastStrings(l, r)
+		return ok && strings.Contains(s, t), ok
+	case kNumber:
+		n, ok := fastCompare(l, r)
+		return ok && n == 0, ok
+	}
+	return true, true // null, true, false: the same
+}
+
+// inSet compiles IN(s), which is any(s == .; .): whether some output of
+// s (run on the input) equals the input, stopping at the first that does.
+func (c *fastCompiler) inSet(s *gojq.Query, root bool) (fastNode, bool, bool) {
+	if consts, ok := jqConstList(s, nil); ok {
+		// IN("DE", "FR"): the outputs are known; no generator to run.
+		return func(c *fastCtx, in fastValue) (fastValue, fastStatus) {
+			for _, w := range consts {
+				n, ok := fastCompare(w, in)
+				if !ok {
+					return fastValue{}, sBail
+				}
+				if n == 0 {
+					return vTrue, sOK
+				}
+			}
+			return vFalse, sOK
+		}, false, true
+	}
+	g, ok := c.gen(s, root)
+	if !ok {
+		return nil, false, false
+	}
+	return func(c *fastCtx, in fastValue) (fastValue, fastStatus) {
+		found, bad := false, false
+		st := g(c, in, func(w fastValue) bool {
+			n, ok := fastCompare(w, in)
+			switch {
+			case !ok:
+				bad = true
+			case n == 0:
+				found = true
+			}
+			return !bad && !found
+		})
+		if st == sBail || bad {
+			return fastValue{}, sBail
+		}
+		return fastBool(found), sOK
+	}, false, true
+}
+
+// fastFromEntries is from_entries (gojq's `map({(.key // .Key // .name //
+// .Name): if has("value") then .value else .Value end}) | add // {}`) on
+// an array of objects whose "key" is a string: an object of those keys
+// (sorted, a repeated key with its last value). Other keys (null, false,
+// numbers: gojq falls back to .Key ... or fails), and a null "value" where
+// "Value" is not null (has decides), bail.
+func fastFromEntries(v fastValue) (fastValue, fastStatus) {
+	if v.kind != kArray {
+		return fastValue{}, sBail
+	}
+	es, ok := fastElems(v)
+	if !ok {
+		return fastValue{}, sBail
+	}
+	type member struct {
+		name string
+		val  fastValue
+	}
+	ms := make([]member, 0, len(es))
+	for _, e := range es {
+		if e.kind != kObject {
+			return fastValue{}, sBail
+		}
+		k, st := fastIndex(e, "key")
+		if st != sOK || k.kind != kString {
+			return fastValue{}, sBail
+		}
+		name, ok := fastString(k)
+		if !ok {
+			return fastValue{}, sBail
+		}
+		x, st := fastIndex(e, "value")
+		if st != sOK {
+			return fastValue{}, sBail
+		}
+		if x.kind == kNull {
+			if y, st := fastIndex(e, "Value"); st != sOK || y.kind != kNull {
+				return fastValue{}, sBail
+			}
+		}
+		ms = append(ms, member{name, fastOwn(x)})
+	}
+	// Stable, so that of equal keys the last one comes last.
+	slices.SortStableFunc(ms, func(a, b member) int { return strings.Compare(a.name, b.name) })
+	o := &fastObject{}
+	for i, m := range ms {
+		if i+1 < len(ms) && ms[i+1].name == m.name {
+			continue
+		}
+		o.keys = append(o.keys, append(appendJQString(nil, m.name), ':'))
+		o.names = append(o.names, m.name)
+		o.vals = append(o.vals, m.val)
+	}
+	return fastValue{kind: kObject, obj: o}, sOK
+}
+
+// withEntries compiles with_entries(f) as gojq defines it:
+// to_entries | map(f) | from_entries.
+func (c *fastCompiler) withEntries(f *gojq.Query, root bool) (fastNode, bool, bool) {
+	fn := func(name string, args ...*gojq.Query) *gojq.Query {
+		return &gojq.Query{Term: &gojq.Term{Type: gojq.TermTypeFunc, Func: &gojq.Func{Name: name, Args: args}}}
+	}
+	q := &gojq.Query{Left: fn("to_entries"), Op: gojq.OpPipe,
+		Right: &gojq.Query{Left: fn("map", f), Op: gojq.OpPipe, Right: fn("from_entries")}}
+	n, outRoot, ok := c.query(q, root)
+	c.use(outRoot)
+	return n, false, ok
+}
+
+// fastFormats are the formats of the fast path, by name.
+var fastFormats = map[string]func(fastValue) (fastValue, fastStatus){
+	"@text": fastToString, "@json": fastToJSON, "@base64": fastToBase64,
+}
+
+// fastToBase64 is @base64: the standard encoding, padded, of the input's
+// tostring.
+func fastToBase64(v fastValue) (fastValue, fastStatus) {
+	var b []byte
+	if v.kind == kString {
+		s, ok := fastString(v)
+		if !ok {
+			return fastValue{}, sBail
+		}
+		b = []byte(s)
+	} else {
+		var ok bool
+		if b, ok = appendFastValue(nil, v); !ok {
+			return fastValue{}, sBail
+		}
+	}
+	return fastValue{kind: kString, str: base64.StdEncoding.EncodeToString(b)}, sOK
+}
+
+// jqIntLiteralArg returns the integer an argument is written as (a
+// literal within fastIntLiteral's range), or nil.
+func jqIntLiteralArg(q *gojq.Query) *int64 {
+	if q == nil || q.Term == nil || q.Term.Type != gojq.TermTypeNumber || len(q.Term.SuffixList) > 0 {
+		return nil
+	}
+	n, ok := fastIntLiteral(q.Term.Number)
+	if !ok {
+		return nil
+	}
+	return &n
+}
+
+// jqConstStringArray appends to keys the strings of an array literal of
+// constant strings (["a", "b"]).
+func jqConstStringArray(q *gojq.Query, keys []string) ([]string, bool) {
+	if q == nil || q.Term == nil || q.Term.Type != gojq.TermTypeArray || len(q.Term.SuffixList) > 0 || q.Term.Array.Query == nil {
+		return nil, false
+	}
+	var walk func(q *gojq.Query) bool
+	walk = func(q *gojq.Query) bool {
+		if q.Op == gojq.OpComma {
+			return walk(q.Left) && walk(q.Right)
+		}
+		k, ok := jqConstStringArg(q)
+		keys = append(keys, k)
+		return ok
+	}
+	ok := walk(q.Term.Array.Query)
+	return keys, ok
+}
+
+// fastHasIndex is has(n) for an integer literal n: on arrays, whether n
+// is an index (0 <= n < length); false on null; anything else is gojq's
+// error.
+func fastHasIndex(n int64) fastNode {
+	return func(c *fastCtx, in fastValue) (fastValue, fastStatus) {
+		switch in.kind {
+		case kNull:
+			return vFalse, sOK
+		case kArray:
+			l, st := fastLength(in)
+			if st != sOK {
+				return fastValue{}, sBail
+			}
+			return fastBool(0 <= n && n < l.num.i), sOK
+		}
+		return fastValue{}, sBail
+	}
+}
+
+// fastExplode is explode: a string's code points.
+func fastExplode(v fastValue) (fastValue, fastStatus) {
+	s, ok := fastString(v)
+	if !ok {
+		return fastValue{}, sBail
+	}
+	es := make([]fastValue, 0, len(s))
+	for _, r := range s {
+		es = append(es, fastInt(int64(r)))
+	}
+	return fastValue{kind: kArray, obj: &fastObject{elems: es}}, sOK
+}
+
+// jqConstList appends to vs the values of a comma list of literals
+// ("DE", "FR", 1, null); ok is false for anything else.
+func jqConstList(q *gojq.Query, vs []fastValue) ([]fastValue, bool) {
+	if q == nil {
+		return nil, false
+	}
+	if q.Op == gojq.OpComma {
+		vs, ok := jqConstList(q.Left, vs)
+		if !ok {
+			return nil, false
+		}
+		return jqConstList(q.Right, vs)
+	}
+	t := q.Term
+	if q.Op != 0 || t == nil || len(t.SuffixList) > 0 {
+		return nil, false
+	}
+	switch t.Type {
+	case gojq.TermTypeNull:
+		return append(vs, vNull), true
+	case gojq.TermTypeTrue:
+		return append(vs, vTrue), true
+	case gojq.TermTypeFalse:
+		return append(vs, vFalse), true
+	case gojq.TermTypeNumber:
+		n, ok := jqLiteralNumber(t.Number)
+		return append(vs, fastValue{kind: kNumber, num: n}), ok
+	case gojq.TermTypeString:
+		str, ok := jqConstString(t.Str)
+		return append(vs, fastValue{kind: kString, str: str}), ok
+	}
+	return nil, false
+}
