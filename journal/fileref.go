@@ -88,13 +88,7 @@ type FileRef struct {
 
 // AppendFileRef appends the reference line of r, with its newline.
 func AppendFileRef(dst []byte, r *FileRef) []byte {
-	dst = append(dst, frefPrefix...)
-	dst = append(dst, `"w":"`...)
-	dst = append(dst, r.Writer...)
-	dst = append(dst, `","s":`...)
-	dst = strconv.AppendUint(dst, r.Seq, 10)
-	dst = append(dst, `,"n":`...)
-	dst = strconv.AppendUint(dst, r.N, 10)
+	dst = appendLineHead(dst, frefPrefix, r.Writer, r.Seq, r.N)
 	dst = appendFileID(dst, &r.File)
 	dst = append(dst, `,"o":`...)
 	dst = strconv.AppendInt(dst, r.Off, 10)

@@ -59,18 +59,25 @@ func RefName(name string) bool {
 // parent.Seq on, and whose payloads are those parents'. Both names must
 // pass RefName.
 func AppendRef(dst []byte, writer string, seq, n uint64, parent wire.Ref) []byte {
-	dst = append(dst, refPrefix...)
-	dst = append(dst, `"w":"`...)
-	dst = append(dst, writer...)
-	dst = append(dst, `","s":`...)
-	dst = strconv.AppendUint(dst, seq, 10)
-	dst = append(dst, `,"n":`...)
-	dst = strconv.AppendUint(dst, n, 10)
+	dst = appendLineHead(dst, refPrefix, writer, seq, n)
 	dst = append(dst, `,"p":{"w":"`...)
 	dst = append(dst, parent.Writer...)
 	dst = append(dst, `","s":`...)
 	dst = strconv.AppendUint(dst, parent.Seq, 10)
 	return append(dst, "}}\n"...)
+}
+
+// appendLineHead appends what every line of a journal that stands for
+// frames starts with: its prefix, then the writer, the first seq and how
+// many frames it stands for.
+func appendLineHead(dst, prefix []byte, writer string, seq, n uint64) []byte {
+	dst = append(dst, prefix...)
+	dst = append(dst, `"w":"`...)
+	dst = append(dst, writer...)
+	dst = append(dst, `","s":`...)
+	dst = strconv.AppendUint(dst, seq, 10)
+	dst = append(dst, `,"n":`...)
+	return strconv.AppendUint(dst, n, 10)
 }
 
 // AppendRefSkips appends the reference line for n data frames of writer

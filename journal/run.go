@@ -94,13 +94,7 @@ func (r *RunLine) Append(dst []byte) []byte {
 	if r.N == 0 {
 		return dst
 	}
-	dst = append(dst, runPrefix...)
-	dst = append(dst, `"w":"`...)
-	dst = append(dst, r.Writer...)
-	dst = append(dst, `","s":`...)
-	dst = strconv.AppendUint(dst, r.Seq, 10)
-	dst = append(dst, `,"n":`...)
-	dst = strconv.AppendUint(dst, r.N, 10)
+	dst = appendLineHead(dst, runPrefix, r.Writer, r.Seq, r.N)
 	if r.Parent.Writer != "" {
 		dst = append(dst, `,"p":{"w":"`...)
 		dst = append(dst, r.Parent.Writer...)
