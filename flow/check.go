@@ -16,6 +16,7 @@ const (
 	flagOnError        = "--on-error"        // the flow's on_error
 	flagStatusFD       = "--status-fd"       // the status channel
 	flagInFD           = "--in-fd"           // one per input edge
+	flagInName         = "--in-name"         // the stage each --in-fd comes from, in order
 	flagRefFD          = "--ref-fd"          // a join's reference edge
 	flagOutFD          = "--out-fd"          // one per output edge
 	flagJournal        = "--journal"         // RUN_DIR/journals/STAGE.zst
@@ -32,6 +33,7 @@ var managedFlags = [...]struct{ flag, instead string }{
 	{flagOnError, "set on_error for the flow"},
 	{flagStatusFD, ""},
 	{flagInFD, "use inputs or a flow chain"},
+	{flagInName, "use inputs or a flow chain"},
 	{flagRefFD, "use reference"},
 	{flagOutFD, "use inputs or a flow chain in the stages that read it"},
 	{flagJournal, "every stage is journaled in its run directory; obz flow --no-journal turns that off"},
@@ -189,6 +191,16 @@ func (t *Topology) commandLine(s *Stage, edges []string, journal string, flush b
 	argv := append([]string{command}, head...)
 	argv = append(argv, flagName, s.Name, flagOnError, t.OnError, flagStatusFD, strconv.Itoa(statusFD))
 	argv = append(argv, edges...)
+	// Name each --in-fd by the stage it comes from, for messages (an edge
+	// whose producer died before writing a frame). The reference, first in
+	// AllInputs, has --ref-fd and its own messages.
+	ins := s.AllInputs()
+	if s.Reference != "" && len(ins) > 0 {
+		ins = ins[1:]
+	}
+	for _, in := range ins {
+		argv = append(argv, flagInName, in)
+	}
 	if journal != "" {
 		argv = append(argv, flagJournal, journal)
 		if len(s.AllInputs()) > 0 {

@@ -70,7 +70,7 @@ func TestCheck(t *testing.T) {
 		t.Errorf("problems %q, want %q", ve.Problems, want)
 	}
 	// Each stage is checked with the flags obz flow gives it.
-	if len(seen) != 3 || !strings.HasPrefix(seen[2], "write --name c --on-error continue --status-fd 4 --in-fd 3 --journal journals/c.zst --journal-refs --formt") {
+	if len(seen) != 3 || !strings.HasPrefix(seen[2], "write --name c --on-error continue --status-fd 4 --in-fd 3 --in-name b --journal journals/c.zst --journal-refs --formt") {
 		t.Errorf("checked %q, want every stage as Run starts it", seen)
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) > 0 {

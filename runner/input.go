@@ -10,7 +10,7 @@ import (
 // Input is one input edge of a stage: stdin, an fd given by a supervisor,
 // or any other Inbound.
 type Input struct {
-	Name string // for messages: "stdin", "fd 3"
+	Name string // for messages: "stdin", "fd 3", "from big" (obz flow's --in-name)
 	// R is a stream of lines (a pipe, a file): the runner reads it with
 	// its line reader. Edge, if set, is read instead.
 	R    io.Reader

@@ -35,6 +35,7 @@ func runnerFlags(spec *runner.Spec) []cli.Flag {
 		&cli.StringFlag{Name: "progress", Value: "auto", Usage: "a progress line on stderr when it is a terminal: auto (one stage of a pipeline draws it, the source first; a read of files shows a percentage and an ETA), always or never"},
 		&cli.StringFlag{Name: "journal", Usage: "also write the output frames to this zstd journal FILE.zst (see obz journal, obz replay)"},
 		&cli.IntSliceFlag{Name: "in-fd", Usage: "read input from this file descriptor (repeat for fan-in; used by obz flow)", Hidden: true},
+		&cli.StringSliceFlag{Name: "in-name", Usage: "the stage each --in-fd comes from, in order, for messages (used by obz flow)", Hidden: true},
 		&cli.IntSliceFlag{Name: "out-fd", Usage: "write output to this file descriptor (repeat for fan-out; used by obz flow)", Hidden: true},
 		&cli.IntFlag{Name: "status-fd", Usage: "write status lines to this file descriptor (used by obz flow)", Hidden: true},
 	)
@@ -297,13 +298,18 @@ func stageEnv(c *cli.Context, spec *runner.Spec) (*runner.Env, error) {
 // --status-fd) into env. It returns what to close, also on error.
 func inheritFDs(c *cli.Context, env *runner.Env) ([]io.Closer, error) {
 	var closers []io.Closer
-	for _, fd := range c.IntSlice("in-fd") {
+	names := c.StringSlice("in-name")
+	for i, fd := range c.IntSlice("in-fd") {
 		f := inheritedFile(fd, "fd "+strconv.Itoa(fd))
 		if f == nil {
 			return closers, &usageError{msg: fmt.Sprintf("--in-fd %d is not an open file descriptor", fd)}
 		}
 		closers = append(closers, f)
-		env.Inputs = append(env.Inputs, runner.Input{Name: "fd " + strconv.Itoa(fd), R: f, Framed: true})
+		name := "fd " + strconv.Itoa(fd)
+		if i < len(names) {
+			name = "from " + names[i]
+		}
+		env.Inputs = append(env.Inputs, runner.Input{Name: name, R: f, Framed: true})
 	}
 	for _, fd := range c.IntSlice("out-fd") {
 		f := inheritedFile(fd, "fd "+strconv.Itoa(fd))
