@@ -33,21 +33,12 @@ var seqFlags = []cli.Flag{
 
 func journalCommand(cmdName *string, runErr *error) *cli.Command {
 	sub := func(name, usage, args, help string, flags []cli.Flag, fn func(*cli.Context) error) *cli.Command {
-		return &cli.Command{
-			Name: name, Usage: usage, ArgsUsage: args, Flags: flags,
-			CustomHelpTemplate: "NAME:\n   obz journal " + name + " - " + usage + "\n\nUSAGE:\n   obz journal " + name + " [options] " + args + "\n\n" + help +
-				"\nOPTIONS:\n{{range .VisibleFlags}}   {{.}}\n{{end}}\n" + journalExit,
-			OnUsageError: onUsageError(cmdName, "journal "+name),
-			Action: func(c *cli.Context) error {
-				*cmdName = "journal " + name
-				if c.NArg() < 1 {
-					*runErr = &usageError{msg: "a journal file is required, e.g. obz journal " + name + " out.zst"}
-					return nil
-				}
-				*runErr = fn(c)
-				return nil
-			},
-		}
+		return subcommand(cmdName, runErr, "journal", journalExit, name, usage, args, help, flags, func(c *cli.Context) error {
+			if c.NArg() < 1 {
+				return &usageError{msg: "a journal file is required, e.g. obz journal " + name + " out.zst"}
+			}
+			return fn(c)
+		})
 	}
 	return &cli.Command{
 		Name:         "journal",
@@ -369,4 +360,22 @@ func runDiff(c *cli.Context) error {
 		return errors.New("the journals differ")
 	}
 	return nil
+}
+
+// subcommand is a command of a group (obz journal NAME, obz nats NAME): its
+// help in the shape of every obz command's, its usage errors and its
+// outcome recorded for the exit table.
+func subcommand(cmdName *string, runErr *error, group, exit, name, usage, args, help string, flags []cli.Flag, fn func(*cli.Context) error) *cli.Command {
+	full := group + " " + name
+	return &cli.Command{
+		Name: name, Usage: usage, ArgsUsage: args, Flags: flags,
+		CustomHelpTemplate: "NAME:\n   obz " + full + " - " + usage + "\n\nUSAGE:\n   obz " + full + " [options] " + args + "\n\n" + help +
+			"\nOPTIONS:\n{{range .VisibleFlags}}   {{.}}\n{{end}}\n" + exit,
+		OnUsageError: onUsageError(cmdName, full),
+		Action: func(c *cli.Context) error {
+			*cmdName = full
+			*runErr = fn(c)
+			return nil
+		},
+	}
 }

@@ -99,17 +99,7 @@ func natsStream(c *cli.Context, subject string) (natsedge.Stream, error) {
 
 func natsCommand(cmdName *string, runErr *error) *cli.Command {
 	sub := func(name, usage, args, help string, flags []cli.Flag, fn func(*cli.Context) error) *cli.Command {
-		return &cli.Command{
-			Name: name, Usage: usage, ArgsUsage: args, Flags: flags,
-			CustomHelpTemplate: "NAME:\n   obz nats " + name + " - " + usage + "\n\nUSAGE:\n   obz nats " + name + " [options] " + args + "\n\n" + help +
-				"\nOPTIONS:\n{{range .VisibleFlags}}   {{.}}\n{{end}}\n" + natsExit,
-			OnUsageError: onUsageError(cmdName, "nats "+name),
-			Action: func(c *cli.Context) error {
-				*cmdName = "nats " + name
-				*runErr = fn(c)
-				return nil
-			},
-		}
+		return subcommand(cmdName, runErr, "nats", natsExit, name, usage, args, help, flags, fn)
 	}
 	withStream := func(fs ...cli.Flag) []cli.Flag {
 		return append(append(append([]cli.Flag{}, fs...), natsConnFlags...), natsStreamFlags...)
