@@ -88,6 +88,10 @@ func start(cfg *Config, n int, stderr *lockedWriter, ready chan struct{}, quit <
 		return nil, err
 	}
 	outR, outW, errR, errW := files[2], files[3], files[4], files[5]
+	// 1 MiB pipes both ways: with Linux's 64 KiB the dealer and the
+	// replica, the replica and the merge, would take turns every 64 KiB.
+	runner.GrowPipe(inW)
+	runner.GrowPipe(outR)
 	argv := []string{cfg.Stage, "--in-fd", "0", "--name", cfg.Name}
 	if cfg.MaxLine > 0 {
 		argv = append(argv, "--max-line", strconv.Itoa(cfg.MaxLine))

@@ -30,3 +30,8 @@ func growPipe(r any) {
 		}
 	})
 }
+
+// GrowPipe enlarges a pipe that obz reads or writes other than a stage's
+// input edge: a replica's input and output (obz parallel), an exec
+// program's stdin and stdout. Failure changes nothing.
+func GrowPipe(f any) { growPipe(f) }

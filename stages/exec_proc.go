@@ -62,6 +62,10 @@ func startProgram(argv []string) (p *execProc, stdin, stdout, stderr *os.File, e
 			return nil, nil, nil, nil, err
 		}
 	}
+	// 1 MiB pipes for the program's input and output: with Linux's 64 KiB
+	// obz and the program would take turns every 64 KiB.
+	runner.GrowPipe(ours[0])
+	runner.GrowPipe(ours[1])
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = child[0], child[1], child[2]
 	cmd.SysProcAttr = runner.ChildProcAttr()
