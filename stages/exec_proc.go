@@ -62,9 +62,11 @@ func startProgram(argv []string) (p *execProc, stdin, stdout, stderr *os.File, e
 			return nil, nil, nil, nil, err
 		}
 	}
-	// 1 MiB pipes for the program's input and output: with Linux's 64 KiB
-	// obz and the program would take turns every 64 KiB.
-	runner.GrowPipe(ours[0])
+	// A 1 MiB pipe for the program's output: with Linux's 64 KiB the
+	// program and obz's reader would take turns every 64 KiB. Its stdin
+	// keeps the default size: what sits there when a stop signal comes is
+	// still given to the program, and a slow one has the drain timeout
+	// to get through it.
 	runner.GrowPipe(ours[1])
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = child[0], child[1], child[2]
