@@ -2,6 +2,7 @@ package parallel
 
 import (
 	"fmt"
+	"hash/fnv"
 	"testing"
 )
 
@@ -33,6 +34,29 @@ func TestPartitionIsFixed(t *testing.T) {
 		p := fmt.Sprintf(`{"user":"u%d"}`, i+1)
 		if got := part(p); got != want {
 			t.Errorf("%s: replica %d, want %d", p, got, want)
+		}
+	}
+}
+
+// BenchmarkPartition: the dealer's cost per event of finding its key's
+// replica (extract the field, canonical JSON, FNV-1a).
+func BenchmarkPartition(b *testing.B) {
+	s := New(Config{Replicas: 2, By: "user"})
+	s.reps = make([]*replica, 2)
+	p := []byte(`{"id":1,"ts":"2026-01-01T00:00:03Z","user":"u7292","country":"AT","device":"android","amount":95.11,"tags":["us","mobile"],"msg":"Zürich low order user is to high served order for low timeout for"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		s.partition(p)
+	}
+}
+
+// TestFNV64a: the dealer's FNV-1a is hash/fnv's.
+func TestFNV64a(t *testing.T) {
+	for _, s := range []string{"", "null", `"u1"`, `{"a":2,"b":1}`, "Zürich"} {
+		h := fnv.New64a()
+		h.Write([]byte(s))
+		if got, want := fnv64a([]byte(s)), h.Sum64(); got != want {
+			t.Errorf("fnv64a(%q) = %#x, want %#x", s, got, want)
 		}
 	}
 }
