@@ -156,6 +156,9 @@ type Emitter struct {
 	fileRefs bool
 	fsrc     bool
 	fref     fileRun
+	// journalDir is the journal's directory (Env.JournalDir): file
+	// references give the file's path relative to it too.
+	journalDir string
 	// runs: the data events the stage makes are journaled as run lines
 	// (journal.RunLine: payloads without each frame's envelope); jrun is
 	// the run being built.

@@ -97,6 +97,10 @@ type Env struct {
 	// (path, size, modification time, offsets, checksums: SourceFile)
 	// instead of copies of their bytes.
 	JournalSources bool
+	// JournalDir is the directory of the journal (absolute), if it is a
+	// file: file references give the path of a file relative to it too, so
+	// that a run directory moved with its input files still resolves them.
+	JournalDir string
 
 	// MergeOrder, if set on a stage with several inputs, is the merge
 	// order a recorded run journaled: the inputs are consumed in that
@@ -154,6 +158,7 @@ func Run(ctx context.Context, spec *Spec, st Stage, env *Env) error {
 		counters: env.Counters, failFirst: env.OnError == ErrorsFail, maxLine: env.MaxLine, journal: env.Journal}
 	em.refs = env.Journal != nil && env.JournalRefs && spec.PassesPayloads && journal.RefName(name)
 	em.fileRefs = env.Journal != nil && env.JournalSources && spec.Family == FamilySource
+	em.journalDir = env.JournalDir
 	em.runs = env.Journal != nil && journal.RefName(name)
 
 	stopStatus := startStatus(env, name, start)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -178,6 +179,9 @@ func runBuilt(c *cli.Context, spec *runner.Spec, st runner.Stage) error {
 		return fmt.Errorf("--journal: %w", err)
 	}
 	env.Journal = jw
+	if abs, err := filepath.Abs(path); err == nil {
+		env.JournalDir = filepath.Dir(abs)
+	}
 	env.JournalRefs = spec.Family != runner.FamilySource && c.Bool("journal-refs")
 	if spec.Family == runner.FamilySource {
 		switch c.String("journal-sources") {
