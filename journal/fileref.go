@@ -99,6 +99,9 @@ func (id *FileID) locate(dir string) (path, alt string) {
 	if _, err := os.Stat(alt); err == nil {
 		return alt, ""
 	}
+	if a, err := filepath.Abs(alt); err == nil && a == id.Path {
+		return id.Path, "" // the same place: nothing to add
+	}
 	return id.Path, alt
 }
 
@@ -344,6 +347,11 @@ type span struct {
 // or touched since, whose first bytes are still the ones read, passes.
 func (s *SourceFile) Check(strict bool) error {
 	path, alt := s.Opened.locate(s.dir)
+	// Only a regular file: opening a FIFO would wait for a writer, and a
+	// device may never end a line.
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		return unreadable(path, errors.New("not a regular file"))
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return unreadableAt(path, alt, err)

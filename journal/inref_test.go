@@ -173,3 +173,19 @@ func TestInputRefLine(t *testing.T) {
 		}
 	}
 }
+
+// A reference to something that is not a regular file (a FIFO would make
+// the reader wait, a device might never end a line) is refused.
+func TestFileRefNotRegular(t *testing.T) {
+	for _, path := range []string{"/dev/zero", t.TempDir()} {
+		line := AppendInputRef(nil, "big", 1, 1, wire.Ref{Writer: "gen", Seq: 1}, nil, &FileID{Path: path}, 0)
+		_, err := Frames(line, "")
+		if !errors.Is(err, ErrUnresolved) || !strings.Contains(err.Error(), "not a regular file") {
+			t.Fatalf("%s: %v", path, err)
+		}
+		fr := AppendFileRef(nil, &FileRef{Writer: "src", Seq: 1, N: 1, File: FileID{Path: path}, Len: 1})
+		if _, err := Frames(fr, ""); !errors.Is(err, ErrUnresolved) || !strings.Contains(err.Error(), "not a regular file") {
+			t.Fatalf("fref %s: %v", path, err)
+		}
+	}
+}
