@@ -298,6 +298,11 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 		if err := p.cmd.Start(); err != nil {
 			sup.killAll()
 			cleanup()
+			if _, serr := os.Stat(p.cmd.Dir); p.cmd.Dir != "" && serr != nil {
+				// exec reports a directory it cannot enter as the binary
+				// missing: name the directory.
+				return nil, fmt.Errorf("starting stage %q: its directory %s (where the topology file was, or its dir): %w", p.st.Name, p.cmd.Dir, serr)
+			}
 			return nil, fmt.Errorf("starting stage %q: %w", p.st.Name, err)
 		}
 		p.start(p.cmd.Process.Pid)
