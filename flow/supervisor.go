@@ -87,6 +87,11 @@ type Result struct {
 	Stages      []*StageResult `json:"stages"`
 	Topology    string         `json:"topology"`
 	ResumedFrom string         `json:"resumed_from,omitempty"`
+	// JournalSources is how the run's sources journaled the files they
+	// read when obz flow set it for all of them (--journal-sources ref or
+	// copy; "" when each stage's own default or run line decided): a
+	// resume gives it to the sources again.
+	JournalSources string `json:"journal_sources,omitempty"`
 	// Events is the run's event record (events.ndjson), relative to RunDir.
 	Events string `json:"events,omitempty"`
 	// RunDirErr is the first error writing the run directory (manifest.json
@@ -160,6 +165,9 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 	}
 	topo, _ := os.ReadFile(t.File)
 	res := &Result{Flow: t.Name, File: cmp.Or(t.Path, t.File), Version: opts.Version, RunDir: runDir, Started: start, Topology: string(topo), ResumedFrom: opts.ResumedFrom}
+	if !opts.NoJournal {
+		res.JournalSources = opts.JournalSources
+	}
 	events, err := openEventLog(runDir)
 	if err != nil {
 		return nil, fmt.Errorf("creating run directory: %w", err)
@@ -290,6 +298,11 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 		if err := p.cmd.Start(); err != nil {
 			sup.killAll()
 			cleanup()
+			if _, serr := os.Stat(p.cmd.Dir); p.cmd.Dir != "" && serr != nil {
+				// exec reports a directory it cannot enter as the binary
+				// missing: name the directory.
+				return nil, fmt.Errorf("starting stage %q: its directory %s (where the topology file was, or its dir): %w", p.st.Name, p.cmd.Dir, serr)
+			}
 			return nil, fmt.Errorf("starting stage %q: %w", p.st.Name, err)
 		}
 		p.start(p.cmd.Process.Pid)

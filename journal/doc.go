@@ -4,7 +4,7 @@
 // A journal is a sequence of blocks. Each block is a small zstd skippable
 // frame holding the block's metadata (line count, seq range, time range)
 // followed by an ordinary zstd frame holding whole frame lines. Blocks are
-// closed at a bounded interval (4096 lines, 1 MiB or 200 ms by default), so
+// closed at a bounded interval (4096 lines, 256 KiB or 200 ms by default), so
 // after a kill -9 every complete block is readable and an incomplete last
 // block is reported as a torn tail, never returned as data. Close appends an
 // index of the blocks in a skippable frame at the end of the file; a reader

@@ -8,7 +8,9 @@ import (
 	"github.com/cespare/xxhash/v2"
 	"hash/crc32"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -69,11 +71,52 @@ func FilePath(path string) bool {
 }
 
 // FileID is a file as a source opened it: its path (absolute, passing
-// FilePath), size and modification time (Unix ns).
+// FilePath), size and modification time (Unix ns), and where it is seen
+// from the journal's directory.
 type FileID struct {
 	Path  string
 	Size  int64
 	MTime int64
+	// Rel, if set, is Path relative to the directory of the journal that
+	// refers to it (passing FilePath; format 4): a reader that finds
+	// nothing at Path looks there, so that a run directory moved with its
+	// input files (a project cloned elsewhere) still resolves.
+	Rel string
+}
+
+// locate returns where the file is: Path, or when nothing is there, Rel
+// in dir (the directory of the journal that refers to it) when something
+// is there. Otherwise it returns Path and the place Rel names, for the
+// error that says neither can be read.
+func (id *FileID) locate(dir string) (path, alt string) {
+	if id.Rel == "" || dir == "" {
+		return id.Path, ""
+	}
+	if _, err := os.Stat(id.Path); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return id.Path, ""
+	}
+	alt = filepath.Join(dir, id.Rel)
+	if _, err := os.Stat(alt); err == nil {
+		return alt, ""
+	}
+	if a, err := filepath.Abs(alt); err == nil && a == id.Path {
+		return id.Path, "" // the same place: nothing to add
+	}
+	return id.Path, alt
+}
+
+// RelPath returns path (absolute) relative to dir, the directory of the
+// journal that will refer to it (absolute), for FileID.Rel: "" when it
+// has none that a reference can hold.
+func RelPath(dir, path string) string {
+	if dir == "" {
+		return ""
+	}
+	rel, err := filepath.Rel(dir, path)
+	if err != nil || !FilePath(rel) {
+		return ""
+	}
+	return rel
 }
 
 // FileRef is a run of a source's events that are the lines of a file.
@@ -105,7 +148,13 @@ func appendFileID(dst []byte, id *FileID) []byte {
 	dst = append(dst, `","z":`...)
 	dst = strconv.AppendInt(dst, id.Size, 10)
 	dst = append(dst, `,"m":`...)
-	return strconv.AppendInt(dst, id.MTime, 10)
+	dst = strconv.AppendInt(dst, id.MTime, 10)
+	if id.Rel != "" {
+		dst = append(dst, `,"r":"`...)
+		dst = append(dst, id.Rel...)
+		dst = append(dst, '"')
+	}
+	return dst
 }
 
 // AppendFileSum appends the line that says writer read the file id (its
@@ -169,7 +218,11 @@ func (lp *lineParser) num(k string) uint64 {
 }
 
 func (lp *lineParser) fileID() FileID {
-	return FileID{Path: lp.str(`,"f":"`, FilePath), Size: int64(lp.num(`,"z":`)), MTime: int64(lp.num(`,"m":`))}
+	id := FileID{Path: lp.str(`,"f":"`, FilePath), Size: int64(lp.num(`,"z":`)), MTime: int64(lp.num(`,"m":`))}
+	if lp.ok && bytes.HasPrefix(lp.p, []byte(`,"r":"`)) {
+		id.Rel = lp.str(`,"r":"`, FilePath)
+	}
+	return id
 }
 
 // parseFileRef parses a file reference line (without its newline), exactly
@@ -252,7 +305,7 @@ func FileSums(path string) ([]SourceFile, error) {
 		if !seen {
 			i = len(files)
 			at[id.Path] = i
-			files = append(files, SourceFile{Opened: id})
+			files = append(files, SourceFile{Opened: id, dir: r.dir})
 		}
 		if isFileRef(line) {
 			x, _ := parseFileRef(line)
@@ -275,6 +328,7 @@ type SourceFile struct {
 	Sum   bool
 
 	spans []span // the bytes its references cover (FileSums)
+	dir   string // the directory of the journal (FileID.Rel is relative to it)
 }
 
 // span is the bytes of a file that a reference covers.
@@ -292,14 +346,20 @@ type span struct {
 // time differ from what was recorded. A file that was only appended to
 // or touched since, whose first bytes are still the ones read, passes.
 func (s *SourceFile) Check(strict bool) error {
-	f, err := os.Open(s.Opened.Path)
+	path, alt := s.Opened.locate(s.dir)
+	// Only a regular file: opening a FIFO would wait for a writer, and a
+	// device may never end a line.
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		return unreadable(path, errors.New("not a regular file"))
+	}
+	f, err := os.Open(path)
 	if err != nil {
-		return unreadable(s.Opened.Path, err)
+		return unreadableAt(path, alt, err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return unreadable(s.Opened.Path, err)
+		return unreadable(path, err)
 	}
 	id := s.Opened
 	if s.Sum {
@@ -316,30 +376,30 @@ func (s *SourceFile) Check(strict bool) error {
 			}
 			b := buf[:sp.n]
 			if _, err := f.ReadAt(b, sp.off); err != nil || FileCRC(0, b) != sp.crc {
-				return changed(s.Opened.Path, id, st, fmt.Sprintf("bytes %d..%d are not the ones read (CRC-32C)", sp.off, sp.off+sp.n))
+				return changed(path, id, st, fmt.Sprintf("bytes %d..%d are not the ones read (CRC-32C)", sp.off, sp.off+sp.n))
 			}
 		}
 		return nil
 	}
 	if !s.Sum || same && !strict {
 		if !s.Sum && st.Size() < id.Size {
-			return changed(s.Opened.Path, id, st, "it is shorter")
+			return changed(path, id, st, "it is shorter")
 		}
 		return nil
 	}
 	if st.Size() < id.Size {
-		return changed(s.Opened.Path, id, st, "it is shorter")
+		return changed(path, id, st, "it is shorter")
 	}
 	h := xxhash.New()
 	if _, err := io.Copy(h, io.LimitReader(f, id.Size)); err != nil {
-		return unreadable(s.Opened.Path, err)
+		return unreadable(path, err)
 	}
 	if !bytes.Equal(h.Sum(nil), s.XXH64[:]) {
 		what := "its content differs"
 		if st.Size() > id.Size {
 			what = fmt.Sprintf("its first %d bytes differ", id.Size)
 		}
-		return changed(s.Opened.Path, id, st, what+" (XXH64)")
+		return changed(path, id, st, what+" (XXH64)")
 	}
 	return nil
 }
@@ -357,8 +417,16 @@ func (e *fileError) Unwrap() error { return e.Kind }
 // copyHint says how to keep what a changed or lost file held.
 const copyHint = "read --journal-sources copy keeps a copy of input files that will not last"
 
-func unreadable(path string, err error) error {
-	return &fileError{ErrUnresolved, fmt.Sprintf("%s, which the run recorded by reference, cannot be read: %v (%s)", path, err, copyHint)}
+func unreadable(path string, err error) error { return unreadableAt(path, "", err) }
+
+// unreadableAt is unreadable, saying that alt (the file's path relative
+// to the journal, when that is elsewhere) has nothing either.
+func unreadableAt(path, alt string, err error) error {
+	also := ""
+	if alt != "" {
+		also = fmt.Sprintf(", nor is it at %s (where it was relative to the journal)", alt)
+	}
+	return &fileError{ErrUnresolved, fmt.Sprintf("%s, which the run recorded by reference, cannot be read: %v%s (%s)", path, err, also, copyHint)}
 }
 
 func changed(path string, id FileID, st os.FileInfo, what string) error {
@@ -369,8 +437,9 @@ func changed(path string, id FileID, st os.FileInfo, what string) error {
 
 // fileSrc is a file that references name, opened and checked once.
 type fileSrc struct {
-	f   *os.File
-	err error
+	f    *os.File
+	path string // where it was found (FileID.locate)
+	err  error
 }
 
 // fileExpansion is a file reference being turned into frames.
@@ -378,6 +447,7 @@ type fileExpansion struct {
 	FileRef
 	rest []byte // the lines not yet returned
 	pos  int64  // the file offset of rest
+	path string // where the file was found
 	done uint64
 }
 
@@ -400,9 +470,10 @@ func (r *Reader) startFileRef(line []byte) error {
 			r.files = map[string]*fileSrc{}
 		}
 		r.files[x.File.Path] = fs
-		fs.err = r.checkFile(x.File)
-		if fs.err == nil {
-			fs.f, fs.err = os.Open(x.File.Path)
+		fs.path = x.File.Path
+		if fs.err = r.checkFile(x.File); fs.err == nil {
+			fs.path, _ = x.File.locate(r.dir)
+			fs.f, fs.err = os.Open(fs.path)
 		}
 	}
 	if fs.err != nil {
@@ -435,7 +506,7 @@ func (r *Reader) startFileRef(line []byte) error {
 	if uint64(lines) != x.N {
 		return corrupt(off, "%s, which hold %d lines, not %d", where, lines, x.N)
 	}
-	r.fexp.rest, r.fexp.pos = b, x.Off
+	r.fexp.rest, r.fexp.pos, r.fexp.path = b, x.Off, fs.path
 	return nil
 }
 
@@ -444,8 +515,9 @@ func (r *Reader) startFileRef(line []byte) error {
 // XXH64 is checked when the size or time differ; the CRC-32C of each
 // reference's bytes is checked always).
 func (r *Reader) checkFile(id FileID) error {
-	s := SourceFile{Opened: id}
-	if st, err := os.Stat(id.Path); err == nil && (st.Size() != id.Size || st.ModTime().UnixNano() != id.MTime) && r.path != "" {
+	s := SourceFile{Opened: id, dir: r.dir}
+	path, _ := id.locate(r.dir)
+	if st, err := os.Stat(path); err == nil && (st.Size() != id.Size || st.ModTime().UnixNano() != id.MTime) && r.path != "" {
 		// Changed in appearance: the fsum line, if the writer read the
 		// file to its end, says whether its bytes are still the same.
 		if files, err := FileSums(r.path); err == nil {
@@ -474,7 +546,7 @@ func (r *Reader) expandFile() []byte {
 		}
 		payload = x.rest[:i]
 		x.rest = x.rest[min(i+1, len(x.rest)):]
-		r.fspan = FileSpan{Path: x.File.Path, Off: x.pos, Len: int64(i)}
+		r.fspan = FileSpan{Path: x.path, Off: x.pos, Len: int64(i)}
 		x.pos += int64(i) + 1
 	}
 	f := wire.Frame{Kind: wire.KindData, Writer: x.Writer, Seq: x.Seq + x.done, Payload: payload}

@@ -17,8 +17,9 @@ import (
 // fileRefFixture writes an NDJSON file of n lines and src.zst, a source's
 // journal of them as file references (runs of 7 lines, one line journaled
 // as bytes, an error event) with the file's fsum when sum is set. want is
-// the source's output as frames.
-func fileRefFixture(t *testing.T, n int, sum bool) (dir, file string, want []byte) {
+// the source's output as frames. With rel, the references give the
+// file's path relative to the journal's directory too (FileID.Rel).
+func fileRefFixture(t *testing.T, n int, sum, rel bool) (dir, file string, want []byte) {
 	t.Helper()
 	dir = t.TempDir()
 	file = filepath.Join(dir, "in.ndjson")
@@ -34,6 +35,9 @@ func fileRefFixture(t *testing.T, n int, sum bool) (dir, file string, want []byt
 		t.Fatal(err)
 	}
 	id := FileID{Path: file, Size: st.Size(), MTime: st.ModTime().UnixNano()}
+	if rel {
+		id.Rel = RelPath(dir, file)
+	}
 	var journaled []byte
 	var run FileRef
 	end := func() {
@@ -106,7 +110,7 @@ func catFile(t *testing.T, path string, opts *ReaderOptions) ([]byte, error) {
 }
 
 func TestFileRefsResolve(t *testing.T) {
-	dir, file, want := fileRefFixture(t, 100, true)
+	dir, file, want := fileRefFixture(t, 100, true, false)
 	j := filepath.Join(dir, "src.zst")
 	got, err := catFile(t, j, nil)
 	if err != nil || string(got) != string(want) {
@@ -170,7 +174,7 @@ func TestFileRefsResolve(t *testing.T) {
 // end), a change is found by the CRC-32C of the bytes referred to, at the
 // first reference that covers it.
 func TestFileRefsChangedWithoutSum(t *testing.T) {
-	dir, file, want := fileRefFixture(t, 100, false)
+	dir, file, want := fileRefFixture(t, 100, false, false)
 	data, _ := os.ReadFile(file)
 	i := strings.Index(string(data), `"id":50,`)
 	data[i+1] = 'I'
@@ -200,4 +204,71 @@ func xxh64(b []byte) (s [8]byte) {
 	h.Write(b)
 	h.Sum(s[:0])
 	return s
+}
+
+// A run directory moved with its input file (a project cloned elsewhere):
+// nothing is at the recorded absolute path, and the path relative to the
+// journal finds the file; with neither, the error names both.
+func TestFileRefsRelative(t *testing.T) {
+	dir, file, want := fileRefFixture(t, 50, true, true)
+	moved := filepath.Join(t.TempDir(), "elsewhere")
+	if err := os.Rename(dir, moved); err != nil {
+		t.Fatal(err)
+	}
+	j := filepath.Join(moved, "src.zst")
+	got, err := catFile(t, j, nil)
+	if err != nil || string(got) != string(want) {
+		t.Fatalf("moved: read %v:\n%s\nwant\n%s", err, got, want)
+	}
+	files, err := FileSums(j)
+	if err != nil || len(files) != 1 || files[0].Opened.Path != file || files[0].Check(true) != nil {
+		t.Fatalf("moved: sums %v %+v", err, files)
+	}
+	r, _ := Open(j, nil)
+	var f wire.Frame
+	if err := r.Next(&f); err != nil {
+		t.Fatal(err)
+	}
+	if sp, ok := r.FileSpan(); !ok || sp.Path != filepath.Join(moved, "in.ndjson") {
+		t.Fatalf("span %+v %v", sp, ok)
+	}
+	r.Close()
+
+	os.Remove(filepath.Join(moved, "in.ndjson"))
+	_, err = catFile(t, j, nil)
+	if !errors.Is(err, ErrUnresolved) || !strings.Contains(err.Error(), file+", which the run recorded by reference, cannot be read") ||
+		!strings.Contains(err.Error(), "nor is it at "+filepath.Join(moved, "in.ndjson")) {
+		t.Fatalf("gone: %v", err)
+	}
+	if err := files[0].Check(false); !errors.Is(err, ErrUnresolved) || !strings.Contains(err.Error(), "nor is it at") {
+		t.Fatalf("gone, check: %v", err)
+	}
+
+	// Without a relative path (format 3), the moved file is not found.
+	dir, _, _ = fileRefFixture(t, 50, true, false)
+	moved = filepath.Join(t.TempDir(), "elsewhere")
+	if err := os.Rename(dir, moved); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := catFile(t, filepath.Join(moved, "src.zst"), nil); !errors.Is(err, ErrUnresolved) || strings.Contains(err.Error(), "nor is it at") {
+		t.Fatalf("no rel: %v", err)
+	}
+}
+
+func TestFileRefRelLine(t *testing.T) {
+	r := FileRef{Writer: "src", Seq: 3, N: 2, File: FileID{Path: "/a/in.ndjson", Size: 10, MTime: 5, Rel: "../in.ndjson"}, Off: 0, Len: 10, CRC: 7}
+	line := AppendFileRef(nil, &r)
+	want := `{"obz":1,"t":"fref","w":"src","s":3,"n":2,"f":"/a/in.ndjson","z":10,"m":5,"r":"../in.ndjson","o":0,"l":10,"c":7}` + "\n"
+	if string(line) != want {
+		t.Fatalf("got %s want %s", line, want)
+	}
+	got, ok := parseFileRef(line[:len(line)-1])
+	if !ok || got != r {
+		t.Fatalf("parse: %v %+v", ok, got)
+	}
+	sum := AppendFileSum(nil, "src", r.File, [8]byte{1})
+	s, ok := parseFileSum(sum[:len(sum)-1])
+	if !ok || s.id != r.File {
+		t.Fatalf("parse sum: %v %+v", ok, s)
+	}
 }

@@ -19,8 +19,10 @@ const (
 
 // FormatVersion is the journal format version written in the header.
 // Version 2 added reference lines (ref.go), version 3 file references
-// (fileref.go); a journal of an older version has none and reads the same.
-const FormatVersion = 3
+// (fileref.go), version 4 the path of a referenced file relative to the
+// journal ("r"); a journal of an older version has none of what came
+// later and reads the same.
+const FormatVersion = 4
 
 const (
 	headerSize = 8 + 8  // skippable header + "OBZJ" + version u8 + 3 reserved

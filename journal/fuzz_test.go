@@ -101,6 +101,8 @@ func FuzzJournalLines(f *testing.F) {
 	f.Add([]byte(`{"obz":1,"t":"ref","w":"big","s":1,"n":3,"p":{"w":"src","s":10},"g":[1,0]}` + "\n"))
 	f.Add([]byte(`{"obz":1,"t":"fref","w":"src","s":1,"n":2,"f":"/nonexistent/x","z":10,"m":1,"o":0,"l":10,"c":0}` + "\n"))
 	f.Add([]byte(`{"obz":1,"t":"fsum","w":"src","f":"/nonexistent/x","z":10,"m":1,"xxh64":"0123456789abcdef"}` + "\n"))
+	f.Add([]byte(`{"obz":1,"t":"fref","w":"src","s":1,"n":2,"f":"/nonexistent/x","z":10,"m":1,"r":"../x","o":0,"l":10,"c":0}` + "\n"))
+	f.Add([]byte(`{"obz":1,"t":"ref","w":"big","s":1,"n":3,"p":{"w":"gen","s":10},"g":[1,0],"f":"/nonexistent/x","z":10,"m":1,"r":"x","c":0}` + "\n"))
 	f.Fuzz(func(t *testing.T, lines []byte) {
 		if len(lines) == 0 || lines[len(lines)-1] != '\n' {
 			lines = append(lines, '\n')

@@ -68,6 +68,9 @@ type Reader struct {
 	fbuf  []byte              // its bytes
 	rexp  runExpansion        // the run line being expanded
 	fspan FileSpan            // where the frame read last is in a file (FileSpan)
+
+	inputs map[string]*inputSrc // the files of frames that references name
+	ibuf   []byte               // the payloads of the reference being expanded, from one
 }
 
 // Open opens the journal file at path.
@@ -121,6 +124,7 @@ func NewReader(ra io.ReaderAt, size int64, opts *ReaderOptions) (*Reader, error)
 func (r *Reader) Close() error {
 	r.closeSources()
 	r.closeFiles()
+	r.closeInputs()
 	r.dec.Close()
 	if r.file != nil {
 		return r.file.Close()
@@ -213,7 +217,14 @@ func (r *Reader) NextLine() ([]byte, error) {
 				r.err = corrupt(r.blocks[r.cur].Offset, "line %d of the block is not a valid reference", r.lineNo)
 				return nil, r.err
 			}
-			r.exp = expansion{ref: x}
+			r.exp = expansion{ref: x, ends: r.exp.ends[:0]}
+			if x.in != nil && !r.noPay {
+				if err := r.startInputRef(); err != nil {
+					r.err = err
+					r.exp = expansion{}
+					return nil, err
+				}
+			}
 			return r.nextExpanded()
 		case isFileRef(line):
 			if err := r.startFileRef(line); err != nil {

@@ -106,6 +106,10 @@ type ref struct {
 	parent wire.Ref
 	skips  []byte // the "g" list, "1,0": digits and commas (nil: none)
 	last   uint64 // the parent seq of the frames, to the last one
+	// in: the parents are frames of the file input (a stage's stdin,
+	// AppendInputRef), whose payloads have the CRC-32C crc.
+	in  *FileID
+	crc uint32
 }
 
 func isRef(line []byte) bool { return bytes.HasPrefix(line, refPrefix) }
@@ -152,11 +156,24 @@ func parseRef(line []byte) (ref, bool) {
 			return r, false
 		}
 	}
-	if bytes.HasPrefix(p, []byte(`},"g":[`)) && bytes.HasSuffix(p, []byte("]}")) {
-		r.skips = p[len(`},"g":[`) : len(p)-2]
-		p = []byte("}}")
+	// What closes the line after the parent and its skips: "}", or the
+	// file the parents are in and the payloads' checksum.
+	end := "}"
+	if i := bytes.Index(p, []byte(`,"f":"`)); i >= 0 {
+		lp := lineParser{p: p[i:], ok: true}
+		id := lp.fileID()
+		c := lp.num(`,"c":`)
+		if !lp.ok || string(lp.p) != "}" || c > 0xffffffff {
+			return r, false
+		}
+		r.in, r.crc = &id, uint32(c)
+		p, end = p[:i], ""
 	}
-	if string(p) != "}}" || r.seq == 0 || r.n == 0 || r.parent.Seq == 0 || r.seq+r.n <= r.seq {
+	if bytes.HasPrefix(p, []byte(`},"g":[`)) && bytes.HasSuffix(p, []byte("]"+end)) {
+		r.skips = p[len(`},"g":[`) : len(p)-1-len(end)]
+		p = []byte("}" + end)
+	}
+	if string(p) != "}"+end || r.seq == 0 || r.n == 0 || r.parent.Seq == 0 || r.seq+r.n <= r.seq {
 		return r, false
 	}
 	// The last parent: the first, n-1 more, and the skips.
@@ -201,7 +218,8 @@ type refSource struct {
 type expansion struct {
 	ref
 	done uint64 // frames returned so far
-	pseq uint64 // the parent seq of the next frame
+	pseq uint64 // the parent seq of the frame returned last
+	ends []int  // with ref.in: where each payload ends in Reader.ibuf
 }
 
 // resolve returns the payload of the data frame of writer w at seq, from
@@ -273,30 +291,25 @@ func (r *Reader) resolve(w string, seq uint64) ([]byte, error) {
 // expand returns the next frame line of the reference being expanded.
 func (r *Reader) expand() ([]byte, error) {
 	x := &r.exp
-	if x.done == 0 {
-		x.pseq = x.parent.Seq
-	} else {
-		x.pseq++
-		if len(x.skips) > 0 {
-			i := bytes.IndexByte(x.skips, ',')
-			if i < 0 {
-				i = len(x.skips)
-			}
-			g, _ := strconv.ParseUint(string(x.skips[:i]), 10, 63) // checked by parseRef
-			x.pseq += g
-			x.skips = x.skips[min(i+1, len(x.skips)):]
-		}
-	}
+	i := x.done
+	pseq := x.nextParent()
 	payload := []byte("null")
-	if !r.noPay {
+	switch {
+	case r.noPay:
+	case x.in != nil:
+		start := 0
+		if i > 0 {
+			start = x.ends[i-1]
+		}
+		payload = r.ibuf[start:x.ends[i]]
+	default:
 		var err error
-		if payload, err = r.resolve(x.parent.Writer, x.pseq); err != nil {
+		if payload, err = r.resolve(x.parent.Writer, pseq); err != nil {
 			return nil, err
 		}
 	}
-	f := wire.Frame{Kind: wire.KindData, Writer: x.writer, Seq: x.seq + x.done, Parent: wire.Ref{Writer: x.parent.Writer, Seq: x.pseq}, Payload: payload}
+	f := wire.Frame{Kind: wire.KindData, Writer: x.writer, Seq: x.seq + i, Parent: wire.Ref{Writer: x.parent.Writer, Seq: pseq}, Payload: payload}
 	r.synth = wire.AppendFrame(r.synth[:0], &f)
-	x.done++
 	return r.synth[:len(r.synth)-1], nil
 }
 

@@ -18,9 +18,9 @@ import (
 // WriterOptions tune a Writer. The zero value gives the defaults.
 type WriterOptions struct {
 	MaxLines int           // close a block at this many lines (default 4096)
-	MaxBytes int           // close a block at this many uncompressed bytes (default 1 MiB)
+	MaxBytes int           // close a block at this many uncompressed bytes (default 256 KiB)
 	MaxDelay time.Duration // close a block this long after its first line (default 200 ms)
-	Buffers  int           // buffers in flight to the compressor (default 16)
+	Buffers  int           // buffers in flight to the compressor (default 8)
 	// Workers compress blocks in parallel (default GOMAXPROCS-1, from 1 to
 	// 4): on a machine with idle cores compression keeps up with the stage.
 	Workers int
@@ -48,13 +48,13 @@ func (o *WriterOptions) defaults() WriterOptions {
 		d.MaxLines = 4096
 	}
 	if d.MaxBytes <= 0 {
-		d.MaxBytes = 1 << 20
+		d.MaxBytes = 256 << 10
 	}
 	if d.MaxDelay <= 0 {
 		d.MaxDelay = 200 * time.Millisecond
 	}
 	if d.Buffers <= 0 {
-		d.Buffers = 16
+		d.Buffers = 8
 	}
 	if d.Workers <= 0 {
 		d.Workers = min(max(runtime.GOMAXPROCS(0)-1, 1), 4)

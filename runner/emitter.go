@@ -148,7 +148,12 @@ type Emitter struct {
 		last   uint64   // the parent seq of the run's last event
 		skips  []uint64 // upstream seqs skipped before each parent after the first
 		skip   bool     // some skip is not 0
+		crc    uint32   // with input: the CRC-32C of the payloads
 	}
+	// input, if set, is the regular file of frames the stage reads (its
+	// stdin, inputfile.go): data events that pass an input event's
+	// payload on are journaled as references to the file's frames.
+	input *journal.FileID
 	// fileRefs: a source may journal the lines of the regular files it
 	// reads as references to them (Env.JournalSources, sourcefile.go);
 	// fsrc is set while such a file is read (the journal then gets jbuf),
@@ -156,6 +161,9 @@ type Emitter struct {
 	fileRefs bool
 	fsrc     bool
 	fref     fileRun
+	// journalDir is the journal's directory (Env.JournalDir): file
+	// references give the file's path relative to it too.
+	journalDir string
 	// runs: the data events the stage makes are journaled as run lines
 	// (journal.RunLine: payloads without each frame's envelope); jrun is
 	// the run being built.
@@ -257,8 +265,11 @@ func (em *Emitter) emit(payload []byte, sf *SourceFile, off, span int64) error {
 		switch {
 		case sf != nil && sf.on && span > 0 && em.cur == nil:
 			em.addFileRef(sf, payload, off, span)
-		case em.refs && em.passes(payload):
+		case (em.refs || em.input != nil) && em.passes(payload):
 			em.addRef(em.seq, wire.Ref{Writer: em.cur.Writer, Seq: em.cur.Seq})
+			if em.input != nil {
+				em.ref.crc = journal.FileCRC(em.ref.crc, payload)
+			}
 		case em.runs && (em.cur == nil || journal.RefName(em.cur.Writer)):
 			var parent wire.Ref
 			if em.cur != nil {
@@ -323,15 +334,22 @@ func (em *Emitter) addRef(seq uint64, parent wire.Ref) {
 		return
 	}
 	em.endRef()
-	r.seq, r.n, r.parent, r.last, r.skips, r.skip = seq, 1, parent, parent.Seq, r.skips[:0], false
+	r.seq, r.n, r.parent, r.last, r.skips, r.skip, r.crc = seq, 1, parent, parent.Seq, r.skips[:0], false, 0
 }
 
 // endRef writes the reference run being built to jbuf.
 func (em *Emitter) endRef() {
 	if r := &em.ref; r.n > 0 {
-		if r.skip {
+		switch {
+		case em.input != nil && !em.refs:
+			skips := r.skips
+			if !r.skip {
+				skips = nil
+			}
+			em.jbuf = journal.AppendInputRef(em.jbuf, em.name, r.seq, r.n, r.parent, skips, em.input, r.crc)
+		case r.skip:
 			em.jbuf = journal.AppendRefSkips(em.jbuf, em.name, r.seq, r.n, r.parent, r.skips)
-		} else {
+		default:
 			em.jbuf = journal.AppendRef(em.jbuf, em.name, r.seq, r.n, r.parent)
 		}
 		r.n = 0

@@ -95,8 +95,15 @@ type Env struct {
 	// JournalSources makes a source that reads regular files journal the
 	// events that are their lines as they are as references to the files
 	// (path, size, modification time, offsets, checksums: SourceFile)
-	// instead of copies of their bytes.
+	// instead of copies of their bytes; and a stage that passes its
+	// input's payloads on (Spec.PassesPayloads) and reads its stdin from a
+	// regular file of frames journal those it passes on as references to
+	// the file's frames (journal.AppendInputRef), unless JournalRefs.
 	JournalSources bool
+	// JournalDir is the directory of the journal (absolute), if it is a
+	// file: file references give the path of a file relative to it too, so
+	// that a run directory moved with its input files still resolves them.
+	JournalDir string
 
 	// MergeOrder, if set on a stage with several inputs, is the merge
 	// order a recorded run journaled: the inputs are consumed in that
@@ -154,7 +161,13 @@ func Run(ctx context.Context, spec *Spec, st Stage, env *Env) error {
 		counters: env.Counters, failFirst: env.OnError == ErrorsFail, maxLine: env.MaxLine, journal: env.Journal}
 	em.refs = env.Journal != nil && env.JournalRefs && spec.PassesPayloads && journal.RefName(name)
 	em.fileRefs = env.Journal != nil && env.JournalSources && spec.Family == FamilySource
+	em.journalDir = env.JournalDir
 	em.runs = env.Journal != nil && journal.RefName(name)
+	if em.runs && !em.refs && env.JournalSources && spec.PassesPayloads && len(env.Inputs) == 0 && !env.ReplaceInvalidUTF8 {
+		// The stage's input is its stdin: when that is a regular file of
+		// frames, the file is their record (journal.AppendInputRef).
+		em.input = stdinFile(env.Stdin, env.JournalDir)
+	}
 
 	stopStatus := startStatus(env, name, start)
 	var err error

@@ -56,7 +56,8 @@ func (em *Emitter) SourceFile(path string, f *os.File) *SourceFile {
 		return nil
 	}
 	em.fsrc = true
-	return &SourceFile{em: em, f: f, id: journal.FileID{Path: abs, Size: st.Size(), MTime: st.ModTime().UnixNano()}, h: xxhash.New(), on: true}
+	id := journal.FileID{Path: abs, Size: st.Size(), MTime: st.ModTime().UnixNano(), Rel: journal.RelPath(em.journalDir, abs)}
+	return &SourceFile{em: em, f: f, id: id, h: xxhash.New(), on: true}
 }
 
 // Reader returns r (the file's bytes, from its start), hashed as it is
@@ -94,7 +95,7 @@ func (sf *SourceFile) Close(whole bool) error {
 	sf.on = false
 	em.endRef()
 	if whole && sf.h != nil {
-		id := journal.FileID{Path: sf.id.Path, Size: sf.read, MTime: sf.id.MTime}
+		id := journal.FileID{Path: sf.id.Path, Size: sf.read, MTime: sf.id.MTime, Rel: sf.id.Rel}
 		if st, err := sf.f.Stat(); err == nil {
 			id.MTime = st.ModTime().UnixNano()
 		}

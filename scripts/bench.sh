@@ -80,15 +80,18 @@ g-4stage :: obz flow read→filter→map→agg→write (journaled, default) :: o
 g-4stage :: obz flow read→filter→map→agg→write --no-journal :: obz :: obz flow --run-dir "\$WORK/runs" --no-journal "\$WORK/flow.toml"
 g-4stage :: obz shell pipeline, same stages :: obz :: obz read "\$F" | obz filter '.amount > 50' | obz map '{id, country, amount}' | obz agg --by country --count --sum amount | obz write /dev/null
 g-4stage :: jq | jq | jq :: jq :: cat "\$F" | jq -c 'select(.amount > 50)' | jq -c '{id, country, amount}' | jq -n -c '$JQ_REDUCE'
-h-journal :: obz filter (framed), no journal :: obz :: cat "\$FR" | obz filter '.amount > 50'
-h-journal :: obz filter --journal (bytes) :: obz :: cat "\$FR" | obz filter '.amount > 50' --journal "\$WORK/filter.zst"
-h-journal :: obz filter --journal --journal-refs :: obz :: cat "\$FR" | obz filter '.amount > 50' --journal-refs --journal "\$WORK/filter.zst"
-h-journal :: obz head (framed), no journal :: obz :: cat "\$FR" | obz head -n 2000000000
-h-journal :: obz head --journal (bytes) :: obz :: cat "\$FR" | obz head -n 2000000000 --journal "\$WORK/head.zst"
-h-journal :: obz head --journal --journal-refs :: obz :: cat "\$FR" | obz head -n 2000000000 --journal-refs --journal "\$WORK/head.zst"
-h-journal :: obz tee (framed), no journal :: obz :: cat "\$FR" | obz tee /dev/null
-h-journal :: obz tee --journal (bytes) :: obz :: cat "\$FR" | obz tee /dev/null --journal "\$WORK/tee.zst"
-h-journal :: obz tee --journal --journal-refs :: obz :: cat "\$FR" | obz tee /dev/null --journal-refs --journal "\$WORK/tee.zst"
+h-journal :: obz filter (framed, stdin a file), no journal :: obz :: obz filter '.amount > 50' < "\$FR"
+h-journal :: obz filter --journal (stdin a file: references to it) :: obz :: obz filter '.amount > 50' --journal "\$WORK/filter.zst" < "\$FR"
+h-journal :: obz filter --journal (stdin a pipe: bytes) :: obz :: cat "\$FR" | obz filter '.amount > 50' --journal "\$WORK/filter.zst"
+h-journal :: obz filter --journal --journal-refs :: obz :: obz filter '.amount > 50' --journal-refs --journal "\$WORK/filter.zst" < "\$FR"
+h-journal :: obz head (framed, stdin a file), no journal :: obz :: obz head -n 2000000000 < "\$FR"
+h-journal :: obz head --journal (stdin a file: references to it) :: obz :: obz head -n 2000000000 --journal "\$WORK/head.zst" < "\$FR"
+h-journal :: obz head --journal (stdin a pipe: bytes) :: obz :: cat "\$FR" | obz head -n 2000000000 --journal "\$WORK/head.zst"
+h-journal :: obz head --journal --journal-refs :: obz :: obz head -n 2000000000 --journal-refs --journal "\$WORK/head.zst" < "\$FR"
+h-journal :: obz tee (framed, stdin a file), no journal :: obz :: obz tee /dev/null < "\$FR"
+h-journal :: obz tee --journal (stdin a file: references to it) :: obz :: obz tee /dev/null --journal "\$WORK/tee.zst" < "\$FR"
+h-journal :: obz tee --journal (stdin a pipe: bytes) :: obz :: cat "\$FR" | obz tee /dev/null --journal "\$WORK/tee.zst"
+h-journal :: obz tee --journal --journal-refs :: obz :: obz tee /dev/null --journal-refs --journal "\$WORK/tee.zst" < "\$FR"
 EOW
 )
 # The 4-stage flow of workload g (read, filter, map, agg, write).

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/obz-dev/obz/journal"
 	"github.com/obz-dev/obz/runner"
 )
 
@@ -35,7 +36,37 @@ func benchRead(b *testing.B, name, head, line string, flags ...string) {
 const benchReadLine = `{"id":12345,"ts":"2026-03-02T08:12:25Z","customer":"c006","country":"ES","device":"ios","amount":16.75}` + "\n"
 
 func BenchmarkReadNDJSON(b *testing.B) { benchRead(b, "bench.ndjson", "", benchReadLine) }
-func BenchmarkReadJSON(b *testing.B)   { benchRead(b, "bench.json", "", benchReadLine) }
+
+// BenchmarkReadNDJSONJournaled is BenchmarkReadNDJSON with a journal that
+// refers to the file (its lines' offsets and CRC-32C, the file's XXH64).
+func BenchmarkReadNDJSONJournaled(b *testing.B) {
+	in := strings.Repeat(benchReadLine, 10000)
+	p := filepath.Join(b.TempDir(), "bench.ndjson")
+	if err := os.WriteFile(p, []byte(in), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		st, err := readSpec.New(readOpts([]string{p}))
+		if err != nil {
+			b.Fatal(err)
+		}
+		jw, err := journal.NewWriter(io.Discard, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		env := &runner.Env{Stdout: io.Discard, Stderr: io.Discard, Journal: jw, JournalSources: true}
+		if err := runner.Run(context.Background(), &readSpec, st, env); err != nil {
+			b.Fatal(err)
+		}
+		if err := jw.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkReadJSON(b *testing.B) { benchRead(b, "bench.json", "", benchReadLine) }
 func BenchmarkReadText(b *testing.B) {
 	benchRead(b, "bench.log", "", "2026-03-02T08:12:25Z INFO served /orders in 12ms\n")
 }

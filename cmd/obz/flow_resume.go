@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -38,7 +39,9 @@ func resumeFlow(c *cli.Context, reg stages.Registry) error {
 	if err := p.Begin(); err != nil {
 		return err
 	}
-	return superviseFlow(c, reg, p.Topology, flow.Options{Stdout: c.App.Writer, RunDir: base, ResumedFrom: p.From, JournalSources: c.String("journal-sources")},
+	// The killed run's --journal-sources holds unless the resume sets another.
+	js := cmp.Or(c.String("journal-sources"), p.Recorded.JournalSources)
+	return superviseFlow(c, reg, p.Topology, flow.Options{Stdout: c.App.Writer, RunDir: base, ResumedFrom: p.From, JournalSources: js},
 		func(res *flow.Result) { p.Done(res.RunDir) })
 }
 

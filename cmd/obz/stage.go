@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +46,9 @@ func runnerFlags(spec *runner.Spec) []cli.Flag {
 			&cli.BoolFlag{Name: "journal-flush", Usage: "write each batch to the journal file before the outputs see it, so that a restart knows what was delivered (used by obz flow for restartable sources)", Hidden: true},
 			&cli.StringFlag{Name: "journal-sources", Value: "ref", Usage: "with --journal, the lines of a regular NDJSON file read: ref journals them as references to the file (its path, size, time, offsets, checksums; a replay refuses when the file changed since), copy as bytes (for input files that will not last); stdin, pipes, --follow and compressed files are always copied"})
 	} else {
+		if spec.PassesPayloads {
+			fs = append(fs, &cli.StringFlag{Name: "journal-sources", Value: "ref", Usage: "with --journal, when stdin is a regular file of frames: ref journals the events passed on as references to the file's frames (its path, size, time, a checksum per run; a reader refuses when the file changed since), copy journals their payloads (for input files that will not last); with --journal-refs, references to the upstream journal instead"})
+		}
 		fs = append(fs, &cli.StringFlag{Name: "merge", Value: "arrival", Usage: "how several inputs (fan-in) merge: arrival (as events come) or ordered (by seq, waiting for every input: the same order on every run)"})
 		fs = append(fs, &cli.StringFlag{Name: "merge-order", Usage: "consume several inputs in the order this journal of a recorded run says (used by obz replay RUN_DIR)", Hidden: true},
 			&cli.StringFlag{Name: "invalid-utf8", Value: "error", Usage: "a bare input line that is not valid UTF-8: error (the error lane) or replace (U+FFFD for each bad byte, as jq reads it)"},
@@ -178,8 +182,11 @@ func runBuilt(c *cli.Context, spec *runner.Spec, st runner.Stage) error {
 		return fmt.Errorf("--journal: %w", err)
 	}
 	env.Journal = jw
+	if abs, err := filepath.Abs(path); err == nil {
+		env.JournalDir = filepath.Dir(abs)
+	}
 	env.JournalRefs = spec.Family != runner.FamilySource && c.Bool("journal-refs")
-	if spec.Family == runner.FamilySource {
+	if spec.Family == runner.FamilySource || spec.PassesPayloads {
 		switch c.String("journal-sources") {
 		case "ref":
 			env.JournalSources = true
