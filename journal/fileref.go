@@ -414,8 +414,10 @@ type fileError struct {
 func (e *fileError) Error() string { return e.Msg }
 func (e *fileError) Unwrap() error { return e.Kind }
 
-// copyHint says how to keep what a changed or lost file held.
-const copyHint = "read --journal-sources copy keeps a copy of input files that will not last"
+// copyHint says how to keep what a changed or lost file held: the flag
+// of obz flow, of read and of the passthrough stages that journal their
+// stdin by reference.
+const copyHint = "--journal-sources copy keeps a copy of input files that will not last"
 
 func unreadable(path string, err error) error { return unreadableAt(path, "", err) }
 

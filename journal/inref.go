@@ -117,7 +117,7 @@ func (r *Reader) startInputRef() error {
 		return &Error{Offset: off, Kind: kind, Msg: where + ": " + src.err.Error()}
 	}
 	changed := func(format string, args ...any) error {
-		return &Error{Offset: off, Kind: ErrSourceChanged, Msg: fmt.Sprintf("%s: %s changed since the run recorded it by reference: %s (%s)", where, src.path, fmt.Sprintf(format, args...), inputHint)}
+		return &Error{Offset: off, Kind: ErrSourceChanged, Msg: fmt.Sprintf("%s: %s changed since the run recorded it by reference: %s (%s)", where, src.path, fmt.Sprintf(format, args...), copyHint)}
 	}
 	w := x.parent.Writer
 	if last, ok := src.last[w]; ok && last >= x.parent.Seq {
@@ -158,9 +158,6 @@ func (r *Reader) startInputRef() error {
 	}
 	return nil
 }
-
-// inputHint says how to keep what a changed or lost input file held.
-const inputHint = "--journal-sources copy keeps a copy of input files that will not last"
 
 // nextParent returns the parent seq of the next frame of the reference
 // line x (parsed: its skips are valid).
