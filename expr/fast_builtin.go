@@ -16,8 +16,9 @@ import (
 // something the fast path does not model, they bail.
 
 // fastOwn returns v with its computed parts copied: a node that builds an
-// object keeps it in scratch space it overwrites on its next run, and
-// inside map, any and array constructors a node runs once per element.
+// object or an array literal keeps it in scratch space it overwrites on
+// its next run, and inside map, any and array constructors a node runs
+// once per element.
 func fastOwn(v fastValue) fastValue {
 	if v.obj != nil {
 		o := *v.obj
@@ -25,6 +26,15 @@ func fastOwn(v fastValue) fastValue {
 			l := *o.lazy
 			l.ms = slices.Clone(l.ms)
 			o.lazy = &l
+		}
+		// An array literal's elements are its node's buffer (scratch);
+		// those of any array may be values other nodes built.
+		if o.scratch || slices.ContainsFunc(o.elems, func(x fastValue) bool { return x.obj != nil }) {
+			o.elems = make([]fastValue, len(v.obj.elems))
+			for i, x := range v.obj.elems {
+				o.elems[i] = fastOwn(x)
+			}
+			o.scratch = false
 		}
 		o.vals = make([]fastValue, len(v.obj.vals))
 		for i, x := range v.obj.vals {
@@ -217,7 +227,8 @@ func fastSlice(in fastValue, start, end *int64) (fastValue, fastStatus) {
 			return fastValue{}, sBail
 		}
 		s, e := bounds(int64(len(es)))
-		return fastValue{kind: kArray, obj: &fastObject{elems: es[s:e]}}, sOK
+		// Of an array literal's buffer, the slice is scratch too.
+		return fastValue{kind: kArray, obj: &fastObject{elems: es[s:e], scratch: in.obj != nil && in.obj.scratch}}, sOK
 	case kString:
 		b, ok := fastStringOf(in)
 		if !ok {
