@@ -414,21 +414,62 @@ func fastStrings(v, arg fastValue) (s, t string, ok bool) {
 	return s, t, true
 }
 
-// fastSplit is split/1 on strings.
+// fastStringView is fastString without a copy where it can: a string of
+// the payload without escapes is returned over the payload's bytes
+// (valid while the event is evaluated, as every value of the fast path
+// is).
+func fastStringView(v fastValue) (string, bool) {
+	if v.kind != kString {
+		return "", false
+	}
+	if v.raw == nil {
+		return v.str, utf8.ValidString(v.str)
+	}
+	b, ok := fastStringOf(v)
+	if !ok || !utf8.Valid(b) {
+		return "", false
+	}
+	if len(b) > 0 && &b[0] == &v.raw[1] {
+		return bytesString(b), true // in place: no escapes
+	}
+	return string(b), true
+}
+
+// fastSplit is split/1 on strings: the parts are strings over the input's
+// bytes (fastStringView), in one array.
 func fastSplit(v, sep fastValue) (fastValue, fastStatus) {
-	s, t, ok := fastStrings(v, sep)
+	s, ok := fastStringView(v)
 	if !ok {
 		return fastValue{}, sBail
 	}
-	var es []fastValue
-	if s != "" {
+	t, ok := fastStringView(sep)
+	if !ok {
+		return fastValue{}, sBail
+	}
+	if s == "" {
+		return fastValue{kind: kArray, obj: &fastObject{}}, sOK
+	}
+	if t == "" {
+		// One part per code point, as strings.Split makes them.
 		parts := strings.Split(s, t)
-		es = make([]fastValue, len(parts))
+		es := make([]fastValue, len(parts))
 		for i, p := range parts {
 			es[i] = fastValue{kind: kString, str: p}
 		}
+		return fastValue{kind: kArray, obj: &fastObject{elems: es}}, sOK
 	}
-	return fastValue{kind: kArray, obj: &fastObject{elems: es}}, sOK
+	// strings.Split's parts, without its slice of them.
+	o := newFastArray(strings.Count(s, t) + 1)
+	for {
+		i := strings.Index(s, t)
+		if i < 0 {
+			break
+		}
+		o.elems = append(o.elems, fastValue{kind: kString, str: s[:i]})
+		s = s[i+len(t):]
+	}
+	o.elems = append(o.elems, fastValue{kind: kString, str: s})
+	return fastValue{kind: kArray, obj: o}, sOK
 }
 
 // fastIndexOf is index/1: on strings, the code point offset of the first
