@@ -183,7 +183,8 @@ func fastIndexNum(in fastValue, n int64) (fastValue, fastStatus) {
 	case kNull:
 		return vNull, sOK
 	case kArray:
-		es, ok := fastElems(in)
+		var buf [8]fastValue
+		es, ok := fastElemsInto(buf[:0], in)
 		if !ok {
 			return fastValue{}, sBail
 		}
@@ -493,13 +494,14 @@ func fastIndexOf(v, x fastValue) (fastValue, fastStatus) {
 		}
 		return fastInt(int64(utf8.RuneCountInString(s[:i]))), sOK
 	case kArray:
-		es, ok := fastElems(v)
+		var buf, xbuf [8]fastValue
+		es, ok := fastElemsInto(buf[:0], v)
 		if !ok {
 			return fastValue{}, sBail
 		}
-		xs := []fastValue{x}
+		xs := append(xbuf[:0], x)
 		if x.kind == kArray {
-			if xs, ok = fastElems(x); !ok {
+			if xs, ok = fastElemsInto(xbuf[:0], x); !ok {
 				return fastValue{}, sBail
 			}
 			if len(xs) == 0 {

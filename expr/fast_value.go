@@ -251,14 +251,24 @@ func fastCompare(a, b fastValue) (int, bool) {
 		}
 		return 1, true
 	case kString:
-		x, ok1 := fastStringOf(a)
-		y, ok2 := fastStringOf(b)
+		x, ok1 := fastStringText(a)
+		y, ok2 := fastStringText(b)
 		if !ok1 || !ok2 {
 			return 0, false
 		}
-		return bytes.Compare(x, y), true
+		return strings.Compare(x, y), true
 	}
 	return 0, false
+}
+
+// fastStringText is fastStringOf as a string, without a copy: a computed
+// string as it is, a raw one over its bytes (or its decoded copy's).
+func fastStringText(v fastValue) (string, bool) {
+	if v.raw == nil {
+		return v.str, true
+	}
+	b, ok := fastStringOf(v)
+	return bytesString(b), ok
 }
 
 // fastLookup returns the value of key in the raw object obj: the last one when
