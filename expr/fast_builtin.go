@@ -663,15 +663,15 @@ func fastStartsEnds(v, x fastValue, start bool) (fastValue, fastStatus) {
 	if v.kind != kString || x.kind != kString {
 		return fastValue{}, sBail
 	}
-	s, ok1 := fastStringOf(v)
-	t, ok2 := fastStringOf(x)
+	s, ok1 := fastStringText(v)
+	t, ok2 := fastStringText(x)
 	if !ok1 || !ok2 {
 		return fastValue{}, sBail
 	}
 	if start {
-		return fastBool(bytes.HasPrefix(s, t)), sOK
+		return fastBool(strings.HasPrefix(s, t)), sOK
 	}
-	return fastBool(bytes.HasSuffix(s, t)), sOK
+	return fastBool(strings.HasSuffix(s, t)), sOK
 }
 
 // fastTrimStr is ltrimstr (left) or rtrimstr.
@@ -679,16 +679,18 @@ func fastTrimStr(v, x fastValue, left bool) (fastValue, fastStatus) {
 	if v.kind != kString || x.kind != kString {
 		return fastValue{}, sBail
 	}
-	s, ok1 := fastStringOf(v)
-	t, ok2 := fastStringOf(x)
+	// The result is a part of the input's text (over the payload's
+	// bytes where it has no escapes, as fastStringView's).
+	s, ok1 := fastStringText(v)
+	t, ok2 := fastStringText(x)
 	if !ok1 || !ok2 {
 		return fastValue{}, sBail
 	}
-	if left && bytes.HasPrefix(s, t) {
-		return fastValue{kind: kString, str: string(s[len(t):])}, sOK
+	if left && strings.HasPrefix(s, t) {
+		return fastValue{kind: kString, str: s[len(t):]}, sOK
 	}
-	if !left && bytes.HasSuffix(s, t) {
-		return fastValue{kind: kString, str: string(s[:len(s)-len(t)])}, sOK
+	if !left && strings.HasSuffix(s, t) {
+		return fastValue{kind: kString, str: s[:len(s)-len(t)]}, sOK
 	}
 	return v, sOK
 }
