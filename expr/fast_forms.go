@@ -184,7 +184,8 @@ func (c *fastCompiler) array(a *gojq.Array, root bool) (fastNode, bool, bool) {
 	if !ok {
 		return nil, false, false
 	}
-	return func(c *fastCtx, in fastValue) (fastValue, fastStatus) { return fastCollect(c, in, g) }, false, true
+	var col fastCollector
+	return func(c *fastCtx, in fastValue) (fastValue, fastStatus) { return col.collect(c, in, g) }, false, true
 }
 
 // arrayLiteral compiles [a, b, ...] whose parts each have at most one

@@ -194,13 +194,35 @@ func (c *fastCompiler) termGen(t *gojq.Term, root bool) (fastGen, bool) {
 	return g, true
 }
 
-// fastCollect runs g and collects its outputs into a new array.
-func fastCollect(c *fastCtx, in fastValue, g fastGen) (fastValue, fastStatus) {
-	var es []fastValue
-	if g(c, in, func(v fastValue) bool { es = append(es, fastOwn(v)); return true }) == sBail {
+// fastCollector collects a generator's outputs into an array, for the
+// node of [g] or map(f): in a buffer of the node's, reused on its next run
+// (a scratch array, as an array literal's), with callbacks made once.
+type fastCollector struct {
+	buf  []fastValue
+	arr  fastObject
+	add  func(fastValue) bool // appends an output to buf
+	each func(fastValue) bool // runs body on an element (map)
+	body fastGen
+	c    *fastCtx
+	st   fastStatus
+}
+
+// result returns the collected array.
+func (col *fastCollector) result() fastValue {
+	col.arr = fastObject{elems: col.buf[:len(col.buf):len(col.buf)], scratch: true}
+	return fastValue{kind: kArray, obj: &col.arr}
+}
+
+// collect runs g and collects its outputs.
+func (col *fastCollector) collect(c *fastCtx, in fastValue, g fastGen) (fastValue, fastStatus) {
+	if col.add == nil {
+		col.add = func(v fastValue) bool { col.buf = append(col.buf, fastOwn(v)); return true }
+	}
+	col.buf = col.buf[:0]
+	if g(c, in, col.add) == sBail {
 		return fastValue{}, sBail
 	}
-	return fastValue{kind: kArray, obj: &fastObject{elems: es}}, sOK
+	return col.result(), sOK
 }
 
 // mapArray compiles map(f), which is [.[] | f].
@@ -209,16 +231,18 @@ func (c *fastCompiler) mapArray(f *gojq.Query) (fastNode, bool, bool) {
 	if !ok {
 		return nil, false, false
 	}
+	col := &fastCollector{body: body}
+	col.add = func(v fastValue) bool { col.buf = append(col.buf, fastOwn(v)); return true }
+	col.each = func(v fastValue) bool {
+		col.st = col.body(col.c, v, col.add)
+		return col.st == sOK
+	}
 	return func(c *fastCtx, in fastValue) (fastValue, fastStatus) {
-		var es []fastValue
-		st := sOK
-		if !fastIterate(in, func(v fastValue) bool {
-			st = body(c, v, func(w fastValue) bool { es = append(es, fastOwn(w)); return true })
-			return st == sOK
-		}) || st == sBail {
+		col.buf, col.c, col.st = col.buf[:0], c, sOK
+		if !fastIterate(in, col.each) || col.st == sBail {
 			return fastValue{}, sBail
 		}
-		return fastValue{kind: kArray, obj: &fastObject{elems: es}}, sOK
+		return col.result(), sOK
 	}, false, true
 }
 
