@@ -15,25 +15,24 @@ import (
 // Where an answer would depend on comparing arrays or objects, or on gojq's
 // error, they bail.
 
-// fastSortedElems returns the elements of an array sorted as gojq's sort
-// does (stable, by gojq's Compare), in a new slice; ok is false for
-// anything else than an array, or where two elements are not comparable
-// by the fast path (arrays, objects, big numbers).
-func fastSortedElems(v fastValue) ([]fastValue, *fastObject, bool) {
+// fastSortedElems appends to dst the elements of an array sorted as
+// gojq's sort does (stable, by gojq's Compare); ok is false for anything
+// else than an array, or where two elements are not comparable by the
+// fast path (arrays, objects, big numbers).
+func fastSortedElems(dst []fastValue, v fastValue) ([]fastValue, bool) {
 	if v.kind != kArray {
-		return nil, nil, false
+		return nil, false
 	}
-	var buf [8]fastValue
-	src, ok := fastElemsInto(buf[:0], v)
+	es, ok := fastElemsInto(dst[:0], v)
 	if !ok {
-		return nil, nil, false
+		return nil, false
 	}
-	o := newFastArray(len(src)) // a built array may be held elsewhere: a copy
-	es := append(o.elems, src...)
-	o.elems = es
+	if v.obj != nil {
+		es = append(dst[:0], es...) // a built array's own elements: a copy
+	}
 	for _, e := range es {
 		if e.kind == kArray || e.kind == kObject {
-			return nil, nil, false
+			return nil, false
 		}
 	}
 	slices.SortStableFunc(es, func(a, b fastValue) int {
@@ -41,7 +40,22 @@ func fastSortedElems(v fastValue) ([]fastValue, *fastObject, bool) {
 		ok = ok && cmpOK
 		return n
 	})
-	return es, o, ok
+	return es, ok
+}
+
+// fastArrayBuf is the array a node builds (sort, unique, reverse), in a
+// buffer it reuses on its next run: a scratch array, which fastOwn copies
+// where it is kept.
+type fastArrayBuf struct {
+	buf []fastValue
+	arr fastObject
+}
+
+// result returns es, built in b.buf, as the node's array.
+func (b *fastArrayBuf) result(es []fastValue) fastValue {
+	b.buf = es[:0]
+	b.arr = fastObject{elems: es[:len(es):len(es)], scratch: true}
+	return fastValue{kind: kArray, obj: &b.arr}
 }
 
 // fastSmallArray is an array of up to 4 elements the expression builds,
@@ -93,17 +107,17 @@ func fastElemsInto(dst []fastValue, v fastValue) ([]fastValue, bool) {
 }
 
 // fastSort is sort.
-func fastSort(v fastValue) (fastValue, fastStatus) {
-	_, o, ok := fastSortedElems(v)
+func fastSort(b *fastArrayBuf, v fastValue) (fastValue, fastStatus) {
+	es, ok := fastSortedElems(b.buf, v)
 	if !ok {
 		return fastValue{}, sBail
 	}
-	return fastValue{kind: kArray, obj: o}, sOK
+	return b.result(es), sOK
 }
 
 // fastUnique is unique: sorted, of equal elements the first one kept.
-func fastUnique(v fastValue) (fastValue, fastStatus) {
-	es, o, ok := fastSortedElems(v)
+func fastUnique(b *fastArrayBuf, v fastValue) (fastValue, fastStatus) {
+	es, ok := fastSortedElems(b.buf, v)
 	if !ok {
 		return fastValue{}, sBail
 	}
@@ -116,8 +130,7 @@ func fastUnique(v fastValue) (fastValue, fastStatus) {
 		}
 		out = append(out, e)
 	}
-	o.elems = out
-	return fastValue{kind: kArray, obj: o}, sOK
+	return b.result(out), sOK
 }
 
 // fastMinMax is min (isMin) or max: null for [], else the first minimal
@@ -154,7 +167,7 @@ func fastMinMax(v fastValue, isMin bool) (fastValue, fastStatus) {
 
 // fastReverse is reverse: an array's elements in reverse order; anything
 // else is gojq's error (null and strings included, in v0.12.20).
-func fastReverse(v fastValue) (fastValue, fastStatus) {
+func fastReverse(b *fastArrayBuf, v fastValue) (fastValue, fastStatus) {
 	if v.kind != kArray {
 		return fastValue{}, sBail
 	}
@@ -163,11 +176,11 @@ func fastReverse(v fastValue) (fastValue, fastStatus) {
 	if !ok {
 		return fastValue{}, sBail
 	}
-	o := newFastArray(len(es))
+	out := b.buf[:0]
 	for i := range es {
-		o.elems = append(o.elems, es[len(es)-1-i])
+		out = append(out, es[len(es)-1-i])
 	}
-	return fastValue{kind: kArray, obj: o}, sOK
+	return b.result(out), sOK
 }
 
 // fastTrim is trim, ltrim (left) or rtrim (right): white space as

@@ -311,15 +311,18 @@ func (c *fastCompiler) builtin(f *gojq.Func, root bool) (fastNode, bool, bool) {
 			return unaryFn(fastAdd), false, true
 		case "any", "all":
 			return c.anyAll(name == "any", nil, nil, root)
-		case "sort":
-			return unaryFn(fastSort), false, true
-		case "unique":
-			return unaryFn(fastUnique), false, true
+		case "sort", "unique":
+			op, b := fastSort, new(fastArrayBuf)
+			if name == "unique" {
+				op = fastUnique
+			}
+			return unaryFn(func(v fastValue) (fastValue, fastStatus) { return op(b, v) }), false, true
 		case "min", "max":
 			isMin := name == "min"
 			return unaryFn(func(v fastValue) (fastValue, fastStatus) { return fastMinMax(v, isMin) }), false, true
 		case "reverse":
-			return unaryFn(fastReverse), false, true
+			b := new(fastArrayBuf)
+			return unaryFn(func(v fastValue) (fastValue, fastStatus) { return fastReverse(b, v) }), false, true
 		case "trim", "ltrim", "rtrim":
 			left, right := name != "rtrim", name != "ltrim"
 			return unaryFn(func(v fastValue) (fastValue, fastStatus) { return fastTrim(v, left, right) }), false, true

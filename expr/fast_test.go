@@ -482,15 +482,18 @@ func TestFastPathSweep(t *testing.T) {
 	}
 }
 
-// TestFastPathArrayLiteralReuse: an array literal (and [g], map) fills
-// its node's buffer on every run; where its node runs once per element, what is kept of an
-// earlier run (the array, a slice of it, an array holding it) is a copy.
+// TestFastPathArrayLiteralReuse: an array literal (and [g], map, sort,
+// unique, reverse) fills its node's buffer on every run; where its node
+// runs once per element, what is kept of an earlier run (the array, a
+// slice of it, an array holding it) is a copy.
 func TestFastPathArrayLiteralReuse(t *testing.T) {
 	for _, expr := range []string{
 		"[.a, .b]", "[.a, .b, .c] | .[1:]", ".t | map([., 1])", ".t | map([., 1, .][1:])", "[.t[] | [., .]]",
 		".t | map([[.], {x: [.]}])", ".t | map([., 2] | reverse)", "[.t[] | [.][0:1]]", "[.a, .b] as $x | [$x, [.c, $x]]",
 		".t | map([., 1][1:] | [.[0], .])", "[.t[] | select(. != null)]", "[.t[] | [., 1] | {a: .}]",
 		".t | [map(.), map([.])]", "[.t[] | [.t2[]?]]", ".t | map(map(.)?)",
+		".t | map([., 1] | sort)", "[.t[] | [., .] | unique]", "[.t[] | [[.], 2] | reverse]", ".t | map([.[]?] | reverse)",
+		"[.t | sort, reverse, unique]",
 	} {
 		for _, payload := range []string{`{"a":1,"b":"x","c":null,"t":["p","q","r"]}`, `{"t":[[1],{"a":2},3]}`, `{"t":[]}`} {
 			if fast, _ := checkFastVsGojq(t, expr, []byte(payload)); !fast {
