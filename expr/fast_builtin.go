@@ -29,10 +29,18 @@ func fastOwn(v fastValue) fastValue {
 		}
 		// An array literal's elements are its node's buffer (scratch);
 		// those of any array may be values other nodes built.
-		if o.scratch || slices.ContainsFunc(o.elems, func(x fastValue) bool { return x.obj != nil }) {
+		if o.scratch && v.kind == kArray || slices.ContainsFunc(o.elems, func(x fastValue) bool { return x.obj != nil }) {
 			o.elems = make([]fastValue, len(v.obj.elems))
 			for i, x := range v.obj.elems {
 				o.elems[i] = fastOwn(x)
+			}
+			o.scratch = false
+		}
+		if o.scratch && v.kind == kObject {
+			o.names = slices.Clone(o.names)
+			o.keys = make([][]byte, len(o.keys))
+			for i, k := range v.obj.keys {
+				o.keys[i] = slices.Clone(k)
 			}
 			o.scratch = false
 		}

@@ -331,36 +331,16 @@ func fastFromEntries(v fastValue) (fastValue, fastStatus) {
 	if !ok {
 		return fastValue{}, sBail
 	}
-	type member struct {
-		name string
-		val  fastValue
-	}
-	ms := make([]member, 0, len(es))
+	ms := make([]fastEntry, 0, len(es))
 	for _, e := range es {
-		if e.kind != kObject {
-			return fastValue{}, sBail
-		}
-		k, st := fastIndex(e, "key")
-		if st != sOK || k.kind != kString {
-			return fastValue{}, sBail
-		}
-		name, ok := fastString(k)
+		m, ok := fastEntryOf(e)
 		if !ok {
 			return fastValue{}, sBail
 		}
-		x, st := fastIndex(e, "value")
-		if st != sOK {
-			return fastValue{}, sBail
-		}
-		if x.kind == kNull {
-			if y, st := fastIndex(e, "Value"); st != sOK || y.kind != kNull {
-				return fastValue{}, sBail
-			}
-		}
-		ms = append(ms, member{name, fastOwn(x)})
+		ms = append(ms, m)
 	}
 	// Stable, so that of equal keys the last one comes last.
-	slices.SortStableFunc(ms, func(a, b member) int { return strings.Compare(a.name, b.name) })
+	slices.SortStableFunc(ms, func(a, b fastEntry) int { return strings.Compare(a.name, b.name) })
 	o := &fastObject{}
 	for i, m := range ms {
 		if i+1 < len(ms) && ms[i+1].name == m.name {
@@ -373,6 +353,39 @@ func fastFromEntries(v fastValue) (fastValue, fastStatus) {
 	return fastValue{kind: kObject, obj: o}, sOK
 }
 
+// fastEntry is the member an entry of from_entries gives.
+type fastEntry struct {
+	name string
+	val  fastValue
+}
+
+// fastEntryOf reads one entry of from_entries: an object with a string
+// "key" and its "value" (owned: fastOwn); ok is false where
+// fastFromEntries bails.
+func fastEntryOf(e fastValue) (fastEntry, bool) {
+	if e.kind != kObject {
+		return fastEntry{}, false
+	}
+	k, st := fastIndex(e, "key")
+	if st != sOK || k.kind != kString {
+		return fastEntry{}, false
+	}
+	name, ok := fastString(k)
+	if !ok {
+		return fastEntry{}, false
+	}
+	x, st := fastIndex(e, "value")
+	if st != sOK {
+		return fastEntry{}, false
+	}
+	if x.kind == kNull {
+		if y, st := fastIndex(e, "Value"); st != sOK || y.kind != kNull {
+			return fastEntry{}, false
+		}
+	}
+	return fastEntry{name, fastOwn(x)}, true
+}
+
 // withEntries compiles with_entries(f) as gojq defines it:
 // to_entries | map(f) | from_entries.
 func (c *fastCompiler) withEntries(f *gojq.Query, root bool) (fastNode, bool, bool) {
@@ -381,9 +394,92 @@ func (c *fastCompiler) withEntries(f *gojq.Query, root bool) (fastNode, bool, bo
 	}
 	q := &gojq.Query{Left: fn("to_entries"), Op: gojq.OpPipe,
 		Right: &gojq.Query{Left: fn("map", f), Op: gojq.OpPipe, Right: fn("from_entries")}}
-	n, outRoot, ok := c.query(q, root)
+	general, outRoot, ok := c.query(q, root)
 	c.use(outRoot)
-	return n, false, ok
+	if !ok {
+		return nil, false, false
+	}
+	body, ok := c.gen(f, false)
+	if !ok {
+		return nil, false, false
+	}
+	w := &fastWithEntries{body: body}
+	w.add = func(e fastValue) bool {
+		m, ok := fastEntryOf(e)
+		if !ok {
+			w.bad = true
+			return false
+		}
+		w.ms = append(w.ms, m)
+		return true
+	}
+	return func(c *fastCtx, in fastValue) (fastValue, fastStatus) {
+		if in.kind != kObject || in.raw == nil {
+			return general(c, in)
+		}
+		return w.run(c, in, general)
+	}, false, true
+}
+
+// fastWithEntries is with_entries(f) on an input object in one pass: f
+// runs on each member's {key, value} entry (one object, refilled), its
+// outputs are read as from_entries reads them, and the object made of
+// them is in buffers of the node's, reused on its next run (a scratch
+// object, which fastOwn copies where it is kept).
+type fastWithEntries struct {
+	body  fastGen
+	add   func(fastValue) bool
+	bad   bool
+	spans [sortMemberSpansInsertion]memberSpan
+	entry fastObject
+	pair  [2]fastValue
+	ms    []fastEntry
+	kbuf  []byte
+	ends  []int
+	keys  [][]byte
+	names []string
+	vals  []fastValue
+	out   fastObject
+}
+
+func (w *fastWithEntries) run(c *fastCtx, in fastValue, general fastNode) (fastValue, fastStatus) {
+	spans, plain, ok := fastSortedMembers(w.spans[:0], in.raw)
+	if !plain {
+		return general(c, in) // a key with an escape
+	}
+	if !ok {
+		return fastValue{}, sBail
+	}
+	w.ms, w.bad = w.ms[:0], false
+	for _, m := range spans {
+		w.pair[0] = fastValue{kind: kString, str: bytesString(in.raw[m.ks:m.ke])}
+		w.pair[1] = fastRaw(in.raw[m.vs:m.ve])
+		w.entry = fastObject{keys: entryKeys, names: entryNames, vals: w.pair[:]}
+		if w.body(c, fastValue{kind: kObject, obj: &w.entry}, w.add) == sBail || w.bad {
+			return fastValue{}, sBail
+		}
+	}
+	// Stable, so that of equal keys the last one comes last.
+	slices.SortStableFunc(w.ms, func(a, b fastEntry) int { return strings.Compare(a.name, b.name) })
+	w.kbuf, w.ends, w.names, w.vals = w.kbuf[:0], w.ends[:0], w.names[:0], w.vals[:0]
+	for i, m := range w.ms {
+		if i+1 < len(w.ms) && w.ms[i+1].name == m.name {
+			continue
+		}
+		w.kbuf = append(appendJQString(w.kbuf, m.name), ':')
+		w.ends = append(w.ends, len(w.kbuf))
+		w.names = append(w.names, m.name)
+		w.vals = append(w.vals, m.val)
+	}
+	// The keys' text is in kbuf, which the appends may have moved.
+	w.keys = w.keys[:0]
+	start := 0
+	for _, end := range w.ends {
+		w.keys = append(w.keys, w.kbuf[start:end:end])
+		start = end
+	}
+	w.out = fastObject{keys: w.keys, names: w.names, vals: w.vals, scratch: true}
+	return fastValue{kind: kObject, obj: &w.out}, sOK
 }
 
 // fastFormats are the formats of the fast path, by name.

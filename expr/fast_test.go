@@ -483,7 +483,7 @@ func TestFastPathSweep(t *testing.T) {
 }
 
 // TestFastPathArrayLiteralReuse: an array literal (and [g], map, sort,
-// unique, reverse) fills its node's buffer on every run; where its node
+// unique, reverse, with_entries) fills its node's buffer on every run; where its node
 // runs once per element, what is kept of an earlier run (the array, a
 // slice of it, an array holding it) is a copy.
 func TestFastPathArrayLiteralReuse(t *testing.T) {
@@ -494,8 +494,11 @@ func TestFastPathArrayLiteralReuse(t *testing.T) {
 		".t | [map(.), map([.])]", "[.t[] | [.t2[]?]]", ".t | map(map(.)?)",
 		".t | map([., 1] | sort)", "[.t[] | [., .] | unique]", "[.t[] | [[.], 2] | reverse]", ".t | map([.[]?] | reverse)",
 		"[.t | sort, reverse, unique]",
+		".t | map(with_entries(select(.value != 1)))", "[.t[] | with_entries(.key |= ascii_upcase)]", "[.u, .t[0] | with_entries(.)]",
+		".u | with_entries(.value |= [.]) as $x | [$x, with_entries(.)]", ".u | [with_entries({key: \"k\", value: .key})]",
 	} {
-		for _, payload := range []string{`{"a":1,"b":"x","c":null,"t":["p","q","r"]}`, `{"t":[[1],{"a":2},3]}`, `{"t":[]}`} {
+		for _, payload := range []string{`{"a":1,"b":"x","c":null,"t":["p","q","r"]}`, `{"t":[[1],{"a":2},3]}`, `{"t":[]}`,
+			`{"t":[{"a":1,"b":2},{"c":3,"a":4}],"u":{"x":1,"y":[2],"x":5}}`} {
 			if fast, _ := checkFastVsGojq(t, expr, []byte(payload)); !fast {
 				t.Errorf("%s: not on the fast path", expr)
 			}

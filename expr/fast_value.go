@@ -67,8 +67,9 @@ type fastObject struct {
 	// pointer for both keeps fastValue small: it is passed by value on
 	// every node.)
 	elems []fastValue
-	// scratch: elems is the buffer of the node that built the array,
-	// overwritten on its next run (an array literal): fastOwn copies it.
+	// scratch: elems (of an array), or keys and names (of an object), are
+	// buffers of the node that built the value, overwritten on its next
+	// run (an array literal, with_entries): fastOwn copies them.
 	scratch bool
 	// or, for kArray: keys or to_entries of an input object, made into
 	// elems only where an operation needs them (fast_members.go).
