@@ -50,36 +50,16 @@ func (c *fastCompiler) genOf(q *gojq.Query, root bool) (fastGen, bool) {
 		if !ok {
 			return nil, false
 		}
-		return func(c *fastCtx, in fastValue, yield func(fastValue) bool) fastStatus {
-			st, stop := sOK, false
-			lst := l(c, in, func(v fastValue) bool {
-				st = r(c, v, func(w fastValue) bool {
-					stop = !yield(w)
-					return !stop
-				})
-				return st == sOK && !stop
-			})
-			if lst == sBail || st == sBail {
-				return sBail
-			}
-			return sOK
-		}, true
+		return newFastGenPipe(l, r).run, true
 	case q.Op == gojq.OpComma:
 		l, ok1 := c.gen(q.Left, root)
 		r, ok2 := c.gen(q.Right, root)
 		if !ok1 || !ok2 {
 			return nil, false
 		}
-		return func(c *fastCtx, in fastValue, yield func(fastValue) bool) fastStatus {
-			stop := false
-			if l(c, in, func(v fastValue) bool { stop = !yield(v); return !stop }) == sBail {
-				return sBail
-			}
-			if stop {
-				return sOK
-			}
-			return r(c, in, yield)
-		}, true
+		g := &fastGenComma{l: l, r: r}
+		g.left = func(v fastValue) bool { g.stop = !g.yield(v); return !g.stop }
+		return g.run, true
 	}
 	if q.Op == 0 {
 		// No operator (gojq.Operator.String panics on it): a query of
@@ -89,6 +69,72 @@ func (c *fastCompiler) genOf(q *gojq.Query, root bool) (fastGen, bool) {
 	}
 	c.fail("the operator " + q.Op.String() + " on several outputs")
 	return nil, false
+}
+
+// fastGenPipe is `l | r` of generators: r runs on each of l's outputs. Its
+// callbacks are made once, at compile time (closures made per run are
+// allocated), and its state is per run: a node is never run inside its
+// own run (the subset has no recursion), so one state is enough.
+type fastGenPipe struct {
+	l, r        fastGen
+	c           *fastCtx
+	yield       func(fastValue) bool
+	st          fastStatus
+	stop        bool
+	left, right func(fastValue) bool
+}
+
+func newFastGenPipe(l, r fastGen) *fastGenPipe {
+	p := &fastGenPipe{l: l, r: r}
+	p.left = func(v fastValue) bool {
+		p.st = p.r(p.c, v, p.right)
+		return p.st == sOK && !p.stop
+	}
+	p.right = func(w fastValue) bool {
+		p.stop = !p.yield(w)
+		return !p.stop
+	}
+	return p
+}
+
+func (p *fastGenPipe) run(c *fastCtx, in fastValue, yield func(fastValue) bool) fastStatus {
+	p.c, p.yield, p.st, p.stop = c, yield, sOK, false
+	lst := p.l(c, in, p.left)
+	p.yield = nil
+	if lst == sBail || p.st == sBail {
+		return sBail
+	}
+	return sOK
+}
+
+// fastGenComma is `l, r` of generators, its callback made once as
+// fastGenPipe's.
+type fastGenComma struct {
+	l, r  fastGen
+	yield func(fastValue) bool
+	stop  bool
+	left  func(fastValue) bool
+}
+
+func (g *fastGenComma) run(c *fastCtx, in fastValue, yield func(fastValue) bool) fastStatus {
+	g.yield, g.stop = yield, false
+	st := g.l(c, in, g.left)
+	g.yield = nil
+	if st == sBail {
+		return sBail
+	}
+	if g.stop {
+		return sOK
+	}
+	return g.r(c, in, yield)
+}
+
+// fastGenIter is .[] as a generator.
+func fastGenIter(c *fastCtx, in fastValue, yield func(fastValue) bool) fastStatus {
+	if !fastIterate(in, yield) {
+		return sBail
+	}
+	return sOK
 }
 
 // fastGenOf makes a node of one output a generator.
@@ -146,49 +192,19 @@ func (c *fastCompiler) termGen(t *gojq.Term, root bool) (fastGen, bool) {
 		c.fail("a term with several outputs: " + t.String())
 		return nil, false
 	}
+	// The suffixes after the first .[] run on each of its outputs.
 	for _, s := range t.SuffixList[k+1:] {
 		switch {
 		case s.Optional:
 			continue
 		case s.Iter:
-			prev := g
-			g = func(c *fastCtx, in fastValue, yield func(fastValue) bool) fastStatus {
-				st, stop := sOK, false
-				pst := prev(c, in, func(v fastValue) bool {
-					if !fastIterate(v, func(w fastValue) bool { stop = !yield(w); return !stop }) {
-						st = sBail
-					}
-					return st == sOK && !stop
-				})
-				if pst == sBail || st == sBail {
-					return sBail
-				}
-				return sOK
-			}
+			g = newFastGenPipe(g, fastGenIter).run
 		default:
 			n, ok := c.suffix(s.Index)
 			if !ok {
 				return nil, false
 			}
-			prev := g
-			g = func(c *fastCtx, in fastValue, yield func(fastValue) bool) fastStatus {
-				st, stop := sOK, false
-				pst := prev(c, in, func(v fastValue) bool {
-					w, wst := n(c, v)
-					switch wst {
-					case sBail:
-						st = sBail
-						return false
-					case sOK:
-						stop = !yield(w)
-					}
-					return !stop
-				})
-				if pst == sBail || st == sBail {
-					return sBail
-				}
-				return sOK
-			}
+			g = newFastGenPipe(g, fastGenOf(n)).run
 		}
 	}
 	return g, true
