@@ -445,8 +445,8 @@ func fastStringView(v fastValue) (string, bool) {
 }
 
 // fastSplit is split/1 on strings: the parts are strings over the input's
-// bytes (fastStringView), in one array.
-func fastSplit(v, sep fastValue) (fastValue, fastStatus) {
+// bytes (fastStringView), in the node's buffer b (a scratch array).
+func fastSplit(b *fastArrayBuf, v, sep fastValue) (fastValue, fastStatus) {
 	s, ok := fastStringView(v)
 	if !ok {
 		return fastValue{}, sBail
@@ -468,17 +468,17 @@ func fastSplit(v, sep fastValue) (fastValue, fastStatus) {
 		return fastValue{kind: kArray, obj: &fastObject{elems: es}}, sOK
 	}
 	// strings.Split's parts, without its slice of them.
-	o := newFastArray(strings.Count(s, t) + 1)
+	es := b.buf[:0]
 	for {
 		i := strings.Index(s, t)
 		if i < 0 {
 			break
 		}
-		o.elems = append(o.elems, fastValue{kind: kString, str: s[:i]})
+		es = append(es, fastValue{kind: kString, str: s[:i]})
 		s = s[i+len(t):]
 	}
-	o.elems = append(o.elems, fastValue{kind: kString, str: s})
-	return fastValue{kind: kArray, obj: o}, sOK
+	es = append(es, fastValue{kind: kString, str: s})
+	return b.result(es), sOK
 }
 
 // fastIndexOf is index/1: on strings, the code point offset of the first

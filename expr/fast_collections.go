@@ -58,24 +58,6 @@ func (b *fastArrayBuf) result(es []fastValue) fastValue {
 	return fastValue{kind: kArray, obj: &b.arr}
 }
 
-// fastSmallArray is an array of up to 4 elements the expression builds,
-// in one allocation.
-type fastSmallArray struct {
-	obj fastObject
-	buf [4]fastValue
-}
-
-// newFastArray returns an array object with room for n elements (elems
-// empty).
-func newFastArray(n int) *fastObject {
-	if n <= len(fastSmallArray{}.buf) {
-		a := new(fastSmallArray)
-		a.obj.elems = a.buf[:0]
-		return &a.obj
-	}
-	return &fastObject{elems: make([]fastValue, 0, n)}
-}
-
 // fastElemsInto is fastElems appending a raw array's elements to dst
 // (a built array's elements are returned as they are).
 func fastElemsInto(dst []fastValue, v fastValue) ([]fastValue, bool) {

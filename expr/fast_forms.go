@@ -344,7 +344,8 @@ func (c *fastCompiler) builtin(f *gojq.Func, root bool) (fastNode, bool, bool) {
 			left := name == "ltrimstr"
 			op = func(in, x fastValue) (fastValue, fastStatus) { return fastTrimStr(in, x, left) }
 		case "split":
-			op = fastSplit
+			b := new(fastArrayBuf)
+			op = func(in, x fastValue) (fastValue, fastStatus) { return fastSplit(b, in, x) }
 		case "index":
 			op = fastIndexOf
 		case "join":

@@ -483,9 +483,9 @@ func TestFastPathSweep(t *testing.T) {
 }
 
 // TestFastPathArrayLiteralReuse: an array literal (and [g], map, sort,
-// unique, reverse, with_entries) fills its node's buffer on every run; where its node
-// runs once per element, what is kept of an earlier run (the array, a
-// slice of it, an array holding it) is a copy.
+// unique, reverse, split, with_entries) fills its node's buffer on every
+// run; where its node runs once per element, what is kept of an earlier
+// run (the array, a slice of it, an array holding it) is a copy.
 func TestFastPathArrayLiteralReuse(t *testing.T) {
 	for _, expr := range []string{
 		"[.a, .b]", "[.a, .b, .c] | .[1:]", ".t | map([., 1])", ".t | map([., 1, .][1:])", "[.t[] | [., .]]",
@@ -493,7 +493,7 @@ func TestFastPathArrayLiteralReuse(t *testing.T) {
 		".t | map([., 1][1:] | [.[0], .])", "[.t[] | select(. != null)]", "[.t[] | [., 1] | {a: .}]",
 		".t | [map(.), map([.])]", "[.t[] | [.t2[]?]]", ".t | map(map(.)?)",
 		".t | map([., 1] | sort)", "[.t[] | [., .] | unique]", "[.t[] | [[.], 2] | reverse]", ".t | map([.[]?] | reverse)",
-		"[.t | sort, reverse, unique]",
+		"[.t | sort, reverse, unique]", ".t | map(split(\"q\"))", "[.t[] | split(\"q\")[1:]]", ".t | map(split(\"\"))",
 		".t | map(with_entries(select(.value != 1)))", "[.t[] | with_entries(.key |= ascii_upcase)]", "[.u, .t[0] | with_entries(.)]",
 		".u | with_entries(.value |= [.]) as $x | [$x, with_entries(.)]", ".u | [with_entries({key: \"k\", value: .key})]",
 	} {
