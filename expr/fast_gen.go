@@ -268,12 +268,7 @@ func (c *fastCompiler) mapArray(f *gojq.Query) (fastNode, bool, bool) {
 func (c *fastCompiler) anyAll(isAny bool, genQ, condQ *gojq.Query, root bool) (fastNode, bool, bool) {
 	var g fastGen
 	if genQ == nil {
-		g = func(c *fastCtx, in fastValue, yield func(fastValue) bool) fastStatus {
-			if !fastIterate(in, yield) {
-				return sBail
-			}
-			return sOK
-		}
+		g = fastGenIter
 	} else {
 		var ok bool
 		if g, ok = c.gen(genQ, root); !ok {
@@ -287,21 +282,32 @@ func (c *fastCompiler) anyAll(isAny bool, genQ, condQ *gojq.Query, root bool) (f
 			return nil, false, false
 		}
 	}
+	// The callbacks are made once and keep their state in a (as
+	// fastGenPipe's).
+	a := &struct {
+		c      *fastCtx
+		found  bool
+		st     fastStatus
+		elem   func(fastValue) bool
+		decide func(fastValue) bool
+	}{}
+	a.decide = func(w fastValue) bool {
+		if fastTruthy(w) == isAny {
+			a.found = true
+		}
+		return !a.found
+	}
+	a.elem = func(v fastValue) bool {
+		a.st = cond(a.c, v, a.decide)
+		return a.st == sOK && !a.found
+	}
 	return func(c *fastCtx, in fastValue) (fastValue, fastStatus) {
-		found, st := false, sOK
-		gst := g(c, in, func(v fastValue) bool {
-			st = cond(c, v, func(w fastValue) bool {
-				if fastTruthy(w) == isAny {
-					found = true
-				}
-				return !found
-			})
-			return st == sOK && !found
-		})
-		if gst == sBail || st == sBail {
+		a.c, a.found, a.st = c, false, sOK
+		gst := g(c, in, a.elem)
+		if gst == sBail || a.st == sBail {
 			return fastValue{}, sBail
 		}
-		return fastBool(found == isAny), sOK
+		return fastBool(a.found == isAny), sOK
 	}, false, true
 }
 
