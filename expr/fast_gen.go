@@ -432,14 +432,24 @@ func (c *fastCompiler) limitGen(f *gojq.Func, root bool) (fastGen, bool) {
 	if !ok {
 		return nil, false
 	}
+	// The callback is made once and keeps its state in l (as
+	// fastGenPipe's).
+	l := &struct {
+		left  int64
+		yield func(fastValue) bool
+		each  func(fastValue) bool
+	}{}
+	l.each = func(v fastValue) bool {
+		l.left--
+		return l.yield(v) && l.left > 0
+	}
 	return func(c *fastCtx, in fastValue, yield func(fastValue) bool) fastStatus {
 		if n == 0 {
 			return sOK
 		}
-		left := n
-		return g(c, in, func(v fastValue) bool {
-			left--
-			return yield(v) && left > 0
-		})
+		l.left, l.yield = n, yield
+		st := g(c, in, l.each)
+		l.yield = nil
+		return st
 	}, true
 }
