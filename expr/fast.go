@@ -64,6 +64,12 @@ type fastProgram struct {
 	// proj is set for an object of top-level fields ({id, user, n: .amount}),
 	// in output order: map writes it straight from the fields' bytes.
 	proj []projField
+	// For an expression of several outputs: the callbacks of appendEach
+	// and keepEach, made once (a closure made per event is allocated),
+	// and the state they work on.
+	eachAppend, eachKeep func(fastValue) bool
+	eachDst              []byte
+	eachOK, eachKept     bool
 }
 
 // projField is one member of a projection: `"key":` and the field's slot.
@@ -194,6 +200,14 @@ func compileFast(q *gojq.Query) (*fastProgram, string) {
 	if !p.rootUse && gen == nil {
 		p.proj = projection(q, c.keys)
 	}
+	if gen != nil {
+		p.eachAppend = func(v fastValue) bool {
+			p.eachDst, p.eachOK = appendFastValue(p.eachDst, v)
+			p.ends = append(p.ends, len(p.eachDst))
+			return p.eachOK
+		}
+		p.eachKeep = func(v fastValue) bool { p.eachKept = p.eachKept || fastTruthy(v); return true }
+	}
 	p.ctx.keys = c.keys
 	p.ctx.slots = make([][]byte, len(c.keys))
 	p.ctx.vars = make([]fastValue, c.nvars)
@@ -285,26 +299,25 @@ func (p *fastProgram) appendEvent(dst, payload []byte, valid bool) (out []byte, 
 	return dst, 0, false
 }
 
-// keepEach is keepEvent for an expression of several outputs (kept apart
-// so that its closure does not move keepEvent's variables to the heap).
+// keepEach is keepEvent for an expression of several outputs.
 func (p *fastProgram) keepEach(payload []byte, valid bool) (keep, ok bool) {
 	// Every output is looked at: an error after a true one is still the
 	// event's error.
-	st := p.each(payload, valid, func(v fastValue) bool { keep = keep || fastTruthy(v); return true })
-	return keep, st == sOK
+	p.eachKept = false
+	st := p.each(payload, valid, p.eachKeep)
+	return p.eachKept, st == sOK
 }
 
 // appendEach is appendEvent for an expression of several outputs: p.ends
 // records where each ends.
 func (p *fastProgram) appendEach(dst, payload []byte, valid bool) (out []byte, n int, ok bool) {
 	p.ends = p.ends[:0]
-	start, ok := len(dst), true
-	st := p.each(payload, valid, func(v fastValue) bool {
-		dst, ok = appendFastValue(dst, v)
-		p.ends = append(p.ends, len(dst))
-		return ok
-	})
-	if st != sOK || !ok {
+	start := len(dst)
+	p.eachDst, p.eachOK = dst, true
+	st := p.each(payload, valid, p.eachAppend)
+	dst = p.eachDst
+	p.eachDst = nil // the caller's buffer is not kept
+	if st != sOK || !p.eachOK {
 		return dst[:start], 0, false
 	}
 	return dst, len(p.ends), true

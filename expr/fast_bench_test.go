@@ -110,6 +110,7 @@ var benchConstructs = []struct{ name, expr string }{
 	{"ascii_downcase", `.country | ascii_downcase`},
 	{"split", `.ts | split("T") | .[0]`},
 	{"ltrimstr", `.user | ltrimstr("u")`},
+	{"rtrimstr", `.ts | rtrimstr("Z")`},
 	{"tostring", `.amount | tostring`},
 	{"tonumber", `.user | ltrimstr("u") | tonumber`},
 	{"type", `.amount | type`},

@@ -16,8 +16,9 @@ import (
 // something the fast path does not model, they bail.
 
 // fastOwn returns v with its computed parts copied: a node that builds an
-// object keeps it in scratch space it overwrites on its next run, and
-// inside map, any and array constructors a node runs once per element.
+// object or an array literal keeps it in scratch space it overwrites on
+// its next run, and inside map, any and array constructors a node runs
+// once per element.
 func fastOwn(v fastValue) fastValue {
 	if v.obj != nil {
 		o := *v.obj
@@ -25,6 +26,23 @@ func fastOwn(v fastValue) fastValue {
 			l := *o.lazy
 			l.ms = slices.Clone(l.ms)
 			o.lazy = &l
+		}
+		// An array literal's elements are its node's buffer (scratch);
+		// those of any array may be values other nodes built.
+		if o.scratch && v.kind == kArray || slices.ContainsFunc(o.elems, func(x fastValue) bool { return x.obj != nil }) {
+			o.elems = make([]fastValue, len(v.obj.elems))
+			for i, x := range v.obj.elems {
+				o.elems[i] = fastOwn(x)
+			}
+			o.scratch = false
+		}
+		if o.scratch && v.kind == kObject {
+			o.names = slices.Clone(o.names)
+			o.keys = make([][]byte, len(o.keys))
+			for i, k := range v.obj.keys {
+				o.keys[i] = slices.Clone(k)
+			}
+			o.scratch = false
 		}
 		o.vals = make([]fastValue, len(v.obj.vals))
 		for i, x := range v.obj.vals {
@@ -173,7 +191,8 @@ func fastIndexNum(in fastValue, n int64) (fastValue, fastStatus) {
 	case kNull:
 		return vNull, sOK
 	case kArray:
-		es, ok := fastElems(in)
+		var buf [8]fastValue
+		es, ok := fastElemsInto(buf[:0], in)
 		if !ok {
 			return fastValue{}, sBail
 		}
@@ -217,7 +236,8 @@ func fastSlice(in fastValue, start, end *int64) (fastValue, fastStatus) {
 			return fastValue{}, sBail
 		}
 		s, e := bounds(int64(len(es)))
-		return fastValue{kind: kArray, obj: &fastObject{elems: es[s:e]}}, sOK
+		// Of an array literal's buffer, the slice is scratch too.
+		return fastValue{kind: kArray, obj: &fastObject{elems: es[s:e], scratch: in.obj != nil && in.obj.scratch}}, sOK
 	case kString:
 		b, ok := fastStringOf(in)
 		if !ok {
@@ -403,21 +423,62 @@ func fastStrings(v, arg fastValue) (s, t string, ok bool) {
 	return s, t, true
 }
 
-// fastSplit is split/1 on strings.
-func fastSplit(v, sep fastValue) (fastValue, fastStatus) {
-	s, t, ok := fastStrings(v, sep)
+// fastStringView is fastString without a copy where it can: a string of
+// the payload without escapes is returned over the payload's bytes
+// (valid while the event is evaluated, as every value of the fast path
+// is).
+func fastStringView(v fastValue) (string, bool) {
+	if v.kind != kString {
+		return "", false
+	}
+	if v.raw == nil {
+		return v.str, utf8.ValidString(v.str)
+	}
+	b, ok := fastStringOf(v)
+	if !ok || !utf8.Valid(b) {
+		return "", false
+	}
+	if len(b) > 0 && &b[0] == &v.raw[1] {
+		return bytesString(b), true // in place: no escapes
+	}
+	return string(b), true
+}
+
+// fastSplit is split/1 on strings: the parts are strings over the input's
+// bytes (fastStringView), in the node's buffer b (a scratch array).
+func fastSplit(b *fastArrayBuf, v, sep fastValue) (fastValue, fastStatus) {
+	s, ok := fastStringView(v)
 	if !ok {
 		return fastValue{}, sBail
 	}
-	var es []fastValue
-	if s != "" {
+	t, ok := fastStringView(sep)
+	if !ok {
+		return fastValue{}, sBail
+	}
+	if s == "" {
+		return fastValue{kind: kArray, obj: &fastObject{}}, sOK
+	}
+	if t == "" {
+		// One part per code point, as strings.Split makes them.
 		parts := strings.Split(s, t)
-		es = make([]fastValue, len(parts))
+		es := make([]fastValue, len(parts))
 		for i, p := range parts {
 			es[i] = fastValue{kind: kString, str: p}
 		}
+		return fastValue{kind: kArray, obj: &fastObject{elems: es}}, sOK
 	}
-	return fastValue{kind: kArray, obj: &fastObject{elems: es}}, sOK
+	// strings.Split's parts, without its slice of them.
+	es := b.buf[:0]
+	for {
+		i := strings.Index(s, t)
+		if i < 0 {
+			break
+		}
+		es = append(es, fastValue{kind: kString, str: s[:i]})
+		s = s[i+len(t):]
+	}
+	es = append(es, fastValue{kind: kString, str: s})
+	return b.result(es), sOK
 }
 
 // fastIndexOf is index/1: on strings, the code point offset of the first
@@ -441,13 +502,14 @@ func fastIndexOf(v, x fastValue) (fastValue, fastStatus) {
 		}
 		return fastInt(int64(utf8.RuneCountInString(s[:i]))), sOK
 	case kArray:
-		es, ok := fastElems(v)
+		var buf, xbuf [8]fastValue
+		es, ok := fastElemsInto(buf[:0], v)
 		if !ok {
 			return fastValue{}, sBail
 		}
-		xs := []fastValue{x}
+		xs := append(xbuf[:0], x)
 		if x.kind == kArray {
-			if xs, ok = fastElems(x); !ok {
+			if xs, ok = fastElemsInto(xbuf[:0], x); !ok {
 				return fastValue{}, sBail
 			}
 			if len(xs) == 0 {
@@ -609,15 +671,15 @@ func fastStartsEnds(v, x fastValue, start bool) (fastValue, fastStatus) {
 	if v.kind != kString || x.kind != kString {
 		return fastValue{}, sBail
 	}
-	s, ok1 := fastStringOf(v)
-	t, ok2 := fastStringOf(x)
+	s, ok1 := fastStringText(v)
+	t, ok2 := fastStringText(x)
 	if !ok1 || !ok2 {
 		return fastValue{}, sBail
 	}
 	if start {
-		return fastBool(bytes.HasPrefix(s, t)), sOK
+		return fastBool(strings.HasPrefix(s, t)), sOK
 	}
-	return fastBool(bytes.HasSuffix(s, t)), sOK
+	return fastBool(strings.HasSuffix(s, t)), sOK
 }
 
 // fastTrimStr is ltrimstr (left) or rtrimstr.
@@ -625,16 +687,18 @@ func fastTrimStr(v, x fastValue, left bool) (fastValue, fastStatus) {
 	if v.kind != kString || x.kind != kString {
 		return fastValue{}, sBail
 	}
-	s, ok1 := fastStringOf(v)
-	t, ok2 := fastStringOf(x)
+	// The result is a part of the input's text (over the payload's
+	// bytes where it has no escapes, as fastStringView's).
+	s, ok1 := fastStringText(v)
+	t, ok2 := fastStringText(x)
 	if !ok1 || !ok2 {
 		return fastValue{}, sBail
 	}
-	if left && bytes.HasPrefix(s, t) {
-		return fastValue{kind: kString, str: string(s[len(t):])}, sOK
+	if left && strings.HasPrefix(s, t) {
+		return fastValue{kind: kString, str: s[len(t):]}, sOK
 	}
-	if !left && bytes.HasSuffix(s, t) {
-		return fastValue{kind: kString, str: string(s[:len(s)-len(t)])}, sOK
+	if !left && strings.HasSuffix(s, t) {
+		return fastValue{kind: kString, str: s[:len(s)-len(t)]}, sOK
 	}
 	return v, sOK
 }

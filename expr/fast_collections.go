@@ -15,25 +15,24 @@ import (
 // Where an answer would depend on comparing arrays or objects, or on gojq's
 // error, they bail.
 
-// fastSortedElems returns the elements of an array sorted as gojq's sort
-// does (stable, by gojq's Compare), in a new slice; ok is false for
-// anything else than an array, or where two elements are not comparable
-// by the fast path (arrays, objects, big numbers).
-func fastSortedElems(v fastValue) ([]fastValue, *fastObject, bool) {
+// fastSortedElems appends to dst the elements of an array sorted as
+// gojq's sort does (stable, by gojq's Compare); ok is false for anything
+// else than an array, or where two elements are not comparable by the
+// fast path (arrays, objects, big numbers).
+func fastSortedElems(dst []fastValue, v fastValue) ([]fastValue, bool) {
 	if v.kind != kArray {
-		return nil, nil, false
+		return nil, false
 	}
-	var buf [8]fastValue
-	src, ok := fastElemsInto(buf[:0], v)
+	es, ok := fastElemsInto(dst[:0], v)
 	if !ok {
-		return nil, nil, false
+		return nil, false
 	}
-	o := newFastArray(len(src)) // a built array may be held elsewhere: a copy
-	es := append(o.elems, src...)
-	o.elems = es
+	if v.obj != nil {
+		es = append(dst[:0], es...) // a built array's own elements: a copy
+	}
 	for _, e := range es {
 		if e.kind == kArray || e.kind == kObject {
-			return nil, nil, false
+			return nil, false
 		}
 	}
 	slices.SortStableFunc(es, func(a, b fastValue) int {
@@ -41,25 +40,22 @@ func fastSortedElems(v fastValue) ([]fastValue, *fastObject, bool) {
 		ok = ok && cmpOK
 		return n
 	})
-	return es, o, ok
+	return es, ok
 }
 
-// fastSmallArray is an array of up to 4 elements the expression builds,
-// in one allocation.
-type fastSmallArray struct {
-	obj fastObject
-	buf [4]fastValue
+// fastArrayBuf is the array a node builds (sort, unique, reverse), in a
+// buffer it reuses on its next run: a scratch array, which fastOwn copies
+// where it is kept.
+type fastArrayBuf struct {
+	buf []fastValue
+	arr fastObject
 }
 
-// newFastArray returns an array object with room for n elements (elems
-// empty).
-func newFastArray(n int) *fastObject {
-	if n <= len(fastSmallArray{}.buf) {
-		a := new(fastSmallArray)
-		a.obj.elems = a.buf[:0]
-		return &a.obj
-	}
-	return &fastObject{elems: make([]fastValue, 0, n)}
+// result returns es, built in b.buf, as the node's array.
+func (b *fastArrayBuf) result(es []fastValue) fastValue {
+	b.buf = es[:0]
+	b.arr = fastObject{elems: es[:len(es):len(es)], scratch: true}
+	return fastValue{kind: kArray, obj: &b.arr}
 }
 
 // fastElemsInto is fastElems appending a raw array's elements to dst
@@ -93,17 +89,17 @@ func fastElemsInto(dst []fastValue, v fastValue) ([]fastValue, bool) {
 }
 
 // fastSort is sort.
-func fastSort(v fastValue) (fastValue, fastStatus) {
-	_, o, ok := fastSortedElems(v)
+func fastSort(b *fastArrayBuf, v fastValue) (fastValue, fastStatus) {
+	es, ok := fastSortedElems(b.buf, v)
 	if !ok {
 		return fastValue{}, sBail
 	}
-	return fastValue{kind: kArray, obj: o}, sOK
+	return b.result(es), sOK
 }
 
 // fastUnique is unique: sorted, of equal elements the first one kept.
-func fastUnique(v fastValue) (fastValue, fastStatus) {
-	es, o, ok := fastSortedElems(v)
+func fastUnique(b *fastArrayBuf, v fastValue) (fastValue, fastStatus) {
+	es, ok := fastSortedElems(b.buf, v)
 	if !ok {
 		return fastValue{}, sBail
 	}
@@ -116,8 +112,7 @@ func fastUnique(v fastValue) (fastValue, fastStatus) {
 		}
 		out = append(out, e)
 	}
-	o.elems = out
-	return fastValue{kind: kArray, obj: o}, sOK
+	return b.result(out), sOK
 }
 
 // fastMinMax is min (isMin) or max: null for [], else the first minimal
@@ -154,7 +149,7 @@ func fastMinMax(v fastValue, isMin bool) (fastValue, fastStatus) {
 
 // fastReverse is reverse: an array's elements in reverse order; anything
 // else is gojq's error (null and strings included, in v0.12.20).
-func fastReverse(v fastValue) (fastValue, fastStatus) {
+func fastReverse(b *fastArrayBuf, v fastValue) (fastValue, fastStatus) {
 	if v.kind != kArray {
 		return fastValue{}, sBail
 	}
@@ -163,11 +158,11 @@ func fastReverse(v fastValue) (fastValue, fastStatus) {
 	if !ok {
 		return fastValue{}, sBail
 	}
-	o := newFastArray(len(es))
+	out := b.buf[:0]
 	for i := range es {
-		o.elems = append(o.elems, es[len(es)-1-i])
+		out = append(out, es[len(es)-1-i])
 	}
-	return fastValue{kind: kArray, obj: o}, sOK
+	return b.result(out), sOK
 }
 
 // fastTrim is trim, ltrim (left) or rtrim (right): white space as
@@ -318,36 +313,16 @@ func fastFromEntries(v fastValue) (fastValue, fastStatus) {
 	if !ok {
 		return fastValue{}, sBail
 	}
-	type member struct {
-		name string
-		val  fastValue
-	}
-	ms := make([]member, 0, len(es))
+	ms := make([]fastEntry, 0, len(es))
 	for _, e := range es {
-		if e.kind != kObject {
-			return fastValue{}, sBail
-		}
-		k, st := fastIndex(e, "key")
-		if st != sOK || k.kind != kString {
-			return fastValue{}, sBail
-		}
-		name, ok := fastString(k)
+		m, ok := fastEntryOf(e)
 		if !ok {
 			return fastValue{}, sBail
 		}
-		x, st := fastIndex(e, "value")
-		if st != sOK {
-			return fastValue{}, sBail
-		}
-		if x.kind == kNull {
-			if y, st := fastIndex(e, "Value"); st != sOK || y.kind != kNull {
-				return fastValue{}, sBail
-			}
-		}
-		ms = append(ms, member{name, fastOwn(x)})
+		ms = append(ms, m)
 	}
 	// Stable, so that of equal keys the last one comes last.
-	slices.SortStableFunc(ms, func(a, b member) int { return strings.Compare(a.name, b.name) })
+	slices.SortStableFunc(ms, func(a, b fastEntry) int { return strings.Compare(a.name, b.name) })
 	o := &fastObject{}
 	for i, m := range ms {
 		if i+1 < len(ms) && ms[i+1].name == m.name {
@@ -360,6 +335,39 @@ func fastFromEntries(v fastValue) (fastValue, fastStatus) {
 	return fastValue{kind: kObject, obj: o}, sOK
 }
 
+// fastEntry is the member an entry of from_entries gives.
+type fastEntry struct {
+	name string
+	val  fastValue
+}
+
+// fastEntryOf reads one entry of from_entries: an object with a string
+// "key" and its "value" (owned: fastOwn); ok is false where
+// fastFromEntries bails.
+func fastEntryOf(e fastValue) (fastEntry, bool) {
+	if e.kind != kObject {
+		return fastEntry{}, false
+	}
+	k, st := fastIndex(e, "key")
+	if st != sOK || k.kind != kString {
+		return fastEntry{}, false
+	}
+	name, ok := fastString(k)
+	if !ok {
+		return fastEntry{}, false
+	}
+	x, st := fastIndex(e, "value")
+	if st != sOK {
+		return fastEntry{}, false
+	}
+	if x.kind == kNull {
+		if y, st := fastIndex(e, "Value"); st != sOK || y.kind != kNull {
+			return fastEntry{}, false
+		}
+	}
+	return fastEntry{name, fastOwn(x)}, true
+}
+
 // withEntries compiles with_entries(f) as gojq defines it:
 // to_entries | map(f) | from_entries.
 func (c *fastCompiler) withEntries(f *gojq.Query, root bool) (fastNode, bool, bool) {
@@ -368,9 +376,92 @@ func (c *fastCompiler) withEntries(f *gojq.Query, root bool) (fastNode, bool, bo
 	}
 	q := &gojq.Query{Left: fn("to_entries"), Op: gojq.OpPipe,
 		Right: &gojq.Query{Left: fn("map", f), Op: gojq.OpPipe, Right: fn("from_entries")}}
-	n, outRoot, ok := c.query(q, root)
+	general, outRoot, ok := c.query(q, root)
 	c.use(outRoot)
-	return n, false, ok
+	if !ok {
+		return nil, false, false
+	}
+	body, ok := c.gen(f, false)
+	if !ok {
+		return nil, false, false
+	}
+	w := &fastWithEntries{body: body}
+	w.add = func(e fastValue) bool {
+		m, ok := fastEntryOf(e)
+		if !ok {
+			w.bad = true
+			return false
+		}
+		w.ms = append(w.ms, m)
+		return true
+	}
+	return func(c *fastCtx, in fastValue) (fastValue, fastStatus) {
+		if in.kind != kObject || in.raw == nil {
+			return general(c, in)
+		}
+		return w.run(c, in, general)
+	}, false, true
+}
+
+// fastWithEntries is with_entries(f) on an input object in one pass: f
+// runs on each member's {key, value} entry (one object, refilled), its
+// outputs are read as from_entries reads them, and the object made of
+// them is in buffers of the node's, reused on its next run (a scratch
+// object, which fastOwn copies where it is kept).
+type fastWithEntries struct {
+	body  fastGen
+	add   func(fastValue) bool
+	bad   bool
+	spans [sortMemberSpansInsertion]memberSpan
+	entry fastObject
+	pair  [2]fastValue
+	ms    []fastEntry
+	kbuf  []byte
+	ends  []int
+	keys  [][]byte
+	names []string
+	vals  []fastValue
+	out   fastObject
+}
+
+func (w *fastWithEntries) run(c *fastCtx, in fastValue, general fastNode) (fastValue, fastStatus) {
+	spans, plain, ok := fastSortedMembers(w.spans[:0], in.raw)
+	if !plain {
+		return general(c, in) // a key with an escape
+	}
+	if !ok {
+		return fastValue{}, sBail
+	}
+	w.ms, w.bad = w.ms[:0], false
+	for _, m := range spans {
+		w.pair[0] = fastValue{kind: kString, str: bytesString(in.raw[m.ks:m.ke])}
+		w.pair[1] = fastRaw(in.raw[m.vs:m.ve])
+		w.entry = fastObject{keys: entryKeys, names: entryNames, vals: w.pair[:]}
+		if w.body(c, fastValue{kind: kObject, obj: &w.entry}, w.add) == sBail || w.bad {
+			return fastValue{}, sBail
+		}
+	}
+	// Stable, so that of equal keys the last one comes last.
+	slices.SortStableFunc(w.ms, func(a, b fastEntry) int { return strings.Compare(a.name, b.name) })
+	w.kbuf, w.ends, w.names, w.vals = w.kbuf[:0], w.ends[:0], w.names[:0], w.vals[:0]
+	for i, m := range w.ms {
+		if i+1 < len(w.ms) && w.ms[i+1].name == m.name {
+			continue
+		}
+		w.kbuf = append(appendJQString(w.kbuf, m.name), ':')
+		w.ends = append(w.ends, len(w.kbuf))
+		w.names = append(w.names, m.name)
+		w.vals = append(w.vals, m.val)
+	}
+	// The keys' text is in kbuf, which the appends may have moved.
+	w.keys = w.keys[:0]
+	start := 0
+	for _, end := range w.ends {
+		w.keys = append(w.keys, w.kbuf[start:end:end])
+		start = end
+	}
+	w.out = fastObject{keys: w.keys, names: w.names, vals: w.vals, scratch: true}
+	return fastValue{kind: kObject, obj: &w.out}, sOK
 }
 
 // fastFormats are the formats of the fast path, by name.

@@ -177,11 +177,68 @@ func (c *fastCompiler) array(a *gojq.Array, root bool) (fastNode, bool, bool) {
 			return fastValue{kind: kArray, obj: &fastObject{}}, sOK
 		}, false, true
 	}
+	if n, ok := c.arrayLiteral(a.Query, root); ok {
+		return n, false, true
+	}
 	g, ok := c.gen(a.Query, root)
 	if !ok {
 		return nil, false, false
 	}
-	return func(c *fastCtx, in fastValue) (fastValue, fastStatus) { return fastCollect(c, in, g) }, false, true
+	var col fastCollector
+	return func(c *fastCtx, in fastValue) (fastValue, fastStatus) { return col.collect(c, in, g) }, false, true
+}
+
+// arrayLiteral compiles [a, b, ...] whose parts each have at most one
+// output ([.id, .user]): the node fills one slice of its own on every run
+// (a scratch array, which fastOwn copies where it is kept). ok is false
+// for any other form, which array compiles as a generator.
+func (c *fastCompiler) arrayLiteral(q *gojq.Query, root bool) (fastNode, bool) {
+	var parts []*gojq.Query
+	var flatten func(q *gojq.Query) bool
+	flatten = func(q *gojq.Query) bool {
+		if q == nil || q.Op != gojq.OpComma || q.Term != nil || q.Meta != nil || len(q.Imports) > 0 || len(q.FuncDefs) > 0 || len(q.Patterns) > 0 {
+			return false
+		}
+		for _, side := range []*gojq.Query{q.Left, q.Right} {
+			if !flatten(side) {
+				parts = append(parts, side)
+			}
+		}
+		return true
+	}
+	if !flatten(q) {
+		return nil, false
+	}
+	why := c.why
+	nodes := make([]fastNode, len(parts))
+	for i, p := range parts {
+		n, outRoot, ok := c.query(p, root)
+		if !ok {
+			c.why = why // the generator's compilation gives the reason
+			return nil, false
+		}
+		c.use(outRoot)
+		nodes[i] = n
+	}
+	out := &fastObject{scratch: true}
+	buf := make([]fastValue, len(nodes))
+	return func(c *fastCtx, in fastValue) (fastValue, fastStatus) {
+		k := 0
+		for _, n := range nodes {
+			v, st := n(c, in)
+			switch st {
+			case sBail:
+				return fastValue{}, sBail
+			case sOK:
+				buf[k] = v
+				k++
+			}
+		}
+		// Full-slice: an append to the array copies it, never writes
+		// into the buffer.
+		out.elems = buf[:k:k]
+		return fastValue{kind: kArray, obj: out}, sOK
+	}, true
 }
 
 // arg1 compiles the one argument of a builtin; it runs on the builtin's
@@ -254,15 +311,18 @@ func (c *fastCompiler) builtin(f *gojq.Func, root bool) (fastNode, bool, bool) {
 			return unaryFn(fastAdd), false, true
 		case "any", "all":
 			return c.anyAll(name == "any", nil, nil, root)
-		case "sort":
-			return unaryFn(fastSort), false, true
-		case "unique":
-			return unaryFn(fastUnique), false, true
+		case "sort", "unique":
+			op, b := fastSort, new(fastArrayBuf)
+			if name == "unique" {
+				op = fastUnique
+			}
+			return unaryFn(func(v fastValue) (fastValue, fastStatus) { return op(b, v) }), false, true
 		case "min", "max":
 			isMin := name == "min"
 			return unaryFn(func(v fastValue) (fastValue, fastStatus) { return fastMinMax(v, isMin) }), false, true
 		case "reverse":
-			return unaryFn(fastReverse), false, true
+			b := new(fastArrayBuf)
+			return unaryFn(func(v fastValue) (fastValue, fastStatus) { return fastReverse(b, v) }), false, true
 		case "trim", "ltrim", "rtrim":
 			left, right := name != "rtrim", name != "ltrim"
 			return unaryFn(func(v fastValue) (fastValue, fastStatus) { return fastTrim(v, left, right) }), false, true
@@ -284,7 +344,8 @@ func (c *fastCompiler) builtin(f *gojq.Func, root bool) (fastNode, bool, bool) {
 			left := name == "ltrimstr"
 			op = func(in, x fastValue) (fastValue, fastStatus) { return fastTrimStr(in, x, left) }
 		case "split":
-			op = fastSplit
+			b := new(fastArrayBuf)
+			op = func(in, x fastValue) (fastValue, fastStatus) { return fastSplit(b, in, x) }
 		case "index":
 			op = fastIndexOf
 		case "join":

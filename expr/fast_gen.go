@@ -50,36 +50,16 @@ func (c *fastCompiler) genOf(q *gojq.Query, root bool) (fastGen, bool) {
 		if !ok {
 			return nil, false
 		}
-		return func(c *fastCtx, in fastValue, yield func(fastValue) bool) fastStatus {
-			st, stop := sOK, false
-			lst := l(c, in, func(v fastValue) bool {
-				st = r(c, v, func(w fastValue) bool {
-					stop = !yield(w)
-					return !stop
-				})
-				return st == sOK && !stop
-			})
-			if lst == sBail || st == sBail {
-				return sBail
-			}
-			return sOK
-		}, true
+		return newFastGenPipe(l, r).run, true
 	case q.Op == gojq.OpComma:
 		l, ok1 := c.gen(q.Left, root)
 		r, ok2 := c.gen(q.Right, root)
 		if !ok1 || !ok2 {
 			return nil, false
 		}
-		return func(c *fastCtx, in fastValue, yield func(fastValue) bool) fastStatus {
-			stop := false
-			if l(c, in, func(v fastValue) bool { stop = !yield(v); return !stop }) == sBail {
-				return sBail
-			}
-			if stop {
-				return sOK
-			}
-			return r(c, in, yield)
-		}, true
+		g := &fastGenComma{l: l, r: r}
+		g.left = func(v fastValue) bool { g.stop = !g.yield(v); return !g.stop }
+		return g.run, true
 	}
 	if q.Op == 0 {
 		// No operator (gojq.Operator.String panics on it): a query of
@@ -89,6 +69,72 @@ func (c *fastCompiler) genOf(q *gojq.Query, root bool) (fastGen, bool) {
 	}
 	c.fail("the operator " + q.Op.String() + " on several outputs")
 	return nil, false
+}
+
+// fastGenPipe is `l | r` of generators: r runs on each of l's outputs. Its
+// callbacks are made once, at compile time (closures made per run are
+// allocated), and its state is per run: a node is never run inside its
+// own run (the subset has no recursion), so one state is enough.
+type fastGenPipe struct {
+	l, r        fastGen
+	c           *fastCtx
+	yield       func(fastValue) bool
+	st          fastStatus
+	stop        bool
+	left, right func(fastValue) bool
+}
+
+func newFastGenPipe(l, r fastGen) *fastGenPipe {
+	p := &fastGenPipe{l: l, r: r}
+	p.left = func(v fastValue) bool {
+		p.st = p.r(p.c, v, p.right)
+		return p.st == sOK && !p.stop
+	}
+	p.right = func(w fastValue) bool {
+		p.stop = !p.yield(w)
+		return !p.stop
+	}
+	return p
+}
+
+func (p *fastGenPipe) run(c *fastCtx, in fastValue, yield func(fastValue) bool) fastStatus {
+	p.c, p.yield, p.st, p.stop = c, yield, sOK, false
+	lst := p.l(c, in, p.left)
+	p.yield = nil
+	if lst == sBail || p.st == sBail {
+		return sBail
+	}
+	return sOK
+}
+
+// fastGenComma is `l, r` of generators, its callback made once as
+// fastGenPipe's.
+type fastGenComma struct {
+	l, r  fastGen
+	yield func(fastValue) bool
+	stop  bool
+	left  func(fastValue) bool
+}
+
+func (g *fastGenComma) run(c *fastCtx, in fastValue, yield func(fastValue) bool) fastStatus {
+	g.yield, g.stop = yield, false
+	st := g.l(c, in, g.left)
+	g.yield = nil
+	if st == sBail {
+		return sBail
+	}
+	if g.stop {
+		return sOK
+	}
+	return g.r(c, in, yield)
+}
+
+// fastGenIter is .[] as a generator.
+func fastGenIter(c *fastCtx, in fastValue, yield func(fastValue) bool) fastStatus {
+	if !fastIterate(in, yield) {
+		return sBail
+	}
+	return sOK
 }
 
 // fastGenOf makes a node of one output a generator.
@@ -146,61 +192,53 @@ func (c *fastCompiler) termGen(t *gojq.Term, root bool) (fastGen, bool) {
 		c.fail("a term with several outputs: " + t.String())
 		return nil, false
 	}
+	// The suffixes after the first .[] run on each of its outputs.
 	for _, s := range t.SuffixList[k+1:] {
 		switch {
 		case s.Optional:
 			continue
 		case s.Iter:
-			prev := g
-			g = func(c *fastCtx, in fastValue, yield func(fastValue) bool) fastStatus {
-				st, stop := sOK, false
-				pst := prev(c, in, func(v fastValue) bool {
-					if !fastIterate(v, func(w fastValue) bool { stop = !yield(w); return !stop }) {
-						st = sBail
-					}
-					return st == sOK && !stop
-				})
-				if pst == sBail || st == sBail {
-					return sBail
-				}
-				return sOK
-			}
+			g = newFastGenPipe(g, fastGenIter).run
 		default:
 			n, ok := c.suffix(s.Index)
 			if !ok {
 				return nil, false
 			}
-			prev := g
-			g = func(c *fastCtx, in fastValue, yield func(fastValue) bool) fastStatus {
-				st, stop := sOK, false
-				pst := prev(c, in, func(v fastValue) bool {
-					w, wst := n(c, v)
-					switch wst {
-					case sBail:
-						st = sBail
-						return false
-					case sOK:
-						stop = !yield(w)
-					}
-					return !stop
-				})
-				if pst == sBail || st == sBail {
-					return sBail
-				}
-				return sOK
-			}
+			g = newFastGenPipe(g, fastGenOf(n)).run
 		}
 	}
 	return g, true
 }
 
-// fastCollect runs g and collects its outputs into a new array.
-func fastCollect(c *fastCtx, in fastValue, g fastGen) (fastValue, fastStatus) {
-	var es []fastValue
-	if g(c, in, func(v fastValue) bool { es = append(es, fastOwn(v)); return true }) == sBail {
+// fastCollector collects a generator's outputs into an array, for the
+// node of [g] or map(f): in a buffer of the node's, reused on its next run
+// (a scratch array, as an array literal's), with callbacks made once.
+type fastCollector struct {
+	buf  []fastValue
+	arr  fastObject
+	add  func(fastValue) bool // appends an output to buf
+	each func(fastValue) bool // runs body on an element (map)
+	body fastGen
+	c    *fastCtx
+	st   fastStatus
+}
+
+// result returns the collected array.
+func (col *fastCollector) result() fastValue {
+	col.arr = fastObject{elems: col.buf[:len(col.buf):len(col.buf)], scratch: true}
+	return fastValue{kind: kArray, obj: &col.arr}
+}
+
+// collect runs g and collects its outputs.
+func (col *fastCollector) collect(c *fastCtx, in fastValue, g fastGen) (fastValue, fastStatus) {
+	if col.add == nil {
+		col.add = func(v fastValue) bool { col.buf = append(col.buf, fastOwn(v)); return true }
+	}
+	col.buf = col.buf[:0]
+	if g(c, in, col.add) == sBail {
 		return fastValue{}, sBail
 	}
-	return fastValue{kind: kArray, obj: &fastObject{elems: es}}, sOK
+	return col.result(), sOK
 }
 
 // mapArray compiles map(f), which is [.[] | f].
@@ -209,16 +247,18 @@ func (c *fastCompiler) mapArray(f *gojq.Query) (fastNode, bool, bool) {
 	if !ok {
 		return nil, false, false
 	}
+	col := &fastCollector{body: body}
+	col.add = func(v fastValue) bool { col.buf = append(col.buf, fastOwn(v)); return true }
+	col.each = func(v fastValue) bool {
+		col.st = col.body(col.c, v, col.add)
+		return col.st == sOK
+	}
 	return func(c *fastCtx, in fastValue) (fastValue, fastStatus) {
-		var es []fastValue
-		st := sOK
-		if !fastIterate(in, func(v fastValue) bool {
-			st = body(c, v, func(w fastValue) bool { es = append(es, fastOwn(w)); return true })
-			return st == sOK
-		}) || st == sBail {
+		col.buf, col.c, col.st = col.buf[:0], c, sOK
+		if !fastIterate(in, col.each) || col.st == sBail {
 			return fastValue{}, sBail
 		}
-		return fastValue{kind: kArray, obj: &fastObject{elems: es}}, sOK
+		return col.result(), sOK
 	}, false, true
 }
 
@@ -228,12 +268,7 @@ func (c *fastCompiler) mapArray(f *gojq.Query) (fastNode, bool, bool) {
 func (c *fastCompiler) anyAll(isAny bool, genQ, condQ *gojq.Query, root bool) (fastNode, bool, bool) {
 	var g fastGen
 	if genQ == nil {
-		g = func(c *fastCtx, in fastValue, yield func(fastValue) bool) fastStatus {
-			if !fastIterate(in, yield) {
-				return sBail
-			}
-			return sOK
-		}
+		g = fastGenIter
 	} else {
 		var ok bool
 		if g, ok = c.gen(genQ, root); !ok {
@@ -247,21 +282,32 @@ func (c *fastCompiler) anyAll(isAny bool, genQ, condQ *gojq.Query, root bool) (f
 			return nil, false, false
 		}
 	}
+	// The callbacks are made once and keep their state in a (as
+	// fastGenPipe's).
+	a := &struct {
+		c      *fastCtx
+		found  bool
+		st     fastStatus
+		elem   func(fastValue) bool
+		decide func(fastValue) bool
+	}{}
+	a.decide = func(w fastValue) bool {
+		if fastTruthy(w) == isAny {
+			a.found = true
+		}
+		return !a.found
+	}
+	a.elem = func(v fastValue) bool {
+		a.st = cond(a.c, v, a.decide)
+		return a.st == sOK && !a.found
+	}
 	return func(c *fastCtx, in fastValue) (fastValue, fastStatus) {
-		found, st := false, sOK
-		gst := g(c, in, func(v fastValue) bool {
-			st = cond(c, v, func(w fastValue) bool {
-				if fastTruthy(w) == isAny {
-					found = true
-				}
-				return !found
-			})
-			return st == sOK && !found
-		})
-		if gst == sBail || st == sBail {
+		a.c, a.found, a.st = c, false, sOK
+		gst := g(c, in, a.elem)
+		if gst == sBail || a.st == sBail {
 			return fastValue{}, sBail
 		}
-		return fastBool(found == isAny), sOK
+		return fastBool(a.found == isAny), sOK
 	}, false, true
 }
 
@@ -386,14 +432,24 @@ func (c *fastCompiler) limitGen(f *gojq.Func, root bool) (fastGen, bool) {
 	if !ok {
 		return nil, false
 	}
+	// The callback is made once and keeps its state in l (as
+	// fastGenPipe's).
+	l := &struct {
+		left  int64
+		yield func(fastValue) bool
+		each  func(fastValue) bool
+	}{}
+	l.each = func(v fastValue) bool {
+		l.left--
+		return l.yield(v) && l.left > 0
+	}
 	return func(c *fastCtx, in fastValue, yield func(fastValue) bool) fastStatus {
 		if n == 0 {
 			return sOK
 		}
-		left := n
-		return g(c, in, func(v fastValue) bool {
-			left--
-			return yield(v) && left > 0
-		})
+		l.left, l.yield = n, yield
+		st := g(c, in, l.each)
+		l.yield = nil
+		return st
 	}, true
 }

@@ -319,7 +319,11 @@ func (g *exprGen) extended(depth int) string {
 	case 12:
 		return `"\(` + e() + `)-\(` + e() + `)x"`
 	case 13:
-		return "[" + e() + ", " + e() + "]"
+		// Array literals, also where their node runs once per element
+		// (its buffer is reused) and where a slice of it is kept.
+		return []string{"[" + e() + ", " + e() + "]", "[" + e() + ", " + e() + ", " + e() + "]",
+			"(" + e() + " | map([., " + e() + "]))", "(" + e() + " | map([., " + e() + ", .][1:]))",
+			"[" + g.path() + "[] | [., " + e() + "]]", "[[" + e() + ", .a], [.b, " + e() + "]]"}[g.pick(6)]
 	case 14:
 		return "[]"
 	case 15:
@@ -475,6 +479,30 @@ func TestFastPathSweep(t *testing.T) {
 	// third is answered by the fast path itself.
 	if fast*10 < total*8 || answered*4 < total {
 		t.Errorf("of %d cases %d compiled to the fast path and %d were answered by it", total, fast, answered)
+	}
+}
+
+// TestFastPathArrayLiteralReuse: an array literal (and [g], map, sort,
+// unique, reverse, split, with_entries) fills its node's buffer on every
+// run; where its node runs once per element, what is kept of an earlier
+// run (the array, a slice of it, an array holding it) is a copy.
+func TestFastPathArrayLiteralReuse(t *testing.T) {
+	for _, expr := range []string{
+		"[.a, .b]", "[.a, .b, .c] | .[1:]", ".t | map([., 1])", ".t | map([., 1, .][1:])", "[.t[] | [., .]]",
+		".t | map([[.], {x: [.]}])", ".t | map([., 2] | reverse)", "[.t[] | [.][0:1]]", "[.a, .b] as $x | [$x, [.c, $x]]",
+		".t | map([., 1][1:] | [.[0], .])", "[.t[] | select(. != null)]", "[.t[] | [., 1] | {a: .}]",
+		".t | [map(.), map([.])]", "[.t[] | [.t2[]?]]", ".t | map(map(.)?)",
+		".t | map([., 1] | sort)", "[.t[] | [., .] | unique]", "[.t[] | [[.], 2] | reverse]", ".t | map([.[]?] | reverse)",
+		"[.t | sort, reverse, unique]", ".t | map(split(\"q\"))", "[.t[] | split(\"q\")[1:]]", ".t | map(split(\"\"))",
+		".t | map(with_entries(select(.value != 1)))", "[.t[] | with_entries(.key |= ascii_upcase)]", "[.u, .t[0] | with_entries(.)]",
+		".u | with_entries(.value |= [.]) as $x | [$x, with_entries(.)]", ".u | [with_entries({key: \"k\", value: .key})]",
+	} {
+		for _, payload := range []string{`{"a":1,"b":"x","c":null,"t":["p","q","r"]}`, `{"t":[[1],{"a":2},3]}`, `{"t":[]}`,
+			`{"t":[{"a":1,"b":2},{"c":3,"a":4}],"u":{"x":1,"y":[2],"x":5}}`} {
+			if fast, _ := checkFastVsGojq(t, expr, []byte(payload)); !fast {
+				t.Errorf("%s: not on the fast path", expr)
+			}
+		}
 	}
 }
 

@@ -67,6 +67,10 @@ type fastObject struct {
 	// pointer for both keeps fastValue small: it is passed by value on
 	// every node.)
 	elems []fastValue
+	// scratch: elems (of an array), or keys and names (of an object), are
+	// buffers of the node that built the value, overwritten on its next
+	// run (an array literal, with_entries): fastOwn copies them.
+	scratch bool
 	// or, for kArray: keys or to_entries of an input object, made into
 	// elems only where an operation needs them (fast_members.go).
 	lazy *fastLazyList
@@ -248,14 +252,24 @@ func fastCompare(a, b fastValue) (int, bool) {
 		}
 		return 1, true
 	case kString:
-		x, ok1 := fastStringOf(a)
-		y, ok2 := fastStringOf(b)
+		x, ok1 := fastStringText(a)
+		y, ok2 := fastStringText(b)
 		if !ok1 || !ok2 {
 			return 0, false
 		}
-		return bytes.Compare(x, y), true
+		return strings.Compare(x, y), true
 	}
 	return 0, false
+}
+
+// fastStringText is fastStringOf as a string, without a copy: a computed
+// string as it is, a raw one over its bytes (or its decoded copy's).
+func fastStringText(v fastValue) (string, bool) {
+	if v.raw == nil {
+		return v.str, true
+	}
+	b, ok := fastStringOf(v)
+	return bytesString(b), ok
 }
 
 // fastLookup returns the value of key in the raw object obj: the last one when
