@@ -87,6 +87,11 @@ type Result struct {
 	Stages      []*StageResult `json:"stages"`
 	Topology    string         `json:"topology"`
 	ResumedFrom string         `json:"resumed_from,omitempty"`
+	// Host and RunID are those of a host's part of a flow (obz flow
+	// --host NAME --run-id ID): the other hosts' run directories of the
+	// run have the same RunID.
+	Host  string `json:"host,omitempty"`
+	RunID string `json:"run_id,omitempty"`
 	// Events is the run's event record (events.ndjson), relative to RunDir.
 	Events string `json:"events,omitempty"`
 	// RunDirErr is the first error writing the run directory (manifest.json
@@ -159,7 +164,7 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 		}
 	}
 	topo, _ := os.ReadFile(t.File)
-	res := &Result{Flow: t.Name, File: cmp.Or(t.Path, t.File), Version: opts.Version, RunDir: runDir, Started: start, Topology: string(topo), ResumedFrom: opts.ResumedFrom}
+	res := &Result{Flow: t.Name, File: cmp.Or(t.Path, t.File), Version: opts.Version, RunDir: runDir, Started: start, Topology: string(topo), ResumedFrom: opts.ResumedFrom, Host: t.Host, RunID: t.RunID}
 	events, err := openEventLog(runDir)
 	if err != nil {
 		return nil, fmt.Errorf("creating run directory: %w", err)
@@ -183,7 +188,7 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 		p.stall.after = cmp.Or(opts.StallAfter, DefaultStallAfter)
 		p.lifecycle.events, p.runDir = events, runDir
 		p.res = &StageResult{Name: s.Name, Argv: s.Argv, Inputs: s.AllInputs(), State: StatePending, Log: filepath.Join("logs", s.Name+".log")}
-		if !opts.NoJournal {
+		if !opts.NoJournal && s.bridge == "" {
 			p.res.Journal = filepath.Join("journals", s.Name+".zst")
 		}
 		procs[s.Name] = p

@@ -292,6 +292,13 @@ func (in *In) next(wait bool) error {
 	if meta, err := im.m.Metadata(); err == nil {
 		in.seq = meta.Sequence.Stream
 	}
+	if h := im.m.Headers(); h != nil && h.Get(AbortHeader) != "" {
+		// Acknowledged like a message read: a reader started again
+		// continues after it, with what the publisher publishes again.
+		in.read = append(in.read, in.cur)
+		in.cur, in.rest = nil, nil
+		return &BrokenError{Subject: in.subject, Why: h.Get(AbortHeader)}
+	}
 	return nil
 }
 
@@ -332,4 +339,16 @@ func (in *In) Close() {
 		close(in.done)
 		in.it.Stop()
 	})
+}
+
+// BrokenError is the end of an edge whose publisher said that its input
+// broke before the EOF (Out.Abort): the writer upstream died. The reader
+// fails, as a stage reading a pipe whose writer died does.
+type BrokenError struct {
+	Subject string
+	Why     string // the publisher's words
+}
+
+func (e *BrokenError) Error() string {
+	return fmt.Sprintf("subject %s: the edge broke on the publishing side before its EOF: %s", e.Subject, e.Why)
 }

@@ -147,8 +147,10 @@ EXAMPLES:
    stage after sub drops its frames as duplicates by writer:seq. Publishing
    runs ahead of the server's acknowledgements by --window messages; pub
    ends once every frame is acknowledged (stored), and fails if stdin ended
-   without an EOF frame (its writer died: the readers of SUBJECT wait for
-   it; publish again).
+   without an EOF frame (its writer died): it then publishes that the edge
+   broke, and the reader of SUBJECT (obz nats sub) fails with its message
+   instead of waiting for the EOF; publish again, and a sub started again
+   continues after that mark.
 `+natsStreamHelp+`
 EXAMPLES:
    obz nats serve --port -1 --dir .obz/nats-try -- sh -c 'obz gen --count 1000 --seed 1 | obz nats pub orders --stats'
@@ -156,6 +158,7 @@ EXAMPLES:
 `, withStream(
 					&cli.IntFlag{Name: "window", Value: natsedge.DefaultWindow, Usage: "messages published ahead of their acknowledgement"},
 					&cli.BoolFlag{Name: "stats", Usage: "print counts on stderr at the end"},
+					&cli.IntFlag{Name: "in-fd", Usage: "read the frames from this file descriptor instead of stdin (used by obz flow --host)", Hidden: true},
 				), natsPub),
 			sub("sub", "write the frames of a JetStream subject to stdout (a source)", "SUBJECT",
 				`DESCRIPTION:
@@ -182,6 +185,7 @@ EXAMPLES:
 					&cli.IntFlag{Name: "writers", Value: 1, Usage: "how many writers' EOFs end the subject (stages publishing to it)"},
 					&cli.DurationFlag{Name: "ack-wait", Value: 30 * time.Second, Usage: "how long the server waits for an acknowledgement before it delivers a frame again"},
 					&cli.BoolFlag{Name: "stats", Usage: "print counts on stderr at the end"},
+					&cli.IntFlag{Name: "out-fd", Usage: "write the frames to this file descriptor instead of stdout (used by obz flow --host)", Hidden: true},
 				), natsSub),
 		},
 	}
@@ -271,7 +275,24 @@ func natsPub(c *cli.Context) error {
 		return err
 	}
 
-	sc := bufio.NewScanner(c.App.Reader)
+	input := c.App.Reader
+	if fd := c.Int("in-fd"); fd > 0 {
+		f := os.NewFile(uintptr(fd), fmt.Sprintf("fd %d", fd))
+		if f == nil {
+			return &usageError{msg: fmt.Sprintf("--in-fd %d is not an open file descriptor", fd)}
+		}
+		defer f.Close()
+		input = f
+	}
+	// broken tells the reader of the subject that the input broke before
+	// its EOF, so that it fails instead of waiting for the EOF.
+	broken := func(err error) error {
+		if aerr := out.Abort(err.Error()); aerr != nil {
+			return fmt.Errorf("%w (and %v)", err, aerr)
+		}
+		return err
+	}
+	sc := bufio.NewScanner(input)
 	sc.Buffer(make([]byte, 256<<10), wire.DefaultMaxLine+1)
 	var batch []byte
 	var line, frames int64
@@ -295,9 +316,9 @@ func natsPub(c *cli.Context) error {
 			flush()
 			out.Ack()
 			if !wire.IsFrame(b) {
-				return fmt.Errorf("stdin line %d is not a frame but bare NDJSON: publish the output of an obz stage (obz read, obz map . ...)", line)
+				return broken(fmt.Errorf("stdin line %d is not a frame but bare NDJSON: publish the output of an obz stage (obz read, obz map . ...)", line))
 			}
-			return fmt.Errorf("stdin line %d: %w", line, err)
+			return broken(fmt.Errorf("stdin line %d: %w", line, err))
 		}
 		if _, ok := counts[f.Writer]; !ok && f.Writer != "" {
 			counts[f.Writer] = 0
@@ -333,19 +354,19 @@ func natsPub(c *cli.Context) error {
 			frames, stored, out.Stream(), subject, time.Since(start).Seconds())
 	}
 	if readErr != nil {
-		return fmt.Errorf("reading stdin after line %d: %w", line, readErr)
+		return broken(fmt.Errorf("reading stdin after line %d: %w", line, readErr))
 	}
 	if c.Context.Err() != nil {
 		return nil
 	}
 	for _, w := range order {
 		if !eofs[w] {
-			return fmt.Errorf("stdin ended without the EOF of %s after %d events: the readers of %s wait for it; publish its frames again (those stored are deduplicated)",
-				wire.ShowName(w), counts[w], subject)
+			return broken(fmt.Errorf("stdin ended without the EOF of %s after %d events: the readers of %s fail; publish its frames again (those stored are deduplicated)",
+				wire.ShowName(w), counts[w], subject))
 		}
 	}
 	if frames == 0 {
-		return fmt.Errorf("stdin was empty, not even an EOF frame: nothing was published to %s", subject)
+		return broken(fmt.Errorf("stdin was empty, not even an EOF frame: its writer died before its first frame; nothing was published to %s", subject))
 	}
 	return nil
 }
@@ -383,7 +404,15 @@ func natsSub(c *cli.Context) error {
 	stop := context.AfterFunc(c.Context, in.Close)
 	defer stop()
 
-	w := c.App.Writer
+	var w io.Writer = c.App.Writer
+	if fd := c.Int("out-fd"); fd > 0 {
+		f := os.NewFile(uintptr(fd), fmt.Sprintf("fd %d", fd))
+		if f == nil {
+			return &usageError{msg: fmt.Sprintf("--out-fd %d is not an open file descriptor", fd)}
+		}
+		defer f.Close()
+		w = f
+	}
 	var b runner.InBatch
 	var buf []byte
 	var frames, bytes int64
