@@ -62,6 +62,18 @@ DESCRIPTION:
    that journaled nothing starts from the beginning. See docs/journal.md
    (Resume).
 
+   A topology may place its stages on hosts (host = "NAME" per stage; see
+   docs/topology.md, Hosts). --host NAME --run-id ID runs only that host's
+   part; every host runs the same file with the same run id. Edges within
+   the host are pipes; an edge to or from another host is the JetStream
+   subject obz.FLOW.RUN.PRODUCER.CONSUMER, carried by two bridge processes
+   named nats.PRODUCER.CONSUMER: obz nats pub on the producer's host, obz
+   nats sub on the consumer's, on the server of --nats-url (docs/nats.md).
+   The edge contract holds across: an upstream that fails or dies on one
+   host fails the flow on the other, naming the bridge and the subject.
+   Each host keeps its own run directory. Without --host the whole flow
+   runs here, on pipes. --resume of a host's part is not supported.
+
 EXAMPLES:
    obz flow testdata/flows/orders.toml
    obz flow --check testdata/flows/orders.toml
@@ -69,6 +81,8 @@ EXAMPLES:
    obz flow --mermaid testdata/flows/orders.toml
    obz flow testdata/flows/big.toml & sleep 1; kill -9 $!   # a run killed half-way
    obz flow --resume $(ls -d .obz/runs/big-* | tail -n 1)   # ... continued to its end
+   obz flow --check --host a testdata/flows/hosts.toml   # host a's part: its stages, and its edges to b over NATS
+   obz nats serve --port -1 --dir .obz/nats-try -- sh -c 'id=$(date +%s%N); obz flow --host b --run-id $id testdata/flows/hosts.toml & obz flow --host a --run-id $id testdata/flows/hosts.toml; wait'
 
 OPTIONS:
 {{range .VisibleFlags}}   {{.}}
@@ -176,7 +190,7 @@ func runFlow(c *cli.Context, reg stages.Registry) error {
 		}
 		switch {
 		case host != "":
-			fmt.Fprintf(out, "%s: ok: flow %q, host %q: %d stages, %d edges, %d of them over NATS\n", t.File, t.Name, host, len(t.Stages)-bridges, edges-bridges, bridges)
+			fmt.Fprintf(out, "%s: ok: flow %q, host %q: %d stages, %d edges on pipes, %d over NATS\n", t.File, t.Name, host, len(t.Stages)-bridges, edges-bridges, bridges)
 		case len(t.Hosts) > 0:
 			fmt.Fprintf(out, "%s: ok: flow %q, %d stages, %d edges, on hosts %s\n", t.File, t.Name, len(t.Stages), edges, strings.Join(t.Hosts, ", "))
 		default:
