@@ -160,9 +160,10 @@ func edgeArgs(order []*Stage) map[string][]string {
 func (t *Topology) commandLine(s *Stage, edges []string, journal string, flush bool) []string {
 	if s.bridge != "" {
 		// obz nats pub reads its one edge, obz nats sub writes its one
-		// edge; neither is journaled (the producer's host journals the
-		// frames) nor reports status.
-		return append(slices.Clone(s.Argv), edges...)
+		// edge, and each reports its counts; neither is journaled (the
+		// producer's host journals the frames).
+		argv := append(slices.Clone(s.Argv), edges...)
+		return append(argv, flagStatusFD, strconv.Itoa(3+len(edges)/2))
 	}
 	statusFD := 3 + len(edges)/2
 	command, inner := s.Argv[0], s.Argv

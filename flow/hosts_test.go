@@ -87,7 +87,7 @@ func TestPart(t *testing.T) {
 	if argv := a.commandLine(a.Lookup("j_out"), edges["j_out"], "journals/j_out.zst", false); !slices.Contains(argv, flagJournalRefs) {
 		t.Errorf("j_out reads j, on its host: %v", argv)
 	}
-	if argv := a.commandLine(pub, edges[pub.Name], "", false); !slices.Equal(argv, []string{"nats", "pub", "obz.orders.r1.big.out", flagInFD, "3"}) {
+	if argv := a.commandLine(pub, edges[pub.Name], "", false); !slices.Equal(argv, []string{"nats", "pub", "obz.orders.r1.big.out", flagInFD, "3", flagStatusFD, "4"}) {
 		t.Errorf("the publishing bridge runs %v", argv)
 	}
 

@@ -410,7 +410,10 @@ func (s *supervisor) wait(ctx context.Context) {
 			if p.retrying && p.timer.Stop() {
 				giveUp(p)
 			}
-			if p.source && p.stop() {
+			// A reading bridge (obz nats sub) is not stopped: it has no
+			// EOF of its own to end its edge with, and waits for the
+			// one its producer's host sends.
+			if p.source && p.st.bridge == "" && p.stop() {
 				p.signalWhenReady(syscall.SIGTERM)
 			}
 		}

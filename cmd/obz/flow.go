@@ -82,7 +82,7 @@ EXAMPLES:
    obz flow testdata/flows/big.toml & sleep 1; kill -9 $!   # a run killed half-way
    obz flow --resume $(ls -d .obz/runs/big-* | tail -n 1)   # ... continued to its end
    obz flow --check --host a testdata/flows/hosts.toml   # host a's part: its stages, and its edges to b over NATS
-   obz nats serve --port -1 --dir .obz/nats-try -- sh -c 'id=$(date +%s%N); obz flow --host b --run-id $id testdata/flows/hosts.toml & obz flow --host a --run-id $id testdata/flows/hosts.toml; wait'
+   obz nats serve --port -1 --dir .obz/nats-try -- sh -c 'id=$(date +%s%N); obz flow --host b --run-id $id testdata/flows/hosts.toml & obz flow --host a --run-id $id testdata/flows/hosts.toml && wait $!'
 
 OPTIONS:
 {{range .VisibleFlags}}   {{.}}

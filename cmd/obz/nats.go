@@ -159,6 +159,7 @@ EXAMPLES:
 					&cli.IntFlag{Name: "window", Value: natsedge.DefaultWindow, Usage: "messages published ahead of their acknowledgement"},
 					&cli.BoolFlag{Name: "stats", Usage: "print counts on stderr at the end"},
 					&cli.IntFlag{Name: "in-fd", Usage: "read the frames from this file descriptor instead of stdin (used by obz flow --host)", Hidden: true},
+					&cli.IntFlag{Name: "status-fd", Usage: "write status lines to this file descriptor (used by obz flow --host)", Hidden: true},
 				), natsPub),
 			sub("sub", "write the frames of a JetStream subject to stdout (a source)", "SUBJECT",
 				`DESCRIPTION:
@@ -186,6 +187,7 @@ EXAMPLES:
 					&cli.DurationFlag{Name: "ack-wait", Value: 30 * time.Second, Usage: "how long the server waits for an acknowledgement before it delivers a frame again"},
 					&cli.BoolFlag{Name: "stats", Usage: "print counts on stderr at the end"},
 					&cli.IntFlag{Name: "out-fd", Usage: "write the frames to this file descriptor instead of stdout (used by obz flow --host)", Hidden: true},
+					&cli.IntFlag{Name: "status-fd", Usage: "write status lines to this file descriptor (used by obz flow --host)", Hidden: true},
 				), natsSub),
 		},
 	}
@@ -251,6 +253,16 @@ func natsConnect(c *cli.Context, name string) (*nats.Conn, error) {
 }
 
 func natsPub(c *cli.Context) error {
+	st, err := startNatsStatus(c.Int("status-fd"))
+	if err != nil {
+		return err
+	}
+	err = publish(c, st)
+	st.end(err)
+	return err
+}
+
+func publish(c *cli.Context, status *natsStatus) error {
 	if c.NArg() != 1 {
 		return &usageError{msg: "one subject is required, e.g. obz nats pub orders"}
 	}
@@ -309,7 +321,8 @@ func natsPub(c *cli.Context) error {
 	}
 	var f wire.Frame
 	var dec wire.Decoder
-	for sc.Scan() {
+	for t := time.Now(); sc.Scan(); t = time.Now() {
+		status.wait(t, false)
 		line++
 		b := sc.Bytes()
 		if err := dec.Decode(b, &f); err != nil || f.Kind == 0 {
@@ -331,6 +344,7 @@ func natsPub(c *cli.Context) error {
 			eofs[f.Writer] = true
 		}
 		frames++
+		status.frame(&f, len(b)+1, false)
 		batch = append(append(batch, b...), '\n')
 		if len(batch) >= 256<<10 {
 			if err := flush(); err != nil {
@@ -372,6 +386,16 @@ func natsPub(c *cli.Context) error {
 }
 
 func natsSub(c *cli.Context) error {
+	st, err := startNatsStatus(c.Int("status-fd"))
+	if err != nil {
+		return err
+	}
+	err = subscribe(c, st)
+	st.end(err)
+	return err
+}
+
+func subscribe(c *cli.Context, status *natsStatus) error {
 	if c.NArg() != 1 {
 		return &usageError{msg: "one subject is required, e.g. obz nats sub orders --durable me"}
 	}
@@ -419,13 +443,18 @@ func natsSub(c *cli.Context) error {
 	ctx := context.WithoutCancel(c.Context) // acks go out after a stop signal too
 	for {
 		b.Frames, b.Bytes = b.Frames[:0], 0
+		t := time.Now()
 		rerr := in.Read(&b)
+		status.wait(t, false)
 		buf = buf[:0]
 		for i := range b.Frames {
 			buf = wire.AppendFrame(buf, &b.Frames[i])
 		}
 		if len(buf) > 0 {
-			if _, err := w.Write(buf); err != nil {
+			t := time.Now()
+			_, err := w.Write(buf)
+			status.wait(t, true)
+			if err != nil {
 				if errors.Is(err, syscall.EPIPE) || errors.Is(err, io.ErrClosedPipe) {
 					return nil // the reader is gone (| head): what it did not take stays unacknowledged
 				}
@@ -433,6 +462,17 @@ func natsSub(c *cli.Context) error {
 			}
 			frames += int64(len(b.Frames))
 			bytes += int64(len(buf))
+			if status != nil {
+				// What it read from the subject is what it wrote.
+				for i := range b.Frames {
+					status.frame(&b.Frames[i], 0, true)
+					if b.Frames[i].Kind == wire.KindData {
+						status.in.Add(1)
+					}
+				}
+				status.bytesIn.Add(uint64(b.Bytes))
+				status.bytesOut.Add(uint64(len(buf)))
+			}
 		}
 		if err := in.Ack(ctx, rerr != nil); err != nil {
 			return err
