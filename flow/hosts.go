@@ -158,7 +158,8 @@ func (t *Topology) Part(host, runID string, conn map[string]string) (*Topology, 
 		subjects[subject] = from + " -> " + to
 		argv := []string{"nats", kind, subject}
 		if kind == "sub" {
-			argv = append(argv, "--durable", EdgeDurable(to))
+			// A run's subject is used once: its stream goes once read.
+			argv = append(argv, "--durable", EdgeDurable(to), "--delete-stream")
 		}
 		b := &Stage{Name: name, Argv: argv, Env: conn, Dir: t.Dir, Host: host, Restart: "never", bridge: kind}
 		p.Stages = append(p.Stages, b)

@@ -67,7 +67,7 @@ func TestPart(t *testing.T) {
 	if got := strings.Join(pub.Argv, " "); got != "nats pub obz.orders.r1.big.out" || pub.Bridge() != "pub" || !slices.Equal(pub.Inputs, []string{"big"}) {
 		t.Errorf("publishing bridge: %q %s inputs %v", got, pub.Bridge(), pub.Inputs)
 	}
-	if got := strings.Join(sub.Argv, " "); got != "nats sub obz.orders.r1.ref.j --durable obz_j" || pub.Env["NATS_URL"] != "nats://x:1" {
+	if got := strings.Join(sub.Argv, " "); got != "nats sub obz.orders.r1.ref.j --durable obz_j --delete-stream" || pub.Env["NATS_URL"] != "nats://x:1" {
 		t.Errorf("reading bridge: %q, env %v", got, sub.Env)
 	}
 	j := a.Lookup("j")

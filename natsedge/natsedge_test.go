@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/wire"
@@ -413,5 +414,31 @@ func TestAbort(t *testing.T) {
 	}
 	if want := frames("src", 301, 500, true); !bytes.Equal(rest, want) {
 		t.Errorf("after the abort: %d bytes, want frames 301..500 and the EOF (%d bytes)", len(rest), len(want))
+	}
+}
+
+// TestDeleteStream: a reader that read the edge to its EOF and
+// acknowledged it deletes the stream; before that it refuses to.
+func TestDeleteStream(t *testing.T) {
+	nc := testServer(t)
+	s := Stream{Subject: "edge.once"}
+	send(t, newOut(t, nc, s, OutOptions{}), frames("src", 1, 100, true))
+	in := newIn(t, nc, s, "b")
+	defer in.Close()
+	if err := in.DeleteStream(context.Background()); err == nil {
+		t.Fatal("deleted a stream not read to its end")
+	}
+	if _, err := readAll(t, in); err != io.EOF {
+		t.Fatal(err)
+	}
+	if err := in.DeleteStream(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Stream(context.Background(), StreamName(s.Subject)); !errors.Is(err, jetstream.ErrStreamNotFound) {
+		t.Errorf("the stream after DeleteStream: %v, want not found", err)
 	}
 }

@@ -186,6 +186,7 @@ EXAMPLES:
 					&cli.IntFlag{Name: "writers", Value: 1, Usage: "how many writers' EOFs end the subject (stages publishing to it)"},
 					&cli.DurationFlag{Name: "ack-wait", Value: 30 * time.Second, Usage: "how long the server waits for an acknowledgement before it delivers a frame again"},
 					&cli.BoolFlag{Name: "stats", Usage: "print counts on stderr at the end"},
+					&cli.BoolFlag{Name: "delete-stream", Usage: "once the EOF is read and acknowledged, delete the stream (and its consumers): for a subject used once, as obz flow --host's edges are"},
 					&cli.IntFlag{Name: "out-fd", Usage: "write the frames to this file descriptor instead of stdout (used by obz flow --host)", Hidden: true},
 					&cli.IntFlag{Name: "status-fd", Usage: "write status lines to this file descriptor (used by obz flow --host)", Hidden: true},
 				), natsSub),
@@ -478,6 +479,13 @@ func subscribe(c *cli.Context, status *natsStatus) error {
 			return err
 		}
 		if rerr == io.EOF {
+			if c.Bool("delete-stream") {
+				// The frames are delivered: a stream left behind is
+				// the server's to clean, not a failure of the edge.
+				if err := in.DeleteStream(ctx); err != nil {
+					fmt.Fprintf(c.App.ErrWriter, "obz nats sub: %v\n", err)
+				}
+			}
 			break
 		}
 		if rerr != nil {
