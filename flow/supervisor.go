@@ -332,6 +332,9 @@ func newCmd(opts Options, s *Stage, argv []string, files []*os.File, stderr *os.
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	cmd.SysProcAttr = stageProcAttr()
+	if s.bridge == "pub" {
+		cmd.SysProcAttr = bridgeProcAttr()
+	}
 	return cmd
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -263,7 +264,7 @@ func natsPub(c *cli.Context) error {
 	return err
 }
 
-func publish(c *cli.Context, status *natsStatus) error {
+func publish(c *cli.Context, status *natsStatus) (err error) {
 	if c.NArg() != 1 {
 		return &usageError{msg: "one subject is required, e.g. obz nats pub orders"}
 	}
@@ -283,7 +284,18 @@ func publish(c *cli.Context, status *natsStatus) error {
 	stderr := c.App.ErrWriter
 	warn := func(msg string) { fmt.Fprintf(stderr, "obz nats pub: %s\n", msg) }
 	start := time.Now()
-	out, err := natsedge.NewOut(c.Context, nc, st, natsedge.OutOptions{Window: c.Int("window"), Warn: warn})
+	// A flow's bridge (--in-fd) is not stopped by a signal: its input
+	// ends with its producer's EOF, or, when its obz flow died (SIGTERM,
+	// its death signal), without one, as its producer dies too: then it
+	// says that the edge broke.
+	bridge := c.Int("in-fd") > 0
+	ctx := c.Context
+	if bridge {
+		// Nor by more signals (a second one would end it at once).
+		signal.Ignore(syscall.SIGINT, syscall.SIGTERM)
+		ctx = context.WithoutCancel(ctx)
+	}
+	out, err := natsedge.NewOut(ctx, nc, st, natsedge.OutOptions{Window: c.Int("window"), Warn: warn})
 	if err != nil {
 		return err
 	}
@@ -299,12 +311,24 @@ func publish(c *cli.Context, status *natsStatus) error {
 	}
 	// broken tells the reader of the subject that the input broke before
 	// its EOF, so that it fails instead of waiting for the EOF.
+	aborted := false
 	broken := func(err error) error {
+		aborted = true
 		if aerr := out.Abort(err.Error()); aerr != nil {
 			return fmt.Errorf("%w (and %v)", err, aerr)
 		}
 		return err
 	}
+	// Whatever else fails it (a publish the server refused) breaks the
+	// edge too, unless every EOF was stored: the reader is told.
+	var eofsStored bool
+	defer func() {
+		if err != nil && !aborted && !eofsStored {
+			if aerr := out.Abort(err.Error()); aerr != nil {
+				err = fmt.Errorf("%w (and %v)", err, aerr)
+			}
+		}
+	}()
 	sc := bufio.NewScanner(input)
 	sc.Buffer(make([]byte, 256<<10), wire.DefaultMaxLine+1)
 	var batch []byte
@@ -361,6 +385,10 @@ func publish(c *cli.Context, status *natsStatus) error {
 	if err != nil {
 		return err
 	}
+	eofsStored = len(order) > 0
+	for _, w := range order {
+		eofsStored = eofsStored && eofs[w]
+	}
 	if d := out.Duplicates(); d > 0 {
 		fmt.Fprintf(stderr, "obz nats pub: %d of %d frames were in stream %s already (published before): stored once\n", d, frames, out.Stream())
 	}
@@ -371,7 +399,7 @@ func publish(c *cli.Context, status *natsStatus) error {
 	if readErr != nil {
 		return broken(fmt.Errorf("reading stdin after line %d: %w", line, readErr))
 	}
-	if c.Context.Err() != nil {
+	if c.Context.Err() != nil && !bridge {
 		return nil
 	}
 	for _, w := range order {
