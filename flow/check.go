@@ -109,8 +109,8 @@ func (t *Topology) check(check StageCheck, journals bool) error {
 func (v *validator) checkCommands(t *Topology, cmds Commands, check StageCheck, journals bool) {
 	edges := edgeArgs(t.Order())
 	for _, s := range t.Stages {
-		if len(s.Argv) == 0 {
-			continue
+		if len(s.Argv) == 0 || s.bridge != "" {
+			continue // a bridge is obz nats pub or sub, not a stage
 		}
 		family, ok := cmds[s.Command()]
 		if cmds != nil && (!ok || s.Replicas > 0 && family != "transform" && family != "stateful") {
@@ -158,6 +158,13 @@ func edgeArgs(order []*Stage) map[string][]string {
 // coordinator, which writes the stage's merged output and journal as one
 // writer, and the stage's own command line follows "--".
 func (t *Topology) commandLine(s *Stage, edges []string, journal string, flush bool) []string {
+	if s.bridge != "" {
+		// obz nats pub reads its one edge, obz nats sub writes its one
+		// edge, and each reports its counts; neither is journaled (the
+		// producer's host journals the frames).
+		argv := append(slices.Clone(s.Argv), edges...)
+		return append(argv, flagStatusFD, strconv.Itoa(3+len(edges)/2))
+	}
 	statusFD := 3 + len(edges)/2
 	command, inner := s.Argv[0], s.Argv
 	var head []string
@@ -203,7 +210,7 @@ func (t *Topology) commandLine(s *Stage, edges []string, journal string, flush b
 	}
 	if journal != "" {
 		argv = append(argv, flagJournal, journal)
-		if len(s.AllInputs()) > 0 {
+		if len(s.AllInputs()) > 0 && !t.readsBridge(s) {
 			// The stages upstream journal in the same directory.
 			argv = append(argv, flagJournalRefs)
 		}

@@ -42,6 +42,16 @@
 // own flags and builds the stage, so that a bad flag or expression is
 // reported with the topology's file and line, not by a failed run.
 //
+// A flow placed on hosts runs one host's part per obz flow --host (Part,
+// hosts.go): an edge to another host ends at a bridge stage, obz nats pub
+// on the producer's side and obz nats sub on the consumer's, processes of
+// the part like any stage, so that the data still never passes through the
+// supervisor and flow needs no NATS client:
+//
+//	host a:  [gen] ==> [nats.gen.sum: obz nats pub obz.F.RUN.gen.sum] --+
+//	                                                                     | JetStream
+//	host b:  [nats.gen.sum: obz nats sub ... --durable obz_sum] ==> [sum] <-+
+//
 // flow never imports stages: the commands a topology may use are given to
 // it as a Commands table, and the check as a StageCheck, by cmd/obz.
 package flow

@@ -8,3 +8,12 @@ import "syscall"
 func stageProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }
+
+// bridgeProcAttr is stageProcAttr for a publishing bridge (obz nats pub),
+// with SIGTERM as its death signal, which the bridge ignores: when obz
+// flow dies (kill -9), the bridge reads its input to the end, which comes
+// as its producer dies too, and tells the subject that the edge broke, so
+// that the reader on the other host fails instead of waiting.
+func bridgeProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+}

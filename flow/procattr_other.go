@@ -10,3 +10,6 @@ import "syscall"
 func stageProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true}
 }
+
+// bridgeProcAttr is stageProcAttr for a publishing bridge.
+func bridgeProcAttr() *syscall.SysProcAttr { return stageProcAttr() }

@@ -92,6 +92,11 @@ type Result struct {
 	// copy; "" when each stage's own default or run line decided): a
 	// resume gives it to the sources again.
 	JournalSources string `json:"journal_sources,omitempty"`
+	// Host and RunID are those of a host's part of a flow (obz flow
+	// --host NAME --run-id ID): the other hosts' run directories of the
+	// run have the same RunID.
+	Host  string `json:"host,omitempty"`
+	RunID string `json:"run_id,omitempty"`
 	// Events is the run's event record (events.ndjson), relative to RunDir.
 	Events string `json:"events,omitempty"`
 	// RunDirErr is the first error writing the run directory (manifest.json
@@ -164,7 +169,7 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 		}
 	}
 	topo, _ := os.ReadFile(t.File)
-	res := &Result{Flow: t.Name, File: cmp.Or(t.Path, t.File), Version: opts.Version, RunDir: runDir, Started: start, Topology: string(topo), ResumedFrom: opts.ResumedFrom}
+	res := &Result{Flow: t.Name, File: cmp.Or(t.Path, t.File), Version: opts.Version, RunDir: runDir, Started: start, Topology: string(topo), ResumedFrom: opts.ResumedFrom, Host: t.Host, RunID: t.RunID}
 	if !opts.NoJournal {
 		res.JournalSources = opts.JournalSources
 	}
@@ -191,7 +196,7 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 		p.stall.after = cmp.Or(opts.StallAfter, DefaultStallAfter)
 		p.lifecycle.events, p.runDir = events, runDir
 		p.res = &StageResult{Name: s.Name, Argv: s.Argv, Inputs: s.AllInputs(), State: StatePending, Log: filepath.Join("logs", s.Name+".log")}
-		if !opts.NoJournal {
+		if !opts.NoJournal && s.bridge == "" {
 			p.res.Journal = filepath.Join("journals", s.Name+".zst")
 		}
 		procs[s.Name] = p
@@ -340,6 +345,9 @@ func newCmd(opts Options, s *Stage, argv []string, files []*os.File, stderr *os.
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	cmd.SysProcAttr = stageProcAttr()
+	if s.bridge == "pub" {
+		cmd.SysProcAttr = bridgeProcAttr()
+	}
 	return cmd
 }
 
@@ -418,7 +426,10 @@ func (s *supervisor) wait(ctx context.Context) {
 			if p.retrying && p.timer.Stop() {
 				giveUp(p)
 			}
-			if p.source && p.stop() {
+			// A reading bridge (obz nats sub) is not stopped: it has no
+			// EOF of its own to end its edge with, and waits for the
+			// one its producer's host sends.
+			if p.source && p.st.bridge == "" && p.stop() {
 				p.signalWhenReady(syscall.SIGTERM)
 			}
 		}

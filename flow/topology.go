@@ -34,6 +34,13 @@ type Topology struct {
 	// Retention, when the topology has a [retention] table, is what obz
 	// flow prunes from the run directory base after each run.
 	Retention *PruneOptions
+	// Hosts are the hosts the stages are placed on (a stage's host key),
+	// in the order the hosts key lists them, else of first use; none when
+	// no stage names one (docs/topology.md, Hosts).
+	Hosts []string
+	// Host and RunID are set on a host's part of a flow (Part): the host
+	// it runs on and the run it belongs to.
+	Host, RunID string
 }
 
 // Stage is one node of the flow.
@@ -58,6 +65,13 @@ type Stage struct {
 	// its events by that field instead of round robin (docs/parallel.md).
 	Replicas    int
 	PartitionBy string
+	// Host is the host that runs the stage (obz flow --host); "" when the
+	// flow places no stage.
+	Host string
+	// bridge is set on the stages Part adds for an edge that crosses
+	// hosts: "pub" (publish the producer's output) or "sub" (read it on
+	// the consumer's host).
+	bridge string
 }
 
 // Restart policy defaults.
@@ -110,6 +124,7 @@ type rawTopology struct {
 	MetricsAddr string              `toml:"metrics_addr"`
 	Stages      map[string]rawStage `toml:"stages"`
 	Retention   *rawRetention       `toml:"retention"`
+	Hosts       []string            `toml:"hosts"`
 }
 
 type rawRetention struct {
@@ -130,6 +145,7 @@ type rawStage struct {
 	Backoff     string            `toml:"backoff"`
 	Replicas    *int              `toml:"replicas"`
 	PartitionBy string            `toml:"partition_by"`
+	Host        string            `toml:"host"`
 }
 
 var safeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
@@ -175,12 +191,12 @@ func parse(file string, data []byte, cmds Commands, check StageCheck) (*Topology
 	}
 	v := &validator{file: file, lines: indexLines(data)}
 	for _, k := range md.Undecoded() {
-		known := []string{"name", "flow", "dir", "run_dir", "on_error", "metrics_addr", "stages", "retention"}
+		known := []string{"name", "flow", "dir", "run_dir", "on_error", "metrics_addr", "stages", "retention", "hosts"}
 		if len(k) == 2 && k[0] == "retention" {
 			known = []string{"keep", "older_than", "max_size", "force"}
 		}
 		if len(k) == 3 && k[0] == "stages" {
-			known = []string{"run", "inputs", "reference", "env", "dir", "restart", "max_restarts", "backoff"}
+			known = []string{"run", "inputs", "reference", "env", "dir", "restart", "max_restarts", "backoff", "replicas", "partition_by", "host"}
 		}
 		if len(k) == 4 && k[0] == "stages" && k[2] == "env" {
 			continue
@@ -250,7 +266,7 @@ func parse(file string, data []byte, cmds Commands, check StageCheck) (*Topology
 	}
 	for _, name := range names {
 		rs := raw.Stages[name]
-		s := &Stage{Name: name, Inputs: rs.Inputs, Reference: rs.Reference, Env: rs.Env, Dir: t.Dir, Line: v.tableLine(name)}
+		s := &Stage{Name: name, Inputs: rs.Inputs, Reference: rs.Reference, Env: rs.Env, Dir: t.Dir, Line: v.tableLine(name), Host: rs.Host}
 		if rs.Dir != "" {
 			s.Dir = filepath.Join(t.Dir, rs.Dir)
 			if filepath.IsAbs(rs.Dir) {
@@ -332,6 +348,7 @@ func parse(file string, data []byte, cmds Commands, check StageCheck) (*Topology
 	}
 
 	v.checkStages(t, cmds)
+	v.checkHosts(t, raw.Hosts)
 	if check != nil {
 		v.checkCommands(t, cmds, check, true)
 		v.checkDirs(t, raw.Dir != "")

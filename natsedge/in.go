@@ -40,6 +40,7 @@ type In struct {
 	subject string
 	durable string
 	opts    InOptions
+	js      jetstream.JetStream
 	st      jetstream.Stream
 	name    string // the stream's
 	it      jetstream.MessagesContext
@@ -89,7 +90,7 @@ func NewIn(ctx context.Context, nc *nats.Conn, s Stream, durable string, opts In
 	if err != nil {
 		return nil, err
 	}
-	in := &In{subject: s.Subject, durable: durable, opts: opts, st: st, name: st.CachedInfo().Config.Name,
+	in := &In{subject: s.Subject, durable: durable, opts: opts, js: js, st: st, name: st.CachedInfo().Config.Name,
 		done: make(chan struct{}), eofs: map[string]bool{}, seqs: map[string]uint64{}, resynced: map[string]uint64{}}
 	if err := in.start(ctx, false); err != nil {
 		return nil, err
@@ -292,6 +293,13 @@ func (in *In) next(wait bool) error {
 	if meta, err := im.m.Metadata(); err == nil {
 		in.seq = meta.Sequence.Stream
 	}
+	if h := im.m.Headers(); h != nil && h.Get(AbortHeader) != "" {
+		// Acknowledged like a message read: a reader started again
+		// continues after it, with what the publisher publishes again.
+		in.read = append(in.read, in.cur)
+		in.cur, in.rest = nil, nil
+		return &BrokenError{Subject: in.subject, Why: h.Get(AbortHeader)}
+	}
 	return nil
 }
 
@@ -332,4 +340,32 @@ func (in *In) Close() {
 		close(in.done)
 		in.it.Stop()
 	})
+}
+
+// BrokenError is the end of an edge whose publisher said that its input
+// broke before the EOF (Out.Abort): the writer upstream died. The reader
+// fails, as a stage reading a pipe whose writer died does.
+type BrokenError struct {
+	Subject string
+	Why     string // the publisher's words
+}
+
+func (e *BrokenError) Error() string {
+	return fmt.Sprintf("subject %s: the edge broke on the publishing side before its EOF: %s", e.Subject, e.Why)
+}
+
+// DeleteStream deletes the edge's stream, its consumers with it, once the
+// edge ended (io.EOF) and every message read was acknowledged: for a
+// subject used once, as a flow's cross-host edge is, so that the runs of
+// a flow do not pile up empty streams on the server. Its publisher had
+// every PubAck by then (the server sends it when it stores a message,
+// before any reader can get it).
+func (in *In) DeleteStream(ctx context.Context) error {
+	if !in.ended || len(in.read) > 0 || in.cur != nil {
+		return fmt.Errorf("stream %s: not deleted before the edge ended and all it read was acknowledged", in.name)
+	}
+	if err := in.js.DeleteStream(ctx, in.name); err != nil {
+		return fmt.Errorf("deleting stream %s after its EOF: %w", in.name, err)
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package natsedge
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/wire"
@@ -375,5 +377,68 @@ func TestServerRestart(t *testing.T) {
 		}
 	case <-time.After(2 * time.Minute):
 		t.Fatal("the reader did not get to the EOF within 2 minutes")
+	}
+}
+
+// TestAbort: a publisher whose input broke says so after the frames it
+// has; the reader hands those over, then fails with its words instead of
+// waiting for an EOF, and a reader started again with the same durable
+// continues after the abort, with what is published again.
+func TestAbort(t *testing.T) {
+	nc := testServer(t)
+	s := Stream{Subject: "edge.abort"}
+	o := newOut(t, nc, s, OutOptions{})
+	send(t, o, frames("src", 1, 300, false))
+	if err := o.Abort("stdin ended without the EOF of src"); err != nil {
+		t.Fatal(err)
+	}
+	in := newIn(t, nc, s, "b")
+	got, err := readAll(t, in)
+	in.Close()
+	var broken *BrokenError
+	if !errors.As(err, &broken) || broken.Why != "stdin ended without the EOF of src" || broken.Subject != s.Subject {
+		t.Fatalf("reading an aborted edge: %v, want a BrokenError with the publisher's words", err)
+	}
+	if want := frames("src", 1, 300, false); !bytes.Equal(got, want) {
+		t.Errorf("frames before the abort: %d bytes, want %d", len(got), len(want))
+	}
+
+	// Published again, whole: the reader continues after the abort, and
+	// drops nothing it had not handed over.
+	send(t, newOut(t, nc, s, OutOptions{}), frames("src", 1, 500, true))
+	in = newIn(t, nc, s, "b")
+	defer in.Close()
+	rest, err := readAll(t, in)
+	if err != io.EOF {
+		t.Fatalf("after publishing again: %v, want the EOF", err)
+	}
+	if want := frames("src", 301, 500, true); !bytes.Equal(rest, want) {
+		t.Errorf("after the abort: %d bytes, want frames 301..500 and the EOF (%d bytes)", len(rest), len(want))
+	}
+}
+
+// TestDeleteStream: a reader that read the edge to its EOF and
+// acknowledged it deletes the stream; before that it refuses to.
+func TestDeleteStream(t *testing.T) {
+	nc := testServer(t)
+	s := Stream{Subject: "edge.once"}
+	send(t, newOut(t, nc, s, OutOptions{}), frames("src", 1, 100, true))
+	in := newIn(t, nc, s, "b")
+	defer in.Close()
+	if err := in.DeleteStream(context.Background()); err == nil {
+		t.Fatal("deleted a stream not read to its end")
+	}
+	if _, err := readAll(t, in); err != io.EOF {
+		t.Fatal(err)
+	}
+	if err := in.DeleteStream(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Stream(context.Background(), StreamName(s.Subject)); !errors.Is(err, jetstream.ErrStreamNotFound) {
+		t.Errorf("the stream after DeleteStream: %v, want not found", err)
 	}
 }

@@ -297,3 +297,25 @@ func (o *Out) room(size int64) error {
 	o.estMsgs++
 	return nil
 }
+
+// AbortHeader marks a message that carries no frames but says that the
+// publisher's input broke before its EOF (its writer died): the reader of
+// the subject fails, naming the edge, instead of waiting for an EOF that
+// will not come. Its value is why.
+const AbortHeader = "Obz-Abort"
+
+// Abort publishes, after the frames sent, that the edge broke before its
+// EOF, and why, and waits for the stream to store it: the reader fails
+// instead of waiting. (A writer that dies with its publisher cannot say
+// so: its reader waits; docs/nats.md.)
+func (o *Out) Abort(why string) error {
+	o.reap(true)
+	m := nats.NewMsg(o.subject)
+	m.Header.Set(AbortHeader, why)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(o.ctx), o.opts.AckTimeout)
+	defer cancel()
+	if _, err := o.js.PublishMsg(ctx, m); err != nil {
+		return fmt.Errorf("stream %s: telling the reader of %s that the edge broke: %w", o.name, o.subject, err)
+	}
+	return nil
+}

@@ -62,6 +62,11 @@ func PlanResume(o ResumeOptions) (*Resume, error) {
 	if err != nil {
 		return nil, err
 	}
+	if rec.Host != "" {
+		// Its edges to other hosts are JetStream subjects of run RunID: a
+		// resume would have to continue them on every host at once.
+		return nil, refused(fmt.Sprintf("the run is host %q's part of run %s of a flow over several hosts: resuming it is not supported; run every host's part again with a new --run-id (docs/nats.md)", rec.Host, rec.RunID))
+	}
 	t, err := resumeTopology(rec, o.Commands, o.Force)
 	if err != nil {
 		return nil, err

@@ -82,6 +82,11 @@ func Prepare(o Options) (*Replay, error) {
 	if err != nil {
 		return nil, err
 	}
+	if rec.Host != "" {
+		// Its inputs from other hosts were JetStream subjects, journaled
+		// on the hosts that produced them.
+		return nil, refused(fmt.Sprintf("the run is host %q's part of run %s of a flow over several hosts: replaying it is not supported; its stages' journals (%s) replay one by one (obz replay FILE.zst, obz journal verify)", rec.Host, rec.RunID, filepath.Join(o.RunDir, "journals")))
+	}
 	p := &Replay{Recorded: rec, opts: o, recorded: map[string]*flow.StageResult{}, discarded: map[string]bool{}}
 	for _, s := range rec.Stages {
 		p.recorded[s.Name] = s

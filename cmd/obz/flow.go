@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -61,6 +62,18 @@ DESCRIPTION:
    that journaled nothing starts from the beginning. See docs/journal.md
    (Resume).
 
+   A topology may place its stages on hosts (host = "NAME" per stage; see
+   docs/topology.md, Hosts). --host NAME --run-id ID runs only that host's
+   part; every host runs the same file with the same run id. Edges within
+   the host are pipes; an edge to or from another host is the JetStream
+   subject obz.FLOW.RUN.PRODUCER.CONSUMER, carried by two bridge processes
+   named nats.PRODUCER.CONSUMER: obz nats pub on the producer's host, obz
+   nats sub on the consumer's, on the server of --nats-url (docs/nats.md).
+   The edge contract holds across: an upstream that fails or dies on one
+   host fails the flow on the other, naming the bridge and the subject.
+   Each host keeps its own run directory. Without --host the whole flow
+   runs here, on pipes. --resume of a host's part is not supported.
+
 EXAMPLES:
    obz flow testdata/flows/orders.toml
    obz flow --check testdata/flows/orders.toml
@@ -68,6 +81,8 @@ EXAMPLES:
    obz flow --mermaid testdata/flows/orders.toml
    obz flow testdata/flows/big.toml & sleep 1; kill -9 $!   # a run killed half-way
    obz flow --resume $(ls -d .obz/runs/big-* | tail -n 1)   # ... continued to its end
+   obz flow --check --host a testdata/flows/hosts.toml   # host a's part: its stages, and its edges to b over NATS
+   obz nats serve --port -1 --dir .obz/nats-try -- sh -c 'id=$(date +%s%N); obz flow --host b --run-id $id testdata/flows/hosts.toml & obz flow --host a --run-id $id testdata/flows/hosts.toml && wait $!'
 
 OPTIONS:
 {{range .VisibleFlags}}   {{.}}
@@ -105,6 +120,12 @@ func flowCommand(reg stages.Registry, cmdName *string, runErr *error) *cli.Comma
 			&cli.StringFlag{Name: "journal-sources", Usage: "how sources journal the lines of the regular NDJSON files they read: ref (the stages' default: by reference to the file, which a replay then needs unchanged) or copy (the bytes, for input files that will not last); a stage's run may set its own"},
 			&cli.BoolFlag{Name: "resume", Usage: "continue the killed run in RUN_DIR, the argument (obz flow --resume RUN_DIR; see docs/journal.md, Resume)"},
 			&cli.BoolFlag{Name: "force", Usage: "--resume: resume although the topology file changed, or a sink's output may get events twice"},
+			&cli.StringFlag{Name: "host", Usage: "run only the stages placed on host `NAME` (host = \"NAME\"); edges to and from other hosts go over NATS JetStream (needs --run-id)"},
+			&cli.StringFlag{Name: "run-id", Usage: "with --host: the run's `ID`, the same on every host (letters, digits, _ and -): it names the run's subjects"},
+			&cli.StringFlag{Name: "nats-url", EnvVars: []string{"NATS_URL"}, Usage: "with --host: NATS server `URL`s, comma separated (default nats://127.0.0.1:4222)"},
+			&cli.StringFlag{Name: "nats-creds", EnvVars: []string{"NATS_CREDS"}, Usage: "with --host: NATS user credentials `FILE`"},
+			&cli.StringFlag{Name: "nats-tlsca", EnvVars: []string{"NATS_CA"}, Usage: "with --host: TLS certificate authority `FILE` to verify the NATS server with"},
+			&cli.StringFlag{Name: "nats-context", EnvVars: []string{"NATS_CONTEXT"}, Usage: "with --host: a nats CLI context `NAME`"},
 		},
 		OnUsageError: onUsageError(cmdName, "flow"),
 		Action: func(c *cli.Context) error {
@@ -125,6 +146,9 @@ func flowCommands(reg stages.Registry) flow.Commands {
 
 func runFlow(c *cli.Context, reg stages.Registry) error {
 	if c.Bool("resume") {
+		if c.String("host") != "" {
+			return &usageError{msg: "--resume of a host's part is not supported: run every host's part again with a new --run-id (docs/nats.md, Flows over several hosts)"}
+		}
 		return resumeFlow(c, reg)
 	}
 	if c.NArg() != 1 {
@@ -140,6 +164,14 @@ func runFlow(c *cli.Context, reg stages.Registry) error {
 	if err != nil {
 		return invalidTopology(err)
 	}
+	host := c.String("host")
+	if host != "" {
+		if t, err = hostPart(c, t); err != nil {
+			return err
+		}
+	} else if c.String("run-id") != "" {
+		return &usageError{msg: "--run-id is for a host's part of a flow: give --host NAME too"}
+	}
 	out := c.App.Writer
 	switch {
 	case c.Bool("dot"):
@@ -149,16 +181,65 @@ func runFlow(c *cli.Context, reg stages.Registry) error {
 		writeMermaid(out, t)
 		return nil
 	case c.Bool("check"):
-		edges := 0
+		edges, bridges := 0, 0
 		for _, s := range t.Stages {
 			edges += len(s.AllInputs())
+			if s.Bridge() != "" {
+				bridges++
+			}
 		}
-		fmt.Fprintf(out, "%s: ok: flow %q, %d stages, %d edges\n", t.File, t.Name, len(t.Stages), edges)
+		switch {
+		case host != "":
+			fmt.Fprintf(out, "%s: ok: flow %q, host %q: %d stages, %d edges on pipes, %d over NATS\n", t.File, t.Name, host, len(t.Stages)-bridges, edges-bridges, bridges)
+		case len(t.Hosts) > 0:
+			fmt.Fprintf(out, "%s: ok: flow %q, %d stages, %d edges, on hosts %s\n", t.File, t.Name, len(t.Stages), edges, strings.Join(t.Hosts, ", "))
+		default:
+			fmt.Fprintf(out, "%s: ok: flow %q, %d stages, %d edges\n", t.File, t.Name, len(t.Stages), edges)
+		}
 		return nil
 	}
 	return superviseFlow(c, reg, t, flow.Options{
 		Stdout: out, RunDir: c.String("run-dir"), NoJournal: c.Bool("no-journal"), JournalSources: c.String("journal-sources"),
 	}, nil)
+}
+
+// hostPart returns host's part of t (obz flow --host NAME --run-id ID),
+// its bridges connected with the --nats-* flags.
+func hostPart(c *cli.Context, t *flow.Topology) (*flow.Topology, error) {
+	host, id := c.String("host"), c.String("run-id")
+	if len(t.Hosts) > 0 && !slices.Contains(t.Hosts, host) {
+		return nil, &usageError{msg: fmt.Sprintf("--host %q: %s has no such host%s; its hosts are %s", host, t.File, didYouMean(host, t.Hosts), strings.Join(t.Hosts, ", "))}
+	}
+	if id == "" && !c.Bool("check") {
+		return nil, &usageError{msg: "--host needs --run-id ID, the same on every host of the run: it names the run's NATS subjects (e.g. --run-id $(date +%Y%m%d-%H%M))"}
+	}
+	if id == "" {
+		id = "check" // --check: the subjects are not used
+	}
+	if err := flow.CheckRunID(id); err != nil {
+		return nil, &usageError{msg: "--run-id: " + err.Error()}
+	}
+	// The bridges (obz nats pub and sub) take the connection from their
+	// environment, as the nats CLI does: a URL's password stays out of
+	// the manifest's command lines.
+	conn := map[string]string{}
+	for _, f := range [...]struct{ flag, env string }{{"nats-url", "NATS_URL"}, {"nats-creds", "NATS_CREDS"}, {"nats-tlsca", "NATS_CA"}, {"nats-context", "NATS_CONTEXT"}} {
+		if v := c.String(f.flag); v != "" {
+			conn[f.env] = v
+		}
+	}
+	part, err := t.Part(host, id, conn)
+	if err != nil {
+		return nil, &usageError{msg: err.Error()}
+	}
+	return part, nil
+}
+
+func didYouMean(s string, candidates []string) string {
+	if best := flow.Closest(s, candidates); best != "" {
+		return fmt.Sprintf(" (did you mean %q?)", best)
+	}
+	return ""
 }
 
 // superviseFlow runs t under the supervisor with the options every run

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -147,8 +148,10 @@ EXAMPLES:
    stage after sub drops its frames as duplicates by writer:seq. Publishing
    runs ahead of the server's acknowledgements by --window messages; pub
    ends once every frame is acknowledged (stored), and fails if stdin ended
-   without an EOF frame (its writer died: the readers of SUBJECT wait for
-   it; publish again).
+   without an EOF frame (its writer died): it then publishes that the edge
+   broke, and the reader of SUBJECT (obz nats sub) fails with its message
+   instead of waiting for the EOF; publish again, and a sub started again
+   continues after that mark.
 `+natsStreamHelp+`
 EXAMPLES:
    obz nats serve --port -1 --dir .obz/nats-try -- sh -c 'obz gen --count 1000 --seed 1 | obz nats pub orders --stats'
@@ -156,6 +159,8 @@ EXAMPLES:
 `, withStream(
 					&cli.IntFlag{Name: "window", Value: natsedge.DefaultWindow, Usage: "messages published ahead of their acknowledgement"},
 					&cli.BoolFlag{Name: "stats", Usage: "print counts on stderr at the end"},
+					&cli.IntFlag{Name: "in-fd", Usage: "read the frames from this file descriptor instead of stdin (used by obz flow --host)", Hidden: true},
+					&cli.IntFlag{Name: "status-fd", Usage: "write status lines to this file descriptor (used by obz flow --host)", Hidden: true},
 				), natsPub),
 			sub("sub", "write the frames of a JetStream subject to stdout (a source)", "SUBJECT",
 				`DESCRIPTION:
@@ -182,6 +187,9 @@ EXAMPLES:
 					&cli.IntFlag{Name: "writers", Value: 1, Usage: "how many writers' EOFs end the subject (stages publishing to it)"},
 					&cli.DurationFlag{Name: "ack-wait", Value: 30 * time.Second, Usage: "how long the server waits for an acknowledgement before it delivers a frame again"},
 					&cli.BoolFlag{Name: "stats", Usage: "print counts on stderr at the end"},
+					&cli.BoolFlag{Name: "delete-stream", Usage: "once the EOF is read and acknowledged, delete the stream (and its consumers): for a subject used once, as obz flow --host's edges are"},
+					&cli.IntFlag{Name: "out-fd", Usage: "write the frames to this file descriptor instead of stdout (used by obz flow --host)", Hidden: true},
+					&cli.IntFlag{Name: "status-fd", Usage: "write status lines to this file descriptor (used by obz flow --host)", Hidden: true},
 				), natsSub),
 		},
 	}
@@ -247,6 +255,16 @@ func natsConnect(c *cli.Context, name string) (*nats.Conn, error) {
 }
 
 func natsPub(c *cli.Context) error {
+	st, err := startNatsStatus(c.Int("status-fd"))
+	if err != nil {
+		return err
+	}
+	err = publish(c, st)
+	st.end(err)
+	return err
+}
+
+func publish(c *cli.Context, status *natsStatus) (err error) {
 	if c.NArg() != 1 {
 		return &usageError{msg: "one subject is required, e.g. obz nats pub orders"}
 	}
@@ -266,12 +284,52 @@ func natsPub(c *cli.Context) error {
 	stderr := c.App.ErrWriter
 	warn := func(msg string) { fmt.Fprintf(stderr, "obz nats pub: %s\n", msg) }
 	start := time.Now()
-	out, err := natsedge.NewOut(c.Context, nc, st, natsedge.OutOptions{Window: c.Int("window"), Warn: warn})
+	// A flow's bridge (--in-fd) is not stopped by a signal: its input
+	// ends with its producer's EOF, or, when its obz flow died (SIGTERM,
+	// its death signal), without one, as its producer dies too: then it
+	// says that the edge broke.
+	bridge := c.Int("in-fd") > 0
+	ctx := c.Context
+	if bridge {
+		// Nor by more signals (a second one would end it at once).
+		signal.Ignore(syscall.SIGINT, syscall.SIGTERM)
+		ctx = context.WithoutCancel(ctx)
+	}
+	out, err := natsedge.NewOut(ctx, nc, st, natsedge.OutOptions{Window: c.Int("window"), Warn: warn})
 	if err != nil {
 		return err
 	}
 
-	sc := bufio.NewScanner(c.App.Reader)
+	input := c.App.Reader
+	if fd := c.Int("in-fd"); fd > 0 {
+		f := os.NewFile(uintptr(fd), fmt.Sprintf("fd %d", fd))
+		if f == nil {
+			return &usageError{msg: fmt.Sprintf("--in-fd %d is not an open file descriptor", fd)}
+		}
+		defer f.Close()
+		input = f
+	}
+	// broken tells the reader of the subject that the input broke before
+	// its EOF, so that it fails instead of waiting for the EOF.
+	aborted := false
+	broken := func(err error) error {
+		aborted = true
+		if aerr := out.Abort(err.Error()); aerr != nil {
+			return fmt.Errorf("%w (and %v)", err, aerr)
+		}
+		return err
+	}
+	// Whatever else fails it (a publish the server refused) breaks the
+	// edge too, unless every EOF was stored: the reader is told.
+	var eofsStored bool
+	defer func() {
+		if err != nil && !aborted && !eofsStored {
+			if aerr := out.Abort(err.Error()); aerr != nil {
+				err = fmt.Errorf("%w (and %v)", err, aerr)
+			}
+		}
+	}()
+	sc := bufio.NewScanner(input)
 	sc.Buffer(make([]byte, 256<<10), wire.DefaultMaxLine+1)
 	var batch []byte
 	var line, frames int64
@@ -288,16 +346,17 @@ func natsPub(c *cli.Context) error {
 	}
 	var f wire.Frame
 	var dec wire.Decoder
-	for sc.Scan() {
+	for t := time.Now(); sc.Scan(); t = time.Now() {
+		status.wait(t, false)
 		line++
 		b := sc.Bytes()
 		if err := dec.Decode(b, &f); err != nil || f.Kind == 0 {
 			flush()
 			out.Ack()
 			if !wire.IsFrame(b) {
-				return fmt.Errorf("stdin line %d is not a frame but bare NDJSON: publish the output of an obz stage (obz read, obz map . ...)", line)
+				return broken(fmt.Errorf("stdin line %d is not a frame but bare NDJSON: publish the output of an obz stage (obz read, obz map . ...)", line))
 			}
-			return fmt.Errorf("stdin line %d: %w", line, err)
+			return broken(fmt.Errorf("stdin line %d: %w", line, err))
 		}
 		if _, ok := counts[f.Writer]; !ok && f.Writer != "" {
 			counts[f.Writer] = 0
@@ -310,6 +369,7 @@ func natsPub(c *cli.Context) error {
 			eofs[f.Writer] = true
 		}
 		frames++
+		status.frame(&f, len(b)+1, false)
 		batch = append(append(batch, b...), '\n')
 		if len(batch) >= 256<<10 {
 			if err := flush(); err != nil {
@@ -325,6 +385,10 @@ func natsPub(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	eofsStored = len(order) > 0
+	for _, w := range order {
+		eofsStored = eofsStored && eofs[w]
+	}
 	if d := out.Duplicates(); d > 0 {
 		fmt.Fprintf(stderr, "obz nats pub: %d of %d frames were in stream %s already (published before): stored once\n", d, frames, out.Stream())
 	}
@@ -333,24 +397,34 @@ func natsPub(c *cli.Context) error {
 			frames, stored, out.Stream(), subject, time.Since(start).Seconds())
 	}
 	if readErr != nil {
-		return fmt.Errorf("reading stdin after line %d: %w", line, readErr)
+		return broken(fmt.Errorf("reading stdin after line %d: %w", line, readErr))
 	}
-	if c.Context.Err() != nil {
+	if c.Context.Err() != nil && !bridge {
 		return nil
 	}
 	for _, w := range order {
 		if !eofs[w] {
-			return fmt.Errorf("stdin ended without the EOF of %s after %d events: the readers of %s wait for it; publish its frames again (those stored are deduplicated)",
-				wire.ShowName(w), counts[w], subject)
+			return broken(fmt.Errorf("stdin ended without the EOF of %s after %d events: the readers of %s fail; publish its frames again (those stored are deduplicated)",
+				wire.ShowName(w), counts[w], subject))
 		}
 	}
 	if frames == 0 {
-		return fmt.Errorf("stdin was empty, not even an EOF frame: nothing was published to %s", subject)
+		return broken(fmt.Errorf("stdin was empty, not even an EOF frame: its writer died before its first frame; nothing was published to %s", subject))
 	}
 	return nil
 }
 
 func natsSub(c *cli.Context) error {
+	st, err := startNatsStatus(c.Int("status-fd"))
+	if err != nil {
+		return err
+	}
+	err = subscribe(c, st)
+	st.end(err)
+	return err
+}
+
+func subscribe(c *cli.Context, status *natsStatus) error {
 	if c.NArg() != 1 {
 		return &usageError{msg: "one subject is required, e.g. obz nats sub orders --durable me"}
 	}
@@ -383,20 +457,33 @@ func natsSub(c *cli.Context) error {
 	stop := context.AfterFunc(c.Context, in.Close)
 	defer stop()
 
-	w := c.App.Writer
+	var w io.Writer = c.App.Writer
+	if fd := c.Int("out-fd"); fd > 0 {
+		f := os.NewFile(uintptr(fd), fmt.Sprintf("fd %d", fd))
+		if f == nil {
+			return &usageError{msg: fmt.Sprintf("--out-fd %d is not an open file descriptor", fd)}
+		}
+		defer f.Close()
+		w = f
+	}
 	var b runner.InBatch
 	var buf []byte
 	var frames, bytes int64
 	ctx := context.WithoutCancel(c.Context) // acks go out after a stop signal too
 	for {
 		b.Frames, b.Bytes = b.Frames[:0], 0
+		t := time.Now()
 		rerr := in.Read(&b)
+		status.wait(t, false)
 		buf = buf[:0]
 		for i := range b.Frames {
 			buf = wire.AppendFrame(buf, &b.Frames[i])
 		}
 		if len(buf) > 0 {
-			if _, err := w.Write(buf); err != nil {
+			t := time.Now()
+			_, err := w.Write(buf)
+			status.wait(t, true)
+			if err != nil {
 				if errors.Is(err, syscall.EPIPE) || errors.Is(err, io.ErrClosedPipe) {
 					return nil // the reader is gone (| head): what it did not take stays unacknowledged
 				}
@@ -404,11 +491,29 @@ func natsSub(c *cli.Context) error {
 			}
 			frames += int64(len(b.Frames))
 			bytes += int64(len(buf))
+			if status != nil {
+				// What it read from the subject is what it wrote.
+				for i := range b.Frames {
+					status.frame(&b.Frames[i], 0, true)
+					if b.Frames[i].Kind == wire.KindData {
+						status.in.Add(1)
+					}
+				}
+				status.bytesIn.Add(uint64(b.Bytes))
+				status.bytesOut.Add(uint64(len(buf)))
+			}
 		}
 		if err := in.Ack(ctx, rerr != nil); err != nil {
 			return err
 		}
 		if rerr == io.EOF {
+			if c.Bool("delete-stream") {
+				// The frames are delivered: a stream left behind is
+				// the server's to clean, not a failure of the edge.
+				if err := in.DeleteStream(ctx); err != nil {
+					fmt.Fprintf(c.App.ErrWriter, "obz nats sub: %v\n", err)
+				}
+			}
 			break
 		}
 		if rerr != nil {

@@ -1,0 +1,114 @@
+package flow
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+const twoHosts = `name = "orders"
+flow = ["src |> big |> out", "src |> all", "j |> j_out"]
+
+[stages.src]
+run = "gen"
+host = "a"
+
+[stages.big]
+run = "filter true"
+host = "a"
+
+[stages.out]
+run = "write out.ndjson"
+host = "b"
+
+[stages.all]
+run = "write all.ndjson"
+host = "b"
+
+[stages.ref]
+run = "read ref.ndjson"
+host = "b"
+
+[stages.j]
+run = "join --on id"
+reference = "ref"
+inputs = ["src"]
+host = "a"
+
+[stages.j_out]
+run = "write j.ndjson"
+host = "a"
+`
+
+// TestPart: a host's part holds its stages and a bridge per edge that
+// crosses hosts, wired where the edge was; a stage that reads a bridge
+// journals bytes, not references to a journal the host does not have.
+func TestPart(t *testing.T) {
+	topo, err := Parse("t.toml", []byte(twoHosts), testCommands)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(topo.Hosts, []string{"a", "b"}) {
+		t.Errorf("hosts: %v", topo.Hosts)
+	}
+	a, err := topo.Part("a", "r1", map[string]string{"NATS_URL": "nats://x:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range a.Stages {
+		names = append(names, s.Name)
+	}
+	want := []string{"src", "big", "j", "j_out", "nats.big.out", "nats.src.all", "nats.ref.j"}
+	if !slices.Equal(names, want) {
+		t.Fatalf("host a's stages: %v, want %v", names, want)
+	}
+	pub, sub := a.Lookup("nats.big.out"), a.Lookup("nats.ref.j")
+	if got := strings.Join(pub.Argv, " "); got != "nats pub obz.orders.r1.big.out" || pub.Bridge() != "pub" || !slices.Equal(pub.Inputs, []string{"big"}) {
+		t.Errorf("publishing bridge: %q %s inputs %v", got, pub.Bridge(), pub.Inputs)
+	}
+	if got := strings.Join(sub.Argv, " "); got != "nats sub obz.orders.r1.ref.j --durable obz_j --delete-stream" || pub.Env["NATS_URL"] != "nats://x:1" {
+		t.Errorf("reading bridge: %q, env %v", got, sub.Env)
+	}
+	j := a.Lookup("j")
+	if j.Reference != "nats.ref.j" || !slices.Equal(j.Inputs, []string{"src"}) || !slices.Equal(sub.Outputs, []string{"j"}) {
+		t.Errorf("j reads reference %q, inputs %v; the bridge feeds %v", j.Reference, j.Inputs, sub.Outputs)
+	}
+	if got := slices.Sorted(slices.Values(a.Lookup("src").Outputs)); !slices.Equal(got, []string{"big", "j", "nats.src.all"}) {
+		t.Errorf("src feeds %v", got)
+	}
+	if topo.Lookup("j").Reference != "ref" || len(topo.Lookup("src").Outputs) != 3 {
+		t.Error("Part changed the topology")
+	}
+	edges := edgeArgs(a.Order())
+	if argv := a.commandLine(j, edges["j"], "journals/j.zst", false); slices.Contains(argv, flagJournalRefs) {
+		t.Errorf("j reads a bridge but journals references: %v", argv)
+	}
+	if argv := a.commandLine(a.Lookup("j_out"), edges["j_out"], "journals/j_out.zst", false); !slices.Contains(argv, flagJournalRefs) {
+		t.Errorf("j_out reads j, on its host: %v", argv)
+	}
+	if argv := a.commandLine(pub, edges[pub.Name], "", false); !slices.Equal(argv, []string{"nats", "pub", "obz.orders.r1.big.out", flagInFD, "3", flagStatusFD, "4"}) {
+		t.Errorf("the publishing bridge runs %v", argv)
+	}
+
+	if _, err := topo.Part("c", "r1", nil); err == nil || !strings.Contains(err.Error(), `has no host "c"`) {
+		t.Errorf("a host the flow does not have: %v", err)
+	}
+	if _, err := topo.Part("a", "r.1", nil); err == nil || !strings.Contains(err.Error(), `run id "r.1"`) {
+		t.Errorf("a run id with a dot: %v", err)
+	}
+}
+
+// TestNoHosts: a flow that places no stage has no hosts, and no part.
+func TestNoHosts(t *testing.T) {
+	topo, err := Parse("t.toml", []byte("flow = \"a |> b\"\n[stages.a]\nrun = \"gen\"\n[stages.b]\nrun = \"write x\"\n"), testCommands)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(topo.Hosts) != 0 {
+		t.Errorf("hosts: %v", topo.Hosts)
+	}
+	if _, err := topo.Part("a", "r1", nil); err == nil || !strings.Contains(err.Error(), "places no stage on a host") {
+		t.Errorf("Part of a flow without hosts: %v", err)
+	}
+}
