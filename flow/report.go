@@ -40,6 +40,10 @@ func (s *supervisor) redraw() {
 	defer s.outMu.Unlock()
 	s.clearLiveLocked()
 	var b strings.Builder
+	width := 16
+	for _, st := range s.order {
+		width = max(width, len(st.Name))
+	}
 	for _, st := range s.order {
 		p := s.procs[st.Name]
 		p.mu.Lock()
@@ -63,7 +67,7 @@ func (s *supervisor) redraw() {
 		if stall != "" {
 			note += "  " + strings.ToUpper(stall[:1]) + stall[1:]
 		}
-		fmt.Fprintf(&b, "  %-16s %-8s in %10d  out %10d  %9.0f/s  errors %d%s\n", st.Name, state, cur.In, cur.Out, rate, cur.Errors, note)
+		fmt.Fprintf(&b, "  %-*s %-8s in %10d  out %10d  %9.0f/s  errors %d%s\n", width, st.Name, state, cur.In, cur.Out, rate, cur.Errors, note)
 	}
 	fmt.Fprint(s.opts.Stderr, b.String())
 	s.live = len(s.order)
@@ -72,7 +76,13 @@ func (s *supervisor) redraw() {
 // Summary writes the end-of-run table.
 func (r *Result) Summary(w io.Writer) {
 	fmt.Fprintf(w, "obz flow %s: %s in %.2fs (run directory %s)\n", r.Flow, r.Outcome(), r.Ended.Sub(r.Started).Seconds(), r.RunDir)
-	fmt.Fprintf(w, "  %-16s %-8s %4s %10s %10s %7s %9s %10s %5s\n", "stage", "state", "exit", "in", "out", "errors", "time", "out/s", "busy")
+	// The name column fits the longest name (a host's bridges are
+	// nats.PRODUCER.CONSUMER), so the columns stay aligned.
+	width := 16
+	for _, s := range r.Stages {
+		width = max(width, len(s.Name))
+	}
+	fmt.Fprintf(w, "  %-*s %-8s %4s %10s %10s %7s %9s %10s %5s\n", width, "stage", "state", "exit", "in", "out", "errors", "time", "out/s", "busy")
 	for _, s := range r.Stages {
 		d := s.Ended.Sub(s.Started).Seconds()
 		rate := 0.0
@@ -83,7 +93,7 @@ func (r *Result) Summary(w io.Writer) {
 		if s.Restarts > 0 {
 			restarts = fmt.Sprintf("  restarts %d", s.Restarts)
 		}
-		fmt.Fprintf(w, "  %-16s %-8s %4d %10d %10d %7d %8.2fs %10.0f %4.0f%%%s\n", s.Name, s.State, s.ExitCode, s.Status.In, s.Status.Out, s.Status.Errors, d, rate, 100*s.Status.Busy(), restarts)
+		fmt.Fprintf(w, "  %-*s %-8s %4d %10d %10d %7d %8.2fs %10.0f %4.0f%%%s\n", width, s.Name, s.State, s.ExitCode, s.Status.In, s.Status.Out, s.Status.Errors, d, rate, 100*s.Status.Busy(), restarts)
 	}
 }
 
