@@ -17,15 +17,16 @@ const (
 // against it: FuzzValid), including the nesting limit of 10000 and the
 // acceptance of invalid UTF-8 inside strings (the Reader checks UTF-8
 // separately); it is several times faster and does not allocate.
-func Valid(b []byte) bool { return valid(b, &strSpecial) }
+func Valid(b []byte) bool { return valid(b, 0) }
 
 // validUTF8JSON reports whether b is valid JSON, as Valid, and valid UTF-8,
 // in one pass: bytes beyond ASCII can only be in strings, and the string
 // scan checks them there. It is utf8.Valid(b) && Valid(b) (FuzzValidUTF8JSON).
-func validUTF8JSON(b []byte) bool { return valid(b, &strSpecialUTF8) }
+func validUTF8JSON(b []byte) bool { return valid(b, hi) }
 
-// valid is Valid with the table of the bytes a string scan stops at.
-func valid(b []byte, special *[256]bool) bool {
+// valid is Valid, and with high = hi validUTF8JSON: high marks the bytes
+// beyond ASCII as ones a string scan stops at, to check their UTF-8.
+func valid(b []byte, high uint64) bool {
 	// inObj has bit d set when nesting level d (from 1) is an object: in
 	// one word up to level 63, in deep beyond (allocated for the rare
 	// document nested that deep: zeroing it for every line cost 10 %).
@@ -41,7 +42,7 @@ func valid(b []byte, special *[256]bool) bool {
 		switch c := b[i]; {
 		case c == '"':
 			var ok bool
-			if i, ok = validString(b, i+1, special); !ok {
+			if i, ok = validString(b, i+1, high); !ok {
 				return false
 			}
 		case c == '{' || c == '[':
@@ -77,7 +78,7 @@ func valid(b []byte, special *[256]bool) bool {
 				break
 			}
 			var ok bool
-			if i, ok = validKey(b, i, special); !ok {
+			if i, ok = validKey(b, i, high); !ok {
 				return false
 			}
 			continue
@@ -124,7 +125,7 @@ func valid(b []byte, special *[256]bool) bool {
 				i = skipWS(b, i+1)
 				if obj {
 					var ok bool
-					if i, ok = validKey(b, i, special); !ok {
+					if i, ok = validKey(b, i, high); !ok {
 						return false
 					}
 				}
@@ -157,11 +158,11 @@ func hasAt(b []byte, i int, lit string) bool {
 }
 
 // validKey checks `"key" :` at b[i] and returns the index of the value.
-func validKey(b []byte, i int, special *[256]bool) (int, bool) {
+func validKey(b []byte, i int, high uint64) (int, bool) {
 	if i >= len(b) || b[i] != '"' {
 		return 0, false
 	}
-	i, ok := validString(b, i+1, special)
+	i, ok := validString(b, i+1, high)
 	if !ok {
 		return 0, false
 	}
@@ -181,39 +182,26 @@ var strSpecial = func() (t [256]bool) {
 	return t
 }()
 
-// strSpecialUTF8 is strSpecial with the bytes beyond ASCII, whose UTF-8
-// the string scan then checks.
-var strSpecialUTF8 = func() (t [256]bool) {
-	t = strSpecial
-	for c := utf8.RuneSelf; c < 256; c++ {
-		t[c] = true
-	}
-	return t
-}()
-
 // validString checks a string whose opening quote is at b[i-1] and returns
-// the index after its closing quote. special is strSpecial, or
-// strSpecialUTF8 to check UTF-8 too.
-func validString(b []byte, i int, special *[256]bool) (int, bool) {
-	var high uint64 // the bytes beyond ASCII are special too
-	if special[utf8.RuneSelf] {
-		high = hi
-	}
+// the index after its closing quote. high is 0, or hi to stop at the
+// bytes beyond ASCII too and check their UTF-8.
+func validString(b []byte, i int, high uint64) (int, bool) {
 	for {
 		// Eight bytes at a time: a byte below 0x20, a quote or a
 		// backslash (or, with high set, beyond ASCII) sets its top bit
 		// in x. A borrow can only spread past a byte that is itself one
-		// of them, so x is zero exactly when there is none.
+		// of them, so x is zero exactly when there is none. The three
+		// tests share one &^v: a quote or backslash is ASCII, so the top
+		// bit of v^(lo*'"') and v^(lo*'\\') is that of v.
 		for i+8 <= len(b) {
 			v := binary.LittleEndian.Uint64(b[i:])
-			q, s := v^(lo*'"'), v^(lo*'\\')
-			if x := ((v-lo*0x20)&^v | (q-lo)&^q | (s-lo)&^s | v&high) & hi; x != 0 {
+			if x := ((v-lo*0x20|((v^lo*'"')-lo)|((v^lo*'\\')-lo))&^v | v&high) & hi; x != 0 {
 				i += bits.TrailingZeros64(x) >> 3 // the first such byte
 				goto special
 			}
 			i += 8
 		}
-		for i < len(b) && !special[b[i]] {
+		for i < len(b) && !strSpecial[b[i]] && b[i]&byte(high) == 0 {
 			i++
 		}
 	special:
