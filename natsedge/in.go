@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"sync"
 	"time"
 
@@ -118,6 +119,11 @@ func (in *In) start(ctx context.Context, restart bool) error {
 		if err != nil {
 			return fmt.Errorf("consumer %s of stream %s: %w", durable, name, err)
 		}
+		if !restart {
+			if err := in.endedBefore(ctx, info); err != nil {
+				return err
+			}
+		}
 		if restart || info.NumAckPending > 0 || info.NumRedelivered > 0 {
 			if err := st.DeleteConsumer(ctx, durable); err != nil {
 				return fmt.Errorf("consumer %s of stream %s: restarting it at its ack floor: %w", durable, name, err)
@@ -146,6 +152,46 @@ func (in *In) start(ctx context.Context, restart bool) error {
 	in.it, in.ch, in.stop = it, make(chan inMsg, runner.BatchFrames), make(chan struct{})
 	go pull(it, in.ch, in.stop, in.done)
 	return nil
+}
+
+// endedMeta is the consumer's metadata key that MarkEnded sets: the
+// stream sequence of the message that held the last EOF it read.
+const endedMeta = "obz-eof-seq"
+
+// MarkEnded records on the durable consumer that it has read its subject
+// to the EOF (call it once the EOF is acknowledged), so that a reader
+// started again with the same durable name is told so instead of waiting
+// for frames that will never come (endedBefore).
+func (in *In) MarkEnded(ctx context.Context) error {
+	if !in.ended || in.seq == 0 {
+		return nil
+	}
+	cons, err := in.st.Consumer(ctx, in.durable)
+	if err != nil {
+		return fmt.Errorf("consumer %s: %w", in.durable, err)
+	}
+	cfg := cons.CachedInfo().Config
+	cfg.Metadata = map[string]string{endedMeta: strconv.FormatUint(in.seq, 10)}
+	if _, err := in.st.UpdateConsumer(ctx, cfg); err != nil {
+		return fmt.Errorf("consumer %s: recording that it read the EOF: %w", in.durable, err)
+	}
+	return nil
+}
+
+// endedBefore refuses a consumer that MarkEnded marked, when nothing was
+// stored in the stream since: started again, it would wait for frames
+// that will never come. (A stream that took messages since, a publisher
+// run again for instance, is read as usual.)
+func (in *In) endedBefore(ctx context.Context, info *jetstream.ConsumerInfo) error {
+	seq, ok := info.Config.Metadata[endedMeta]
+	if !ok || info.NumPending > 0 || info.NumAckPending > 0 {
+		return nil
+	}
+	si, err := in.st.Info(ctx)
+	if err != nil || strconv.FormatUint(si.State.LastSeq, 10) != seq {
+		return nil
+	}
+	return fmt.Errorf("subject %s: consumer %s has read it to its EOF already: nothing is left to read (a new --durable NAME reads what the stream still holds)", in.subject, in.durable)
 }
 
 // pull takes messages off the iterator into ch, so that Read can take

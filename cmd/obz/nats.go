@@ -507,6 +507,9 @@ func subscribe(c *cli.Context, status *natsStatus) error {
 			return err
 		}
 		if rerr == io.EOF {
+			if err := in.MarkEnded(ctx); err != nil {
+				fmt.Fprintf(c.App.ErrWriter, "obz nats sub: %v\n", err)
+			}
 			if c.Bool("delete-stream") {
 				// The frames are delivered: a stream left behind is
 				// the server's to clean, not a failure of the edge.
