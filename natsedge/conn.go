@@ -103,7 +103,7 @@ func Connect(c Conn) (*nats.Conn, error) {
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		if errors.Is(err, nats.ErrNoServers) {
-			return nil, fmt.Errorf("no NATS server at %s (start one with obz nats serve, or give --server or $NATS_URL): %w", ShowURL(url), err)
+			return nil, fmt.Errorf("no NATS server at %s (start one with obz nats serve, or name it: --server, obz flow --nats-url, or $NATS_URL): %w", ShowURL(url), err)
 		}
 		return nil, fmt.Errorf("connecting to %s: %w", ShowURL(url), err)
 	}
