@@ -146,12 +146,17 @@ func (t *Topology) Part(host, runID string, conn map[string]string) (*Topology, 
 		p.Stages = append(p.Stages, &c)
 	}
 	subjects := map[string]string{}
-	bridge := func(from, to, kind string) (*Stage, error) {
-		name := BridgeName(from, to)
+	// ref marks the edge to a stage's reference: when the same producer
+	// also feeds one of its inputs, the two edges are two subjects (the
+	// reference's ends in .ref) and two bridges (nats.FROM.TO.ref).
+	bridge := func(from, to, kind string, ref bool) (*Stage, error) {
+		name, subject, durable := BridgeName(from, to), EdgeSubject(t.Name, runID, from, to), EdgeDurable(to)
+		if ref {
+			name, subject, durable = name+".ref", subject+".ref", durable+"_ref"
+		}
 		if t.Lookup(name) != nil {
 			return nil, fmt.Errorf("%s: stage %q has the name of the bridge of the edge %s -> %s: rename it", t.File, name, from, to)
 		}
-		subject := EdgeSubject(t.Name, runID, from, to)
 		if e, ok := subjects[subject]; ok {
 			return nil, fmt.Errorf("%s: the edges %s and %s -> %s have the same subject %s (a dot in a name is written _): rename a stage", t.File, e, from, to, subject)
 		}
@@ -159,35 +164,39 @@ func (t *Topology) Part(host, runID string, conn map[string]string) (*Topology, 
 		argv := []string{"nats", kind, subject}
 		if kind == "sub" {
 			// A run's subject is used once: its stream goes once read.
-			argv = append(argv, "--durable", EdgeDurable(to), "--delete-stream")
+			argv = append(argv, "--durable", durable, "--delete-stream")
 		}
 		b := &Stage{Name: name, Argv: argv, Env: conn, Dir: t.Dir, Host: host, Restart: "never", bridge: kind}
 		p.Stages = append(p.Stages, b)
 		return b, nil
 	}
 	for _, s := range t.Order() {
-		for _, in := range s.AllInputs() {
+		for i, in := range s.AllInputs() {
+			ref := i == 0 && s.Reference != "" // AllInputs: the reference first
+			// The reference gets its own subject only where it must.
+			own := ref && slices.Contains(s.Inputs, in)
 			src := t.Lookup(in)
 			switch {
 			case src.Host == host && s.Host != host:
-				b, err := bridge(in, s.Name, "pub")
+				b, err := bridge(in, s.Name, "pub", own)
 				if err != nil {
 					return nil, err
 				}
 				b.Inputs = []string{in}
 			case src.Host != host && s.Host == host:
-				b, err := bridge(in, s.Name, "sub")
+				b, err := bridge(in, s.Name, "sub", own)
 				if err != nil {
 					return nil, err
 				}
 				c := copies[s.Name]
+				if ref {
+					c.Reference = b.Name
+					continue
+				}
 				for i := range c.Inputs {
 					if c.Inputs[i] == in {
 						c.Inputs[i] = b.Name
 					}
-				}
-				if c.Reference == in {
-					c.Reference = b.Name
 				}
 			}
 		}

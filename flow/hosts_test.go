@@ -112,3 +112,53 @@ func TestNoHosts(t *testing.T) {
 		t.Errorf("Part of a flow without hosts: %v", err)
 	}
 }
+
+// TestPartReferenceAndInput: a stage whose reference and input come from
+// the same producer on another host reads them over two subjects, through
+// two bridges, each wired where its edge was.
+func TestPartReferenceAndInput(t *testing.T) {
+	topo, err := Parse("t.toml", []byte(`name = "self"
+flow = "src |> j |> out"
+
+[stages.src]
+run = "gen"
+host = "a"
+
+[stages.j]
+run = "join --on id"
+reference = "src"
+host = "b"
+
+[stages.out]
+run = "write out.ndjson"
+host = "b"
+`), testCommands)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := topo.Part("a", "r1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := slices.Sorted(slices.Values(a.Lookup("src").Outputs)); !slices.Equal(got, []string{"nats.src.j", "nats.src.j.ref"}) {
+		t.Errorf("src feeds %v", got)
+	}
+	if got := strings.Join(a.Lookup("nats.src.j.ref").Argv, " "); got != "nats pub obz.self.r1.src.j.ref" {
+		t.Errorf("the reference's publishing bridge runs %q", got)
+	}
+	b, err := topo.Part("b", "r1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := b.Lookup("j")
+	if j.Reference != "nats.src.j.ref" || !slices.Equal(j.Inputs, []string{"nats.src.j"}) {
+		t.Errorf("j reads reference %q, inputs %v", j.Reference, j.Inputs)
+	}
+	in, ref := b.Lookup("nats.src.j"), b.Lookup("nats.src.j.ref")
+	if got := strings.Join(in.Argv, " "); got != "nats sub obz.self.r1.src.j --durable obz_j --delete-stream" {
+		t.Errorf("the input's reading bridge runs %q", got)
+	}
+	if got := strings.Join(ref.Argv, " "); got != "nats sub obz.self.r1.src.j.ref --durable obz_j_ref --delete-stream" {
+		t.Errorf("the reference's reading bridge runs %q", got)
+	}
+}
