@@ -223,16 +223,23 @@ func runSource(ctx context.Context, s Source, em *Emitter) error {
 	return em.errorEvents()
 }
 
-// startStatus writes the status channel while the stage runs; the returned
-// func writes the final line and stops it.
+// startStatus starts the stage's status lines on env.Status (none if it
+// is nil): StartStatus with the stage's counters.
 func startStatus(env *Env, name string, start time.Time) func(error) {
 	if env.Status == nil {
 		return func(error) {}
 	}
+	return StartStatus(env.Status, name, env.Counters, start, env.StatusEvery)
+}
+
+// StartStatus writes a status line of the counters c to w at once and
+// every interval (500 ms if 0) until the returned function is called with
+// how the stage ended: it then writes the last line, done or failed. obz
+// nats pub and sub use it as a flow's bridges.
+func StartStatus(w io.Writer, name string, c *Counters, start time.Time, every time.Duration) func(error) {
 	var mu sync.Mutex
-	enc := json.NewEncoder(env.Status)
+	enc := json.NewEncoder(w)
 	write := func(state string, err error) {
-		c := env.Counters
 		s := wire.Status{Stage: name, State: state, In: c.In.Load(), Out: c.Out.Load(), Errors: c.Errors.Load(),
 			BytesIn: c.BytesIn.Load(), BytesOut: c.BytesOut.Load(), Duplicates: c.Duplicates.Load(), Elapsed: time.Since(start).Seconds(),
 			WaitIn: time.Duration(c.WaitIn.Load()).Seconds(), WaitOut: time.Duration(c.WaitOut.Load()).Seconds(),
@@ -246,7 +253,6 @@ func startStatus(env *Env, name string, start time.Time) func(error) {
 		enc.Encode(s)
 		mu.Unlock()
 	}
-	every := env.StatusEvery
 	if every <= 0 {
 		every = 500 * time.Millisecond
 	}

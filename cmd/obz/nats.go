@@ -496,11 +496,11 @@ func subscribe(c *cli.Context, status *natsStatus) error {
 				for i := range b.Frames {
 					status.frame(&b.Frames[i], 0, true)
 					if b.Frames[i].Kind == wire.KindData {
-						status.in.Add(1)
+						status.In.Add(1)
 					}
 				}
-				status.bytesIn.Add(uint64(b.Bytes))
-				status.bytesOut.Add(uint64(len(buf)))
+				status.BytesIn.Add(uint64(b.Bytes))
+				status.BytesOut.Add(uint64(len(buf)))
 			}
 		}
 		if err := in.Ack(ctx, rerr != nil); err != nil {
