@@ -341,7 +341,7 @@ func (em *Emitter) addRef(seq uint64, parent wire.Ref) {
 func (em *Emitter) endRef() {
 	if r := &em.ref; r.n > 0 {
 		switch {
-		case em.input != nil && !em.refs:
+		case em.input != nil: // set only without refs (Run)
 			skips := r.skips
 			if !r.skip {
 				skips = nil
