@@ -283,17 +283,11 @@ func fastTypeName(v fastValue) string {
 // value and for text that is not valid UTF-8 (where gojq's string
 // functions would replace bytes, the fast path does not follow).
 func fastString(v fastValue) (string, bool) {
-	if v.kind != kString {
-		return "", false
+	s, ok := fastStringView(v)
+	if ok && v.raw != nil {
+		s = strings.Clone(s) // not over the payload's bytes
 	}
-	if v.raw == nil {
-		return v.str, utf8.ValidString(v.str)
-	}
-	b, ok := fastStringOf(v)
-	if !ok || !utf8.Valid(b) {
-		return "", false
-	}
-	return string(b), true
+	return s, ok
 }
 
 // fastToString is gojq's tostring: a string as it is, anything else as
@@ -426,22 +420,16 @@ func fastStrings(v, arg fastValue) (s, t string, ok bool) {
 // fastStringView is fastString without a copy where it can: a string of
 // the payload without escapes is returned over the payload's bytes
 // (valid while the event is evaluated, as every value of the fast path
-// is).
+// is); an escaped one is decoded into a new string anyway.
 func fastStringView(v fastValue) (string, bool) {
 	if v.kind != kString {
 		return "", false
 	}
-	if v.raw == nil {
-		return v.str, utf8.ValidString(v.str)
-	}
-	b, ok := fastStringOf(v)
-	if !ok || !utf8.Valid(b) {
+	s, ok := fastStringText(v)
+	if !ok || !utf8.ValidString(s) {
 		return "", false
 	}
-	if len(b) > 0 && &b[0] == &v.raw[1] {
-		return bytesString(b), true // in place: no escapes
-	}
-	return string(b), true
+	return s, true
 }
 
 // fastSplit is split/1 on strings: the parts are strings over the input's
