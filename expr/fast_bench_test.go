@@ -170,3 +170,22 @@ func BenchmarkConstruct(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkLengthUnicode is map '.msg | length' on a message beyond ASCII
+// (obz gen writes "Zürich" and "São Paulo" into some), past the 32 bytes
+// a string conversion holds without allocating.
+func BenchmarkLengthUnicode(b *testing.B) {
+	p := benchProgram(b, `.msg | length`)
+	payload := []byte(`{"id":1,"ts":"2026-01-01T00:00:03Z","user":"u7292","country":"AT","device":"android","amount":95.11,"tags":["us","mobile"],"msg":"Zürich low order user is to high served order for low timeout for"}`)
+	emit := func([]byte) error { return nil }
+	b.ReportAllocs()
+	b.SetBytes(int64(len(payload)))
+	for b.Loop() {
+		if err := p.Outputs(payload, true, emit); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if p.Stats().Gojq > 0 {
+		b.Fatal("gojq ran")
+	}
+}

@@ -614,6 +614,19 @@ func FuzzJQFloat(f *testing.F) {
 	})
 }
 
+// FuzzRuneCount: runeCount is utf8.RuneCount, on any bytes (a frame's
+// payload is not checked for UTF-8: each byte of a bad sequence counts).
+func FuzzRuneCount(f *testing.F) {
+	for _, s := range []string{"", "a", "Zürich low order user is to high served order", "12345678\xff", "\xe2\x82", "é\xc3", "€€€€€€€€€", "abcdefgh\xf0\x9f\x98\x80ijklmnopq\xed\xa0\x80"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := runeCount(b), utf8.RuneCount(b); got != want {
+			t.Fatalf("runeCount(%q) = %d, utf8.RuneCount %d", b, got, want)
+		}
+	})
+}
+
 // TestFastPathCollections: sort, unique, min, max, reverse, contains, IN,
 // trim and @text/@json against gojq on arrays of mixed scalars, equal
 // numbers written differently, unicode and white space.
