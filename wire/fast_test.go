@@ -163,12 +163,87 @@ func FuzzValidUTF8JSON(f *testing.F) {
 	})
 }
 
+// FuzzValidIndex: the indexing check gives validUTF8JSON's verdict, and on
+// an object, its members as encoding/json reads them: each key (decoded,
+// and whether it has an escape) and each value's exact bytes, in order.
+func FuzzValidIndex(f *testing.F) {
+	for _, s := range []string{`{"a":"é"}`, ` {"a" : [1,2,{"b":null}] , "b":{"c":"}"}}  `, `{}`, ` { } `, `{"a\u0062":1,"a":2,"a":3}`, `[{"a":1}]`, `"x"`, `{"a":1,}`, `{"a":1}x`,
+		`{"a":1 "b":2}`, "{\"\xff\":1}", `{"k":[[[[{"k":[1]}]]]]}`, `{"a":{"b":{"c":1}},"d":-0.5e3,"e":true,"f":false,"g":null}`, `{"id":1,"ts":"2026-01-01T00:00:03Z","tags":["us","mobile"],"msg":"Zürich"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		idx, obj, ok := ValidIndex(b, []uint32{7, 7, 7, 7})
+		if want := validUTF8JSON(b); ok != want {
+			t.Fatalf("ValidIndex(%q) = %v, validUTF8JSON %v", b, ok, want)
+		}
+		if len(idx) < 4 || [4]uint32(idx[:4]) != [4]uint32{7, 7, 7, 7} {
+			t.Fatalf("ValidIndex(%q) changed the index before it: %v", b, idx)
+		}
+		idx = idx[4:]
+		payload := trimJSONSpace(b)
+		isObj := ok && len(payload) > 0 && payload[0] == '{'
+		if !ok || obj != isObj {
+			if obj || len(idx) != 0 {
+				t.Fatalf("ValidIndex(%q): obj %v, ok %v, %d offsets", b, obj, ok, len(idx))
+			}
+			return
+		}
+		if !obj {
+			return
+		}
+		d := json.NewDecoder(bytes.NewReader(payload))
+		if tok, err := d.Token(); err != nil || tok != json.Delim('{') {
+			t.Fatalf("%q: %v %v", b, tok, err)
+		}
+		for n := 0; ; n += 4 {
+			if !d.More() {
+				if n != len(idx) {
+					t.Fatalf("ValidIndex(%q): %d members, encoding/json %d", b, len(idx)/4, n/4)
+				}
+				return
+			}
+			tok, err := d.Token()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var raw json.RawMessage
+			if err := d.Decode(&raw); err != nil {
+				t.Fatal(err)
+			}
+			if n+4 > len(idx) {
+				t.Fatalf("ValidIndex(%q): %d members, encoding/json more", b, len(idx)/4)
+			}
+			ks, ke, vs, ve := idx[n], idx[n+1], idx[n+2], idx[n+3]
+			rawKey := payload[ks : ke&^KeyEscaped]
+			var key string
+			if err := json.Unmarshal(rawKey, &key); err != nil || key != tok.(string) {
+				t.Fatalf("ValidIndex(%q): member %d key %q (%v), encoding/json %q", b, n/4, rawKey, err, tok)
+			}
+			if esc := ke&KeyEscaped != 0; esc != (bytes.IndexByte(rawKey, '\\') >= 0) {
+				t.Fatalf("ValidIndex(%q): key %q escaped %v", b, rawKey, esc)
+			}
+			if string(payload[vs:ve]) != string(raw) {
+				t.Fatalf("ValidIndex(%q): member %d value %q, encoding/json %q", b, n/4, payload[vs:ve], raw)
+			}
+		}
+	})
+}
+
 func BenchmarkValidUTF8JSON(b *testing.B) {
 	line := []byte(`{"id":1,"ts":"2026-01-01T00:00:03Z","user":"u7292","country":"AT","device":"android","amount":95.11,"tags":["us","mobile"],"msg":"Zürich low order user is to high served order for low timeout for"}`)
 	b.Run("fused", func(b *testing.B) {
 		b.SetBytes(int64(len(line)))
 		for b.Loop() {
 			if !validUTF8JSON(line) {
+				b.Fatal("invalid")
+			}
+		}
+	})
+	b.Run("index", func(b *testing.B) {
+		b.SetBytes(int64(len(line)))
+		idx := make([]uint32, 0, 64)
+		for b.Loop() {
+			if _, obj, ok := ValidIndex(line, idx); !ok || !obj {
 				b.Fatal("invalid")
 			}
 		}

@@ -145,6 +145,15 @@ type Frame struct {
 	Bare bool
 	// Line is the physical input line the frame was read from (1-based).
 	Line int64
+	// Members indexes the top-level members of a bare line that is an
+	// object, where a Reader with Index set made it while checking the
+	// line: four offsets into Payload per member, in order (the key from
+	// its opening quote to after its closing one, KeyEscaped set in the
+	// end when the key has an escape; the value from its first byte to
+	// after its last). Nil when there is none; it points into the
+	// Reader's index (see SwapIndex), and must be dropped (set to nil)
+	// where Payload is replaced.
+	Members []uint32
 }
 
 // ErrFrameTooLarge is returned (wrapped in a *LineError) for a line longer

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -95,6 +96,7 @@ func FuzzReader(f *testing.F) {
 		}
 		want := expectedLines(data, max)
 		r := NewReader(&chunkReader{r: bytes.NewReader(data), n: chunk}, max)
+		r.Index = len(data) > 0 && data[0]&0x10 != 0
 		var got []int64
 		var fr Frame
 		for i := 0; ; i++ {
@@ -108,6 +110,19 @@ func FuzzReader(f *testing.F) {
 				got = append(got, fr.Line)
 				if fr.Bare && !json.Valid(fr.Payload) {
 					t.Fatalf("bare payload %q is not valid JSON", fr.Payload)
+				}
+				// The index of a bare object's members, read
+				// across SwapIndex, is the payload's own.
+				if r.Index && fr.Bare {
+					idx, obj, _ := ValidIndex(fr.Payload, nil)
+					if (fr.Members != nil) != obj || !slices.Equal(fr.Members, idx) {
+						t.Fatalf("line %d %q: members %v, want %v", fr.Line, fr.Payload, fr.Members, idx)
+					}
+					if i%2 == 0 {
+						r.SwapIndex(nil)
+					}
+				} else if fr.Members != nil {
+					t.Fatalf("line %d %q: members %v without Index", fr.Line, fr.Payload, fr.Members)
 				}
 				continue
 			case errors.As(err, &le):

@@ -83,6 +83,12 @@ type Reader struct {
 	// does: each byte that is not part of a valid sequence becomes U+FFFD.
 	// Unset, the line is a utf8 error.
 	ReplaceInvalidUTF8 bool
+	// Index makes Next index the members of a bare line that is an
+	// object (Frame.Members) as it checks the line. The index of all the
+	// frames read grows until SwapIndex hands it over: a caller that sets
+	// Index calls SwapIndex where it calls Swap.
+	Index bool
+	idx   []uint32
 }
 
 // framing says whether a stream carries frames or bare events. It is
@@ -142,10 +148,21 @@ func (r *Reader) Swap(spare []byte) []byte {
 	return old
 }
 
+// SwapIndex hands the caller the index that the Members of the frames
+// read so far point into (see Index), and goes on in spare.
+func (r *Reader) SwapIndex(spare []uint32) []uint32 {
+	old := r.idx
+	if spare == nil {
+		spare = make([]uint32, 0, 1024)
+	}
+	r.idx = spare[:0]
+	return old
+}
+
 // Reset makes r read src from the start, as a new Reader would, keeping its
 // buffer, limit and BeforeFill.
 func (r *Reader) Reset(src io.Reader) {
-	*r = Reader{r: src, buf: r.buf, max: r.max, BeforeFill: r.BeforeFill, dec: r.dec, TrustPayloads: r.TrustPayloads, Stage: r.Stage, ReplaceInvalidUTF8: r.ReplaceInvalidUTF8}
+	*r = Reader{r: src, buf: r.buf, max: r.max, BeforeFill: r.BeforeFill, dec: r.dec, TrustPayloads: r.TrustPayloads, Stage: r.Stage, ReplaceInvalidUTF8: r.ReplaceInvalidUTF8, Index: r.Index, idx: r.idx[:0]}
 }
 
 // BytesRead returns the number of bytes consumed so far.
@@ -223,7 +240,21 @@ func (r *Reader) Next(f *Frame) error {
 			// A first line that looked like a frame had a frame's slack.
 			return r.tooLong(rawPrefix(line), int64(len(line)))
 		}
-		if !validUTF8JSON(line) {
+		var members []uint32
+		ok := false
+		if r.Index {
+			if r.idx == nil {
+				r.idx = make([]uint32, 0, 1024)
+			}
+			n := len(r.idx)
+			var obj bool
+			if r.idx, obj, ok = ValidIndex(line, r.idx); ok && obj {
+				members = r.idx[n:len(r.idx):len(r.idx)]
+			}
+		} else {
+			ok = validUTF8JSON(line)
+		}
+		if !ok {
 			if !utf8.Valid(line) && r.ReplaceInvalidUTF8 {
 				// A new slice: the frame must stay valid as long as one
 				// pointing into the buffer would (see Swap).
@@ -240,7 +271,7 @@ func (r *Reader) Next(f *Frame) error {
 			return &LineError{Line: r.line, Kind: "parse", Msg: "invalid JSON" + parseHint(line), Raw: line, Size: int64(len(line))}
 		}
 		r.bare++
-		*f = Frame{Kind: KindData, Writer: BareWriter, Seq: r.bare, Payload: trimJSONSpace(line), Bare: true, Line: r.line}
+		*f = Frame{Kind: KindData, Writer: BareWriter, Seq: r.bare, Payload: trimJSONSpace(line), Bare: true, Line: r.line, Members: members}
 		return nil
 	}
 }

@@ -27,28 +27,34 @@ func validUTF8JSON(b []byte) bool { return valid(b, hi) }
 // valid is Valid, and with high = hi validUTF8JSON: high marks the bytes
 // beyond ASCII as ones a string scan stops at, to check their UTF-8.
 func valid(b []byte, high uint64) bool {
+	i, ok := validValue(b, skipWS(b, 0), high, 0)
+	return ok && skipWS(b, i) == len(b)
+}
+
+// validValue checks the value at b[i], nested in depth arrays and objects
+// (for the nesting limit), and returns the index after it.
+func validValue(b []byte, i int, high uint64, depth int) (int, bool) {
 	// inObj has bit d set when nesting level d (from 1) is an object: in
 	// one word up to level 63, in deep beyond (allocated for the rare
 	// document nested that deep: zeroing it for every line cost 10 %).
 	var inObj uint64
 	var deep *[maxNesting/64 + 1]uint64
-	depth := 0
-	i := skipWS(b, 0)
+	base := depth
 	for {
 		// A value starts at b[i].
 		if i >= len(b) {
-			return false
+			return 0, false
 		}
 		switch c := b[i]; {
 		case c == '"':
 			var ok bool
 			if i, ok = validString(b, i+1, high); !ok {
-				return false
+				return 0, false
 			}
 		case c == '{' || c == '[':
 			depth++
 			if depth > maxNesting {
-				return false
+				return 0, false
 			}
 			i = skipWS(b, i+1)
 			if depth >= 64 && deep == nil {
@@ -79,40 +85,40 @@ func valid(b []byte, high uint64) bool {
 			}
 			var ok bool
 			if i, ok = validKey(b, i, high); !ok {
-				return false
+				return 0, false
 			}
 			continue
 		case c == '-' || c >= '0' && c <= '9':
 			var ok bool
 			if i, ok = validNumber(b, i); !ok {
-				return false
+				return 0, false
 			}
 		case c == 't':
 			if !hasAt(b, i, "true") {
-				return false
+				return 0, false
 			}
 			i += 4
 		case c == 'f':
 			if !hasAt(b, i, "false") {
-				return false
+				return 0, false
 			}
 			i += 5
 		case c == 'n':
 			if !hasAt(b, i, "null") {
-				return false
+				return 0, false
 			}
 			i += 4
 		default:
-			return false
+			return 0, false
 		}
 		// After a value: close containers, or go on to the next value.
 		for {
-			i = skipWS(b, i)
-			if depth == 0 {
-				return i == len(b)
+			if depth == base {
+				return i, true
 			}
+			i = skipWS(b, i)
 			if i >= len(b) {
-				return false
+				return 0, false
 			}
 			var obj bool
 			if depth < 64 {
@@ -126,7 +132,7 @@ func valid(b []byte, high uint64) bool {
 				if obj {
 					var ok bool
 					if i, ok = validKey(b, i, high); !ok {
-						return false
+						return 0, false
 					}
 				}
 				break
@@ -136,7 +142,7 @@ func valid(b []byte, high uint64) bool {
 				i++
 				continue
 			}
-			return false
+			return 0, false
 		}
 	}
 }
@@ -284,4 +290,70 @@ func digits(b []byte, i int) int {
 		i++
 	}
 	return i
+}
+
+// KeyEscaped is set in the key end of a member of Frame.Members whose key
+// has an escape: its name is not its bytes.
+const KeyEscaped = 1 << 31
+
+// ValidIndex is the check a Reader makes of a bare line (validUTF8JSON:
+// valid UTF-8, one JSON value), and where b is an object, it appends the
+// offsets of its members to idx as Frame.Members holds them (relative to
+// the object's first byte, after the white space before it): the check
+// walks those bytes anyway, and a stage reading the object's fields then
+// need not walk them again. obj is false (and idx as it was) when b is not
+// an object, is not valid, or is too long for the offsets.
+func ValidIndex(b []byte, idx []uint32) (out []uint32, obj, ok bool) {
+	s := skipWS(b, 0)
+	if s >= len(b) || b[s] != '{' || len(b) >= KeyEscaped {
+		return idx, false, validUTF8JSON(b)
+	}
+	n := len(idx)
+	i := skipWS(b, s+1)
+	if i < len(b) && b[i] == '}' {
+		ok := skipWS(b, i+1) == len(b)
+		return idx, ok, ok
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return idx[:n], false, false
+		}
+		ks := i
+		ke, ok := validString(b, i+1, hi)
+		if !ok {
+			return idx[:n], false, false
+		}
+		esc := uint32(0)
+		for _, c := range b[ks+1 : ke-1] {
+			if c == '\\' {
+				esc = KeyEscaped
+				break
+			}
+		}
+		i = skipWS(b, ke)
+		if i >= len(b) || b[i] != ':' {
+			return idx[:n], false, false
+		}
+		vs := skipWS(b, i+1)
+		ve, ok := validValue(b, vs, hi, 1)
+		if !ok {
+			return idx[:n], false, false
+		}
+		idx = append(idx, uint32(ks-s), uint32(ke-s)|esc, uint32(vs-s), uint32(ve-s))
+		i = skipWS(b, ve)
+		if i >= len(b) {
+			return idx[:n], false, false
+		}
+		switch b[i] {
+		case ',':
+			i = skipWS(b, i+1)
+			continue
+		case '}':
+			if skipWS(b, i+1) != len(b) {
+				return idx[:n], false, false
+			}
+			return idx, true, true
+		}
+		return idx[:n], false, false
+	}
 }
