@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/itchyny/gojq"
+	"github.com/obz-dev/obz/wire"
 )
 
 // Test reports whether an output of the expression on payload is true
@@ -12,7 +13,27 @@ import (
 // reader checked) rather than a frame's payload, trusted but not checked.
 // An event on which the expression fails is an *EvalError.
 func (p *Program) Test(payload []byte, valid bool) (bool, error) {
+	return p.test(payload, valid, nil)
+}
+
+// TestFrame is Test on an event's frame: its payload is valid for a bare
+// line, whose members the reader may have indexed (wire.Frame.Members).
+func (p *Program) TestFrame(f *wire.Frame) (bool, error) {
+	return p.test(f.Payload, f.Bare, frameMembers(f))
+}
+
+// frameMembers returns the index of f's members where the fast path may
+// use it: a bare line's, checked by the reader that made it.
+func frameMembers(f *wire.Frame) []uint32 {
+	if !f.Bare {
+		return nil
+	}
+	return f.Members
+}
+
+func (p *Program) test(payload []byte, valid bool, members []uint32) (bool, error) {
 	if p.fast != nil {
+		p.fast.ctx.members = members
 		if keep, ok := p.fast.keepEvent(payload, valid); ok {
 			p.stats.Fast++
 			return keep, nil
@@ -36,7 +57,17 @@ func (p *Program) Test(payload []byte, valid bool) (bool, error) {
 // *EvalError, after the outputs before the failure were emitted; an error
 // from emit is returned as it is.
 func (p *Program) Outputs(payload []byte, valid bool, emit func(out []byte) error) error {
+	return p.outputs(payload, valid, nil, emit)
+}
+
+// OutputsFrame is Outputs on an event's frame (see TestFrame).
+func (p *Program) OutputsFrame(f *wire.Frame, emit func(out []byte) error) error {
+	return p.outputs(f.Payload, f.Bare, frameMembers(f), emit)
+}
+
+func (p *Program) outputs(payload []byte, valid bool, members []uint32, emit func(out []byte) error) error {
 	if p.fast != nil {
+		p.fast.ctx.members = members
 		out, n, ok := p.fast.appendEvent(p.out[:0], payload, valid)
 		p.out = out
 		if ok {

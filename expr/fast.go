@@ -47,6 +47,10 @@ type fastCtx struct {
 	// expression uses more of it than its top-level fields.
 	valid   bool
 	checked uint64
+	// members: the reader's index of the payload's top-level members
+	// (wire.Frame.Members), nil when there is none; set per event by
+	// Program, it saves scanTop's walk.
+	members []uint32
 	vars    []fastValue // the values of the expression's variables, by slot
 }
 
@@ -138,7 +142,7 @@ func projection(q *gojq.Query, keys []string) []projField {
 func (p *fastProgram) appendProjection(dst, payload []byte, valid bool) (out []byte, ok, done bool) {
 	c := &p.ctx
 	c.payload, c.valid, c.checked = payload, valid, 0
-	c.extracted, c.isObject = true, scanTop(payload, c.keys, c.slots)
+	c.extracted, c.isObject = true, c.top()
 	if !c.isObject {
 		return dst, false, false
 	}
@@ -160,6 +164,15 @@ func (p *fastProgram) appendProjection(dst, payload []byte, valid bool) (out []b
 		}
 	}
 	return append(dst, '}'), true, true
+}
+
+// top reads the payload's top-level fields into the slots, as scanTop:
+// from the reader's index of its members where there is one.
+func (c *fastCtx) top() bool {
+	if c.members != nil {
+		return indexTop(c.payload, c.members, c.keys, c.slots)
+	}
+	return scanTop(c.payload, c.keys, c.slots)
 }
 
 // fastCompiler holds the state of one compilation.

@@ -263,7 +263,7 @@ func (c *fastCompiler) field(key string, root bool) fastNode {
 		return func(c *fastCtx, in fastValue) (fastValue, fastStatus) {
 			if !c.extracted {
 				c.extracted = true
-				c.isObject = scanTop(c.payload, c.keys, c.slots)
+				c.isObject = c.top()
 			}
 			if c.isObject {
 				v := c.slots[i]

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math/bits"
+
+	"github.com/obz-dev/obz/wire"
 )
 
 // swarLo and swarHi are the bytes 0x01 and 0x80 in every byte of a word.
@@ -92,6 +94,40 @@ func scanTop(b []byte, keys []string, slots [][]byte) bool {
 		}
 		i = wsSkip(b, i+1)
 	}
+}
+
+// indexTop is scanTop for an object payload whose top-level members the
+// reader indexed as it checked the line (wire.Frame.Members): it compares
+// the keys without walking the values. An index that does not fit b
+// (which Program's callers rule out) falls back to the scan.
+func indexTop(b []byte, m []uint32, keys []string, slots [][]byte) bool {
+	if len(m)%4 != 0 || len(m) > 0 && int(m[len(m)-1]) > len(b) || len(b) == 0 || b[0] != '{' {
+		return scanTop(b, keys, slots)
+	}
+	for i := range slots {
+		slots[i] = nil
+	}
+	for j := 0; j+4 <= len(m); j += 4 {
+		ks, ke, vs, ve := m[j], m[j+1], m[j+2], m[j+3]
+		if ke&wire.KeyEscaped != 0 {
+			raw := b[ks : ke&^wire.KeyEscaped]
+			for i, k := range keys {
+				if eq, ok := fastKeyIs(raw, k); !ok {
+					return false
+				} else if eq {
+					slots[i] = b[vs:ve]
+				}
+			}
+			continue
+		}
+		key := b[ks+1 : ke-1]
+		for i, k := range keys {
+			if len(k) == len(key) && string(key) == k {
+				slots[i] = b[vs:ve]
+			}
+		}
+	}
+	return true
 }
 
 // scanStop marks the bytes a string scan stops at.

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/itchyny/gojq"
+	"github.com/obz-dev/obz/wire"
 )
 
 // gojqOutcome runs expr through the gojq path as filter and map do.
@@ -80,7 +81,30 @@ func checkFastVsGojq(t testing.TB, expr string, payload []byte) (fast, answered 
 		t.Fatalf("%s on %s as a frame's payload: keep %v %v, map %d %q %v; as a bare line: keep %v, map %d %q",
 			expr, payload, ukeep, ok3, un, uout, ok4, fkeep, n, fout)
 	}
+	checkIndexed(t, p, expr, payload, fkeep, fout, n)
 	return true, true
+}
+
+// checkIndexed: as a bare line whose members the reader indexed as it
+// checked it (wire.Frame.Members, read in place of scanTop's walk), the
+// same answers.
+func checkIndexed(t testing.TB, p *Program, expr string, payload []byte, keep bool, out []byte, n int) {
+	t.Helper()
+	members, obj, ok := wire.ValidIndex(payload, nil)
+	if !ok {
+		return // not valid UTF-8: the reader does not pass it on
+	}
+	if !obj {
+		members = nil
+	}
+	p.fast.ctx.members = members
+	defer func() { p.fast.ctx.members = nil }()
+	ikeep, ok1 := p.fast.keepEvent(payload, true)
+	iout, in, ok2 := p.fast.appendEvent(nil, payload, true)
+	if !ok1 || !ok2 || ikeep != keep || in != n || string(iout) != string(out) {
+		t.Fatalf("%s on %s with the reader's index %v: keep %v %v, map %d %q %v; scanned: keep %v, map %d %q",
+			expr, payload, members, ikeep, ok1, in, iout, ok2, keep, n, out)
+	}
 }
 
 // TestFastPathFramePayloads: a frame's payload is trusted, not validated on

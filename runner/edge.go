@@ -25,6 +25,9 @@ type InBatch struct {
 	// may swap its own buffer for it (wire.Reader.Swap), so that the bytes
 	// stay valid until the batch is read into again, without copying.
 	Buf []byte
+	// Index is memory the frames' Members may point into, swapped with
+	// the Inbound's as Buf is (wire.Reader.SwapIndex).
+	Index []uint32
 	// Bytes is how many bytes the frames took on the edge (for counters).
 	Bytes int64
 }
@@ -85,6 +88,9 @@ func newPipeIn(in Input, stage string, maxLine int, replaceUTF8 bool) *pipeIn {
 	// A flow edge joins two obz stages: their payloads were checked where
 	// they entered obz. Anything else (a shell pipe, a file) is checked.
 	rd.TrustPayloads, rd.Stage = in.Framed, stage
+	// A bare line's check indexes its members for the fast path of
+	// filter and map (wire.Frame.Members): it walks them anyway.
+	rd.Index = true
 	return &pipeIn{stage: stage, rd: rd}
 }
 
@@ -117,6 +123,7 @@ func (p *pipeIn) Read(b *InBatch) error {
 		return err
 	}
 	b.Buf = rd.Swap(b.Buf)
+	b.Index = rd.SwapIndex(b.Index)
 	p.count(b)
 	return nil
 }

@@ -68,7 +68,7 @@ func (f *filter) InputFiles() []string { return f.files }
 func (f *filter) Event(ev *wire.Frame, em *runner.Emitter) error {
 	f.prog.SetStderr(em.Stderr())
 	f.prog.SetInputName(em.InputFile())
-	keep, err := f.prog.Test(ev.Payload, ev.Bare)
+	keep, err := f.prog.TestFrame(ev)
 	if keep && (err == nil || err == expr.ErrHalt) {
 		if eerr := em.Emit(ev.Payload); eerr != nil {
 			return eerr

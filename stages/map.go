@@ -66,5 +66,5 @@ func (m *mapStage) InputFiles() []string { return m.files }
 func (m *mapStage) Event(ev *wire.Frame, em *runner.Emitter) error {
 	m.prog.SetStderr(em.Stderr())
 	m.prog.SetInputName(em.InputFile())
-	return exprEventError(m.prog.Outputs(ev.Payload, ev.Bare, em.Emit))
+	return exprEventError(m.prog.OutputsFrame(ev, em.Emit))
 }
