@@ -59,6 +59,11 @@ type Reader struct {
 	eof   error // sticky error from r
 	empty int   // consecutive reads that returned nothing
 
+	// nl is 1 + the index in buf of the "\n" that ends the line at pos,
+	// where Buffered found it (readLine then need not look again), or 0.
+	// Whatever moves the bytes (fill, Swap) resets it.
+	nl int
+
 	raw    []byte // the physical line read last, as it was (without "\n")
 	rawOff int64  // its offset in the stream
 	rawNL  bool   // it ended with "\n" (not the end of the stream)
@@ -144,7 +149,7 @@ func (r *Reader) Swap(spare []byte) []byte {
 		spare = make([]byte, max(n, ReadBuffer))
 	}
 	copy(spare, r.buf[r.pos:r.end])
-	r.buf, r.pos, r.end = spare, 0, n
+	r.buf, r.pos, r.end, r.nl = spare, 0, n, 0
 	return old
 }
 
@@ -282,10 +287,13 @@ func (r *Reader) Next(f *Frame) error {
 // it before each call, to hand over what it has before Next may block.
 func (r *Reader) Buffered() bool {
 	b := r.buf[r.pos:r.end]
-	for {
+	for first := true; ; first = false {
 		i := bytes.IndexByte(b, '\n')
 		if i < 0 {
 			return r.eof != nil
+		}
+		if first {
+			r.nl = r.pos + i + 1
 		}
 		if !isBlank(b[:i]) {
 			return true
@@ -317,7 +325,12 @@ func parseHint(line []byte) string {
 // readLine returns the next line without its "\n" or "\r\n".
 func (r *Reader) readLine() ([]byte, error) {
 	for {
-		if i := bytes.IndexByte(r.buf[r.pos:r.end], '\n'); i >= 0 {
+		i := r.nl - 1 - r.pos
+		if r.nl <= r.pos {
+			i = bytes.IndexByte(r.buf[r.pos:r.end], '\n')
+		}
+		r.nl = 0
+		if i >= 0 {
 			line := r.buf[r.pos : r.pos+i]
 			r.raw, r.rawOff, r.rawNL = line, r.bytes, true
 			r.pos += i + 1
@@ -382,6 +395,7 @@ func (r *Reader) fill() {
 	if r.BeforeFill != nil {
 		r.BeforeFill()
 	}
+	r.nl = 0
 	if r.pos > 0 {
 		n := copy(r.buf, r.buf[r.pos:r.end])
 		r.pos, r.end = 0, n
