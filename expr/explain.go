@@ -14,6 +14,11 @@ func (p *Program) Stats() PathStats { return p.stats }
 // Fast reports whether the expression compiled to the fast path.
 func (p *Program) Fast() bool { return p.fast != nil }
 
+// ReadsFields reports whether the fast path reads top-level fields of the
+// payload, which an index of its members (wire.Frame.Members) saves it
+// looking for.
+func (p *Program) ReadsFields() bool { return p.fast != nil && len(p.fast.keys) > 0 }
+
 // Explain says which path runs the expression, and why it is not on the
 // fast path when it is not, in a few lines for --explain.
 func (p *Program) Explain() string {

@@ -81,16 +81,16 @@ type pipeIn struct {
 	f     wire.Frame
 }
 
-func newPipeIn(in Input, stage string, maxLine int, replaceUTF8 bool) *pipeIn {
+func newPipeIn(in Input, stage string, maxLine int, replaceUTF8, index bool) *pipeIn {
 	growPipe(in.R)
 	rd := wire.NewReader(in.R, maxLine)
 	rd.ReplaceInvalidUTF8 = replaceUTF8
 	// A flow edge joins two obz stages: their payloads were checked where
 	// they entered obz. Anything else (a shell pipe, a file) is checked.
 	rd.TrustPayloads, rd.Stage = in.Framed, stage
-	// A bare line's check indexes its members for the fast path of
-	// filter and map (wire.Frame.Members): it walks them anyway.
-	rd.Index = true
+	// A bare line's check indexes its members for a stage that reads
+	// fields (MemberReader): it walks them anyway.
+	rd.Index = index
 	return &pipeIn{stage: stage, rd: rd}
 }
 

@@ -153,7 +153,7 @@ func (r *processorRun) start() {
 		}
 		edge := in.Edge
 		if edge == nil {
-			edge = newPipeIn(in, r.name, env.MaxLine, env.ReplaceInvalidUTF8)
+			edge = newPipeIn(in, r.name, env.MaxLine, env.ReplaceInvalidUTF8, r.readsMembers())
 		}
 		if !env.InOrder {
 			go readInput(edge, in.Name, r.ch, r.frees[i], r.done)
@@ -176,6 +176,13 @@ func (r *processorRun) start() {
 	}
 }
 
+// readsMembers reports whether the processor reads its events' top-level
+// fields (MemberReader).
+func (r *processorRun) readsMembers() bool {
+	m, ok := r.p.(MemberReader)
+	return ok && m.ReadsMembers()
+}
+
 // readInOrder reads the inputs one after another, each to its end, as cat
 // and jq read their files (Env.InOrder). A file that cannot be opened ends
 // its input with that error; the next one is read all the same.
@@ -190,11 +197,11 @@ func (r *processorRun) readInOrder(inputs []Input) {
 				edge = failedInbound{err}
 				break
 			}
-			edge = newPipeIn(Input{Name: in.Name, R: f}, r.name, r.env.MaxLine, r.env.ReplaceInvalidUTF8)
+			edge = newPipeIn(Input{Name: in.Name, R: f}, r.name, r.env.MaxLine, r.env.ReplaceInvalidUTF8, r.readsMembers())
 		case in.Edge != nil:
 			edge = in.Edge
 		default:
-			edge = newPipeIn(in, r.name, r.env.MaxLine, r.env.ReplaceInvalidUTF8)
+			edge = newPipeIn(in, r.name, r.env.MaxLine, r.env.ReplaceInvalidUTF8, r.readsMembers())
 		}
 		readInput(edge, in.Name, r.ch, r.frees[i], r.done)
 		if f != nil {

@@ -116,6 +116,14 @@ type FileInputs interface {
 	InputFiles() []string
 }
 
+// MemberReader is implemented by processors that read top-level fields of
+// their events (filter and map): where ReadsMembers is true, the reader of
+// each input indexes the members of a bare line that is an object as it
+// checks it (wire.Reader.Index), for the processor to find its fields in.
+type MemberReader interface {
+	ReadsMembers() bool
+}
+
 // Aborter is implemented by processors that must clean up when the input
 // broke or the stage failed (remove a temporary file, say). Finish is not
 // called in that case.

@@ -23,6 +23,10 @@ type exprPath struct {
 	stats   bool
 }
 
+// ReadsMembers has the reader index a bare line's members where the
+// expression reads fields from them (runner.MemberReader).
+func (e exprPath) ReadsMembers() bool { return e.prog.ReadsFields() }
+
 func newExprPath(stage string, prog *expr.Program, o runner.Options) exprPath {
 	return exprPath{stage: stage, prog: prog, explain: o.Bool("explain"), stats: o.Bool("stats")}
 }

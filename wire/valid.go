@@ -335,7 +335,19 @@ func ValidIndex(b []byte, idx []uint32) (out []uint32, obj, ok bool) {
 			return idx[:n], false, false
 		}
 		vs := skipWS(b, i+1)
-		ve, ok := validValue(b, vs, hi, 1)
+		var ve int
+		// Strings and numbers, most members' values, without
+		// validValue's set-up.
+		switch {
+		case vs >= len(b):
+			return idx[:n], false, false
+		case b[vs] == '"':
+			ve, ok = validString(b, vs+1, hi)
+		case b[vs] == '-' || b[vs] >= '0' && b[vs] <= '9':
+			ve, ok = validNumber(b, vs)
+		default:
+			ve, ok = validValue(b, vs, hi, 1)
+		}
 		if !ok {
 			return idx[:n], false, false
 		}
