@@ -145,6 +145,7 @@ func runBuilt(c *cli.Context, spec *runner.Spec, st runner.Stage) error {
 	if err != nil {
 		return err
 	}
+	defer tuneGC(os.Getenv)()
 	closers, err := inheritFDs(c, env)
 	defer func() {
 		for _, cl := range closers {
