@@ -140,7 +140,10 @@ func (r *processorRun) start() {
 		}
 		r.conc, r.pool = conc, pool
 	}
-	r.ch = make(chan *batch, len(inputs))
+	// With workers, the readers run ahead of the stage by as many batches
+	// as the workers can take: a channel of one would keep all but two
+	// workers idle.
+	r.ch = make(chan *batch, len(inputs)*(1+2*r.env.Workers))
 	r.done = make(chan struct{})
 	r.edges = make([]*edge, len(inputs))
 	r.frees = make([]chan *batch, len(inputs))
