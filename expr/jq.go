@@ -19,6 +19,7 @@ var payloadJSON = jsoniter.Config{UseNumber: true, EscapeHTML: false}.Froze()
 // event at a time).
 type Program struct {
 	src  string
+	env  Env // what it was compiled with, for Clone
 	code *gojq.Code
 	fast *fastProgram // nil when the expression is outside the fast path's subset
 	out  []byte       // the fast path's output, reused
@@ -67,7 +68,7 @@ func CompileEnv(expr string, env Env) (*Program, error) {
 		return nil, &CompileError{Expr: expr, Err: fmt.Errorf("%s is not available: the expression runs on each event by itself, so there is no next input to read; combine events with a stateful stage (agg, top, dedupe) or pipe obz's -r output to jq -n", bad)}
 	}
 	fast, why := compileFast(q)
-	p := &Program{src: expr, stderr: io.Discard, fast: fast, slowWhy: why}
+	p := &Program{src: expr, env: env, stderr: io.Discard, fast: fast, slowWhy: why}
 	// After the fast path has seen the expression as written: the rewrite
 	// is for gojq's compiler only (gojqfix.go).
 	avoidConstAfterBranch(q)
@@ -90,6 +91,12 @@ func CompileEnv(expr string, env Env) (*Program, error) {
 	p.code = code
 	return p, nil
 }
+
+// Clone compiles the program again, for another goroutine: the same
+// expression with the same environment and named arguments, with scratch
+// state and path counts of its own. Its stderr is io.Discard until
+// SetStderr.
+func (p *Program) Clone() (*Program, error) { return CompileEnv(p.src, p.env) }
 
 // SetStderr says where debug and stderr write (the stage's stderr).
 func (p *Program) SetStderr(w io.Writer) { p.stderr = w }

@@ -30,7 +30,8 @@ type Input struct {
 type batch struct {
 	InBatch
 	in  int
-	end error // set on the input's last batch: io.EOF or what ended it
+	end error   // set on the input's last batch: io.EOF or what ended it
+	ans answers // the workers' answers to its data events (Concurrent)
 }
 
 const (
@@ -55,8 +56,9 @@ const localError = "\x00local"
 
 // readInput reads one input into batches until it ends. It runs in its own
 // goroutine so that several inputs merge (fan-in) and so that the stage loop
-// can flush output whenever input goes idle.
-func readInput(in Inbound, name string, out chan<- *batch, free chan *batch, done <-chan struct{}) {
+// can flush output whenever input goes idle. With a pool (Concurrent), each
+// batch goes to the workers before the stage loop gets it.
+func readInput(in Inbound, name string, out chan<- *batch, free chan *batch, done <-chan struct{}, pool *workerPool) {
 	for {
 		var b *batch
 		select {
@@ -70,6 +72,9 @@ func readInput(in Inbound, name string, out chan<- *batch, free chan *batch, don
 			err = fmt.Errorf("reading %s: %w", name, err)
 		}
 		b.end = err
+		if pool != nil && !pool.send(b, done) {
+			return
+		}
 		select {
 		case out <- b:
 		case <-done:

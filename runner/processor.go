@@ -64,6 +64,8 @@ type processorRun struct {
 	tracker InputTracker
 	wmSink  WatermarkSink
 	inOrder InOrder
+	conc    Concurrent  // with Env.Workers: the stage whose answers pool computes
+	pool    *workerPool // nil when Event runs on the stage's goroutine
 
 	receiptsFrom map[string]bool // writers of the receipts dropped from the inputs
 	waker        Waker
@@ -121,7 +123,27 @@ func (r *processorRun) start() {
 	if len(inputs) == 0 {
 		inputs = []Input{{Name: "stdin", R: env.Stdin}}
 	}
-	r.ch = make(chan *batch, len(inputs))
+	perIn := batchesPerIn
+	if r.env.Workers > 0 {
+		conc, ok := r.p.(Concurrent)
+		if !ok {
+			r.fail(fmt.Errorf("%s cannot answer its events on several goroutines", r.name))
+			return
+		}
+		// Every worker busy on a batch, one batch of answers being
+		// emitted and one being read.
+		perIn += 2 * r.env.Workers
+		pool, err := startPool(conc, r.env.Workers, len(inputs)*(perIn+maxExtra), r.em.stderr)
+		if err != nil {
+			r.fail(err)
+			return
+		}
+		r.conc, r.pool = conc, pool
+	}
+	// With workers, the readers run ahead of the stage by as many batches
+	// as the workers can take: a channel of one would keep all but two
+	// workers idle.
+	r.ch = make(chan *batch, len(inputs)*(1+2*r.env.Workers))
 	r.done = make(chan struct{})
 	r.edges = make([]*edge, len(inputs))
 	r.frees = make([]chan *batch, len(inputs))
@@ -143,9 +165,9 @@ func (r *processorRun) start() {
 	inOrder := false
 	for i, in := range inputs {
 		r.edges[i] = &edge{name: in.Name, framed: in.Framed, file: in.Path}
-		r.frees[i] = make(chan *batch, batchesPerIn+maxExtra)
-		for range batchesPerIn {
-			r.frees[i] <- &batch{in: i}
+		r.frees[i] = make(chan *batch, perIn+maxExtra)
+		for range perIn {
+			r.frees[i] <- &batch{in: i, ans: answers{file: in.Path}}
 		}
 		if in.Path != "" {
 			inOrder = true
@@ -156,7 +178,7 @@ func (r *processorRun) start() {
 			edge = newPipeIn(in, r.name, env.MaxLine, env.ReplaceInvalidUTF8, r.readsMembers())
 		}
 		if !env.InOrder {
-			go readInput(edge, in.Name, r.ch, r.frees[i], r.done)
+			go readInput(edge, in.Name, r.ch, r.frees[i], r.done, r.pool)
 		}
 	}
 	if inOrder || env.InOrder {
@@ -203,7 +225,7 @@ func (r *processorRun) readInOrder(inputs []Input) {
 		default:
 			edge = newPipeIn(in, r.name, r.env.MaxLine, r.env.ReplaceInvalidUTF8, r.readsMembers())
 		}
-		readInput(edge, in.Name, r.ch, r.frees[i], r.done)
+		readInput(edge, in.Name, r.ch, r.frees[i], r.done, r.pool)
 		if f != nil {
 			f.Close()
 		}
@@ -344,6 +366,10 @@ func (r *processorRun) drainTimedOut() {
 // with.
 func (r *processorRun) process(b *batch, lo, hi int) {
 	em, e, p := r.em, r.edges[b.in], r.p
+	if b.ans.pending {
+		<-b.ans.ready // the workers' answers to the batch
+		b.ans.pending = false
+	}
 	em.inFile = e.file
 	nIn, dups := r.nIn, e.dups
 	em.in = b.in
@@ -365,7 +391,12 @@ func (r *processorRun) process(b *batch, lo, hi int) {
 				stamped++
 			}
 			em.cur = f
-			if err = p.Event(f, em); err != nil {
+			if r.pool != nil {
+				err = r.conc.EmitAnswer(f, &b.ans.per[i], em)
+			} else {
+				err = p.Event(f, em)
+			}
+			if err != nil {
 				err = eventError(err, em, r.name, f)
 			}
 		case wire.KindError:
@@ -482,6 +513,10 @@ const kindDuplicate wire.Kind = 255
 
 // endInput settles the EOF kind once reading is over.
 func (r *processorRun) endInput() {
+	if r.pool != nil {
+		// Workers may be answering batches read ahead: they stop first.
+		r.pool.stop()
+	}
 	if r.state == procReading || r.state == procDraining {
 		r.state = procEnded
 	}

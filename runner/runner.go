@@ -59,6 +59,11 @@ type Env struct {
 
 	Counters *Counters // filled while the stage runs; may be nil
 
+	// Workers, if > 0, has a Concurrent processor's events answered by that
+	// many workers on goroutines of their own, emitted in input order on
+	// the stage's goroutine (obz parallel -j N for filter and map).
+	Workers int
+
 	// Progress shows a progress line on stderr while the stage runs (see
 	// progress.go); cmd/obz sets it only when stderr is a terminal.
 	Progress bool

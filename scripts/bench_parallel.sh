@@ -4,6 +4,9 @@
 # table: wall time (median of RUNS), CPU time (user+sys, median) and the
 # speed-up of each row over the stage's one-process row.
 #
+# filter and map replicas are goroutines of one process unless --processes
+# (the rows say which).
+#
 # Usage (from the repo root):
 #   scripts/bench_parallel.sh                 # 1M events, 3 runs each
 #   N=200000 RUNS=1 scripts/bench_parallel.sh
@@ -43,12 +46,14 @@ MAP='{id, u: (.user | ascii_downcase), c: (.msg | indices("o") | length)}'
 # id :: label :: base (1 = the row the others of its id are compared with) :: command
 WORKLOADS=$(cat <<EOW
 map :: obz map (one process) :: 1 :: obz map '$MAP' < "\$FR"
-map :: obz parallel -j 1 -- map :: 0 :: obz parallel -j 1 -- map '$MAP' < "\$FR"
-map :: obz parallel -j 2 -- map :: 0 :: obz parallel -j 2 -- map '$MAP' < "\$FR"
-map :: obz parallel -j 4 -- map :: 0 :: obz parallel -j 4 -- map '$MAP' < "\$FR"
-map :: obz parallel -j 8 -- map :: 0 :: obz parallel -j 8 -- map '$MAP' < "\$FR"
+map :: obz parallel -j 1 -- map (goroutines) :: 0 :: obz parallel -j 1 -- map '$MAP' < "\$FR"
+map :: obz parallel -j 2 -- map (goroutines) :: 0 :: obz parallel -j 2 -- map '$MAP' < "\$FR"
+map :: obz parallel -j 4 -- map (goroutines) :: 0 :: obz parallel -j 4 -- map '$MAP' < "\$FR"
+map :: obz parallel -j 8 -- map (goroutines) :: 0 :: obz parallel -j 8 -- map '$MAP' < "\$FR"
+map :: obz parallel -j 2 --processes -- map :: 0 :: obz parallel -j 2 --processes -- map '$MAP' < "\$FR"
 pass :: obz filter true (one process) :: 1 :: obz filter true < "\$FR"
-pass :: obz parallel -j 2 -- filter true :: 0 :: obz parallel -j 2 -- filter true < "\$FR"
+pass :: obz parallel -j 2 -- filter true (goroutines) :: 0 :: obz parallel -j 2 -- filter true < "\$FR"
+pass :: obz parallel -j 2 --processes -- filter true :: 0 :: obz parallel -j 2 --processes -- filter true < "\$FR"
 agg :: obz agg --by user (one process) :: 1 :: obz agg --by user --sum amount --count < "\$FR"
 agg :: obz parallel -j 2 --by user -- agg --by user :: 0 :: obz parallel -j 2 --by user -- agg --by user --sum amount --count < "\$FR"
 exec :: obz exec --one-to-one python3 (one process, NEXEC events) :: 1 :: obz exec --one-to-one -- python3 -c '$PY' < "\$FX"

@@ -3,6 +3,7 @@ package stages
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/obz-dev/obz/expr"
@@ -21,6 +22,10 @@ type exprPath struct {
 	prog    *expr.Program
 	explain bool
 	stats   bool
+	// workers counts the events answered by workers (runner.Concurrent),
+	// as they are emitted: events a worker answered ahead of a stop are
+	// not counted, as one process does not answer them.
+	workers *expr.PathStats
 }
 
 // ReadsMembers has the reader index a bare line's members where the
@@ -28,7 +33,58 @@ type exprPath struct {
 func (e exprPath) ReadsMembers() bool { return e.prog.ReadsFields() }
 
 func newExprPath(stage string, prog *expr.Program, o runner.Options) exprPath {
-	return exprPath{stage: stage, prog: prog, explain: o.Bool("explain"), stats: o.Bool("stats")}
+	return exprPath{stage: stage, prog: prog, explain: o.Bool("explain"), stats: o.Bool("stats"), workers: &expr.PathStats{}}
+}
+
+// exprOut is where an expression's outputs go: the Emitter (Event) or a
+// worker's Answer (runner.Concurrent), so that both run the same code.
+type exprOut interface {
+	Emit(payload []byte) error
+}
+
+// exprWorker evaluates a stage's expression on a worker's goroutine
+// (runner.Concurrent) with a program of its own: eval is the stage's one
+// evaluation code, the one its Event runs.
+type exprWorker struct {
+	prog *expr.Program
+	eval func(prog *expr.Program, ev *wire.Frame, out exprOut) error
+}
+
+// newWorker builds the worker of runner.Concurrent for eval.
+func (x exprPath) newWorker(stderr io.Writer, eval func(*expr.Program, *wire.Frame, exprOut) error) (runner.Worker, error) {
+	prog, err := x.prog.Clone()
+	if err != nil {
+		return nil, err
+	}
+	prog.SetStderr(stderr)
+	return &exprWorker{prog: prog, eval: eval}, nil
+}
+
+// Answer notes for --stats.
+const (
+	answeredFast uint8 = 1 + iota
+	answeredGojq
+)
+
+func (w *exprWorker) Eval(ev *wire.Frame, a *runner.Answer) error {
+	w.prog.SetInputName(a.InputFile())
+	gojq := w.prog.Stats().Gojq
+	err := w.eval(w.prog, ev, a)
+	a.Note = answeredFast
+	if w.prog.Stats().Gojq != gojq {
+		a.Note = answeredGojq
+	}
+	return err
+}
+
+// EmitAnswer emits a worker's answer to ev in its place (runner.Concurrent).
+func (x exprPath) EmitAnswer(ev *wire.Frame, a *runner.Answer, em *runner.Emitter) error {
+	if a.Note == answeredGojq {
+		x.workers.Gojq++
+	} else {
+		x.workers.Fast++
+	}
+	return a.EmitTo(em)
 }
 
 // Prepare prints the explanation and stops the stage with --explain.
@@ -53,6 +109,8 @@ func (x exprPath) report(em *runner.Emitter) {
 		return
 	}
 	s := x.prog.Stats()
+	s.Fast += x.workers.Fast
+	s.Gojq += x.workers.Gojq
 	note := ""
 	if !x.prog.Fast() {
 		note = " (the expression is outside the fast path's subset: see --explain)"

@@ -1,6 +1,7 @@
 package stages
 
 import (
+	"io"
 	"slices"
 
 	"github.com/obz-dev/obz/expr"
@@ -68,9 +69,20 @@ func (f *filter) InputFiles() []string { return f.files }
 func (f *filter) Event(ev *wire.Frame, em *runner.Emitter) error {
 	f.prog.SetStderr(em.Stderr())
 	f.prog.SetInputName(em.InputFile())
-	keep, err := f.prog.TestFrame(ev)
+	return filterEval(f.prog, ev, em)
+}
+
+// NewWorker makes filter runner.Concurrent: obz parallel -j N -- filter
+// answers events on N goroutines.
+func (f *filter) NewWorker(stderr io.Writer) (runner.Worker, error) {
+	return f.newWorker(stderr, filterEval)
+}
+
+// filterEval is filter's answer to one event, written to out.
+func filterEval(prog *expr.Program, ev *wire.Frame, out exprOut) error {
+	keep, err := prog.TestFrame(ev)
 	if keep && (err == nil || err == expr.ErrHalt) {
-		if eerr := em.Emit(ev.Payload); eerr != nil {
+		if eerr := out.Emit(ev.Payload); eerr != nil {
 			return eerr
 		}
 	}

@@ -1,6 +1,7 @@
 package stages
 
 import (
+	"io"
 	"slices"
 
 	"github.com/obz-dev/obz/expr"
@@ -66,5 +67,16 @@ func (m *mapStage) InputFiles() []string { return m.files }
 func (m *mapStage) Event(ev *wire.Frame, em *runner.Emitter) error {
 	m.prog.SetStderr(em.Stderr())
 	m.prog.SetInputName(em.InputFile())
-	return exprEventError(m.prog.OutputsFrame(ev, em.Emit))
+	return mapEval(m.prog, ev, em)
+}
+
+// NewWorker makes map runner.Concurrent: obz parallel -j N -- map answers
+// events on N goroutines.
+func (m *mapStage) NewWorker(stderr io.Writer) (runner.Worker, error) {
+	return m.newWorker(stderr, mapEval)
+}
+
+// mapEval is map's answer to one event, written to out.
+func mapEval(prog *expr.Program, ev *wire.Frame, out exprOut) error {
+	return exprEventError(prog.OutputsFrame(ev, out.Emit))
 }

@@ -207,7 +207,7 @@ pretty on a terminal, framed into a pipe or file.
 	}
 	b.WriteString(`
 OTHER COMMANDS:
-   parallel  run a stage as N replica processes, merged back in input order
+   parallel  run a stage as N replicas, merged back in input order
    flow      run a topology of stages (a DAG) as supervised processes
    runs      list run directories (flow, start, status, size); runs prune removes old ones
    journal   inspect journals: obz journal cat|stat|verify|recover FILE.zst

@@ -16,21 +16,28 @@ import (
 )
 
 const parallelHelp = `NAME:
-   obz parallel - run a stage as N replica processes, merged back in input order
+   obz parallel - run a stage as N replicas, merged back in input order
 
 USAGE:
    obz parallel [options] -- STAGE [STAGE OPTIONS] [ARGS...]
 
 DESCRIPTION:
-   Runs N processes of STAGE (obz STAGE ...) and deals them the input
-   events, so that a stage that costs CPU per event uses N cores. The output
-   is byte for byte what one obz STAGE would write: the same events, in
-   input order, with the same writer, seqs and parents, error events and
-   watermarks in their place, the same EOF.
+   Runs N replicas of STAGE and deals them the input events, so that a
+   stage that costs CPU per event uses N cores. The output is byte for byte
+   what one obz STAGE would write: the same events, in input order, with
+   the same writer, seqs and parents, error events and watermarks in their
+   place, the same EOF.
 
-   Round robin (no --by): batches of --batch events go to the replicas in
-   turn. STAGE must answer each event on its own: filter, map, exec
-   --one-to-one. Stages that keep state across events are refused.
+   filter and map run in one process: N goroutines, each with its own copy
+   of the expression, answer the input batches while one goroutine emits
+   the answers in input order (no pipes, nothing re-framed). Every other
+   stage, and filter and map with --processes, runs as N processes of obz
+   STAGE behind a coordinator that deals the events and merges the outputs.
+
+   Round robin (no --by): batches of events go to the replicas in turn
+   (--batch events to a replica process). STAGE must answer each event on
+   its own: filter, map, exec --one-to-one. Stages that keep state across
+   events are refused.
 
    Partitioned (--by FIELD): each event goes to the replica its FIELD hashes
    to (its JSON value, compared as jq does; absent is null), so every key is
@@ -47,8 +54,8 @@ DESCRIPTION:
    obz's own options (-r, --journal, --name, --on-error, --stats ...) go
    before the --, to obz parallel; STAGE's own options after it. A replica
    that fails, dies or breaks its output fails the stage (exit 1, poison
-   EOF), as one process failing would. Replicas run in their own process
-   group: a Ctrl-C reaches obz parallel, which drains. In a flow, a stage
+   EOF), as one process failing would. Replica processes run in their own
+   process group: a Ctrl-C reaches obz parallel, which drains. In a flow, a stage
    says replicas = N (and partition_by = "FIELD") instead (docs/topology.md).
 
 EXAMPLES:
@@ -76,14 +83,17 @@ func parallelSpec(inner *runner.Spec) *runner.Spec {
 // only checks it (checkParallel, for obz flow's check of replicas = N).
 func parallelCommand(reg stages.Registry, do func(*cli.Context, stages.Registry) error, cmdName *string, runErr *error) *cli.Command {
 	flags := []cli.Flag{
-		&cli.IntFlag{Name: "replicas", Aliases: []string{"j"}, Value: runtime.NumCPU(), Usage: "number of replica processes"},
+		&cli.IntFlag{Name: "replicas", Aliases: []string{"j"}, Value: runtime.NumCPU(), Usage: "number of replicas (goroutines for filter and map, else processes)"},
 		&cli.StringFlag{Name: "by", Usage: "partition field: each value goes to one replica (for agg --by, top --group, dedupe --key)"},
-		&cli.IntFlag{Name: "batch", Value: parallel.DefaultBatch, Usage: "events dealt to a replica at a time (round robin)"},
+		&cli.IntFlag{Name: "batch", Value: parallel.DefaultBatch, Usage: "events dealt to a replica process at a time (round robin)"},
+		&cli.BoolFlag{Name: "processes", Usage: "run filter and map as replica processes too, as every other stage, instead of as goroutines of one process"},
 	}
-	flags = append(flags, runnerFlags(&runner.Spec{Family: runner.FamilyTransform})...)
+	// PassesPayloads: filter's replicas in one process journal as one
+	// filter does (--journal-sources).
+	flags = append(flags, runnerFlags(&runner.Spec{Family: runner.FamilyTransform, PassesPayloads: true})...)
 	return &cli.Command{
 		Name:               "parallel",
-		Usage:              "run a stage as N replica processes, merged back in input order",
+		Usage:              "run a stage as N replicas, merged back in input order",
 		ArgsUsage:          "-- STAGE [ARGS...]",
 		Category:           "flows",
 		CustomHelpTemplate: parallelHelp,
@@ -98,66 +108,78 @@ func parallelCommand(reg stages.Registry, do func(*cli.Context, stages.Registry)
 }
 
 func runParallel(c *cli.Context, reg stages.Registry) error {
-	spec, st, err := buildParallel(c, reg)
+	spec, st, workers, err := buildParallel(c, reg)
 	if err != nil {
 		return err
 	}
-	return runBuilt(c, spec, st)
+	return runBuiltWorkers(c, spec, st, workers)
 }
 
 // checkParallel checks obz parallel's command line as runParallel would
 // run it, without starting anything.
 func checkParallel(c *cli.Context, reg stages.Registry) error {
-	_, _, err := buildParallel(c, reg)
+	_, _, _, err := buildParallel(c, reg)
 	return err
 }
 
-// buildParallel checks the command line and makes the coordinator.
-func buildParallel(c *cli.Context, reg stages.Registry) (*runner.Spec, *parallel.Stage, error) {
+// buildParallel checks the command line and makes the stage to run: the
+// stage itself with its events answered on workers goroutines (filter and
+// map: runner.Concurrent, unless --processes), or the coordinator of
+// replica processes (workers 0).
+func buildParallel(c *cli.Context, reg stages.Registry) (spec *runner.Spec, st runner.Stage, workers int, err error) {
 	args := c.Args().Slice()
 	if len(args) == 0 {
-		return nil, nil, &usageError{msg: "parallel needs a stage to run: obz parallel -j N -- STAGE [ARGS...]"}
+		return nil, nil, 0, &usageError{msg: "parallel needs a stage to run: obz parallel -j N -- STAGE [ARGS...]"}
 	}
 	n := c.Int("replicas")
 	if n < 1 {
-		return nil, nil, &usageError{msg: fmt.Sprintf("--replicas must be 1 or more, not %d", n)}
+		return nil, nil, 0, &usageError{msg: fmt.Sprintf("--replicas must be 1 or more, not %d", n)}
 	}
 	if c.Int("batch") < 1 {
-		return nil, nil, &usageError{msg: fmt.Sprintf("--batch must be 1 or more, not %d", c.Int("batch"))}
+		return nil, nil, 0, &usageError{msg: fmt.Sprintf("--batch must be 1 or more, not %d", c.Int("batch"))}
 	}
-	inner, err := checkReplicated(reg, args[0], args[1:], c.String("by"))
+	inner, built, err := checkReplicated(reg, args[0], args[1:], c.String("by"), c.Bool("stats"))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
-	spec := parallelSpec(inner)
+	if _, ok := built.(runner.Concurrent); ok && c.String("by") == "" && !c.Bool("processes") {
+		// One process: the stage as one obz STAGE runs it, its events
+		// answered on n goroutines.
+		return inner, built, n, nil
+	}
+	spec = parallelSpec(inner)
 	env, err := stageEnv(c, spec)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	exe, err := selfPath()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	name := c.String("name")
 	if name == "" {
 		name = inner.Name
 	}
-	st := parallel.New(parallel.Config{Exe: exe, Stage: inner.Name, Args: args[1:], Replicas: n,
+	st = parallel.New(parallel.Config{Exe: exe, Stage: inner.Name, Args: args[1:], Replicas: n,
 		By: c.String("by"), Name: name, MaxLine: env.MaxLine, Batch: c.Int("batch")})
-	return spec, st, nil
+	return spec, st, 0, nil
 }
 
 // checkReplicated parses STAGE ARGS as obz would, builds the stage (which
 // checks its flags and compiles its expressions) and checks that it can run
 // as replicas: per event, or partitioned by one of its key fields. Runner
-// options belong to obz parallel, not to the replicas.
-func checkReplicated(reg stages.Registry, command string, args []string, by string) (*runner.Spec, error) {
+// options belong to obz parallel, not to the replicas; stats is obz
+// parallel's --stats, which the stage built sees as its own. It returns
+// the stage's spec and the stage built.
+func checkReplicated(reg stages.Registry, command string, args []string, by string, stats bool) (*runner.Spec, runner.Stage, error) {
 	spec := reg.Lookup(command)
 	if spec == nil {
-		return nil, &usageError{msg: fmt.Sprintf("parallel: unknown stage %q", command)}
+		return nil, nil, &usageError{msg: fmt.Sprintf("parallel: unknown stage %q", command)}
 	}
+	var built runner.Stage
 	check := func(c *cli.Context, spec *runner.Spec) error {
-		if _, err := spec.New(cliOptions{c}); err != nil {
+		var err error
+		if built, err = spec.New(statsOptions{cliOptions{c}, stats}); err != nil {
 			return fmt.Errorf("%s: %w", command, err)
 		}
 		for _, f := range runnerFlags(spec) {
@@ -213,9 +235,22 @@ func checkReplicated(reg stages.Registry, command string, args []string, by stri
 		var ue *usageError
 		var se *runner.UsageError
 		if errors.As(err, &ue) || errors.As(err, &se) {
-			return nil, &usageError{msg: err.Error()}
+			return nil, nil, &usageError{msg: err.Error()}
 		}
-		return nil, err
+		return nil, nil, err
 	}
-	return spec, nil
+	return spec, built, nil
+}
+
+// statsOptions are a stage's options with obz parallel's --stats.
+type statsOptions struct {
+	cliOptions
+	stats bool
+}
+
+func (o statsOptions) Bool(n string) bool {
+	if n == "stats" {
+		return o.stats
+	}
+	return o.cliOptions.Bool(n)
 }

@@ -141,10 +141,18 @@ func runStage(c *cli.Context, spec *runner.Spec) error {
 // runBuilt runs a stage built from the command line c with the runner
 // flags of c: its streams, inherited fds, resume, merge order, journal.
 func runBuilt(c *cli.Context, spec *runner.Spec, st runner.Stage) error {
+	return runBuiltWorkers(c, spec, st, 0)
+}
+
+// runBuiltWorkers is runBuilt with the stage's events answered by workers
+// goroutines (runner.Env.Workers; obz parallel in-process), 0 for none.
+func runBuiltWorkers(c *cli.Context, spec *runner.Spec, st runner.Stage, workers int) error {
 	env, err := stageEnv(c, spec)
 	if err != nil {
 		return err
 	}
+	env.Workers = workers
+	defer tuneGC(os.Getenv)()
 	closers, err := inheritFDs(c, env)
 	defer func() {
 		for _, cl := range closers {
