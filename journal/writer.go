@@ -24,7 +24,10 @@ type WriterOptions struct {
 	// Workers compress blocks in parallel (default GOMAXPROCS-1, from 1 to
 	// 4): on a machine with idle cores compression keeps up with the stage.
 	Workers int
-	Level   zstd.EncoderLevel
+	// Codec compresses the blocks: CodecZstd or CodecS2 (default
+	// DefaultCodec).
+	Codec Codec
+	Level zstd.EncoderLevel // of CodecZstd
 	// StoreWhenBehind stores a block uncompressed (as zstd raw blocks)
 	// when every worker is busy and one more block is queued, instead of
 	// making the stage wait for the compressor. Off by default: on a 2-CPU
@@ -62,7 +65,46 @@ func (o *WriterOptions) defaults() WriterOptions {
 	if d.Level == 0 {
 		d.Level = zstd.SpeedFastest
 	}
+	if d.Codec == 0 {
+		d.Codec = DefaultCodec
+	}
 	return d
+}
+
+// Codec is how a Writer compresses its blocks.
+type Codec uint8
+
+const (
+	// CodecZstd compresses blocks as zstd frames (zstd's fastest level):
+	// the smaller journal, which `zstd -d` decodes; format version 4.
+	CodecZstd Codec = 1 + iota
+	// CodecS2 compresses blocks as S2 blocks (format version 5): about a
+	// third of zstd's CPU, a larger journal; `zstd -d` skips them.
+	CodecS2
+)
+
+// DefaultCodec is the codec of a Writer whose options name none.
+const DefaultCodec = CodecS2
+
+// ParseCodec returns the codec named s: "zstd" or "s2".
+func ParseCodec(s string) (Codec, error) {
+	switch s {
+	case "zstd":
+		return CodecZstd, nil
+	case "s2":
+		return CodecS2, nil
+	}
+	return 0, fmt.Errorf("unknown journal codec %q (want s2 or zstd)", s)
+}
+
+func (c Codec) String() string {
+	switch c {
+	case CodecZstd:
+		return "zstd"
+	case CodecS2:
+		return "s2"
+	}
+	return fmt.Sprintf("Codec(%d)", uint8(c))
 }
 
 // Writer is an io.Writer that journals whole frame lines. Write copies the
@@ -108,18 +150,30 @@ func Create(path string, opts *WriterOptions) (*Writer, error) {
 // byte (the offsets in the index count from there).
 func NewWriter(out io.Writer, opts *WriterOptions) (*Writer, error) {
 	o := opts.defaults()
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(o.Level), zstd.WithEncoderConcurrency(o.Workers),
-		zstd.WithEncoderCRC(false), zstd.WithZeroFrames(true))
-	if err != nil {
-		return nil, err
+	version := byte(FormatVersion)
+	var enc *zstd.Encoder
+	switch o.Codec {
+	case CodecZstd:
+		var err error
+		enc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(o.Level), zstd.WithEncoderConcurrency(o.Workers),
+			zstd.WithEncoderCRC(false), zstd.WithZeroFrames(true))
+		if err != nil {
+			return nil, err
+		}
+		version = zstdVersion
+	case CodecS2:
+	default:
+		return nil, fmt.Errorf("journal: unknown codec %v", o.Codec)
 	}
 	w := &Writer{out: out, opts: o, ch: make(chan chunk, o.Buffers), free: make(chan []byte, o.Buffers), done: make(chan struct{})}
 	for range o.Buffers {
 		w.free <- nil
 	}
 	c := &compressor{w: w, enc: enc}
-	if err := c.write(appendHeader(nil)); err != nil {
-		enc.Close()
+	if err := c.write(appendHeader(nil, version)); err != nil {
+		if enc != nil {
+			enc.Close()
+		}
 		return nil, err
 	}
 	c.launch(o.Workers)
@@ -206,7 +260,7 @@ func (w *Writer) Close() error {
 // sink writes them out in order and keeps the index.
 type compressor struct {
 	w     *Writer
-	enc   *zstd.Encoder // EncodeAll is safe for concurrent use
+	enc   *zstd.Encoder // EncodeAll is safe for concurrent use; nil for CodecS2
 	jobs  chan *job     // to the workers
 	order chan *job     // to the sink, in block order
 	spare chan []byte   // recycled block buffers
@@ -348,8 +402,12 @@ func (c *compressor) work() {
 		case out = <-c.outs:
 		default:
 		}
-		out = j.b.appendMeta(out[:0])
-		j.out = c.enc.EncodeAll(j.data, out)
+		if c.enc == nil {
+			j.b.Flags |= FlagS2
+			j.out = appendS2(j.b.appendMeta(out[:0]), j.data)
+		} else {
+			j.out = c.enc.EncodeAll(j.data, j.b.appendMeta(out[:0]))
+		}
 		close(j.done)
 	}
 }
@@ -380,7 +438,9 @@ func (c *compressor) sink() {
 		}
 	}
 	c.wg.Wait()
-	c.enc.Close()
+	if c.enc != nil {
+		c.enc.Close()
+	}
 	if !c.failed() {
 		c.write(appendIndex(nil, c.blocks))
 	}
