@@ -39,6 +39,10 @@ type Options struct {
 	// (--journal-sources ref|copy), before the run's own arguments, which
 	// may set it again.
 	JournalSources string
+	// JournalCodec, if set, is given to every journaled stage
+	// (--journal-codec s2|zstd), before the run's own arguments, which may
+	// set it again.
+	JournalCodec string
 	// ResumedFrom is the run directory this run resumes (obz flow --resume),
 	// recorded in the manifest.
 	ResumedFrom string
@@ -275,6 +279,9 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 		argv := t.commandLine(s, edges[s.Name], journal, p.restartable)
 		if journal != "" && opts.JournalSources != "" && len(s.AllInputs()) == 0 && s.Replicas == 0 {
 			argv = slices.Insert(argv, 1, "--journal-sources", opts.JournalSources)
+		}
+		if journal != "" && opts.JournalCodec != "" && s.bridge == "" {
+			argv = slices.Insert(argv, 1, "--journal-codec", opts.JournalCodec)
 		}
 		p.argv = argv
 		p.cmd = newCmd(opts, s, argv, p.files[:len(p.files):len(p.files)], ew)

@@ -26,15 +26,21 @@ func orderFrames(n int) []byte {
 }
 
 // BenchmarkWrite journals 64 KiB writes, as the stage runner does, through
-// Close: the compressor's throughput.
+// Close, with each codec: the writer's throughput and the ratio.
 func BenchmarkWrite(b *testing.B) {
+	for _, codec := range []Codec{CodecZstd, CodecS2} {
+		b.Run(codec.String(), func(b *testing.B) { benchWrite(b, codec) })
+	}
+}
+
+func benchWrite(b *testing.B, codec Codec) {
 	data := orderFrames(100000)
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	var size int
 	for b.Loop() {
 		var out bytes.Buffer
-		w, _ := NewWriter(&out, nil)
+		w, _ := NewWriter(&out, &WriterOptions{Codec: codec})
 		for p := data; len(p) > 0; {
 			n := min(64<<10, len(p))
 			n = bytes.LastIndexByte(p[:n], '\n') + 1

@@ -17,6 +17,7 @@ type Stats struct {
 	DataBytes int64 // uncompressed size of the frames read
 	Blocks    int   // complete blocks
 	Stored    int   // blocks stored uncompressed (FlagStored)
+	S2        int   // blocks compressed with S2 (FlagS2); the others are zstd
 	Indexed   bool  // an index trailer was found (and checked out)
 	Frames    int64
 	Kinds     map[string]int64 // frames per kind: data, error, eof, wm, receipt
@@ -102,6 +103,9 @@ func Stat(r *Reader) (*Stats, error) {
 		if blocks[i].Flags&FlagStored != 0 {
 			s.Stored++
 		}
+		if blocks[i].Flags&FlagS2 != 0 {
+			s.S2++
+		}
 		s.DataBytes += blocks[i].DataSize
 		if blocks[i].Start != 0 && s.Start == 0 {
 			s.Start = blocks[i].Start
@@ -183,7 +187,13 @@ func Recover(src, dst string, opts *ReaderOptions) (*Stats, error) {
 	if err != nil {
 		return nil, err
 	}
-	buf := appendHeader(nil)
+	version := byte(zstdVersion)
+	for _, b := range r.Blocks() {
+		if b.Flags&FlagS2 != 0 {
+			version = FormatVersion
+		}
+	}
+	buf := appendHeader(nil, version)
 	off := int64(len(buf))
 	var kept []Block
 	var last uint64

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"slices"
+
+	"github.com/klauspost/compress/s2"
 )
 
 // Magic numbers (little endian on disk). The skippable frames use the range
@@ -15,14 +18,21 @@ const (
 	headerMagic = 0x184D2A5A // file header: "OBZJ", format version
 	metaMagic   = 0x184D2A5B // block metadata, before each data frame
 	indexMagic  = 0x184D2A5C // the index trailer, written by Close
+	s2Magic     = 0x184D2A5D // a block's data as an S2 block (FlagS2)
 )
 
 // FormatVersion is the journal format version written in the header.
 // Version 2 added reference lines (ref.go), version 3 file references
 // (fileref.go), version 4 the path of a referenced file relative to the
-// journal ("r"); a journal of an older version has none of what came
-// later and reads the same.
-const FormatVersion = 4
+// journal ("r"), version 5 blocks compressed with S2 (FlagS2); a journal
+// of an older version has none of what came later and reads the same. A
+// Writer with the zstd codec writes version 4, which an obz that predates
+// S2 still reads.
+const FormatVersion = 5
+
+// zstdVersion is the format version written by a Writer with CodecZstd:
+// its journals hold nothing that version 4 lacks.
+const zstdVersion = 4
 
 const (
 	headerSize = 8 + 8  // skippable header + "OBZJ" + version u8 + 3 reserved
@@ -68,11 +78,12 @@ func corrupt(off int64, format string, args ...any) *Error {
 	return &Error{Offset: off, Kind: ErrCorrupt, Msg: fmt.Sprintf(format, args...)}
 }
 
-// Block describes one block of a journal: a metadata frame and the zstd
-// frame after it.
+// Block describes one block of a journal: a metadata frame and the frame
+// that holds its lines after it (a zstd frame, or an S2 block in a
+// skippable frame with FlagS2).
 type Block struct {
 	Offset   int64  // of the block's first byte (its metadata frame)
-	Size     int64  // metadata frame + zstd frame, in bytes
+	Size     int64  // metadata frame + data frame, in bytes
 	DataSize int64  // uncompressed size of the lines
 	Lines    uint32 // frame lines in the block
 	FirstSeq uint64 // seq of the block's first data or error frame; 0 if none
@@ -80,13 +91,33 @@ type Block struct {
 	Start    int64  // Unix ns when the block's first line was written
 	End      int64  // Unix ns when its last line was written
 	DataCRC  uint32 // CRC-32 (IEEE) of the uncompressed lines
-	Flags    uint32 // FlagStored
+	Flags    uint32 // FlagStored, FlagS2
 	HasMeta  bool   // false for a bare zstd frame (no obz metadata before it)
 }
 
-// FlagStored marks a block written without compression (as zstd raw
-// blocks) because the compressor was behind the stage.
-const FlagStored = 1
+// Block flags, in the metadata.
+const (
+	// FlagStored marks a block written without compression (as zstd raw
+	// blocks) because the compressor was behind the stage.
+	FlagStored = 1
+	// FlagS2 marks a block whose lines are an S2 block (the block format of
+	// github.com/klauspost/compress/s2, no stream framing) in a skippable
+	// frame of magic 0x184D2A5D, not a zstd frame (format 5).
+	FlagS2 = 2
+)
+
+// appendS2 appends data compressed as an S2 block in its skippable frame.
+func appendS2(dst, data []byte) []byte {
+	start := len(dst)
+	dst = binary.LittleEndian.AppendUint32(dst, s2Magic)
+	dst = binary.LittleEndian.AppendUint32(dst, 0) // the length, below
+	need := s2.MaxEncodedLen(len(data))
+	dst = slices.Grow(dst, need)
+	n := len(s2.Encode(dst[len(dst):len(dst)+need], data))
+	dst = dst[:len(dst)+n]
+	binary.LittleEndian.PutUint32(dst[start+4:], uint32(n))
+	return dst
+}
 
 func (b *Block) appendMeta(dst []byte) []byte {
 	dst = binary.LittleEndian.AppendUint32(dst, metaMagic)
@@ -145,10 +176,10 @@ func appendStored(dst, data []byte) []byte {
 	}
 }
 
-func appendHeader(dst []byte) []byte {
+func appendHeader(dst []byte, version byte) []byte {
 	dst = binary.LittleEndian.AppendUint32(dst, headerMagic)
 	dst = binary.LittleEndian.AppendUint32(dst, 8)
-	return append(dst, 'O', 'B', 'Z', 'J', FormatVersion, 0, 0, 0)
+	return append(dst, 'O', 'B', 'Z', 'J', version, 0, 0, 0)
 }
 
 // appendIndex appends the index trailer: a skippable frame holding one
@@ -363,11 +394,17 @@ func scan(ra io.ReaderAt, size int64) ([]Block, error) {
 				return blocks, nil
 			}
 			return blocks, corrupt(off, "index before the end of the file")
-		case magic == zstdMagic:
+		case magic == zstdMagic || magic == s2Magic:
 			b := Block{Offset: off}
 			if pending != nil {
 				b = *pending
 				pending = nil
+			}
+			if (magic == s2Magic) != (b.Flags&FlagS2 != 0) {
+				if !b.HasMeta {
+					return blocks, corrupt(off, "S2 block without a block header")
+				}
+				return blocks, corrupt(b.Offset, "block header and data frame disagree on the codec (zstd or S2)")
 			}
 			b.Size = off + n - b.Offset
 			if !b.HasMeta && len(blocks) > 0 {

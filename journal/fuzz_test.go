@@ -59,26 +59,43 @@ func FuzzJournalRead(f *testing.F) {
 	bad[len(bad)/3] ^= 0xff
 	f.Add(bad)
 	f.Add(write(f, data, 1000, &WriterOptions{MaxLines: 50, storeAll: true}))
+	gs2 := write(f, data, 1000, &WriterOptions{MaxLines: 50, Codec: CodecS2})
+	f.Add(gs2)
+	f.Add(gs2[:len(gs2)/2])
+	bad = bytes.Clone(gs2)
+	bad[len(bad)/3] ^= 0xff
+	f.Add(bad)
 	f.Add([]byte{})
 	f.Add([]byte("\x28\xb5\x2f\xfd"))
-	f.Add(append(appendHeader(nil), 0x5b, 0x2a, 0x4d, 0x18, 0xff, 0xff, 0xff, 0x7f))
+	f.Add(append(appendHeader(nil, FormatVersion), 0x5b, 0x2a, 0x4d, 0x18, 0xff, 0xff, 0xff, 0x7f))
+	// An S2 frame claiming a huge block: the decoder must not allocate it.
+	f.Add(append(appendHeader(nil, FormatVersion), 0x5d, 0x2a, 0x4d, 0x18, 0x05, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f))
 	f.Fuzz(func(t *testing.T, file []byte) {
 		readFuzz(t, file, false)
 		readFuzz(t, file, true)
 	})
 }
 
-// FuzzJournalDamage truncates a valid journal and changes one byte: what is
-// read is always a prefix of the journaled frames.
+// FuzzJournalDamage truncates a valid journal (of the zstd codec, or of
+// S2 with s2 set) and changes one byte: what is read is always a prefix of
+// the journaled frames.
 func FuzzJournalDamage(f *testing.F) {
 	data := frames("fz", 300)
-	good := write(f, data, 1000, &WriterOptions{MaxLines: 50})
-	f.Add(uint(len(good)), uint(0), byte(0))
-	f.Add(uint(len(good)/2), uint(0), byte(0))
-	f.Add(uint(len(good)), uint(len(good)/2), byte(1))
-	f.Add(uint(len(good)), uint(len(good)-5), byte(0x80))
-	f.Add(uint(len(good)-20), uint(headerSize+3), byte(0x10))
-	f.Fuzz(func(t *testing.T, cut, at uint, x byte) {
+	goods := map[bool][]byte{
+		false: write(f, data, 1000, &WriterOptions{MaxLines: 50, Codec: CodecZstd}),
+		true:  write(f, data, 1000, &WriterOptions{MaxLines: 50, Codec: CodecS2}),
+	}
+	for _, s2 := range []bool{false, true} {
+		good := goods[s2]
+		f.Add(s2, uint(len(good)), uint(0), byte(0))
+		f.Add(s2, uint(len(good)/2), uint(0), byte(0))
+		f.Add(s2, uint(len(good)), uint(len(good)/2), byte(1))
+		f.Add(s2, uint(len(good)), uint(len(good)-5), byte(0x80))
+		f.Add(s2, uint(len(good)-20), uint(headerSize+3), byte(0x10))
+		f.Add(s2, uint(len(good)), uint(headerSize+metaSize+9), byte(0x04))
+	}
+	f.Fuzz(func(t *testing.T, s2 bool, cut, at uint, x byte) {
+		good := goods[s2]
 		file := bytes.Clone(good[:min(int(cut), len(good))])
 		if int(at) < len(file) {
 			file[at] ^= x

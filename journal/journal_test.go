@@ -70,17 +70,22 @@ func readAll(t testing.TB, file []byte, opts *ReaderOptions) ([]byte, error) {
 	}
 }
 
+// codecs are the codecs the tests write with.
+var codecs = []Codec{CodecZstd, CodecS2}
+
 func TestRoundTrip(t *testing.T) {
 	data := frames("map", 10000)
-	for _, chunk := range []int{1 << 20, 4096, 777} {
-		for _, scan := range []bool{false, true} {
-			file := write(t, data, chunk, &WriterOptions{MaxLines: 1000})
-			got, err := readAll(t, file, &ReaderOptions{Scan: scan})
-			if err != nil {
-				t.Fatalf("chunk %d scan %v: %v", chunk, scan, err)
-			}
-			if !bytes.Equal(got, data) {
-				t.Fatalf("chunk %d scan %v: frames differ", chunk, scan)
+	for _, codec := range codecs {
+		for _, chunk := range []int{1 << 20, 4096, 777} {
+			for _, scan := range []bool{false, true} {
+				file := write(t, data, chunk, &WriterOptions{MaxLines: 1000, Codec: codec})
+				got, err := readAll(t, file, &ReaderOptions{Scan: scan})
+				if err != nil {
+					t.Fatalf("%v chunk %d scan %v: %v", codec, chunk, scan, err)
+				}
+				if !bytes.Equal(got, data) {
+					t.Fatalf("%v chunk %d scan %v: frames differ", codec, chunk, scan)
+				}
 			}
 		}
 	}
@@ -186,8 +191,14 @@ func TestSeekSeq(t *testing.T) {
 // TestTornTail cuts a journal at every byte: what is read is always a prefix
 // of the frames, made of whole blocks, and the end is a torn tail, never data.
 func TestTornTail(t *testing.T) {
+	for _, codec := range codecs {
+		t.Run(codec.String(), func(t *testing.T) { testTornTail(t, codec) })
+	}
+}
+
+func testTornTail(t *testing.T, codec Codec) {
 	data := frames("map", 800)
-	file := write(t, data, 4096, &WriterOptions{MaxLines: 100})
+	file := write(t, data, 4096, &WriterOptions{MaxLines: 100, Codec: codec})
 	step := 13
 	if testing.Short() {
 		step = 97
@@ -229,8 +240,14 @@ func cleanCut(file []byte, n int) bool {
 }
 
 func TestCorruption(t *testing.T) {
+	for _, codec := range codecs {
+		t.Run(codec.String(), func(t *testing.T) { testCorruption(t, codec) })
+	}
+}
+
+func testCorruption(t *testing.T, codec Codec) {
 	data := frames("map", 3000)
-	file := write(t, data, 4096, &WriterOptions{MaxLines: 500})
+	file := write(t, data, 4096, &WriterOptions{MaxLines: 500, Codec: codec})
 	r, _ := NewReader(bytes.NewReader(file), int64(len(file)), nil)
 	blocks := r.Blocks()
 	r.Close()
@@ -253,9 +270,15 @@ func TestCorruption(t *testing.T) {
 }
 
 func TestVerifyRecover(t *testing.T) {
+	for _, codec := range codecs {
+		t.Run(codec.String(), func(t *testing.T) { testVerifyRecover(t, codec) })
+	}
+}
+
+func testVerifyRecover(t *testing.T, codec Codec) {
 	dir := t.TempDir()
 	data := frames("map", 3000)
-	file := write(t, data, 4096, &WriterOptions{MaxLines: 500})
+	file := write(t, data, 4096, &WriterOptions{MaxLines: 500, Codec: codec})
 	whole := filepath.Join(dir, "whole.zst")
 	os.WriteFile(whole, file, 0o644)
 	s, err := Verify(whole, nil)

@@ -2,12 +2,15 @@ package journal
 
 import (
 	"bytes"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 	"github.com/obz-dev/obz/wire"
 )
@@ -253,6 +256,13 @@ func (r *Reader) NextLine() ([]byte, error) {
 	}
 }
 
+// StoredLine returns the next line of the journal as it is stored, valid
+// until the next call: a reference line, file reference, file checksum or
+// run line as it is, not the frames it stands for (what `zstd -d` gives of
+// a journal of the zstd codec, whatever the codec). Not to be mixed with
+// NextLine or Next on one Reader.
+func (r *Reader) StoredLine() ([]byte, error) { return r.rawLine() }
+
 // rawLine returns the next line as stored, references unresolved.
 func (r *Reader) rawLine() ([]byte, error) {
 	for r.pos >= len(r.data) {
@@ -373,7 +383,13 @@ func (r *Reader) load(i int) error {
 	if _, err := r.ra.ReadAt(r.cbuf, off); err != nil && err != io.EOF {
 		return fmt.Errorf("reading journal: %w", err)
 	}
-	data, err := r.dec.DecodeAll(r.cbuf, r.data[:0])
+	var data []byte
+	var err error
+	if b.Flags&FlagS2 != 0 {
+		data, err = r.decodeS2(b)
+	} else {
+		data, err = r.dec.DecodeAll(r.cbuf, r.data[:0])
+	}
 	if err != nil {
 		return corrupt(b.Offset, "block does not decompress: %v", err)
 	}
@@ -393,6 +409,27 @@ func (r *Reader) load(i int) error {
 		}
 	}
 	return nil
+}
+
+// decodeS2 decodes the S2 block in r.cbuf (its skippable frame) of block b,
+// never into more than the block's header says it holds.
+func (r *Reader) decodeS2(b *Block) ([]byte, error) {
+	p := r.cbuf
+	if len(p) < 8 || binary.LittleEndian.Uint32(p) != s2Magic || int(binary.LittleEndian.Uint32(p[4:])) != len(p)-8 {
+		return nil, errors.New("not an S2 frame of the block's size")
+	}
+	n, err := s2.DecodedLen(p[8:])
+	if err != nil {
+		return nil, err
+	}
+	if int64(n) != b.DataSize {
+		return nil, fmt.Errorf("S2 block of %d bytes, its header says %d", n, b.DataSize)
+	}
+	dst := r.data[:0]
+	if cap(dst) < n {
+		dst = make([]byte, n)
+	}
+	return s2.Decode(dst[:n], p[8:])
 }
 
 // checkSequence checks that block i follows the block before it: each

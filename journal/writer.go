@@ -20,11 +20,14 @@ type WriterOptions struct {
 	MaxLines int           // close a block at this many lines (default 4096)
 	MaxBytes int           // close a block at this many uncompressed bytes (default 256 KiB)
 	MaxDelay time.Duration // close a block this long after its first line (default 200 ms)
-	Buffers  int           // buffers in flight to the compressor (default 8)
+	Buffers  int           // blocks in flight to the compressor before Write waits (default 8)
 	// Workers compress blocks in parallel (default GOMAXPROCS-1, from 1 to
 	// 4): on a machine with idle cores compression keeps up with the stage.
 	Workers int
-	Level   zstd.EncoderLevel
+	// Codec compresses the blocks: CodecZstd or CodecS2 (default
+	// DefaultCodec).
+	Codec Codec
+	Level zstd.EncoderLevel // of CodecZstd
 	// StoreWhenBehind stores a block uncompressed (as zstd raw blocks)
 	// when every worker is busy and one more block is queued, instead of
 	// making the stage wait for the compressor. Off by default: on a 2-CPU
@@ -62,31 +65,76 @@ func (o *WriterOptions) defaults() WriterOptions {
 	if d.Level == 0 {
 		d.Level = zstd.SpeedFastest
 	}
+	if d.Codec == 0 {
+		d.Codec = DefaultCodec
+	}
 	return d
 }
 
-// Writer is an io.Writer that journals whole frame lines. Write copies the
-// bytes and returns; a goroutine cuts them into blocks and compresses them.
-// When the compressor falls behind, Write waits for a free buffer: the
-// journal slows the stage down rather than lose frames. A Writer is not safe
-// for concurrent use.
+// Codec is how a Writer compresses its blocks.
+type Codec uint8
+
+const (
+	// CodecZstd compresses blocks as zstd frames (zstd's fastest level):
+	// the smaller journal, which `zstd -d` decodes; format version 4.
+	CodecZstd Codec = 1 + iota
+	// CodecS2 compresses blocks as S2 blocks (format version 5): about a
+	// third of zstd's CPU, a larger journal; `zstd -d` skips them.
+	CodecS2
+)
+
+// DefaultCodec is the codec of a Writer whose options name none.
+const DefaultCodec = CodecS2
+
+// ParseCodec returns the codec named s: "zstd" or "s2".
+func ParseCodec(s string) (Codec, error) {
+	switch s {
+	case "zstd":
+		return CodecZstd, nil
+	case "s2":
+		return CodecS2, nil
+	}
+	return 0, fmt.Errorf("unknown journal codec %q (want s2 or zstd)", s)
+}
+
+func (c Codec) String() string {
+	switch c {
+	case CodecZstd:
+		return "zstd"
+	case CodecS2:
+		return "s2"
+	}
+	return fmt.Sprintf("Codec(%d)", uint8(c))
+}
+
+// Writer is an io.Writer that journals whole frame lines. Write appends the
+// bytes to the block being filled and returns; when the block is full it is
+// handed to the compressor's goroutines, which compress blocks and write
+// them out in order. The stage's goroutine hands over a block, not each
+// Write: waking another goroutine for every batch cost the journaled flow
+// more system time than its compression (futex and scheduler calls). When
+// the compressor falls behind, Write waits: the journal slows the stage
+// down rather than lose frames. A Writer is not safe for concurrent use.
 type Writer struct {
 	out    io.Writer
 	file   *os.File // set by Create: synced and closed by Close
 	opts   WriterOptions
-	ch     chan chunk
-	free   chan []byte
+	c      *compressor
 	done   chan struct{}
 	mu     sync.Mutex
 	err    error // first error of the compressor
 	closed bool
 	bytes  int64 // bytes written to out, for Stats
-}
 
-type chunk struct {
-	data  []byte
-	at    int64         // Unix ns of the Write
-	flush chan struct{} // non-nil: close the current block, then signal
+	// The block being filled, shared by Write and the MaxDelay timer.
+	bmu     sync.Mutex
+	block   []byte
+	lines   int   // newlines in block
+	start   int64 // Unix ns of the Write of the block's first line
+	end     int64 // Unix ns of its last Write
+	timer   *time.Timer
+	armed   bool
+	closing bool
 }
 
 // Create creates (or truncates) the journal file at path.
@@ -108,21 +156,33 @@ func Create(path string, opts *WriterOptions) (*Writer, error) {
 // byte (the offsets in the index count from there).
 func NewWriter(out io.Writer, opts *WriterOptions) (*Writer, error) {
 	o := opts.defaults()
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(o.Level), zstd.WithEncoderConcurrency(o.Workers),
-		zstd.WithEncoderCRC(false), zstd.WithZeroFrames(true))
-	if err != nil {
-		return nil, err
+	version := byte(FormatVersion)
+	var enc *zstd.Encoder
+	switch o.Codec {
+	case CodecZstd:
+		var err error
+		enc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(o.Level), zstd.WithEncoderConcurrency(o.Workers),
+			zstd.WithEncoderCRC(false), zstd.WithZeroFrames(true))
+		if err != nil {
+			return nil, err
+		}
+		version = zstdVersion
+	case CodecS2:
+	default:
+		return nil, fmt.Errorf("journal: unknown codec %v", o.Codec)
 	}
-	w := &Writer{out: out, opts: o, ch: make(chan chunk, o.Buffers), free: make(chan []byte, o.Buffers), done: make(chan struct{})}
-	for range o.Buffers {
-		w.free <- nil
-	}
+	w := &Writer{out: out, opts: o, done: make(chan struct{})}
 	c := &compressor{w: w, enc: enc}
-	if err := c.write(appendHeader(nil)); err != nil {
-		enc.Close()
+	w.c = c
+	if err := c.write(appendHeader(nil, version)); err != nil {
+		if enc != nil {
+			enc.Close()
+		}
 		return nil, err
 	}
-	c.launch(o.Workers)
+	w.timer = time.AfterFunc(time.Hour, w.tick)
+	w.timer.Stop()
+	c.launch(o.Workers, o.Buffers)
 	return w, nil
 }
 
@@ -141,15 +201,76 @@ func (w *Writer) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	var buf []byte
-	select {
-	case buf = <-w.free:
-	case <-w.done:
-		return 0, w.Err()
+	now := time.Now().UnixNano()
+	w.bmu.Lock()
+	if len(w.block) == 0 {
+		w.start = now
+		if !w.armed {
+			w.timer.Reset(w.opts.MaxDelay)
+			w.armed = true
+		}
 	}
-	buf = append(buf[:0], p...)
-	w.ch <- chunk{data: buf, at: time.Now().UnixNano()}
+	w.end = now
+	w.block = append(w.block, p...)
+	w.lines += bytes.Count(p, []byte{'\n'})
+	if w.lines >= w.opts.MaxLines || len(w.block) >= w.opts.MaxBytes {
+		w.cut()
+	}
+	w.bmu.Unlock()
 	return len(p), nil
+}
+
+// tick closes the block MaxDelay after its first line was written.
+func (w *Writer) tick() {
+	w.bmu.Lock()
+	defer w.bmu.Unlock()
+	w.armed = false
+	if w.closing {
+		return
+	}
+	w.cut()
+	if len(w.block) > 0 { // a line still in progress
+		w.timer.Reset(w.opts.MaxDelay)
+		w.armed = true
+	}
+}
+
+// cut hands the whole lines of the block to the compressor; an unfinished
+// line stays for the next block. w.bmu is held.
+func (w *Writer) cut() {
+	n := bytes.LastIndexByte(w.block, '\n') + 1
+	if n == 0 {
+		return
+	}
+	c := w.c
+	if c.failed() {
+		w.block, w.lines = w.block[:0], 0
+		return
+	}
+	j := &job{data: w.block[:n], done: make(chan struct{}),
+		b: Block{DataSize: int64(n), Lines: uint32(w.lines), Start: w.start, End: w.end, HasMeta: true}}
+	// The compressor is behind when its queue is full: store this block
+	// as is rather than make the stage wait.
+	stored := w.opts.storeAll || w.opts.StoreWhenBehind && len(c.jobs) == cap(c.jobs)
+	if stored {
+		j.b.Flags |= FlagStored
+		j.sum()
+		j.out = appendStored(append(j.out, metaHole[:]...), j.data)
+		close(j.done)
+	}
+	var next []byte
+	select {
+	case next = <-c.spare:
+	default:
+		next = make([]byte, 0, w.opts.MaxBytes+128<<10)
+	}
+	w.block = append(next[:0], w.block[n:]...)
+	w.lines = 0
+	w.start = w.end
+	c.order <- j
+	if !stored {
+		c.jobs <- j
+	}
 }
 
 // Flush closes the current block and waits until it is written out.
@@ -158,11 +279,10 @@ func (w *Writer) Flush() error {
 		return ErrClosed
 	}
 	sig := make(chan struct{})
-	select {
-	case w.ch <- chunk{flush: sig}:
-	case <-w.done:
-		return w.Err()
-	}
+	w.bmu.Lock()
+	w.cut()
+	w.c.order <- &job{flush: sig}
+	w.bmu.Unlock()
 	select {
 	case <-sig:
 	case <-w.done:
@@ -185,7 +305,17 @@ func (w *Writer) Close() error {
 		return ErrClosed
 	}
 	w.closed = true
-	close(w.ch)
+	w.bmu.Lock()
+	w.closing = true
+	w.timer.Stop()
+	w.cut()
+	if len(w.block) > 0 {
+		// Reported after the sink has written the whole lines before.
+		w.c.partial = fmt.Errorf("journal: the last %d bytes written do not end with a newline; not journaled", len(w.block))
+	}
+	close(w.c.jobs)
+	close(w.c.order)
+	w.bmu.Unlock()
 	<-w.done
 	err := w.Err()
 	if w.file != nil {
@@ -201,143 +331,54 @@ func (w *Writer) Close() error {
 	return err
 }
 
-// The compressor is a pipeline: the cutter (run) fills blocks from the
-// Writer's chunks and cuts them; workers compress blocks in parallel; the
-// sink writes them out in order and keeps the index.
+// The compressor: workers compress blocks in parallel; the sink writes
+// them out in order, completes their metadata and keeps the index.
 type compressor struct {
 	w     *Writer
-	enc   *zstd.Encoder // EncodeAll is safe for concurrent use
+	enc   *zstd.Encoder // EncodeAll is safe for concurrent use; nil for CodecS2
 	jobs  chan *job     // to the workers
 	order chan *job     // to the sink, in block order
 	spare chan []byte   // recycled block buffers
 	outs  chan []byte   // recycled output buffers
 	wg    sync.WaitGroup
 
-	// cutter
-	block   []byte
-	lines   int
-	start   int64
-	end     int64
-	last    uint64 // highest data seq cut so far
-	timer   *time.Timer
 	partial error // an unfinished last line, found at Close
 
 	// sink
 	blocks []Block
 	off    int64
+	last   uint64 // highest data seq written so far
 }
 
 // job is one block on its way through the pipeline, or a flush marker.
 type job struct {
 	data  []byte
 	b     Block
-	out   []byte
+	out   []byte // metaHole, then the data frame: the sink writes the metadata in the hole
 	done  chan struct{}
 	flush chan struct{}
 }
 
-func (c *compressor) launch(workers int) {
+// metaHole is where a block's metadata goes, before its data frame: the
+// sink fills it in, once it knows the last seq of the block before.
+var metaHole [metaSize]byte
+
+// sum sets the block's seq range (its own) and CRC from its lines.
+func (j *job) sum() {
+	j.b.FirstSeq, j.b.LastSeq = seqRange(j.data)
+	j.b.DataCRC = crc32.ChecksumIEEE(j.data)
+}
+
+func (c *compressor) launch(workers, buffers int) {
 	c.jobs = make(chan *job, workers)
-	c.order = make(chan *job, 16) // stored blocks may queue behind compressed ones
-	c.spare = make(chan []byte, 18)
-	c.outs = make(chan []byte, 18)
+	c.order = make(chan *job, buffers) // blocks in flight: then Write waits
+	c.spare = make(chan []byte, buffers+workers+2)
+	c.outs = make(chan []byte, buffers+workers+2)
 	for range workers {
 		c.wg.Add(1)
 		go c.work()
 	}
 	go c.sink()
-	go c.run()
-}
-
-func (c *compressor) run() {
-	c.timer = time.NewTimer(time.Hour)
-	c.timer.Stop()
-	armed := false
-	for {
-		select {
-		case ch, ok := <-c.w.ch:
-			if !ok {
-				c.finish()
-				return
-			}
-			if ch.flush != nil {
-				c.cut()
-				c.order <- &job{flush: ch.flush}
-				continue
-			}
-			if c.failed() {
-				c.w.free <- ch.data
-				continue
-			}
-			if len(c.block) == 0 {
-				c.start = ch.at
-				if !armed {
-					c.timer.Reset(c.w.opts.MaxDelay)
-					armed = true
-				}
-			}
-			c.end = ch.at
-			c.block = append(c.block, ch.data...)
-			c.lines += bytes.Count(ch.data, []byte{'\n'})
-			c.w.free <- ch.data
-			if c.lines >= c.w.opts.MaxLines || len(c.block) >= c.w.opts.MaxBytes {
-				c.cut()
-			}
-		case <-c.timer.C:
-			armed = false
-			c.cut()
-			if len(c.block) > 0 { // a line still in progress
-				c.timer.Reset(c.w.opts.MaxDelay)
-				armed = true
-			}
-		}
-	}
-}
-
-// cut hands the whole lines of the current block to the pipeline; an
-// unfinished line stays for the next block.
-func (c *compressor) cut() {
-	n := bytes.LastIndexByte(c.block, '\n') + 1
-	if n == 0 || c.failed() {
-		return
-	}
-	j := &job{data: c.block[:n], done: make(chan struct{}),
-		b: Block{DataSize: int64(n), Lines: uint32(c.lines), Start: c.start, End: c.end, HasMeta: true}}
-	j.b.FirstSeq, j.b.LastSeq = seqRange(j.data)
-	j.b.LastSeq = max(j.b.LastSeq, c.last)
-	c.last = j.b.LastSeq
-	j.b.DataCRC = crc32.ChecksumIEEE(j.data)
-	// The compressor is behind when its queue is full: store this block
-	// as is rather than make the stage wait.
-	stored := c.w.opts.storeAll || c.w.opts.StoreWhenBehind && len(c.jobs) == cap(c.jobs)
-	if stored {
-		j.b.Flags |= FlagStored
-		j.out = appendStored(j.b.appendMeta(nil), j.data)
-		close(j.done)
-	}
-	var next []byte
-	select {
-	case next = <-c.spare:
-	default:
-		next = make([]byte, 0, c.w.opts.MaxBytes+128<<10)
-	}
-	c.block = append(next[:0], c.block[n:]...)
-	c.lines = 0
-	c.start = c.end
-	c.order <- j
-	if !stored {
-		c.jobs <- j
-	}
-}
-
-func (c *compressor) finish() {
-	c.cut()
-	if len(c.block) > 0 {
-		// Reported after the sink has written the whole lines before.
-		c.partial = fmt.Errorf("journal: the last %d bytes written do not end with a newline; not journaled", len(c.block))
-	}
-	close(c.jobs)
-	close(c.order)
 }
 
 func (c *compressor) work() {
@@ -348,8 +389,14 @@ func (c *compressor) work() {
 		case out = <-c.outs:
 		default:
 		}
-		out = j.b.appendMeta(out[:0])
-		j.out = c.enc.EncodeAll(j.data, out)
+		j.sum()
+		out = append(out[:0], metaHole[:]...)
+		if c.enc == nil {
+			j.b.Flags |= FlagS2
+			j.out = appendS2(out, j.data)
+		} else {
+			j.out = c.enc.EncodeAll(j.data, out)
+		}
 		close(j.done)
 	}
 }
@@ -364,6 +411,9 @@ func (c *compressor) sink() {
 		}
 		<-j.done
 		if !c.failed() {
+			j.b.LastSeq = max(j.b.LastSeq, c.last)
+			c.last = j.b.LastSeq
+			j.b.appendMeta(j.out[:0])
 			j.b.Offset = c.off
 			j.b.Size = int64(len(j.out))
 			if c.write(j.out) == nil {
@@ -380,7 +430,9 @@ func (c *compressor) sink() {
 		}
 	}
 	c.wg.Wait()
-	c.enc.Close()
+	if c.enc != nil {
+		c.enc.Close()
+	}
 	if !c.failed() {
 		c.write(appendIndex(nil, c.blocks))
 	}

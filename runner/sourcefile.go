@@ -32,6 +32,20 @@ type fileRun struct {
 	sf *SourceFile
 	journal.FileRef
 	nl bool // the run's last line ended with a newline: another may follow
+	// pend holds the run's bytes not yet in CRC: the CRC-32C of a line
+	// at a time ran one lane of the CPU's instruction, and its calls
+	// cost as much as the bytes (14 % of read's CPU in the benchmark
+	// flow); a few KiB at a time take the fast path.
+	pend []byte
+}
+
+// crcChunk is how many bytes fileRun.pend gathers before they are checksummed.
+const crcChunk = 16 << 10
+
+// flushCRC adds r.pend to r.CRC.
+func (r *fileRun) flushCRC() {
+	r.CRC = journal.FileCRC(r.CRC, r.pend)
+	r.pend = r.pend[:0]
 }
 
 // SourceFile starts reading f, opened from path, as a file the journal
@@ -129,23 +143,25 @@ func (em *Emitter) addFileRef(sf *SourceFile, payload []byte, off, span int64) {
 	r.N++
 	r.Len += span
 	r.nl = span > int64(len(payload))
-	if r.nl && cap(payload) > len(payload) && payload[:len(payload)+1][len(payload)] == '\n' {
-		// The newline is in the reader's buffer, right after the line.
-		r.CRC = journal.FileCRC(r.CRC, payload[:len(payload)+1])
-		return
+	if len(payload) >= crcChunk {
+		r.flushCRC()
+		r.CRC = journal.FileCRC(r.CRC, payload)
+	} else {
+		r.pend = append(r.pend, payload...)
 	}
-	r.CRC = journal.FileCRC(r.CRC, payload)
 	if r.nl {
-		r.CRC = journal.FileCRC(r.CRC, newline)
+		r.pend = append(r.pend, '\n')
+	}
+	if len(r.pend) >= crcChunk {
+		r.flushCRC()
 	}
 }
-
-var newline = []byte{'\n'}
 
 // endFileRef writes the file reference run being built to jbuf.
 func (em *Emitter) endFileRef() {
 	if r := &em.fref; r.N > 0 {
+		r.flushCRC()
 		em.jbuf = journal.AppendFileRef(em.jbuf, &r.FileRef)
-		*r = fileRun{}
+		*r = fileRun{pend: r.pend}
 	}
 }

@@ -77,6 +77,7 @@ f-group :: jq reduce :: jq :: cat "\$F" | jq -n -c '$JQ_REDUCE'
 f-group :: mlr stats1 :: mlr :: cat "\$F" | $MLR stats1 -a count,sum -f amount -g country
 f-group :: mawk :: mawk :: cat "\$F" | mawk -F'"country":"|","device":"[a-z]*","amount":|,"tags"' '$AWK_GROUP'
 g-4stage :: obz flow read→filter→map→agg→write (journaled, default) :: obz :: obz flow --run-dir "\$WORK/runs" "\$WORK/flow.toml"
+g-4stage :: obz flow read→filter→map→agg→write --journal-codec zstd :: obz :: obz flow --run-dir "\$WORK/runs" --journal-codec zstd "\$WORK/flow.toml"
 g-4stage :: obz flow read→filter→map→agg→write --no-journal :: obz :: obz flow --run-dir "\$WORK/runs" --no-journal "\$WORK/flow.toml"
 g-4stage :: obz shell pipeline, same stages :: obz :: obz read "\$F" | obz filter '.amount > 50' | obz map '{id, country, amount}' | obz agg --by country --count --sum amount | obz write /dev/null
 g-4stage :: jq | jq | jq :: jq :: cat "\$F" | jq -c 'select(.amount > 50)' | jq -c '{id, country, amount}' | jq -n -c '$JQ_REDUCE'
@@ -87,6 +88,7 @@ h-journal :: obz filter --journal --journal-refs :: obz :: obz filter '.amount >
 h-journal :: obz head (framed, stdin a file), no journal :: obz :: obz head -n 2000000000 < "\$FR"
 h-journal :: obz head --journal (stdin a file: references to it) :: obz :: obz head -n 2000000000 --journal "\$WORK/head.zst" < "\$FR"
 h-journal :: obz head --journal (stdin a pipe: bytes) :: obz :: cat "\$FR" | obz head -n 2000000000 --journal "\$WORK/head.zst"
+h-journal :: obz head --journal --journal-codec zstd (stdin a pipe: bytes) :: obz :: cat "\$FR" | obz head -n 2000000000 --journal-codec zstd --journal "\$WORK/head.zst"
 h-journal :: obz head --journal --journal-refs :: obz :: obz head -n 2000000000 --journal-refs --journal "\$WORK/head.zst" < "\$FR"
 h-journal :: obz tee (framed, stdin a file), no journal :: obz :: obz tee /dev/null < "\$FR"
 h-journal :: obz tee --journal (stdin a file: references to it) :: obz :: obz tee /dev/null --journal "\$WORK/tee.zst" < "\$FR"

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/obz-dev/obz/flow"
+	"github.com/obz-dev/obz/journal"
 	"github.com/obz-dev/obz/stages"
 	"github.com/urfave/cli/v2"
 )
@@ -118,6 +119,7 @@ func flowCommand(reg stages.Registry, cmdName *string, runErr *error) *cli.Comma
 			&cli.DurationFlag{Name: "stall-after", Value: flow.DefaultStallAfter, Usage: "report a running stage that makes no progress for this long as stalled (it has input) or backpressured (blocked writing): a message, the live view, metrics and events.ndjson; never a failure; 0 turns it off"},
 			&cli.BoolFlag{Name: "no-journal", Usage: "do not journal the stages' output (RUN_DIR/journals/STAGE.zst, for obz replay)"},
 			&cli.StringFlag{Name: "journal-sources", Usage: "how sources journal the lines of the regular NDJSON files they read: ref (the stages' default: by reference to the file, which a replay then needs unchanged) or copy (the bytes, for input files that will not last); a stage's run may set its own"},
+			&cli.StringFlag{Name: "journal-codec", Usage: "how every stage's journal compresses its blocks: s2 (the stages' default: less CPU) or zstd (smaller journals, which zstd -d also reads); a stage's run may set its own"},
 			&cli.BoolFlag{Name: "resume", Usage: "continue the killed run in RUN_DIR, the argument (obz flow --resume RUN_DIR; see docs/journal.md, Resume)"},
 			&cli.BoolFlag{Name: "force", Usage: "--resume: resume although the topology file changed, or a sink's output may get events twice"},
 			&cli.StringFlag{Name: "host", Usage: "run only the stages placed on host `NAME` (host = \"NAME\"); edges to and from other hosts go over NATS JetStream (needs --run-id)"},
@@ -200,6 +202,7 @@ func runFlow(c *cli.Context, reg stages.Registry) error {
 	}
 	return superviseFlow(c, reg, t, flow.Options{
 		Stdout: out, RunDir: c.String("run-dir"), NoJournal: c.Bool("no-journal"), JournalSources: c.String("journal-sources"),
+		JournalCodec: c.String("journal-codec"),
 	}, nil)
 }
 
@@ -249,6 +252,11 @@ func didYouMean(s string, candidates []string) string {
 func superviseFlow(c *cli.Context, reg stages.Registry, t *flow.Topology, opts flow.Options, after func(*flow.Result)) error {
 	if js := opts.JournalSources; js != "" && js != "ref" && js != "copy" {
 		return &usageError{msg: fmt.Sprintf("--journal-sources must be ref or copy, not %q", js)}
+	}
+	if jc := opts.JournalCodec; jc != "" {
+		if _, err := journal.ParseCodec(jc); err != nil {
+			return &usageError{msg: "--journal-codec: " + err.Error()}
+		}
 	}
 	exe, err := selfPath()
 	if err != nil {

@@ -41,7 +41,8 @@ func resumeFlow(c *cli.Context, reg stages.Registry) error {
 	}
 	// The killed run's --journal-sources holds unless the resume sets another.
 	js := cmp.Or(c.String("journal-sources"), p.Recorded.JournalSources)
-	return superviseFlow(c, reg, p.Topology, flow.Options{Stdout: c.App.Writer, RunDir: base, ResumedFrom: p.From, JournalSources: js},
+	return superviseFlow(c, reg, p.Topology, flow.Options{Stdout: c.App.Writer, RunDir: base, ResumedFrom: p.From, JournalSources: js,
+		JournalCodec: c.String("journal-codec")},
 		func(res *flow.Result) { p.Done(res.RunDir) })
 }
 

@@ -48,7 +48,8 @@ func journalCommand(cmdName *string, runErr *error) *cli.Command {
 		Subcommands: []*cli.Command{
 			sub("cat", "print a journal's frames (or bare payloads with -r)", "FILE.zst",
 				"EXAMPLES:\n   obz read testdata/orders.csv --infer --journal orders.zst > /dev/null   # a journal to try\n   obz journal cat orders.zst | head -n 3\n   obz journal cat -r --from-seq 10 --to-seq 12 orders.zst | jq .amount\n",
-				append([]cli.Flag{&cli.BoolFlag{Name: "raw", Aliases: []string{"r"}, Usage: "print data payloads only, one per line (for jq)"}}, seqFlags...), journalCat),
+				append([]cli.Flag{&cli.BoolFlag{Name: "raw", Aliases: []string{"r"}, Usage: "print data payloads only, one per line (for jq)"},
+					&cli.BoolFlag{Name: "stored", Usage: "print the lines as the journal stores them: reference, file reference and run lines as they are, not the frames they stand for (whatever the journal's codec)"}}, seqFlags...), journalCat),
 			sub("stat", "counts per kind, seq and time range, compression ratio, EOF, torn tail", "FILE.zst...",
 				"EXAMPLES:\n   obz flow testdata/flows/orders.toml && obz journal stat $(ls -d .obz/runs/orders-* | tail -n 1)/journals/*.zst\n   obz read testdata/orders.csv --journal orders.zst > /dev/null && obz journal stat --json orders.zst | jq .ratio\n",
 				[]cli.Flag{&cli.BoolFlag{Name: "json", Usage: "one JSON object per journal"}}, journalStat),
@@ -81,6 +82,12 @@ func journalCat(c *cli.Context) error {
 		return err
 	}
 	defer r.Close()
+	if c.Bool("stored") {
+		if c.Bool("raw") || c.IsSet("from-seq") || c.IsSet("to-seq") {
+			return &usageError{msg: "--stored prints every stored line: not with -r, --from-seq or --to-seq"}
+		}
+		return journalCatStored(c, path, r)
+	}
 	if n := c.Uint64("from-seq"); n > 0 {
 		r.SeekSeq(n)
 	}
@@ -123,6 +130,24 @@ func journalCat(c *cli.Context) error {
 	return out.Flush()
 }
 
+// journalCatStored prints the journal's lines as stored (journal cat --stored).
+func journalCatStored(c *cli.Context, path string, r *journal.Reader) error {
+	out := bufio.NewWriterSize(c.App.Writer, 64<<10)
+	defer out.Flush()
+	for {
+		line, err := r.StoredLine()
+		if err == io.EOF {
+			return out.Flush()
+		}
+		if err != nil {
+			out.Flush()
+			return journalProblem(path, err)
+		}
+		out.Write(line)
+		out.WriteByte('\n')
+	}
+}
+
 func journalStat(c *cli.Context) error {
 	var bad error
 	for _, path := range c.Args().Slice() {
@@ -157,6 +182,15 @@ func journalStat(c *cli.Context) error {
 			fmt.Fprintf(w, "  written    %s .. %s (%s)\n", a.Format(time.RFC3339Nano), b.Format(time.RFC3339Nano), b.Sub(a).Round(time.Millisecond))
 		}
 		fmt.Fprintf(w, "  size       %d bytes, %d uncompressed, ratio %.2f, %d blocks, index %s\n", s.FileBytes, s.DataBytes, s.Ratio(), s.Blocks, yesNo(s.Indexed, "present", "missing (rebuilt by a scan)"))
+		switch {
+		case s.Blocks == 0:
+		case s.S2 == 0:
+			fmt.Fprintf(w, "  codec      zstd\n")
+		case s.S2 == s.Blocks:
+			fmt.Fprintf(w, "  codec      s2\n")
+		default:
+			fmt.Fprintf(w, "  codec      s2 (%d blocks), zstd (%d)\n", s.S2, s.Blocks-s.S2)
+		}
 		if s.Stored > 0 {
 			fmt.Fprintf(w, "  stored     %d blocks uncompressed (the compressor was behind the stage)\n", s.Stored)
 		}
@@ -196,12 +230,13 @@ func writeStatJSON(w io.Writer, path string, s *journal.Stats) {
 		Ratio     float64          `json:"ratio"`
 		Blocks    int              `json:"blocks"`
 		Stored    int              `json:"stored_blocks"`
+		S2        int              `json:"s2_blocks"`
 		Indexed   bool             `json:"indexed"`
 		EOF       *eof             `json:"eof"`
 		Tail      string           `json:"tail,omitempty"`
 		Problems  []string         `json:"problems,omitempty"`
 	}{File: path, Frames: s.Frames, Kinds: s.Kinds, Writer: s.Writer, FirstSeq: s.FirstSeq, LastSeq: s.LastSeq,
-		Bytes: s.FileBytes, DataBytes: s.DataBytes, Ratio: math.Round(s.Ratio()*100) / 100, Blocks: s.Blocks, Stored: s.Stored,
+		Bytes: s.FileBytes, DataBytes: s.DataBytes, Ratio: math.Round(s.Ratio()*100) / 100, Blocks: s.Blocks, Stored: s.Stored, S2: s.S2,
 		Indexed: s.Indexed, Problems: s.Problems}
 	if s.Start > 0 {
 		out.Start = time.Unix(0, s.Start).UTC().Format(time.RFC3339Nano)

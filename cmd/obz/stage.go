@@ -34,7 +34,8 @@ func runnerFlags(spec *runner.Spec) []cli.Flag {
 		&cli.StringFlag{Name: "name", Usage: "writer name in output frames (default: the stage name)"},
 		&cli.DurationFlag{Name: "drain-timeout", Value: 10 * time.Second, Usage: "after SIGINT/SIGTERM, how long to wait for input to end"},
 		&cli.StringFlag{Name: "progress", Value: "auto", Usage: "a progress line on stderr when it is a terminal: auto (one stage of a pipeline draws it, the source first; a read of files shows a percentage and an ETA), always or never"},
-		&cli.StringFlag{Name: "journal", Usage: "also write the output frames to this zstd journal FILE.zst (see obz journal, obz replay)"},
+		&cli.StringFlag{Name: "journal", Usage: "also write the output frames to this journal FILE.zst (see obz journal, obz replay)"},
+		&cli.StringFlag{Name: "journal-codec", Value: "s2", Usage: "with --journal, how its blocks are compressed: s2 (about a third of zstd's CPU, a larger journal) or zstd (the smaller journal, which zstd -d also reads)"},
 		&cli.IntSliceFlag{Name: "in-fd", Usage: "read input from this file descriptor (repeat for fan-in; used by obz flow)", Hidden: true},
 		&cli.StringSliceFlag{Name: "in-name", Usage: "the stage each --in-fd comes from, in order, for messages (used by obz flow)", Hidden: true},
 		&cli.IntSliceFlag{Name: "out-fd", Usage: "write output to this file descriptor (repeat for fan-out; used by obz flow)", Hidden: true},
@@ -185,7 +186,11 @@ func runBuiltWorkers(c *cli.Context, spec *runner.Spec, st runner.Stage, workers
 	if path == "" {
 		return ranStage(runner.Run(c.Context, spec, st, env))
 	}
-	jw, err := journal.Create(path, nil)
+	codec, err := journal.ParseCodec(c.String("journal-codec"))
+	if err != nil {
+		return &usageError{msg: "--journal-codec: " + err.Error()}
+	}
+	jw, err := journal.Create(path, &journal.WriterOptions{Codec: codec})
 	if err != nil {
 		return fmt.Errorf("--journal: %w", err)
 	}
