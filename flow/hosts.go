@@ -211,16 +211,47 @@ func (t *Topology) Part(host, runID string, conn map[string]string) (*Topology, 
 	return &p, nil
 }
 
+// The kinds of bridge (Stage.bridge).
+const (
+	bridgePub      = "pub"
+	bridgeSub      = "sub"
+	bridgeReplayed = "replayed"
+)
+
 // Bridge reports whether s is a bridge stage Part added, and which:
-// "pub" or "sub".
-func (s *Stage) Bridge() string { return s.bridge }
+// "pub" or "sub" ("" for a stage, or a bridge ReplaceBridge replaced).
+func (s *Stage) Bridge() string {
+	if s.isBridge() {
+		return s.bridge
+	}
+	return ""
+}
+
+// isBridge reports whether s runs as obz nats pub or sub.
+func (s *Stage) isBridge() bool { return s.bridge == bridgePub || s.bridge == bridgeSub }
+
+// ReplaceBridge makes s, a bridge of a host's part, the stage argv: a
+// stage as any other (journaled, checked, stopped on a drain). A replay
+// of the part gives a reading bridge argv = obz replay JOURNAL, its
+// journal of the frames it passed on, and a publishing bridge a sink that
+// publishes nothing. The stages reading a replaced reading bridge still
+// journal what they pass on as bytes: the frames' writer is on another
+// host, its journal not beside theirs.
+func (s *Stage) ReplaceBridge(argv []string) {
+	s.Argv = argv
+	if s.bridge == bridgeSub {
+		s.bridge = bridgeReplayed
+	} else {
+		s.bridge = ""
+	}
+}
 
 // readsBridge reports whether s reads an edge from another host: the
 // frames of that edge are journaled on their producer's host, so s
 // journals what it passes on as bytes, not as references to them.
 func (t *Topology) readsBridge(s *Stage) bool {
 	for _, in := range s.AllInputs() {
-		if src := t.Lookup(in); src != nil && src.bridge == "sub" {
+		if src := t.Lookup(in); src != nil && (src.bridge == bridgeSub || src.bridge == bridgeReplayed) {
 			return true
 		}
 	}

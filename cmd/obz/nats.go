@@ -18,6 +18,7 @@ import (
 
 	"github.com/obz-dev/obz/exitstatus"
 	"github.com/obz-dev/obz/flow"
+	"github.com/obz-dev/obz/journal"
 	"github.com/obz-dev/obz/natsedge"
 	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/wire"
@@ -189,6 +190,7 @@ EXAMPLES:
 					&cli.BoolFlag{Name: "stats", Usage: "print counts on stderr at the end"},
 					&cli.BoolFlag{Name: "delete-stream", Usage: "once the EOF is read and acknowledged, delete the stream (and its consumers): for a subject used once, as obz flow --host's edges are"},
 					&cli.IntFlag{Name: "out-fd", Usage: "write the frames to this file descriptor instead of stdout (used by obz flow --host)", Hidden: true},
+					&cli.StringFlag{Name: "journal", Usage: "journal the frames to this file, each batch before it is written out (used by obz flow --host)", Hidden: true},
 					&cli.IntFlag{Name: "status-fd", Usage: "write status lines to this file descriptor (used by obz flow --host)", Hidden: true},
 				), natsSub),
 		},
@@ -424,7 +426,7 @@ func natsSub(c *cli.Context) error {
 	return err
 }
 
-func subscribe(c *cli.Context, status *natsStatus) error {
+func subscribe(c *cli.Context, status *natsStatus) (err error) {
 	if c.NArg() != 1 {
 		return &usageError{msg: "one subject is required, e.g. obz nats sub orders --durable me"}
 	}
@@ -466,6 +468,20 @@ func subscribe(c *cli.Context, status *natsStatus) error {
 		defer f.Close()
 		w = f
 	}
+	// A flow's bridge journals what it passes on, each batch written out
+	// to the file before the pipe sees it: the record of this host's
+	// input from the other host, which replay and resume read.
+	var jw *journal.Writer
+	if p := c.String("journal"); p != "" {
+		if jw, err = journal.Create(p, nil); err != nil {
+			return fmt.Errorf("--journal: %w", err)
+		}
+		defer func() {
+			if cerr := jw.Close(); cerr != nil && err == nil {
+				err = fmt.Errorf("journal %s: %w", p, cerr)
+			}
+		}()
+	}
 	var b runner.InBatch
 	var buf []byte
 	var frames, bytes int64
@@ -480,6 +496,14 @@ func subscribe(c *cli.Context, status *natsStatus) error {
 			buf = wire.AppendFrame(buf, &b.Frames[i])
 		}
 		if len(buf) > 0 {
+			if jw != nil {
+				if _, err := jw.Write(buf); err != nil {
+					return fmt.Errorf("journal %s: %w", c.String("journal"), err)
+				}
+				if err := jw.Flush(); err != nil {
+					return fmt.Errorf("journal %s: %w", c.String("journal"), err)
+				}
+			}
 			t := time.Now()
 			_, err := w.Write(buf)
 			status.wait(t, true)
