@@ -109,7 +109,7 @@ func (t *Topology) check(check StageCheck, journals bool) error {
 func (v *validator) checkCommands(t *Topology, cmds Commands, check StageCheck, journals bool) {
 	edges := edgeArgs(t.Order())
 	for _, s := range t.Stages {
-		if len(s.Argv) == 0 || s.bridge != "" {
+		if len(s.Argv) == 0 || s.isBridge() {
 			continue // a bridge is obz nats pub or sub, not a stage
 		}
 		family, ok := cmds[s.Command()]
@@ -158,11 +158,15 @@ func edgeArgs(order []*Stage) map[string][]string {
 // coordinator, which writes the stage's merged output and journal as one
 // writer, and the stage's own command line follows "--".
 func (t *Topology) commandLine(s *Stage, edges []string, journal string, flush bool) []string {
-	if s.bridge != "" {
+	if s.isBridge() {
 		// obz nats pub reads its one edge, obz nats sub writes its one
-		// edge, and each reports its counts; neither is journaled (the
-		// producer's host journals the frames).
+		// edge, and each reports its counts. sub journals the frames it
+		// passes on (the recorded input of this host's part); pub does
+		// not: its input is its producer's journal.
 		argv := append(slices.Clone(s.Argv), edges...)
+		if journal != "" {
+			argv = append(argv, flagJournal, journal)
+		}
 		return append(argv, flagStatusFD, strconv.Itoa(3+len(edges)/2))
 	}
 	statusFD := 3 + len(edges)/2

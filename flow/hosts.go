@@ -146,57 +146,45 @@ func (t *Topology) Part(host, runID string, conn map[string]string) (*Topology, 
 		p.Stages = append(p.Stages, &c)
 	}
 	subjects := map[string]string{}
-	// ref marks the edge to a stage's reference: when the same producer
-	// also feeds one of its inputs, the two edges are two subjects (the
-	// reference's ends in .ref) and two bridges (nats.FROM.TO.ref).
-	bridge := func(from, to, kind string, ref bool) (*Stage, error) {
-		name, subject, durable := BridgeName(from, to), EdgeSubject(t.Name, runID, from, to), EdgeDurable(to)
-		if ref {
-			name, subject, durable = name+".ref", subject+".ref", durable+"_ref"
-		}
+	bridge := func(e CrossEdge, kind string) (*Stage, error) {
+		name, subject := e.Bridge(), e.Subject(t.Name, runID)
 		if t.Lookup(name) != nil {
-			return nil, fmt.Errorf("%s: stage %q has the name of the bridge of the edge %s -> %s: rename it", t.File, name, from, to)
+			return nil, fmt.Errorf("%s: stage %q has the name of the bridge of the edge %s -> %s: rename it", t.File, name, e.From, e.To)
 		}
-		if e, ok := subjects[subject]; ok {
-			return nil, fmt.Errorf("%s: the edges %s and %s -> %s have the same subject %s (a dot in a name is written _): rename a stage", t.File, e, from, to, subject)
+		if prev, ok := subjects[subject]; ok {
+			return nil, fmt.Errorf("%s: the edges %s and %s -> %s have the same subject %s (a dot in a name is written _): rename a stage", t.File, prev, e.From, e.To, subject)
 		}
-		subjects[subject] = from + " -> " + to
+		subjects[subject] = e.From + " -> " + e.To
 		argv := []string{"nats", kind, subject}
-		if kind == "sub" {
+		if kind == bridgeSub {
 			// A run's subject is used once: its stream goes once read.
-			argv = append(argv, "--durable", durable, "--delete-stream")
+			argv = append(argv, "--durable", e.Durable(), "--delete-stream")
 		}
 		b := &Stage{Name: name, Argv: argv, Env: conn, Dir: t.Dir, Host: host, Restart: "never", bridge: kind}
 		p.Stages = append(p.Stages, b)
 		return b, nil
 	}
-	for _, s := range t.Order() {
-		for i, in := range s.AllInputs() {
-			ref := i == 0 && s.Reference != "" // AllInputs: the reference first
-			// The reference gets its own subject only where it must.
-			own := ref && slices.Contains(s.Inputs, in)
-			src := t.Lookup(in)
-			switch {
-			case src.Host == host && s.Host != host:
-				b, err := bridge(in, s.Name, "pub", own)
-				if err != nil {
-					return nil, err
-				}
-				b.Inputs = []string{in}
-			case src.Host != host && s.Host == host:
-				b, err := bridge(in, s.Name, "sub", own)
-				if err != nil {
-					return nil, err
-				}
-				c := copies[s.Name]
-				if ref {
-					c.Reference = b.Name
-					continue
-				}
-				for i := range c.Inputs {
-					if c.Inputs[i] == in {
-						c.Inputs[i] = b.Name
-					}
+	for _, e := range t.CrossEdges() {
+		switch {
+		case t.Lookup(e.From).Host == host:
+			b, err := bridge(e, bridgePub)
+			if err != nil {
+				return nil, err
+			}
+			b.Inputs = []string{e.From}
+		case t.Lookup(e.To).Host == host:
+			b, err := bridge(e, bridgeSub)
+			if err != nil {
+				return nil, err
+			}
+			c := copies[e.To]
+			if e.Ref {
+				c.Reference = b.Name
+				continue
+			}
+			for i := range c.Inputs {
+				if c.Inputs[i] == e.From {
+					c.Inputs[i] = b.Name
 				}
 			}
 		}
@@ -211,16 +199,98 @@ func (t *Topology) Part(host, runID string, conn map[string]string) (*Topology, 
 	return &p, nil
 }
 
+// The kinds of bridge (Stage.bridge).
+const (
+	bridgePub      = "pub"
+	bridgeSub      = "sub"
+	bridgeReplayed = "replayed"
+)
+
+// CrossEdge is an edge between stages on two hosts: a subject, a bridge
+// on each host (Part).
+type CrossEdge struct {
+	From, To string
+	// Ref: the edge is To's reference. When From also feeds one of To's
+	// inputs, the reference's edge has a subject and bridges of its own
+	// (Own: SUBJECT.ref, nats.FROM.TO.ref).
+	Ref, Own bool
+}
+
+// Bridge is the name of the edge's bridge stages (BridgeName).
+func (e CrossEdge) Bridge() string {
+	if e.Own {
+		return BridgeName(e.From, e.To) + ".ref"
+	}
+	return BridgeName(e.From, e.To)
+}
+
+// Subject is the edge's subject in run runID of flow flow (EdgeSubject).
+func (e CrossEdge) Subject(flow, runID string) string {
+	if e.Own {
+		return EdgeSubject(flow, runID, e.From, e.To) + ".ref"
+	}
+	return EdgeSubject(flow, runID, e.From, e.To)
+}
+
+// Durable is the durable consumer that reads the edge (EdgeDurable).
+func (e CrossEdge) Durable() string {
+	if e.Own {
+		return EdgeDurable(e.To) + "_ref"
+	}
+	return EdgeDurable(e.To)
+}
+
+// CrossEdges returns the edges of t between stages on two hosts, in the
+// order of t.Order() and of each consumer's inputs (the reference first).
+func (t *Topology) CrossEdges() []CrossEdge {
+	var es []CrossEdge
+	for _, s := range t.Order() {
+		for i, in := range s.AllInputs() {
+			if src := t.Lookup(in); src == nil || src.Host == s.Host {
+				continue
+			}
+			ref := i == 0 && s.Reference != "" // AllInputs: the reference first
+			// The reference gets its own subject only where it must.
+			es = append(es, CrossEdge{From: in, To: s.Name, Ref: ref, Own: ref && slices.Contains(s.Inputs, in)})
+		}
+	}
+	return es
+}
+
 // Bridge reports whether s is a bridge stage Part added, and which:
-// "pub" or "sub".
-func (s *Stage) Bridge() string { return s.bridge }
+// "pub" or "sub" ("" for a stage, or a bridge ReplaceBridge replaced).
+func (s *Stage) Bridge() string {
+	if s.isBridge() {
+		return s.bridge
+	}
+	return ""
+}
+
+// isBridge reports whether s runs as obz nats pub or sub.
+func (s *Stage) isBridge() bool { return s.bridge == bridgePub || s.bridge == bridgeSub }
+
+// ReplaceBridge makes s, a bridge of a host's part, the stage argv: a
+// stage as any other (journaled, checked, stopped on a drain). A replay
+// of the part gives a reading bridge argv = obz replay JOURNAL, its
+// journal of the frames it passed on, and a publishing bridge a sink that
+// publishes nothing. The stages reading a replaced reading bridge still
+// journal what they pass on as bytes: the frames' writer is on another
+// host, its journal not beside theirs.
+func (s *Stage) ReplaceBridge(argv []string) {
+	s.Argv = argv
+	if s.bridge == bridgeSub {
+		s.bridge = bridgeReplayed
+	} else {
+		s.bridge = ""
+	}
+}
 
 // readsBridge reports whether s reads an edge from another host: the
 // frames of that edge are journaled on their producer's host, so s
 // journals what it passes on as bytes, not as references to them.
 func (t *Topology) readsBridge(s *Stage) bool {
 	for _, in := range s.AllInputs() {
-		if src := t.Lookup(in); src != nil && src.bridge == "sub" {
+		if src := t.Lookup(in); src != nil && (src.bridge == bridgeSub || src.bridge == bridgeReplayed) {
 			return true
 		}
 	}

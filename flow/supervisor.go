@@ -200,7 +200,7 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 		p.stall.after = cmp.Or(opts.StallAfter, DefaultStallAfter)
 		p.lifecycle.events, p.runDir = events, runDir
 		p.res = &StageResult{Name: s.Name, Argv: s.Argv, Inputs: s.AllInputs(), State: StatePending, Log: filepath.Join("logs", s.Name+".log")}
-		if !opts.NoJournal && s.bridge == "" {
+		if !opts.NoJournal && s.bridge != bridgePub {
 			p.res.Journal = filepath.Join("journals", s.Name+".zst")
 		}
 		procs[s.Name] = p
@@ -277,7 +277,7 @@ func Run(ctx context.Context, t *Topology, opts Options) (*Result, error) {
 			}
 		}
 		argv := t.commandLine(s, edges[s.Name], journal, p.restartable)
-		if journal != "" && opts.JournalSources != "" && len(s.AllInputs()) == 0 && s.Replicas == 0 {
+		if journal != "" && opts.JournalSources != "" && len(s.AllInputs()) == 0 && s.Replicas == 0 && !s.isBridge() {
 			argv = slices.Insert(argv, 1, "--journal-sources", opts.JournalSources)
 		}
 		if journal != "" && opts.JournalCodec != "" && s.bridge == "" {
@@ -352,7 +352,7 @@ func newCmd(opts Options, s *Stage, argv []string, files []*os.File, stderr *os.
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	cmd.SysProcAttr = stageProcAttr()
-	if s.bridge == "pub" {
+	if s.bridge == bridgePub {
 		cmd.SysProcAttr = bridgeProcAttr()
 	}
 	return cmd
@@ -436,7 +436,7 @@ func (s *supervisor) wait(ctx context.Context) {
 			// A reading bridge (obz nats sub) is not stopped: it has no
 			// EOF of its own to end its edge with, and waits for the
 			// one its producer's host sends.
-			if p.source && p.st.bridge == "" && p.stop() {
+			if p.source && !p.st.isBridge() && p.stop() {
 				p.signalWhenReady(syscall.SIGTERM)
 			}
 		}

@@ -70,7 +70,8 @@ type Stage struct {
 	Host string
 	// bridge is set on the stages Part adds for an edge that crosses
 	// hosts: "pub" (publish the producer's output) or "sub" (read it on
-	// the consumer's host).
+	// the consumer's host); "replayed" on a sub bridge that a replay made
+	// a source of its journal (ReplaceBridge).
 	bridge string
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"strconv"
 	"sync"
 	"time"
@@ -31,6 +32,13 @@ type InOptions struct {
 	// Prefetch is how many messages (of up to MaxMessage bytes) the
 	// client asks for ahead of the reader (DefaultPrefetch if 0).
 	Prefetch int
+	// Seen is, per writer, the last seq its owner passed on already (a
+	// reader resumed after its journal, obz nats sub --resume-from): the
+	// frames up to it, delivered again, are dropped as duplicates.
+	Seen map[string]uint64
+	// Warn, if set, is told what the reader should know and goes on
+	// from: a publisher that stopped to be resumed (Out.Suspend).
+	Warn func(string)
 }
 
 // In is an input edge read from a JetStream subject through a durable
@@ -93,6 +101,7 @@ func NewIn(ctx context.Context, nc *nats.Conn, s Stream, durable string, opts In
 	}
 	in := &In{subject: s.Subject, durable: durable, opts: opts, js: js, st: st, name: st.CachedInfo().Config.Name,
 		done: make(chan struct{}), eofs: map[string]bool{}, seqs: map[string]uint64{}, resynced: map[string]uint64{}}
+	maps.Copy(in.seqs, opts.Seen)
 	if err := in.start(ctx, false); err != nil {
 		return nil, err
 	}
@@ -338,6 +347,16 @@ func (in *In) next(wait bool) error {
 	in.cur, in.rest, in.line, in.seq = im.m, im.m.Data(), 0, 0
 	if meta, err := im.m.Metadata(); err == nil {
 		in.seq = meta.Sequence.Stream
+	}
+	if h := im.m.Headers(); h != nil && h.Get(SuspendHeader) != "" {
+		// Read and acknowledged; the frames come when the publisher is
+		// resumed.
+		in.read = append(in.read, in.cur)
+		in.cur, in.rest = nil, nil
+		if in.opts.Warn != nil {
+			in.opts.Warn(fmt.Sprintf("subject %s: the publishing side stopped before its EOF, to be resumed: %s; waiting for its frames", in.subject, h.Get(SuspendHeader)))
+		}
+		return nil
 	}
 	if h := im.m.Headers(); h != nil && h.Get(AbortHeader) != "" {
 		// Acknowledged like a message read: a reader started again

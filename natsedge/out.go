@@ -308,10 +308,25 @@ const AbortHeader = "Obz-Abort"
 // EOF, and why, and waits for the stream to store it: the reader fails
 // instead of waiting. (A writer that dies with its publisher cannot say
 // so: its reader waits; docs/nats.md.)
-func (o *Out) Abort(why string) error {
+func (o *Out) Abort(why string) error { return o.mark(AbortHeader, why) }
+
+// SuspendHeader marks a message that carries no frames but says that the
+// publisher stopped before its EOF and is to be started again where it
+// left off (the host's obz flow died and is resumed with obz flow
+// --resume): the reader says so, and waits for the frames that follow.
+// Its value is why.
+const SuspendHeader = "Obz-Suspend"
+
+// Suspend publishes, after the frames sent, that the publisher stopped
+// before the EOF and is to be resumed, and why.
+func (o *Out) Suspend(why string) error { return o.mark(SuspendHeader, why) }
+
+// mark publishes a message without frames whose header says why the
+// frames stopped before the EOF, and waits for the stream to store it.
+func (o *Out) mark(header, why string) error {
 	o.reap(true)
 	m := nats.NewMsg(o.subject)
-	m.Header.Set(AbortHeader, why)
+	m.Header.Set(header, why)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(o.ctx), o.opts.AckTimeout)
 	defer cancel()
 	if _, err := o.js.PublishMsg(ctx, m); err != nil {

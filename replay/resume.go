@@ -30,6 +30,9 @@ type ResumeOptions struct {
 	Commands flow.Commands
 	// Stages tells what a stage's command line does beyond its output.
 	Stages Lookup
+	// Conn is the environment of the bridges of a host's part (the NATS
+	// connection, flow.Topology.Part).
+	Conn map[string]string
 }
 
 // Resume is a resume planned by PlanResume: the run's recorded topology,
@@ -62,16 +65,18 @@ func PlanResume(o ResumeOptions) (*Resume, error) {
 	if err != nil {
 		return nil, err
 	}
-	if rec.Host != "" {
-		// Its edges to other hosts are JetStream subjects of run RunID: a
-		// resume would have to continue them on every host at once.
-		return nil, refused(fmt.Sprintf("the run is host %q's part of run %s of a flow over several hosts: resuming it is not supported; run every host's part again with a new --run-id (docs/nats.md)", rec.Host, rec.RunID))
-	}
 	t, err := resumeTopology(rec, o.Commands, o.Force)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkResumable(rec, o.RunDir, o.Force); err != nil {
+	if rec.Host != "" {
+		// Host rec.Host's part of run rec.RunID: the same subjects, the
+		// same durable consumers; the other hosts' parts run on.
+		if t, err = t.Part(rec.Host, rec.RunID, o.Conn); err != nil {
+			return nil, topologyError(err)
+		}
+	}
+	if err := checkResumable(rec, t, o.RunDir, o.Force); err != nil {
 		return nil, err
 	}
 	// A run is resumed once: a second resume of it would not know what the
@@ -105,6 +110,20 @@ func PlanResume(o ResumeOptions) (*Resume, error) {
 	ends := &endDependence{topology: t, journals: journals}
 	for _, s := range t.Stages {
 		r, j := recorded[s.Name], journals[s.Name]
+		switch {
+		case s.Bridge() == "pub":
+			// Its producer re-produces the edge from the start: the
+			// server drops the messages it has (Nats-Msg-Id), the reader
+			// on the other host what it passed on (writer:seq).
+			continue
+		case s.Bridge() == "sub" && j == "":
+			p.Notes = append(p.Notes, fmt.Sprintf("bridge %q journaled nothing: it reads its subject from where its durable consumer is", s.Name))
+			continue
+		case s.Bridge() == "sub":
+			// It passes on again what it journaled, then reads on after it.
+			s.Argv = append(s.Argv, resumeFromFlag, j)
+			continue
+		}
 		if len(s.AllInputs()) == 0 {
 			switch {
 			case r == nil:
@@ -178,11 +197,15 @@ func resumeTopology(rec *flow.Result, cmds flow.Commands, force bool) (*flow.Top
 }
 
 // checkResumable refuses a run that finished, one that may still be
-// running, and one without journals.
-func checkResumable(rec *flow.Result, runDir string, force bool) error {
+// running, and one without journals (a publishing bridge of a host's part,
+// in t, has none of its own).
+func checkResumable(rec *flow.Result, t *flow.Topology, runDir string, force bool) error {
 	finished := !rec.Ended.IsZero()
 	for _, s := range rec.Stages {
 		finished = finished && s.State == flow.StateDone
+		if st := t.Lookup(s.Name); st != nil && st.Bridge() == "pub" {
+			continue
+		}
 		if s.Journal == "" {
 			return refused(fmt.Sprintf("the run has no journal for stage %q (was it run with --no-journal?): nothing to resume from", s.Name))
 		}

@@ -53,6 +53,7 @@ type Replay struct {
 	base      string
 	recorded  map[string]*flow.StageResult
 	discarded map[string]bool // sinks run as NAME -: not compared
+	published []string        // publishing bridges of a host's part (also discarded)
 	ordered   map[string]bool // fan-ins given their recorded merge order
 	redirects []redirect
 }
@@ -82,11 +83,6 @@ func Prepare(o Options) (*Replay, error) {
 	if err != nil {
 		return nil, err
 	}
-	if rec.Host != "" {
-		// Its inputs from other hosts were JetStream subjects, journaled
-		// on the hosts that produced them.
-		return nil, refused(fmt.Sprintf("the run is host %q's part of run %s of a flow over several hosts: replaying it is not supported; its stages' journals (%s) replay one by one (obz replay FILE.zst, obz journal verify)", rec.Host, rec.RunID, filepath.Join(o.RunDir, "journals")))
-	}
 	p := &Replay{Recorded: rec, opts: o, recorded: map[string]*flow.StageResult{}, discarded: map[string]bool{}}
 	for _, s := range rec.Stages {
 		p.recorded[s.Name] = s
@@ -99,19 +95,35 @@ func Prepare(o Options) (*Replay, error) {
 	} else {
 		t, err = flow.Parse(cmp(rec.File, "recorded topology"), []byte(rec.Topology), o.Commands)
 	}
+	if err == nil && rec.Host != "" {
+		// Host rec.Host's part of a flow over several hosts: its stages,
+		// and the bridges to the other hosts.
+		t, err = t.Part(rec.Host, rec.RunID, nil)
+	}
 	if err != nil {
 		return nil, topologyError(err)
 	}
 	p.Topology = t
 
 	if o.Verify {
-		if err := checkBaseline(rec); err != nil {
+		if err := checkBaseline(rec, t); err != nil {
 			return nil, err
 		}
 	}
 	for _, s := range t.Stages {
+		if s.Bridge() == "pub" {
+			// What it published is in the stream (or read and gone):
+			// the replay drains and checks its input, publishing nothing.
+			p.discarded[s.Name] = true
+			p.published = append(p.published, s.Name)
+			s.ReplaceBridge([]string{"write", "-"})
+			continue
+		}
 		if len(s.AllInputs()) == 0 {
 			r := p.recorded[s.Name]
+			if s.Bridge() == "sub" && (r == nil || r.Journal == "") {
+				return nil, refused(fmt.Sprintf("bridge %q (obz nats sub) has no journal in the recorded run %s: host %q's input from the other hosts was not recorded (a run of an older obz), so its part cannot be replayed", s.Name, o.RunDir, rec.Host))
+			}
 			if r == nil || r.Journal == "" {
 				return nil, refused(fmt.Sprintf("source %q is not in the recorded run %s with a journal: a source can only be replayed from its journal (stages recorded: %s)", s.Name, o.RunDir, recordedNames(rec)))
 			}
@@ -122,7 +134,9 @@ func Prepare(o Options) (*Replay, error) {
 			if err := checkSourceFiles(s.Name, j, "replayed"); err != nil {
 				return nil, err
 			}
-			s.Argv = []string{"replay", j}
+			// A reading bridge replays the frames it passed on, as
+			// recorded on this host.
+			s.ReplaceBridge([]string{"replay", j})
 			continue
 		}
 		if !o.RunSinks {
@@ -333,9 +347,14 @@ func checkSourceFiles(stage, path, what string) error {
 }
 
 // checkBaseline refuses a recorded run that cannot serve as a baseline for
-// verify: one without journals, or that did not complete.
-func checkBaseline(rec *flow.Result) error {
+// verify: one without journals, or that did not complete. A publishing
+// bridge of a host's part (in t) has no journal of its own: its input is
+// its producer's.
+func checkBaseline(rec *flow.Result, t *flow.Topology) error {
 	for _, s := range rec.Stages {
+		if st := t.Lookup(s.Name); st != nil && st.Bridge() == "pub" {
+			continue
+		}
 		if s.Journal == "" {
 			return refused(fmt.Sprintf("the recorded run has no journal for stage %q (was it run with --no-journal?)", s.Name))
 		}

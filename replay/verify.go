@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/obz-dev/obz/flow"
@@ -76,6 +77,8 @@ func (r *Replayed) Verify() (*Verification, error) {
 		switch {
 		case old == nil:
 			sv.Verdict, sv.Detail = New, "not in the recorded run: nothing to compare"
+		case slices.Contains(p.published, s.Name):
+			sv.Verdict, sv.Detail = Skipped, "publishing bridge to another host: not published again (what it published is its producer's journal)"
 		case p.discarded[s.Name]:
 			sv.Verdict, sv.Detail = Skipped, "sink: its side effects were suppressed (--run-sinks runs it)"
 		case s.State != flow.StateDone:

@@ -72,8 +72,12 @@ DESCRIPTION:
    nats sub on the consumer's, on the server of --nats-url (docs/nats.md).
    The edge contract holds across: an upstream that fails or dies on one
    host fails the flow on the other, naming the bridge and the subject.
-   Each host keeps its own run directory. Without --host the whole flow
-   runs here, on pipes. --resume of a host's part is not supported.
+   Each host keeps its own run directory; obz replay (--verify) replays a
+   host's part from it. When a host's obz flow itself dies (kill -9), the
+   other hosts wait for it: --resume RUN_DIR on that host continues its
+   part (the reading bridges pass on again what they journaled and read on
+   after it; the producers publish again, the server dropping what it has
+   stored). Without --host the whole flow runs here, on pipes.
 
 EXAMPLES:
    obz flow testdata/flows/orders.toml
@@ -149,7 +153,7 @@ func flowCommands(reg stages.Registry) flow.Commands {
 func runFlow(c *cli.Context, reg stages.Registry) error {
 	if c.Bool("resume") {
 		if c.String("host") != "" {
-			return &usageError{msg: "--resume of a host's part is not supported: run every host's part again with a new --run-id (docs/nats.md, Flows over several hosts)"}
+			return &usageError{msg: "--resume RUN_DIR takes no --host: the run directory of a host's part names its host and run id"}
 		}
 		return resumeFlow(c, reg)
 	}
@@ -222,20 +226,25 @@ func hostPart(c *cli.Context, t *flow.Topology) (*flow.Topology, error) {
 	if err := flow.CheckRunID(id); err != nil {
 		return nil, &usageError{msg: "--run-id: " + err.Error()}
 	}
-	// The bridges (obz nats pub and sub) take the connection from their
-	// environment, as the nats CLI does: a URL's password stays out of
-	// the manifest's command lines.
+	part, err := t.Part(host, id, natsConnEnv(c))
+	if err != nil {
+		return nil, &usageError{msg: err.Error()}
+	}
+	return part, nil
+}
+
+// natsConnEnv is the environment of a host's bridges (obz nats pub and
+// sub) from the --nats-* flags: they take the connection from it, as the
+// nats CLI does, so that a URL's password stays out of the manifest's
+// command lines.
+func natsConnEnv(c *cli.Context) map[string]string {
 	conn := map[string]string{}
 	for _, f := range [...]struct{ flag, env string }{{"nats-url", "NATS_URL"}, {"nats-creds", "NATS_CREDS"}, {"nats-tlsca", "NATS_CA"}, {"nats-context", "NATS_CONTEXT"}} {
 		if v := c.String(f.flag); v != "" {
 			conn[f.env] = v
 		}
 	}
-	part, err := t.Part(host, id, conn)
-	if err != nil {
-		return nil, &usageError{msg: err.Error()}
-	}
-	return part, nil
+	return conn
 }
 
 func didYouMean(s string, candidates []string) string {

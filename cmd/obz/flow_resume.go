@@ -24,7 +24,7 @@ func resumeFlow(c *cli.Context, reg stages.Registry) error {
 	}
 	runDir := c.Args().First()
 	p, err := replay.PlanResume(replay.ResumeOptions{
-		RunDir: runDir, Force: c.Bool("force"), Commands: flowCommands(reg), Stages: stageLookup(reg, c.App),
+		RunDir: runDir, Force: c.Bool("force"), Commands: flowCommands(reg), Stages: stageLookup(reg, c.App), Conn: natsConnEnv(c),
 	})
 	if err != nil {
 		return replayError(err)

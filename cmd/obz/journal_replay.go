@@ -26,6 +26,7 @@ const replayHelp = `NAME:
 USAGE:
    obz replay [options] FILE.zst
    obz replay [--verify] [--topology NEW.toml] [--run-sinks] RUN_DIR
+   obz replay [--verify] [--run-sinks] RUN_DIR_HOST_A RUN_DIR_HOST_B...
 
 DESCRIPTION:
    Writes the frames recorded in a journal (obz flow writes one per stage in
@@ -58,12 +59,23 @@ DESCRIPTION:
    that differ), skipped (sinks) or new. The stages run in the directory
    of the topology file, as under obz flow (docs/topology.md, Paths).
 
+   A run directory of one host's part of a flow over several hosts (obz
+   flow --host) replays that part: each edge from another host replays
+   what its reading bridge (obz nats sub) journaled, each edge to another
+   host publishes nothing (no NATS server is needed), and every other stage
+   runs again. Given the run directories of several hosts of one run, it
+   replays each, and with --verify it then compares each edge between two
+   of them, frame by frame: what the producer journaled on its host
+   against what was read on the consumer's.
+
 EXAMPLES:
    obz read testdata/orders.csv --infer --journal orders.zst > /dev/null   # a journal to try
    obz replay orders.zst --from-seq 10 --to-seq 19 | obz head -n 5 -r
    obz replay orders.zst --speed 100x | obz map '{id}' -r
    obz flow testdata/flows/orders.toml                 # a recorded run, in .obz/runs/orders-TIME
    obz replay $(ls -d .obz/runs/orders-* | tail -n 1)/journals/orders.zst | obz filter '.amount > 50' -r
+   obz nats serve --port -1 --dir .obz/nats-try -- sh -c 'obz flow --host b --run-id v1 --run-dir .obz/hosts-b testdata/flows/hosts.toml & obz flow --host a --run-id v1 --run-dir .obz/hosts-a testdata/flows/hosts.toml && wait $!'
+   obz replay --verify $(ls -d .obz/hosts-a/orders_hosts-* | tail -n 1) $(ls -d .obz/hosts-b/orders_hosts-* | tail -n 1)   # each host's part, then the edges from a to b
    sed 's/> 50/> 60/' testdata/flows/orders.toml > orders-new.toml
    obz replay $(ls -d .obz/runs/orders-* | tail -n 1) --verify --topology orders-new.toml   # exit 1: big diverges
 
@@ -72,12 +84,15 @@ OPTIONS:
 {{end}}
 EXIT STATUS:
    0    the journal was replayed, its EOF included; RUN_DIR: every stage matched
+        (and every edge between the hosts given)
    1    the journal is torn or corrupt, or has no EOF: what was good was
-        replayed, then a truncated EOF; RUN_DIR: a stage diverged or failed
+        replayed, then a truncated EOF; RUN_DIR: a stage or an edge between
+        hosts diverged, or a stage failed
    2    usage error
    3    RUN_DIR: refused: not a run directory, a manifest of a newer schema
         version, a run without journals, an incomplete run (--verify), a
-        source that was not recorded
+        source that was not recorded; RUN_DIRs that are not the hosts' parts
+        of one run
    130  stopped by SIGINT (a stopped EOF was written); 143 for SIGTERM
 `
 
@@ -123,6 +138,9 @@ func parseSpeed(s string) (float64, error) {
 }
 
 func runReplay(c *cli.Context) error {
+	if c.NArg() > 1 {
+		return replayHosts(c, c.Args().Slice())
+	}
 	if c.NArg() != 1 {
 		return &usageError{msg: "replay takes one journal file, e.g. obz replay orders.zst"}
 	}
@@ -208,6 +226,44 @@ func replayRun(c *cli.Context, runDir string) error {
 		return &flowFailedError{stage: res.Failed}
 	}
 	return nil
+}
+
+// replayHosts replays the run directories of several hosts' parts of one
+// run (obz replay [--verify] RUN_DIR...), one after the other; with
+// --verify it then compares each edge between two of those hosts: what
+// the producer journaled on its host against what the reading bridge
+// journaled on the consumer's.
+func replayHosts(c *cli.Context, dirs []string) error {
+	for _, d := range dirs {
+		if st, err := os.Stat(d); err != nil || !st.IsDir() {
+			return &usageError{msg: fmt.Sprintf("%s is not a run directory: several arguments are the run directories of one run's hosts (obz replay --verify RUN_DIR_A RUN_DIR_B)", d)}
+		}
+	}
+	if c.IsSet("topology") {
+		return &usageError{msg: "--topology replays one run directory"}
+	}
+	edges, err := replay.CheckEdges(dirs, flowCommands(stages.All()))
+	if err != nil {
+		return replayError(err)
+	}
+	var first error
+	for _, d := range dirs {
+		err := replayRun(c, d)
+		if err != nil {
+			fmt.Fprintf(c.App.ErrWriter, "obz replay: %s: %v\n", d, err)
+			if first == nil || errors.Is(err, replay.ErrDiverged) {
+				first = err
+			}
+		}
+	}
+	if !c.Bool("verify") {
+		return first
+	}
+	edges.Print(c.App.Writer)
+	if edges.Diverged > 0 {
+		return replay.ErrDiverged
+	}
+	return first
 }
 
 // replayOutputs is where a replay writes: stdout, or under obz flow the

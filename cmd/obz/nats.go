@@ -18,6 +18,7 @@ import (
 
 	"github.com/obz-dev/obz/exitstatus"
 	"github.com/obz-dev/obz/flow"
+	"github.com/obz-dev/obz/journal"
 	"github.com/obz-dev/obz/natsedge"
 	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/wire"
@@ -189,6 +190,8 @@ EXAMPLES:
 					&cli.BoolFlag{Name: "stats", Usage: "print counts on stderr at the end"},
 					&cli.BoolFlag{Name: "delete-stream", Usage: "once the EOF is read and acknowledged, delete the stream (and its consumers): for a subject used once, as obz flow --host's edges are"},
 					&cli.IntFlag{Name: "out-fd", Usage: "write the frames to this file descriptor instead of stdout (used by obz flow --host)", Hidden: true},
+					&cli.StringFlag{Name: "journal", Usage: "journal the frames to this file, each batch before it is written out (used by obz flow --host)", Hidden: true},
+					&cli.StringFlag{Name: "resume-from", Usage: "first write the frames of this journal (of a sub that was killed), then read on after them (used by obz flow --resume)", Hidden: true},
 					&cli.IntFlag{Name: "status-fd", Usage: "write status lines to this file descriptor (used by obz flow --host)", Hidden: true},
 				), natsSub),
 		},
@@ -311,10 +314,20 @@ func publish(c *cli.Context, status *natsStatus) (err error) {
 	}
 	// broken tells the reader of the subject that the input broke before
 	// its EOF, so that it fails instead of waiting for the EOF.
+	// When the bridge's obz flow died (it is an orphan now), the host's
+	// part is to be resumed (obz flow --resume): the reader is told to
+	// wait for the frames the resumed producer publishes again, instead.
+	ppid := os.Getppid()
 	aborted := false
+	mark := func(err error) error {
+		if bridge && os.Getppid() != ppid {
+			return out.Suspend("the obz flow of its host died (resume it there: obz flow --resume RUN_DIR): " + err.Error())
+		}
+		return out.Abort(err.Error())
+	}
 	broken := func(err error) error {
 		aborted = true
-		if aerr := out.Abort(err.Error()); aerr != nil {
+		if aerr := mark(err); aerr != nil {
 			return fmt.Errorf("%w (and %v)", err, aerr)
 		}
 		return err
@@ -324,7 +337,7 @@ func publish(c *cli.Context, status *natsStatus) (err error) {
 	var eofsStored bool
 	defer func() {
 		if err != nil && !aborted && !eofsStored {
-			if aerr := out.Abort(err.Error()); aerr != nil {
+			if aerr := mark(err); aerr != nil {
 				err = fmt.Errorf("%w (and %v)", err, aerr)
 			}
 		}
@@ -424,7 +437,7 @@ func natsSub(c *cli.Context) error {
 	return err
 }
 
-func subscribe(c *cli.Context, status *natsStatus) error {
+func subscribe(c *cli.Context, status *natsStatus) (err error) {
 	if c.NArg() != 1 {
 		return &usageError{msg: "one subject is required, e.g. obz nats sub orders --durable me"}
 	}
@@ -443,20 +456,6 @@ func subscribe(c *cli.Context, status *natsStatus) error {
 	if err != nil {
 		return err
 	}
-	nc, err := natsConnect(c, "obz nats sub "+subject)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	start := time.Now()
-	in, err := natsedge.NewIn(c.Context, nc, st, durable, natsedge.InOptions{Writers: c.Int("writers"), AckWait: c.Duration("ack-wait")})
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	stop := context.AfterFunc(c.Context, in.Close)
-	defer stop()
-
 	var w io.Writer = c.App.Writer
 	if fd := c.Int("out-fd"); fd > 0 {
 		f := os.NewFile(uintptr(fd), fmt.Sprintf("fd %d", fd))
@@ -466,6 +465,52 @@ func subscribe(c *cli.Context, status *natsStatus) error {
 		defer f.Close()
 		w = f
 	}
+	// A flow's bridge journals what it passes on, each batch written out
+	// to the file before the pipe sees it: the record of this host's
+	// input from the other host, which replay and resume read.
+	var jw *journal.Writer
+	if p := c.String("journal"); p != "" {
+		if jw, err = journal.Create(p, nil); err != nil {
+			return fmt.Errorf("--journal: %w", err)
+		}
+		defer func() {
+			if cerr := jw.Close(); cerr != nil && err == nil {
+				err = fmt.Errorf("journal %s: %w", p, cerr)
+			}
+		}()
+	}
+	// A bridge of a resumed host's part first passes on again what its
+	// journal holds, then reads on, dropping what it passed on already.
+	var seen map[string]uint64
+	if p := c.String("resume-from"); p != "" {
+		r, err := resend(p, jw, w)
+		if err != nil {
+			return err
+		}
+		if status != nil {
+			status.Out.Add(r.events)
+			status.BytesOut.Add(uint64(r.bytes))
+		}
+		if len(r.eofs) >= c.Int("writers") {
+			return nil // it had read the subject to its end
+		}
+		seen = r.seen
+	}
+	nc, err := natsConnect(c, "obz nats sub "+subject)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	start := time.Now()
+	warn := func(msg string) { fmt.Fprintf(c.App.ErrWriter, "obz nats sub: %s\n", msg) }
+	in, err := natsedge.NewIn(c.Context, nc, st, durable, natsedge.InOptions{Writers: c.Int("writers"), AckWait: c.Duration("ack-wait"), Seen: seen, Warn: warn})
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	stop := context.AfterFunc(c.Context, in.Close)
+	defer stop()
+
 	var b runner.InBatch
 	var buf []byte
 	var frames, bytes int64
@@ -480,6 +525,14 @@ func subscribe(c *cli.Context, status *natsStatus) error {
 			buf = wire.AppendFrame(buf, &b.Frames[i])
 		}
 		if len(buf) > 0 {
+			if jw != nil {
+				if _, err := jw.Write(buf); err != nil {
+					return fmt.Errorf("journal %s: %w", c.String("journal"), err)
+				}
+				if err := jw.Flush(); err != nil {
+					return fmt.Errorf("journal %s: %w", c.String("journal"), err)
+				}
+			}
 			t := time.Now()
 			_, err := w.Write(buf)
 			status.wait(t, true)
