@@ -398,6 +398,12 @@ func (v *validator) replicas(s *Stage, rs rawStage) {
 	if s.PartitionBy != "" && rs.Replicas == nil {
 		v.add(s.Line, "stage %q: partition_by needs replicas = N", s.Name)
 	}
+	// replicas = 1 is the stage as one process: what a topology that
+	// takes N from a template or a variable means by it, and what agg
+	// (which cannot be dealt round robin) can then do.
+	if s.Replicas == 1 && s.PartitionBy == "" {
+		s.Replicas = 0
+	}
 }
 
 // Order returns the stages so that every stage comes after its inputs.

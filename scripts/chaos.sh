@@ -16,10 +16,11 @@
 #   -w DIR     work directory (default: a new one under /tmp)
 #   -k         keep the work directory
 #
-# The flows (trial i uses flow i mod 4): gen |> filter |> map |> write, and
+# The flows (trial i uses flow i mod 5): gen |> filter |> map |> write, and
 # gen |> filter |> agg --by country |> write, each with a sink that replaces
-# FILE and one that appends to a FILE holding a line of its own. Journals
-# are on (the default).
+# FILE and one that appends to a FILE holding a line of its own, and the
+# first again with filter and map as 2 replicas each (replicas = 2).
+# Journals are on (the default).
 #
 # Each trial prints one line; the end, the totals. A trial is identical
 # (the file equals the reference byte for byte), refused (a resume exited
@@ -54,8 +55,9 @@ OBZ=$WORK/bin/obz
 cd "$WORK"
 RANDOM=$SEED
 
-# flow NAME MIDDLE SINK: writes NAME.toml.
+# flow NAME MIDDLE SINK [REPLICAS]: writes NAME.toml.
 flow() {
+	local r=${4:-1}
 	cat >"$1.toml" <<EOF
 name = "$1"
 flow = "src |> keep |> mid |> out"
@@ -65,9 +67,11 @@ run = "gen --count $EVENTS --seed $SEED"
 
 [stages.keep]
 run = "filter '.amount > 20'"
+replicas = $r
 
 [stages.mid]
 run = "$2"
+replicas = $r
 
 [stages.out]
 run = "$3"
@@ -77,7 +81,8 @@ flow pass-whole "map '{id, amount, country}'" "write pass-whole.ndjson"
 flow pass-append "map '{id, amount, country}'" "write pass-append.ndjson --append"
 flow agg-whole "agg --by country --count --sum amount" "write agg-whole.ndjson"
 flow agg-append "agg --by country --count --sum amount" "write agg-append.ndjson --append"
-FLOWS=(pass-whole pass-append agg-whole agg-append)
+flow pass-replicas "map '{id, amount, country}'" "write pass-replicas.ndjson" 2
+FLOWS=(pass-whole pass-append agg-whole agg-append pass-replicas)
 HEAD='{"already":"there"}'
 
 # prepare FLOW: the sink's file as a trial starts.
