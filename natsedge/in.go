@@ -231,10 +231,29 @@ func (in *In) resync() error {
 	in.cur, in.rest = nil, nil
 	clear(in.read)
 	in.read = in.read[:0]
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	return in.start(ctx, true)
+	// The gap may come from a server that restarts: it may take a while
+	// to answer again.
+	deadline := time.Now().Add(resyncFor)
+	wait := 50 * time.Millisecond
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := in.start(ctx, true)
+		cancel()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-time.After(wait):
+		case <-in.done:
+			return fmt.Errorf("subject %s: the reading was stopped before the EOF", in.subject)
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
 }
+
+// resyncFor bounds how long a reader tries to start its consumer again
+// after a gap (the server may be restarting).
+const resyncFor = 2 * time.Minute
 
 // Read hands over the next frames: at least one, waiting for it, then
 // those ready, up to runner.BatchFrames. The edge ends (io.EOF) once the
