@@ -118,6 +118,7 @@ func newOut(t *testing.T, nc *nats.Conn, s Stream, opts OutOptions) *Out {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(o.Close)
 	return o
 }
 
@@ -550,5 +551,106 @@ func TestFanIn(t *testing.T) {
 	}
 	if len(notes) != 1 || !strings.Contains(notes[0], "another publisher (b:") {
 		t.Errorf("the first publisher did not say (once) that it shares the stream: %q", notes)
+	}
+}
+
+// readEnd reads in in the background to the end of the edge, and returns
+// how it ended on the channel.
+func readEnd(t *testing.T, in *In) <-chan error {
+	t.Helper()
+	end := make(chan error, 1)
+	go func() {
+		defer in.Close()
+		for {
+			var b runner.InBatch
+			err := in.Read(&b)
+			if aerr := in.Ack(context.Background(), false); aerr != nil && err == nil {
+				err = aerr
+			}
+			if err != nil {
+				end <- err
+				return
+			}
+		}
+	}()
+	return end
+}
+
+// TestIdleTimeout: a reader waits as long as the publisher's heartbeats
+// come, frames or not; once they stop (its host lost), it fails after
+// its idle timeout, naming the subject.
+func TestIdleTimeout(t *testing.T) {
+	nc := testServer(t)
+	s := Stream{Subject: "edge.idle"}
+	o := newOut(t, nc, s, OutOptions{Heartbeat: 20 * time.Millisecond})
+	send(t, o, frames("src", 1, 100, false))
+	in, err := NewIn(context.Background(), nc, s, "d", InOptions{IdleTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := readEnd(t, in)
+	select {
+	case err := <-end:
+		t.Fatalf("the reader ended (%v) while the publisher was alive", err)
+	case <-time.After(time.Second):
+	}
+	o.Close() // no heartbeat from now on, as from a lost host
+	select {
+	case err := <-end:
+		var idle *IdleError
+		if !errors.As(err, &idle) || idle.Subject != s.Subject || idle.Suspended || !strings.Contains(err.Error(), "no frame nor heartbeat") {
+			t.Errorf("the reader ended with %v, want an IdleError for %s", err, s.Subject)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the reader still waits for a publisher that stopped")
+	}
+}
+
+// TestResumeTimeout: after a suspend mark the reader waits without limit
+// by default (its idle timeout does not apply), and reads on when a
+// publisher resumes; with a resume timeout it fails after it.
+func TestResumeTimeout(t *testing.T) {
+	nc := testServer(t)
+	s := Stream{Subject: "edge.suspend"}
+	o := newOut(t, nc, s, OutOptions{Heartbeat: 20 * time.Millisecond})
+	send(t, o, frames("src", 1, 100, false))
+	if err := o.Suspend("its host died"); err != nil {
+		t.Fatal(err)
+	}
+	in, err := NewIn(context.Background(), nc, s, "d", InOptions{IdleTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := readEnd(t, in)
+	select {
+	case err := <-end:
+		t.Fatalf("the reader ended (%v) while the edge was suspended", err)
+	case <-time.After(time.Second):
+	}
+	o = newOut(t, nc, s, OutOptions{Heartbeat: 20 * time.Millisecond})
+	send(t, o, frames("src", 1, 200, true))
+	o.Close()
+	if err := <-end; err != io.EOF {
+		t.Fatalf("after the publisher resumed: %v, want the EOF", err)
+	}
+
+	s = Stream{Subject: "edge.suspend2"}
+	o = newOut(t, nc, s, OutOptions{Heartbeat: 20 * time.Millisecond})
+	send(t, o, frames("src", 1, 100, false))
+	if err := o.Suspend("its host died"); err != nil {
+		t.Fatal(err)
+	}
+	in, err = NewIn(context.Background(), nc, s, "d", InOptions{IdleTimeout: 100 * time.Millisecond, ResumeTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-readEnd(t, in):
+		var idle *IdleError
+		if !errors.As(err, &idle) || !idle.Suspended || !strings.Contains(err.Error(), "was not resumed") {
+			t.Errorf("the reader ended with %v, want an IdleError of a suspended edge", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the reader still waits for a publisher past its resume timeout")
 	}
 }

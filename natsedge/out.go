@@ -41,6 +41,11 @@ type OutOptions struct {
 	// message was not stored (the connection broke, the server restarted),
 	// without storing any (DefaultRetryFor if 0; -1: it fails at once).
 	RetryFor time.Duration
+	// Heartbeat is how often Out says on the edge's heartbeat subject
+	// that its publisher is alive, data or not (DefaultHeartbeat if 0; -1:
+	// never), until Close or a mark: a reader fails after its idle
+	// timeout without a message or a heartbeat.
+	Heartbeat time.Duration
 }
 
 // Out is an output edge published to a JetStream subject: a runner.Outbound.
@@ -61,9 +66,11 @@ type Out struct {
 	dups  int64 // frames the stream had already (a publisher that published again)
 	err   error
 
-	prevID  string    // the Nats-Msg-Id of the last message published
-	lastDup bool      // the last message acknowledged was a duplicate
-	failed0 time.Time // when the first message not stored since the last stored one failed
+	id      string     // the publisher's, in its heartbeats and marks
+	hb      *heartbeat // nil without heartbeats
+	prevID  string     // the Nats-Msg-Id of the last message published
+	lastDup bool       // the last message acknowledged was a duplicate
+	failed0 time.Time  // when the first message not stored since the last stored one failed
 	resends resends
 
 	writers map[string]bool   // the writers of the frames published
@@ -102,6 +109,9 @@ func NewOut(ctx context.Context, nc *nats.Conn, s Stream, opts OutOptions) (*Out
 	if opts.RetryFor == 0 {
 		opts.RetryFor = DefaultRetryFor
 	}
+	if opts.Heartbeat == 0 {
+		opts.Heartbeat = DefaultHeartbeat
+	}
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(opts.Window), jetstream.WithPublishAsyncTimeout(opts.AckTimeout))
 	if err != nil {
 		return nil, err
@@ -117,8 +127,16 @@ func NewOut(ctx context.Context, nc *nats.Conn, s Stream, opts OutOptions) (*Out
 		estBytes: int64(info.State.Bytes), estMsgs: int64(info.State.Msgs)}
 	o.limited = info.Config.Discard == jetstream.DiscardNew && (o.maxBytes > 0 || o.maxMsgs > 0)
 	o.retention, o.discard = info.Config.Retention.String(), info.Config.Discard.String()
+	o.id = publisherID()
+	if opts.Heartbeat > 0 {
+		o.hb = startHeartbeat(nc, s.Subject, o.id, opts.Heartbeat)
+	}
 	return o, nil
 }
+
+// Close stops the heartbeats: the publisher is done (or gone, as far as
+// the reader knows). Call it once the frames are acknowledged.
+func (o *Out) Close() { o.hb.Stop() }
 
 // Stream is the name of the stream the edge publishes to.
 func (o *Out) Stream() string { return o.name }
@@ -387,8 +405,10 @@ func (o *Out) Suspend(why string) error { return o.mark(SuspendHeader, why) }
 // frames stopped before the EOF, and waits for the stream to store it.
 func (o *Out) mark(header, why string) error {
 	o.reap(true)
+	o.hb.Stop() // the mark is the publisher's last word
 	m := nats.NewMsg(o.subject)
 	m.Header.Set(header, why)
+	m.Header.Set(PublisherHeader, o.id)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(o.ctx), o.opts.AckTimeout)
 	defer cancel()
 	if _, err := o.js.PublishMsg(ctx, m); err != nil {
