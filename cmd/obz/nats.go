@@ -352,7 +352,7 @@ func publish(c *cli.Context, status *natsStatus) (err error) {
 	ppid := os.Getppid()
 	aborted := false
 	mark := func(err error) error {
-		if bridge && os.Getppid() != ppid {
+		if bridge && orphaned(ppid) {
 			return out.Suspend("the obz flow of its host died (resume it there: obz flow --resume RUN_DIR): " + err.Error())
 		}
 		return out.Abort(err.Error())
@@ -460,6 +460,22 @@ func publish(c *cli.Context, status *natsStatus) (err error) {
 		return broken(fmt.Errorf("stdin was empty, not even an EOF frame: its writer died before its first frame; nothing was published to %s", subject))
 	}
 	return nil
+}
+
+// orphaned says whether the process's parent, ppid when it started, is
+// gone. A child's death signal (Pdeathsig) comes when the thread of the
+// parent that started it exits, which can be before the parent's other
+// threads: a producer killed so ends the bridge's input while getppid
+// still names obz flow, for a moment. So it waits up to a second for the
+// parent to be gone before it says no (a live obz flow, a stage that
+// died: the edge broke).
+func orphaned(ppid int) bool {
+	for deadline := time.Now().Add(time.Second); os.Getppid() == ppid; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+	return true
 }
 
 // heartbeatEvery is OutOptions.Heartbeat for --heartbeat: 0 is never.
