@@ -438,7 +438,7 @@ func publish(c *cli.Context, status *natsStatus) (err error) {
 		fmt.Fprintf(stderr, "obz nats pub: %d of %d frames were in stream %s already (published before): stored once\n", d, frames, out.Stream())
 	}
 	if rounds, msgs, dups := out.Resends(); rounds > 0 {
-		fmt.Fprintf(stderr, "obz nats pub: published again %d times from the first message not stored (%d messages; %d of their frames were stored already: stored once), in order: no hole\n", rounds, msgs, dups)
+		fmt.Fprintf(stderr, "obz nats pub: published again from the first message not stored, in order, %d time(s): %d messages, %d of their frames stored already (stored once); no hole\n", rounds, msgs, dups)
 	}
 	if c.Bool("stats") {
 		fmt.Fprintf(stderr, "obz nats pub: %d frames, %d bytes acknowledged by stream %s (subject %s), %.3fs\n",
