@@ -39,6 +39,16 @@ type InOptions struct {
 	// Warn, if set, is told what the reader should know and goes on
 	// from: a publisher that stopped to be resumed (Out.Suspend).
 	Warn func(string)
+	// IdleTimeout: Read fails (IdleError) after waiting this long with
+	// neither a message nor a heartbeat (Out's) from the publishing side,
+	// counted from the last of them; 0: no limit. Before the first sign
+	// (and when the stream never took a message) it waits without limit:
+	// the publishing side may start later.
+	IdleTimeout time.Duration
+	// ResumeTimeout is the same limit once the publisher said it stopped
+	// to be resumed (Out.Suspend), until a message or another publisher's
+	// heartbeat comes; 0: no limit.
+	ResumeTimeout time.Duration
 }
 
 // In is an input edge read from a JetStream subject through a durable
@@ -58,6 +68,8 @@ type In struct {
 	done    chan struct{} // closed by Close
 	once    sync.Once
 	dec     wire.Decoder
+	live    liveness
+	hbSub   *nats.Subscription // the heartbeats; nil without timeouts
 
 	eofs map[string]bool   // writers whose EOF was read
 	seqs map[string]uint64 // per writer: the last seq handed over
@@ -102,7 +114,18 @@ func NewIn(ctx context.Context, nc *nats.Conn, s Stream, durable string, opts In
 	in := &In{subject: s.Subject, durable: durable, opts: opts, js: js, st: st, name: st.CachedInfo().Config.Name,
 		done: make(chan struct{}), eofs: map[string]bool{}, seqs: map[string]uint64{}, resynced: map[string]uint64{}}
 	maps.Copy(in.seqs, opts.Seen)
+	if opts.IdleTimeout > 0 || opts.ResumeTimeout > 0 {
+		if st.CachedInfo().State.LastSeq > 0 {
+			// A publisher was there: its silence from now on counts.
+			in.live.message()
+		}
+		in.hbSub, err = nc.Subscribe(HeartbeatSubject(s.Subject), func(m *nats.Msg) { in.live.beat(string(m.Data)) })
+		if err != nil {
+			return nil, fmt.Errorf("subject %s: heartbeats: %w", s.Subject, err)
+		}
+	}
 	if err := in.start(ctx, false); err != nil {
+		in.Close()
 		return nil, err
 	}
 	return in, nil
@@ -231,10 +254,40 @@ func (in *In) resync() error {
 	in.cur, in.rest = nil, nil
 	clear(in.read)
 	in.read = in.read[:0]
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	return in.start(ctx, true)
+	// The gap may come from a server that restarts: it may take a while
+	// to answer again.
+	deadline := time.Now().Add(resyncFor)
+	wait := 50 * time.Millisecond
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := in.start(ctx, true)
+		cancel()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-time.After(wait):
+		case <-in.done:
+			return fmt.Errorf("subject %s: the reading was stopped before the EOF", in.subject)
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
 }
+
+// checkEvery is how often a waiting reader looks at its timeouts.
+func checkEvery(ds ...time.Duration) time.Duration {
+	every := time.Second
+	for _, d := range ds {
+		if d > 0 {
+			every = min(every, d/4)
+		}
+	}
+	return max(every, 5*time.Millisecond)
+}
+
+// resyncFor bounds how long a reader tries to start its consumer again
+// after a gap (the server may be restarting).
+const resyncFor = 2 * time.Minute
 
 // Read hands over the next frames: at least one, waiting for it, then
 // those ready, up to runner.BatchFrames. The edge ends (io.EOF) once the
@@ -324,9 +377,31 @@ func (in *In) next(wait bool) error {
 	var im inMsg
 	var ok bool
 	if wait {
-		select {
-		case im, ok = <-in.ch:
-		case <-in.done:
+		var tick <-chan time.Time
+		if in.hbSub != nil {
+			t := time.NewTicker(checkEvery(in.opts.IdleTimeout, in.opts.ResumeTimeout))
+			defer t.Stop()
+			tick = t.C
+		}
+		since := time.Now()
+	waiting:
+		for {
+			select {
+			case im, ok = <-in.ch:
+				break waiting
+			case <-in.done:
+				break waiting
+			case <-tick:
+				if err := in.live.expired(since, in.opts.IdleTimeout, in.opts.ResumeTimeout); err != nil {
+					select {
+					case im, ok = <-in.ch: // came at the last moment
+						break waiting
+					default:
+					}
+					err.Subject = in.subject
+					return err
+				}
+			}
 		}
 	} else {
 		select {
@@ -344,6 +419,7 @@ func (in *In) next(wait bool) error {
 		}
 		return fmt.Errorf("subject %s, consumer %s: %w", in.subject, in.durable, im.err)
 	}
+	in.live.message()
 	in.cur, in.rest, in.line, in.seq = im.m, im.m.Data(), 0, 0
 	if meta, err := im.m.Metadata(); err == nil {
 		in.seq = meta.Sequence.Stream
@@ -353,8 +429,13 @@ func (in *In) next(wait bool) error {
 		// resumed.
 		in.read = append(in.read, in.cur)
 		in.cur, in.rest = nil, nil
+		in.live.suspend(h.Get(PublisherHeader))
 		if in.opts.Warn != nil {
-			in.opts.Warn(fmt.Sprintf("subject %s: the publishing side stopped before its EOF, to be resumed: %s; waiting for its frames", in.subject, h.Get(SuspendHeader)))
+			limit := "without limit"
+			if in.opts.ResumeTimeout > 0 {
+				limit = "for up to " + in.opts.ResumeTimeout.String()
+			}
+			in.opts.Warn(fmt.Sprintf("subject %s: the publishing side stopped before its EOF, to be resumed: %s; waiting for its frames (%s)", in.subject, h.Get(SuspendHeader), limit))
 		}
 		return nil
 	}
@@ -403,7 +484,12 @@ func (in *In) Duplicates() int64 { return in.dups }
 func (in *In) Close() {
 	in.once.Do(func() {
 		close(in.done)
-		in.it.Stop()
+		if in.it != nil {
+			in.it.Stop()
+		}
+		if in.hbSub != nil {
+			in.hbSub.Unsubscribe()
+		}
 	})
 }
 

@@ -118,6 +118,7 @@ func newOut(t *testing.T, nc *nats.Conn, s Stream, opts OutOptions) *Out {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(o.Close)
 	return o
 }
 
@@ -440,5 +441,216 @@ func TestDeleteStream(t *testing.T) {
 	}
 	if _, err := js.Stream(context.Background(), StreamName(s.Subject)); !errors.Is(err, jetstream.ErrStreamNotFound) {
 		t.Errorf("the stream after DeleteStream: %v, want not found", err)
+	}
+}
+
+// TestServerRestartInFlight: the server stops and starts again three
+// times while the publisher has messages in flight. Each message expects
+// the one before it, so none is stored after one that was lost; the
+// publisher publishes again from the first not stored, on its own, and
+// the reader gets every frame once, in order: no hole, no loss.
+func TestServerRestartInFlight(t *testing.T) {
+	dir := t.TempDir()
+	srv, err := StartServer(ServerOptions{Port: -1, Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := srv.ClientURL()
+	port := srv.Addr().(*net.TCPAddr).Port
+	defer func() { srv.Shutdown() }()
+	s := Stream{Subject: "edge.inflight"}
+	all := frames("src", 1, 100000, true)
+
+	nc := connect(t, url)
+	read := make(chan []byte, 1)
+	in := newIn(t, connect(t, url), s, "d")
+	go func() {
+		defer in.Close()
+		var out []byte
+		for {
+			var b runner.InBatch
+			err := in.Read(&b)
+			for i := range b.Frames {
+				out = wire.AppendFrame(out, &b.Frames[i])
+			}
+			in.Ack(context.Background(), false) // the server away: the frames come again
+			if err != nil {
+				if err != io.EOF {
+					t.Error(err)
+				}
+				read <- out
+				return
+			}
+		}
+	}()
+
+	var mu sync.Mutex
+	var notes []string
+	o := newOut(t, nc, s, OutOptions{AckTimeout: 2 * time.Second, RetryFor: time.Minute,
+		Warn: func(m string) { mu.Lock(); notes = append(notes, m); mu.Unlock() }})
+	lines := bytes.SplitAfter(all, []byte("\n"))
+	for i := 0; i < len(lines); i += 200 {
+		if err := o.Send(bytes.Join(lines[i:min(i+200, len(lines))], nil)); err != nil {
+			t.Fatal(err)
+		}
+		if i == 20000 || i == 50000 || i == 80000 {
+			// No Ack first: the messages of the last batches are in
+			// flight.
+			srv.Shutdown()
+			srv.WaitForShutdown()
+			if srv, err = StartServer(ServerOptions{Port: port, Dir: dir}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := o.Ack(); err != nil {
+		t.Fatalf("the publisher failed across the restarts: %v", err)
+	}
+	rounds, msgs, dups := o.Resends()
+	t.Logf("published again %d times, %d messages, %d frames stored already", rounds, msgs, dups)
+	mu.Lock()
+	for _, n := range notes {
+		t.Log(n)
+	}
+	mu.Unlock()
+	select {
+	case got := <-read:
+		if !bytes.Equal(got, all) {
+			t.Errorf("the reader got %d frames, want the %d published, each once, in order", bytes.Count(got, []byte("\n")), bytes.Count(all, []byte("\n")))
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the reader did not get to the EOF within 2 minutes")
+	}
+}
+
+// TestFanIn: two publishers write to one subject (a reader with two
+// writers), the second between two batches of the first. The first then
+// expects its own previous message, but the stream's last is the other's:
+// it says so and publishes without expecting from then on; every frame
+// arrives once.
+func TestFanIn(t *testing.T) {
+	nc := testServer(t)
+	s := Stream{Subject: "edge.fanin"}
+	var notes []string
+	a := newOut(t, nc, s, OutOptions{Warn: func(m string) { notes = append(notes, m) }})
+	send(t, a, frames("a", 1, 10000, false))
+	send(t, newOut(t, nc, s, OutOptions{}), frames("b", 1, 20000, true))
+	rest := frames("a", 10001, 20000, true)
+	send(t, a, rest)
+	in, err := NewIn(context.Background(), nc, s, "d", InOptions{Writers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	got, err := readAll(t, in)
+	if err != io.EOF {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(got, []byte("\n")); n != 40002 || !bytes.HasSuffix(got, rest) {
+		t.Errorf("read %d frames, want 40002, a's last ones last", n)
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], "another publisher (b:") {
+		t.Errorf("the first publisher did not say (once) that it shares the stream: %q", notes)
+	}
+}
+
+// readEnd reads in in the background to the end of the edge, and returns
+// how it ended on the channel.
+func readEnd(t *testing.T, in *In) <-chan error {
+	t.Helper()
+	end := make(chan error, 1)
+	go func() {
+		defer in.Close()
+		for {
+			var b runner.InBatch
+			err := in.Read(&b)
+			if aerr := in.Ack(context.Background(), false); aerr != nil && err == nil {
+				err = aerr
+			}
+			if err != nil {
+				end <- err
+				return
+			}
+		}
+	}()
+	return end
+}
+
+// TestIdleTimeout: a reader waits as long as the publisher's heartbeats
+// come, frames or not; once they stop (its host lost), it fails after
+// its idle timeout, naming the subject.
+func TestIdleTimeout(t *testing.T) {
+	nc := testServer(t)
+	s := Stream{Subject: "edge.idle"}
+	o := newOut(t, nc, s, OutOptions{Heartbeat: 20 * time.Millisecond})
+	send(t, o, frames("src", 1, 100, false))
+	in, err := NewIn(context.Background(), nc, s, "d", InOptions{IdleTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := readEnd(t, in)
+	select {
+	case err := <-end:
+		t.Fatalf("the reader ended (%v) while the publisher was alive", err)
+	case <-time.After(time.Second):
+	}
+	o.Close() // no heartbeat from now on, as from a lost host
+	select {
+	case err := <-end:
+		var idle *IdleError
+		if !errors.As(err, &idle) || idle.Subject != s.Subject || idle.Suspended || !strings.Contains(err.Error(), "no frame nor heartbeat") {
+			t.Errorf("the reader ended with %v, want an IdleError for %s", err, s.Subject)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the reader still waits for a publisher that stopped")
+	}
+}
+
+// TestResumeTimeout: after a suspend mark the reader waits without limit
+// by default (its idle timeout does not apply), and reads on when a
+// publisher resumes; with a resume timeout it fails after it.
+func TestResumeTimeout(t *testing.T) {
+	nc := testServer(t)
+	s := Stream{Subject: "edge.suspend"}
+	o := newOut(t, nc, s, OutOptions{Heartbeat: 20 * time.Millisecond})
+	send(t, o, frames("src", 1, 100, false))
+	if err := o.Suspend("its host died"); err != nil {
+		t.Fatal(err)
+	}
+	in, err := NewIn(context.Background(), nc, s, "d", InOptions{IdleTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := readEnd(t, in)
+	select {
+	case err := <-end:
+		t.Fatalf("the reader ended (%v) while the edge was suspended", err)
+	case <-time.After(time.Second):
+	}
+	o = newOut(t, nc, s, OutOptions{Heartbeat: 20 * time.Millisecond})
+	send(t, o, frames("src", 1, 200, true))
+	o.Close()
+	if err := <-end; err != io.EOF {
+		t.Fatalf("after the publisher resumed: %v, want the EOF", err)
+	}
+
+	s = Stream{Subject: "edge.suspend2"}
+	o = newOut(t, nc, s, OutOptions{Heartbeat: 20 * time.Millisecond})
+	send(t, o, frames("src", 1, 100, false))
+	if err := o.Suspend("its host died"); err != nil {
+		t.Fatal(err)
+	}
+	in, err = NewIn(context.Background(), nc, s, "d", InOptions{IdleTimeout: 100 * time.Millisecond, ResumeTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-readEnd(t, in):
+		var idle *IdleError
+		if !errors.As(err, &idle) || !idle.Suspended || !strings.Contains(err.Error(), "was not resumed") {
+			t.Errorf("the reader ended with %v, want an IdleError of a suspended edge", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the reader still waits for a publisher past its resume timeout")
 	}
 }

@@ -29,14 +29,30 @@ type OutOptions struct {
 	// for none.
 	Warn func(msg string)
 	// AckTimeout bounds the wait for one PubAck (30s if 0): a message not
-	// acknowledged by then fails the edge.
+	// acknowledged by then is published again (below).
 	AckTimeout time.Duration
+	// Shared says that other publishers write to the stream at the same
+	// time (several writers on one subject, or a stream several subjects
+	// share). Out then publishes without expecting the previous message
+	// (Nats-Expected-Last-Msg-Id): a message lost on the way while later
+	// ones are stored leaves a hole, which the reading stage reports.
+	Shared bool
+	// RetryFor bounds how long Out keeps publishing again, after a
+	// message was not stored (the connection broke, the server restarted),
+	// without storing any (DefaultRetryFor if 0; -1: it fails at once).
+	RetryFor time.Duration
+	// Heartbeat is how often Out says on the edge's heartbeat subject
+	// that its publisher is alive, data or not (DefaultHeartbeat if 0; -1:
+	// never), until Close or a mark: a reader fails after its idle
+	// timeout without a message or a heartbeat.
+	Heartbeat time.Duration
 }
 
 // Out is an output edge published to a JetStream subject: a runner.Outbound.
 // A frame is safely downstream once the stream has stored it (its PubAck).
 type Out struct {
 	ctx     context.Context
+	nc      *nats.Conn
 	js      jetstream.JetStream
 	stream  jetstream.Stream
 	name    string // the stream's name, for messages
@@ -50,9 +66,17 @@ type Out struct {
 	dups  int64 // frames the stream had already (a publisher that published again)
 	err   error
 
-	after  map[string]uint64 // per writer: the seq of its last data frame published
-	lastID string            // the id of the last frame
-	ctrl   map[string]int    // per writer: control frames published since
+	id      string     // the publisher's, in its heartbeats and marks
+	hb      *heartbeat // nil without heartbeats
+	prevID  string     // the Nats-Msg-Id of the last message published
+	lastDup bool       // the last message acknowledged was a duplicate
+	failed0 time.Time  // when the first message not stored since the last stored one failed
+	resends resends
+
+	writers map[string]bool   // the writers of the frames published
+	after   map[string]uint64 // per writer: the seq of its last data frame published
+	lastID  string            // the id of the last frame
+	ctrl    map[string]int    // per writer: control frames published since
 
 	// Room in a stream that refuses new messages when full (discard new):
 	// its size as last asked, plus what was published since.
@@ -65,9 +89,12 @@ type Out struct {
 
 type pending struct {
 	f      jetstream.PubAckFuture
-	size   int64 // bytes on the edge: the frames and their newlines
+	data   []byte // the message
+	size   int64  // bytes on the edge: the frames and their newlines
 	id     string
+	prev   string // the id of the message before it, which the stream must have last ("" for none)
 	frames int
+	again  bool // published again: a duplicate is one of this publisher's
 }
 
 // NewOut opens the stream s (created with its limits if it does not exist)
@@ -79,6 +106,12 @@ func NewOut(ctx context.Context, nc *nats.Conn, s Stream, opts OutOptions) (*Out
 	if opts.AckTimeout <= 0 {
 		opts.AckTimeout = ackTimeout
 	}
+	if opts.RetryFor == 0 {
+		opts.RetryFor = DefaultRetryFor
+	}
+	if opts.Heartbeat == 0 {
+		opts.Heartbeat = DefaultHeartbeat
+	}
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(opts.Window), jetstream.WithPublishAsyncTimeout(opts.AckTimeout))
 	if err != nil {
 		return nil, err
@@ -88,14 +121,22 @@ func NewOut(ctx context.Context, nc *nats.Conn, s Stream, opts OutOptions) (*Out
 		return nil, err
 	}
 	info := st.CachedInfo()
-	o := &Out{ctx: ctx, js: js, stream: st, name: info.Config.Name, subject: s.Subject, opts: opts,
-		after: map[string]uint64{}, ctrl: map[string]int{},
+	o := &Out{ctx: ctx, nc: nc, js: js, stream: st, name: info.Config.Name, subject: s.Subject, opts: opts,
+		after: map[string]uint64{}, ctrl: map[string]int{}, writers: map[string]bool{},
 		maxBytes: info.Config.MaxBytes, maxMsgs: info.Config.MaxMsgs,
 		estBytes: int64(info.State.Bytes), estMsgs: int64(info.State.Msgs)}
 	o.limited = info.Config.Discard == jetstream.DiscardNew && (o.maxBytes > 0 || o.maxMsgs > 0)
 	o.retention, o.discard = info.Config.Retention.String(), info.Config.Discard.String()
+	o.id = publisherID()
+	if opts.Heartbeat > 0 {
+		o.hb = startHeartbeat(nc, s.Subject, o.id, opts.Heartbeat)
+	}
 	return o, nil
 }
+
+// Close stops the heartbeats: the publisher is done (or gone, as far as
+// the reader knows). Call it once the frames are acknowledged.
+func (o *Out) Close() { o.hb.Stop() }
 
 // Stream is the name of the stream the edge publishes to.
 func (o *Out) Stream() string { return o.name }
@@ -110,6 +151,7 @@ func (o *Out) Duplicates() int64 { return o.dups }
 // seq. The same frames published again get the same ids.
 func (o *Out) msgID(f *wire.Frame) string {
 	w := f.Writer
+	o.writers[w] = true
 	switch f.Kind {
 	case wire.KindData, wire.KindError:
 		o.after[w], o.ctrl[w] = f.Seq, 0
@@ -187,12 +229,33 @@ func (o *Out) publish(data []byte, first, last string, frames int) error {
 	if err := o.room(int64(len(data)+len(o.subject)+len(id)) + 64); err != nil {
 		return err
 	}
-	fut, err := o.js.PublishAsync(o.subject, data, jetstream.WithMsgID(id), jetstream.WithStallWait(o.opts.AckTimeout))
-	if err != nil {
-		o.err = fmt.Errorf("publishing frames %s to %s: %w", id, o.subject, err)
-		return o.err
+	p := pending{data: data, size: int64(len(data) + 1), id: id, prev: o.prevID, frames: frames}
+	if o.opts.Shared {
+		p.prev = ""
 	}
-	o.q = append(o.q, pending{f: fut, size: int64(len(data) + 1), id: id, frames: frames})
+	o.prevID = id
+	o.q = append(o.q, p)
+	if err := o.send(&o.q[len(o.q)-1]); err != nil {
+		// Not sent: published again with those after it, or the edge
+		// fails.
+		o.recover(err)
+	}
+	return o.err
+}
+
+// send publishes p's message, expecting the stream's last message to be
+// p.prev: a message that follows one lost on the way is refused, not
+// stored after a hole.
+func (o *Out) send(p *pending) error {
+	opts := []jetstream.PublishOpt{jetstream.WithMsgID(p.id), jetstream.WithStallWait(o.opts.AckTimeout)}
+	if p.prev != "" {
+		opts = append(opts, jetstream.WithExpectLastMsgID(p.prev))
+	}
+	fut, err := o.js.PublishAsync(o.subject, p.data, opts...)
+	if err != nil {
+		return fmt.Errorf("publishing frames %s to %s: %w", p.id, o.subject, err)
+	}
+	p.f = fut
 	return nil
 }
 
@@ -200,26 +263,18 @@ func (o *Out) publish(data []byte, first, last string, frames int) error {
 func (o *Out) reap(wait bool) {
 	for o.head < len(o.q) && o.err == nil {
 		p := &o.q[o.head]
-		if wait {
-			select {
-			case a := <-p.f.Ok():
-				o.stored(p, a)
-			case err := <-p.f.Err():
-				o.failed(p, err)
-			case <-o.ctx.Done():
-				o.err = fmt.Errorf("publishing to %s: %w", o.subject, o.ctx.Err())
-				return
-			}
-		} else {
-			select {
-			case a := <-p.f.Ok():
-				o.stored(p, a)
-			case err := <-p.f.Err():
-				o.failed(p, err)
-			default:
-				return
-			}
+		a, err := o.result(p, wait)
+		switch {
+		case err != nil:
+			// Not stored: published again from it, in order, or the
+			// edge fails.
+			p.f = nil
+			o.recover(err)
+			continue
+		case a == nil:
+			return // not yet, or o.err
 		}
+		o.stored(p, a)
 		*p = pending{}
 		o.head++
 		if o.head == len(o.q) || o.head > 4096 {
@@ -229,15 +284,40 @@ func (o *Out) reap(wait bool) {
 	}
 }
 
-func (o *Out) stored(p *pending, a *jetstream.PubAck) {
-	o.acked += p.size
-	if a.Duplicate {
-		o.dups += int64(p.frames)
+// result is p's PubAck, or why the stream did not store it; with wait it
+// waits for one, else it returns neither when none came yet.
+func (o *Out) result(p *pending, wait bool) (*jetstream.PubAck, error) {
+	if !wait {
+		select {
+		case a := <-p.f.Ok():
+			return a, nil
+		case err := <-p.f.Err():
+			return nil, err
+		default:
+			return nil, nil
+		}
+	}
+	select {
+	case a := <-p.f.Ok():
+		return a, nil
+	case err := <-p.f.Err():
+		return nil, err
+	case <-o.ctx.Done():
+		o.err = fmt.Errorf("publishing to %s: %w", o.subject, o.ctx.Err())
+		return nil, nil
 	}
 }
 
-func (o *Out) failed(p *pending, err error) {
-	o.err = fmt.Errorf("stream %s did not store frames %s (subject %s): %w", o.name, p.id, o.subject, err)
+func (o *Out) stored(p *pending, a *jetstream.PubAck) {
+	o.acked += p.size
+	o.lastDup = a.Duplicate
+	o.failed0 = time.Time{}
+	switch {
+	case a.Duplicate && p.again:
+		o.resends.dups += int64(p.frames)
+	case a.Duplicate:
+		o.dups += int64(p.frames)
+	}
 }
 
 // Ack waits for the PubAck of every frame sent, and returns the bytes the
@@ -325,8 +405,10 @@ func (o *Out) Suspend(why string) error { return o.mark(SuspendHeader, why) }
 // frames stopped before the EOF, and waits for the stream to store it.
 func (o *Out) mark(header, why string) error {
 	o.reap(true)
+	o.hb.Stop() // the mark is the publisher's last word
 	m := nats.NewMsg(o.subject)
 	m.Header.Set(header, why)
+	m.Header.Set(PublisherHeader, o.id)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(o.ctx), o.opts.AckTimeout)
 	defer cancel()
 	if _, err := o.js.PublishMsg(ctx, m); err != nil {

@@ -153,12 +153,27 @@ EXAMPLES:
    broke, and the reader of SUBJECT (obz nats sub) fails with its message
    instead of waiting for the EOF; publish again, and a sub started again
    continues after that mark.
+
+   Each message is published expecting the one before it to be the
+   stream's last (Nats-Expected-Last-Msg-Id): when the connection breaks
+   or the server restarts with messages in flight, the server stores
+   nothing after one it lost, and pub publishes again, in order, from the
+   first message not stored (the server drops what it had), for up to
+   --retry-for, and says so on stderr. Several publishers writing to one
+   stream at once (a reader with --writers N) cannot expect their own last
+   message: pub sees it and publishes without (--shared says so from the
+   start); a restart with messages in flight can then leave a hole, which
+   the stage after sub reports. Every --heartbeat while it runs, pub tells
+   the readers of SUBJECT that it is alive, frames or not.
 `+natsStreamHelp+`
 EXAMPLES:
    obz nats serve --port -1 --dir .obz/nats-try -- sh -c 'obz gen --count 1000 --seed 1 | obz nats pub orders --stats'
    obz nats serve --port -1 --dir .obz/nats-try -- sh -c 'obz gen --count 10 | obz nats pub orders && obz gen --count 10 | obz nats pub orders --stats'   # the second publish is deduplicated
 `, withStream(
 					&cli.IntFlag{Name: "window", Value: natsedge.DefaultWindow, Usage: "messages published ahead of their acknowledgement"},
+					&cli.BoolFlag{Name: "shared", Usage: "other publishers write to the stream at the same time (a reader with --writers N): publish without expecting the previous message (said on stderr when seen)"},
+					&cli.DurationFlag{Name: "heartbeat", Value: natsedge.DefaultHeartbeat, Usage: "how often to tell the readers of SUBJECT that this publisher is alive, frames or not (0: never; their --idle-timeout counts from the last)"},
+					&cli.DurationFlag{Name: "retry-for", Value: natsedge.DefaultRetryFor, Usage: "after a message was not stored (the connection broke, the server restarted), how long to keep publishing it again, from it and in order, before failing (0: fail at once)"},
 					&cli.BoolFlag{Name: "stats", Usage: "print counts on stderr at the end"},
 					&cli.IntFlag{Name: "in-fd", Usage: "read the frames from this file descriptor instead of stdin (used by obz flow --host)", Hidden: true},
 					&cli.IntFlag{Name: "status-fd", Usage: "write status lines to this file descriptor (used by obz flow --host)", Hidden: true},
@@ -179,6 +194,15 @@ EXAMPLES:
    reading them drops them as duplicates by writer:seq (--stats counts
    them), so nothing is duplicated downstream either. One reader per
    durable name at a time.
+
+   A publisher that goes silent, no frames and no heartbeat for
+   --idle-timeout (its host lost or cut off from the server), fails sub
+   (exit 1), naming the subject and how long it waited: the edge is
+   broken, as when a pipe's writer dies. The wait counts from the first
+   sign of a publisher (a message in the stream, a heartbeat): a sub
+   started before its publisher waits for it. A publisher that said it
+   stopped to be resumed (its obz flow died: obz flow --resume) is waited
+   for without limit, or for --resume-timeout.
 `+natsStreamHelp+`
 EXAMPLES:
    obz nats serve --port -1 --dir .obz/nats-try -- sh -c 'obz gen --count 5 | obz nats pub demo && obz nats sub demo --durable d | obz map -r .amount'
@@ -186,6 +210,8 @@ EXAMPLES:
 `, withStream(
 					&cli.StringFlag{Name: "durable", Usage: "the durable consumer's `NAME` (required): where reading continues after a restart"},
 					&cli.IntFlag{Name: "writers", Value: 1, Usage: "how many writers' EOFs end the subject (stages publishing to it)"},
+					&cli.DurationFlag{Name: "idle-timeout", Value: natsedge.DefaultIdleTimeout, Usage: "fail (exit 1) after waiting this long with neither frames nor a heartbeat from the publishing side: its host lost (0: wait without limit; counted from its first sign)"},
+					&cli.DurationFlag{Name: "resume-timeout", Usage: "after the publishing side said it stopped to be resumed (its obz flow died), fail if it is not resumed within this (0: wait without limit)"},
 					&cli.DurationFlag{Name: "ack-wait", Value: 30 * time.Second, Usage: "how long the server waits for an acknowledgement before it delivers a frame again"},
 					&cli.BoolFlag{Name: "stats", Usage: "print counts on stderr at the end"},
 					&cli.BoolFlag{Name: "delete-stream", Usage: "once the EOF is read and acknowledged, delete the stream (and its consumers): for a subject used once, as obz flow --host's edges are"},
@@ -298,10 +324,16 @@ func publish(c *cli.Context, status *natsStatus) (err error) {
 		signal.Ignore(syscall.SIGINT, syscall.SIGTERM)
 		ctx = context.WithoutCancel(ctx)
 	}
-	out, err := natsedge.NewOut(ctx, nc, st, natsedge.OutOptions{Window: c.Int("window"), Warn: warn})
+	retry := c.Duration("retry-for")
+	if retry <= 0 {
+		retry = -1 // fail at once
+	}
+	out, err := natsedge.NewOut(ctx, nc, st, natsedge.OutOptions{Window: c.Int("window"), Warn: warn, Shared: c.Bool("shared"), RetryFor: retry, Heartbeat: heartbeatEvery(c.Duration("heartbeat"))})
 	if err != nil {
 		return err
 	}
+
+	defer out.Close()
 
 	input := c.App.Reader
 	if fd := c.Int("in-fd"); fd > 0 {
@@ -320,7 +352,7 @@ func publish(c *cli.Context, status *natsStatus) (err error) {
 	ppid := os.Getppid()
 	aborted := false
 	mark := func(err error) error {
-		if bridge && os.Getppid() != ppid {
+		if bridge && orphaned(ppid) {
 			return out.Suspend("the obz flow of its host died (resume it there: obz flow --resume RUN_DIR): " + err.Error())
 		}
 		return out.Abort(err.Error())
@@ -405,6 +437,9 @@ func publish(c *cli.Context, status *natsStatus) (err error) {
 	if d := out.Duplicates(); d > 0 {
 		fmt.Fprintf(stderr, "obz nats pub: %d of %d frames were in stream %s already (published before): stored once\n", d, frames, out.Stream())
 	}
+	if rounds, msgs, dups := out.Resends(); rounds > 0 {
+		fmt.Fprintf(stderr, "obz nats pub: published again from the first message not stored, in order, %d time(s): %d messages, %d of their frames stored already (stored once); no hole\n", rounds, msgs, dups)
+	}
 	if c.Bool("stats") {
 		fmt.Fprintf(stderr, "obz nats pub: %d frames, %d bytes acknowledged by stream %s (subject %s), %.3fs\n",
 			frames, stored, out.Stream(), subject, time.Since(start).Seconds())
@@ -425,6 +460,30 @@ func publish(c *cli.Context, status *natsStatus) (err error) {
 		return broken(fmt.Errorf("stdin was empty, not even an EOF frame: its writer died before its first frame; nothing was published to %s", subject))
 	}
 	return nil
+}
+
+// orphaned says whether the process's parent, ppid when it started, is
+// gone. A child's death signal (Pdeathsig) comes when the thread of the
+// parent that started it exits, which can be before the parent's other
+// threads: a producer killed so ends the bridge's input while getppid
+// still names obz flow, for a moment. So it waits up to a second for the
+// parent to be gone before it says no (a live obz flow, a stage that
+// died: the edge broke).
+func orphaned(ppid int) bool {
+	for deadline := time.Now().Add(time.Second); os.Getppid() == ppid; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+	return true
+}
+
+// heartbeatEvery is OutOptions.Heartbeat for --heartbeat: 0 is never.
+func heartbeatEvery(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
 }
 
 func natsSub(c *cli.Context) error {
@@ -503,7 +562,8 @@ func subscribe(c *cli.Context, status *natsStatus) (err error) {
 	defer nc.Close()
 	start := time.Now()
 	warn := func(msg string) { fmt.Fprintf(c.App.ErrWriter, "obz nats sub: %s\n", msg) }
-	in, err := natsedge.NewIn(c.Context, nc, st, durable, natsedge.InOptions{Writers: c.Int("writers"), AckWait: c.Duration("ack-wait"), Seen: seen, Warn: warn})
+	in, err := natsedge.NewIn(c.Context, nc, st, durable, natsedge.InOptions{Writers: c.Int("writers"), AckWait: c.Duration("ack-wait"), Seen: seen, Warn: warn,
+		IdleTimeout: c.Duration("idle-timeout"), ResumeTimeout: c.Duration("resume-timeout")})
 	if err != nil {
 		return err
 	}
