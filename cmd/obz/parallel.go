@@ -147,6 +147,11 @@ func buildParallel(c *cli.Context, reg stages.Registry) (spec *runner.Spec, st r
 		// answered on n goroutines.
 		return inner, built, n, nil
 	}
+	if r, ok := built.(runner.Replicated); ok && c.String("by") == "" && !c.Bool("processes") && r.Replicate(n, c.Int("batch")) {
+		// One process: the stage runs its n replicas itself (exec
+		// --one-to-one: n programs).
+		return inner, built, 0, nil
+	}
 	spec = parallelSpec(inner)
 	env, err := stageEnv(c, spec)
 	if err != nil {
