@@ -108,7 +108,7 @@ type execStage struct {
 	stopOnce sync.Once
 	over     chan struct{} // closed by end: the stage is done with the programs
 
-	queue  []execPending // --one-to-one: events given and not answered, error events behind them
+	queue  execQueue // --one-to-one: events given and not answered, error events behind them
 	parent wire.Frame
 	passed int64 // lines of the programs' output passed on
 
@@ -236,7 +236,7 @@ func (e *execStage) watch(ctx context.Context, sigc chan os.Signal) {
 // without showing it to the program: at once, or with --one-to-one once the
 // events before it are answered, so that it keeps its place.
 func (e *execStage) InOrder(ev *wire.Frame, em *runner.Emitter) error {
-	if !e.oneToOne || len(e.queue) == 0 {
+	if !e.oneToOne || e.queue.len() == 0 {
 		return em.PassOn(ev)
 	}
 	f := *ev
@@ -246,7 +246,7 @@ func (e *execStage) InOrder(ev *wire.Frame, em *runner.Emitter) error {
 		info.Raw = bytes.Clone(info.Raw)
 		f.Err = &info
 	}
-	e.queue = append(e.queue, execPending{held: &f})
+	e.queue.push(execPending{held: &f})
 	return nil
 }
 
@@ -286,7 +286,7 @@ func (e *execStage) Event(ev *wire.Frame, em *runner.Emitter) error {
 	}
 	k.fed++
 	if e.oneToOne {
-		e.queue = append(e.queue, execPending{ref: wire.Ref{Writer: ev.Writer, Seq: ev.Seq}, ts: ev.TS, kid: e.next})
+		e.queue.push(execPending{ref: wire.Ref{Writer: ev.Writer, Seq: ev.Seq}, ts: ev.TS, kid: e.next})
 		k.owed++
 	}
 	execNotify(k.wake)
@@ -370,7 +370,7 @@ func (e *execStage) Finish(em *runner.Emitter, kind wire.EOFKind) error {
 	if e.isStopped() {
 		return e.stoppedQueue(em)
 	}
-	if n := len(e.queue); n > 0 {
+	if n := e.queue.len(); n > 0 {
 		return fmt.Errorf("program %s left %d input events without an answer (--one-to-one)", e.unanswered(), n)
 	}
 	return nil
@@ -378,7 +378,7 @@ func (e *execStage) Finish(em *runner.Emitter, kind wire.EOFKind) error {
 
 // unanswered names the program that left the first unanswered event.
 func (e *execStage) unanswered() string {
-	for _, p := range e.queue {
+	for _, p := range e.queue.items[e.queue.head:] {
 		if p.held == nil {
 			return e.kids[p.kid].label()
 		}
@@ -389,7 +389,8 @@ func (e *execStage) unanswered() string {
 // stoppedQueue passes on the error events still queued (--one-to-one)
 // after a stop: the events the programs were not given have no answer.
 func (e *execStage) stoppedQueue(em *runner.Emitter) error {
-	e.queue = slices.DeleteFunc(e.queue, func(p execPending) bool { return p.held == nil })
+	e.queue.items = slices.DeleteFunc(e.queue.items[e.queue.head:], func(p execPending) bool { return p.held == nil })
+	e.queue.head = 0
 	return e.merge(em)
 }
 

@@ -99,8 +99,12 @@ func (k *execChild) abandon() {
 func (k *execChild) run(stderr io.Writer, prefix string, maxLine int) {
 	k.stderr = &prefixWriter{w: stderr, prefix: prefix}
 	k.wake, k.room = make(chan struct{}, 1), make(chan struct{}, 1)
-	k.out, k.free = make(chan *execBatch, 16), make(chan *execBatch, 4)
-	for range cap(k.free) {
+	// free keeps the batches passed on, up to as many as are held while
+	// the answers of the other programs' runs are awaited (with a
+	// program that writes 8 KiB at a time, 8 batches for a run of 256
+	// events of 256 bytes), so that the reader seldom makes a new one.
+	k.out, k.free = make(chan *execBatch, 16), make(chan *execBatch, 64)
+	for range 4 {
 		k.free <- &execBatch{arena: make([]byte, 0, 64<<10)}
 	}
 	k.quit, k.outDone, k.stderrDone = make(chan struct{}), make(chan struct{}), make(chan struct{})

@@ -74,14 +74,14 @@ func (e *execStage) merge(em *runner.Emitter) error {
 		}
 		return nil
 	}
-	for len(e.queue) > 0 {
-		p := &e.queue[0]
+	for e.queue.len() > 0 {
+		p := e.queue.front()
 		if p.held != nil {
 			em.SetParent(nil)
 			if err := em.PassOn(p.held); err != nil {
 				return err
 			}
-			e.queue = e.queue[1:]
+			e.queue.pop()
 			continue
 		}
 		k := e.kids[p.kid]
@@ -89,7 +89,7 @@ func (e *execStage) merge(em *runner.Emitter) error {
 			break
 		}
 		e.parent = wire.Frame{Writer: p.ref.Writer, Seq: p.ref.Seq, TS: p.ts}
-		e.queue = e.queue[1:]
+		e.queue.pop()
 		k.owed--
 		em.SetParent(&e.parent)
 		if err := e.emitLine(k, em); err != nil {
@@ -137,4 +137,33 @@ func (e *execStage) emitLine(k *execChild, em *runner.Emitter) error {
 	}
 	k.buffered--
 	return err
+}
+
+// execQueue is a first-in first-out queue of execPending that reuses its
+// array: items[head:] are queued.
+type execQueue struct {
+	items []execPending
+	head  int
+}
+
+func (q *execQueue) len() int { return len(q.items) - q.head }
+
+func (q *execQueue) front() *execPending { return &q.items[q.head] }
+
+func (q *execQueue) push(p execPending) {
+	if len(q.items) == cap(q.items) && q.head >= len(q.items)/2 {
+		// Full, and half of it taken: move the rest to the front
+		// rather than grow (each item is moved once on average).
+		n := copy(q.items, q.items[q.head:])
+		clear(q.items[n:])
+		q.items, q.head = q.items[:n], 0
+	}
+	q.items = append(q.items, p)
+}
+
+func (q *execQueue) pop() {
+	q.items[q.head] = execPending{}
+	if q.head++; q.head == len(q.items) {
+		q.items, q.head = q.items[:0], 0
+	}
 }
