@@ -63,7 +63,11 @@ does. obz's own options (-r, --name ...) go before the --.
     when it gets SIGTERM.
   - Input reaches the program as soon as it arrives, and its answers are
     passed on as soon as it writes them, even while no input comes (tail -f
-    works both ways).`,
+    works both ways).
+  - With --one-to-one, obz parallel -j N (replicas = N in a flow) runs N
+    copies of the program under one obz exec: runs of events go to each in
+    turn and the answers are passed on in input order, as one program's.
+    All of the above holds for each copy; its stderr is prefixed [NAME i/N].`,
 	Examples: `obz read testdata/orders.ndjson | obz exec -r -- python3 -c 'import sys,json; [print(json.dumps({**json.loads(l), "x": 1})) for l in sys.stdin]'
 obz read testdata/orders.ndjson | obz exec -r -- awk '/"country":"DE"/'
 obz gen --count 1000 | obz exec -- jq -c '{id, amount}' | obz write amounts.ndjson`,

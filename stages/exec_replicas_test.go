@@ -2,10 +2,15 @@ package stages
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/obz-dev/obz/runner"
 	"github.com/obz-dev/obz/runner/runnertest"
@@ -126,5 +131,49 @@ func TestExecReplicasStderr(t *testing.T) {
 		if !strings.Contains(res.Stderr, w) {
 			t.Errorf("stderr %q lacks %q", res.Stderr, w)
 		}
+	}
+}
+
+// TestExecReplicasStop: at a stop signal every program's stdin is closed,
+// their answers are passed on in input order, and the stage ends with a
+// stopped EOF; events after the signal are given to none.
+func TestExecReplicasStop(t *testing.T) {
+	needProgram(t, "sh")
+	pr, pw := io.Pipe()
+	or, ow := io.Pipe()
+	defer or.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir := t.TempDir()
+	// Each program answers only at the end of its input.
+	st := execReplicas(t, []string{"sh", "-c", `cat > ` + dir + `/seen.$$; cat ` + dir + `/seen.$$`}, 2, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- runner.Run(ctx, &execSpec, st, &runner.Env{Stdin: pr, Stdout: ow, Stderr: io.Discard})
+		ow.Close()
+	}()
+	out := runnertest.NewFrameReader(t, or)
+	go io.WriteString(pw, "{\"a\":1}\n{\"a\":2}\n")
+	for seen := 0; seen < 2; time.Sleep(10 * time.Millisecond) {
+		seen = 0
+		files, _ := filepath.Glob(dir + "/seen.*")
+		for _, f := range files {
+			if b, _ := os.ReadFile(f); len(b) > 0 {
+				seen++
+			}
+		}
+	}
+	cancel()
+	go io.WriteString(pw, "{\"a\":3}\n{\"a\":4}\n") // never given to a program
+	for i := 1; i <= 2; i++ {
+		if f := out.Next(); f.Kind != wire.KindData || string(f.Payload) != fmt.Sprintf(`{"a":%d}`, i) || f.Parent.Seq != uint64(i) {
+			t.Fatalf("got %+v, want the answer to event %d", f, i)
+		}
+	}
+	if f := out.Next(); f.Kind != wire.KindEOF || f.EOF != wire.Stopped || f.Count != 2 {
+		t.Fatalf("got %+v, want a stopped EOF after 2", f)
+	}
+	if err := runnertest.Wait(t, done); err != nil {
+		t.Fatal(err)
 	}
 }
