@@ -173,12 +173,17 @@ func (e *execStage) Prepare(ctx context.Context, em *runner.Emitter) error {
 	// ready is signalled after each batch a reader sends, and at its end:
 	// Woken never misses one.
 	e.ready, e.stopC, e.over = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+	stderr := em.Stderr()
+	if len(e.kids) > 1 {
+		// The programs' stderr copiers write whole lines at the same time.
+		stderr = &syncWriter{w: stderr}
+	}
 	for _, k := range e.kids {
 		prefix := "[" + em.Name() + "] "
 		if len(e.kids) > 1 {
 			prefix = fmt.Sprintf("[%s %d/%d] ", em.Name(), k.n, len(e.kids))
 		}
-		k.run(em.Stderr(), prefix, em.MaxLine())
+		k.run(stderr, prefix, em.MaxLine())
 	}
 	go e.watch(ctx, watchSignals())
 	return nil
