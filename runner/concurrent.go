@@ -204,3 +204,15 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// Replicated is implemented by stages that run their own replicas in one
+// process: exec --one-to-one runs N copies of its program, deals them runs
+// of events in turn and passes their answers on in input order. obz
+// parallel (and replicas = N in a flow) asks them first, before starting
+// replica processes.
+type Replicated interface {
+	Stage
+	// Replicate sets up n replicas dealt batch events at a time; false if
+	// the stage's options do not allow it.
+	Replicate(n, batch int) bool
+}

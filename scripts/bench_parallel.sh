@@ -4,8 +4,9 @@
 # table: wall time (median of RUNS), CPU time (user+sys, median) and the
 # speed-up of each row over the stage's one-process row.
 #
-# filter and map replicas are goroutines of one process unless --processes
-# (the rows say which).
+# filter and map replicas are goroutines of one process, exec --one-to-one
+# replicas N programs under one obz exec, unless --processes (the rows say
+# which).
 #
 # Usage (from the repo root):
 #   scripts/bench_parallel.sh                 # 1M events, 3 runs each
@@ -38,6 +39,10 @@ FX=$WORK/events-$NEXEC.frames
 [ -s "$FX" ] || "$OBZ" gen --count "$NEXEC" --seed 1 > "$FX"
 cat "$FR" "$FX" > /dev/null
 
+# The interpreter itself, not a version manager's shim in front of it (a
+# pyenv shim is a bash script: about 0.35 s of CPU each time a program
+# starts, once per replica).
+PYTHON=${PYTHON:-$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null || echo python3)}
 PY='import sys, json, hashlib; [print(json.dumps(dict(o, h=hashlib.sha256(o["msg"].encode()).hexdigest()[:8]))) for o in map(json.loads, sys.stdin)]'
 # A CPU-bound map on gojq's general path (indices/1 is not in the fast
 # path's subset: obz map --explain says so), about 15 µs an event.
@@ -56,10 +61,11 @@ pass :: obz parallel -j 2 -- filter true (goroutines) :: 0 :: obz parallel -j 2 
 pass :: obz parallel -j 2 --processes -- filter true :: 0 :: obz parallel -j 2 --processes -- filter true < "\$FR"
 agg :: obz agg --by user (one process) :: 1 :: obz agg --by user --sum amount --count < "\$FR"
 agg :: obz parallel -j 2 --by user -- agg --by user :: 0 :: obz parallel -j 2 --by user -- agg --by user --sum amount --count < "\$FR"
-exec :: obz exec --one-to-one python3 (one process, NEXEC events) :: 1 :: obz exec --one-to-one -- python3 -c '$PY' < "\$FX"
-exec :: obz parallel -j 2 -- exec --one-to-one python3 :: 0 :: obz parallel -j 2 -- exec --one-to-one -- python3 -c '$PY' < "\$FX"
-exec :: obz parallel -j 4 -- exec --one-to-one python3 :: 0 :: obz parallel -j 4 -- exec --one-to-one -- python3 -c '$PY' < "\$FX"
-exec :: obz exec --one-to-one python3 -u (unbuffered output) :: 0 :: obz exec --one-to-one -- python3 -u -c '$PY' < "\$FX"
+exec :: obz exec --one-to-one python3 (one process, NEXEC events) :: 1 :: obz exec --one-to-one -- $PYTHON -c '$PY' < "\$FX"
+exec :: obz parallel -j 2 -- exec --one-to-one python3 (2 programs, one obz) :: 0 :: obz parallel -j 2 -- exec --one-to-one -- $PYTHON -c '$PY' < "\$FX"
+exec :: obz parallel -j 4 -- exec --one-to-one python3 (4 programs, one obz) :: 0 :: obz parallel -j 4 -- exec --one-to-one -- $PYTHON -c '$PY' < "\$FX"
+exec :: obz parallel -j 2 --processes -- exec --one-to-one python3 :: 0 :: obz parallel -j 2 --processes -- exec --one-to-one -- $PYTHON -c '$PY' < "\$FX"
+exec :: obz exec --one-to-one python3 -u (unbuffered output) :: 0 :: obz exec --one-to-one -- $PYTHON -u -c '$PY' < "\$FX"
 EOW
 )
 

@@ -63,7 +63,11 @@ does. obz's own options (-r, --name ...) go before the --.
     when it gets SIGTERM.
   - Input reaches the program as soon as it arrives, and its answers are
     passed on as soon as it writes them, even while no input comes (tail -f
-    works both ways).`,
+    works both ways).
+  - With --one-to-one, obz parallel -j N (replicas = N in a flow) runs N
+    copies of the program under one obz exec: runs of events go to each in
+    turn and the answers are passed on in input order, as one program's.
+    All of the above holds for each copy; its stderr is prefixed [NAME i/N].`,
 	Examples: `obz read testdata/orders.ndjson | obz exec -r -- python3 -c 'import sys,json; [print(json.dumps({**json.loads(l), "x": 1})) for l in sys.stdin]'
 obz read testdata/orders.ndjson | obz exec -r -- awk '/"country":"DE"/'
 obz gen --count 1000 | obz exec -- jq -c '{id, amount}' | obz write amounts.ndjson`,
@@ -92,49 +96,35 @@ obz gen --count 1000 | obz exec -- jq -c '{id, amount}' | obz write amounts.ndjs
 	New: newExec,
 }
 
-const execFeedLimit = 256 << 10 // input buffered for the program before Event waits
+const execFeedLimit = 256 << 10 // input buffered for a program before Event waits
 
 type execStage struct {
 	argv     []string
 	oneToOne bool
 	drain    time.Duration // --drain-timeout: how long the program has after a stop signal
-	proc     *execProc
+	run      int           // replicas: events dealt to one program at a time
+	kids     []*execChild  // the program, or its replicas (obz parallel, --one-to-one)
+	next     int           // the program the next event goes to
+	dealt    int           // events dealt to it in this run
 
-	// Event appends to pending; the feeder goroutine writes it to stdin.
-	stdin   *os.File
-	mu      sync.Mutex
-	pending []byte
-	closing bool
-	stopped bool          // a stop signal came: the program gets no more input
-	feedErr error         // the program closed its stdin (or exited)
-	wake    chan struct{} // pending has data, or closing is set
-	room    chan struct{} // the feeder took pending, or finished a write
-	stopC   chan struct{} // closed when stopped is set
-	fed     uint64
+	ready    chan struct{} // a program's reader sent a batch on its out, or ended
+	stopC    chan struct{} // closed when a stop signal came: no program gets more input
+	stopOnce sync.Once
+	over     chan struct{} // closed by end: the stage is done with the programs
 
-	out        chan *execBatch // the program's output; closed at its end
-	ready      chan struct{}   // signalled after each batch sent on out, and at its end
-	free       chan *execBatch
-	quit       chan struct{} // closed by closeOutput: the output is no longer read
-	quitOnce   sync.Once
-	stdout     *os.File
-	readErr    error // set before out is closed
-	stderr     *prefixWriter
-	stderrR    *os.File
-	stderrDone chan struct{}
-	over       chan struct{} // closed by end: the stage is done with the program
-
-	queue  []execPending // --one-to-one: events given and not answered, error events behind them
+	queue  execQueue // --one-to-one: events given and not answered, error events behind them
 	parent wire.Frame
+	passed int64 // lines of the programs' output passed on
 
 	started, ended bool
 }
 
-// execPending is an event given to the program (--one-to-one), or an error
+// execPending is an event given to a program (--one-to-one), or an error
 // event or control frame waiting for the answers to the events before it.
 type execPending struct {
 	ref  wire.Ref
 	ts   uint64 // the event's source time, passed on to its answer
+	kid  int    // the program it was given to
 	held *wire.Frame
 }
 
@@ -148,48 +138,86 @@ func newExec(o runner.Options) (runner.Stage, error) {
 	if drain <= 0 {
 		drain = 10 * time.Second
 	}
-	return &execStage{argv: o.Args(), oneToOne: o.Bool("one-to-one"), drain: drain}, nil
+	e := &execStage{argv: o.Args(), oneToOne: o.Bool("one-to-one"), drain: drain}
+	e.kids = []*execChild{{e: e}}
+	return e, nil
 }
 
-// Prepare starts the program, with goroutines that feed it, read its output
-// and its stderr, and watch for signals.
+// Replicate runs n copies of the program, each dealt batch events in turn,
+// their answers merged in input order (obz parallel -j n -- exec
+// --one-to-one): only with --one-to-one, which says which answer is whose.
+func (e *execStage) Replicate(n, batch int) bool {
+	if !e.oneToOne || n < 1 || batch < 1 {
+		return false
+	}
+	e.run = batch
+	e.kids = make([]*execChild, n)
+	for i := range e.kids {
+		e.kids[i] = &execChild{e: e, n: i + 1}
+	}
+	return true
+}
+
+// Prepare starts the programs, with goroutines that feed them, read their
+// output and their stderr, and watch for signals.
 func (e *execStage) Prepare(ctx context.Context, em *runner.Emitter) error {
-	proc, stdin, stdout, stderr, err := startProgram(e.argv)
-	if err != nil {
-		return err
+	for i, k := range e.kids {
+		if err := k.start(); err != nil {
+			for _, s := range e.kids[:i] {
+				s.abandon()
+			}
+			return err
+		}
 	}
-	e.proc, e.stdin, e.stdout, e.stderrR, e.started = proc, stdin, stdout, stderr, true
-	e.stderr = &prefixWriter{w: em.Stderr(), prefix: "[" + em.Name() + "] "}
-	e.wake, e.room, e.stopC = make(chan struct{}, 1), make(chan struct{}, 1), make(chan struct{})
-	// out holds every batch there is (free's), so the reader never blocks
-	// on it, and it signals ready after each send: Woken never misses one.
-	e.out, e.free, e.ready = make(chan *execBatch, 4), make(chan *execBatch, 4), make(chan struct{}, 1)
-	for range cap(e.free) {
-		e.free <- &execBatch{arena: make([]byte, 0, 64<<10)}
+	e.started = true
+	// ready is signalled after each batch a reader sends, and at its end:
+	// Woken never misses one.
+	e.ready, e.stopC, e.over = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+	stderr := em.Stderr()
+	if len(e.kids) > 1 {
+		// The programs' stderr copiers write whole lines at the same time.
+		stderr = &syncWriter{w: stderr}
 	}
-	e.quit, e.over, e.stderrDone = make(chan struct{}), make(chan struct{}), make(chan struct{})
-	go e.feed()
-	go e.read(stdout, em.MaxLine())
-	go copyStderr(stderr, e.stderr, e.stderrDone)
+	for _, k := range e.kids {
+		prefix := "[" + em.Name() + "] "
+		if len(e.kids) > 1 {
+			prefix = fmt.Sprintf("[%s %d/%d] ", em.Name(), k.n, len(e.kids))
+		}
+		k.run(stderr, prefix, em.MaxLine())
+	}
 	go e.watch(ctx, watchSignals())
 	return nil
 }
 
-// watch ends the program's process group when the program exits (its
-// background children are not waited for), stops feeding the program at
-// the first stop signal (ctx), ends the group at the drain timeout after it
-// and kills it at a second signal, when obz exits at once. It returns when
-// the stage is done with the program.
+// label names a program in messages: with replicas, which one.
+func (k *execChild) label() string {
+	if len(k.e.kids) == 1 {
+		return k.e.argv[0]
+	}
+	return fmt.Sprintf("%s (replica %d of %d)", k.e.argv[0], k.n, len(k.e.kids))
+}
+
+// watch stops feeding the programs at the first stop signal (ctx), ends
+// their groups at the drain timeout after it and kills them at a second
+// signal, when obz exits at once. Each program's group is ended as soon as
+// it exits (its background children are not waited for). It returns when
+// the stage is done with the programs.
 func (e *execStage) watch(ctx context.Context, sigc chan os.Signal) {
 	defer stopSignals(sigc)
-	ctxDone, exited := ctx.Done(), e.proc.exited
+	for _, k := range e.kids {
+		go func() {
+			select {
+			case <-k.proc.exited:
+				k.proc.end()
+			case <-e.over:
+			}
+		}()
+	}
+	ctxDone := ctx.Done()
 	var drain <-chan time.Time
 	signals := 0
 	for {
 		select {
-		case <-exited:
-			exited = nil
-			e.proc.end()
 		case <-ctxDone:
 			ctxDone = nil
 			e.stop()
@@ -198,10 +226,14 @@ func (e *execStage) watch(ctx context.Context, sigc chan os.Signal) {
 			drain = t.C
 		case <-drain:
 			drain = nil
-			e.proc.end()
+			for _, k := range e.kids {
+				k.proc.end()
+			}
 		case <-sigc:
 			if signals++; signals > 1 {
-				e.proc.kill()
+				for _, k := range e.kids {
+					k.proc.kill()
+				}
 			}
 		case <-e.over:
 			return
@@ -209,50 +241,11 @@ func (e *execStage) watch(ctx context.Context, sigc chan os.Signal) {
 	}
 }
 
-// emitBatch passes on a batch of output: without parent, or with
-// --one-to-one each line with its input event as parent and the error events
-// queued behind that event after it.
-func (e *execStage) emitBatch(b *execBatch, em *runner.Emitter) error {
-	defer func() { e.free <- b }()
-	cur := em.Parent()
-	defer func() { em.SetParent(cur) }()
-	for i := range b.lines {
-		l := &b.lines[i]
-		em.SetParent(nil)
-		if e.oneToOne {
-			if err := e.queuedErrors(em); err != nil {
-				return err
-			}
-			if len(e.queue) == 0 {
-				return fmt.Errorf("program %s wrote more lines than it was given (--one-to-one)", e.argv[0])
-			}
-			e.parent = wire.Frame{Writer: e.queue[0].ref.Writer, Seq: e.queue[0].ref.Seq, TS: e.queue[0].ts}
-			e.queue = e.queue[1:]
-			em.SetParent(&e.parent)
-		}
-		payload, err := slice(b.arena, l.span), error(nil)
-		if l.err == nil {
-			err = em.Emit(payload)
-		} else {
-			info := *l.err
-			info.Raw = slice(b.arena, l.raw)
-			if info.Stage == "" {
-				info.Stage = em.Name()
-			}
-			err = em.EmitError(&info, payload)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return e.queuedErrors(em)
-}
-
 // InOrder passes an error event or a control frame (a watermark) on
 // without showing it to the program: at once, or with --one-to-one once the
 // events before it are answered, so that it keeps its place.
 func (e *execStage) InOrder(ev *wire.Frame, em *runner.Emitter) error {
-	if !e.oneToOne || len(e.queue) == 0 {
+	if !e.oneToOne || e.queue.len() == 0 {
 		return em.PassOn(ev)
 	}
 	f := *ev
@@ -262,188 +255,155 @@ func (e *execStage) InOrder(ev *wire.Frame, em *runner.Emitter) error {
 		info.Raw = bytes.Clone(info.Raw)
 		f.Err = &info
 	}
-	e.queue = append(e.queue, execPending{held: &f})
+	e.queue.push(execPending{held: &f})
 	return nil
 }
 
-// queuedErrors passes on the error events and control frames at the head
-// of the queue.
-func (e *execStage) queuedErrors(em *runner.Emitter) error {
-	for len(e.queue) > 0 && e.queue[0].held != nil {
-		f := e.queue[0].held
-		e.queue = e.queue[1:]
-		if err := em.PassOn(f); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
+// Event gives the event to the program whose run it is.
 func (e *execStage) Event(ev *wire.Frame, em *runner.Emitter) error {
 	if em.Context().Err() != nil {
 		e.stop() // at once, not when watch sees it: no event after the signal is given
 	}
+	k := e.kids[e.next]
 	for {
-		e.mu.Lock()
-		stopped, full, failed := e.stopped, len(e.pending) >= execFeedLimit, e.feedErr != nil
+		k.mu.Lock()
+		stopped, full, failed := k.stopped, len(k.pending) >= execFeedLimit, k.feedErr != nil
 		if !stopped && !full && !failed {
-			e.pending = append(append(e.pending, ev.Payload...), '\n')
+			k.pending = append(append(k.pending, ev.Payload...), '\n')
 		}
-		e.mu.Unlock()
+		k.mu.Unlock()
 		if stopped {
 			return runner.ErrStop
 		}
 		if failed {
-			em.Warnf("%s stopped reading its input (%d events were given to it); the rest of the input was not read", e.argv[0], e.fed)
+			em.Warnf("%s stopped reading its input (%d events were given to it); the rest of the input was not read", k.label(), k.fed)
 			return runner.ErrStop
 		}
 		if !full {
 			break
 		}
-		// The program is slower than the input: pass its answers on while
+		// The program is slower than the input: pass the answers on while
 		// waiting, flushed, so that they do not wait for the next batch.
-		if err := e.wait(em, e.room, e.stopC, true); err != nil {
-			return err
+		select {
+		case <-e.ready:
+			if err := e.advance(em, true); err != nil {
+				return err
+			}
+		case <-k.room:
+		case <-e.stopC:
 		}
 	}
-	e.fed++
+	k.fed++
 	if e.oneToOne {
-		e.queue = append(e.queue, execPending{ref: wire.Ref{Writer: ev.Writer, Seq: ev.Seq}, ts: ev.TS})
+		e.queue.push(execPending{ref: wire.Ref{Writer: ev.Writer, Seq: ev.Seq}, ts: ev.TS, kid: e.next})
+		k.owed++
 	}
-	execNotify(e.wake)
-	for e.out != nil && len(e.out) > 0 { // pass on the output that is there
-		if err := e.wait(em, nil, nil, false); err != nil {
-			return err
+	execNotify(k.wake)
+	if len(e.kids) > 1 {
+		if e.dealt++; e.dealt >= e.run {
+			e.dealt, e.next = 0, (e.next+1)%len(e.kids)
 		}
 	}
-	return nil
+	return e.advance(em, false) // pass on the output that is there
 }
 
-// wait passes on the next batch of output, or returns when one of the
-// channels fires. With flush, the output is flushed when no more of it is
-// there.
-func (e *execStage) wait(em *runner.Emitter, c1, c2 <-chan struct{}, flush bool) error {
-	select {
-	case b, ok := <-e.out:
-		return e.pass(em, b, ok, flush)
-	case <-c1:
-	case <-c2:
-	}
-	return nil
-}
-
-// pass passes on a batch received from out, or ends the output (out = nil)
-// at its end.
-func (e *execStage) pass(em *runner.Emitter, b *execBatch, ok, flush bool) error {
-	if !ok {
-		e.out = nil
-		return nil
-	}
-	if err := e.emitBatch(b, em); err != nil {
-		return err
-	}
-	if flush && len(e.out) == 0 {
-		return em.Flush()
-	}
-	return nil
-}
-
-// Wake fires when the program has written output: the runner then calls
+// Wake fires when a program has written output: the runner then calls
 // Woken even while no input arrives, so answers are never held back.
 func (e *execStage) Wake() <-chan struct{} { return e.ready }
 
 // Woken passes on the output that is there, without waiting for more.
 func (e *execStage) Woken(em *runner.Emitter) error {
-	for e.out != nil && !e.ended {
-		select {
-		case b, ok := <-e.out:
-			if !ok {
-				e.out = nil
-				if e.isStopped() {
-					// Stopped and the program's output is over: no input
-					// event will come to say so, the input may never end.
-					return runner.ErrStop
-				}
-				return nil
-			}
-			if err := e.emitBatch(b, em); err != nil {
-				return err
-			}
-		default:
-			return nil
-		}
+	if e.ended {
+		return nil
+	}
+	if err := e.advance(em, false); err != nil {
+		return err
+	}
+	if e.outputOver() && e.isStopped() {
+		// Stopped and the programs' output is over: no input event will
+		// come to say so, the input may never end.
+		return runner.ErrStop
 	}
 	return nil
 }
 
-// Finish closes the program's stdin, passes on the rest of its output as it
-// comes and checks how the program ended.
+// Finish closes the programs' stdin, passes on the rest of their output as
+// it comes and checks how the programs ended.
 func (e *execStage) Finish(em *runner.Emitter, kind wire.EOFKind) error {
 	defer e.end()
-	e.closeInput()
-	ended := e.proc.ended
-	var giveUp <-chan time.Time
-	for e.out != nil {
-		select {
-		case b, ok := <-e.out:
-			// Answers are flushed as they come: the program may go on
-			// long after its input ended.
-			if err := e.pass(em, b, ok, true); err != nil {
-				return err
+	for _, k := range e.kids {
+		k.closeInput()
+		go k.giveUpOutput()
+	}
+	for {
+		// Answers are flushed as they come: a program may go on long
+		// after its input ended.
+		if err := e.advance(em, true); err != nil {
+			return err
+		}
+		if e.outputOver() {
+			break
+		}
+		<-e.ready
+	}
+	for _, k := range e.kids {
+		<-k.proc.exited
+	}
+	for _, k := range e.kids {
+		if k.proc.byUs.Load() {
+			// Only a stop signal's drain timeout ends a program that
+			// Finish waits for.
+			msg := fmt.Sprintf("%s did not end within the drain timeout (%s) after the stop signal; its process group was ended", k.label(), e.drain)
+			if kind != wire.Stopped {
+				// The input had ended: the EOF would say natural.
+				return errors.New("program " + msg)
 			}
-		case <-ended:
-			// The group is gone: what still holds the program's stdout
-			// left the group; its output is not waited for.
-			ended, giveUp = nil, time.After(execGrace)
-		case <-giveUp:
-			giveUp = nil
-			e.closeOutput()
+			em.Warnf("stopped: %s", msg)
+			return e.stoppedQueue(em)
 		}
 	}
-	<-e.proc.exited
-	if e.proc.byUs.Load() {
-		// Only a stop signal's drain timeout ends a program that Finish
-		// waits for.
-		msg := fmt.Sprintf("%s did not end within the drain timeout (%s) after the stop signal; its process group was ended", e.argv[0], e.drain)
-		if kind != wire.Stopped {
-			// The input had ended: the EOF would say natural.
-			return errors.New("program " + msg)
+	for _, k := range e.kids {
+		var ee *exec.ExitError
+		switch err := k.proc.waitErr; {
+		case errors.As(err, &ee):
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				return fmt.Errorf("program %s was killed by signal %d (%v)", k.label(), int(ws.Signal()), ws.Signal())
+			}
+			return fmt.Errorf("program %s exited with status %d", k.label(), ee.ExitCode())
+		case err != nil:
+			return fmt.Errorf("program %s: %w", k.label(), err)
+		case k.readErr != nil:
+			return k.readErr
 		}
-		em.Warnf("stopped: %s", msg)
-		return e.stoppedQueue(em)
-	}
-	var ee *exec.ExitError
-	switch err := e.proc.waitErr; {
-	case errors.As(err, &ee):
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return fmt.Errorf("program %s was killed by signal %d (%v)", e.argv[0], int(ws.Signal()), ws.Signal())
-		}
-		return fmt.Errorf("program %s exited with status %d", e.argv[0], ee.ExitCode())
-	case err != nil:
-		return fmt.Errorf("program %s: %w", e.argv[0], err)
-	case e.readErr != nil:
-		return e.readErr
 	}
 	if e.isStopped() {
 		return e.stoppedQueue(em)
 	}
-	if err := e.queuedErrors(em); err != nil {
-		return err
-	}
-	if n := len(e.queue); n > 0 {
-		return fmt.Errorf("program %s left %d input events without an answer (--one-to-one)", e.argv[0], n)
+	if n := e.queue.len(); n > 0 {
+		return fmt.Errorf("program %s left %d input events without an answer (--one-to-one)", e.unanswered(), n)
 	}
 	return nil
 }
 
-// stoppedQueue passes on the error events still queued (--one-to-one)
-// after a stop: the events the program was not given have no answer.
-func (e *execStage) stoppedQueue(em *runner.Emitter) error {
-	e.queue = slices.DeleteFunc(e.queue, func(p execPending) bool { return p.held == nil })
-	return e.queuedErrors(em)
+// unanswered names the program that left the first unanswered event.
+func (e *execStage) unanswered() string {
+	for _, p := range e.queue.items[e.queue.head:] {
+		if p.held == nil {
+			return e.kids[p.kid].label()
+		}
+	}
+	return e.argv[0]
 }
 
-// Abort ends the program: the input broke, downstream is gone, or the
+// stoppedQueue passes on the error events still queued (--one-to-one)
+// after a stop: the events the programs were not given have no answer.
+func (e *execStage) stoppedQueue(em *runner.Emitter) error {
+	e.queue.items = slices.DeleteFunc(e.queue.items[e.queue.head:], func(p execPending) bool { return p.held == nil })
+	e.queue.head = 0
+	return e.merge(em)
+}
+
+// Abort ends the programs: the input broke, downstream is gone, or the
 // stage failed.
 func (e *execStage) Abort() {
 	if e.started {
@@ -451,27 +411,63 @@ func (e *execStage) Abort() {
 	}
 }
 
-// end is the one way the stage is done with the program, after Finish or
-// on Abort: its stdin is closed, its process group ended (SIGTERM, SIGKILL
-// after execGrace), and the rest of its stderr copied, all within a bounded
-// time.
+// stop gives the programs no more input.
+func (e *execStage) stop() {
+	for _, k := range e.kids {
+		k.stop()
+	}
+	e.stopOnce.Do(func() { close(e.stopC) })
+}
+
+func (e *execStage) isStopped() bool {
+	select {
+	case <-e.stopC:
+		return true
+	default:
+		return false
+	}
+}
+
+// end is the one way the stage is done with the programs, after Finish or
+// on Abort: their stdin is closed, their process groups ended (SIGTERM,
+// SIGKILL after execGrace), and the rest of their stderr copied, all within
+// a bounded time.
 func (e *execStage) end() {
 	if e.ended {
 		return
 	}
 	e.ended = true
-	e.closeInput()
-	e.proc.end()
-	<-e.proc.ended
+	for _, k := range e.kids {
+		k.closeInput()
+		k.proc.end()
+	}
+	for _, k := range e.kids {
+		<-k.proc.ended
+	}
 	giveUp := time.NewTimer(execGrace)
 	defer giveUp.Stop()
-	select {
-	case <-e.stderrDone:
-	case <-giveUp.C: // held by a process that left the group
-		e.stderrR.Close()
-		<-e.stderrDone
+	late := false
+	for _, k := range e.kids {
+		if !late {
+			select {
+			case <-k.stderrDone:
+				continue
+			case <-giveUp.C: // held by a process that left the group
+				late = true
+			}
+		}
+		select {
+		case <-k.stderrDone:
+		default:
+			k.stderrR.Close()
+			<-k.stderrDone
+		}
 	}
-	e.closeOutput()
+	for _, k := range e.kids {
+		k.closeOutput()
+	}
 	close(e.over)
-	e.stderr.flush()
+	for _, k := range e.kids {
+		k.stderr.flush()
+	}
 }

@@ -167,6 +167,18 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 	return n, nil
 }
 
+// syncWriter serializes writes to w.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(b)
+}
+
 // flush writes a last line that had no newline (once copyStderr is done).
 func (p *prefixWriter) flush() {
 	if len(p.line) > 0 {

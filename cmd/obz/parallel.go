@@ -30,12 +30,15 @@ DESCRIPTION:
 
    filter and map run in one process: N goroutines, each with its own copy
    of the expression, answer the input batches while one goroutine emits
-   the answers in input order (no pipes, nothing re-framed). Every other
-   stage, and filter and map with --processes, runs as N processes of obz
-   STAGE behind a coordinator that deals the events and merges the outputs.
+   the answers in input order (no pipes, nothing re-framed). exec
+   --one-to-one runs as one obz exec with N copies of its program, dealt
+   runs of --batch events in turn, their answers passed on in input order.
+   Every other stage, and filter, map and exec with --processes, runs as N
+   processes of obz STAGE behind a coordinator that deals the events and
+   merges the outputs.
 
    Round robin (no --by): batches of events go to the replicas in turn
-   (--batch events to a replica process). STAGE must answer each event on
+   (--batch events to a replica process or program). STAGE must answer each event on
    its own: filter, map, exec --one-to-one. Stages that keep state across
    events are refused.
 
@@ -83,10 +86,10 @@ func parallelSpec(inner *runner.Spec) *runner.Spec {
 // only checks it (checkParallel, for obz flow's check of replicas = N).
 func parallelCommand(reg stages.Registry, do func(*cli.Context, stages.Registry) error, cmdName *string, runErr *error) *cli.Command {
 	flags := []cli.Flag{
-		&cli.IntFlag{Name: "replicas", Aliases: []string{"j"}, Value: runtime.NumCPU(), Usage: "number of replicas (goroutines for filter and map, else processes)"},
+		&cli.IntFlag{Name: "replicas", Aliases: []string{"j"}, Value: runtime.NumCPU(), Usage: "number of replicas (goroutines for filter and map, programs for exec, else processes)"},
 		&cli.StringFlag{Name: "by", Usage: "partition field: each value goes to one replica (for agg --by, top --group, dedupe --key)"},
-		&cli.IntFlag{Name: "batch", Value: parallel.DefaultBatch, Usage: "events dealt to a replica process at a time (round robin)"},
-		&cli.BoolFlag{Name: "processes", Usage: "run filter and map as replica processes too, as every other stage, instead of as goroutines of one process"},
+		&cli.IntFlag{Name: "batch", Value: parallel.DefaultBatch, Usage: "events dealt to a replica process or exec's program at a time (round robin)"},
+		&cli.BoolFlag{Name: "processes", Usage: "run filter, map and exec as replica processes too, as every other stage, instead of in one process"},
 	}
 	// PassesPayloads: filter's replicas in one process journal as one
 	// filter does (--journal-sources).
@@ -124,8 +127,9 @@ func checkParallel(c *cli.Context, reg stages.Registry) error {
 
 // buildParallel checks the command line and makes the stage to run: the
 // stage itself with its events answered on workers goroutines (filter and
-// map: runner.Concurrent, unless --processes), or the coordinator of
-// replica processes (workers 0).
+// map: runner.Concurrent, unless --processes), the stage running its own
+// replicas (exec --one-to-one: runner.Replicated, unless --processes;
+// workers 0), or the coordinator of replica processes (workers 0).
 func buildParallel(c *cli.Context, reg stages.Registry) (spec *runner.Spec, st runner.Stage, workers int, err error) {
 	args := c.Args().Slice()
 	if len(args) == 0 {
@@ -146,6 +150,11 @@ func buildParallel(c *cli.Context, reg stages.Registry) (spec *runner.Spec, st r
 		// One process: the stage as one obz STAGE runs it, its events
 		// answered on n goroutines.
 		return inner, built, n, nil
+	}
+	if r, ok := built.(runner.Replicated); ok && c.String("by") == "" && !c.Bool("processes") && r.Replicate(n, c.Int("batch")) {
+		// One process: the stage runs its n replicas itself (exec
+		// --one-to-one: n programs).
+		return inner, built, 0, nil
 	}
 	spec = parallelSpec(inner)
 	env, err := stageEnv(c, spec)
