@@ -1,6 +1,6 @@
 // Package parallel runs one stage as N replica processes (obz parallel,
 // replicas = N in a flow) and merges their outputs back into one stream,
-// byte for byte what one process of the stage would have written. (filter
+// byte for byte what one process of the stage would have written. (filter,
 // map and agg run their replicas as goroutines of one process instead, see
 // runner.Concurrent, unless obz parallel --processes.)
 //

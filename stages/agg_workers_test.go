@@ -2,7 +2,9 @@ package stages
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -138,5 +140,38 @@ func TestAggWorkersFramed(t *testing.T) {
 				t.Errorf("%s, %d workers: output differs from one agg's:\n%s\nwant\n%s", tt.name, n, got.Out, want.Out)
 			}
 		}
+	}
+}
+
+// BenchmarkRunAggWorkers: agg --by user --sum amount --count over 100k
+// framed events of 1000 users (as 1M events of obz gen's 10k), by one agg and with its events read by
+// workers (go test -bench RunAgg -cpuprofile shows the hand-over).
+func BenchmarkRunAggWorkers(b *testing.B) {
+	var in []byte
+	f := wire.Frame{Kind: wire.KindData, Writer: "read"}
+	const events = 100000
+	for i := 1; i <= events; i++ {
+		f.Seq = uint64(i)
+		f.Payload = fmt.Appendf(f.Payload[:0], `{"id":%d,"ts":"2026-01-01T00:00:02Z","user":"u%d","country":"DE","device":"ios","amount":%d.%02d,"tags":["web","vip"],"msg":"user session started from cache after timeout"}`,
+			i, i*7919%1000, i%100, i%97)
+		in = wire.AppendFrame(in, &f)
+	}
+	f = wire.Frame{Kind: wire.KindEOF, Writer: "read", Count: events}
+	in = wire.AppendFrame(in, &f)
+	flags := map[string]any{"by": []string{"user"}, "sum": []string{"amount"}, "count": true}
+	for _, workers := range []int{0, 1, 2} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			src := bytes.NewReader(in)
+			b.ReportAllocs()
+			b.SetBytes(int64(len(in)))
+			for b.Loop() {
+				src.Reset(in)
+				st := runnertest.New(b, &aggSpec, nil, flags)
+				env := &runner.Env{Stdin: src, Stdout: io.Discard, Stderr: io.Discard, Output: runner.Framed, Workers: workers}
+				if err := runner.Run(context.Background(), &aggSpec, st, env); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
