@@ -1,8 +1,8 @@
 // Package parallel runs one stage as N replica processes (obz parallel,
 // replicas = N in a flow) and merges their outputs back into one stream,
 // byte for byte what one process of the stage would have written. (filter,
-// map and agg run their replicas as goroutines of one process instead, see
-// runner.Concurrent, unless obz parallel --processes.)
+// map, agg, top and dedupe run their replicas as goroutines of one process
+// instead, see runner.Concurrent, unless obz parallel --processes.)
 //
 // The coordinator is itself a stage under the runner: it reads and checks
 // the input edge as any stage does, deals the input events to the replicas

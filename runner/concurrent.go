@@ -10,8 +10,9 @@ import (
 // Concurrent is implemented by processors that answer each data event on
 // its own, keeping nothing from one event to the next (filter, map), and
 // by stateful processors whose per-event reading can be done apart from
-// their state (agg: its workers read the fields and check the numbers, the
-// stage's goroutine updates the groups in EmitAnswer, in input order). With
+// their state (agg, top, dedupe: their workers read the fields and check
+// the numbers, the stage's goroutine updates the state in EmitAnswer, in
+// input order). With
 // Env.Workers > 0 the runner has the answers to each input batch computed
 // by a pool of workers, each on a goroutine of its own, while the reader
 // reads ahead; the stage's goroutine then takes the batches in input order,

@@ -45,27 +45,36 @@ func aggWorkersInput(n int) string {
 	return b.String()
 }
 
-// TestAggWorkersSameBytes: agg with its events read by workers on
-// goroutines (obz parallel -j N --by F -- agg) writes byte for byte what
-// one agg writes, with every schedule, and under --on-error fail stops at
-// the same event.
-func TestAggWorkersSameBytes(t *testing.T) {
+// TestStatefulWorkersSameBytes: agg, top and dedupe with their events read by
+// workers on goroutines (obz parallel -j N --by F -- STAGE) write byte for
+// byte what one stage writes, with every schedule, and under --on-error
+// fail stop at the same event.
+func TestStatefulWorkersSameBytes(t *testing.T) {
 	in := aggWorkersInput(20000)
-	for _, flags := range []map[string]any{
-		{"by": []string{"user"}, "sum": []string{"amount"}, "count": true},
-		{"by": []string{"user", "country"}, "first": []string{"tag"}, "last": []string{"amount"},
-			"distinct": []string{"tag,nest"}, "collect": []string{"nest.v"}, "collect-max": 5},
-		{"by": []string{"user"}, "mean": []string{"amount"}, "min": []string{"amount"}, "max": []string{"amount"},
-			"p90": []string{"amount"}, "approx-distinct": []string{"tag"}},
-		{"by": []string{"country"}, "every": 1000, "sum": []string{"amount"}},
-		{"by": []string{"user"}, "window": time.Hour, "time-field": "ts", "count": true},
-		{"sum": []string{"amount"}},
+	for _, tt := range []struct {
+		spec  *runner.Spec
+		flags map[string]any
+	}{
+		{&aggSpec, map[string]any{"by": []string{"user"}, "sum": []string{"amount"}, "count": true}},
+		{&aggSpec, map[string]any{"by": []string{"user", "country"}, "first": []string{"tag"}, "last": []string{"amount"},
+			"distinct": []string{"tag,nest"}, "collect": []string{"nest.v"}, "collect-max": 5}},
+		{&aggSpec, map[string]any{"by": []string{"user"}, "mean": []string{"amount"}, "min": []string{"amount"}, "max": []string{"amount"},
+			"p90": []string{"amount"}, "approx-distinct": []string{"tag"}}},
+		{&aggSpec, map[string]any{"by": []string{"country"}, "every": 1000, "sum": []string{"amount"}}},
+		{&aggSpec, map[string]any{"by": []string{"user"}, "window": time.Hour, "time-field": "ts", "count": true}},
+		{&aggSpec, map[string]any{"sum": []string{"amount"}}},
+		{&topSpec, map[string]any{"by": "amount", "group": "user", "n": 3}},
+		{&topSpec, map[string]any{"by": "amount", "group": "country", "n": 2, "asc": true, "every": 777}},
+		{&dedupeSpec, map[string]any{"key": []string{"user"}}},
+		{&dedupeSpec, map[string]any{"key": []string{"user", "country"}, "last": 5}},
+		{&dedupeSpec, map[string]any{"key": []string{"user"}, "within": 10 * time.Minute, "time-field": "ts"}},
+		{&dedupeSpec, map[string]any{"last": 100}},
 	} {
 		for _, fail := range []bool{false, true} {
-			name := fmt.Sprintf("%v fail=%v", flags, fail)
+			name := fmt.Sprintf("%s %v fail=%v", tt.spec.Name, tt.flags, fail)
 			run := func(workers int) runnertest.Result {
-				st := runnertest.New(t, &aggSpec, nil, flags)
-				return runnertest.Run(t, &aggSpec, st, in, func(e *runner.Env) {
+				st := runnertest.New(t, tt.spec, nil, tt.flags)
+				return runnertest.Run(t, tt.spec, st, in, func(e *runner.Env) {
 					e.Workers = workers
 					if fail {
 						e.OnError = runner.ErrorsFail
@@ -74,7 +83,7 @@ func TestAggWorkersSameBytes(t *testing.T) {
 			}
 			want := run(0)
 			if !fail && (want.Err != nil || len(want.Out) == 0) {
-				t.Fatalf("%s: one agg: err %v, %d bytes", name, want.Err, len(want.Out))
+				t.Fatalf("%s: one stage: err %v, %d bytes", name, want.Err, len(want.Out))
 			}
 			for _, n := range []int{1, 2, 3, 8} {
 				got := run(n)
@@ -82,7 +91,7 @@ func TestAggWorkersSameBytes(t *testing.T) {
 					t.Errorf("%s, %d workers: error %v, want %v", name, n, got.Err, want.Err)
 				}
 				if !bytes.Equal(got.Out, want.Out) {
-					t.Errorf("%s, %d workers: output differs from one agg's (%d bytes, want %d)", name, n, len(got.Out), len(want.Out))
+					t.Errorf("%s, %d workers: output differs from one stage's (%d bytes, want %d)", name, n, len(got.Out), len(want.Out))
 				}
 				if got.Stderr != want.Stderr {
 					t.Errorf("%s, %d workers: stderr\n%s\nwant\n%s", name, n, got.Stderr, want.Stderr)

@@ -28,14 +28,15 @@ DESCRIPTION:
    the same writer, seqs and parents, error events and watermarks in their
    place, the same EOF.
 
-   filter, map and agg run in one process: N goroutines, each with its own
-   copy of the expression, answer the input batches while one goroutine
-   emits the answers in input order (no pipes, nothing re-framed). agg's
-   goroutines read the events (fields, numbers, keys) and its one goroutine
-   adds them to the groups, which stay in one table: the output is one
-   process's, whatever the partition field. Every other stage, and these
-   three with --processes, runs as N processes of obz STAGE behind a
-   coordinator that deals the events and merges the outputs.
+   filter, map, agg, top and dedupe run in one process: N goroutines, each
+   with its own copy of the expression, answer the input batches while one
+   goroutine emits the answers in input order (no pipes, nothing
+   re-framed). For agg, top and dedupe the goroutines read the events
+   (fields, numbers, keys) and the one goroutine updates the state (groups,
+   leaderboards, keys held) in input order: the output is one process's,
+   whatever the partition field. Every other stage, and these five with
+   --processes, runs as N processes of obz STAGE behind a coordinator that
+   deals the events and merges the outputs.
 
    Round robin (no --by): batches of events go to the replicas in turn
    (--batch events to a replica process). STAGE must answer each event on
@@ -52,7 +53,7 @@ DESCRIPTION:
    meets their keys, so with FIELD as the whole key the output is byte for
    byte one process's; with a key of several fields, groups follow the
    first event of their FIELD value (the same order on every run).
-   dedupe --last N holds up to N keys per replica.
+   dedupe --last N holds up to N keys per replica process.
 
    obz's own options (-r, --journal, --name, --on-error, --stats ...) go
    before the --, to obz parallel; STAGE's own options after it. A replica
@@ -86,10 +87,10 @@ func parallelSpec(inner *runner.Spec) *runner.Spec {
 // only checks it (checkParallel, for obz flow's check of replicas = N).
 func parallelCommand(reg stages.Registry, do func(*cli.Context, stages.Registry) error, cmdName *string, runErr *error) *cli.Command {
 	flags := []cli.Flag{
-		&cli.IntFlag{Name: "replicas", Aliases: []string{"j"}, Value: runtime.NumCPU(), Usage: "number of replicas (goroutines for filter, map and agg, else processes)"},
+		&cli.IntFlag{Name: "replicas", Aliases: []string{"j"}, Value: runtime.NumCPU(), Usage: "number of replicas (goroutines for filter, map, agg, top and dedupe, else processes)"},
 		&cli.StringFlag{Name: "by", Usage: "partition field: each value goes to one replica (for agg --by, top --group, dedupe --key)"},
 		&cli.IntFlag{Name: "batch", Value: parallel.DefaultBatch, Usage: "events dealt to a replica process at a time (round robin)"},
-		&cli.BoolFlag{Name: "processes", Usage: "run filter, map and agg as replica processes too, as every other stage, instead of as goroutines of one process"},
+		&cli.BoolFlag{Name: "processes", Usage: "run filter, map, agg, top and dedupe as replica processes too, as every other stage, instead of as goroutines of one process"},
 	}
 	// PassesPayloads: filter's replicas in one process journal as one
 	// filter does (--journal-sources).
@@ -147,8 +148,8 @@ func buildParallel(c *cli.Context, reg stages.Registry) (spec *runner.Spec, st r
 	}
 	if _, ok := built.(runner.Concurrent); ok && !c.Bool("processes") {
 		// One process: the stage as one obz STAGE runs it, its events
-		// answered (agg's read) on n goroutines. A partition field has
-		// nothing to do there: agg's groups stay in one table.
+		// answered (agg's, top's, dedupe's read) on n goroutines. A
+		// partition field has nothing to do there: the state stays one.
 		return inner, built, n, nil
 	}
 	spec = parallelSpec(inner)
