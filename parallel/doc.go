@@ -1,9 +1,9 @@
 // Package parallel runs one stage as N replica processes (obz parallel,
 // replicas = N in a flow) and merges their outputs back into one stream,
-// byte for byte what one process of the stage would have written. (filter
-// and map run their replicas as goroutines of one process instead, see
-// runner.Concurrent, and exec --one-to-one as N programs of one obz exec,
-// see runner.Replicated, unless obz parallel --processes.)
+// byte for byte what one process of the stage would have written. (filter,
+// map, agg, top and dedupe run their replicas as goroutines of one process
+// instead, see runner.Concurrent, and exec --one-to-one as N programs of
+// one obz exec, see runner.Replicated, unless obz parallel --processes.)
 //
 // The coordinator is itself a stage under the runner: it reads and checks
 // the input edge as any stage does, deals the input events to the replicas

@@ -8,7 +8,11 @@ import (
 )
 
 // Concurrent is implemented by processors that answer each data event on
-// its own, keeping nothing from one event to the next (filter, map). With
+// its own, keeping nothing from one event to the next (filter, map), and
+// by stateful processors whose per-event reading can be done apart from
+// their state (agg, top, dedupe: their workers read the fields and check
+// the numbers, the stage's goroutine updates the state in EmitAnswer, in
+// input order). With
 // Env.Workers > 0 the runner has the answers to each input batch computed
 // by a pool of workers, each on a goroutine of its own, while the reader
 // reads ahead; the stage's goroutine then takes the batches in input order,
@@ -78,6 +82,23 @@ func (a *Answer) Emit(payload []byte) error {
 	a.hi = len(s.spans)
 	return nil
 }
+
+// Outputs is the number of outputs the answer recorded.
+func (a *Answer) Outputs() int { return a.hi - a.lo }
+
+// Output is the answer's k-th output, valid until the batch is given back:
+// a stateful stage's worker records there what it read from the event, for
+// its EmitAnswer to take up (agg).
+func (a *Answer) Output(k int) []byte {
+	sp := a.set.spans[a.lo+k]
+	if sp.off < 0 {
+		return a.ev.Payload
+	}
+	return a.set.buf[sp.off:sp.end]
+}
+
+// Err is what Eval returned.
+func (a *Answer) Err() error { return a.err }
 
 // InputFile is Emitter.InputFile for the event answered.
 func (a *Answer) InputFile() string { return a.set.file }

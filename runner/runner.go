@@ -61,7 +61,8 @@ type Env struct {
 
 	// Workers, if > 0, has a Concurrent processor's events answered by that
 	// many workers on goroutines of their own, emitted in input order on
-	// the stage's goroutine (obz parallel -j N for filter and map).
+	// the stage's goroutine (obz parallel -j N for filter, map, agg,
+	// top and dedupe).
 	Workers int
 
 	// Progress shows a progress line on stderr while the stage runs (see

@@ -4,9 +4,9 @@
 # table: wall time (median of RUNS), CPU time (user+sys, median) and the
 # speed-up of each row over the stage's one-process row.
 #
-# filter and map replicas are goroutines of one process, exec --one-to-one
-# replicas N programs under one obz exec, unless --processes (the rows say
-# which).
+# filter, map and agg replicas are goroutines of one process, exec
+# --one-to-one replicas N programs under one obz exec, unless --processes
+# (the rows say which).
 #
 # Usage (from the repo root):
 #   scripts/bench_parallel.sh                 # 1M events, 3 runs each
@@ -60,7 +60,8 @@ pass :: obz filter true (one process) :: 1 :: obz filter true < "\$FR"
 pass :: obz parallel -j 2 -- filter true (goroutines) :: 0 :: obz parallel -j 2 -- filter true < "\$FR"
 pass :: obz parallel -j 2 --processes -- filter true :: 0 :: obz parallel -j 2 --processes -- filter true < "\$FR"
 agg :: obz agg --by user (one process) :: 1 :: obz agg --by user --sum amount --count < "\$FR"
-agg :: obz parallel -j 2 --by user -- agg --by user :: 0 :: obz parallel -j 2 --by user -- agg --by user --sum amount --count < "\$FR"
+agg :: obz parallel -j 2 --by user -- agg --by user (goroutines) :: 0 :: obz parallel -j 2 --by user -- agg --by user --sum amount --count < "\$FR"
+agg :: obz parallel -j 2 --by user --processes -- agg --by user :: 0 :: obz parallel -j 2 --by user --processes -- agg --by user --sum amount --count < "\$FR"
 exec :: obz exec --one-to-one python3 (one process, NEXEC events) :: 1 :: obz exec --one-to-one -- $PYTHON -c '$PY' < "\$FX"
 exec :: obz parallel -j 2 -- exec --one-to-one python3 (2 programs, one obz) :: 0 :: obz parallel -j 2 -- exec --one-to-one -- $PYTHON -c '$PY' < "\$FX"
 exec :: obz parallel -j 4 -- exec --one-to-one python3 (4 programs, one obz) :: 0 :: obz parallel -j 4 -- exec --one-to-one -- $PYTHON -c '$PY' < "\$FX"

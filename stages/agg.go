@@ -235,7 +235,18 @@ func newAgg(o runner.Options) (runner.Stage, error) {
 }
 
 func (g *agg) Event(ev *wire.Frame, em *runner.Emitter) error {
-	if !g.x.Extract(ev.Payload, g.vals) {
+	if err := g.read(ev.Payload); err != nil {
+		return err
+	}
+	return g.apply(em)
+}
+
+// read reads the fields of the event p into g.vals (g.nums for numbers,
+// g.key the key, g.scratch the canonical values), touching no group: an
+// event that is not an object, or has a non-number where a number goes, is
+// an error event.
+func (g *agg) read(p []byte) error {
+	if !g.x.Extract(p, g.vals) {
 		return runner.EventErrorf("type", "the event is not a JSON object")
 	}
 	// Check every number before touching any state: an event is counted
@@ -265,6 +276,12 @@ func (g *agg) Event(ev *wire.Frame, em *runner.Emitter) error {
 			g.spans[i] = [2]int{s, len(g.scratch)}
 		}
 	}
+	return nil
+}
+
+// apply adds the event read to its group (or windows), and emits what is
+// due.
+func (g *agg) apply(em *runner.Emitter) error {
 	if g.win != nil {
 		return g.windowEvent(em)
 	}

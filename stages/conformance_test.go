@@ -74,10 +74,11 @@ var conformance = map[string]confCase{
 
 // confStage is one registered stage set up for a conformance check.
 type confStage struct {
-	spec *runner.Spec
-	c    confCase
-	dir  string
-	out  string // the sink's output file
+	spec    *runner.Spec
+	c       confCase
+	dir     string
+	out     string // the sink's output file
+	workers int    // runner.Env.Workers, for a runner.Concurrent stage
 }
 
 func (cs *confStage) isSink() bool   { return cs.spec.Family == runner.FamilySink }
@@ -150,7 +151,7 @@ func (cs *confStage) run(t *testing.T, ctx context.Context, in io.Reader, flags 
 		t.Fatalf("%s %q %v: %v", cs.spec.Name, args, fl, err)
 	}
 	var out, stderr bytes.Buffer
-	env := &runner.Env{Stdin: in, Stdout: &out, Stderr: &stderr}
+	env := &runner.Env{Stdin: in, Stdout: &out, Stderr: &stderr, Workers: cs.workers}
 	if mod != nil {
 		mod(env)
 	}
@@ -207,6 +208,18 @@ func TestConformance(t *testing.T) {
 			if c.input == confStdin {
 				t.Run("input without EOF", func(t *testing.T) { confNoEOF(t, cs) })
 				t.Run("flushed when idle", func(t *testing.T) { confIdleFlush(t, cs) })
+			}
+			// A stage whose events workers can answer (obz parallel in
+			// one process) keeps the same contract with them.
+			if _, ok := runnertest.New(t, spec, cs.args(), cs.flags(t)).(runner.Concurrent); ok {
+				cw := &confStage{spec: spec, c: c, dir: cs.dir, workers: 2}
+				t.Run("workers/empty input", func(t *testing.T) { confEmpty(t, cw) })
+				t.Run("workers/last line without newline", func(t *testing.T) { confLastLine(t, cw) })
+				t.Run("workers/malformed line", func(t *testing.T) { confMalformed(t, cw) })
+				t.Run("workers/cancelled", func(t *testing.T) { confCancelled(t, cw) })
+				if c.input == confStdin {
+					t.Run("workers/input without EOF", func(t *testing.T) { confNoEOF(t, cw) })
+				}
 			}
 		})
 	}

@@ -2,6 +2,8 @@ package stages
 
 import (
 	"container/list"
+	"encoding/binary"
+	"io"
 	"time"
 
 	"github.com/obz-dev/obz/expr"
@@ -110,13 +112,22 @@ func newDedupe(o runner.Options) (runner.Stage, error) {
 }
 
 func (d *dedupe) Event(ev *wire.Frame, em *runner.Emitter) error {
-	p := ev.Payload
+	t, err := d.read(ev.Payload)
+	if err != nil {
+		return err
+	}
+	return d.apply(ev, t, em)
+}
+
+// read returns the event time of the event p (with --within) and sets
+// d.key to its key, touching no state.
+func (d *dedupe) read(p []byte) (int64, error) {
 	nKey := len(d.vals)
 	if d.timeIdx >= 0 {
 		nKey--
 	}
 	if !d.x.Extract(p, d.vals) && len(d.vals) > 0 {
-		return runner.EventErrorf("type", "the event is not a JSON object")
+		return 0, runner.EventErrorf("type", "the event is not a JSON object")
 	}
 	var t int64
 	if d.timeIdx >= 0 {
@@ -126,10 +137,8 @@ func (d *dedupe) Event(ev *wire.Frame, em *runner.Emitter) error {
 			t, ok = eventTime(raw)
 		}
 		if !ok {
-			return runner.EventErrorf("type", "field %s is %s, not an RFC 3339 time or epoch seconds", d.names[d.timeIdx], orAbsent(raw))
+			return 0, runner.EventErrorf("type", "field %s is %s, not an RFC 3339 time or epoch seconds", d.names[d.timeIdx], orAbsent(raw))
 		}
-		d.maxT = max(d.maxT, t)
-		d.expire()
 	}
 	d.key = d.key[:0]
 	if nKey == 0 {
@@ -140,6 +149,17 @@ func (d *dedupe) Event(ev *wire.Frame, em *runner.Emitter) error {
 			d.key = append(d.key, ',')
 		}
 		d.key = expr.AppendCanonical(d.key, d.vals[i])
+	}
+	return t, nil
+}
+
+// apply passes ev, read as key d.key at time t, on unless it repeats a
+// key held.
+func (d *dedupe) apply(ev *wire.Frame, t int64, em *runner.Emitter) error {
+	p := ev.Payload
+	if d.timeIdx >= 0 {
+		d.maxT = max(d.maxT, t)
+		d.expire()
 	}
 	d.seen++
 	if el, ok := d.keys[string(d.key)]; ok {
@@ -205,4 +225,42 @@ func (d *dedupe) Finish(em *runner.Emitter, _ wire.EOFKind) error {
 		em.Warnf("%d key(s) were forgotten before --within passed because --last %d keys were held", d.evictedByLimit, d.max)
 	}
 	return nil
+}
+
+// As a runner.Concurrent (obz parallel -j N -- dedupe): workers read the
+// events (the key, the time) and record them as the event's one output, 8
+// bytes of the time then the key; the stage's goroutine checks them
+// against the keys held in input order (apply), so what passes is what
+// one dedupe passes (--last N holds N keys in all).
+
+var _ runner.Concurrent = (*dedupe)(nil)
+
+// NewWorker reads events on a worker's goroutine.
+func (d *dedupe) NewWorker(io.Writer) (runner.Worker, error) {
+	return &dedupeWorker{d: &dedupe{x: d.x, names: d.names, timeIdx: d.timeIdx, vals: make([][]byte, len(d.vals))}}, nil
+}
+
+type dedupeWorker struct {
+	d   *dedupe
+	rec []byte
+}
+
+func (w *dedupeWorker) Eval(ev *wire.Frame, a *runner.Answer) error {
+	t, err := w.d.read(ev.Payload)
+	if err != nil {
+		return err
+	}
+	w.rec = binary.LittleEndian.AppendUint64(w.rec[:0], uint64(t))
+	w.rec = append(w.rec, w.d.key...)
+	return a.Emit(w.rec)
+}
+
+// EmitAnswer checks ev as a worker read it.
+func (d *dedupe) EmitAnswer(ev *wire.Frame, a *runner.Answer, em *runner.Emitter) error {
+	if a.Outputs() == 0 {
+		return a.Err()
+	}
+	r := a.Output(0)
+	d.key = append(d.key[:0], r[8:]...)
+	return d.apply(ev, int64(binary.LittleEndian.Uint64(r)), em)
 }

@@ -1,6 +1,9 @@
 package stages
 
 import (
+	"encoding/binary"
+	"io"
+	"math"
 	"slices"
 	"strconv"
 
@@ -109,8 +112,18 @@ func (t *top) better(a, b *topEntry) bool {
 }
 
 func (t *top) Event(ev *wire.Frame, em *runner.Emitter) error {
-	if !t.x.Extract(ev.Payload, t.vals) {
-		return runner.EventErrorf("type", "the event is not a JSON object")
+	v, err := t.read(ev.Payload)
+	if err != nil {
+		return err
+	}
+	return t.apply(ev, v, em)
+}
+
+// read returns the number the event p ranks by and sets t.key to its
+// group's key, touching no leaderboard.
+func (t *top) read(p []byte) (float64, error) {
+	if !t.x.Extract(p, t.vals) {
+		return 0, runner.EventErrorf("type", "the event is not a JSON object")
 	}
 	v, ok := expr.NumberValue(t.vals[0])
 	if !ok {
@@ -118,12 +131,17 @@ func (t *top) Event(ev *wire.Frame, em *runner.Emitter) error {
 		if t.vals[0] != nil {
 			got = clip(t.vals[0])
 		}
-		return runner.EventErrorf("type", "field %s is %s, not a number: the event cannot be ranked", t.byName, got)
+		return 0, runner.EventErrorf("type", "field %s is %s, not a number: the event cannot be ranked", t.byName, got)
 	}
 	t.key = t.key[:0]
 	if t.hasGroup {
 		t.key = expr.AppendCanonical(t.key, t.vals[1])
 	}
+	return v, nil
+}
+
+// apply ranks ev, read as v in group t.key, and emits what is due.
+func (t *top) apply(ev *wire.Frame, v float64, em *runner.Emitter) error {
 	b := t.boards[string(t.key)]
 	if b == nil {
 		b = &topBoard{}
@@ -229,4 +247,41 @@ func (t *top) Finish(em *runner.Emitter, _ wire.EOFKind) error {
 		return nil // the last running leaderboard was the final one
 	}
 	return t.emit(em)
+}
+
+// As a runner.Concurrent (obz parallel -j N -- top): workers read the
+// events (the number, the group's key) and record them as the event's one
+// output, 8 bytes of the number then the key; the stage's goroutine ranks
+// them in input order (apply), so the leaderboards are one top's.
+
+var _ runner.Concurrent = (*top)(nil)
+
+// NewWorker reads events on a worker's goroutine.
+func (t *top) NewWorker(io.Writer) (runner.Worker, error) {
+	return &topWorker{t: &top{byName: t.byName, hasGroup: t.hasGroup, x: t.x, vals: make([][]byte, len(t.vals))}}, nil
+}
+
+type topWorker struct {
+	t   *top
+	rec []byte
+}
+
+func (w *topWorker) Eval(ev *wire.Frame, a *runner.Answer) error {
+	v, err := w.t.read(ev.Payload)
+	if err != nil {
+		return err
+	}
+	w.rec = binary.LittleEndian.AppendUint64(w.rec[:0], math.Float64bits(v))
+	w.rec = append(w.rec, w.t.key...)
+	return a.Emit(w.rec)
+}
+
+// EmitAnswer ranks ev as a worker read it.
+func (t *top) EmitAnswer(ev *wire.Frame, a *runner.Answer, em *runner.Emitter) error {
+	if a.Outputs() == 0 {
+		return a.Err()
+	}
+	r := a.Output(0)
+	t.key = append(t.key[:0], r[8:]...)
+	return t.apply(ev, math.Float64frombits(binary.LittleEndian.Uint64(r)), em)
 }

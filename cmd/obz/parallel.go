@@ -28,31 +28,34 @@ DESCRIPTION:
    the same writer, seqs and parents, error events and watermarks in their
    place, the same EOF.
 
-   filter and map run in one process: N goroutines, each with its own copy
-   of the expression, answer the input batches while one goroutine emits
-   the answers in input order (no pipes, nothing re-framed). exec
-   --one-to-one runs as one obz exec with N copies of its program, dealt
-   runs of --batch events in turn, their answers passed on in input order.
-   Every other stage, and filter, map and exec with --processes, runs as N
-   processes of obz STAGE behind a coordinator that deals the events and
-   merges the outputs.
+   filter, map, agg, top and dedupe run in one process: N goroutines, each
+   with its own copy of the expression, answer the input batches while one
+   goroutine emits the answers in input order (no pipes, nothing
+   re-framed). For agg, top and dedupe the goroutines read the events
+   (fields, numbers, keys) and the one goroutine updates the state (groups,
+   leaderboards, keys held) in input order: the output is one process's,
+   whatever the partition field. exec --one-to-one runs as one obz exec
+   with N copies of its program, dealt runs of --batch events in turn,
+   their answers passed on in input order. Every other stage, and these
+   six with --processes, runs as N processes of obz STAGE behind a
+   coordinator that deals the events and merges the outputs.
 
    Round robin (no --by): batches of events go to the replicas in turn
    (--batch events to a replica process or program). STAGE must answer each event on
    its own: filter, map, exec --one-to-one. Stages that keep state across
    events are refused.
 
-   Partitioned (--by FIELD): each event goes to the replica its FIELD hashes
-   to (its JSON value, compared as jq does; absent is null), so every key is
-   seen by one replica: agg --by, top --group and dedupe --key partitioned by
-   one of their key fields give the results one process gives. FIELD must
-   be one of the stage's key fields. Order: answers to events (dedupe's
-   passes) come in input order; results written at the end of input (agg's
-   groups, top's leaderboards) come in the order one process meets their
-   keys, so with FIELD as the whole key the output is byte for byte one
-   process's; with a key of several fields, groups follow the first event
-   of their FIELD value (the same order on every run).
-   dedupe --last N holds up to N keys per replica.
+   Partitioned (--by FIELD): each event goes to the replica process its
+   FIELD hashes to (its JSON value, compared as jq does; absent is null), so
+   every key is seen by one replica: agg --by, top --group and dedupe --key
+   partitioned by one of their key fields give the results one process
+   gives. FIELD must be one of the stage's key fields. Order: answers to
+   events (dedupe's passes) come in input order; results written at the end
+   of input (agg's groups, top's leaderboards) come in the order one process
+   meets their keys, so with FIELD as the whole key the output is byte for
+   byte one process's; with a key of several fields, groups follow the
+   first event of their FIELD value (the same order on every run).
+   dedupe --last N holds up to N keys per replica process.
 
    obz's own options (-r, --journal, --name, --on-error, --stats ...) go
    before the --, to obz parallel; STAGE's own options after it. A replica
@@ -86,10 +89,10 @@ func parallelSpec(inner *runner.Spec) *runner.Spec {
 // only checks it (checkParallel, for obz flow's check of replicas = N).
 func parallelCommand(reg stages.Registry, do func(*cli.Context, stages.Registry) error, cmdName *string, runErr *error) *cli.Command {
 	flags := []cli.Flag{
-		&cli.IntFlag{Name: "replicas", Aliases: []string{"j"}, Value: runtime.NumCPU(), Usage: "number of replicas (goroutines for filter and map, programs for exec, else processes)"},
+		&cli.IntFlag{Name: "replicas", Aliases: []string{"j"}, Value: runtime.NumCPU(), Usage: "number of replicas (goroutines for filter, map, agg, top and dedupe, programs for exec, else processes)"},
 		&cli.StringFlag{Name: "by", Usage: "partition field: each value goes to one replica (for agg --by, top --group, dedupe --key)"},
 		&cli.IntFlag{Name: "batch", Value: parallel.DefaultBatch, Usage: "events dealt to a replica process or exec's program at a time (round robin)"},
-		&cli.BoolFlag{Name: "processes", Usage: "run filter, map and exec as replica processes too, as every other stage, instead of in one process"},
+		&cli.BoolFlag{Name: "processes", Usage: "run filter, map, agg, top, dedupe and exec as replica processes too, as every other stage, instead of in one process"},
 	}
 	// PassesPayloads: filter's replicas in one process journal as one
 	// filter does (--journal-sources).
@@ -146,9 +149,10 @@ func buildParallel(c *cli.Context, reg stages.Registry) (spec *runner.Spec, st r
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	if _, ok := built.(runner.Concurrent); ok && c.String("by") == "" && !c.Bool("processes") {
+	if _, ok := built.(runner.Concurrent); ok && !c.Bool("processes") {
 		// One process: the stage as one obz STAGE runs it, its events
-		// answered on n goroutines.
+		// answered (agg's, top's, dedupe's read) on n goroutines. A
+		// partition field has nothing to do there: the state stays one.
 		return inner, built, n, nil
 	}
 	if r, ok := built.(runner.Replicated); ok && c.String("by") == "" && !c.Bool("processes") && r.Replicate(n, c.Int("batch")) {
