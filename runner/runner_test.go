@@ -186,6 +186,25 @@ func TestRunBrokenEdges(t *testing.T) {
 	}
 }
 
+// A stage of a flow trusts its input's payloads (an obz stage wrote
+// them), so the last line of a writer killed in the middle of a frame must
+// be refused as a frame, not decoded: cut just after its payload's "}", it
+// decodes, to a payload without that "}" (a sink wrote such a line once).
+func TestRunTornFrameFromObzStage(t *testing.T) {
+	rec := &rtRecorder{}
+	in := runnertest.Data("read", 1, `{"a":1}`) + `{"obz":1,"t":"data","w":"read","s":2,"d":{"a":2}`
+	res := runnertest.Run(t, rtSpec, rec, "", func(e *runner.Env) {
+		e.Inputs = []runner.Input{{Name: "from read", R: strings.NewReader(in), Framed: true}}
+	})
+	runnertest.WantBroken(t, res.Err, "input from 'read' ended without EOF after 1 events")
+	if len(rec.events) != 1 || rec.events[0] != `{"a":1}` {
+		t.Fatalf("stage got %q, want only the whole event", rec.events)
+	}
+	if !strings.Contains(string(res.Out), `torn frame`) {
+		t.Errorf("no torn frame error event in the output:\n%s", res.Out)
+	}
+}
+
 func TestRunStoppedUpstream(t *testing.T) {
 	rec := &rtRecorder{}
 	res := runnertest.Run(t, rtSpec, rec, runnertest.Data("read", 1, `1`)+runnertest.EOF("read", 1, wire.Stopped), nil)

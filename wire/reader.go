@@ -44,7 +44,9 @@ const FrameSlack = 64 << 10
 //     more, and its payload is held to the limit. A data or error frame
 //     over the limit becomes an error frame of its writer and seq (kind
 //     too-long), so that the edge's contract holds;
-//   - the last line needs no newline.
+//   - the last line of bare events needs no newline; the last line of a
+//     framed stream does: a frame without its "\n" is a torn frame (kind
+//     frame), the end of a writer stopped in the middle of a write.
 //
 // After a *LineError the Reader can go on with the next line.
 type Reader struct {
@@ -224,6 +226,13 @@ func (r *Reader) Next(f *Frame) error {
 		if r.framing == framedStream {
 			if !IsFrame(line) {
 				return &LineError{Line: r.line, Kind: "frame", Msg: "not a frame, in a framed stream (a stream whose first line is a frame carries frames only)", Raw: validUTF8(line), Size: int64(len(line))}
+			}
+			if !r.rawNL {
+				// A writer ends every frame with "\n": a last line without
+				// one is a frame its writer was stopped in the middle of
+				// (kill -9), however well it happens to decode. Cut after
+				// a payload's "}", it would decode to a truncated payload.
+				return &LineError{Line: r.line, Kind: "frame", Msg: "torn frame: the stream ended in the middle of a frame (its writer stopped while it wrote it)", Raw: validUTF8(line), Size: int64(len(line))}
 			}
 			if err := r.dec.Decode(line, f); err != nil {
 				kind, msg := "frame", "malformed frame: "

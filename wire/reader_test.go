@@ -94,8 +94,14 @@ func TestReader(t *testing.T) {
 		{"last line without newline", "1\n2", 0, []string{"data - 1 line=1 d=1", "data - 2 line=2 d=2"}},
 		{"BOM at start", "\xef\xbb\xbf{\"a\":1}\n2\n", 0, []string{"data - 1 line=1 d={\"a\":1}", "data - 2 line=2 d=2"}},
 		{"BOM only at start", "1\n\xef\xbb\xbf2\n", 0, []string{"data - 1 line=1 d=1", "ERR parse line=2 raw=\ufeff2"}},
-		{"BOM before frame", "\xef\xbb\xbf{\"obz\":1,\"t\":\"eof\",\"w\":\"a\",\"n\":0,\"kind\":\"natural\"}", 0,
+		{"BOM before frame", "\xef\xbb\xbf{\"obz\":1,\"t\":\"eof\",\"w\":\"a\",\"n\":0,\"kind\":\"natural\"}\n", 0,
 			[]string{"eof a 0 line=1 d="}},
+		// A writer killed in the middle of a frame: cut just after its
+		// payload's "}", the line would decode to a payload without it.
+		{"torn frame", "{\"obz\":1,\"t\":\"data\",\"w\":\"a\",\"s\":1,\"d\":{\"x\":1}}\n{\"obz\":1,\"t\":\"data\",\"w\":\"a\",\"s\":2,\"d\":{\"x\":2}", 0,
+			[]string{"data a 1 line=1 d={\"x\":1}", "ERR frame line=2 raw={\"obz\":1,\"t\":\"data\",\"w\":\"a\",\"s\":2,\"d\":{\"x\":2}"}},
+		{"torn frame, cut after a nested payload", "{\"obz\":1,\"t\":\"data\",\"w\":\"a\",\"s\":1,\"d\":{\"x\":{\"y\":1}}", 0,
+			[]string{"ERR frame line=1 raw={\"obz\":1,\"t\":\"data\",\"w\":\"a\",\"s\":1,\"d\":{\"x\":{\"y\":1}}"}},
 		{"BOM alone", "\xef\xbb\xbf", 0, nil},
 		{"invalid UTF-8", "{\"a\":\"\xff\"}\n1\n", 0,
 			[]string{"ERR utf8 line=1 raw={\"a\":\"\ufffd\"}", "data - 1 line=2 d=1"}},
