@@ -124,10 +124,14 @@ type Emitter struct {
 	// In framed mode it is written the output buffer itself; otherwise
 	// jbuf holds the frames beside the raw or pretty output.
 	journal io.Writer
-	jbuf    []byte
-	order   *orderRecorder // a fan-in stage's merge order, for the journal
-	obuf    []byte
-	ending  bool // the EOF is being written: journal the whole order
+	// durableRef: the next batch journaled holds a source file's first
+	// reference; the journal's file gets it before the batch goes out
+	// (SourceFile).
+	durableRef bool
+	jbuf       []byte
+	order      *orderRecorder // a fan-in stage's merge order, for the journal
+	obuf       []byte
+	ending     bool // the EOF is being written: journal the whole order
 
 	enc *wire.DataEncoder // encodes framed output; made on first use
 
@@ -610,6 +614,15 @@ func (em *Emitter) flushJournal() error {
 		return em.err
 	}
 	em.jbuf = em.jbuf[:0]
+	if em.durableRef {
+		em.durableRef = false
+		if f, ok := em.journal.(interface{ Flush() error }); ok {
+			if err := f.Flush(); err != nil {
+				em.err = fmt.Errorf("writing the journal: %w", err)
+				return em.err
+			}
+		}
+	}
 	return nil
 }
 

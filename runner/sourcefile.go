@@ -70,6 +70,12 @@ func (em *Emitter) SourceFile(path string, f *os.File) *SourceFile {
 		return nil
 	}
 	em.fsrc = true
+	// The file's identity (its first reference) reaches the journal's
+	// file before any of its events goes downstream: a journal's file
+	// otherwise lags its stage by up to a block, and a source killed
+	// before its first block would leave no trace of the file that its
+	// consumers read from, so a resume could not tell that it changed.
+	em.durableRef = true
 	id := journal.FileID{Path: abs, Size: st.Size(), MTime: st.ModTime().UnixNano(), Rel: journal.RelPath(em.journalDir, abs)}
 	return &SourceFile{em: em, f: f, id: id, h: xxhash.New(), on: true}
 }
