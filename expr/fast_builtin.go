@@ -125,7 +125,7 @@ func fastMembers(raw []byte) ([]fastMember, bool) {
 	if m.bad {
 		return nil, false
 	}
-	slices.SortStableFunc(ms, func(a, b fastMember) int { return strings.Compare(a.key, b.key) })
+	sortMembers(ms)
 	out := ms[:0]
 	for i, mb := range ms {
 		if i+1 < len(ms) && ms[i+1].key == mb.key {
