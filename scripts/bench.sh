@@ -83,15 +83,18 @@ g-4stage :: obz shell pipeline, same stages :: obz :: obz read "\$F" | obz filte
 g-4stage :: jq | jq | jq :: jq :: cat "\$F" | jq -c 'select(.amount > 50)' | jq -c '{id, country, amount}' | jq -n -c '$JQ_REDUCE'
 h-journal :: obz filter (framed, stdin a file), no journal :: obz :: obz filter '.amount > 50' < "\$FR"
 h-journal :: obz filter --journal (stdin a file: references to it) :: obz :: obz filter '.amount > 50' --journal "\$WORK/filter.zst" < "\$FR"
+h-journal :: obz filter (stdin a pipe), no journal :: obz :: cat "\$FR" | obz filter '.amount > 50'
 h-journal :: obz filter --journal (stdin a pipe: bytes) :: obz :: cat "\$FR" | obz filter '.amount > 50' --journal "\$WORK/filter.zst"
 h-journal :: obz filter --journal --journal-refs :: obz :: obz filter '.amount > 50' --journal-refs --journal "\$WORK/filter.zst" < "\$FR"
 h-journal :: obz head (framed, stdin a file), no journal :: obz :: obz head -n 2000000000 < "\$FR"
 h-journal :: obz head --journal (stdin a file: references to it) :: obz :: obz head -n 2000000000 --journal "\$WORK/head.zst" < "\$FR"
+h-journal :: obz head (stdin a pipe), no journal :: obz :: cat "\$FR" | obz head -n 2000000000
 h-journal :: obz head --journal (stdin a pipe: bytes) :: obz :: cat "\$FR" | obz head -n 2000000000 --journal "\$WORK/head.zst"
 h-journal :: obz head --journal --journal-codec zstd (stdin a pipe: bytes) :: obz :: cat "\$FR" | obz head -n 2000000000 --journal-codec zstd --journal "\$WORK/head.zst"
 h-journal :: obz head --journal --journal-refs :: obz :: obz head -n 2000000000 --journal-refs --journal "\$WORK/head.zst" < "\$FR"
 h-journal :: obz tee (framed, stdin a file), no journal :: obz :: obz tee /dev/null < "\$FR"
 h-journal :: obz tee --journal (stdin a file: references to it) :: obz :: obz tee /dev/null --journal "\$WORK/tee.zst" < "\$FR"
+h-journal :: obz tee (stdin a pipe), no journal :: obz :: cat "\$FR" | obz tee /dev/null
 h-journal :: obz tee --journal (stdin a pipe: bytes) :: obz :: cat "\$FR" | obz tee /dev/null --journal "\$WORK/tee.zst"
 h-journal :: obz tee --journal --journal-refs :: obz :: obz tee /dev/null --journal-refs --journal "\$WORK/tee.zst" < "\$FR"
 EOW
