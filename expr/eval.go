@@ -19,13 +19,13 @@ func (p *Program) Test(payload []byte, valid bool) (bool, error) {
 // TestFrame is Test on an event's frame: its payload is valid for a bare
 // line, whose members the reader may have indexed (wire.Frame.Members).
 func (p *Program) TestFrame(f *wire.Frame) (bool, error) {
-	return p.test(f.Payload, f.Bare, frameMembers(f))
+	return p.test(f.Payload, f.Checked, frameMembers(f))
 }
 
 // frameMembers returns the index of f's members where the fast path may
-// use it: a bare line's, checked by the reader that made it.
+// use it: that of a payload checked by the reader that made it.
 func frameMembers(f *wire.Frame) []uint32 {
-	if !f.Bare {
+	if !f.Checked {
 		return nil
 	}
 	return f.Members
@@ -62,7 +62,7 @@ func (p *Program) Outputs(payload []byte, valid bool, emit func(out []byte) erro
 
 // OutputsFrame is Outputs on an event's frame (see TestFrame).
 func (p *Program) OutputsFrame(f *wire.Frame, emit func(out []byte) error) error {
-	return p.outputs(f.Payload, f.Bare, frameMembers(f), emit)
+	return p.outputs(f.Payload, f.Checked, frameMembers(f), emit)
 }
 
 func (p *Program) outputs(payload []byte, valid bool, members []uint32, emit func(out []byte) error) error {

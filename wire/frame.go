@@ -143,11 +143,16 @@ type Frame struct {
 	// Bare is set by the Reader on data frames made from bare NDJSON lines
 	// (not obz frames); Writer is then "-" and Seq counts the bare lines.
 	Bare bool
+	// Checked is set by the Reader on data frames whose payload it checked
+	// (valid UTF-8, one JSON value): bare lines, and frames unless it
+	// trusts their payloads (TrustPayloads). A stage may skip checking
+	// such a payload again.
+	Checked bool
 	// Line is the physical input line the frame was read from (1-based).
 	Line int64
-	// Members indexes the top-level members of a bare line that is an
-	// object, where a Reader with Index set made it while checking the
-	// line: four offsets into Payload per member, in order (the key from
+	// Members indexes the top-level members of a payload the Reader
+	// checked (Checked) that is an object, where a Reader with Index set
+	// made it while checking: four offsets into Payload per member, in order (the key from
 	// its opening quote to after its closing one, KeyEscaped set in the
 	// end when the key has an escape; the value from its first byte to
 	// after its last). Nil when there is none; it points into the

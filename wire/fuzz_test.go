@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // addSeeds adds the canonical frames, the golden inputs' lines and a few
@@ -113,12 +114,19 @@ func FuzzReader(f *testing.F) {
 			switch {
 			case err == nil:
 				got = append(got, fr.Line)
-				if fr.Bare && !json.Valid(fr.Payload) {
-					t.Fatalf("bare payload %q is not valid JSON", fr.Payload)
+				if fr.Bare && !fr.Checked {
+					t.Fatalf("bare payload %q not marked checked", fr.Payload)
 				}
-				// The index of a bare object's members, read
-				// across SwapIndex, is the payload's own.
-				if r.Index && fr.Bare {
+				if fr.Checked && (fr.Kind != KindData || !json.Valid(fr.Payload) || !utf8.Valid(fr.Payload)) {
+					t.Fatalf("checked payload %q (kind %v) is not valid UTF-8 JSON", fr.Payload, fr.Kind)
+				}
+				if fr.Kind == KindData && !fr.Bare && !fr.Checked {
+					t.Fatalf("frame payload %q not checked", fr.Payload)
+				}
+				// The index of a checked object's members (a bare
+				// line's or a frame's payload), read across
+				// SwapIndex, is the payload's own.
+				if r.Index && fr.Checked {
 					idx, obj, _ := ValidIndex(fr.Payload, nil)
 					if (fr.Members != nil) != obj || !slices.Equal(fr.Members, idx) {
 						t.Fatalf("line %d %q: members %v, want %v", fr.Line, fr.Payload, fr.Members, idx)

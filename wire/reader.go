@@ -275,7 +275,7 @@ func (r *Reader) Next(f *Frame) error {
 				line = replaceInvalidUTF8(line)
 				if validUTF8JSON(line) {
 					r.bare++
-					*f = Frame{Kind: KindData, Writer: BareWriter, Seq: r.bare, Payload: trimJSONSpace(line), Bare: true, Line: r.line}
+					*f = Frame{Kind: KindData, Writer: BareWriter, Seq: r.bare, Payload: trimJSONSpace(line), Bare: true, Checked: true, Line: r.line}
 					return nil
 				}
 			}
@@ -285,7 +285,7 @@ func (r *Reader) Next(f *Frame) error {
 			return &LineError{Line: r.line, Kind: "parse", Msg: "invalid JSON" + parseHint(line), Raw: line, Size: int64(len(line))}
 		}
 		r.bare++
-		*f = Frame{Kind: KindData, Writer: BareWriter, Seq: r.bare, Payload: trimJSONSpace(line), Bare: true, Line: r.line, Members: members}
+		*f = Frame{Kind: KindData, Writer: BareWriter, Seq: r.bare, Payload: trimJSONSpace(line), Bare: true, Checked: true, Line: r.line, Members: members}
 		return nil
 	}
 }
@@ -573,7 +573,23 @@ func validUTF8(b []byte) []byte {
 func (r *Reader) checkPayload(f *Frame) {
 	switch f.Kind {
 	case KindData:
-		if validUTF8JSON(f.Payload) {
+		if r.Index {
+			if r.idx == nil {
+				r.idx = make([]uint32, 0, 1024)
+			}
+			n := len(r.idx)
+			idx, obj, ok := ValidIndex(f.Payload, r.idx)
+			r.idx = idx
+			if ok {
+				f.Checked = true
+				if obj {
+					f.Members = r.idx[n:len(r.idx):len(r.idx)]
+				}
+				return
+			}
+			r.idx = r.idx[:n]
+		} else if validUTF8JSON(f.Payload) {
+			f.Checked = true
 			return
 		}
 		f.Err = &ErrorInfo{Kind: "parse", Msg: "frame payload is not valid JSON" + parseHint(f.Payload), Stage: r.Stage, Line: r.line, Raw: validUTF8(f.Payload)}
