@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -652,5 +653,48 @@ func TestResumeTimeout(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("the reader still waits for a publisher past its resume timeout")
+	}
+}
+
+// TestPayloadChecked: a frame published to the subject by something other
+// than obz, whose payload is not valid JSON, reaches the edge as an error
+// event of the same writer and seq (the edges downstream trust payloads).
+func TestPayloadChecked(t *testing.T) {
+	nc := testServer(t)
+	s := Stream{Subject: "edge.junk"}
+	o := newOut(t, nc, s, OutOptions{})
+	frames := `{"obz":1,"t":"data","w":"x","s":1,"d":{"a":1}}` + "\n" +
+		`{"obz":1,"t":"data","w":"x","s":2,"d":{"a":tru}}` + "\n" +
+		`{"obz":1,"t":"data","w":"x","s":3,"d":"\xff"}` + "\n" +
+		`{"obz":1,"t":"eof","w":"x","n":3,"kind":"natural"}` + "\n"
+	if err := o.Send([]byte(frames)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.Ack(); err != nil {
+		t.Fatal(err)
+	}
+	in := newIn(t, nc, s, "d")
+	defer in.Close()
+	out, err := readAll(t, in)
+	if err != io.EOF {
+		t.Fatalf("edge ended with %v, want EOF", err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("%d frames, want 4:\n%s", len(lines), out)
+	}
+	fs := make([]wire.Frame, 4)
+	for i, l := range lines {
+		if err := wire.Decode([]byte(l), &fs[i]); err != nil {
+			t.Fatalf("frame %d %q: %v", i+1, l, err)
+		}
+	}
+	if fs[0].Kind != wire.KindData || string(fs[0].Payload) != `{"a":1}` {
+		t.Errorf("frame 1: %v %q, want the data event", fs[0].Kind, fs[0].Payload)
+	}
+	for i, f := range fs[1:3] {
+		if f.Kind != wire.KindError || f.Writer != "x" || f.Seq != uint64(i+2) || f.Err == nil || f.Err.Kind != "parse" || f.Payload != nil || !utf8.Valid(f.Err.Raw) {
+			t.Errorf("%s: want an error event of x, kind parse, with the payload as raw", lines[i+1])
+		}
 	}
 }
