@@ -374,8 +374,6 @@ func publish(c *cli.Context, status *natsStatus) (err error) {
 			}
 		}
 	}()
-	sc := bufio.NewScanner(input)
-	sc.Buffer(make([]byte, 256<<10), wire.DefaultMaxLine+1)
 	var batch []byte
 	var line, frames int64
 	counts := map[string]uint64{} // data and error frames per writer
@@ -389,6 +387,14 @@ func publish(c *cli.Context, status *natsStatus) (err error) {
 		batch = batch[:0]
 		return err
 	}
+	// Frames are published 256 KiB at a time, or as soon as stdin has
+	// nothing more ready: a slow producer's frames are not held back.
+	var idleErr error
+	sc := bufio.NewScanner(newReadAhead(input, 256<<10, func() error {
+		idleErr = flush()
+		return idleErr
+	}))
+	sc.Buffer(make([]byte, 256<<10), wire.DefaultMaxLine+1)
 	var f wire.Frame
 	var dec wire.Decoder
 	for t := time.Now(); sc.Scan(); t = time.Now() {
@@ -421,6 +427,9 @@ func publish(c *cli.Context, status *natsStatus) (err error) {
 				return err
 			}
 		}
+	}
+	if idleErr != nil {
+		return idleErr
 	}
 	readErr := sc.Err()
 	if err := flush(); err != nil {
