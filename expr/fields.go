@@ -47,6 +47,9 @@ func NewExtractor(paths []Path) *Extractor {
 	return &Extractor{paths: paths}
 }
 
+// Len is the number of paths x reads.
+func (x *Extractor) Len() int { return len(x.paths) }
+
 // Extract sets vals[i] to the raw bytes of paths[i]'s value, or nil when the
 // field is absent (or a path runs into a value that is not an object). vals
 // must have len(paths) entries; the values alias p. It returns false when p
@@ -75,32 +78,64 @@ func (x *Extractor) object(p []byte, i, d int, mask uint64, vals [][]byte) (int,
 		if !ok {
 			return m.i, !m.bad
 		}
-		key := p[ks+1 : ke-1]
-		var deeper uint64
-		for j, path := range x.paths {
-			if mask&(1<<j) == 0 || !keyIs(key, path[d]) {
-				continue
-			}
-			if len(path) == d+1 {
-				vals[j] = p[vs:ve]
-			} else {
-				deeper |= 1 << j
+		if !x.member(p, p[ks+1:ke-1], vs, ve, d, mask, vals) {
+			return 0, false
+		}
+	}
+}
+
+// member takes the member key: p[vs:ve] of the object at path depth d,
+// for the paths in mask; false where a nested object is malformed.
+func (x *Extractor) member(p, key []byte, vs, ve, d int, mask uint64, vals [][]byte) bool {
+	var deeper uint64
+	for j, path := range x.paths {
+		if mask&(1<<j) == 0 || !keyIs(key, path[d]) {
+			continue
+		}
+		if len(path) == d+1 {
+			vals[j] = p[vs:ve]
+		} else {
+			deeper |= 1 << j
+		}
+	}
+	if deeper != 0 {
+		// A later duplicate key replaces what an earlier one gave.
+		for j := range x.paths {
+			if deeper&(1<<j) != 0 {
+				vals[j] = nil
 			}
 		}
-		if deeper != 0 {
-			// A later duplicate key replaces what an earlier one gave.
-			for j := range x.paths {
-				if deeper&(1<<j) != 0 {
-					vals[j] = nil
-				}
-			}
-			if p[vs] == '{' {
-				if _, ok := x.object(p, vs, d+1, deeper, vals); !ok {
-					return 0, false
-				}
+		if p[vs] == '{' {
+			if _, ok := x.object(p, vs, d+1, deeper, vals); !ok {
+				return false
 			}
 		}
 	}
+	return true
+}
+
+// ExtractMembers is Extract on a payload whose top-level members the
+// reader indexed as it checked it (wire.Frame.Members): it takes the keys
+// and values from the index instead of walking the bytes. An index that
+// does not fit p falls back to Extract.
+func (x *Extractor) ExtractMembers(p []byte, m []uint32, vals [][]byte) bool {
+	if len(m) == 0 || len(m)%4 != 0 || int(m[len(m)-1]) > len(p) || p[0] != '{' {
+		return x.Extract(p, vals)
+	}
+	for i := range vals {
+		vals[i] = nil
+	}
+	all := uint64(1)<<len(x.paths) - 1
+	if len(x.paths) == MaxPaths {
+		all = math.MaxUint64
+	}
+	for j := 0; j+4 <= len(m); j += 4 {
+		ks, ke, vs, ve := int(m[j]), int(m[j+1]&^wire.KeyEscaped), int(m[j+2]), int(m[j+3])
+		if !x.member(p, p[ks+1:ke-1], vs, ve, 0, all, vals) {
+			return false
+		}
+	}
+	return true
 }
 
 // MemberScanner walks the members of a JSON object in its raw bytes.

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/obz-dev/obz/wire"
 )
 
 // lookupPath walks a decoded object the way the extractor does.
@@ -62,6 +64,21 @@ func checkExtract(t testing.TB, payload []byte, paths []Path) {
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("extract(%s) path %v: got %#v, want %#v", payload, p, got, want)
+		}
+	}
+	// From the reader's index of the payload's members (a payload the
+	// reader checked, trimmed as a frame's is): the same raw values.
+	trimmed := bytes.TrimSpace(payload)
+	idx, _, _ := wire.ValidIndex(trimmed, nil)
+	ivals := make([][]byte, len(paths))
+	if ok := x.ExtractMembers(trimmed, idx, ivals); ok != isObj {
+		t.Fatalf("extract from the index (%s) ok = %v, want %v", payload, ok, isObj)
+	}
+	vals2 := make([][]byte, len(paths))
+	x.Extract(trimmed, vals2)
+	for i := range paths {
+		if !bytes.Equal(ivals[i], vals2[i]) || (ivals[i] == nil) != (vals2[i] == nil) {
+			t.Fatalf("extract from the index (%s) path %v: got %q, want %q", payload, paths[i], ivals[i], vals2[i])
 		}
 	}
 }

@@ -117,9 +117,10 @@ type FileInputs interface {
 }
 
 // MemberReader is implemented by processors that read top-level fields of
-// their events (filter and map): where ReadsMembers is true, the reader of
-// each input indexes the members of a bare line that is an object as it
-// checks it (wire.Reader.Index), for the processor to find its fields in.
+// their events (filter, map, agg, top, dedupe): where ReadsMembers is true,
+// the reader of each input indexes the members of each payload that is an
+// object as it checks it (a bare line, a frame from anything but a flow
+// edge: wire.Reader.Index), for the processor to find its fields in.
 type MemberReader interface {
 	ReadsMembers() bool
 }

@@ -234,19 +234,25 @@ func newAgg(o runner.Options) (runner.Stage, error) {
 	return g, nil
 }
 
+// ReadsMembers has the reader index the members of each event it checks
+// (runner.MemberReader): read takes the fields from the index instead of
+// walking the payload again.
+func (g *agg) ReadsMembers() bool { return g.x.Len() > 0 }
+
 func (g *agg) Event(ev *wire.Frame, em *runner.Emitter) error {
-	if err := g.read(ev.Payload); err != nil {
+	if err := g.read(ev.Payload, ev.Members); err != nil {
 		return err
 	}
 	return g.apply(em)
 }
 
-// read reads the fields of the event p into g.vals (g.nums for numbers,
+// read reads the fields of the event p (members: its index, or nil;
+// wire.Frame.Members) into g.vals (g.nums for numbers,
 // g.key the key, g.scratch the canonical values), touching no group: an
 // event that is not an object, or has a non-number where a number goes, is
 // an error event.
-func (g *agg) read(p []byte) error {
-	if !g.x.Extract(p, g.vals) {
+func (g *agg) read(p []byte, members []uint32) error {
+	if !g.x.ExtractMembers(p, members, g.vals) {
 		return runner.EventErrorf("type", "the event is not a JSON object")
 	}
 	// Check every number before touching any state: an event is counted

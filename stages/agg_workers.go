@@ -45,7 +45,7 @@ type aggWorker struct {
 
 func (w *aggWorker) Eval(ev *wire.Frame, a *runner.Answer) error {
 	g := w.g
-	if err := g.read(ev.Payload); err != nil {
+	if err := g.read(ev.Payload, ev.Members); err != nil {
 		return err
 	}
 	le := binary.LittleEndian

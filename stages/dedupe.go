@@ -111,22 +111,28 @@ func newDedupe(o runner.Options) (runner.Stage, error) {
 	return d, nil
 }
 
+// ReadsMembers has the reader index the members of each event it checks
+// (runner.MemberReader): read takes the fields from the index instead of
+// walking the payload again.
+func (d *dedupe) ReadsMembers() bool { return d.x.Len() > 0 }
+
 func (d *dedupe) Event(ev *wire.Frame, em *runner.Emitter) error {
-	t, err := d.read(ev.Payload)
+	t, err := d.read(ev.Payload, ev.Members)
 	if err != nil {
 		return err
 	}
 	return d.apply(ev, t, em)
 }
 
-// read returns the event time of the event p (with --within) and sets
+// read returns the event time of the event p (members: its index, or
+// nil) (with --within) and sets
 // d.key to its key, touching no state.
-func (d *dedupe) read(p []byte) (int64, error) {
+func (d *dedupe) read(p []byte, members []uint32) (int64, error) {
 	nKey := len(d.vals)
 	if d.timeIdx >= 0 {
 		nKey--
 	}
-	if !d.x.Extract(p, d.vals) && len(d.vals) > 0 {
+	if !d.x.ExtractMembers(p, members, d.vals) && len(d.vals) > 0 {
 		return 0, runner.EventErrorf("type", "the event is not a JSON object")
 	}
 	var t int64
@@ -246,7 +252,7 @@ type dedupeWorker struct {
 }
 
 func (w *dedupeWorker) Eval(ev *wire.Frame, a *runner.Answer) error {
-	t, err := w.d.read(ev.Payload)
+	t, err := w.d.read(ev.Payload, ev.Members)
 	if err != nil {
 		return err
 	}

@@ -111,18 +111,23 @@ func (t *top) better(a, b *topEntry) bool {
 	return a.seq < b.seq
 }
 
+// ReadsMembers has the reader index the members of each event it checks
+// (runner.MemberReader): read takes the fields from the index instead of
+// walking the payload again.
+func (t *top) ReadsMembers() bool { return t.x.Len() > 0 }
+
 func (t *top) Event(ev *wire.Frame, em *runner.Emitter) error {
-	v, err := t.read(ev.Payload)
+	v, err := t.read(ev.Payload, ev.Members)
 	if err != nil {
 		return err
 	}
 	return t.apply(ev, v, em)
 }
 
-// read returns the number the event p ranks by and sets t.key to its
+// read returns the number the event p (members: its index, or nil) ranks by and sets t.key to its
 // group's key, touching no leaderboard.
-func (t *top) read(p []byte) (float64, error) {
-	if !t.x.Extract(p, t.vals) {
+func (t *top) read(p []byte, members []uint32) (float64, error) {
+	if !t.x.ExtractMembers(p, members, t.vals) {
 		return 0, runner.EventErrorf("type", "the event is not a JSON object")
 	}
 	v, ok := expr.NumberValue(t.vals[0])
@@ -267,7 +272,7 @@ type topWorker struct {
 }
 
 func (w *topWorker) Eval(ev *wire.Frame, a *runner.Answer) error {
-	v, err := w.t.read(ev.Payload)
+	v, err := w.t.read(ev.Payload, ev.Members)
 	if err != nil {
 		return err
 	}
