@@ -395,12 +395,28 @@ func publish(c *cli.Context, status *natsStatus) (err error) {
 		return idleErr
 	}))
 	sc.Buffer(make([]byte, 256<<10), wire.DefaultMaxLine+1)
+	// A last line without its newline is a frame its writer was stopped
+	// in the middle of: it may decode (cut after its payload's "}"), to a
+	// payload without that "}".
+	torn := false
+	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
+		adv, tok, err := bufio.ScanLines(data, atEOF)
+		if atEOF && tok != nil && adv == len(data) && data[len(data)-1] != '\n' {
+			torn = true
+		}
+		return adv, tok, err
+	})
 	var f wire.Frame
 	var dec wire.Decoder
 	for t := time.Now(); sc.Scan(); t = time.Now() {
 		status.wait(t, false)
 		line++
 		b := sc.Bytes()
+		if torn {
+			flush()
+			out.Ack()
+			return broken(fmt.Errorf("stdin line %d: torn frame: the stream ended in the middle of a frame (its writer stopped while it wrote it)", line))
+		}
 		if err := dec.Decode(b, &f); err != nil || f.Kind == 0 {
 			flush()
 			out.Ack()
