@@ -82,7 +82,8 @@ type liveness struct {
 	mu          sync.Mutex
 	last        time.Time // the last sign; zero: none yet
 	suspended   bool
-	suspendedBy string // the publisher of the suspend mark: its heartbeats do not resume the edge
+	suspendedBy string    // the publisher of the suspend mark: its heartbeats do not resume the edge
+	created     time.Time // when the reader started: the start timeout counts from it
 }
 
 // beat is a heartbeat of publisher id.
@@ -112,15 +113,22 @@ func (l *liveness) suspend(by string) {
 // expired says whether the wait that began at since has lasted longer than
 // allowed, counted from the later of since and the last sign: idle for a
 // live edge, resume for a suspended one (0: no limit). Before any sign,
-// the publishing side may not have started yet: no limit.
-func (l *liveness) expired(since time.Time, idle, resume time.Duration) *IdleError {
+// the publishing side may not have started yet: start, counted from the
+// reader's start (0: no limit).
+func (l *liveness) expired(since time.Time, idle, resume, start time.Duration) *IdleError {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.last.IsZero() {
+		if waited := time.Since(l.created); start > 0 && waited > start {
+			return &IdleError{Waited: waited.Round(time.Millisecond), Limit: start, NotStarted: true}
+		}
+		return nil
+	}
 	limit := idle
 	if l.suspended {
 		limit = resume
 	}
-	if limit <= 0 || l.last.IsZero() {
+	if limit <= 0 {
 		return nil
 	}
 	from := l.last
@@ -144,9 +152,16 @@ type IdleError struct {
 	Waited    time.Duration
 	Limit     time.Duration
 	Suspended bool
+	// NotStarted: the publishing side never gave a sign
+	// (InOptions.StartTimeout).
+	NotStarted bool
 }
 
 func (e *IdleError) Error() string {
+	if e.NotStarted {
+		return fmt.Sprintf("subject %s: the publishing side never started: no frame nor heartbeat in %v (--start-timeout %v; its host not running, or not reaching this server?): the edge is broken",
+			e.Subject, e.Waited, e.Limit)
+	}
 	if e.Suspended {
 		return fmt.Sprintf("subject %s: the publishing side stopped to be resumed and was not resumed: waited %v for it (--resume-timeout %v): the edge is broken",
 			e.Subject, e.Waited, e.Limit)

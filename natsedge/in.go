@@ -50,6 +50,11 @@ type InOptions struct {
 	// to be resumed (Out.Suspend), until a message or another publisher's
 	// heartbeat comes; 0: no limit.
 	ResumeTimeout time.Duration
+	// StartTimeout: Read fails (IdleError, NotStarted) when the
+	// publishing side gave no sign at all (no message ever stored, no
+	// heartbeat) within this long of NewIn: its host never came, or was
+	// lost before its first frame; 0: no limit (it may start later).
+	StartTimeout time.Duration
 }
 
 // In is an input edge read from a JetStream subject through a durable
@@ -115,7 +120,8 @@ func NewIn(ctx context.Context, nc *nats.Conn, s Stream, durable string, opts In
 	in := &In{subject: s.Subject, durable: durable, opts: opts, js: js, st: st, name: st.CachedInfo().Config.Name,
 		done: make(chan struct{}), eofs: map[string]bool{}, seqs: map[string]uint64{}, resynced: map[string]uint64{}}
 	maps.Copy(in.seqs, opts.Seen)
-	if opts.IdleTimeout > 0 || opts.ResumeTimeout > 0 {
+	in.live.created = time.Now()
+	if opts.IdleTimeout > 0 || opts.ResumeTimeout > 0 || opts.StartTimeout > 0 {
 		if st.CachedInfo().State.LastSeq > 0 {
 			// A publisher was there: its silence from now on counts.
 			in.live.message()
@@ -381,7 +387,7 @@ func (in *In) next(wait bool) error {
 	if wait {
 		var tick <-chan time.Time
 		if in.hbSub != nil {
-			t := time.NewTicker(checkEvery(in.opts.IdleTimeout, in.opts.ResumeTimeout))
+			t := time.NewTicker(checkEvery(in.opts.IdleTimeout, in.opts.ResumeTimeout, in.opts.StartTimeout))
 			defer t.Stop()
 			tick = t.C
 		}
@@ -394,7 +400,7 @@ func (in *In) next(wait bool) error {
 			case <-in.done:
 				break waiting
 			case <-tick:
-				if err := in.live.expired(since, in.opts.IdleTimeout, in.opts.ResumeTimeout); err != nil {
+				if err := in.live.expired(since, in.opts.IdleTimeout, in.opts.ResumeTimeout, in.opts.StartTimeout); err != nil {
 					select {
 					case im, ok = <-in.ch: // came at the last moment
 						break waiting

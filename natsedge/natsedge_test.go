@@ -698,3 +698,39 @@ func TestPayloadChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestStartTimeout: a reader whose publishing side never comes (no message
+// stored, no heartbeat) waits without limit by default, and with a start
+// timeout fails after it; a publisher that comes in time is read.
+func TestStartTimeout(t *testing.T) {
+	nc := testServer(t)
+	s := Stream{Subject: "edge.never"}
+	in, err := NewIn(context.Background(), nc, s, "d", InOptions{IdleTimeout: 100 * time.Millisecond, StartTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := readEnd(t, in)
+	select {
+	case err := <-end:
+		var idle *IdleError
+		if !errors.As(err, &idle) || !idle.NotStarted || idle.Subject != s.Subject || !strings.Contains(err.Error(), "never started") {
+			t.Errorf("the reader ended with %v, want an IdleError (not started) for %s", err, s.Subject)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the reader still waits for a publisher that never came")
+	}
+
+	// A publisher that comes within the start timeout: read to its EOF.
+	s2 := Stream{Subject: "edge.late"}
+	in2, err := NewIn(context.Background(), nc, s2, "d", InOptions{StartTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in2.Close()
+	o := newOut(t, nc, s2, OutOptions{})
+	time.Sleep(200 * time.Millisecond)
+	send(t, o, frames("src", 1, 10, true))
+	if _, err := readAll(t, in2); err != io.EOF {
+		t.Errorf("the reader of a publisher that came in time ended with %v, want EOF", err)
+	}
+}

@@ -200,9 +200,10 @@ EXAMPLES:
    (exit 1), naming the subject and how long it waited: the edge is
    broken, as when a pipe's writer dies. The wait counts from the first
    sign of a publisher (a message in the stream, a heartbeat): a sub
-   started before its publisher waits for it. A publisher that said it
-   stopped to be resumed (its obz flow died: obz flow --resume) is waited
-   for without limit, or for --resume-timeout.
+   started before its publisher waits for it, without limit, or for
+   --start-timeout. A publisher that said it stopped to be resumed (its
+   obz flow died: obz flow --resume) is waited for without limit, or for
+   --resume-timeout.
 `+natsStreamHelp+`
 EXAMPLES:
    obz nats serve --port -1 --dir .obz/nats-try -- sh -c 'obz gen --count 5 | obz nats pub demo && obz nats sub demo --durable d | obz map -r .amount'
@@ -210,6 +211,7 @@ EXAMPLES:
 `, withStream(
 					&cli.StringFlag{Name: "durable", Usage: "the durable consumer's `NAME` (required): where reading continues after a restart"},
 					&cli.IntFlag{Name: "writers", Value: 1, Usage: "how many writers' EOFs end the subject (stages publishing to it)"},
+					&cli.DurationFlag{Name: "start-timeout", Usage: "fail (exit 1) when the publishing side gives no sign at all (no frame stored, no heartbeat) within this long of the start: its host never came (0: wait without limit, for a publisher that starts later)"},
 					&cli.DurationFlag{Name: "idle-timeout", Value: natsedge.DefaultIdleTimeout, Usage: "fail (exit 1) after waiting this long with neither frames nor a heartbeat from the publishing side: its host lost (0: wait without limit; counted from its first sign)"},
 					&cli.DurationFlag{Name: "resume-timeout", Usage: "after the publishing side said it stopped to be resumed (its obz flow died), fail if it is not resumed within this (0: wait without limit)"},
 					&cli.DurationFlag{Name: "ack-wait", Value: 30 * time.Second, Usage: "how long the server waits for an acknowledgement before it delivers a frame again"},
@@ -588,7 +590,7 @@ func subscribe(c *cli.Context, status *natsStatus) (err error) {
 	start := time.Now()
 	warn := func(msg string) { fmt.Fprintf(c.App.ErrWriter, "obz nats sub: %s\n", msg) }
 	in, err := natsedge.NewIn(c.Context, nc, st, durable, natsedge.InOptions{Writers: c.Int("writers"), AckWait: c.Duration("ack-wait"), Seen: seen, Warn: warn,
-		IdleTimeout: c.Duration("idle-timeout"), ResumeTimeout: c.Duration("resume-timeout")})
+		IdleTimeout: c.Duration("idle-timeout"), ResumeTimeout: c.Duration("resume-timeout"), StartTimeout: c.Duration("start-timeout")})
 	if err != nil {
 		return err
 	}
