@@ -213,9 +213,13 @@ func (l *lifecycle) giveUp() {
 
 // failure answers "did it fail": it failed, or a signal killed it that
 // was not the drain timeout's. A stage done with dead letters did not
-// fail: errors are data.
+// fail: errors are data. Nor did a stage the drain timeout was killing
+// that ended another way first: the supervisor kills the stages still
+// running one after another, and between two kills (a loaded machine may
+// hold the supervisor there a while) the stage after a killed one may
+// find its input broken and exit 1 before its own SIGKILL comes.
 func (l *lifecycle) failure() bool {
-	return l.end == EndFailed || l.end == EndKilled && !l.killed
+	return (l.end == EndFailed || l.end == EndKilled) && !l.killed
 }
 
 // running reports whether the stage's process runs.

@@ -78,6 +78,21 @@ func TestKilledAtDrainTimeout(t *testing.T) {
 	}
 }
 
+// A stage the drain timeout was killing that exited 1 before its SIGKILL
+// came (its upstream, killed first, broke its input) did not fail: the
+// flow ends as stopped, not failed (exec_flow.txtar, once in CI).
+func TestBrokenByDrainKill(t *testing.T) {
+	l := &lifecycle{res: &StageResult{State: StateRunning}}
+	if !l.kill() {
+		t.Fatal("kill() of a running stage = false")
+	}
+	ps, err := ended(t, "exit 1")
+	l.exited(ps, err)
+	if l.failure() {
+		t.Errorf("state %v: a failure; want none", l.res.State)
+	}
+}
+
 // The manifest keeps the states' names.
 func TestStateJSON(t *testing.T) {
 	for s := StatePending; s <= StateKilled; s++ {
