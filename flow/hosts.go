@@ -160,6 +160,12 @@ func (t *Topology) Part(host, runID string, conn map[string]string) (*Topology, 
 			// A run's subject is used once: its stream goes once read.
 			argv = append(argv, "--durable", e.Durable(), "--delete-stream")
 		}
+		// The [nats] table's timeouts, as the bridges' flags.
+		for _, k := range natsKeys {
+			if d, ok := t.NATS[k]; ok && (k == "heartbeat") == (kind == bridgePub) {
+				argv = append(argv, "--"+strings.ReplaceAll(k, "_", "-"), d.String())
+			}
+		}
 		b := &Stage{Name: name, Argv: argv, Env: conn, Dir: t.Dir, Host: host, Restart: "never", bridge: kind}
 		p.Stages = append(p.Stages, b)
 		return b, nil

@@ -162,3 +162,33 @@ host = "b"
 		t.Errorf("the reference's reading bridge runs %q", got)
 	}
 }
+
+// TestPartNATSTable: the [nats] table's timeouts become the bridges'
+// flags (heartbeat the publishers', the others the readers'); bad values
+// and unknown keys are refused, naming them.
+func TestPartNATSTable(t *testing.T) {
+	topo, err := Parse("t.toml", []byte(twoHosts+"\n[nats]\nidle_timeout = \"1m\"\nstart_timeout = \"10m\"\nheartbeat = \"500ms\"\n"), testCommands)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := topo.Part("a", "r1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(a.Lookup("nats.big.out").Argv, " "); got != "nats pub obz.orders.r1.big.out --heartbeat 500ms" {
+		t.Errorf("publishing bridge: %q", got)
+	}
+	if got := strings.Join(a.Lookup("nats.ref.j").Argv, " "); got != "nats sub obz.orders.r1.ref.j --durable obz_j --delete-stream --idle-timeout 1m0s --start-timeout 10m0s" {
+		t.Errorf("reading bridge: %q", got)
+	}
+	for _, tc := range []struct{ table, want string }{
+		{"idle_timeout = 30", `nats: idle_timeout must be a duration in quotes, such as "30s" or "5m" ("0s": without limit), not 30`},
+		{`resume_timeout = "-1s"`, `not "-1s"`},
+		{`idle_timout = "1s"`, `unknown key "nats.idle_timout" (did you mean "idle_timeout"?)`},
+	} {
+		_, err := Parse("t.toml", []byte(twoHosts+"\n[nats]\n"+tc.table+"\n"), testCommands)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("[nats] %s: %v, want an error with %q", tc.table, err, tc.want)
+		}
+	}
+}

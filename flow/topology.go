@@ -4,11 +4,13 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,10 +40,18 @@ type Topology struct {
 	// in the order the hosts key lists them, else of first use; none when
 	// no stage names one (docs/topology.md, Hosts).
 	Hosts []string
+	// NATS holds the [nats] table: the timeouts of the bridges of the
+	// edges that cross hosts (natsKeys), passed to obz nats sub and pub
+	// as their flags of the same names.
+	NATS map[string]time.Duration
 	// Host and RunID are set on a host's part of a flow (Part): the host
 	// it runs on and the run it belongs to.
 	Host, RunID string
 }
+
+// natsKeys are the keys of a topology's [nats] table: flags of the sub
+// bridges (the first three) and of the pub bridges (heartbeat).
+var natsKeys = []string{"idle_timeout", "start_timeout", "resume_timeout", "heartbeat"}
 
 // Stage is one node of the flow.
 type Stage struct {
@@ -126,6 +136,7 @@ type rawTopology struct {
 	Stages      map[string]rawStage `toml:"stages"`
 	Retention   *rawRetention       `toml:"retention"`
 	Hosts       []string            `toml:"hosts"`
+	NATS        map[string]any      `toml:"nats"`
 }
 
 type rawRetention struct {
@@ -192,7 +203,7 @@ func parse(file string, data []byte, cmds Commands, check StageCheck) (*Topology
 	}
 	v := &validator{file: file, lines: indexLines(data)}
 	for _, k := range md.Undecoded() {
-		known := []string{"name", "flow", "dir", "run_dir", "on_error", "metrics_addr", "stages", "retention", "hosts"}
+		known := []string{"name", "flow", "dir", "run_dir", "on_error", "metrics_addr", "stages", "retention", "hosts", "nats"}
 		if len(k) == 2 && k[0] == "retention" {
 			known = []string{"keep", "older_than", "max_size", "force"}
 		}
@@ -252,6 +263,22 @@ func parse(file string, data []byte, cmds Commands, check StageCheck) (*Topology
 		if t.Retention.Keep == 0 && t.Retention.OlderThan == 0 && t.Retention.MaxSize == 0 {
 			v.add(line, "retention: say what to remove: keep, older_than or max_size")
 		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(raw.NATS)) {
+		if !slices.Contains(natsKeys, k) {
+			v.add(v.keyLine(k), "unknown key \"nats.%s\"%s (the [nats] table has %s)", k, suggest(k, natsKeys), quoteList(natsKeys))
+			continue
+		}
+		str, _ := raw.NATS[k].(string)
+		d, err := time.ParseDuration(str)
+		if err != nil || d < 0 {
+			v.add(v.keyLine(k), "nats: %s must be a duration in quotes, such as \"30s\" or \"5m\" (\"0s\": without limit), not %v", k, tomlValue(raw.NATS[k]))
+			continue
+		}
+		if t.NATS == nil {
+			t.NATS = map[string]time.Duration{}
+		}
+		t.NATS[k] = d
 	}
 	switch t.OnError {
 	case "":
@@ -501,4 +528,13 @@ func (v *validator) checkDirs(t *Topology, flowKey bool) {
 			v.add(s.Line, "stage %q: dir %s is not a directory", s.Name, s.Dir)
 		}
 	}
+}
+
+// tomlValue shows a value of the file as it was written, near enough for a
+// message: a string in quotes, anything else as Go prints it.
+func tomlValue(v any) string {
+	if s, ok := v.(string); ok {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprint(v)
 }
