@@ -519,9 +519,8 @@ func appendJQObject(dst, obj []byte, drop []string) ([]byte, bool) {
 // keys must be in drop, so that the input's own members of those keys go).
 func appendJQObjectSet(dst, obj []byte, drop []string, set []fastSet) ([]byte, bool) {
 	ms := make([]fastMember, 0, 16)
-	// Objects come with their keys sorted, more often than not (gojq and
-	// obz write them so): the keys set are then put in their places, and
-	// nothing is sorted.
+	// An object whose keys come sorted (as gojq writes them) is not
+	// sorted again: the keys set are put in their places.
 	sorted := true
 	m := MemberScanner{b: obj, i: 1}
 	for {

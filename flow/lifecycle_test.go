@@ -62,34 +62,30 @@ func TestClassifyExit(t *testing.T) {
 	}
 }
 
-// A stage killed by the drain timeout is killed, not a failure.
+// A stage killed by the drain timeout is killed, not a failure. Nor is one
+// the drain timeout was killing that exited 1 before its SIGKILL came (its
+// upstream, killed first, broke its input): the flow ends as stopped, not
+// failed (exec_flow.txtar, once in CI).
 func TestKilledAtDrainTimeout(t *testing.T) {
-	l := &lifecycle{res: &StageResult{State: StateRunning}}
-	if !l.kill() {
-		t.Fatal("kill() of a running stage = false")
-	}
-	ps, err := ended(t, "kill -KILL $$")
-	l.exited(ps, err)
-	if l.res.State != StateKilled || l.failure() {
-		t.Errorf("state %v, failure %v; want killed, no failure", l.res.State, l.failure())
-	}
-	if l.kill() || l.stop() {
-		t.Error("kill or stop of a stage that ended")
-	}
-}
-
-// A stage the drain timeout was killing that exited 1 before its SIGKILL
-// came (its upstream, killed first, broke its input) did not fail: the
-// flow ends as stopped, not failed (exec_flow.txtar, once in CI).
-func TestBrokenByDrainKill(t *testing.T) {
-	l := &lifecycle{res: &StageResult{State: StateRunning}}
-	if !l.kill() {
-		t.Fatal("kill() of a running stage = false")
-	}
-	ps, err := ended(t, "exit 1")
-	l.exited(ps, err)
-	if l.failure() {
-		t.Errorf("state %v: a failure; want none", l.res.State)
+	for _, tc := range []struct {
+		script string
+		state  State
+	}{
+		{"kill -KILL $$", StateKilled},
+		{"exit 1", StateFailed},
+	} {
+		l := &lifecycle{res: &StageResult{State: StateRunning}}
+		if !l.kill() {
+			t.Fatal("kill() of a running stage = false")
+		}
+		ps, err := ended(t, tc.script)
+		l.exited(ps, err)
+		if l.res.State != tc.state || l.failure() {
+			t.Errorf("%s: state %v, failure %v; want %v, no failure", tc.script, l.res.State, l.failure(), tc.state)
+		}
+		if l.kill() || l.stop() {
+			t.Errorf("%s: kill or stop of a stage that ended", tc.script)
+		}
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -337,7 +336,11 @@ func (in *In) Read(b *runner.InBatch) error {
 			return fmt.Errorf("subject %s: message %d of the stream, line %d: %w", in.subject, in.seq, in.line, err)
 		}
 		b.Bytes += int64(len(line) + 1)
-		in.checkPayload(&f)
+		// Whoever may publish to the subject wrote it, and the edges
+		// downstream trust their payloads (docs/wire.md, Payload trust).
+		if wasData := f.Kind == wire.KindData; !wire.CheckPayload(&f, "", 0) && wasData {
+			f.Err.Msg += fmt.Sprintf(" (subject %s, message %d of the stream)", in.subject, in.seq)
+		}
 		switch f.Kind {
 		case wire.KindData, wire.KindError:
 			s, seen := in.seqs[f.Writer]
@@ -527,34 +530,4 @@ func (in *In) DeleteStream(ctx context.Context) error {
 		return fmt.Errorf("deleting stream %s after its EOF: %w", in.name, err)
 	}
 	return nil
-}
-
-// checkPayload checks the payload of a frame read from the stream as a
-// Reader checks frames it does not trust: whoever can publish to the
-// subject wrote it, and the edges downstream trust their payloads (docs/
-// wire.md, Payload trust). A data frame whose payload is not valid UTF-8
-// JSON becomes an error frame of the same writer and seq (kind parse, the
-// payload as raw), so the edge's contract holds; an error frame keeps its
-// error and carries such a payload as raw.
-func (in *In) checkPayload(f *wire.Frame) {
-	if (f.Kind != wire.KindData && f.Kind != wire.KindError) || f.Kind == wire.KindError && len(f.Payload) == 0 {
-		return
-	}
-	if utf8.Valid(f.Payload) && wire.Valid(f.Payload) {
-		return
-	}
-	raw := bytes.ToValidUTF8(f.Payload, []byte("\uFFFD"))
-	if f.Kind == wire.KindError {
-		info := wire.ErrorInfo{}
-		if f.Err != nil {
-			info = *f.Err
-		}
-		if len(info.Raw) == 0 {
-			info.Raw = raw
-		}
-		f.Err, f.Payload = &info, nil
-		return
-	}
-	f.Err = &wire.ErrorInfo{Kind: "parse", Msg: fmt.Sprintf("frame payload is not valid JSON (subject %s, message %d of the stream)", in.subject, in.seq), Raw: raw}
-	f.Kind, f.Payload = wire.KindError, nil
 }

@@ -166,6 +166,13 @@ type Frame struct {
 // turn it into an error event and keep reading, or raise the limit.
 var ErrFrameTooLarge = errors.New("line exceeds the size limit")
 
+// ErrTornFrame is the end of a framed stream whose last line has no
+// newline: every writer ends a frame with "\n", so that line is a frame
+// its writer was stopped in the middle of (kill -9), however well it
+// decodes (cut just after its payload's "}", it decodes to a payload
+// without that "}"). The Reader reports it as a *LineError of kind frame.
+var ErrTornFrame = errors.New("torn frame: the stream ended in the middle of a frame (its writer stopped while it wrote it)")
+
 // LineError is a line that could not be read as an event: malformed JSON,
 // invalid UTF-8, a broken frame, a line over the size limit. The Reader has
 // consumed the line and can go on; the caller makes an error event of it.

@@ -232,7 +232,7 @@ func (r *Reader) Next(f *Frame) error {
 				// one is a frame its writer was stopped in the middle of
 				// (kill -9), however well it happens to decode. Cut after
 				// a payload's "}", it would decode to a truncated payload.
-				return &LineError{Line: r.line, Kind: "frame", Msg: "torn frame: the stream ended in the middle of a frame (its writer stopped while it wrote it)", Raw: validUTF8(line), Size: int64(len(line))}
+				return &LineError{Line: r.line, Kind: "frame", Msg: ErrTornFrame.Error(), Raw: validUTF8(line), Size: int64(len(line))}
 			}
 			if err := r.dec.Decode(line, f); err != nil {
 				kind, msg := "frame", "malformed frame: "
@@ -254,20 +254,7 @@ func (r *Reader) Next(f *Frame) error {
 			// A first line that looked like a frame had a frame's slack.
 			return r.tooLong(rawPrefix(line), int64(len(line)))
 		}
-		var members []uint32
-		ok := false
-		if r.Index {
-			if r.idx == nil {
-				r.idx = make([]uint32, 0, 1024)
-			}
-			n := len(r.idx)
-			var obj bool
-			if r.idx, obj, ok = ValidIndex(line, r.idx); ok && obj {
-				members = r.idx[n:len(r.idx):len(r.idx)]
-			}
-		} else {
-			ok = validUTF8JSON(line)
-		}
+		members, ok := r.check(line)
 		if !ok {
 			if !utf8.Valid(line) && r.ReplaceInvalidUTF8 {
 				// A new slice: the frame must stay valid as long as one
@@ -568,35 +555,55 @@ func validUTF8(b []byte) []byte {
 	return bytes.ToValidUTF8(b, []byte("\ufffd"))
 }
 
-// checkPayload turns a frame whose payload is not one valid JSON value into
-// an error frame of the same writer and seq holding it as raw text.
+// check checks b as a payload (valid UTF-8, one JSON value) and, with Index
+// set, returns the index of its members where it is an object (into the
+// Reader's index: see SwapIndex).
+func (r *Reader) check(b []byte) (members []uint32, ok bool) {
+	if !r.Index {
+		return nil, validUTF8JSON(b)
+	}
+	if r.idx == nil {
+		r.idx = make([]uint32, 0, 1024)
+	}
+	n := len(r.idx)
+	var obj bool
+	if r.idx, obj, ok = ValidIndex(b, r.idx); ok && obj {
+		members = r.idx[n:len(r.idx):len(r.idx)]
+	}
+	return members, ok
+}
+
+// checkPayload is CheckPayload, indexing a data frame's payload as it
+// checks it when Index is set.
 func (r *Reader) checkPayload(f *Frame) {
-	switch f.Kind {
-	case KindData:
-		if r.Index {
-			if r.idx == nil {
-				r.idx = make([]uint32, 0, 1024)
-			}
-			n := len(r.idx)
-			idx, obj, ok := ValidIndex(f.Payload, r.idx)
-			r.idx = idx
-			if ok {
-				f.Checked = true
-				if obj {
-					f.Members = r.idx[n:len(r.idx):len(r.idx)]
-				}
-				return
-			}
-			r.idx = r.idx[:n]
-		} else if validUTF8JSON(f.Payload) {
-			f.Checked = true
+	if f.Kind == KindData {
+		if f.Members, f.Checked = r.check(f.Payload); f.Checked {
 			return
 		}
-		f.Err = &ErrorInfo{Kind: "parse", Msg: "frame payload is not valid JSON" + parseHint(f.Payload), Stage: r.Stage, Line: r.line, Raw: validUTF8(f.Payload)}
-		f.Kind, f.Payload = KindError, nil
+	}
+	CheckPayload(f, r.Stage, r.line)
+}
+
+// CheckPayload checks the payload of a frame that comes from where its
+// payloads are not trusted (valid UTF-8, one JSON value) and marks a data
+// frame's Checked. A data frame whose payload fails becomes an error frame
+// of the same writer and seq (kind parse, the payload as raw text, stage
+// and line naming where it was read), so that the edge's contract holds;
+// an error frame whose payload fails keeps its error and carries the
+// payload as raw. It reports whether the payload passed.
+func CheckPayload(f *Frame, stage string, line int64) bool {
+	switch f.Kind {
+	case KindData:
+		if f.Checked || validUTF8JSON(f.Payload) {
+			f.Checked = true
+			return true
+		}
+		f.Err = &ErrorInfo{Kind: "parse", Msg: "frame payload is not valid JSON" + parseHint(f.Payload), Stage: stage, Line: line, Raw: validUTF8(f.Payload)}
+		f.Kind, f.Payload, f.Members = KindError, nil, nil
+		return false
 	case KindError:
 		if len(f.Payload) == 0 || validUTF8JSON(f.Payload) {
-			return
+			return true
 		}
 		info := ErrorInfo{}
 		if f.Err != nil {
@@ -606,5 +613,7 @@ func (r *Reader) checkPayload(f *Frame) {
 			info.Raw = validUTF8(f.Payload)
 		}
 		f.Err, f.Payload = &info, nil
+		return false
 	}
+	return true
 }

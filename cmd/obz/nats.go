@@ -414,12 +414,11 @@ func publish(c *cli.Context, status *natsStatus) (err error) {
 		status.wait(t, false)
 		line++
 		b := sc.Bytes()
-		if torn {
-			flush()
-			out.Ack()
-			return broken(fmt.Errorf("stdin line %d: torn frame: the stream ended in the middle of a frame (its writer stopped while it wrote it)", line))
+		err := wire.ErrTornFrame
+		if !torn {
+			err = dec.Decode(b, &f)
 		}
-		if err := dec.Decode(b, &f); err != nil || f.Kind == 0 {
+		if err != nil || f.Kind == 0 {
 			flush()
 			out.Ack()
 			if !wire.IsFrame(b) {
