@@ -113,7 +113,7 @@ func (v *validator) checkCommands(t *Topology, cmds Commands, check StageCheck, 
 			continue // a bridge is obz nats pub or sub, not a stage
 		}
 		family, ok := cmds[s.Command()]
-		if cmds != nil && (!ok || s.Replicas > 0 && family != "transform" && family != "stateful") {
+		if cmds != nil && (!ok || s.Replicas > 0 && !replicable(family)) {
 			continue // checkStages reports it
 		}
 		journal := ""
@@ -201,6 +201,18 @@ func (t *Topology) commandLine(s *Stage, edges []string, journal string, flush b
 	}
 	argv := append([]string{command}, head...)
 	argv = append(argv, flagName, s.Name, flagOnError, t.OnError, flagStatusFD, strconv.Itoa(statusFD))
+	if s.Replicas > 0 {
+		// A join's reference edge is the join's own flag: the replicas,
+		// goroutines of obz parallel, share the table it reads.
+		edges = slices.Clone(edges)
+		for i := 0; i+1 < len(edges); i += 2 {
+			if edges[i] == flagRefFD {
+				inner = append(inner[:1:1], append([]string{edges[i], edges[i+1]}, inner[1:]...)...)
+				edges = slices.Delete(edges, i, i+2)
+				break
+			}
+		}
+	}
 	argv = append(argv, edges...)
 	// Name each --in-fd by the stage it comes from, for messages (an edge
 	// whose producer died before writing a frame). The reference, first in

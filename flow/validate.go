@@ -49,8 +49,8 @@ func (v *validator) checkStages(t *Topology, cmds Commands) {
 		case family != "source" && len(s.AllInputs()) == 0:
 			v.add(s.Line, "stage %q reads nothing: give it inputs = [\"...\"] or put it in a flow chain", s.Name)
 		}
-		if s.Replicas > 0 && family != "transform" && family != "stateful" {
-			v.add(s.Line, "stage %q: replicas are for transform and stateful stages, and %q is a %s", s.Name, s.Command(), family)
+		if s.Replicas > 0 && !replicable(family) {
+			v.add(s.Line, "stage %q: replicas are for transform, stateful and join stages, and %q is a %s", s.Name, s.Command(), family)
 		}
 		if s.restartKeys && family != "source" {
 			v.add(s.Line, "stage %q: restart, max_restarts and backoff are only for sources, and %q is a %s", s.Name, s.Command(), family)
@@ -234,4 +234,11 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// replicable says whether stages of the family can have replicas: those
+// that answer each event on their own (transform; join, once its reference
+// is read) or keep their state by key (stateful).
+func replicable(family string) bool {
+	return family == "transform" || family == "stateful" || family == "join"
 }

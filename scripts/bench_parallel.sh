@@ -37,7 +37,10 @@ FR=$WORK/events-$N.frames
 FX=$WORK/events-$NEXEC.frames
 [ -s "$FR" ] || "$OBZ" gen --count "$N" --seed 1 > "$FR"
 [ -s "$FX" ] || "$OBZ" gen --count "$NEXEC" --seed 1 > "$FX"
-cat "$FR" "$FX" > /dev/null
+# join's reference: 20k users (about 8.6k distinct), 2 fields each.
+REF=$WORK/users-ref.frames
+[ -s "$REF" ] || "$OBZ" gen --count 20000 --seed 5 | "$OBZ" map '{user, vip: (.amount > 50), segment: .country}' > "$REF"
+cat "$FR" "$FX" "$REF" > /dev/null
 
 # The interpreter itself, not a version manager's shim in front of it (a
 # pyenv shim is a bash script: about 0.35 s of CPU each time a program
@@ -62,6 +65,8 @@ pass :: obz parallel -j 2 --processes -- filter true :: 0 :: obz parallel -j 2 -
 agg :: obz agg --by user (one process) :: 1 :: obz agg --by user --sum amount --count < "\$FR"
 agg :: obz parallel -j 2 --by user -- agg --by user (goroutines) :: 0 :: obz parallel -j 2 --by user -- agg --by user --sum amount --count < "\$FR"
 agg :: obz parallel -j 2 --by user --processes -- agg --by user :: 0 :: obz parallel -j 2 --by user --processes -- agg --by user --sum amount --count < "\$FR"
+join :: obz join --ref (one process) :: 1 :: obz join --ref "\$REF" --on user --left < "\$FR"
+join :: obz parallel -j 2 -- join (goroutines) :: 0 :: obz parallel -j 2 -- join --ref "\$REF" --on user --left < "\$FR"
 exec :: obz exec --one-to-one python3 (one process, NEXEC events) :: 1 :: obz exec --one-to-one -- $PYTHON -c '$PY' < "\$FX"
 exec :: obz parallel -j 2 -- exec --one-to-one python3 (2 programs, one obz) :: 0 :: obz parallel -j 2 -- exec --one-to-one -- $PYTHON -c '$PY' < "\$FX"
 exec :: obz parallel -j 4 -- exec --one-to-one python3 (4 programs, one obz) :: 0 :: obz parallel -j 4 -- exec --one-to-one -- $PYTHON -c '$PY' < "\$FX"
@@ -86,7 +91,7 @@ while IFS= read -r line; do
   [[ $cmd == *python3* ]] && ! command -v python3 >/dev/null && continue
   walls=(); cpus=()
   for _ in $(seq "$RUNS"); do
-    t=$( { /usr/bin/time -f '%e %U %S' env PATH="$WORK/bin:$PATH" FR="$FR" FX="$FX" bash -c "$cmd > /dev/null" ; } 2>&1 | tail -1)
+    t=$( { /usr/bin/time -f '%e %U %S' env PATH="$WORK/bin:$PATH" FR="$FR" FX="$FX" REF="$REF" bash -c "$cmd > /dev/null" ; } 2>&1 | tail -1)
     walls+=("$(echo "$t" | awk '{print $1}')")
     cpus+=("$(echo "$t" | awk '{print $2 + $3}')")
   done

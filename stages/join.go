@@ -79,7 +79,10 @@ obz read testdata/customers.csv > /tmp/customers.ndjson && obz read testdata/ord
 		{Name: "prefix", Usage: "prefix for a reference field whose name the stream event already has", Default: "ref_"},
 		{Name: "max-ref", Usage: "most reference events held in memory", Default: 1_000_000},
 	},
-	New: newJoin,
+	// Once the reference is read, each stream event is looked up on its
+	// own: obz parallel -j N -- join shares the table among N goroutines.
+	PerEvent: func(runner.Options) error { return nil },
+	New:      newJoin,
 }
 
 type joinMode int
@@ -115,12 +118,20 @@ type join struct {
 	nameIdx map[string]int
 	plain   [][]byte // `"name":`
 	pref    [][]byte // `"ref_name":`
-	seen    []uint64 // generation at which the stream event had names[i]
-	gen     uint64
 
-	vals          [][]byte
-	buf, out      []byte
+	s             joinScratch // of Event and of the reference's reading
 	dropped, rows uint64
+}
+
+// joinScratch is what one goroutine needs to look stream events up: the
+// stage's own for Event, one per worker with obz parallel. The table and
+// the names are shared: nothing changes them once Prepare has read the
+// reference.
+type joinScratch struct {
+	vals     [][]byte
+	buf, out []byte
+	seen     []uint64 // generation at which the stream event had names[i]
+	gen      uint64
 }
 
 func newJoin(o runner.Options) (runner.Stage, error) {
@@ -128,7 +139,7 @@ func newJoin(o runner.Options) (runner.Stage, error) {
 		return nil, runner.Usagef("join takes no arguments, got %q (the reference goes in --ref)", o.Args()[0])
 	}
 	j := &join{refPath: o.String("ref"), refFD: o.Int("ref-fd"), prefix: o.String("prefix"), maxRef: o.Int("max-ref"),
-		table: map[string]*refRow{}, nameIdx: map[string]int{}, vals: make([][]byte, 1),
+		table: map[string]*refRow{}, nameIdx: map[string]int{}, s: joinScratch{vals: make([][]byte, 1)},
 		openFile: func(name string) (io.ReadCloser, error) { return os.Open(name) }}
 	switch {
 	case j.refPath == "" && j.refFD == 0:
@@ -196,11 +207,11 @@ func newJoin(o runner.Options) (runner.Stage, error) {
 
 // addRow puts one reference event in the table; false when it has no key.
 func (j *join) addRow(p []byte) bool {
-	if !j.refKey.Extract(p, j.vals) || j.vals[0] == nil {
+	if !j.refKey.Extract(p, j.s.vals) || j.s.vals[0] == nil {
 		return false
 	}
-	key := expr.AppendCanonical(j.buf[:0], j.vals[0])
-	j.buf = key
+	key := expr.AppendCanonical(j.s.buf[:0], j.s.vals[0])
+	j.s.buf = key
 	row := &refRow{}
 	var data []byte
 	var spans [][2]int
@@ -221,7 +232,7 @@ func (j *join) addRow(p []byte) bool {
 			j.names = append(j.names, name)
 			j.plain = append(j.plain, append(wire.AppendString(nil, name), ':'))
 			j.pref = append(j.pref, append(wire.AppendString(nil, j.prefix+name), ':'))
-			j.seen = append(j.seen, 0)
+			j.s.seen = append(j.s.seen, 0)
 		}
 		if k := slices.Index(row.names, idx); k >= 0 {
 			// A repeated key: the last value wins, in the first one's place.
@@ -254,27 +265,36 @@ func keyName(quoted []byte) string {
 }
 
 func (j *join) Event(ev *wire.Frame, em *runner.Emitter) error {
-	p := ev.Payload
-	if !j.key.Extract(p, j.vals) {
-		return runner.EventErrorf("type", "the event is not a JSON object")
+	dropped, err := j.lookup(&j.s, ev, em)
+	if dropped {
+		j.dropped++
 	}
-	j.buf = expr.AppendCanonical(j.buf[:0], j.vals[0])
-	row := j.table[string(j.buf)]
+	return err
+}
+
+// lookup answers the stream event ev with s: its output goes to out, or
+// none when an inner join drops it (dropped true).
+func (j *join) lookup(s *joinScratch, ev *wire.Frame, out exprOut) (dropped bool, err error) {
+	p := ev.Payload
+	if !j.key.Extract(p, s.vals) {
+		return false, runner.EventErrorf("type", "the event is not a JSON object")
+	}
+	s.buf = expr.AppendCanonical(s.buf[:0], s.vals[0])
+	row := j.table[string(s.buf)]
 	if row == nil {
 		switch j.mode {
 		case joinLeft:
-			return em.Emit(p)
+			return false, out.Emit(p)
 		case joinStrict:
-			return fmt.Errorf("strict join: no reference row for %s=%s (stream event %d from %s)", j.onName, clip(j.buf), ev.Seq, wire.ShowName(ev.Writer))
+			return false, fmt.Errorf("strict join: no reference row for %s=%s (stream event %d from %s)", j.onName, clip(s.buf), ev.Seq, wire.ShowName(ev.Writer))
 		}
-		j.dropped++
-		return nil
+		return true, nil
 	}
 	if len(row.names) == 0 {
-		return em.Emit(p)
+		return false, out.Emit(p)
 	}
 	// Which reference names does the stream event have already?
-	j.gen++
+	s.gen++
 	m := expr.ScanMembers(p)
 	members := 0
 	for {
@@ -289,29 +309,62 @@ func (j *join) Event(ev *wire.Frame, em *runner.Emitter) error {
 			idx, found = j.nameIdx[keyName(p[ks:ke])]
 		}
 		if found {
-			j.seen[idx] = j.gen
+			s.seen[idx] = s.gen
 		}
 	}
 	end := len(p) - 1
 	for end > 0 && p[end] != '}' {
 		end--
 	}
-	out := append(j.out[:0], p[:end]...)
+	b := append(s.out[:0], p[:end]...)
 	empty := members == 0
 	for k, idx := range row.names {
 		if k > 0 || !empty {
-			out = append(out, ',')
+			b = append(b, ',')
 		}
-		if j.seen[idx] == j.gen {
-			out = append(out, j.pref[idx]...)
+		if s.seen[idx] == s.gen {
+			b = append(b, j.pref[idx]...)
 		} else {
-			out = append(out, j.plain[idx]...)
+			b = append(b, j.plain[idx]...)
 		}
-		out = append(out, row.vals[k]...)
+		b = append(b, row.vals[k]...)
 	}
-	out = append(out, '}')
-	j.out = out
-	return em.Emit(out)
+	b = append(b, '}')
+	s.out = b
+	return false, out.Emit(b)
+}
+
+// joinWorker looks stream events up on a worker's goroutine
+// (runner.Concurrent): obz parallel -j N -- join shares one reference
+// table among N goroutines.
+type joinWorker struct {
+	j *join
+	s joinScratch
+}
+
+// NewWorker is called once Prepare has read the reference.
+func (j *join) NewWorker(io.Writer) (runner.Worker, error) {
+	return &joinWorker{j: j, s: joinScratch{vals: make([][]byte, 1), seen: make([]uint64, len(j.names))}}, nil
+}
+
+// joinDropped notes an answer that an inner join dropped.
+const joinDropped uint8 = 1
+
+func (w *joinWorker) Eval(ev *wire.Frame, a *runner.Answer) error {
+	dropped, err := w.j.lookup(&w.s, ev, a)
+	if dropped {
+		a.Note = joinDropped
+	}
+	return err
+}
+
+// EmitAnswer emits a worker's answer to ev in its place, and counts the
+// events an inner join dropped.
+func (j *join) EmitAnswer(ev *wire.Frame, a *runner.Answer, em *runner.Emitter) error {
+	if a.Note == joinDropped {
+		j.dropped++
+	}
+	return a.EmitTo(em)
 }
 
 func (j *join) Finish(em *runner.Emitter, _ wire.EOFKind) error {

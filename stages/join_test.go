@@ -1,7 +1,9 @@
 package stages
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -216,3 +218,58 @@ func BenchmarkJoin(b *testing.B) {
 }
 
 func itoa(i int) string { return string(expr.AppendNumber(nil, float64(i))) }
+
+// TestJoinWorkersSameBytes: join with its stream events looked up by
+// workers on goroutines (obz parallel -j N -- join), sharing one table,
+// writes byte for byte what one join writes, in every mode, and --strict
+// and --on-error fail stop at the same event.
+func TestJoinWorkersSameBytes(t *testing.T) {
+	var ref strings.Builder
+	for i, k := range aggWorkersKeys {
+		if k == "" {
+			continue
+		}
+		// Every other key has a row; "country" collides with the stream's.
+		if i%2 == 0 {
+			fmt.Fprintf(&ref, `{"user":%s,"country":"R%d","seg":%d}`+"\n", k, i, i)
+		}
+	}
+	refPath := joinRef(t, ref.String())
+	in := aggWorkersInput(20000)
+	for _, flags := range []map[string]any{
+		{"on": "user"},
+		{"on": "user", "left": true, "prefix": "r_"},
+		{"on": "user", "left": true, "ref-fields": []string{"seg"}},
+		{"on": "user", "strict": true},
+	} {
+		flags["ref"] = refPath
+		for _, fail := range []bool{false, true} {
+			name := fmt.Sprintf("%v fail=%v", flags, fail)
+			run := func(workers int) runnertest.Result {
+				st := runnertest.New(t, &joinSpec, nil, flags)
+				return runnertest.Run(t, &joinSpec, st, in, func(e *runner.Env) {
+					e.Workers = workers
+					if fail {
+						e.OnError = runner.ErrorsFail
+					}
+				})
+			}
+			want := run(0)
+			if len(want.Out) == 0 {
+				t.Fatalf("%s: one stage wrote nothing (err %v)", name, want.Err)
+			}
+			for _, n := range []int{1, 2, 3, 8} {
+				got := run(n)
+				if fmt.Sprint(got.Err) != fmt.Sprint(want.Err) {
+					t.Errorf("%s, %d workers: error %v, want %v", name, n, got.Err, want.Err)
+				}
+				if !bytes.Equal(got.Out, want.Out) {
+					t.Errorf("%s, %d workers: output differs from one stage's (%d bytes, want %d)", name, n, len(got.Out), len(want.Out))
+				}
+				if got.Stderr != want.Stderr {
+					t.Errorf("%s, %d workers: stderr\n%s\nwant\n%s", name, n, got.Stderr, want.Stderr)
+				}
+			}
+		}
+	}
+}

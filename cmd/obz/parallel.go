@@ -34,15 +34,18 @@ DESCRIPTION:
    re-framed). For agg, top and dedupe the goroutines read the events
    (fields, numbers, keys) and the one goroutine updates the state (groups,
    leaderboards, keys held) in input order: the output is one process's,
-   whatever the partition field. exec --one-to-one runs as one obz exec
-   with N copies of its program, dealt runs of --batch events in turn,
-   their answers passed on in input order. Every other stage, and these
-   six with --processes, runs as N processes of obz STAGE behind a
-   coordinator that deals the events and merges the outputs.
+   whatever the partition field. join reads its reference once, and its
+   N goroutines share the table to look the stream's events up (a --by
+   is accepted and changes nothing; join has no --processes). exec
+   --one-to-one runs as one obz exec with N copies of its program, dealt
+   runs of --batch events in turn, their answers passed on in input order.
+   Every other stage, and these six with --processes, runs as N processes
+   of obz STAGE behind a coordinator that deals the events and merges the
+   outputs.
 
    Round robin (no --by): batches of events go to the replicas in turn
    (--batch events to a replica process or program). STAGE must answer each event on
-   its own: filter, map, exec --one-to-one. Stages that keep state across
+   its own: filter, map, join, exec --one-to-one. Stages that keep state across
    events are refused.
 
    Partitioned (--by FIELD): each event goes to the replica process its
@@ -68,6 +71,7 @@ EXAMPLES:
    obz gen --count 100000 | obz parallel -j 2 -r -- map '.user | ascii_downcase' | head -n 3
    obz gen --count 100000 | obz parallel -j 4 --stats -- filter '.user | test("^u1")' > /dev/null
    obz gen --count 100000 | obz parallel -j 2 --by user -r -- agg --by user --sum amount | head -n 3
+   obz read testdata/orders.csv | obz parallel -j 2 -r -- join --ref testdata/customers.csv --on customer | head -n 3
    obz read testdata/orders.ndjson | obz parallel -j 2 -r -- exec --one-to-one -- python3 -c 'import sys; [print(l, end="") for l in sys.stdin]'
 
 OPTIONS:
@@ -148,6 +152,9 @@ func buildParallel(c *cli.Context, reg stages.Registry) (spec *runner.Spec, st r
 	inner, built, err := checkReplicated(reg, args[0], args[1:], c.String("by"), c.Bool("stats"))
 	if err != nil {
 		return nil, nil, 0, err
+	}
+	if inner.Family == runner.FamilyJoin && c.Bool("processes") {
+		return nil, nil, 0, &usageError{msg: "join's replicas share one reference table, read once: they run in one process (drop --processes)"}
 	}
 	if _, ok := built.(runner.Concurrent); ok && !c.Bool("processes") {
 		// One process: the stage as one obz STAGE runs it, its events
