@@ -66,6 +66,9 @@ type answers struct {
 	// pending: the batch went to the workers; the stage's goroutine waits
 	// on ready before it touches the batch.
 	pending bool
+	// inline: the batch did not go to the workers (the stage's goroutine
+	// was keeping up): the stage's goroutine answers it itself.
+	inline bool
 }
 
 // Emit records one output of the event (copied), as Emitter.Emit would
@@ -146,11 +149,14 @@ type workerPool struct {
 	jobs chan *batch
 	quit chan struct{}
 	wg   sync.WaitGroup
+	// own answers the batches that the stage's goroutine answers itself.
+	own     Worker
+	dealAll bool // Env.DealAll
 }
 
 // startPool starts n workers of p; queue bounds the batches waiting.
 func startPool(p Concurrent, n, queue int, stderr io.Writer) (*workerPool, error) {
-	ws := make([]Worker, n)
+	ws := make([]Worker, n+1)
 	lw := &lockedWriter{w: stderr}
 	for i := range ws {
 		w, err := p.NewWorker(lw)
@@ -159,8 +165,8 @@ func startPool(p Concurrent, n, queue int, stderr io.Writer) (*workerPool, error
 		}
 		ws[i] = w
 	}
-	pool := &workerPool{jobs: make(chan *batch, queue), quit: make(chan struct{})}
-	for _, w := range ws {
+	pool := &workerPool{jobs: make(chan *batch, queue), quit: make(chan struct{}), own: ws[n]}
+	for _, w := range ws[:n] {
 		pool.wg.Add(1)
 		go pool.work(w)
 	}
@@ -180,12 +186,26 @@ func (pool *workerPool) work(w Worker) {
 	}
 }
 
-// send hands b to the workers unless it has no data event; it returns
-// false if done closed first.
-func (pool *workerPool) send(b *batch, done <-chan struct{}) bool {
+// deal hands b to the workers, unless it has no data event or the stage's
+// goroutine is keeping up: when no batch waits for it in out, handing b
+// over would cost two goroutine wake-ups for nothing that the stage's
+// goroutine could not do at once (a cheap stage: filter true, a join),
+// so it answers b itself. A stage slower than its input has batches
+// waiting, and those go to the workers. It returns false if done closed
+// first.
+func (pool *workerPool) deal(b *batch, out chan<- *batch, done <-chan struct{}) bool {
 	if !hasData(b.Frames) {
 		return true
 	}
+	if len(out) == 0 && !pool.dealAll {
+		b.ans.inline = true
+		return true
+	}
+	return pool.send(b, done)
+}
+
+// send hands b to the workers; it returns false if done closed first.
+func (pool *workerPool) send(b *batch, done <-chan struct{}) bool {
 	if b.ans.ready == nil {
 		b.ans.ready = make(chan struct{}, 1)
 	}

@@ -169,13 +169,17 @@ func TestConcurrentSameBytes(t *testing.T) {
 			if one.workers.Load() != 0 || one.answered != 0 {
 				t.Fatalf("without Env.Workers: %d workers, %d answers", one.workers.Load(), one.answered)
 			}
-			for _, n := range []int{1, 2, 4} {
+			for _, run := range []struct {
+				n   int
+				all bool
+			}{{1, false}, {2, false}, {4, false}, {1, true}, {2, true}, {4, true}} {
+				n := run.n
 				c := &rtConc{}
 				got := runnertest.Run(t, rtSpec, c, tt.in, func(e *runner.Env) {
 					if tt.mod != nil {
 						tt.mod(e)
 					}
-					e.Workers = n
+					e.Workers, e.DealAll = n, run.all
 				})
 				tt.check(t, got.Err)
 				if !bytes.Equal(got.Out, want.Out) {
@@ -184,7 +188,8 @@ func TestConcurrentSameBytes(t *testing.T) {
 				if got.Stderr != want.Stderr {
 					t.Errorf("%d workers: stderr %q, want %q", n, got.Stderr, want.Stderr)
 				}
-				if int(c.workers.Load()) != n || c.answered == 0 {
+				// n workers, and one for the stage's goroutine.
+				if int(c.workers.Load()) != n+1 || c.answered == 0 {
 					t.Errorf("%d workers: %d workers made, %d answers emitted", n, c.workers.Load(), c.answered)
 				}
 				if c.finished != one.finished {

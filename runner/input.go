@@ -48,6 +48,7 @@ func (b *batch) reset() {
 	}
 	b.Bytes = 0
 	b.end = nil
+	b.ans.inline = false
 }
 
 // localError marks a frame made by this stage's reader from a bad line; it
@@ -72,7 +73,7 @@ func readInput(in Inbound, name string, out chan<- *batch, free chan *batch, don
 			err = fmt.Errorf("reading %s: %w", name, err)
 		}
 		b.end = err
-		if pool != nil && !pool.send(b, done) {
+		if pool != nil && !pool.deal(b, out, done) {
 			return
 		}
 		select {

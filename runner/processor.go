@@ -138,6 +138,7 @@ func (r *processorRun) start() {
 			r.fail(err)
 			return
 		}
+		pool.dealAll = r.env.DealAll
 		r.conc, r.pool = conc, pool
 	}
 	// With workers, the readers run ahead of the stage by as many batches
@@ -366,9 +367,13 @@ func (r *processorRun) drainTimedOut() {
 // with.
 func (r *processorRun) process(b *batch, lo, hi int) {
 	em, e, p := r.em, r.edges[b.in], r.p
-	if b.ans.pending {
+	switch {
+	case b.ans.pending:
 		<-b.ans.ready // the workers' answers to the batch
 		b.ans.pending = false
+	case b.ans.inline:
+		b.ans.answer(b, r.pool.own)
+		b.ans.inline = false
 	}
 	em.inFile = e.file
 	nIn, dups := r.nIn, e.dups

@@ -62,8 +62,14 @@ type Env struct {
 	// Workers, if > 0, has a Concurrent processor's events answered by that
 	// many workers on goroutines of their own, emitted in input order on
 	// the stage's goroutine (obz parallel -j N for filter, map, agg,
-	// top and dedupe).
+	// top, dedupe and join). A batch goes to the workers when the stage's
+	// goroutine is behind (batches wait for it); otherwise the stage's
+	// goroutine answers it itself, with a worker of its own, which spares
+	// a cheap stage two goroutine wake-ups per batch.
 	Workers int
+	// DealAll (tests) hands every batch to the workers, as if the stage's
+	// goroutine were always behind.
+	DealAll bool
 
 	// Progress shows a progress line on stderr while the stage runs (see
 	// progress.go); cmd/obz sets it only when stderr is a terminal.
