@@ -1,7 +1,6 @@
 package stages
 
 import (
-	"bytes"
 	"fmt"
 	"strings"
 	"testing"
@@ -53,31 +52,10 @@ func TestExprWorkersSameBytes(t *testing.T) {
 	} {
 		for _, fail := range []bool{false, true} {
 			name := fmt.Sprintf("%s %s fail=%v", tt.spec.Name, tt.expr, fail)
-			run := func(workers int) runnertest.Result {
-				st := runnertest.New(t, tt.spec, []string{tt.expr}, map[string]any{"stats": true})
-				return runnertest.Run(t, tt.spec, st, in, func(e *runner.Env) {
-					e.Workers = workers
-					// An even number of workers gets every batch, an odd
-					// number only those the stage's goroutine is behind on.
-					e.DealAll = workers%2 == 0
-					if fail {
-						e.OnError = runner.ErrorsFail
-					}
-				})
+			build := func() runner.Stage {
+				return runnertest.New(t, tt.spec, []string{tt.expr}, map[string]any{"stats": true})
 			}
-			want := run(0)
-			for _, n := range []int{1, 2, 3} {
-				got := run(n)
-				if fmt.Sprint(got.Err) != fmt.Sprint(want.Err) {
-					t.Errorf("%s, %d workers: error %v, want %v", name, n, got.Err, want.Err)
-				}
-				if !bytes.Equal(got.Out, want.Out) {
-					t.Errorf("%s, %d workers: output differs from one stage's (%d bytes, want %d)", name, n, len(got.Out), len(want.Out))
-				}
-				if got.Stderr != want.Stderr {
-					t.Errorf("%s, %d workers: stderr\n%s\nwant\n%s", name, n, got.Stderr, want.Stderr)
-				}
-			}
+			want := workersSameBytes(t, name, tt.spec, build, in, fail, 1, 2, 3)
 			if !fail && !strings.Contains(want.Stderr, "events answered by the fast path") {
 				t.Errorf("%s: no path counts on stderr: %q", name, want.Stderr)
 			}

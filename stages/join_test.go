@@ -1,7 +1,6 @@
 package stages
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -245,33 +244,10 @@ func TestJoinWorkersSameBytes(t *testing.T) {
 		flags["ref"] = refPath
 		for _, fail := range []bool{false, true} {
 			name := fmt.Sprintf("%v fail=%v", flags, fail)
-			run := func(workers int) runnertest.Result {
-				st := runnertest.New(t, &joinSpec, nil, flags)
-				return runnertest.Run(t, &joinSpec, st, in, func(e *runner.Env) {
-					e.Workers = workers
-					// An even number of workers gets every batch, an odd
-					// number only those the stage's goroutine is behind on.
-					e.DealAll = workers%2 == 0
-					if fail {
-						e.OnError = runner.ErrorsFail
-					}
-				})
-			}
-			want := run(0)
+			build := func() runner.Stage { return runnertest.New(t, &joinSpec, nil, flags) }
+			want := workersSameBytes(t, name, &joinSpec, build, in, fail, 1, 2, 3, 8)
 			if len(want.Out) == 0 {
 				t.Fatalf("%s: one stage wrote nothing (err %v)", name, want.Err)
-			}
-			for _, n := range []int{1, 2, 3, 8} {
-				got := run(n)
-				if fmt.Sprint(got.Err) != fmt.Sprint(want.Err) {
-					t.Errorf("%s, %d workers: error %v, want %v", name, n, got.Err, want.Err)
-				}
-				if !bytes.Equal(got.Out, want.Out) {
-					t.Errorf("%s, %d workers: output differs from one stage's (%d bytes, want %d)", name, n, len(got.Out), len(want.Out))
-				}
-				if got.Stderr != want.Stderr {
-					t.Errorf("%s, %d workers: stderr\n%s\nwant\n%s", name, n, got.Stderr, want.Stderr)
-				}
 			}
 		}
 	}
