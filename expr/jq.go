@@ -30,6 +30,10 @@ type Program struct {
 	// slowWhy says why the expression is outside the fast path's subset.
 	slowWhy string
 	stats   PathStats
+	// fields, with partial, are all that gojq's path reads of an object
+	// event: run decodes only them (jqfields.go).
+	fields  []string
+	partial bool
 }
 
 // Env is what an expression sees besides its input event.
@@ -69,6 +73,7 @@ func CompileEnv(expr string, env Env) (*Program, error) {
 	}
 	fast, why := compileFast(q)
 	p := &Program{src: expr, env: env, stderr: io.Discard, fast: fast, slowWhy: why}
+	p.fields, p.partial = inputFields(q)
 	// After the fast path has seen the expression as written: the rewrite
 	// is for gojq's compiler only (gojqfix.go).
 	avoidConstAfterBranch(q)
@@ -173,13 +178,20 @@ func inputCall(q *gojq.Query) string {
 	return found
 }
 
-// run decodes payload and calls yield with each output of the expression. A
-// decode failure or a runtime error is returned as an *EvalError; halt
-// (which stops jq with status 0) as ErrHalt.
-func (p *Program) run(payload []byte, yield func(v any) error) error {
+// run decodes payload (valid: known to be valid JSON) and calls yield
+// with each output of the expression. A decode failure or a runtime error
+// is returned as an *EvalError; halt (which stops jq with status 0) as
+// ErrHalt.
+func (p *Program) run(payload []byte, valid bool, yield func(v any) error) error {
 	var in any
-	if err := payloadJSON.Unmarshal(payload, &in); err != nil {
-		return &EvalError{Kind: "parse", Msg: fmt.Sprintf("payload is not valid JSON: %v", err)}
+	ok := false
+	if p.partial {
+		in, ok = p.decodeFields(payload, valid)
+	}
+	if !ok {
+		if err := payloadJSON.Unmarshal(payload, &in); err != nil {
+			return &EvalError{Kind: "parse", Msg: fmt.Sprintf("payload is not valid JSON: %v", err)}
+		}
 	}
 	iter := p.code.Run(in, p.vals...)
 	for {

@@ -1,0 +1,273 @@
+package expr
+
+import (
+	"slices"
+
+	"github.com/itchyny/gojq"
+	"github.com/obz-dev/obz/wire"
+)
+
+// An expression on gojq's path gets its input decoded into Go values, and
+// that decoding is most of what a cheap gojq expression costs: every
+// member of the event becomes a map entry, every string a string, every
+// array a slice. Most expressions read a few top-level fields of the
+// event (.msg | test("timeout"), {id, u: (.user | ascii_downcase)}), and
+// their outputs on an object are the same on the object cut down to those
+// fields. inputFields finds those fields when it can prove it, and run
+// then decodes only them.
+
+// inputFields returns the top-level fields of its input that q reads when
+// that is all q reads of it: q never passes the input itself on (., ..,
+// a function of the input, a binding, an assignment, reduce ...), and
+// reads its members only as .name, ."name" or .["name"] (a constant key),
+// so that q's outputs and errors on an object are those on the object
+// with only these members. ok is false when q may read more, or when the
+// analysis cannot tell.
+func inputFields(q *gojq.Query) (fields []string, ok bool) {
+	s := fieldSet{ok: true}
+	s.query(q)
+	if !s.ok {
+		return nil, false
+	}
+	return s.names, true
+}
+
+// fieldSet collects the fields read of the input by the parts of a query
+// that run on the input itself (the root: the left of a pipe, both sides
+// of , + and the like, object values, array elements, conditions and
+// branches of if, the body of try, index expressions in suffixes).
+type fieldSet struct {
+	names []string
+	ok    bool
+}
+
+func (s *fieldSet) add(name string) {
+	if !slices.Contains(s.names, name) {
+		s.names = append(s.names, name)
+	}
+}
+
+// query walks q, which runs on the input.
+func (s *fieldSet) query(q *gojq.Query) {
+	if !s.ok {
+		return
+	}
+	if q == nil || q.Meta != nil || len(q.Imports) > 0 || len(q.FuncDefs) > 0 || len(q.Patterns) > 0 {
+		s.ok = false
+		return
+	}
+	if q.Term != nil {
+		if q.Left != nil || q.Right != nil || q.Op != 0 {
+			s.ok = false
+			return
+		}
+		s.term(q.Term)
+		return
+	}
+	switch q.Op {
+	case gojq.OpPipe:
+		// The right side runs on the left side's outputs, and none of
+		// the forms allowed here outputs the input itself: whatever the
+		// right side does, it reads the input only through them.
+		s.query(q.Left)
+	case gojq.OpComma, gojq.OpAdd, gojq.OpSub, gojq.OpMul, gojq.OpDiv, gojq.OpMod,
+		gojq.OpEq, gojq.OpNe, gojq.OpGt, gojq.OpLt, gojq.OpGe, gojq.OpLe,
+		gojq.OpAnd, gojq.OpOr, gojq.OpAlt:
+		s.query(q.Left)
+		s.query(q.Right)
+	default: // assignments and updates read and rebuild the whole input
+		s.ok = false
+	}
+}
+
+// term walks t, which runs on the input.
+func (s *fieldSet) term(t *gojq.Term) {
+	switch t.Type {
+	case gojq.TermTypeNull, gojq.TermTypeTrue, gojq.TermTypeFalse, gojq.TermTypeNumber:
+	case gojq.TermTypeIndex:
+		s.index(t.Index)
+	case gojq.TermTypeString:
+		s.str(t.Str)
+	case gojq.TermTypeObject:
+		s.object(t.Object)
+	case gojq.TermTypeArray:
+		if t.Array.Query != nil {
+			s.query(t.Array.Query)
+		}
+	case gojq.TermTypeUnary:
+		s.term(t.Unary.Term)
+	case gojq.TermTypeQuery:
+		s.query(t.Query)
+	case gojq.TermTypeIf:
+		s.query(t.If.Cond)
+		s.query(t.If.Then)
+		for _, e := range t.If.Elif {
+			s.query(e.Cond)
+			s.query(e.Then)
+		}
+		if t.If.Else == nil { // if without else: else .
+			s.ok = false
+			return
+		}
+		s.query(t.If.Else)
+	case gojq.TermTypeTry:
+		// catch runs on the error's message, not on the input.
+		s.query(t.Try.Body)
+	case gojq.TermTypeFunc:
+		// A function runs on the input (length, keys, select(f) passes it
+		// on); empty reads nothing.
+		if t.Func.Name != "empty" || len(t.Func.Args) > 0 {
+			s.ok = false
+		}
+	default: // ., .., @format, reduce, foreach, label, break
+		s.ok = false
+	}
+	// A suffix applies to the term's outputs, but the expressions in it
+	// (.a[.i], .a[.i:.j]) run on the input.
+	for _, x := range t.SuffixList {
+		if x.Index != nil {
+			s.indexArgs(x.Index)
+		}
+	}
+}
+
+// index is .name, ."name", .["name"] or .[...] on the input.
+func (s *fieldSet) index(x *gojq.Index) {
+	switch {
+	case x.Start != nil && x.End == nil && !x.IsSlice && constString(x.Start):
+		s.add(x.Start.Term.Str.Str) // .["a b"]
+	case x.Start != nil || x.End != nil || x.IsSlice:
+		s.ok = false // .[0], .[.k], .[1:]: not a constant key
+	case x.Str != nil:
+		if x.Str.Queries != nil {
+			s.ok = false // ."\(.k)": a computed key
+			return
+		}
+		s.add(x.Str.Str)
+	default:
+		s.add(x.Name)
+	}
+}
+
+// constString says whether q is a string literal without interpolation.
+func constString(q *gojq.Query) bool {
+	t := q.Term
+	return t != nil && q.Left == nil && q.Right == nil && q.Op == 0 && len(q.Patterns) == 0 && len(q.FuncDefs) == 0 &&
+		t.Type == gojq.TermTypeString && t.Str.Queries == nil && len(t.SuffixList) == 0
+}
+
+// indexArgs walks the expressions of a suffix's index, which run on the
+// input.
+func (s *fieldSet) indexArgs(x *gojq.Index) {
+	if x.Str != nil {
+		s.str(x.Str)
+	}
+	if x.Start != nil {
+		s.query(x.Start)
+	}
+	if x.End != nil {
+		s.query(x.End)
+	}
+}
+
+// str walks the interpolations of a string literal.
+func (s *fieldSet) str(x *gojq.String) {
+	for _, q := range x.Queries {
+		s.query(q)
+	}
+}
+
+func (s *fieldSet) object(o *gojq.Object) {
+	for _, kv := range o.KeyVals {
+		switch {
+		case kv.KeyQuery != nil:
+			s.query(kv.KeyQuery)
+		case kv.KeyString != nil:
+			s.str(kv.KeyString)
+			if kv.Val == nil {
+				if kv.KeyString.Queries != nil {
+					s.ok = false // {"\(.k)"}: a computed key read
+					return
+				}
+				s.add(kv.KeyString.Str) // {"a b"} is {"a b": .["a b"]}
+			}
+		case kv.Key != "" && kv.Key[0] == '$':
+			// {$x}: a variable (named arguments, $ENV, $__loc__).
+		case kv.Key != "" && kv.Key[0] != '@':
+			if kv.Val == nil {
+				s.add(kv.Key) // {id} is {id: .id}
+			}
+		default:
+			s.ok = false
+			return
+		}
+		if kv.Val != nil {
+			s.query(kv.Val)
+		}
+	}
+}
+
+// decodeFields decodes payload as gojq's input when it is an object and
+// the program reads only the fields of p.fields: a map with those of its
+// members (the last of a repeated key, as a full decode keeps). valid says
+// payload is known to be valid JSON; otherwise it is checked first, and a
+// payload that is not valid is left to the full decode, whose error the
+// event gets. ok is false when the full decode is to be used.
+//
+// Unlike the full decode, the members not read are not decoded, so an
+// event valid as JSON but nested deeper than the decoder allows in a
+// member the expression does not read is answered rather than refused.
+func (p *Program) decodeFields(payload []byte, valid bool) (in any, ok bool) {
+	i := wsSkip(payload, 0)
+	if i >= len(payload) || payload[i] != '{' {
+		return nil, false
+	}
+	if !valid && !wire.Valid(payload) {
+		return nil, false
+	}
+	m := make(map[string]any, len(p.fields))
+	sc := ScanMembers(payload)
+	for {
+		ks, ke, vs, _, more := sc.Next()
+		if !more {
+			break
+		}
+		name, found := p.fieldOf(payload[ks:ke])
+		if !found {
+			continue
+		}
+		// From the value to the object's end: a number must be followed by
+		// a byte for the decoder to see where it ends.
+		it := payloadJSON.BorrowIterator(payload[vs:])
+		v := it.Read()
+		err := it.Error
+		payloadJSON.ReturnIterator(it)
+		if err != nil {
+			return nil, false
+		}
+		m[name] = v
+	}
+	if sc.bad {
+		return nil, false
+	}
+	return m, true
+}
+
+// fieldOf returns which of p.fields a raw member key (quotes included)
+// names.
+func (p *Program) fieldOf(raw []byte) (string, bool) {
+	key := raw[1 : len(raw)-1]
+	if slices.Contains(key, '\\') {
+		var s string
+		if payloadJSON.Unmarshal(raw, &s) != nil {
+			return "", false
+		}
+		key = []byte(s)
+	}
+	for _, f := range p.fields {
+		if bytesString(key) == f {
+			return f, true
+		}
+	}
+	return "", false
+}
