@@ -2,6 +2,7 @@ package expr
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/itchyny/gojq"
 	"github.com/obz-dev/obz/wire"
@@ -115,8 +116,8 @@ func (s *fieldSet) term(t *gojq.Term) {
 		s.query(t.Try.Body)
 	case gojq.TermTypeFunc:
 		// A function runs on the input (length, keys, select(f) passes it
-		// on); empty reads nothing.
-		if t.Func.Name != "empty" || len(t.Func.Args) > 0 {
+		// on); empty and a variable ($x, $ENV) read nothing.
+		if len(t.Func.Args) > 0 || t.Func.Name != "empty" && !strings.HasPrefix(t.Func.Name, "$") {
 			s.ok = false
 		}
 	default: // ., .., @format, reduce, foreach, label, break
