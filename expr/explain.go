@@ -1,6 +1,9 @@
 package expr
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // PathStats counts the events a Program answered on each path.
 type PathStats struct {
@@ -25,5 +28,12 @@ func (p *Program) Explain() string {
 	if p.fast != nil {
 		return fmt.Sprintf("expression: %s\npath: fast (answers from the payload's bytes; an event it is not sure of, such as one on which the expression fails, is run by gojq)\n", p.src)
 	}
-	return fmt.Sprintf("expression: %s\npath: gojq (every event): not in the fast path's subset: %s\n", p.src, p.slowWhy)
+	decodes := "decodes each event whole"
+	switch {
+	case p.partial && len(p.fields) == 0:
+		decodes = "reads nothing of an object event"
+	case p.partial:
+		decodes = "decodes only " + strings.Join(p.fields, ", ") + " of an object event"
+	}
+	return fmt.Sprintf("expression: %s\npath: gojq (every event): not in the fast path's subset: %s\ngojq input: %s\n", p.src, p.slowWhy, decodes)
 }
