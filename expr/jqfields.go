@@ -18,15 +18,18 @@ import (
 // then decodes only them.
 
 // inputFields returns the top-level fields of its input that q reads when
-// that is all q reads of it: q never passes the input itself on (., ..,
-// a function of the input, a binding, an assignment, reduce ...), and
-// reads its members only as .name, ."name" or .["name"] (a constant key),
-// so that q's outputs and errors on an object are those on the object
-// with only these members. ok is false when q may read more, or when the
-// analysis cannot tell.
+// that is all q reads of it: q reads its members only as .name, ."name"
+// or .["name"] (a constant key), and uses the input itself only to pass it
+// on to such reads (select(f) | .a, if .c then .a end | .b), never as a
+// value (., keys, . + {}, a binding, an assignment, reduce ...), so that
+// q's outputs and errors on an object are those on the object with only
+// these members. ok is false when q may read more, or when the analysis
+// cannot tell.
 func inputFields(q *gojq.Query) (fields []string, ok bool) {
 	s := fieldSet{ok: true}
-	s.query(q)
+	if s.query(q) {
+		return nil, false // q outputs its input itself
+	}
 	if !s.ok {
 		return nil, false
 	}
@@ -34,9 +37,10 @@ func inputFields(q *gojq.Query) (fields []string, ok bool) {
 }
 
 // fieldSet collects the fields read of the input by the parts of a query
-// that run on the input itself (the root: the left of a pipe, both sides
-// of , + and the like, object values, array elements, conditions and
-// branches of if, the body of try, index expressions in suffixes).
+// that run on the input itself (the root: the left of a pipe, and its right
+// when the left passes the input on, both sides of , + and the like, object
+// values, array elements, conditions and branches of if, the body of try,
+// the argument of select, index expressions in suffixes).
 type fieldSet struct {
 	names []string
 	ok    bool
@@ -48,42 +52,63 @@ func (s *fieldSet) add(name string) {
 	}
 }
 
-// query walks q, which runs on the input.
-func (s *fieldSet) query(q *gojq.Query) {
+// query walks q, which runs on the input, and says whether q may output
+// the input itself.
+func (s *fieldSet) query(q *gojq.Query) (whole bool) {
 	if !s.ok {
-		return
+		return false
 	}
 	if q == nil || q.Meta != nil || len(q.Imports) > 0 || len(q.FuncDefs) > 0 || len(q.Patterns) > 0 {
 		s.ok = false
-		return
+		return false
 	}
 	if q.Term != nil {
 		if q.Left != nil || q.Right != nil || q.Op != 0 {
 			s.ok = false
-			return
+			return false
 		}
-		s.term(q.Term)
-		return
+		return s.term(q.Term)
 	}
 	switch q.Op {
 	case gojq.OpPipe:
-		// The right side runs on the left side's outputs, and none of
-		// the forms allowed here outputs the input itself: whatever the
-		// right side does, it reads the input only through them.
-		s.query(q.Left)
-	case gojq.OpComma, gojq.OpAdd, gojq.OpSub, gojq.OpMul, gojq.OpDiv, gojq.OpMod,
+		// The right side runs on the left side's outputs: on the input
+		// itself when the left passes it on, and otherwise on values the
+		// input was read for, which it may use as it likes.
+		if s.query(q.Left) {
+			return s.query(q.Right)
+		}
+		return false
+	case gojq.OpComma, gojq.OpAlt:
+		l := s.query(q.Left)
+		r := s.query(q.Right)
+		return l || r
+	case gojq.OpAdd, gojq.OpSub, gojq.OpMul, gojq.OpDiv, gojq.OpMod,
 		gojq.OpEq, gojq.OpNe, gojq.OpGt, gojq.OpLt, gojq.OpGe, gojq.OpLe,
-		gojq.OpAnd, gojq.OpOr, gojq.OpAlt:
-		s.query(q.Left)
-		s.query(q.Right)
+		gojq.OpAnd, gojq.OpOr:
+		s.value(q.Left)
+		s.value(q.Right)
+		return false
 	default: // assignments and updates read and rebuild the whole input
+		s.ok = false
+		return false
+	}
+}
+
+// value walks q, which runs on the input and whose outputs are used as
+// values (operands, object values, array elements, keys, conditions): the
+// input itself there is read whole.
+func (s *fieldSet) value(q *gojq.Query) {
+	if s.query(q) {
 		s.ok = false
 	}
 }
 
-// term walks t, which runs on the input.
-func (s *fieldSet) term(t *gojq.Term) {
+// term walks t, which runs on the input, and says whether t may output the
+// input itself.
+func (s *fieldSet) term(t *gojq.Term) (whole bool) {
 	switch t.Type {
+	case gojq.TermTypeIdentity:
+		whole = true
 	case gojq.TermTypeNull, gojq.TermTypeTrue, gojq.TermTypeFalse, gojq.TermTypeNumber:
 	case gojq.TermTypeIndex:
 		s.index(t.Index)
@@ -93,35 +118,46 @@ func (s *fieldSet) term(t *gojq.Term) {
 		s.object(t.Object)
 	case gojq.TermTypeArray:
 		if t.Array.Query != nil {
-			s.query(t.Array.Query)
+			s.value(t.Array.Query)
 		}
 	case gojq.TermTypeUnary:
-		s.term(t.Unary.Term)
+		if s.term(t.Unary.Term) {
+			s.ok = false
+		}
 	case gojq.TermTypeQuery:
-		s.query(t.Query)
+		whole = s.query(t.Query)
 	case gojq.TermTypeIf:
-		s.query(t.If.Cond)
-		s.query(t.If.Then)
+		s.value(t.If.Cond)
+		whole = s.query(t.If.Then)
 		for _, e := range t.If.Elif {
-			s.query(e.Cond)
-			s.query(e.Then)
+			s.value(e.Cond)
+			whole = s.query(e.Then) || whole
 		}
 		if t.If.Else == nil { // if without else: else .
-			s.ok = false
-			return
+			whole = true
+		} else {
+			whole = s.query(t.If.Else) || whole
 		}
-		s.query(t.If.Else)
 	case gojq.TermTypeTry:
 		// catch runs on the error's message, not on the input.
-		s.query(t.Try.Body)
+		whole = s.query(t.Try.Body)
 	case gojq.TermTypeFunc:
-		// A function runs on the input (length, keys, select(f) passes it
-		// on); empty and a variable ($x, $ENV) read nothing.
-		if len(t.Func.Args) > 0 || t.Func.Name != "empty" && !strings.HasPrefix(t.Func.Name, "$") {
+		f := t.Func
+		switch {
+		case len(f.Args) == 0 && (f.Name == "empty" || strings.HasPrefix(f.Name, "$")):
+			// empty, and a variable ($x, $ENV), read nothing.
+		case len(f.Args) == 1 && f.Name == "select":
+			s.value(f.Args[0])
+			whole = true
+		default:
+			// Any other function runs on the input (length, keys, map).
 			s.ok = false
 		}
-	default: // ., .., @format, reduce, foreach, label, break
+	default: // .., @format, reduce, foreach, label, break
 		s.ok = false
+	}
+	if len(t.SuffixList) > 0 && whole {
+		s.ok = false // .[], (select(f)).a: a suffix on the input itself
 	}
 	// A suffix applies to the term's outputs, but the expressions in it
 	// (.a[.i], .a[.i:.j]) run on the input.
@@ -130,6 +166,7 @@ func (s *fieldSet) term(t *gojq.Term) {
 			s.indexArgs(x.Index)
 		}
 	}
+	return whole
 }
 
 // index is .name, ."name", .["name"] or .[...] on the input.
@@ -164,17 +201,17 @@ func (s *fieldSet) indexArgs(x *gojq.Index) {
 		s.str(x.Str)
 	}
 	if x.Start != nil {
-		s.query(x.Start)
+		s.value(x.Start)
 	}
 	if x.End != nil {
-		s.query(x.End)
+		s.value(x.End)
 	}
 }
 
 // str walks the interpolations of a string literal.
 func (s *fieldSet) str(x *gojq.String) {
 	for _, q := range x.Queries {
-		s.query(q)
+		s.value(q)
 	}
 }
 
@@ -182,7 +219,7 @@ func (s *fieldSet) object(o *gojq.Object) {
 	for _, kv := range o.KeyVals {
 		switch {
 		case kv.KeyQuery != nil:
-			s.query(kv.KeyQuery)
+			s.value(kv.KeyQuery)
 		case kv.KeyString != nil:
 			s.str(kv.KeyString)
 			if kv.Val == nil {
@@ -203,7 +240,7 @@ func (s *fieldSet) object(o *gojq.Object) {
 			return
 		}
 		if kv.Val != nil {
-			s.query(kv.Val)
+			s.value(kv.Val)
 		}
 	}
 }
