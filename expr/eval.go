@@ -41,7 +41,7 @@ func (p *Program) test(payload []byte, valid bool, members []uint32) (bool, erro
 	}
 	p.stats.Gojq++
 	keep := false
-	err := p.run(payload, valid, func(v any) error {
+	err := p.run(payload, valid, members, func(v any) error {
 		if truthy(v) {
 			keep = true
 		}
@@ -89,7 +89,7 @@ func (p *Program) outputs(payload []byte, valid bool, members []uint32, emit fun
 		}
 	}
 	p.stats.Gojq++
-	return p.run(payload, valid, func(v any) error {
+	return p.run(payload, valid, members, func(v any) error {
 		b, err := gojq.Marshal(v)
 		if err != nil {
 			return &EvalError{Kind: "expr", Msg: fmt.Sprintf("cannot encode output: %v", err)}

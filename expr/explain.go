@@ -17,10 +17,15 @@ func (p *Program) Stats() PathStats { return p.stats }
 // Fast reports whether the expression compiled to the fast path.
 func (p *Program) Fast() bool { return p.fast != nil }
 
-// ReadsFields reports whether the fast path reads top-level fields of the
-// payload, which an index of its members (wire.Frame.Members) saves it
-// looking for.
-func (p *Program) ReadsFields() bool { return p.fast != nil && len(p.fast.keys) > 0 }
+// ReadsFields reports whether the program reads top-level fields of the
+// payload (the fast path, or gojq's path decoding only some), which an
+// index of its members (wire.Frame.Members) saves it looking for.
+func (p *Program) ReadsFields() bool {
+	if p.fast != nil {
+		return len(p.fast.keys) > 0
+	}
+	return p.partial && len(p.fields) > 0
+}
 
 // Explain says which path runs the expression, and why it is not on the
 // fast path when it is not, in a few lines for --explain.

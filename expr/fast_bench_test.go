@@ -34,7 +34,7 @@ func BenchmarkFilterGojq(b *testing.B) {
 	b.SetBytes(int64(len(jqBenchPayload)))
 	for b.Loop() {
 		keep := false
-		p.run(jqBenchPayload, true, func(v any) error { keep = truthy(v); return nil })
+		p.run(jqBenchPayload, true, nil, func(v any) error { keep = truthy(v); return nil })
 		if !keep {
 			b.Fatal("not kept")
 		}
@@ -60,7 +60,7 @@ func BenchmarkMapGojq(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(jqBenchPayload)))
 	for b.Loop() {
-		p.run(jqBenchPayload, true, func(v any) error {
+		p.run(jqBenchPayload, true, nil, func(v any) error {
 			_, err := marshalForBench(v)
 			return err
 		})
@@ -163,7 +163,7 @@ func BenchmarkConstruct(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(jqBenchPayload)))
 			for b.Loop() {
-				if err := p.run(jqBenchPayload, true, func(v any) error { _, err := gojq.Marshal(v); return err }); err != nil {
+				if err := p.run(jqBenchPayload, true, nil, func(v any) error { _, err := gojq.Marshal(v); return err }); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -17,7 +17,7 @@ import (
 // gojqOutcome runs expr through the gojq path as filter and map do.
 func gojqOutcome(t testing.TB, p *Program, payload []byte) (outs []string, keep, failed bool) {
 	t.Helper()
-	err := p.run(payload, false, func(v any) error {
+	err := p.run(payload, false, nil, func(v any) error {
 		b, err := gojq.Marshal(v)
 		if err != nil {
 			t.Fatalf("marshal: %v", err)

@@ -178,15 +178,16 @@ func inputCall(q *gojq.Query) string {
 	return found
 }
 
-// run decodes payload (valid: known to be valid JSON) and calls yield
+// run decodes payload (valid: known to be valid JSON; members: the
+// reader's index of its members, or nil) and calls yield
 // with each output of the expression. A decode failure or a runtime error
 // is returned as an *EvalError; halt (which stops jq with status 0) as
 // ErrHalt.
-func (p *Program) run(payload []byte, valid bool, yield func(v any) error) error {
+func (p *Program) run(payload []byte, valid bool, members []uint32, yield func(v any) error) error {
 	var in any
 	ok := false
 	if p.partial {
-		in, ok = p.decodeFields(payload, valid)
+		in, ok = p.decodeFields(payload, valid, members)
 	}
 	if !ok {
 		if err := payloadJSON.Unmarshal(payload, &in); err != nil {

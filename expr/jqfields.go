@@ -255,7 +255,7 @@ func (s *fieldSet) object(o *gojq.Object) {
 // Unlike the full decode, the members not read are not decoded, so an
 // event valid as JSON but nested deeper than the decoder allows in a
 // member the expression does not read is answered rather than refused.
-func (p *Program) decodeFields(payload []byte, valid bool) (in any, ok bool) {
+func (p *Program) decodeFields(payload []byte, valid bool, members []uint32) (in any, ok bool) {
 	i := wsSkip(payload, 0)
 	if i >= len(payload) || payload[i] != '{' {
 		return nil, false
@@ -264,15 +264,12 @@ func (p *Program) decodeFields(payload []byte, valid bool) (in any, ok bool) {
 		return nil, false
 	}
 	m := make(map[string]any, len(p.fields))
-	sc := ScanMembers(payload)
-	for {
-		ks, ke, vs, _, more := sc.Next()
-		if !more {
-			break
-		}
+	// decode adds the member whose key and value start at ks, ke and vs,
+	// if it is one of the fields.
+	decode := func(ks, ke, vs int) bool {
 		name, found := p.fieldOf(payload[ks:ke])
 		if !found {
-			continue
+			return true
 		}
 		// From the value to the object's end: a number must be followed by
 		// a byte for the decoder to see where it ends.
@@ -280,10 +277,28 @@ func (p *Program) decodeFields(payload []byte, valid bool) (in any, ok bool) {
 		v := it.Read()
 		err := it.Error
 		payloadJSON.ReturnIterator(it)
-		if err != nil {
+		m[name] = v
+		return err == nil
+	}
+	// The reader's index of the members (wire.Frame.Members), as
+	// Extractor.ExtractMembers takes it, spares walking the values.
+	if len(members) > 0 && len(members)%4 == 0 && int(members[len(members)-1]) <= len(payload) && payload[0] == '{' {
+		for j := 0; j+4 <= len(members); j += 4 {
+			if !decode(int(members[j]), int(members[j+1]&^wire.KeyEscaped), int(members[j+2])) {
+				return nil, false
+			}
+		}
+		return m, true
+	}
+	sc := ScanMembers(payload)
+	for {
+		ks, ke, vs, _, more := sc.Next()
+		if !more {
+			break
+		}
+		if !decode(ks, ke, vs) {
 			return nil, false
 		}
-		m[name] = v
 	}
 	if sc.bad {
 		return nil, false

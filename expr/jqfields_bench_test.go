@@ -16,7 +16,7 @@ func BenchmarkDecode(b *testing.B) {
 		}
 		b.Run(c.name+"/fields", func(b *testing.B) {
 			for b.Loop() {
-				if _, ok := p.decodeFields(payload, true); !ok {
+				if _, ok := p.decodeFields(payload, true, nil); !ok {
 					b.Fatal("not decoded")
 				}
 			}

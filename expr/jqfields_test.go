@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/itchyny/gojq"
+	"github.com/obz-dev/obz/wire"
 )
 
 // jqFieldsCases are expressions on gojq's path (and some the fast path
@@ -154,10 +155,16 @@ func TestPartialDecodeSameAnswers(t *testing.T) {
 				if valid && !jsonValid(payload) {
 					continue
 				}
-				if _, ok := p.decodeFields([]byte(payload), valid); p.partial && !ok && jsonValid(payload) && strings.HasPrefix(strings.TrimSpace(payload), "{") {
+				if _, ok := p.decodeFields([]byte(payload), valid, nil); p.partial && !ok && jsonValid(payload) && strings.HasPrefix(strings.TrimSpace(payload), "{") {
 					t.Errorf("%s on %s (valid %v): the fields were not decoded: the whole event was", c.expr, payload, valid)
 				}
-				got, want := runAll(p, payload, valid), runAll(full, payload, valid)
+				got, want := runAll(p, payload, valid, nil), runAll(full, payload, valid, nil)
+				if idx, obj, ok := wire.ValidIndex([]byte(payload), nil); valid && obj && ok {
+					// The reader's index of the members, as a checked frame has it.
+					if got := runAll(p, payload, true, idx); got != want {
+						t.Errorf("%s on %s, with the members' index:\npartial: %s\nfull:    %s", c.expr, payload, got, want)
+					}
+				}
 				if got != want {
 					t.Errorf("%s on %s (valid %v):\npartial: %s\nfull:    %s", c.expr, payload, valid, got, want)
 				}
@@ -173,9 +180,9 @@ func jsonValid(s string) bool {
 
 // runAll is what run yields on payload, as text: each output as JSON, then
 // the error.
-func runAll(p *Program, payload string, valid bool) string {
+func runAll(p *Program, payload string, valid bool, members []uint32) string {
 	var b strings.Builder
-	err := p.run([]byte(payload), valid, func(v any) error {
+	err := p.run([]byte(payload), valid, members, func(v any) error {
 		out, err := gojq.Marshal(v)
 		if err != nil {
 			return err
@@ -211,8 +218,17 @@ func FuzzPartialDecode(f *testing.F) {
 		for i, p := range progs {
 			// Past the decoder's depth limit the full decode refuses what
 			// the partial one need not read (decodeFields says so).
-			if got, want := runAll(p, string(payload), false), runAll(fulls[i], string(payload), false); got != want && !strings.Contains(want, "depth") {
+			want := runAll(fulls[i], string(payload), false, nil)
+			if strings.Contains(want, "depth") {
+				continue
+			}
+			if got := runAll(p, string(payload), false, nil); got != want {
 				t.Errorf("%s on %q:\npartial: %s\nfull:    %s", p.src, payload, got, want)
+			}
+			if idx, obj, ok := wire.ValidIndex(payload, nil); obj && ok {
+				if got := runAll(p, string(payload), true, idx); got != want {
+					t.Errorf("%s on %q, with the members' index:\npartial: %s\nfull:    %s", p.src, payload, got, want)
+				}
 			}
 		}
 	})
