@@ -59,7 +59,11 @@ reference go to the error lane; reference rows
 without the key are skipped and counted on stderr. A reference that breaks
 (no EOF, a gap, an upstream failure) fails the stage with a truncated EOF.
 A stop (Ctrl-C) while the reference is being read ends reading it; the
-stage then ends stopped like any other.`,
+stage then ends stopped like any other.
+
+obz parallel -j N -- join (replicas = N in a flow) reads the reference
+once and looks the stream's events up on N goroutines that share its
+table; the output is byte for byte one join's.`,
 	Examples: `obz read testdata/orders.csv | obz join --ref <(obz read testdata/customers.csv) --on customer -r
 obz read testdata/orders.csv | obz join --ref <(obz read testdata/customers.csv) --on customer --left --ref-fields name,tier -r
 obz read testdata/orders.csv | obz join --ref testdata/customers.csv --on customer -r
