@@ -142,17 +142,7 @@ func (s *fieldSet) term(t *gojq.Term) (whole bool) {
 		// catch runs on the error's message, not on the input.
 		whole = s.query(t.Try.Body)
 	case gojq.TermTypeFunc:
-		f := t.Func
-		switch {
-		case len(f.Args) == 0 && (f.Name == "empty" || strings.HasPrefix(f.Name, "$")):
-			// empty, and a variable ($x, $ENV), read nothing.
-		case len(f.Args) == 1 && f.Name == "select":
-			s.value(f.Args[0])
-			whole = true
-		default:
-			// Any other function runs on the input (length, keys, map).
-			s.ok = false
-		}
+		whole = s.function(t.Func)
 	default: // .., @format, reduce, foreach, label, break
 		s.ok = false
 	}
@@ -167,6 +157,55 @@ func (s *fieldSet) term(t *gojq.Term) (whole bool) {
 		}
 	}
 	return whole
+}
+
+// function walks a call of f on the input, and says whether it may output
+// the input itself. Only functions whose use of the input is known are
+// allowed: any other reads it (length, keys, map(f), tojson).
+func (s *fieldSet) function(f *gojq.Func) (whole bool) {
+	switch len(f.Args) {
+	case 0:
+		switch {
+		case strings.HasPrefix(f.Name, "$"):
+			// A variable ($x, $ENV) reads nothing.
+		case slices.Contains([]string{"empty", "now", "env", "infinite", "nan", "input_filename"}, f.Name):
+			// Functions that ignore their input.
+		case f.Name == "type" || f.Name == "not":
+			// "object" and false for an object, whatever its members: a
+			// partial decode is of an object event only.
+		default:
+			s.ok = false
+		}
+	case 1:
+		switch f.Name {
+		case "select":
+			s.value(f.Args[0])
+			return true
+		case "first", "last":
+			return s.query(f.Args[0]) // some of f's outputs
+		case "error":
+			s.value(f.Args[0]) // raises f's output: never the input
+		case "has":
+			if !constString(f.Args[0]) {
+				s.ok = false
+				return false
+			}
+			// Whether the member is there: it is decoded when it is.
+			s.add(f.Args[0].Term.Str.Str)
+		default:
+			s.ok = false
+		}
+	case 2:
+		if f.Name != "limit" {
+			s.ok = false
+			return false
+		}
+		s.value(f.Args[0])
+		return s.query(f.Args[1]) // some of f's outputs
+	default:
+		s.ok = false
+	}
+	return false
 }
 
 // index is .name, ."name", .["name"] or .[...] on the input.
