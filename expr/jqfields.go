@@ -269,7 +269,7 @@ func (s *fieldSet) object(o *gojq.Object) {
 				s.add(kv.KeyString.Str) // {"a b"} is {"a b": .["a b"]}
 			}
 		case kv.Key != "" && kv.Key[0] == '$':
-			// {$x}: a variable (named arguments, $ENV, $__loc__).
+			// {$x}: a variable (named arguments, $ENV).
 		case kv.Key != "" && kv.Key[0] != '@':
 			if kv.Val == nil {
 				s.add(kv.Key) // {id} is {id: .id}
@@ -289,11 +289,9 @@ func (s *fieldSet) object(o *gojq.Object) {
 // members (the last of a repeated key, as a full decode keeps). valid says
 // payload is known to be valid JSON; otherwise it is checked first, and a
 // payload that is not valid is left to the full decode, whose error the
-// event gets. ok is false when the full decode is to be used.
-//
-// Unlike the full decode, the members not read are not decoded, so an
-// event valid as JSON but nested deeper than the decoder allows in a
-// member the expression does not read is answered rather than refused.
+// event gets. ok is false when the full decode is to be used. The members
+// not read are not decoded, but the check (the reader's, or wire.Valid)
+// refuses what the decoder would: nesting deeper than 10000 levels too.
 func (p *Program) decodeFields(payload []byte, valid bool, members []uint32) (in any, ok bool) {
 	i := wsSkip(payload, 0)
 	if i >= len(payload) || payload[i] != '{' {
