@@ -150,8 +150,9 @@ type workerPool struct {
 	quit chan struct{}
 	wg   sync.WaitGroup
 	// own answers the batches that the stage's goroutine answers itself.
-	own     Worker
-	dealAll bool // Env.DealAll
+	own      Worker
+	dealAll  bool      // Env.DealAll
+	counters *Counters // Dealt and Inline, if not nil
 }
 
 // startPool starts n workers of p; queue bounds the batches waiting.
@@ -199,7 +200,13 @@ func (pool *workerPool) deal(b *batch, out chan<- *batch, done <-chan struct{}) 
 	}
 	if len(out) == 0 && !pool.dealAll {
 		b.ans.inline = true
+		if pool.counters != nil {
+			pool.counters.Inline.Add(1)
+		}
 		return true
+	}
+	if pool.counters != nil {
+		pool.counters.Dealt.Add(1)
 	}
 	return pool.send(b, done)
 }

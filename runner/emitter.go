@@ -53,6 +53,10 @@ type Counters struct {
 	// seq as one seen, or the same EOF), dropped: an at-least-once edge
 	// does that after a reconnect.
 	Duplicates atomic.Uint64
+	// Dealt and Inline count, with Env.Workers, the input batches that
+	// went to the workers and those the stage's goroutine answered itself
+	// (it was keeping up).
+	Dealt, Inline atomic.Uint64
 	// WaitIn and WaitOut are nanoseconds spent blocked waiting for input
 	// and writing output: a stage that mostly waits to write is held back
 	// by its consumer (backpressure); one that mostly waits to read is

@@ -138,7 +138,7 @@ func (r *processorRun) start() {
 			r.fail(err)
 			return
 		}
-		pool.dealAll = r.env.DealAll
+		pool.dealAll, pool.counters = r.env.DealAll, r.env.Counters
 		r.conc, r.pool = conc, pool
 	}
 	// With workers, the readers run ahead of the stage by as many batches

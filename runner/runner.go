@@ -206,6 +206,12 @@ func Run(ctx context.Context, spec *Spec, st Stage, env *Env) error {
 		}
 		fmt.Fprintf(env.Stderr, "obz %s: in %d, out %d, errors %d%s, bytes in %d, bytes out %d, %.3fs\n",
 			name, c.In.Load(), c.Out.Load(), c.Errors.Load(), dups, c.BytesIn.Load(), c.BytesOut.Load(), time.Since(start).Seconds())
+		if env.Workers > 0 {
+			// Whether the workers had anything to do: a stage cheaper than
+			// its reading answers most batches on its own goroutine.
+			fmt.Fprintf(env.Stderr, "obz %s: input batches answered by the %d workers %d, by the stage's goroutine %d\n",
+				name, env.Workers, c.Dealt.Load(), c.Inline.Load())
+		}
 	}
 	return err
 }
