@@ -16,10 +16,12 @@
 #   -w DIR     work directory (default: a new one under /tmp)
 #   -k         keep the work directory
 #
-# The flows (trial i uses flow i mod 5): gen |> filter |> map |> write, and
+# The flows (trial i uses flow i mod 6): gen |> filter |> map |> write, and
 # gen |> filter |> agg --by country |> write, each with a sink that replaces
-# FILE and one that appends to a FILE holding a line of its own, and the
-# first again with filter and map as 2 replicas each (replicas = 2).
+# FILE and one that appends to a FILE holding a line of its own, the first
+# again with filter and map as 2 replicas each (replicas = 2), and gen |>
+# filter |> join |> write with 2 replicas each, the join's reference from
+# a second gen.
 # Journals are on (the default).
 #
 # Each trial prints one line; the end, the totals. A trial is identical
@@ -55,7 +57,8 @@ OBZ=$WORK/bin/obz
 cd "$WORK"
 RANDOM=$SEED
 
-# flow NAME MIDDLE SINK [REPLICAS]: writes NAME.toml.
+# flow NAME MIDDLE SINK [REPLICAS [REFERENCE]]: writes NAME.toml; with
+# REFERENCE, MIDDLE (a join) reads it from a stage of its own.
 flow() {
 	local r=${4:-1}
 	cat >"$1.toml" <<EOF
@@ -76,13 +79,18 @@ replicas = $r
 [stages.out]
 run = "$3"
 EOF
+	if [ -n "${5:-}" ]; then
+		printf '\n[stages.mid_ref]\nrun = "%s"\n' "$5" >>"$1.toml"
+		sed -i 's/^\[stages.mid\]$/[stages.mid]\nreference = "mid_ref"/' "$1.toml"
+	fi
 }
 flow pass-whole "map '{id, amount, country}'" "write pass-whole.ndjson"
 flow pass-append "map '{id, amount, country}'" "write pass-append.ndjson --append"
 flow agg-whole "agg --by country --count --sum amount" "write agg-whole.ndjson"
 flow agg-append "agg --by country --count --sum amount" "write agg-append.ndjson --append"
 flow pass-replicas "map '{id, amount, country}'" "write pass-replicas.ndjson" 2
-FLOWS=(pass-whole pass-append agg-whole agg-append pass-replicas)
+flow join-replicas "join --on user --left --ref-fields country --prefix r_" "write join-replicas.ndjson" 2 "gen --count 3000 --seed 5"
+FLOWS=(pass-whole pass-append agg-whole agg-append pass-replicas join-replicas)
 HEAD='{"already":"there"}'
 
 # prepare FLOW: the sink's file as a trial starts.
@@ -152,6 +160,14 @@ for ((i = 1; i <= TRIALS; i++)); do
 	while [ $rc -ne 0 ] && [ $resumes -lt 5 ]; do
 		run=$(latest "$runs")
 		resumes=$((resumes + 1))
+		if [ -z "$run" ]; then
+			# obz flow died before it made the run directory: nothing
+			# ran, and what a user does is run the flow again.
+			"$OBZ" flow --run-dir "$runs" "$f.toml" >>"trial-$i.out" 2>>"trial-$i.log"
+			rc=$?
+			detail="$detail, no run directory: run again, exit $rc"
+			continue
+		fi
 		"$OBZ" flow --resume "$run" >>"trial-$i.out" 2>>"trial-$i.log"
 		rc=$?
 		if [ $rc -eq 3 ]; then
