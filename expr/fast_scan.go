@@ -101,7 +101,7 @@ func scanTop(b []byte, keys []string, slots [][]byte) bool {
 // the keys without walking the values. An index that does not fit b
 // (which Program's callers rule out) falls back to the scan.
 func indexTop(b []byte, m []uint32, keys []string, slots [][]byte) bool {
-	if len(m)%4 != 0 || len(m) > 0 && int(m[len(m)-1]) > len(b) || len(b) == 0 || b[0] != '{' {
+	if !membersFit(b, m) {
 		return scanTop(b, keys, slots)
 	}
 	for i := range slots {

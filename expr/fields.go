@@ -119,7 +119,7 @@ func (x *Extractor) member(p, key []byte, vs, ve, d int, mask uint64, vals [][]b
 // and values from the index instead of walking the bytes. An index that
 // does not fit p falls back to Extract.
 func (x *Extractor) ExtractMembers(p []byte, m []uint32, vals [][]byte) bool {
-	if len(m) == 0 || len(m)%4 != 0 || int(m[len(m)-1]) > len(p) || p[0] != '{' {
+	if !membersFit(p, m) {
 		return x.Extract(p, vals)
 	}
 	for i := range vals {
@@ -136,6 +136,14 @@ func (x *Extractor) ExtractMembers(p []byte, m []uint32, vals [][]byte) bool {
 		}
 	}
 	return true
+}
+
+// membersFit says whether m, the reader's index of an object's members
+// (wire.Frame.Members: key start, key end, value start, value end for
+// each), fits p, the object: otherwise (an empty object too) p's members
+// are to be walked.
+func membersFit(p []byte, m []uint32) bool {
+	return len(m) > 0 && len(m)%4 == 0 && len(p) > 0 && int(m[len(m)-1]) <= len(p) && p[0] == '{'
 }
 
 // MemberScanner walks the members of a JSON object in its raw bytes.

@@ -319,7 +319,7 @@ func (p *Program) decodeFields(payload []byte, valid bool, members []uint32) (in
 	}
 	// The reader's index of the members (wire.Frame.Members), as
 	// Extractor.ExtractMembers takes it, spares walking the values.
-	if len(members) > 0 && len(members)%4 == 0 && int(members[len(members)-1]) <= len(payload) && payload[0] == '{' {
+	if membersFit(payload, members) {
 		for j := 0; j+4 <= len(members); j += 4 {
 			if !decode(int(members[j]), int(members[j+1]&^wire.KeyEscaped), int(members[j+2])) {
 				return nil, false
